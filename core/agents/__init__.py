@@ -1,0 +1,32 @@
+"""Agent adapters by name: the built-in ones, and any a package adds under `corral.agents`."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from ..errors import CorralError
+from .base import AgentAdapter, AgentMissing, Launch, LineParser, Parsed
+from .claude_code import ClaudeCode
+
+__all__ = ["AgentAdapter", "AgentMissing", "Launch", "LineParser", "Parsed", "adapter", "known"]
+
+_BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode}
+
+
+def known() -> dict[str, type[AgentAdapter]]:
+    kinds = dict(_BUILT_IN)
+    for entry in entry_points(group="corral.agents"):
+        if entry.name not in kinds:
+            try:
+                kinds[entry.name] = entry.load()
+            except Exception:  # a broken plug-in must not take corral down
+                continue
+    return kinds
+
+
+def adapter(cli: str) -> AgentAdapter:
+    kinds = _BUILT_IN if cli in _BUILT_IN else known()
+    if cli not in kinds:
+        raise CorralError(f"unknown agent CLI {cli!r}: known are {', '.join(sorted(kinds))}",
+                          code="UNKNOWN_AGENT_CLI")
+    return kinds[cli]()

@@ -1,0 +1,112 @@
+"""How many agent output lines per second the whole pipeline turns into stored, published events.
+
+    .venv/bin/python bench/pipeline.py [--lines 100000] [--repeat 5]
+
+Each repetition runs a real corral run whose agent is bench/flood_agent.py: spawn, read,
+parse, store (one writer, batched), publish. Beside it, in the same process and run, the
+baseline: the same number of rows inserted into SQLite directly (executemany, 1000 per
+transaction, same schema and pragmas). Figures are medians; the ratio is pipeline/raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.config import Paths  # noqa: E402
+from core.engine import Engine  # noqa: E402
+from core.store.migrations import MIGRATIONS  # noqa: E402
+
+FLOOR = 25_000
+AGENT = Path(__file__).resolve().parent / "flood_agent.py"
+
+
+def make_repo(root: Path) -> Path:
+    repo = root / "repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+    (repo / "README.md").write_text("bench\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    return repo
+
+
+async def pipeline_once(lines: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        repo = make_repo(root)
+        os.environ["CORRAL_FLOOD_LINES"] = str(lines)
+        async with Engine(Paths(root / "home")) as engine:
+            project = await engine.add_project(repo)
+            await engine.add_agent("flood", command=str(AGENT))
+            received = 0
+            subscription = engine.bus.subscribe()
+            started = time.perf_counter()
+            run = await engine.start_run(project.id, "flood", agent="flood")
+            ended = await engine.wait(run.id)
+            elapsed = time.perf_counter() - started
+            while batch := await subscription.next_batch(timeout=0):
+                received += len(batch)
+            stored = len(await engine.events(run.id))
+            if ended.status != "completed":
+                raise SystemExit(f"the flood run ended {ended.status}: {ended.reason}")
+            if received != stored:
+                raise SystemExit(f"published {received} events but stored {stored}")
+            return elapsed, stored
+
+
+def raw_inserts_once(rows: int) -> float:
+    payload = json.dumps({"text": "Step 1: reading the module and planning the change."})
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        started = time.perf_counter()
+        for first in range(0, rows, 1000):
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO events (run_id, seq, type, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                [("raw", seq, "agent.message", payload, "2026-01-01T00:00:00.000Z")
+                 for seq in range(first + 1, min(first + 1000, rows) + 1)])
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        conn.close()
+        return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    pipeline, raw = [], []
+    for _ in range(args.repeat):
+        elapsed, events = asyncio.run(pipeline_once(args.lines))
+        pipeline.append(events / elapsed)
+        raw.append(events / raw_inserts_once(events))
+        print(f"  run: {pipeline[-1]:>10,.0f} events/s   raw SQLite: {raw[-1]:>10,.0f} rows/s", flush=True)
+    p, r = statistics.median(pipeline), statistics.median(raw)
+    print(f"pipeline   median {p:,.0f} events/s over {args.repeat} runs of {events:,} events "
+          f"(spread {min(pipeline):,.0f}..{max(pipeline):,.0f})")
+    print(f"raw SQLite median {r:,.0f} rows/s")
+    print(f"ratio      {p / r:.2f} of raw inserts; floor {FLOOR:,} events/s: {'met' if p >= FLOOR else 'NOT met'}")
+    raise SystemExit(0 if p >= FLOOR else 1)
+
+
+if __name__ == "__main__":
+    main()

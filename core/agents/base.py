@@ -1,0 +1,66 @@
+"""What corral needs from an agent CLI: how to start it, what its lines mean, how to answer it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import CorralError
+from ..models import Agent, Approval
+
+
+class AgentMissing(CorralError):
+    code = "AGENT_NOT_INSTALLED"
+
+
+@dataclass
+class Launch:
+    """How to start one agent process: its argv, extra environment, and its first input."""
+
+    argv: list[str]
+    stdin: bytes = b""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    """What one output line meant: events to record, and whether the agent's turn is over."""
+
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    turn_ended: bool = False
+
+
+class LineParser(ABC):
+    """Turns an agent's output lines into events; one per run, so it may keep state."""
+
+    @abstractmethod
+    def parse(self, line: bytes) -> Parsed: ...
+
+
+class AgentAdapter(ABC):
+    """One kind of agent CLI. Register a new kind under the `corral.agents` entry point group."""
+
+    name: ClassVar[str]
+    default_binary: ClassVar[str]
+    install_hint: ClassVar[str]
+
+    def binary(self, agent: Agent) -> str:
+        """The executable to run, or AgentMissing with a message that says how to install it."""
+        wanted = agent.command or self.default_binary
+        found = shutil.which(wanted) if os.sep not in wanted else (wanted if os.access(wanted, os.X_OK) else None)
+        if not found:
+            raise AgentMissing(f"{wanted!r} not found: {self.install_hint}")
+        return found
+
+    @abstractmethod
+    def launch(self, agent: Agent, prompt: str, *, resume: str | None = None) -> Launch: ...
+
+    @abstractmethod
+    def parser(self) -> LineParser: ...
+
+    @abstractmethod
+    def answer(self, approval: Approval, allow: bool, message: str | None) -> bytes:
+        """The bytes to write to the agent's stdin to answer a permission request."""

@@ -1,0 +1,193 @@
+"""Claude Code in its two-way stream-json mode: the prompt and our answers go in as JSON lines on
+stdin, and every line it prints (init, partial tokens, messages, tool results, permission
+requests, the final result) comes out as one JSON object."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..models import Agent, Approval
+from .base import AgentAdapter, Launch, LineParser, Parsed
+
+TOOL_OUTPUT_LIMIT = 20_000
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def _text_of(content: Any) -> str:
+    """Tool results come as a string or as a list of content blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+    return "" if content is None else json.dumps(content)
+
+
+class ClaudeCodeParser(LineParser):
+    def __init__(self) -> None:
+        self._tool_names: dict[str, str] = {}
+
+    def parse(self, line: bytes) -> Parsed:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            text = line.decode("utf-8", "replace").rstrip("\r")
+            return Parsed([("agent.output", {"text": text})] if text.strip() else [])
+        kind = obj.get("type")
+        handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
+        if handler is None:
+            return Parsed([("agent.output", {"data": obj})])
+        return handler(obj)
+
+    def _on_stream_event(self, obj: dict) -> Parsed:
+        event = obj.get("event") or {}
+        delta = event.get("delta") or {}
+        if event.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
+            payload = {"text": delta.get("text", "")}
+            if obj.get("parent_tool_use_id"):
+                payload["parent_tool_use_id"] = obj["parent_tool_use_id"]
+            return Parsed([("agent.token", payload)])
+        return Parsed()  # the rest of the stream is repeated whole in the `assistant` line
+
+    def _on_system(self, obj: dict) -> Parsed:
+        if obj.get("subtype") == "init":
+            return Parsed([("session.init", {
+                "session_id": obj.get("session_id"),
+                "model": obj.get("model"),
+                "cwd": obj.get("cwd"),
+                "tools": obj.get("tools", []),
+                "permission_mode": obj.get("permissionMode"),
+                "version": obj.get("claude_code_version"),
+            })])
+        return Parsed([("agent.system", {k: v for k, v in obj.items() if k != "type"})])
+
+    def _on_assistant(self, obj: dict) -> Parsed:
+        message = obj.get("message") or {}
+        if obj.get("is_api_error_message") or obj.get("error"):
+            return Parsed([("agent.error", {
+                "message": _text_of(message.get("content")),
+                "status": obj.get("api_error_status"),
+                "kind": obj.get("api_error_type") or obj.get("error"),
+            })])
+        parent = obj.get("parent_tool_use_id")
+        events: list[tuple[str, dict]] = []
+        for block in message.get("content") or []:
+            kind = block.get("type")
+            if kind == "text" and block.get("text"):
+                events.append(("agent.message", {"text": block["text"]}))
+            elif kind == "thinking" and block.get("thinking"):
+                events.append(("agent.thinking", {"text": block["thinking"]}))
+            elif kind == "tool_use":
+                self._tool_names[block.get("id", "")] = block.get("name", "")
+                events.append(("agent.tool_call", {
+                    "id": block.get("id"), "name": block.get("name"), "input": block.get("input", {})}))
+        if parent:
+            for _, payload in events:
+                payload["parent_tool_use_id"] = parent
+        return Parsed(events)
+
+    def _on_user(self, obj: dict) -> Parsed:
+        content = (obj.get("message") or {}).get("content")
+        events = []
+        for block in content if isinstance(content, list) else []:
+            if block.get("type") != "tool_result":
+                continue
+            output = _text_of(block.get("content"))
+            tool_id = block.get("tool_use_id", "")
+            events.append(("agent.tool_result", {
+                "id": tool_id,
+                "name": self._tool_names.get(tool_id),
+                "output": output[:TOOL_OUTPUT_LIMIT],
+                "truncated": len(output) > TOOL_OUTPUT_LIMIT,
+                "is_error": bool(block.get("is_error")),
+            }))
+        return Parsed(events)
+
+    def _on_result(self, obj: dict) -> Parsed:
+        usage = obj.get("usage") or {}
+        tokens_in = sum(int(usage.get(k) or 0) for k in (
+            "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+        failed = bool(obj.get("is_error")) or obj.get("subtype") != "success"
+        payload = {
+            "subtype": obj.get("subtype"),
+            "is_error": failed,
+            "result": obj.get("result"),
+            "session_id": obj.get("session_id"),
+            "tokens_in": tokens_in,
+            "tokens_out": int(usage.get("output_tokens") or 0),
+            "cost_usd": float(obj.get("total_cost_usd") or 0.0),
+            "num_turns": obj.get("num_turns"),
+            "duration_ms": obj.get("duration_ms"),
+        }
+        if failed:
+            payload["reason"] = _failure_reason(obj)
+        return Parsed([("run.result", payload)], turn_ended=True)
+
+    def _on_control_request(self, obj: dict) -> Parsed:
+        request = obj.get("request") or {}
+        if request.get("subtype") != "can_use_tool":
+            return Parsed([("agent.output", {"data": obj})])
+        return Parsed([("agent.needs_attention", {
+            "kind": "permission",
+            "request_id": obj.get("request_id"),
+            "tool": request.get("tool_name"),
+            "input": request.get("input", {}),
+            "tool_use_id": request.get("tool_use_id"),
+            "reason": request.get("decision_reason") or request.get("blocked_path"),
+        })])
+
+    def _on_control_response(self, obj: dict) -> Parsed:
+        return Parsed()  # the acknowledgement of our own requests
+
+
+def _failure_reason(obj: dict) -> str:
+    if obj.get("subtype") == "error_max_turns":
+        return f"stopped after reaching the maximum of {obj.get('num_turns')} turns"
+    errors = obj.get("errors")
+    if errors:
+        return "; ".join(str(e) for e in errors)
+    return str(obj.get("result") or obj.get("subtype") or "the agent reported an error")
+
+
+class ClaudeCode(AgentAdapter):
+    name = "claude-code"
+    default_binary = "claude"
+    install_hint = ("install Claude Code with `npm install -g @anthropic-ai/claude-code`, "
+                    "or point the agent at it with `corral agent add NAME --command PATH`")
+
+    def launch(self, agent: Agent, prompt: str, *, resume: str | None = None) -> Launch:
+        argv = [
+            self.binary(agent), "-p",
+            "--output-format", "stream-json", "--input-format", "stream-json", "--verbose",
+            "--include-partial-messages", "--permission-prompt-tool", "stdio",
+            "--permission-mode", agent.permission_mode,
+        ]
+        if agent.model:
+            argv += ["--model", agent.model]
+        if agent.instructions:
+            argv += ["--append-system-prompt", agent.instructions]
+        if agent.allowed_tools:
+            argv += ["--allowedTools", ",".join(agent.allowed_tools)]
+        if agent.max_turns:
+            argv += ["--max-turns", str(agent.max_turns)]
+        if resume:
+            argv += ["--resume", resume]
+        message = {"type": "user", "message": {"role": "user", "content": prompt},
+                   "parent_tool_use_id": None, "session_id": resume or ""}
+        return Launch(argv=argv, stdin=_line(message))
+
+    def parser(self) -> LineParser:
+        return ClaudeCodeParser()
+
+    def answer(self, approval: Approval, allow: bool, message: str | None) -> bytes:
+        if allow:
+            decision: dict[str, Any] = {"behavior": "allow", "updatedInput": approval.input}
+        else:
+            decision = {"behavior": "deny", "message": message or "The user denied this request."}
+        return _line({"type": "control_response", "response": {
+            "subtype": "success", "request_id": approval.request_id, "response": decision}})

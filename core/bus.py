@@ -1,0 +1,60 @@
+"""In-process publish/subscribe of committed events: the live feed of the TUI, SSE and `--follow`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .models import Event
+
+
+class Subscription:
+    """Receives batches of events; a slow reader gets one merged batch instead of a backlog of small ones."""
+
+    def __init__(self, bus: "EventBus", run_id: str | None):
+        self._bus = bus
+        self.run_id = run_id
+        self._pending: list[Event] = []
+        self._ready = asyncio.Event()
+        self.closed = False
+
+    def deliver(self, events: list[Event]) -> None:
+        if self.run_id is not None:
+            events = [e for e in events if e.run_id == self.run_id]
+        if events:
+            self._pending.extend(events)
+            self._ready.set()
+
+    async def next_batch(self, timeout: float | None = None) -> list[Event]:
+        """The events published since the last call; [] when `timeout` passes first."""
+        if not self._pending:
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except asyncio.TimeoutError:
+                return []
+        batch, self._pending = self._pending, []
+        self._ready.clear()
+        return batch
+
+    def close(self) -> None:
+        self.closed = True
+        self._bus._subscriptions.discard(self)
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription] = set()
+
+    def subscribe(self, run_id: str | None = None) -> Subscription:
+        subscription = Subscription(self, run_id)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def publish(self, events: list[Event]) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.deliver(events)

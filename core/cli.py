@@ -1,0 +1,343 @@
+"""The `corral` command: with no verb it opens the dashboard; the verbs script the same engine."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import render
+from .config import Paths
+from .engine import Engine
+from .errors import CorralError
+from .models import Run, RunStatus
+
+log = logging.getLogger("corral")
+
+
+def _setup_logging(paths: Paths) -> Path:
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    logfile = paths.logs / "corral.log"
+    handler = logging.FileHandler(logfile)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    return logfile
+
+
+def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Run an async verb with an open engine; errors become one line on stderr, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        paths = Paths.from_env()
+
+        async def main() -> Any:
+            async with Engine(paths) as engine:
+                return await fn(engine, *args, **kwargs)
+
+        try:
+            logfile = _setup_logging(paths)
+        except OSError as error:
+            raise click.ClickException(f"cannot use {paths.home}: {error.strerror}") from None
+        try:
+            return asyncio.run(main())
+        except CorralError as error:
+            raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:
+            log.exception("internal error")
+            raise click.ClickException(
+                f"internal error: {error.__class__.__name__}: {error} (details in {logfile})") from None
+
+    return wrapper
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+class _Group(click.Group):
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[COMMAND] [ARGS]...")
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="corral")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Plan, run, watch and land the work of AI coding agents on your git repositories.
+
+    With no command, opens the dashboard on the repo you are in. State lives in
+    CORRAL_HOME (default: your user data folder).
+    """
+    if ctx.invoked_subcommand is None:
+        from tui.app import run_dashboard  # textual loads only for the dashboard
+
+        run_dashboard(Path.cwd())
+
+
+# -- projects -----------------------------------------------------------------------------------
+
+@main.group()
+def project() -> None:
+    """Projects: one or more git repos that runs work on."""
+
+
+@project.command("add")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--name", help="Project name (default: the repo folder's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def project_add(engine: Engine, path: Path, name: str | None, as_json: bool) -> None:
+    """Add the git repo at PATH as a new project."""
+    created = await engine.add_project(path, name)
+    if as_json:
+        _print_json(created.to_dict())
+    else:
+        click.echo(f"added project {created.name} ({created.id[:8]}) with {created.repos[0].path}")
+
+
+@project.command("add-repo")
+@click.argument("project_key", metavar="PROJECT")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Repo name within the project (default: its folder's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def project_add_repo(engine: Engine, project_key: str, path: Path, name: str | None,
+                           as_json: bool) -> None:
+    """Add another git repo to PROJECT: runs get a worktree in each."""
+    repo = await engine.add_repo(project_key, path, name)
+    if as_json:
+        _print_json(repo.to_dict())
+    else:
+        click.echo(f"added {repo.path} as {repo.name}")
+
+
+@project.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def project_list(engine: Engine, as_json: bool) -> None:
+    """List projects and their repos."""
+    projects = await engine.projects()
+    if as_json:
+        return _print_json([p.to_dict() for p in projects])
+    if not projects:
+        click.echo("no projects yet: add one with `corral project add PATH`")
+    for p in projects:
+        click.echo(f"{p.id[:8]}  {p.name}")
+        for repo in p.repos:
+            click.echo(f"          {repo.name}: {repo.path}")
+
+
+# -- agents -------------------------------------------------------------------------------------
+
+@main.group()
+def agent() -> None:
+    """Agent profiles: which CLI, model, instructions and tools a run uses."""
+
+
+@agent.command("add")
+@click.argument("name")
+@click.option("--cli", default="claude-code", show_default=True, help="Which agent CLI to drive.")
+@click.option("--model", help="Model name passed to the CLI.")
+@click.option("--instructions", help="Added to the agent's system prompt.")
+@click.option("--allowed-tools", help="Comma-separated tools that run without asking, e.g. Bash,WebFetch.")
+@click.option("--max-turns", type=click.IntRange(min=1), help="Stop the agent after this many turns.")
+@click.option("--command", "command", help="Path of the agent binary, instead of the one on PATH.")
+@click.option("--project", "project_key", help="Make the profile belong to one project.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def agent_add(engine: Engine, name: str, cli: str, model: str | None, instructions: str | None,
+                    allowed_tools: str | None, max_turns: int | None, command: str | None,
+                    project_key: str | None, as_json: bool) -> None:
+    """Add an agent profile called NAME."""
+    tools = [t.strip() for t in (allowed_tools or "").split(",") if t.strip()]
+    if command:
+        command = str(Path(command).expanduser().absolute()) if os.sep in command else command
+    created = await engine.add_agent(name, cli=cli, project=project_key, model=model,
+                                     instructions=instructions, allowed_tools=tools,
+                                     max_turns=max_turns, command=command)
+    if as_json:
+        _print_json(created.to_dict())
+    else:
+        click.echo(f"added agent {created.name} ({created.cli})")
+
+
+@agent.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def agent_list(engine: Engine, as_json: bool) -> None:
+    """List agent profiles."""
+    profiles = await engine.agents()
+    if as_json:
+        return _print_json([a.to_dict() for a in profiles])
+    for a in profiles:
+        extras = ", ".join(filter(None, [a.model, a.allowed_tools and "allows " + ",".join(a.allowed_tools),
+                                         a.max_turns and f"{a.max_turns} turns", a.command]))
+        click.echo(f"{a.name:<16} {a.cli}" + (f"  ({extras})" if extras else ""))
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+async def _default_project(engine: Engine, key: str | None) -> str:
+    if key:
+        return key
+    found = await engine.project_for_path(Path.cwd())
+    if found is None:
+        raise CorralError("no project for this folder: pass --project, or add it with `corral project add .`")
+    return found.id
+
+
+def _spawn_driver(run: Run, paths: Paths) -> None:
+    """Drive a detached run from its own process, so this command can return."""
+    with open(paths.run_log(run.id).with_suffix(".driver.log"), "ab") as out:
+        subprocess.Popen([sys.executable, "-m", "core", "drive", run.id], stdin=subprocess.DEVNULL,
+                         stdout=out, stderr=out, start_new_session=True, env=os.environ.copy())
+
+
+@main.command("run")
+@click.argument("prompt")
+@click.option("--project", "project_key", help="Project id or name (default: the one of this folder).")
+@click.option("--agent", "agent_name", default="claude", show_default=True, help="Agent profile.")
+@click.option("--base", default="HEAD", show_default=True, help="Branch, tag or commit to start from.")
+@click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@engine_command
+async def run_command(engine: Engine, prompt: str, project_key: str | None, agent_name: str, base: str,
+                      wait: bool, as_json: bool) -> None:
+    """Start an agent on PROMPT in a new worktree and branch."""
+    project_id = await _default_project(engine, project_key)
+    run = await engine.start_run(project_id, prompt, agent=agent_name, base=base, detach=not wait)
+    if run.status == RunStatus.QUEUED and not wait:
+        _spawn_driver(run, engine.paths)
+    elif wait:
+        async for event in engine.follow(run.id):
+            line = render.progress(run, event)
+            if line:
+                click.echo(line, err=True)
+        run = await engine.run(run.id)
+    if as_json:
+        _print_json(run.to_dict())
+    else:
+        click.echo(render.run_line(run) if wait else
+                   f"started run {run.short_id} on branch {run.branch}: follow it with "
+                   f"`corral events {run.short_id} --follow`")
+    if wait and run.status != RunStatus.COMPLETED:
+        raise SystemExit(1)
+
+
+@main.command("drive", hidden=True)
+@click.argument("run_key", metavar="RUN")
+@engine_command
+async def drive(engine: Engine, run_key: str) -> None:
+    """Execute a queued run in this process (used by `corral run` without --wait)."""
+    await engine.drive(run_key)
+
+
+@main.command("runs")
+@click.option("--status", type=click.Choice(sorted(RunStatus.ACTIVE | RunStatus.ENDED)), multiple=True,
+              help="Only runs with this status (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def runs(engine: Engine, status: tuple[str, ...], as_json: bool) -> None:
+    """List runs, newest first."""
+    found = await engine.runs(frozenset(status) or None)
+    if as_json:
+        return _print_json([r.to_dict() for r in found])
+    if not found:
+        click.echo("no runs yet: start one with `corral run \"what to do\"`")
+    for r in found:
+        click.echo(render.run_line(r))
+
+
+@main.command("show")
+@click.argument("run_key", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def show(engine: Engine, run_key: str, as_json: bool) -> None:
+    """Show a run: status, branch, tokens, cost, files changed, pending requests."""
+    run = await engine.run(run_key)
+    pending = await engine.approvals(run.id)
+    try:
+        changes = await engine.changes(run.id)
+    except CorralError:
+        changes = []
+    if as_json:
+        data = run.to_dict()
+        data["pending_approvals"] = [a.to_dict() for a in pending]
+        data["changes"] = [{"repo": w.repo_name, **c.__dict__} for w, files in changes for c in files]
+        return _print_json(data)
+    click.echo(render.run_details(run, pending, changes))
+
+
+@main.command("events")
+@click.argument("run_key", metavar="RUN")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the run ends.")
+@click.option("--after", type=click.IntRange(min=0), default=0, help="Only events after this sequence number.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines.")
+@engine_command
+async def events(engine: Engine, run_key: str, follow: bool, after: int, as_json: bool) -> None:
+    """Print a run's events."""
+    source = engine.follow(run_key, after) if follow else _iterate(await engine.events(run_key, after))
+    async for event in source:
+        click.echo(event.to_json() if as_json else render.event_line(event))
+
+
+async def _iterate(items: list) -> Any:
+    for item in items:
+        yield item
+
+
+@main.command("diff")
+@click.argument("run_key", metavar="RUN")
+@click.option("--stat", is_flag=True, help="Files changed with lines added and deleted.")
+@click.option("--json", "as_json", is_flag=True, help="With --stat: print JSON.")
+@engine_command
+async def diff(engine: Engine, run_key: str, stat: bool, as_json: bool) -> None:
+    """Print what a run changed against the commit it started from."""
+    if not stat:
+        click.echo(await engine.diff(run_key), nl=False)
+        return
+    changes = await engine.changes(run_key)
+    if as_json:
+        return _print_json([{"repo": w.repo_name, **c.__dict__} for w, files in changes for c in files])
+    click.echo(render.stat(changes))
+
+
+@main.command("approve")
+@click.argument("run_key", metavar="RUN")
+@click.option("--deny", is_flag=True, help="Refuse the request instead of allowing it.")
+@click.option("--message", help="What to tell the agent (with --deny: why).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def approve(engine: Engine, run_key: str, deny: bool, message: str | None, as_json: bool) -> None:
+    """Answer the run's pending permission request: allow it, or --deny it."""
+    answered = await engine.approve(run_key, allow=not deny, message=message)
+    if as_json:
+        return _print_json(answered.to_dict())
+    click.echo(f"{answered.status} {answered.tool}: {render.tool_summary(answered.tool, answered.input)}")
+
+
+@main.command("cancel")
+@click.argument("run_key", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def cancel(engine: Engine, run_key: str, as_json: bool) -> None:
+    """Stop a run's agent; the work so far stays on its branch."""
+    run = await engine.cancel(run_key)
+    if as_json:
+        return _print_json(run.to_dict())
+    click.echo(render.run_line(run))

@@ -1,0 +1,361 @@
+"""The engine: the one public API of corral. The CLI, the TUI and the HTTP server all call it.
+
+    async with Engine() as engine:
+        project = await engine.add_project("~/src/app")
+        run = await engine.start_run(project.id, "add a health check")
+        async for event in engine.follow(run.id): ...
+
+Runs started here are executed by this process (see runner.LiveRun); runs executed by another
+corral process on the same home are read, followed, approved and cancelled through the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import agents, git
+from .bus import EventBus
+from .config import Paths
+from .errors import Conflict, CorralError, NotFound
+from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
+from .runner import END_EVENTS, LiveRun
+from .store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+WATCH_INTERVAL = 0.25
+FOLLOW_POLL = 0.2
+
+
+async def _git(fn: Callable[..., T], *args: Any) -> T:
+    """Run a git call off the event loop, turning its errors into ones a user can read."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except git.GitError as error:
+        raise CorralError(str(error), code="GIT_ERROR") from None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _one(found: list[T], what: str, key: str) -> T:
+    if not found:
+        raise NotFound(f"no {what} {key!r}", code=f"{what.upper()}_NOT_FOUND")
+    if len(found) > 1:
+        raise CorralError(f"{what} {key!r} is ambiguous: give more of its id", code="AMBIGUOUS_ID")
+    return found[0]
+
+
+class Engine:
+    def __init__(self, paths: Paths | None = None):
+        self.paths = paths or Paths.from_env()
+        self.bus = EventBus()
+        self.store = Store(self.paths.database, on_commit=self.bus.publish)
+        self._live: dict[str, LiveRun] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._watcher: asyncio.Task | None = None
+
+    async def open(self) -> "Engine":
+        self.paths.ensure()
+        await self.store.open()
+        return self
+
+    async def close(self) -> None:
+        """Stop what this process runs (each run is recorded as cancelled), then close the store."""
+        for live in list(self._live.values()):
+            await live.cancel("corral stopped while the run was active")
+        if self._watcher is not None:
+            self._watcher.cancel()
+        await self.store.close()
+
+    async def __aenter__(self) -> "Engine":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- projects ------------------------------------------------------------------------
+
+    async def create_project(self, name: str) -> Project:
+        name = name.strip()
+        if not name:
+            raise CorralError("a project needs a name", code="INVALID_NAME")
+        if any(p.name == name for p in await self.store.list_projects()):
+            raise Conflict(f"a project named {name!r} already exists", code="PROJECT_EXISTS")
+        project = Project(id=str(uuid.uuid4()), name=name, created_at=now())
+        await self.store.create_project(project)
+        return project
+
+    async def add_repo(self, project_key: str, path: str | Path, name: str | None = None) -> Repo:
+        project = await self.project(project_key)
+        root = str(await _git(git.repo_root, Path(path).expanduser()))
+        await _git(git.resolve, root, "HEAD")  # a repo with no commit cannot hold a worktree
+        if any(r.path == root for r in project.repos):
+            raise Conflict(f"{root} is already in project {project.name!r}", code="REPO_EXISTS")
+        repo = Repo(id=str(uuid.uuid4()), project_id=project.id, name=name or Path(root).name,
+                    path=root, created_at=now())
+        if any(r.name == repo.name for r in project.repos):
+            raise Conflict(f"project {project.name!r} already has a repo named {repo.name!r}",
+                           code="REPO_EXISTS")
+        await self.store.add_repo(repo)
+        return repo
+
+    async def add_project(self, path: str | Path, name: str | None = None) -> Project:
+        """A new project holding the repo at `path`, named after it unless `name` is given."""
+        root = await _git(git.repo_root, Path(path).expanduser())
+        await _git(git.resolve, root, "HEAD")
+        existing = await self.store.projects_with_repo(str(root))
+        if existing and name is None:
+            raise Conflict(f"{root} is already project {existing[0].name!r}", code="PROJECT_EXISTS")
+        project = await self.create_project(name or root.name)
+        await self.add_repo(project.id, root)
+        return await self.project(project.id)
+
+    async def project_for_path(self, path: str | Path) -> Project | None:
+        """The project holding the repo at `path` (the first one, when several do)."""
+        try:
+            root = await asyncio.to_thread(git.repo_root, Path(path).expanduser())
+        except git.GitError:
+            return None
+        found = await self.store.projects_with_repo(str(root))
+        return found[0] if found else None
+
+    async def projects(self) -> list[Project]:
+        return await self.store.list_projects()
+
+    async def project(self, key: str) -> Project:
+        return _one(await self.store.find_projects(key), "project", key)
+
+    # -- agent profiles ------------------------------------------------------------------
+
+    async def add_agent(self, name: str, *, cli: str = "claude-code", project: str | None = None,
+                        model: str | None = None, instructions: str | None = None,
+                        allowed_tools: list[str] | None = None, max_turns: int | None = None,
+                        command: str | None = None) -> Agent:
+        name = name.strip()
+        if not name:
+            raise CorralError("an agent needs a name", code="INVALID_NAME")
+        agents.adapter(cli)  # refuse a CLI corral cannot drive
+        if max_turns is not None and max_turns < 1:
+            raise CorralError("max turns must be at least 1", code="INVALID_MAX_TURNS")
+        project_id = (await self.project(project)).id if project else None
+        if any(a.name == name and a.project_id == project_id for a in await self.store.list_agents()):
+            raise Conflict(f"an agent named {name!r} already exists", code="AGENT_EXISTS")
+        agent = Agent(id=str(uuid.uuid4()), name=name, cli=cli, project_id=project_id, model=model,
+                      instructions=instructions, allowed_tools=list(allowed_tools or []),
+                      max_turns=max_turns, command=command, created_at=now())
+        await self.store.create_agent(agent)
+        return agent
+
+    async def agents(self) -> list[Agent]:
+        return await self.store.list_agents()
+
+    async def agent(self, key: str, project_id: str | None = None) -> Agent:
+        found = await self.store.find_agents(key, project_id)
+        return _one(found[:1], "agent", key)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude",
+                        base: str = "HEAD", detach: bool = False) -> Run:
+        """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach)."""
+        prompt = prompt.strip()
+        if not prompt:
+            raise CorralError("the run needs a prompt: what should the agent do?", code="EMPTY_PROMPT")
+        project = await self.project(project_key)
+        if not project.repos:
+            raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
+        profile = await self.agent(agent, project.id)
+        adapter = agents.adapter(profile.cli)
+        bases = {repo.id: await _git(git.resolve, repo.path, base) for repo in project.repos}
+
+        run_id = str(uuid.uuid4())
+        stamp = now()
+        run = Run(id=run_id, project_id=project.id, agent_id=profile.id, agent_name=profile.name,
+                  task=prompt, status=RunStatus.QUEUED, base_ref=base, branch=f"corral/run-{run_id[:8]}",
+                  created_at=stamp, updated_at=stamp)
+        await self.store.create_run(run)
+        self.store.append([Event(run.id, 1, "run.created", {
+            "task": prompt, "agent": profile.name, "base": base, "branch": run.branch}, stamp)])
+        try:
+            for repo in project.repos:
+                path = self.paths.run_dir(run_id) / repo.name
+                await _git(git.add_worktree, repo.path, path, run.branch, bases[repo.id])
+                worktree = Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id])
+                await self.store.add_worktree(run.id, worktree)
+                run.worktrees.append(worktree)
+        except CorralError as error:
+            await self._end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
+            return await self.run(run.id)
+        if not detach:
+            self._execute(LiveRun(run, profile, adapter, self.store, self.paths.run_log(run.id)))
+        return run
+
+    async def drive(self, run_key: str) -> Run:
+        """Execute a queued run in this process until it ends."""
+        run = await self.run(run_key)
+        if run.status != RunStatus.QUEUED:
+            raise Conflict(f"run {run.short_id} is {run.status}, not queued", code="RUN_NOT_QUEUED")
+        profile = await self.agent(run.agent_id, run.project_id)
+        live = LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id))
+        await self._execute(live)
+        return await self.run(run.id)
+
+    def _execute(self, live: LiveRun) -> asyncio.Task:
+        self._live[live.run.id] = live
+        task = asyncio.create_task(live.execute(), name=f"run-{live.run.short_id}")
+        self._tasks.add(task)
+
+        def ended(_: asyncio.Task) -> None:
+            self._tasks.discard(task)
+            self._live.pop(live.run.id, None)
+
+        task.add_done_callback(ended)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch(), name="corral-run-watcher")
+        return task
+
+    async def _watch(self) -> None:
+        """Pick up answers and cancellations that other corral processes wrote for our runs."""
+        while self._live:
+            await asyncio.sleep(WATCH_INTERVAL)
+            live = dict(self._live)
+            try:
+                for run_id in await self.store.cancel_requested(list(live)):
+                    asyncio.create_task(live[run_id].cancel())
+                waiting = [run_id for run_id, l in live.items() if l.outstanding]
+                for approval in await self.store.approvals(waiting):
+                    if approval.status != "pending" and approval.request_id in live[approval.run_id].outstanding:
+                        await live[approval.run_id].answer(approval)
+            except CorralError as error:
+                log.warning("watching runs: %s", error)
+
+    async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
+        return await self.store.list_runs(statuses)
+
+    async def run(self, key: str) -> Run:
+        return _one(await self.store.find_runs(key), "run", key)
+
+    async def events(self, run_key: str, after: int = 0, limit: int | None = None) -> list[Event]:
+        run = await self.run(run_key)
+        return await self.store.events(run.id, after, limit)
+
+    async def follow(self, run_key: str, after: int = 0) -> AsyncIterator[Event]:
+        """Every event after `after`, then live ones as they are committed, until the run ends."""
+        run = await self.run(run_key)
+        with self.bus.subscribe(run.id) as subscription:
+            while True:
+                for event in await self.store.events(run.id, after):
+                    after = event.seq
+                    yield event
+                    if event.type in END_EVENTS.values():
+                        return
+                if run.id in self._live:
+                    await subscription.next_batch(timeout=1.0)
+                else:
+                    await asyncio.sleep(FOLLOW_POLL)
+
+    async def wait(self, run_key: str) -> Run:
+        run = await self.run(run_key)
+        live = self._live.get(run.id)
+        if live is not None:
+            await live.done.wait()
+        else:
+            async for _ in self.follow(run.id):
+                pass
+        return await self.run(run.id)
+
+    # -- answering and stopping --------------------------------------------------------------
+
+    async def approvals(self, run_key: str) -> list[Approval]:
+        run = await self.run(run_key)
+        return await self.store.approvals([run.id], "pending")
+
+    async def approve(self, run_key: str, *, allow: bool = True, message: str | None = None,
+                      request_id: str | None = None) -> Approval:
+        """Answer the run's oldest pending permission request (or the one named)."""
+        run = await self.run(run_key)
+        pending = [a for a in await self.store.approvals([run.id], "pending")
+                   if request_id is None or a.request_id == request_id]
+        if not run.active or not pending:
+            raise Conflict(f"run {run.short_id} has no pending permission request ({run.status})",
+                           code="NOTHING_TO_APPROVE")
+        approval = pending[0]
+        if run.id not in self._live and not _alive(await self._owner(run)):
+            raise Conflict(f"run {run.short_id} has no corral process driving it any more",
+                           code="RUN_NOT_DRIVEN")
+        if not await self.store.answer_approval(approval.id, allow, message):
+            raise Conflict(f"that request of run {run.short_id} was already answered",
+                           code="ALREADY_ANSWERED")
+        approval.status = "allowed" if allow else "denied"
+        approval.message = message
+        live = self._live.get(run.id)
+        if live is not None:
+            await live.answer(approval)
+        return approval
+
+    async def cancel(self, run_key: str) -> Run:
+        run = await self.run(run_key)
+        if not run.active:
+            raise Conflict(f"run {run.short_id} already ended ({run.status})", code="RUN_ENDED")
+        live = self._live.get(run.id)
+        if live is not None:
+            await live.cancel()
+        elif _alive(await self._owner(run)):
+            await self.store.update_run(run.id, cancel_requested=1)
+            await self.wait(run.id)
+        else:
+            if run.pid and _alive(run.pid):
+                os.killpg(run.pid, signal.SIGKILL)
+            await self._end_unowned(run, RunStatus.CANCELLED, "cancelled by the user")
+        return await self.run(run.id)
+
+    async def _owner(self, run: Run) -> int | None:
+        return await self.store.run_owner(run.id)
+
+    async def _end_unowned(self, run: Run, status: str, reason: str) -> None:
+        """End a run that no process is driving."""
+        await self.store.update_run(run.id, status=status, reason=reason, ended_at=now(), pid=None)
+        seq = await self.store.last_seq(run.id) + 1
+        await self.store.append([Event(run.id, seq, END_EVENTS[status], {"reason": reason}, now())])
+
+    # -- the work ------------------------------------------------------------------------------
+
+    async def changes(self, run_key: str) -> list[tuple[Worktree, list[git.FileChange]]]:
+        run = await self.run(run_key)
+        return [(w, await _git(git.changes, w.path, w.base_sha)) for w in await self._worktrees(run)]
+
+    async def diff(self, run_key: str, paths: list[str] | None = None) -> str:
+        run = await self.run(run_key)
+        worktrees = await self._worktrees(run)
+        parts = []
+        for worktree in worktrees:
+            text = await _git(git.diff, worktree.path, worktree.base_sha, paths)
+            if len(worktrees) > 1 and text:
+                text = f"# repo {worktree.repo_name}\n{text}"
+            parts.append(text)
+        return "".join(parts)
+
+    async def _worktrees(self, run: Run) -> list[Worktree]:
+        missing = [w for w in run.worktrees if not Path(w.path).is_dir()]
+        if missing:
+            raise CorralError(f"the worktree of run {run.short_id} is gone: {missing[0].path}",
+                              code="WORKTREE_MISSING")
+        return run.worktrees

@@ -1,0 +1,144 @@
+"""The things corral keeps: projects, repos, agent profiles, runs, their events and approvals."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RunStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    NEEDS_ATTENTION = "needs_attention"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    ACTIVE = frozenset({QUEUED, RUNNING, NEEDS_ATTENTION})
+    ENDED = frozenset({COMPLETED, FAILED, CANCELLED, INTERRUPTED})
+
+
+class Record:
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class Repo(Record):
+    id: str
+    project_id: str
+    name: str
+    path: str
+    created_at: str
+
+
+@dataclass
+class Project(Record):
+    id: str
+    name: str
+    created_at: str
+    repos: list[Repo] = field(default_factory=list)
+
+
+@dataclass
+class Agent(Record):
+    id: str
+    name: str
+    cli: str = "claude-code"
+    project_id: str | None = None
+    model: str | None = None
+    instructions: str | None = None
+    allowed_tools: list[str] = field(default_factory=list)
+    max_turns: int | None = None
+    command: str | None = None
+    permission_mode: str = "acceptEdits"
+    created_at: str = ""
+
+
+@dataclass
+class Worktree(Record):
+    repo_id: str
+    repo_name: str
+    repo_path: str
+    path: str
+    base_sha: str
+
+
+@dataclass
+class Run(Record):
+    id: str
+    project_id: str
+    agent_id: str
+    agent_name: str
+    task: str
+    status: str
+    base_ref: str
+    branch: str
+    created_at: str
+    updated_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    session_id: str | None = None
+    reason: str | None = None
+    pid: int | None = None
+    parent_run_id: str | None = None
+    worktrees: list[Worktree] = field(default_factory=list)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    @property
+    def active(self) -> bool:
+        return self.status in RunStatus.ACTIVE
+
+    @property
+    def cwd(self) -> str:
+        """Where the agent works: the worktree itself, or the run's folder when it spans several repos."""
+        if len(self.worktrees) == 1:
+            return self.worktrees[0].path
+        return str(_common_parent([w.path for w in self.worktrees]))
+
+
+def _common_parent(paths: list[str]) -> str:
+    import os.path
+
+    return os.path.commonpath(paths) if paths else "."
+
+
+@dataclass
+class Event(Record):
+    run_id: str
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    created_at: str
+    id: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+@dataclass
+class Approval(Record):
+    """A permission request from an agent, waiting on (or answered by) the user."""
+
+    id: int
+    run_id: str
+    request_id: str
+    tool: str
+    input: dict[str, Any]
+    status: str  # pending | allowed | denied
+    message: str | None
+    created_at: str
+    answered_at: str | None = None

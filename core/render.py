@@ -1,0 +1,141 @@
+"""Plain-text views of runs and events, for the terminal verbs (and anything else that prints)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from .models import Approval, Event, Run, Worktree
+
+
+def _when(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def elapsed(run: Run) -> str:
+    start = _when(run.started_at) or _when(run.created_at)
+    end = _when(run.ended_at) or datetime.now(timezone.utc)
+    return duration((end - start).total_seconds()) if start else "-"
+
+
+def tokens(count: int) -> str:
+    return f"{count / 1000:.1f}k" if count >= 1000 else str(count)
+
+
+def tool_summary(tool: str | None, tool_input: dict[str, Any] | None) -> str:
+    """The one thing a person wants to see of a tool call: the command, the file, the pattern."""
+    tool_input = tool_input or {}
+    for key in ("command", "file_path", "path", "pattern", "url", "query", "description"):
+        if tool_input.get(key):
+            return _one_line(str(tool_input[key]), 100)
+    return _one_line(", ".join(f"{k}={v}" for k, v in tool_input.items()), 100)
+
+
+def _one_line(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_line(run: Run) -> str:
+    money = f"${run.cost_usd:.4f}" if run.cost_usd else "-"
+    return (f"{run.short_id}  {run.status:<15} {run.agent_name:<10} {elapsed(run):>7} "
+            f"{tokens(run.tokens_in + run.tokens_out):>7} {money:>9}  {_one_line(run.task, 60)}")
+
+
+def run_details(run: Run, pending: list[Approval], changes: list[tuple[Worktree, list[Any]]]) -> str:
+    lines = [
+        f"run      {run.id}",
+        f"status   {run.status}" + (f": {run.reason}" if run.reason else ""),
+        f"task     {run.task}",
+        f"agent    {run.agent_name}",
+        f"branch   {run.branch} (from {run.base_ref})",
+        f"elapsed  {elapsed(run)}",
+        f"tokens   {run.tokens_in} in, {run.tokens_out} out",
+        f"cost     ${run.cost_usd:.4f}",
+    ]
+    if run.session_id:
+        lines.append(f"session  {run.session_id}")
+    for worktree in run.worktrees:
+        lines.append(f"worktree {worktree.path} ({worktree.repo_name} @ {worktree.base_sha[:8]})")
+    for approval in pending:
+        lines.append(f"waiting  {approval.tool}: {tool_summary(approval.tool, approval.input)}  "
+                     f"(corral approve {run.short_id} [--deny])")
+    if any(files for _, files in changes):
+        lines.append(stat(changes))
+    return "\n".join(lines)
+
+
+def stat(changes: list[tuple[Worktree, list[Any]]]) -> str:
+    many = len(changes) > 1
+    rows, added, deleted, count = [], 0, 0, 0
+    for worktree, files in changes:
+        for change in files:
+            name = f"{worktree.repo_name}/{change.path}" if many else change.path
+            counts = "binary" if change.binary else f"+{change.added} -{change.deleted}"
+            rows.append(f" {change.status[:1].upper()} {name}  {counts}")
+            added, deleted, count = added + change.added, deleted + change.deleted, count + 1
+    if not count:
+        return "no changes"
+    rows.append(f" {count} file{'s' if count != 1 else ''} changed, {added} insertions(+), {deleted} deletions(-)")
+    return "\n".join(rows)
+
+
+def describe(event: Event) -> str:
+    """One line that says what happened."""
+    p = event.payload
+    kind = event.type
+    if kind == "run.created":
+        return f"created on {p.get('branch')} from {p.get('base')}: {_one_line(p.get('task', ''), 80)}"
+    if kind == "run.started":
+        return f"agent started (pid {p.get('pid')}) in {p.get('cwd')}"
+    if kind == "session.init":
+        return f"session {p.get('session_id')} ({p.get('model')}, Claude Code {p.get('version')})"
+    if kind in ("agent.message", "agent.token", "agent.thinking"):
+        return _one_line(p.get("text", ""), 120)
+    if kind == "agent.tool_call":
+        return f"{p.get('name')}: {tool_summary(p.get('name'), p.get('input'))}"
+    if kind == "agent.tool_result":
+        mark = "error" if p.get("is_error") else "ok"
+        return f"{p.get('name') or 'tool'} {mark}: {_one_line(p.get('output', ''), 100)}"
+    if kind == "agent.needs_attention":
+        return f"asks to use {p.get('tool')}: {tool_summary(p.get('tool'), p.get('input'))}"
+    if kind == "user.approval":
+        verdict = "allowed" if p.get("allow") else "denied"
+        return f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
+    if kind == "run.result":
+        text = (f"{p.get('tokens_in')} tokens in, {p.get('tokens_out')} out, ${p.get('cost_usd', 0):.4f}, "
+                f"{p.get('num_turns')} turns")
+        return text + (f": {p['reason']}" if p.get("reason") else "")
+    if kind == "run.checkpoint":
+        return f"checkpoint {p.get('commit', '')[:8]} in {p.get('repo')}"
+    if kind == "agent.output":
+        return _one_line(p.get("text") or str(p.get("data")), 120)
+    if p.get("reason"):
+        return str(p["reason"])
+    return _one_line(", ".join(f"{k}={v}" for k, v in p.items()), 120)
+
+
+def event_line(event: Event) -> str:
+    return f"{event.seq:>5} {event.created_at[11:19]} {event.type:<22} {describe(event)}"
+
+
+_QUIET = {"agent.token", "agent.thinking", "agent.output", "agent.system", "run.checkpoint"}
+
+
+def progress(run: Run, event: Event) -> str | None:
+    """The line `corral run --wait` prints on stderr for an event, or None to stay quiet."""
+    if event.type in _QUIET:
+        return None
+    line = f"[{run.short_id}] {event.type:<22} {describe(event)}"
+    if event.type == "agent.needs_attention":
+        line += f"\n[{run.short_id}] answer with: corral approve {run.short_id} [--deny --message TEXT]"
+    return line

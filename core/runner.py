@@ -1,0 +1,201 @@
+"""One run executed by this process: spawn the agent, turn its lines into events, answer its
+permission requests, and settle the run's end (status, reason, checkpoint commit)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+from . import git
+from .agents import AgentAdapter, AgentMissing
+from .models import Agent, Approval, Event, Run, RunStatus, now
+from .process import AgentProcess
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+END_EVENTS = {
+    RunStatus.COMPLETED: "run.completed",
+    RunStatus.FAILED: "run.failed",
+    RunStatus.CANCELLED: "run.cancelled",
+    RunStatus.INTERRUPTED: "run.interrupted",
+}
+
+
+def fold_tokens(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """Merge runs of streamed tokens read together into one event: same text, far fewer rows."""
+    folded: list[tuple[str, dict[str, Any]]] = []
+    for kind, payload in events:
+        if (kind == "agent.token" and folded and folded[-1][0] == "agent.token"
+                and folded[-1][1].get("parent_tool_use_id") == payload.get("parent_tool_use_id")):
+            folded[-1][1]["text"] += payload["text"]
+        else:
+            folded.append((kind, payload))
+    return folded
+
+
+def _log_write_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("events could not be stored: %s", future.exception())
+
+
+class LiveRun:
+    def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path):
+        self.run = run
+        self.agent = agent
+        self.adapter = adapter
+        self.store = store
+        self.stderr_path = stderr_path
+        self.process: AgentProcess | None = None
+        self.outstanding: dict[str, Approval] = {}
+        self.result: dict[str, Any] | None = None
+        self.cancel_reason: str | None = None
+        self.done = asyncio.Event()
+        self._seq = 0
+
+    # -- events ----------------------------------------------------------------------------
+
+    def emit(self, kind: str, payload: dict[str, Any]) -> Event:
+        return self.emit_many([(kind, payload)])[-1]
+
+    def emit_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+        stamp = now()
+        events = []
+        for kind, payload in items:
+            self._seq += 1
+            events.append(Event(self.run.id, self._seq, kind, payload, stamp))
+        if events:
+            self.store.append(events).add_done_callback(_log_write_failure)
+        return events
+
+    async def _set(self, **fields: Any) -> None:
+        for name, value in fields.items():
+            if hasattr(self.run, name):
+                setattr(self.run, name, value)
+        await self.store.update_run(self.run.id, **fields)
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        self._seq = await self.store.last_seq(self.run.id)
+        try:
+            await self._execute()
+        except Exception as error:  # a bug of ours must still end the run, visibly
+            log.exception("run %s failed inside corral", self.run.short_id)
+            if self.process is not None:
+                await self.process.stop()
+            await self._finish(RunStatus.FAILED, f"corral error: {error}")
+
+    async def _execute(self) -> None:
+        if self.cancel_reason is not None:
+            return await self._finish(RunStatus.CANCELLED, self.cancel_reason)
+        try:
+            launch = self.adapter.launch(self.agent, self.run.task, resume=None)
+        except AgentMissing as error:
+            return await self._finish(RunStatus.FAILED, str(error))
+        try:
+            self.process = AgentProcess(launch.argv, self.run.cwd, {**os.environ, **launch.env},
+                                        self.stderr_path)
+        except OSError as error:
+            return await self._finish(RunStatus.FAILED, f"could not start {launch.argv[0]}: {error.strerror}")
+        await self._set(status=RunStatus.RUNNING, started_at=now(), pid=self.process.pid,
+                        owner_pid=os.getpid())
+        self.emit("run.started", {"pid": self.process.pid, "command": launch.argv[0], "cwd": self.run.cwd})
+        self.process.send(launch.stdin)
+
+        parser = self.adapter.parser()
+        async for lines in self.process.lines():
+            items: list[tuple[str, dict[str, Any]]] = []
+            for line in lines:
+                parsed = parser.parse(line)
+                for kind, payload in parsed.events:
+                    await self._react(kind, payload)
+                items.extend(parsed.events)
+                if parsed.turn_ended:
+                    self.process.close_stdin()
+            self.emit_many(fold_tokens(items))
+        code = await self.process.wait()
+        await self._finish(*self._outcome(code))
+
+    async def _react(self, kind: str, payload: dict[str, Any]) -> None:
+        """What an event changes beyond the log: the run's row, the pending approvals."""
+        if kind == "session.init" and payload.get("session_id"):
+            await self._set(session_id=payload["session_id"])
+        elif kind == "agent.needs_attention" and payload.get("request_id"):
+            await self.store.add_approval(self.run.id, payload["request_id"], payload.get("tool") or "",
+                                          payload.get("input") or {})
+            approval = Approval(0, self.run.id, payload["request_id"], payload.get("tool") or "",
+                                payload.get("input") or {}, "pending", None, now())
+            self.outstanding[approval.request_id] = approval
+            await self._set(status=RunStatus.NEEDS_ATTENTION)
+        elif kind == "run.result":
+            self.result = payload
+            await self._set(tokens_in=payload["tokens_in"], tokens_out=payload["tokens_out"],
+                            cost_usd=payload["cost_usd"],
+                            session_id=payload.get("session_id") or self.run.session_id)
+
+    def _outcome(self, code: int) -> tuple[str, str | None]:
+        if self.cancel_reason is not None:
+            return RunStatus.CANCELLED, self.cancel_reason
+        if self.result is not None:
+            if self.result["is_error"]:
+                return RunStatus.FAILED, self.result.get("reason")
+            return RunStatus.COMPLETED, None
+        if code < 0:
+            return RunStatus.FAILED, f"the agent was killed by {signal.Signals(-code).name}"
+        detail = self._stderr_tail()
+        return RunStatus.FAILED, (f"the agent exited with status {code} without a result"
+                                  + (f": {detail}" if detail else ""))
+
+    def _stderr_tail(self) -> str:
+        try:
+            with open(self.stderr_path, "rb") as f:
+                f.seek(max(0, os.path.getsize(self.stderr_path) - 2000))
+                lines = [l for l in f.read().decode("utf-8", "replace").splitlines() if l.strip()]
+            return lines[-1].strip()[:300] if lines else ""
+        except OSError:
+            return ""
+
+    async def _finish(self, status: str, reason: str | None) -> None:
+        await self._checkpoint()
+        self.outstanding.clear()
+        await self._set(status=status, reason=reason, ended_at=now(), pid=None)
+        self.emit(END_EVENTS[status], {"reason": reason} if reason else {})
+        await self.store.flush()
+        self.done.set()
+
+    async def _checkpoint(self) -> None:
+        """Commit what the agent left in each worktree, so the branch holds the run's work."""
+        for worktree in self.run.worktrees:
+            try:
+                sha = await asyncio.to_thread(git.commit_all, worktree.path,
+                                              f"corral: checkpoint of run {self.run.short_id}")
+            except Exception as error:
+                self.emit("run.checkpoint_failed", {"repo": worktree.repo_name, "reason": str(error)})
+                continue
+            if sha:
+                self.emit("run.checkpoint", {"repo": worktree.repo_name, "commit": sha})
+
+    # -- what the user does ----------------------------------------------------------------
+
+    async def answer(self, approval: Approval) -> bool:
+        """Pass the user's recorded answer to the agent; False when the agent no longer waits on it."""
+        if self.outstanding.pop(approval.request_id, None) is None or self.process is None:
+            return False
+        allow = approval.status == "allowed"
+        self.process.send(self.adapter.answer(approval, allow, approval.message))
+        self.emit("user.approval", {"request_id": approval.request_id, "tool": approval.tool,
+                                    "allow": allow, "message": approval.message})
+        if not self.outstanding and self.run.status == RunStatus.NEEDS_ATTENTION:
+            await self._set(status=RunStatus.RUNNING)
+        return True
+
+    async def cancel(self, reason: str = "cancelled by the user") -> None:
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        if self.process is not None:
+            await self.process.stop()
+        await self.done.wait()

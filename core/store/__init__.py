@@ -1,0 +1,195 @@
+"""The store: every read and write of corral's state, and the only place that speaks SQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ..models import Agent, Approval, Event, Project, Repo, Run, Worktree, now
+from .database import Database
+
+__all__ = ["Store"]
+
+_RUN_COLUMNS = (
+    "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
+    "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id"
+)
+_RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested"}
+_AGENT_COLUMNS = (
+    "id, name, cli, project_id, model, instructions, allowed_tools, max_turns, command, "
+    "permission_mode, created_at"
+)
+
+
+def _agent(row: sqlite3.Row) -> Agent:
+    data = dict(row)
+    data["allowed_tools"] = json.loads(data["allowed_tools"])
+    return Agent(**data)
+
+
+def _approval(row: sqlite3.Row) -> Approval:
+    data = dict(row)
+    data["input"] = json.loads(data["input"])
+    return Approval(**data)
+
+
+class Store(Database):
+    # -- projects and repos --------------------------------------------------------------
+
+    async def create_project(self, project: Project) -> None:
+        await self.execute("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)",
+                           (project.id, project.name, project.created_at))
+
+    async def add_repo(self, repo: Repo) -> None:
+        await self.execute(
+            "INSERT INTO repos (id, project_id, name, path, created_at) VALUES (?, ?, ?, ?, ?)",
+            (repo.id, repo.project_id, repo.name, repo.path, repo.created_at))
+
+    async def list_projects(self) -> list[Project]:
+        projects = [Project(**dict(r)) for r in await self.fetch(
+            "SELECT id, name, created_at FROM projects ORDER BY created_at")]
+        repos = await self.fetch(
+            "SELECT id, project_id, name, path, created_at FROM repos ORDER BY created_at")
+        by_id = {p.id: p for p in projects}
+        for row in repos:
+            by_id[row["project_id"]].repos.append(Repo(**dict(row)))
+        return projects
+
+    async def find_projects(self, key: str) -> list[Project]:
+        """Projects whose id or name is `key`, or whose id starts with it."""
+        return [p for p in await self.list_projects()
+                if key in (p.id, p.name) or (len(key) >= 4 and p.id.startswith(key))]
+
+    async def projects_with_repo(self, path: str) -> list[Project]:
+        rows = await self.fetch("SELECT DISTINCT project_id FROM repos WHERE path = ?", (path,))
+        ids = {r["project_id"] for r in rows}
+        return [p for p in await self.list_projects() if p.id in ids]
+
+    # -- agent profiles ------------------------------------------------------------------
+
+    async def create_agent(self, agent: Agent) -> None:
+        await self.execute(
+            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (agent.id, agent.name, agent.cli, agent.project_id, agent.model, agent.instructions,
+             json.dumps(agent.allowed_tools), agent.max_turns, agent.command, agent.permission_mode,
+             agent.created_at))
+
+    async def list_agents(self) -> list[Agent]:
+        rows = await self.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, name")
+        return [_agent(r) for r in rows]
+
+    async def find_agents(self, key: str, project_id: str | None = None) -> list[Agent]:
+        """Agents whose id or name is `key`; a project's own profile wins over a global one."""
+        rows = await self.fetch(
+            f"SELECT {_AGENT_COLUMNS} FROM agents WHERE (id = ? OR name = ?) "
+            "AND (project_id IS NULL OR project_id = ?) ORDER BY project_id IS NULL",
+            (key, key, project_id))
+        return [_agent(r) for r in rows]
+
+    # -- runs ----------------------------------------------------------------------------
+
+    async def create_run(self, run: Run) -> None:
+        values = [getattr(run, name) for name in _RUN_COLUMNS.split(", ")]
+        marks = ", ".join("?" * len(values))
+        await self.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({marks})", values)
+
+    async def add_worktree(self, run_id: str, worktree: Worktree) -> None:
+        await self.execute(
+            "INSERT INTO run_worktrees (run_id, repo_id, repo_name, repo_path, path, base_sha) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, worktree.repo_id, worktree.repo_name, worktree.repo_path, worktree.path,
+             worktree.base_sha))
+
+    async def update_run(self, run_id: str, **fields: Any) -> None:
+        unknown = set(fields) - _RUN_FIELDS
+        if unknown:
+            raise ValueError(f"not run fields: {sorted(unknown)}")
+        fields["updated_at"] = now()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id])
+
+    async def list_runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        params: list[Any] = []
+        if statuses:
+            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            params.extend(sorted(statuses))
+        runs = [Run(**dict(r)) for r in await self.fetch(sql + " ORDER BY created_at DESC", params)]
+        return await self._with_worktrees(runs)
+
+    async def find_runs(self, key: str) -> list[Run]:
+        """The run whose id is `key`, or the runs whose id starts with it."""
+        rows = await self.fetch(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' LIMIT 2",
+            (key, key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
+        exact = [r for r in rows if r["id"] == key]
+        return await self._with_worktrees([Run(**dict(r)) for r in (exact or rows)])
+
+    async def run_owner(self, run_id: str) -> int | None:
+        """The pid of the corral process driving the run, if one ever did."""
+        row = await self.fetch_one("SELECT owner_pid FROM runs WHERE id = ?", (run_id,))
+        return row["owner_pid"] if row else None
+
+    async def cancel_requested(self, run_ids: list[str]) -> set[str]:
+        if not run_ids:
+            return set()
+        rows = await self.fetch(
+            f"SELECT id FROM runs WHERE cancel_requested = 1 AND id IN ({', '.join('?' * len(run_ids))})",
+            run_ids)
+        return {r["id"] for r in rows}
+
+    async def _with_worktrees(self, runs: list[Run]) -> list[Run]:
+        if not runs:
+            return runs
+        by_id = {run.id: run for run in runs}
+        rows = await self.fetch(
+            "SELECT run_id, repo_id, repo_name, repo_path, path, base_sha FROM run_worktrees "
+            f"WHERE run_id IN ({', '.join('?' * len(by_id))}) ORDER BY repo_name", list(by_id))
+        for row in rows:
+            data = dict(row)
+            by_id[data.pop("run_id")].worktrees.append(Worktree(**data))
+        return runs
+
+    # -- events --------------------------------------------------------------------------
+
+    async def events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        sql = ("SELECT id, run_id, seq, type, payload, created_at FROM events "
+               "WHERE run_id = ? AND seq > ? ORDER BY seq")
+        params: list[Any] = [run_id, after_seq]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [Event(id=r["id"], run_id=r["run_id"], seq=r["seq"], type=r["type"],
+                      payload=json.loads(r["payload"]), created_at=r["created_at"])
+                for r in await self.fetch(sql, params)]
+
+    async def last_seq(self, run_id: str) -> int:
+        row = await self.fetch_one("SELECT max(seq) AS seq FROM events WHERE run_id = ?", (run_id,))
+        return row["seq"] or 0 if row else 0
+
+    # -- approvals -----------------------------------------------------------------------
+
+    async def add_approval(self, run_id: str, request_id: str, tool: str, tool_input: dict) -> None:
+        await self.execute(
+            "INSERT OR IGNORE INTO approvals (run_id, request_id, tool, input, created_at) "
+            "VALUES (?, ?, ?, ?, ?)", (run_id, request_id, tool, json.dumps(tool_input), now()))
+
+    async def answer_approval(self, approval_id: int, allow: bool, message: str | None) -> bool:
+        """Record the user's answer; False when it was already answered (by someone else)."""
+        changed = await self.execute(
+            "UPDATE approvals SET status = ?, message = ?, answered_at = ? "
+            "WHERE id = ? AND status = 'pending'",
+            ("allowed" if allow else "denied", message, now(), approval_id))
+        return bool(changed)
+
+    async def approvals(self, run_ids: list[str], status: str | None = None) -> list[Approval]:
+        if not run_ids:
+            return []
+        sql = ("SELECT id, run_id, request_id, tool, input, status, message, created_at, answered_at "
+               f"FROM approvals WHERE run_id IN ({', '.join('?' * len(run_ids))})")
+        params: list[Any] = list(run_ids)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        return [_approval(r) for r in await self.fetch(sql + " ORDER BY id", params)]

@@ -1,0 +1,233 @@
+"""The SQLite file: one writer connection fed by a queue and committed in batches, one reader.
+
+Every write goes through the writer task, so a process never contends with itself; two
+processes on one home contend only through SQLite's own lock (WAL, busy timeout, retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..errors import StoreBusy
+from ..models import Event
+from .migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+MAX_BATCH = 2000
+
+_INSERT_EVENT = "INSERT INTO events (run_id, seq, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+
+
+class _Write:
+    """One queued statement, or a list of events, and the future its caller waits on."""
+
+    __slots__ = ("sql", "params", "events", "future")
+
+    def __init__(self, sql: str | None, params: Iterable[Any], events: list[Event] | None, future):
+        self.sql, self.params, self.events, self.future = sql, params, events, future
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error)
+    return "locked" in text or "busy" in text
+
+
+class Database:
+    def __init__(self, path: Path, on_commit: Callable[[list[Event]], None] | None = None):
+        self.path = path
+        self.on_commit = on_commit
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = await self._connect()
+            await self._migrate()
+            self._reader = await self._connect()
+        except sqlite3.OperationalError as error:
+            await self.close()
+            if _is_busy(error):
+                raise StoreBusy(f"the database {self.path} is busy: another corral process holds it") from None
+            raise
+        self._task = asyncio.create_task(self._write_loop(), name="corral-store-writer")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def _migrate(self) -> None:
+        conn = self._writer
+        assert conn is not None
+        async with conn.execute("PRAGMA user_version") as cursor:
+            (version,) = await cursor.fetchone()
+        if version >= len(MIGRATIONS):
+            return
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            async with conn.execute("PRAGMA user_version") as cursor:
+                (version,) = await cursor.fetchone()
+            for number in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[number]:
+                    await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Queue one statement, wait for its commit, and return how many rows it changed."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Write(sql, tuple(params), None, future))
+        return await future
+
+    def append(self, events: list[Event]) -> asyncio.Future:
+        """Queue events without waiting; the future resolves (ids set) once they are committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Write(None, (), events, future))
+        return future
+
+    async def flush(self) -> None:
+        """Return once everything queued so far is committed."""
+        await self.execute("SELECT 1")
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            await self._commit_with_retry(batch)
+            if stop:
+                return
+
+    async def _commit_with_retry(self, batch: list[_Write]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                results = await self._commit(batch)
+                break
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    return await self._commit_apart(batch, error)
+                # SQLite already waited the busy timeout. A caller waiting on a plain write is told;
+                # events are never dropped: they wait for the lock as long as it takes.
+                self._fail([w for w in batch if w.events is None], StoreBusy(
+                    f"the database {self.path} is busy: another corral process holds it"))
+                batch = [w for w in batch if w.events is not None]
+                if not batch:
+                    return None
+                log.warning("database busy, retrying %d event batches", len(batch))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except Exception as error:
+                return await self._commit_apart(batch, error)
+        committed: list[Event] = []
+        for write, result in zip(batch, results):
+            if write.events is not None:
+                committed.extend(write.events)
+            if not write.future.done():
+                write.future.set_result(result)
+        if committed and self.on_commit is not None:
+            self.on_commit(committed)
+        return None
+
+    async def _commit_apart(self, batch: list[_Write], error: Exception) -> None:
+        """One bad statement must fail only its own caller: commit the others one by one."""
+        if len(batch) == 1:
+            return self._fail(batch, error)
+        for write in batch:
+            await self._commit_with_retry([write])
+        return None
+
+    def _fail(self, batch: list[_Write], error: Exception) -> None:
+        for write in batch:
+            if not write.future.done():
+                write.future.set_exception(error)
+
+    async def _commit(self, batch: list[_Write]) -> list[Any]:
+        conn = self._writer
+        assert conn is not None
+        await conn.execute("BEGIN IMMEDIATE")
+        results: list[Any] = []
+        try:
+            for write in batch:
+                if write.events is None:
+                    cursor = await conn.execute(write.sql, write.params)
+                    results.append(cursor.rowcount)
+                    await cursor.close()
+                    continue
+                events = write.events
+                await conn.executemany(_INSERT_EVENT, [
+                    (e.run_id, e.seq, e.type, json.dumps(e.payload, separators=(",", ":")), e.created_at)
+                    for e in events
+                ])
+                async with conn.execute("SELECT last_insert_rowid()") as cursor:
+                    (last,) = await cursor.fetchone()
+                results.append(len(events))
+                # One writer holds the lock for the whole transaction, so the ids are consecutive.
+                for offset, event in enumerate(events):
+                    event.id = last - len(events) + 1 + offset
+            await conn.execute("COMMIT")
+        except BaseException:
+            for write in batch:
+                for event in write.events or ():
+                    event.id = None
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+        return results
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def fetch(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        assert self._reader is not None
+        try:
+            async with self._reader.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                raise StoreBusy(f"the database {self.path} is busy: another corral process holds it") from None
+            raise
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetch(sql, params)
+        return rows[0] if rows else None

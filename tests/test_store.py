@@ -1,0 +1,126 @@
+"""The store keeps every event, in order, across batches, failures and a second process."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from core.errors import StoreBusy
+from core.models import Event, Project, now
+from core.store import Store, database
+from core.store.migrations import MIGRATIONS
+
+
+def _events(run_id: str, first: int, count: int) -> list[Event]:
+    return [Event(run_id, seq, "agent.token", {"text": f"t{seq}"}, now()) for seq in range(first, first + count)]
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = Store(tmp_path / "corral.db")
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_a_new_database_is_migrated_and_has_the_default_agent(store):
+    (row,) = await store.fetch("PRAGMA user_version")
+    assert row[0] == len(MIGRATIONS)
+    assert [a.name for a in await store.list_agents()] == ["claude"]
+    (mode,) = await store.fetch("PRAGMA journal_mode")
+    assert mode[0] == "wal"
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path):
+    first = Store(tmp_path / "corral.db")
+    await first.open()
+    await first.create_project(Project("p1", "app", now()))
+    await first.close()
+    second = Store(tmp_path / "corral.db")
+    await second.open()
+    assert [p.name for p in await second.list_projects()] == ["app"]
+    assert len(await second.list_agents()) == 1
+    await second.close()
+
+
+async def test_events_are_committed_in_batches_in_order_with_ids(tmp_path):
+    committed: list[Event] = []
+    store = Store(tmp_path / "corral.db", on_commit=committed.extend)
+    await store.open()
+    futures = [store.append(_events("r1", 1 + i * 100, 100)) for i in range(50)]
+    await asyncio.gather(*futures)
+    stored = await store.events("r1")
+    await store.close()
+    assert [e.seq for e in stored] == list(range(1, 5001))
+    assert [e.payload["text"] for e in stored[:3]] == ["t1", "t2", "t3"]
+    assert [e.id for e in committed] == [e.id for e in stored]
+    assert len({e.id for e in stored}) == 5000
+
+
+async def test_a_bad_write_fails_only_its_caller(store):
+    await store.create_project(Project("p1", "app", now()))
+    events = store.append(_events("r1", 1, 3))
+    duplicate = store.create_project(Project("p2", "app", now()))  # same name: refused
+    with pytest.raises(Exception, match="UNIQUE"):
+        await asyncio.gather(events, duplicate)
+    assert [e.seq for e in await store.events("r1")] == [1, 2, 3]
+    assert [p.id for p in await store.list_projects()] == ["p1"]
+
+
+async def test_two_processes_write_to_one_home(tmp_path):
+    path = tmp_path / "corral.db"
+    store = Store(path)
+    await store.open()
+    script = textwrap.dedent(f"""
+        import asyncio
+        from core.models import Event, now
+        from core.store import Store
+        async def main():
+            store = Store(__import__("pathlib").Path({str(path)!r}))
+            await store.open()
+            for batch in range(20):
+                store.append([Event("other", batch * 100 + i, "x", {{}}, now()) for i in range(1, 101)])
+                await asyncio.sleep(0.005)
+            await store.close()
+        asyncio.run(main())
+    """)
+    other = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
+    for batch in range(20):
+        store.append(_events("mine", batch * 100 + 1, 100))
+        await asyncio.sleep(0.005)
+    await store.flush()
+    assert await other.wait() == 0
+    assert len(await store.events("mine")) == 2000
+    assert len(await store.events("other")) == 2000
+    await store.close()
+
+
+async def test_a_database_held_by_another_process_gives_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "corral.db"
+    store = Store(path)
+    await store.open()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sqlite3, sys
+        conn = sqlite3.connect({str(path)!r}, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        print("locked", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreBusy, match="busy: another corral process holds it"):
+            await store.create_project(Project("p1", "app", now()))
+        pending = store.append(_events("r1", 1, 5))  # events wait for the lock instead of failing
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    await pending
+    assert len(await store.events("r1")) == 5
+    await store.close()
