@@ -187,6 +187,8 @@ class Engine:
         bases = {repo.id: await _git(git.resolve, repo.path, base) for repo in project.repos}
 
         run_id = str(uuid.uuid4())
+        while self.paths.run_dir(run_id).exists():  # the short id names the folder and the branch
+            run_id = str(uuid.uuid4())
         stamp = now()
         run = Run(id=run_id, project_id=project.id, agent_id=profile.id, agent_name=profile.name,
                   task=prompt, status=RunStatus.QUEUED, base_ref=base, branch=f"corral/run-{run_id[:8]}",
@@ -332,6 +334,7 @@ class Engine:
 
     async def _end_unowned(self, run: Run, status: str, reason: str) -> None:
         """End a run that no process is driving."""
+        await self.store.expire_approvals(run.id)
         await self.store.update_run(run.id, status=status, reason=reason, ended_at=now(), pid=None)
         seq = await self.store.last_seq(run.id) + 1
         await self.store.append([Event(run.id, seq, END_EVENTS[status], {"reason": reason}, now())])

@@ -162,6 +162,7 @@ class LiveRun:
     async def _finish(self, status: str, reason: str | None) -> None:
         await self._checkpoint()
         self.outstanding.clear()
+        await self.store.expire_approvals(self.run.id)
         await self._set(status=status, reason=reason, ended_at=now(), pid=None)
         self.emit(END_EVENTS[status], {"reason": reason} if reason else {})
         await self.store.flush()

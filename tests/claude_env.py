@@ -9,11 +9,13 @@ parallel.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -60,15 +62,14 @@ _STRIP_NAMES = {
 
 
 def _platform_package() -> str | None:
+    """The npm package holding the native binary for this machine."""
     machine = platform.machine().lower()
     arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(machine)
     system = platform.system().lower()
     if arch is None or system not in ("linux", "darwin"):
         return None
-    suffix = ""
-    if system == "linux" and "musl" in (platform.libc_ver()[0] or "musl").lower():
-        suffix = "-musl"
-    return f"@anthropic-ai/claude-code-{system}-{arch}{suffix}"
+    musl = system == "linux" and platform.libc_ver()[0] != "glibc"
+    return f"@anthropic-ai/claude-code-{system}-{arch}{'-musl' if musl else ''}"
 
 
 def _is_native(path: Path) -> bool:
@@ -98,18 +99,30 @@ def find_claude() -> Path | None:
 
 
 def claude_binary() -> Path:
-    """The Claude Code binary, failing the test with the install command when missing."""
+    """The pinned Claude Code binary; fails the test with the install command when
+    it is missing or is another version."""
     path = find_claude()
     if path is None:
         pytest.fail(f"Claude Code {CLAUDE_VERSION} is not installed under {NODE_MODULES}: "
                     f"{INSTALL_HINT}", pytrace=False)
+    version = claude_version(path)
+    if not version.startswith(CLAUDE_VERSION + " "):
+        pytest.fail(f"{path} is Claude Code {version!r}, the tests pin {CLAUDE_VERSION}: "
+                    f"{INSTALL_HINT}", pytrace=False)
     return path
 
 
-def claude_version(binary: Path | None = None) -> str:
-    out = subprocess.run([str(binary or claude_binary()), "--version"], capture_output=True,
-                         text=True, timeout=60)
-    return out.stdout.strip()
+@functools.lru_cache(maxsize=None)
+def claude_version(binary: Path) -> str:
+    """What ``claude --version`` prints, e.g. ``2.1.331 (Claude Code)``."""
+    with tempfile.TemporaryDirectory(prefix="claude-version-") as home:
+        try:
+            out = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                                 timeout=60, stdin=subprocess.DEVNULL,
+                                 env=claude_env("http://127.0.0.1:9", home))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"unusable ({exc})"
+    return out.stdout.strip() or f"unusable (exit {out.returncode}: {out.stderr.strip()[:200]})"
 
 
 def claude_env(base_url: str, home: os.PathLike | str, *,
@@ -118,9 +131,10 @@ def claude_env(base_url: str, home: os.PathLike | str, *,
     """The environment for running Claude Code against the model server at ``base_url``.
 
     ``home`` is a per-test directory: it becomes HOME, ``home/.claude`` the
-    config dir (CLAUDE_CONFIG_DIR), so settings, sessions and transcripts stay
-    there, and ``home/tmp`` (created here) TMPDIR.  ``base`` defaults to ``os.environ`` with every Anthropic/Claude
-    variable removed; ``extra`` is applied last.
+    config dir (CLAUDE_CONFIG_DIR), where settings, sessions and transcripts
+    stay, and ``home/tmp`` (created here) TMPDIR.  ``base`` defaults to
+    ``os.environ``; every inherited Anthropic/Claude variable is removed from
+    it.  ``extra`` is applied last.
     """
     home = Path(home)
     env = {k: v for k, v in (os.environ if base is None else base).items()

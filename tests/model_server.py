@@ -6,19 +6,31 @@ answer comes from a script written by the test.
 
 A script is a list of steps for the main conversation.  Which step answers a
 request is decided from the request itself: the number of assistant messages
-already in ``messages``.  Retries and Claude Code's own side requests (title
-or summary generation, quota probes, token counting) therefore never shift the
-script.  Side requests get a short harmless answer and consume no step.
+already in ``messages`` (turn N gets the N-th text/tool step).  Retries and
+side requests therefore never shift the script.  A request without ``tools``
+is taken for a side request (title or summary generation and the like; Claude
+Code 2.1.331 was not seen sending any) and gets a short answer without using a
+step; ``/v1/messages/count_tokens`` gets a token estimate.
 
 Steps are plain JSON-able dicts, built with the helpers below::
 
-    text("All done.")
+    text("All done.")                    # {"text": "All done."}
     tool("Write", {"file_path": "/abs/a.txt", "content": "hi\\n"})
+                                         # {"tool_uses": [{"name": ..., "input": ...}]}
     tools(call("Read", {...}), call("Bash", {...}), text="Let me look.")
-    error(400, "invalid_request_error", "prompt is too long")
+    error(400, "invalid_request_error", "messages: bad")
+                                         # {"error": {"status": 400, "type": ..., "message": ...}}
 
-Error steps are served in front of the next non-error step, ``times`` times
-(``None``: every time that point of the conversation is reached).
+Error steps are served in front of the next text/tool step, ``times`` times
+(``None``: every time that point of the conversation is reached).  Claude Code
+obeys the ``x-should-retry`` header: 4xx errors (sent with ``false`` by
+default) end its turn at once; 529 is retried twice (~2 s); other 5xx are
+retried with backoff for minutes unless the step says ``retry=False``.
+
+An interrupted answer that had already streamed some content stays in the
+conversation as a (truncated) assistant message, so the next request is the
+next turn; one interrupted before its first content block does not: give such
+a step ``times=1`` and the next step answers the same turn.
 
 Use it as a context manager (``with ModelServer(script) as server:``), or run
 it standalone for a demo::
@@ -34,8 +46,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import itertools
-import signal
 import json
+import signal
 import sys
 import threading
 import time
@@ -50,10 +62,11 @@ __all__ = [
     "RecordedRequest",
     "call",
     "error",
+    "load_script",
+    "result_text",
     "text",
     "tool",
     "tools",
-    "load_script",
 ]
 
 EXHAUSTED_TEXT = "[model_server] script exhausted"
@@ -114,16 +127,21 @@ def tool(name: str, input: dict, *, text: str | None = None, id: str | None = No
                  times=times)
 
 
-def error(status: int, type: str, message: str, *, times: int | None = None) -> dict:
+def error(status: int, type: str, message: str, *, times: int | None = None,
+          retry: bool | None = None) -> dict:
     """An API error: HTTP ``status`` with ``{"type":"error","error":{...}}``.
 
     ``times=None`` answers every request at this point of the conversation
     with the error; ``times=N`` answers the first N, then falls through to the
-    next step (for retry tests).
+    next step (for retry tests).  ``retry`` sets the ``x-should-retry``
+    header, which Claude Code obeys; by default it is ``false`` for 4xx other
+    than 408/409/429 (as the real API does), and absent otherwise.
     """
     step: dict[str, Any] = {"error": {"status": status, "type": type, "message": message}}
     if times is not None:
         step["times"] = times
+    if retry is not None:
+        step["error"]["retry"] = retry
     return step
 
 
@@ -478,22 +496,27 @@ class _Handler(BaseHTTPRequestHandler):
                     err = step["error"]
                     req.status = int(err["status"])
                     server._record(req)
+                    retry = err.get("retry")
+                    if retry is None and 400 <= req.status < 500 \
+                            and req.status not in (408, 409, 429):
+                        retry = False
+                    headers = {} if retry is None else {"x-should-retry": str(retry).lower()}
                     self._send_json(req.status, {
                         "type": "error",
                         "error": {"type": err["type"], "message": err["message"]},
-                    }, headers={"x-should-retry": "false"} if req.status < 500 else None)
+                    }, headers=headers)
                 else:
                     server._record(req)
                     self._reply(body, step)
+            elif method == "HEAD":
+                # connectivity probe (HEAD /api/hello when nonessential traffic is on)
+                server._record(req)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             else:
                 req.status = 404
                 server._record(req)
-                if method == "HEAD":
-                    self.send_response(200)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    req.status = 200
-                    return
                 self._send_json(404, {"type": "error", "error": {
                     "type": "not_found_error",
                     "message": f"model_server does not serve {method} {self.path}"}})
@@ -614,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         if args.dump:
             with open(args.dump, "w", encoding="utf-8") as f:
-                json.dump([r.__dict__ for r in server.requests], f, indent=1)
+                json.dump([r.__dict__ for r in server.requests], f, indent=1, default=str)
     return 0
 
 

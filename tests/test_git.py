@@ -32,10 +32,8 @@ def isolated_git_config(tmp_path, monkeypatch):
 
 
 def run(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *IDENTITY, *args], cwd=cwd, capture_output=True, text=True, check=True
-    )
-    return result.stdout
+    result = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, capture_output=True, check=True)
+    return result.stdout.decode()  # no newline translation: CRLF must survive
 
 
 def write(path: Path, content: str | bytes) -> None:
@@ -80,7 +78,7 @@ def git_numstat(worktree: Path, base: str) -> dict[str, tuple[int, int, bool, st
     fields = out.split("\0")
     stats, i = {}, 0
     while i < len(fields) - 1:
-        added, deleted, path = fields[i].split("\t")
+        added, deleted, path = fields[i].split("\t", 2)
         i += 1
         old_path = None
         if path == "":  # a rename: old and new path follow
@@ -118,6 +116,10 @@ def test_resolve_branch_tag_short_sha_and_head(repo):
     assert git.resolve(repo, "main") == sha
     assert git.resolve(repo, "v1") == sha
     assert git.resolve(repo, sha[:8]) == sha
+    write(repo / "second.txt", "2\n")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-q", "-m", "second")
+    assert git.resolve(repo, "HEAD~1") == sha == git.resolve(repo, "main^")
 
 
 def test_resolve_annotated_tag_gives_the_commit(repo):
@@ -292,6 +294,28 @@ def test_remove_worktree_without_force_keeps_uncommitted_work(repo, tmp_path):
     assert not wt.exists()
 
 
+def test_remove_worktree_with_read_only_directories_inside(repo, tmp_path):
+    wt = tmp_path / "wt"
+    git.add_worktree(repo, wt, "run-1")
+    write(wt / "cache" / "pkg" / "mod.go", "package mod\n")
+    for p in (wt / "cache" / "pkg" / "mod.go", wt / "cache" / "pkg", wt / "cache"):
+        p.chmod(0o555)
+    git.remove_worktree(repo, wt)
+    assert not wt.exists()
+    assert len(porcelain_worktrees(repo)) == 1
+
+
+def test_remove_worktree_without_force_respects_a_lock(repo, tmp_path):
+    wt = tmp_path / "wt"
+    git.add_worktree(repo, wt, "run-1")
+    run(repo, "worktree", "lock", str(wt))
+    with pytest.raises(GitError, match="locked"):
+        git.remove_worktree(repo, wt, force=False)
+    assert wt.exists()
+    git.remove_worktree(repo, wt)
+    assert len(porcelain_worktrees(repo)) == 1
+
+
 def test_delete_branch(repo, tmp_path):
     wt = tmp_path / "wt"
     git.add_worktree(repo, wt, "run-1")
@@ -376,6 +400,48 @@ def test_changes_detect_renames_like_git(repo, tmp_path):
     assert changes["src/main.py"].status == "renamed" and changes["src/main.py"].old_path == "src/app.py"
     ours = git.diff(wt, base)
     assert as_numstat(list(changes.values())) == git_numstat(wt, base)
+    assert ours == run(wt, "diff", base)
+
+
+def test_symlinks_modes_empty_files_and_type_changes_match_git(repo, tmp_path):
+    write(repo / "empty", "")
+    write(repo / "run.sh", "echo hi\n")
+    write(repo / "crlf.txt", "a\r\nb\r\n")
+    write(repo / "kind", "a file\n")
+    (repo / "link").symlink_to("README.md")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-q", "-m", "odd files")
+    wt = tmp_path / "wt"
+    base = git.add_worktree(repo, wt, "run-1")
+    assert os.readlink(wt / "link") == "README.md"
+    (wt / "empty").rename(wt / "empty-renamed")
+    (wt / "run.sh").chmod(0o755)
+    write(wt / "crlf.txt", "a\r\nB\r\n")
+    (wt / "link").unlink()
+    (wt / "link").symlink_to("docs/notes.txt")
+    (wt / "kind").unlink()
+    (wt / "kind").symlink_to("README.md")
+    ours = git.diff(wt, base)
+    changes = git.changes(wt, base)
+    assert as_numstat(changes) == git_numstat(wt, base)
+    assert ours == run(wt, "diff", base)
+    assert {c.path: c.status for c in changes}["empty-renamed"] == "renamed"
+
+
+def test_unusual_file_names_are_quoted_like_git(repo, tmp_path):
+    write(repo / "with space.txt", "a\n")
+    write(repo / "café.txt", "b\n")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-q", "-m", "names")
+    wt = tmp_path / "wt"
+    base = git.add_worktree(repo, wt, "run-1")
+    write(wt / "with space.txt", "a\nc\n")
+    (wt / "café.txt").rename(wt / "new café.txt")
+    write(wt / 'tab\tand "quote".bin', b"\x00\x01")
+    ours = git.diff(wt, base)
+    changes = git.changes(wt, base)
+    assert {c.path for c in changes} == {"with space.txt", "new café.txt", 'tab\tand "quote".bin'}
+    assert as_numstat(changes) == git_numstat(wt, base)
     assert ours == run(wt, "diff", base)
 
 
@@ -484,3 +550,36 @@ def test_commit_all_in_the_main_checkout(repo):
     assert sha == head(repo, "main")
     assert run(repo, "status", "--porcelain") == ""
     assert run(repo, "fsck", "--no-progress").strip() == ""
+
+
+def test_commit_all_when_the_index_is_locked_is_a_git_error_and_loses_nothing(repo, tmp_path):
+    wt = tmp_path / "wt"
+    git.add_worktree(repo, wt, "run-1")
+    write(wt / "work.txt", "work\n")
+    lock = repo / ".git" / "worktrees" / "wt" / "index.lock"
+    lock.write_text("")
+    with pytest.raises(GitError, match="could not commit"):
+        git.commit_all(wt, "blocked")
+    lock.unlink()
+    assert (wt / "work.txt").read_text() == "work\n"
+    assert git.commit_all(wt, "unblocked") == head(repo, "run-1")
+
+
+def test_commit_all_skips_hooks_so_checkpoints_always_land(repo, tmp_path):
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    write(hook, "#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    wt = tmp_path / "wt"
+    git.add_worktree(repo, wt, "run-1")
+    write(wt / "work.txt", "work\n")
+    assert git.commit_all(wt, "checkpoint") == head(repo, "run-1")
+
+
+def test_info_exclude_of_the_main_repo_applies_in_worktrees(repo, tmp_path):
+    write(repo / ".git" / "info" / "exclude", "secret.txt\n")
+    wt = tmp_path / "wt"
+    base = git.add_worktree(repo, wt, "run-1")
+    write(wt / "secret.txt", "token\n")
+    assert run(wt, "status", "--porcelain") == ""
+    assert git.changes(wt, base) == []
+    assert git.commit_all(wt, "nothing to see") is None

@@ -131,8 +131,8 @@ def test_error_step_answers_with_anthropic_error_json(scripted_model):
         error(400, "invalid_request_error", "prompt is too long"),
         text("never reached"),
     ])
-    status, _, raw = post(scripted_model, conversation(0, stream=False))
-    assert status == 529
+    status, headers, raw = post(scripted_model, conversation(0, stream=False))
+    assert status == 529 and "x-should-retry" not in headers
     assert json.loads(raw) == {"type": "error", "error": {
         "type": "overloaded_error", "message": "Overloaded"}}
     # served once: the retry gets the next step of the same turn
@@ -140,8 +140,8 @@ def test_error_step_answers_with_anthropic_error_json(scripted_model):
     assert status == 200 and json.loads(raw)["content"][0]["text"] == "recovered"
     # without times, every request at that turn fails
     for _ in range(2):
-        status, _, raw = post(scripted_model, conversation(1, stream=False))
-        assert status == 400
+        status, headers, raw = post(scripted_model, conversation(1, stream=False))
+        assert status == 400 and headers["x-should-retry"] == "false"
         assert json.loads(raw)["error"]["message"] == "prompt is too long"
 
 

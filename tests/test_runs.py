@@ -144,5 +144,6 @@ async def test_cancel_stops_the_agent_and_keeps_its_work(engine, model, repo):
     await _until(engine, run.id, "agent.needs_attention")
     cancelled = await engine.cancel(run.id)
     assert cancelled.status == RunStatus.CANCELLED
+    assert await engine.approvals(run.id) == []  # nothing left to answer
     assert _types(await engine.events(run.id))[-1] == "run.cancelled"
     assert "partial.txt" in _git(repo, "show", "--stat", "--format=", cancelled.branch)

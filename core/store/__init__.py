@@ -183,6 +183,11 @@ class Store(Database):
             ("allowed" if allow else "denied", message, now(), approval_id))
         return bool(changed)
 
+    async def expire_approvals(self, run_id: str) -> None:
+        """Requests still pending when their run ends can no longer be answered."""
+        await self.execute("UPDATE approvals SET status = 'expired', answered_at = ? "
+                           "WHERE run_id = ? AND status = 'pending'", (now(), run_id))
+
     async def approvals(self, run_ids: list[str], status: str | None = None) -> list[Approval]:
         if not run_ids:
             return []

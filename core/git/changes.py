@@ -1,0 +1,326 @@
+"""What differs between a commit and a worktree's files: per-file counts and unified diffs."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dulwich.ignore import (
+    IgnoreFilter,
+    IgnoreFilterManager,
+    default_user_ignore_filter_path,
+)
+from dulwich.index import (
+    ConflictedIndexEntry,
+    Index,
+    IndexEntry,
+    cleanup_mode,
+    read_submodule_head,
+)
+from dulwich.object_store import iter_tree_contents
+from dulwich.objects import S_IFGITLINK, S_ISGITLINK, Blob
+from dulwich.patch import is_binary
+from dulwich.repo import Repo
+
+from .linediff import hunks, matching_lines, split_lines
+from .repo import commit_of, open_repo
+
+RENAME_LIMIT = 1000  # git's diff.renameLimit
+MAX_SCORE = 60000  # git's similarity scale; a rename needs half of it
+
+Entry = tuple[int, bytes]  # (mode, blob sha)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    status: str  # "added" | "modified" | "deleted" | "renamed"
+    added: int
+    deleted: int
+    binary: bool
+    old_path: str | None = None
+
+
+# --- the worktree on disk ---------------------------------------------------------------
+
+
+def _ns(t: int | float | tuple[int, int]) -> int:
+    return t[0] * 1_000_000_000 + t[1] if isinstance(t, tuple) else int(t * 1_000_000_000)
+
+
+def _untracked(r: Repo, index: Index) -> Iterator[bytes]:
+    """Untracked files that `git add -A` would add (not ignored, not in nested repos)."""
+    # dulwich's IgnoreFilterManager.from_repo reads info/exclude from a linked worktree's
+    # admin dir; git reads it from the common dir.
+    config = r.get_config_stack()
+    filters = []
+    for p in (os.path.join(r.commondir(), "info", "exclude"), default_user_ignore_filter_path(config)):
+        try:
+            filters.append(IgnoreFilter.from_path(os.path.expanduser(p)))
+        except OSError:
+            pass
+    ignores = IgnoreFilterManager(r.path, filters, config.get_boolean(b"core", b"ignorecase", False))
+    root, stack = os.fsencode(r.path), [b""]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(root + b"/" + rel if rel else root))
+        except OSError:
+            continue
+        for de in entries:
+            path = rel + b"/" + de.name if rel else de.name
+            if de.name == b".git":
+                continue
+            if not de.is_dir(follow_symlinks=False):
+                if path not in index and ignores.is_ignored(os.fsdecode(path)) is not True:
+                    yield path
+            elif not (
+                _is_submodule(index, path)
+                or os.path.lexists(os.path.join(de.path, b".git"))  # a nested repository
+                or ignores.may_prune_directory(os.fsdecode(path) + "/")
+            ):
+                stack.append(path)
+
+
+def _is_submodule(index: Index, path: bytes) -> bool:
+    entry = index[path] if path in index else None
+    return isinstance(entry, IndexEntry) and S_ISGITLINK(entry.mode)
+
+
+def scan(r: Repo) -> tuple[dict[bytes, Entry], dict[bytes, bytes], list[bytes]]:
+    """What `git add -A` would stage, without staging it.
+
+    Returns {path: (mode, sha)}, the contents of files that had to be read, and the paths
+    whose index entry is out of date. A file whose size, mtime and ctime match its index
+    entry is taken as unchanged without reading it, unless it is "racily clean" (changed
+    in the same instant the index was written)."""
+    root, index = os.fsencode(r.path), r.open_index()
+    try:
+        index_time = os.stat(r.index_path()).st_mtime_ns
+    except FileNotFoundError:
+        index_time = 0
+    normalizer = r.get_blob_normalizer()
+    filemode = r.get_config().get_boolean(b"core", b"filemode", os.name != "nt")
+    state: dict[bytes, Entry] = {}
+    contents: dict[bytes, bytes] = {}
+    stale: list[bytes] = []
+
+    def read(path: bytes, st: os.stat_result) -> bytes:
+        full = root + b"/" + path
+        if stat.S_ISLNK(st.st_mode):
+            raw = os.readlink(full)
+        else:
+            with open(full, "rb") as f:
+                raw = f.read()
+        blob = normalizer.checkin_normalize(Blob.from_string(raw), path)
+        contents[path] = blob.data
+        return blob.id
+
+    for path, entry in index.iteritems():
+        entry = None if isinstance(entry, ConflictedIndexEntry) else entry
+        if entry is not None and entry.skip_worktree:
+            state[path] = (entry.mode, entry.sha)
+            continue
+        try:
+            st = os.lstat(root + b"/" + path)
+        except (FileNotFoundError, NotADirectoryError):
+            stale.append(path)
+            continue
+        if entry is not None and S_ISGITLINK(entry.mode):  # a submodule: its checked-out commit
+            state[path] = (S_IFGITLINK, read_submodule_head(root + b"/" + path) or entry.sha)
+        elif not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            stale.append(path)  # now a directory: its files come up as untracked
+            continue
+        else:
+            mode = cleanup_mode(st.st_mode)
+            if entry is not None and not filemode and stat.S_ISREG(st.st_mode) and stat.S_ISREG(entry.mode):
+                mode = entry.mode  # core.filemode=false: the executable bit is not tracked
+            fresh = entry is not None and (st.st_size, st.st_mtime_ns, st.st_ctime_ns) == (
+                entry.size, _ns(entry.mtime), _ns(entry.ctime)) and _ns(entry.mtime) < index_time
+            state[path] = (mode, entry.sha if fresh else read(path, st))
+        if entry is None or state[path] != (entry.mode, entry.sha):
+            stale.append(path)
+
+    for path in _untracked(r, index):
+        try:
+            st = os.lstat(root + b"/" + path)
+            state[path] = (cleanup_mode(st.st_mode), read(path, st))
+            stale.append(path)
+        except OSError:
+            continue
+    return state, contents, stale
+
+
+# --- what changed since a commit --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Delta:
+    old_path: bytes | None
+    new_path: bytes | None
+    old: Entry | None
+    new: Entry | None
+    score: int = 0  # rename similarity out of MAX_SCORE
+
+
+def _deltas(r: Repo, base: str, paths: list[str] | None):
+    """Differences between commit `base` and the files on disk, and a content loader."""
+    old = {e.path: (e.mode, e.sha) for e in iter_tree_contents(r.object_store, commit_of(r, base).tree)}
+    new, on_disk, _ = scan(r)
+
+    def content(path: bytes | None, entry: Entry | None, disk: bool = False) -> bytes:
+        if entry is None:
+            return b""
+        if S_ISGITLINK(entry[0]):
+            return b"Subproject commit " + entry[1] + b"\n"
+        return on_disk[path] if disk and path in on_disk else r.object_store[entry[1]].data
+
+    deleted = {p: e for p, e in old.items() if p not in new}
+    added = {p: e for p, e in new.items() if p not in old}
+    deltas = [_Delta(p, p, old[p], new[p]) for p in old.keys() & new.keys() if old[p] != new[p]]
+    for src, dst, score in _renames(deleted, added, content):
+        deltas.append(_Delta(src, dst, deleted.pop(src), added.pop(dst), score))
+    deltas += [_Delta(p, None, e, None) for p, e in deleted.items()]
+    deltas += [_Delta(None, p, None, e) for p, e in added.items()]
+    if paths is not None:
+        wanted = [os.fsencode(p.rstrip("/")) for p in paths]
+        deltas = [d for d in deltas if any(
+            x == w or x.startswith(w + b"/") for x in (d.old_path, d.new_path) if x for w in wanted)]
+    return sorted(deltas, key=lambda d: d.new_path or d.old_path), content
+
+
+_CHUNK = re.compile(rb"[^\n]{0,63}\n|[^\n]{1,64}")
+
+
+def _chunks(data: bytes) -> Counter:
+    """Bytes per distinct chunk (a line, or 64 bytes of one): git's rename similarity basis."""
+    counts: Counter = Counter()
+    for chunk in _CHUNK.findall(data if is_binary(data) else data.replace(b"\r\n", b"\n")):
+        counts[chunk] += len(chunk)
+    return counts
+
+
+def _renames(deleted: dict, added: dict, content: Callable) -> list[tuple[bytes, bytes, int]]:
+    """(old, new, score): identical files first, then files at least 50% similar, like git."""
+    pairs, by_blob = [], {}
+    for p in sorted(deleted):
+        if not S_ISGITLINK(deleted[p][0]):
+            by_blob.setdefault((stat.S_IFMT(deleted[p][0]), deleted[p][1]), []).append(p)
+    for p in sorted(added):
+        if sources := by_blob.get((stat.S_IFMT(added[p][0]), added[p][1])):
+            pairs.append((sources.pop(0), p, MAX_SCORE))
+    taken = {p for pair in pairs for p in pair[:2]}
+    sources = [p for p in sorted(deleted) if p not in taken and stat.S_ISREG(deleted[p][0])]
+    targets = [p for p in sorted(added) if p not in taken and stat.S_ISREG(added[p][0])]
+    if len(sources) * len(targets) > RENAME_LIMIT**2:
+        return pairs
+    old = {p: content(p, deleted[p]) for p in sources}
+    old_chunks: dict[bytes, Counter] = {}
+    candidates = []
+    for dst in targets:
+        new, new_chunks = content(dst, added[dst], True), None
+        for src in sources:
+            big, small = max(len(old[src]), len(new)), min(len(old[src]), len(new))
+            if not new or big * (MAX_SCORE // 2) < (big - small) * MAX_SCORE:
+                continue  # sizes too different to be 50% alike
+            a = old_chunks.get(src) or old_chunks.setdefault(src, _chunks(old[src]))
+            b = new_chunks = new_chunks or _chunks(new)
+            score = sum(min(n, b[k]) for k, n in a.items() if k in b) * MAX_SCORE // big
+            if score >= MAX_SCORE // 2:
+                candidates.append((-score, src, dst))
+    for neg_score, src, dst in sorted(candidates):
+        if src not in taken and dst not in taken:
+            taken |= {src, dst}
+            pairs.append((src, dst, -neg_score))
+    return pairs
+
+
+_counts: dict[tuple, tuple[int, int, bool]] = {}  # (old sha, new sha) -> _count()
+
+
+def _count(a: bytes, b: bytes) -> tuple[int, int, bool]:
+    """(added, deleted, binary) as `git diff --numstat` counts them."""
+    if is_binary(a) or is_binary(b):
+        return 0, 0, True
+    la, lb = split_lines(a), split_lines(b)
+    same = len(matching_lines(la, lb))
+    return len(lb) - same, len(la) - same, False
+
+
+def changes(worktree: str | Path, base: str) -> list[FileChange]:
+    """Files differing between commit `base` and the worktree on disk (as after `git add -A`)."""
+    out = []
+    with open_repo(worktree) as r:
+        deltas, content = _deltas(r, base, None)
+        for d in deltas:
+            key = (d.old and d.old[1], d.new and d.new[1])
+            if key not in _counts:  # files unchanged since the last call are not diffed again
+                if len(_counts) > 10_000:
+                    _counts.clear()
+                _counts[key] = _count(content(d.old_path, d.old), content(d.new_path, d.new, True))
+            added, deleted, binary = _counts[key]
+            renamed = bool(d.old and d.new) and d.old_path != d.new_path
+            status = "added" if not d.old else "deleted" if not d.new else "renamed" if renamed else "modified"
+            old_path = os.fsdecode(d.old_path) if renamed else None
+            out.append(FileChange(os.fsdecode(d.new_path or d.old_path), status, added, deleted, binary, old_path))
+    return out
+
+
+def diff(worktree: str | Path, base: str, paths: list[str] | None = None) -> str:
+    """Unified diff between commit `base` and the worktree on disk, like `git diff base`."""
+    with open_repo(worktree) as r:
+        deltas, content = _deltas(r, base, paths)
+        patches = []
+        for d in deltas:
+            if d.old and d.new and stat.S_IFMT(d.old[0]) != stat.S_IFMT(d.new[0]):  # git shows a type
+                parts = [_Delta(d.old_path, None, d.old, None), _Delta(None, d.new_path, None, d.new)]
+            else:  # change (file <-> symlink) as a deletion and an addition
+                parts = [d]
+            patches += [_patch(p, content(p.old_path, p.old), content(p.new_path, p.new, True)) for p in parts]
+    return b"".join(patches).decode("utf-8", errors="replace")
+
+
+_ESCAPES = {7: b"a", 8: b"b", 9: b"t", 10: b"n", 11: b"v", 12: b"f", 13: b"r", 34: b'"', 92: b"\\"}
+
+
+def _quote(name: bytes) -> bytes:
+    """A path as git prints it (core.quotePath): C-quoted if it holds special bytes."""
+    if not any(c < 32 or c >= 127 or c in _ESCAPES for c in name):
+        return name
+    return b'"' + b"".join(
+        b"\\" + _ESCAPES[c] if c in _ESCAPES else b"\\%03o" % c if c < 32 or c >= 127 else bytes([c])
+        for c in name
+    ) + b'"'
+
+
+def _patch(d: _Delta, a: bytes, b: bytes) -> bytes:
+    old_path, new_path = d.old_path or d.new_path, d.new_path or d.old_path
+    a_name, b_name = _quote(b"a/" + old_path), _quote(b"b/" + new_path)
+    out = [b"diff --git %s %s\n" % (a_name, b_name)]
+    if not d.old or not d.new:
+        out.append(b"new file mode %o\n" % d.new[0] if d.new else b"deleted file mode %o\n" % d.old[0])
+    else:
+        if d.old[0] != d.new[0]:
+            out.append(b"old mode %o\nnew mode %o\n" % (d.old[0], d.new[0]))
+        if d.old_path != d.new_path:
+            out.append(b"similarity index %d%%\nrename from %s\nrename to %s\n"
+                       % (d.score * 100 // MAX_SCORE, _quote(old_path), _quote(new_path)))
+    old_sha, new_sha = d.old[1] if d.old else b"0" * 40, d.new[1] if d.new else b"0" * 40
+    if old_sha == new_sha:
+        return b"".join(out)
+    mode = b" %o" % d.old[0] if d.old and d.new and d.old[0] == d.new[0] else b""
+    out.append(b"index %s..%s%s\n" % (old_sha[:7], new_sha[:7], mode))
+    a_label, b_label = a_name if d.old else b"/dev/null", b_name if d.new else b"/dev/null"
+    if is_binary(a) or is_binary(b):
+        out.append(b"Binary files %s and %s differ\n" % (a_label, b_label))
+    elif changed := list(hunks(split_lines(a), split_lines(b))):
+        tabs = [b"\t" if d.old and b" " in old_path else b"", b"\t" if d.new and b" " in new_path else b""]
+        out += [b"--- %s%s\n+++ %s%s\n" % (a_label, tabs[0], b_label, tabs[1]), *changed]
+    return b"".join(out)
+
+

@@ -1,0 +1,157 @@
+"""Linked worktrees and their branches, written in git's own layout."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dulwich.refs import check_ref_format
+from dulwich.repo import Repo
+from dulwich.worktree import prune_worktrees
+
+from .changes import changes
+from .commit import identity
+from .repo import HEADS, GitError, branch_of, commit_of, main_path
+
+
+@dataclass(frozen=True)
+class Worktree:
+    path: Path
+    branch: str | None
+    head: str | None
+
+
+def add_worktree(repo: str | Path, path: str | Path, branch: str, base: str = "HEAD") -> str:
+    """Create `branch` at `base` and check it out in a new linked worktree at `path`.
+
+    Written by hand rather than with dulwich.worktree.add_worktree, which first checks
+    out the main HEAD (leaving its extra files behind when `base` differs) and names
+    the admin dir after the path's last component, clobbering another worktree's."""
+    with Repo(main_path(repo)) as r:
+        sha = commit_of(r, base).id
+        ref = HEADS + branch.encode()
+        if not check_ref_format(ref):
+            raise GitError(f"invalid branch name '{branch}'")
+        path = Path(path).absolute().resolve()
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise GitError(f"{path} already exists and is not empty")
+        message = b"branch: Created from " + base.encode()
+        if not r.refs.add_if_new(ref, sha, committer=identity(r, "COMMITTER"), message=message):
+            raise GitError(f"branch '{branch}' already exists")
+        existed, admin = path.exists(), None
+        try:
+            admin = _new_admin_dir(Path(r.commondir(), "worktrees"), path.name)
+            path.mkdir(parents=True, exist_ok=True)
+            (admin / "gitdir").write_text(f"{path / '.git'}\n")
+            (admin / "commondir").write_text("../..\n")
+            (admin / "HEAD").write_bytes(b"ref: " + ref + b"\n")
+            (path / ".git").write_text(f"gitdir: {admin}\n")
+            with Repo(str(path)) as wt:
+                wt.get_worktree().reset_index(r[sha].tree)
+        except BaseException as e:
+            if admin:
+                shutil.rmtree(admin, ignore_errors=True)
+            shutil.rmtree(path, ignore_errors=True)
+            if existed:
+                path.mkdir()
+            r.refs.remove_if_equals(ref, sha)
+            if isinstance(e, Exception):
+                raise GitError(f"could not create a worktree at {path}: {e}") from e
+            raise
+        return sha.decode()
+
+
+def _new_admin_dir(parent: Path, name: str) -> Path:
+    """Make .git/worktrees/<name>, numbering the name like git does when it is taken."""
+    parent.mkdir(exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", name).lstrip(".") or "worktree"
+    for n in range(10_000):
+        try:
+            (candidate := parent / (f"{name}{n}" if n else name)).mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise GitError(f"too many worktrees named {name}")
+
+
+def list_worktrees(repo: str | Path) -> list[Worktree]:
+    """The main worktree first, then the linked ones by path, like `git worktree list`."""
+    with Repo(main_path(repo)) as r:
+        main = Worktree(Path(r.path).resolve(), *_head_info(r, Path(r.commondir(), "HEAD")))
+        return [main, *sorted((w for _, w in _linked(r)), key=lambda w: str(w.path))]
+
+
+def _linked(r: Repo) -> list[tuple[Path, Worktree]]:
+    """(admin dir, worktree) for each linked worktree registered in .git/worktrees."""
+    found = []
+    for gitdir_file in Path(r.commondir(), "worktrees").glob("*/gitdir"):
+        try:
+            gitdir = os.path.join(gitdir_file.parent, gitdir_file.read_text().strip())
+        except OSError:  # removed meanwhile
+            continue
+        path = Path(os.path.normpath(os.path.dirname(gitdir)))
+        found.append((gitdir_file.parent, Worktree(path, *_head_info(r, gitdir_file.parent / "HEAD"))))
+    return found
+
+
+def _head_info(r: Repo, head_file: Path) -> tuple[str | None, str | None]:
+    """(branch, commit) of the worktree whose HEAD file this is."""
+    try:
+        raw = head_file.read_bytes().strip()
+    except OSError:
+        return None, None
+    branch, ref = branch_of(raw)
+    if ref is None:
+        return None, raw.decode() or None
+    try:
+        return branch, r.refs[ref].decode()
+    except KeyError:  # a branch with no commit yet
+        return branch, None
+
+
+def remove_worktree(repo: str | Path, path: str | Path, force: bool = True) -> None:
+    """Remove a linked worktree's directory and admin dir; fine if it is already gone."""
+    with Repo(main_path(repo)) as r:
+        path = Path(path).absolute().resolve()
+        if path == Path(r.path).resolve():
+            raise GitError("cannot remove the main working tree")
+        for admin, w in _linked(r):
+            if w.path != path:
+                continue
+            if not force and (admin / "locked").exists():
+                raise GitError(f"worktree {path} is locked")
+            if not force and path.exists() and changes(path, "HEAD"):
+                raise GitError(f"{path} has uncommitted changes")
+            if path.exists():
+                _rmtree(path)
+            shutil.rmtree(admin)
+        prune_worktrees(r)  # drop the admin dirs of any other worktree deleted by hand
+
+
+def _rmtree(path: Path) -> None:
+    try:
+        shutil.rmtree(path)
+    except OSError:  # read-only directories, as some tools (Go's module cache) leave them
+        os.chmod(path, 0o700)
+        for parent, dirs, _ in os.walk(path):
+            for d in dirs:
+                if not os.path.islink(os.path.join(parent, d)):
+                    os.chmod(os.path.join(parent, d), 0o700)
+        shutil.rmtree(path)
+
+
+def delete_branch(repo: str | Path, branch: str) -> None:
+    with Repo(main_path(repo)) as r:
+        ref = HEADS + branch.encode()
+        if ref not in r.refs:
+            raise GitError(f"no branch named '{branch}'")
+        for w in list_worktrees(r.path):
+            if w.branch == branch and w.path.exists():
+                raise GitError(f"branch '{branch}' is checked out at {w.path}")
+        r.refs.remove_if_equals(ref, None)
+        Path(r.commondir(), "logs", ref.decode()).unlink(missing_ok=True)  # as git does
+
+

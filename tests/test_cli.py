@@ -1,0 +1,178 @@
+"""The `corral` command as a user and a script use it: real processes, the real Claude Code CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from model_server import text, tool
+
+CORRAL = [str(Path(sys.executable).with_name("corral"))]  # the console script pip installed
+BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
+
+
+def corral(*args: str, check: bool = True, timeout: float = 120, cwd: Path | None = None):
+    done = subprocess.run([*CORRAL, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    if check and done.returncode != 0:
+        raise AssertionError(f"corral {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return done
+
+
+def corral_json(*args: str, **kwargs):
+    return json.loads(corral(*args, "--json", **kwargs).stdout)
+
+
+def wait_for_status(run_id: str, status: str, timeout: float = 60) -> dict:
+    """Poll `corral show` the way a script would, until the run reaches `status`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = corral_json("show", run_id)
+        if run["status"] == status:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never became {status}: {run['status']}")
+
+
+@pytest.fixture
+def project(agent_env, repo) -> dict:
+    return corral_json("project", "add", str(repo))
+
+
+def test_run_wait_prints_the_run_and_the_events_and_diff_show_its_work(project, model, repo):
+    model.set_script([tool("Write", {"file_path": "hello.py", "content": "print('hi')\n"}), text("Done.")])
+    done = corral("run", "--project", project["name"], "--wait", "--json", "write hello.py")
+    run = json.loads(done.stdout)
+    assert run["status"] == "completed" and run["branch"].startswith("corral/run-")
+    assert "Write: hello.py" in done.stderr and "run.completed" in done.stderr
+
+    listed = corral_json("runs")
+    assert [r["id"] for r in listed] == [run["id"]]
+    events = [json.loads(line) for line in corral("events", run["id"][:8], "--json").stdout.splitlines()]
+    assert events[0]["type"] == "run.created" and events[-1]["type"] == "run.completed"
+    assert all("type" in e and "payload" in e for e in events)
+    assert "hello.py" in corral("diff", run["id"], "--stat").stdout
+    assert "+print('hi')" in corral("diff", run["id"]).stdout
+    shown = corral_json("show", run["id"])
+    assert shown["cost_usd"] > 0 and shown["changes"][0]["path"] == "hello.py"
+    assert not (repo / "hello.py").exists()
+
+
+def test_a_permission_request_is_answered_from_another_terminal(project, model):
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    waiting = subprocess.Popen([*CORRAL, "run", "--project", project["id"], "--wait", "--json", "compute"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run_id = None
+        deadline = time.monotonic() + 60
+        while run_id is None and time.monotonic() < deadline:
+            runs = corral_json("runs")
+            run_id = runs[0]["id"] if runs else None
+        run = wait_for_status(run_id, "needs_attention")
+        assert run["pending_approvals"][0]["tool"] == "Bash"
+        answered = corral("approve", run_id[:8])
+        assert "allowed Bash" in answered.stdout
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, err
+    assert "answer with: corral approve" in err
+    worktree = Path(json.loads(out)["worktrees"][0]["path"])
+    assert (worktree / "answer.txt").read_text() == "42\n"
+
+
+def test_a_detached_run_is_followed_denied_and_ends(project, model):
+    model.set_script([tool("Bash", BASH), text("I will not run it.")])
+    started = corral("run", "--project", project["id"], "compute")
+    assert "started run" in started.stdout
+    run_id = corral_json("runs")[0]["id"]
+    wait_for_status(run_id, "needs_attention")
+    corral("approve", run_id, "--deny", "--message", "not now")
+    follow = corral("events", run_id, "--follow", "--json", timeout=60)
+    kinds = [json.loads(line)["type"] for line in follow.stdout.splitlines()]
+    assert kinds[-1] == "run.completed" and "user.approval" in kinds
+    assert not (Path(corral_json("show", run_id)["worktrees"][0]["path"]) / "answer.txt").exists()
+
+
+def test_cancel_ends_a_run_driven_by_another_process(project, model):
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    corral("run", "--project", project["id"], "compute")
+    run_id = corral_json("runs")[0]["id"]
+    wait_for_status(run_id, "needs_attention")
+    assert corral_json("cancel", run_id)["status"] == "cancelled"
+    again = corral("cancel", run_id, check=False)
+    assert again.returncode == 1 and "already ended (cancelled)" in again.stderr
+
+
+def test_a_missing_agent_binary_fails_the_run_with_how_to_install_it(project):
+    corral("agent", "add", "ghost", "--command", "/nonexistent/claude")
+    done = corral("run", "--project", project["id"], "--agent", "ghost", "--wait", "--json", "x", check=False)
+    assert done.returncode == 1
+    run = json.loads(done.stdout)
+    assert run["status"] == "failed" and "npm install -g @anthropic-ai/claude-code" in run["reason"]
+
+
+def test_an_agent_that_prints_garbage_and_crashes_fails_cleanly(project, tmp_path):
+    agent = tmp_path / "crashing-agent"
+    agent.write_text(textwrap.dedent("""\
+        #!/bin/sh
+        read prompt
+        echo 'this is not json'
+        echo '{"type":"system","subtype":"init","session_id":"s-1"}'
+        echo 'Segmentation fault (pretend)' >&2
+        exit 3
+    """))
+    agent.chmod(0o755)
+    corral("agent", "add", "crashy", "--command", str(agent))
+    done = corral("run", "--project", project["id"], "--agent", "crashy", "--wait", "--json", "x", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    run = json.loads(done.stdout)
+    assert run["status"] == "failed"
+    assert "status 3" in run["reason"] and "Segmentation fault (pretend)" in run["reason"]
+    events = [json.loads(line) for line in corral("events", run["id"], "--json").stdout.splitlines()]
+    assert {"type": "agent.output", "text": "this is not json"} in [
+        {"type": e["type"], **e["payload"]} for e in events]
+    assert run["session_id"] == "s-1"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["project", "add", "{tmp}"], "not a git repository"),
+    (["show", "feedbeef"], "no run 'feedbeef'"),
+    (["run", "--project", "nope", "x"], "no project 'nope'"),
+    (["run", "--project", "app", "--agent", "nobody", "x"], "no agent 'nobody'"),
+    (["run", "--project", "app", "--base", "no-such-branch", "x"], "unknown ref 'no-such-branch'"),
+    (["approve", "feedbeef"], "no run 'feedbeef'"),
+    (["agent", "add", "x", "--cli", "cursor"], "unknown agent CLI 'cursor'"),
+])
+def test_bad_input_gets_one_clear_line_and_changes_nothing(project, tmp_path, args, message):
+    before = (corral_json("runs"), corral_json("project", "list"), corral_json("agent", "list"))
+    done = corral(*[a.format(tmp=tmp_path) for a in args], check=False)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert (corral_json("runs"), corral_json("project", "list"), corral_json("agent", "list")) == before
+
+
+def test_a_busy_database_is_reported_not_crashed_on(project):
+    db = Path(os.environ["CORRAL_HOME"]) / "corral.db"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sqlite3, sys
+        conn = sqlite3.connect({str(db)!r}, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        print("locked", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        done = corral("agent", "add", "late", check=False)
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert done.returncode == 1
+    assert "busy: another corral process holds it" in done.stderr and "Traceback" not in done.stderr
+    assert "late" not in corral("agent", "list").stdout
