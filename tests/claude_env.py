@@ -20,11 +20,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Mapping
 
 import pytest
 
-from model_server import ModelServer
 
 TESTS_DIR = Path(__file__).resolve().parent
 NODE_MODULES = TESTS_DIR / "node_modules"
@@ -375,27 +374,3 @@ def run_claude(base_url: str, cwd: os.PathLike | str, home: os.PathLike | str,
     return ClaudeRun(lines=lines, raw=raw, sent=sent, returncode=returncode,
                      stderr="".join(stderr_chunks), duration=time.monotonic() - start,
                      timed_out=timed_out.is_set())
-
-
-# --------------------------------------------------------------------------
-# Fixtures (import them into a conftest or a test module to use them)
-# --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def scripted_model() -> Iterator[ModelServer]:
-    """A running ModelServer with an empty script: call ``set_script([...])``."""
-    with ModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-def claude_home(tmp_path: Path) -> Path:
-    """A private HOME (and CLAUDE_CONFIG_DIR under it) for one Claude Code run."""
-    return prepare_home(tmp_path / "claude-home")
-
-
-@pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
-    """A scratch git repository with one commit."""
-    return init_git_repo(tmp_path / "repo")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from locking import database_held_elsewhere
 from model_server import text, tool
 
 CORRAL = [str(Path(sys.executable).with_name("corral"))]  # the console script pip installed
@@ -160,19 +161,8 @@ def test_bad_input_gets_one_clear_line_and_changes_nothing(project, tmp_path, ar
 
 def test_a_busy_database_is_reported_not_crashed_on(project):
     db = Path(os.environ["CORRAL_HOME"]) / "corral.db"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sqlite3, sys
-        conn = sqlite3.connect({str(db)!r}, isolation_level=None)
-        conn.execute("BEGIN EXCLUSIVE")
-        print("locked", flush=True)
-        sys.stdin.read()
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with database_held_elsewhere(db):
         done = corral("agent", "add", "late", check=False)
-    finally:
-        holder.stdin.close()
-        holder.wait()
     assert done.returncode == 1
     assert "busy: another corral process holds it" in done.stderr and "Traceback" not in done.stderr
     assert "late" not in corral("agent", "list").stdout

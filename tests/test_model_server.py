@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from claude_env import claude_home, git_repo, run_claude, scripted_model  # noqa: F401
+from claude_env import prepare_home, run_claude
 from model_server import (
     EXHAUSTED_TEXT,
     SIDE_TEXT,
@@ -62,9 +60,9 @@ def conversation(assistant_turns: int, *, stream: bool = True) -> dict:
             "tools": TOOLS, "messages": messages}
 
 
-def test_text_step_streams_a_complete_message(scripted_model):
-    scripted_model.set_script([text("Hello there, this is a streamed answer.")])
-    status, headers, raw = post(scripted_model, conversation(0))
+def test_text_step_streams_a_complete_message(model):
+    model.set_script([text("Hello there, this is a streamed answer.")])
+    status, headers, raw = post(model, conversation(0))
     assert status == 200
     assert headers["Content-Type"].startswith("text/event-stream")
     events = sse_events(raw)
@@ -82,11 +80,11 @@ def test_text_step_streams_a_complete_message(scripted_model):
     assert message_delta["usage"]["output_tokens"] > 0
 
 
-def test_tool_step_streams_text_then_tool_use_blocks(scripted_model):
+def test_tool_step_streams_text_then_tool_use_blocks(model):
     inputs = [{"file_path": "/tmp/x/a.txt", "content": "a\n"}, {"command": "ls"}]
-    scripted_model.set_script([
+    model.set_script([
         tools(call("Write", inputs[0]), call("Bash", inputs[1]), text="Doing it.")])
-    _, _, raw = post(scripted_model, conversation(0))
+    _, _, raw = post(model, conversation(0))
     events = sse_events(raw)
     starts = [d["content_block"] for n, d in events if n == "content_block_start"]
     assert [b["type"] for b in starts] == ["text", "tool_use", "tool_use"]
@@ -100,68 +98,68 @@ def test_tool_step_streams_text_then_tool_use_blocks(scripted_model):
     assert next(d for n, d in events if n == "message_delta")["delta"]["stop_reason"] == "tool_use"
 
 
-def test_step_follows_assistant_turns_and_ignores_side_requests(scripted_model):
-    scripted_model.set_script([tool("Write", {"file_path": "/a", "content": ""}),
+def test_step_follows_assistant_turns_and_ignores_side_requests(model):
+    model.set_script([tool("Write", {"file_path": "/a", "content": ""}),
                                text("second"), text("third")])
     # Out of order, repeated, and with side requests in between: the
     # conversation itself says which step answers.
-    status, _, raw = post(scripted_model, conversation(1, stream=False))
+    status, _, raw = post(model, conversation(1, stream=False))
     assert status == 200 and json.loads(raw)["content"][0]["text"] == "second"
     side = {"model": "claude-haiku", "max_tokens": 50, "messages": [
         {"role": "user", "content": "Summarise this conversation in 5 words"}]}
-    assert json.loads(post(scripted_model, side)[2])["content"][0]["text"] == SIDE_TEXT
-    first = json.loads(post(scripted_model, conversation(0, stream=False))[2])
+    assert json.loads(post(model, side)[2])["content"][0]["text"] == SIDE_TEXT
+    first = json.loads(post(model, conversation(0, stream=False))[2])
     assert first["stop_reason"] == "tool_use" and first["content"][0]["name"] == "Write"
-    assert json.loads(post(scripted_model, conversation(1, stream=False))[2])[
+    assert json.loads(post(model, conversation(1, stream=False))[2])[
         "content"][0]["text"] == "second"
-    assert json.loads(post(scripted_model, conversation(2, stream=False))[2])[
+    assert json.loads(post(model, conversation(2, stream=False))[2])[
         "content"][0]["text"] == "third"
-    assert json.loads(post(scripted_model, conversation(3, stream=False))[2])[
+    assert json.loads(post(model, conversation(3, stream=False))[2])[
         "content"][0]["text"] == EXHAUSTED_TEXT
-    counted = post(scripted_model, conversation(0), "/v1/messages/count_tokens?beta=true")
+    counted = post(model, conversation(0), "/v1/messages/count_tokens?beta=true")
     assert counted[0] == 200 and json.loads(counted[2])["input_tokens"] > 0
-    assert [r.step for r in scripted_model.main_requests] == [1, 0, 1, 2, None]
-    assert len(scripted_model.side_requests) == 1
+    assert [r.step for r in model.main_requests] == [1, 0, 1, 2, None]
+    assert len(model.side_requests) == 1
 
 
-def test_error_step_answers_with_anthropic_error_json(scripted_model):
-    scripted_model.set_script([
+def test_error_step_answers_with_anthropic_error_json(model):
+    model.set_script([
         error(529, "overloaded_error", "Overloaded", times=1),
         text("recovered"),
         error(400, "invalid_request_error", "prompt is too long"),
         text("never reached"),
     ])
-    status, headers, raw = post(scripted_model, conversation(0, stream=False))
+    status, headers, raw = post(model, conversation(0, stream=False))
     assert status == 529 and "x-should-retry" not in headers
     assert json.loads(raw) == {"type": "error", "error": {
         "type": "overloaded_error", "message": "Overloaded"}}
     # served once: the retry gets the next step of the same turn
-    status, _, raw = post(scripted_model, conversation(0, stream=False))
+    status, _, raw = post(model, conversation(0, stream=False))
     assert status == 200 and json.loads(raw)["content"][0]["text"] == "recovered"
     # without times, every request at that turn fails
     for _ in range(2):
-        status, headers, raw = post(scripted_model, conversation(1, stream=False))
+        status, headers, raw = post(model, conversation(1, stream=False))
         assert status == 400 and headers["x-should-retry"] == "false"
         assert json.loads(raw)["error"]["message"] == "prompt is too long"
 
 
-def test_records_requests_and_tool_results(scripted_model):
-    scripted_model.set_script([text("ok")])
+def test_records_requests_and_tool_results(model):
+    model.set_script([text("ok")])
     body = conversation(2)
     body["messages"][-1]["content"][0].update(content="denied by corral", is_error=True)
-    post(scripted_model, body)
-    req = scripted_model.last_main()
+    post(model, body)
+    req = model.last_main()
     assert req.path == "/v1/messages?beta=true" and req.model == "claude-test"
     assert req.body["tools"] == TOOLS and req.system_text == "You are Claude Code."
-    assert [b["tool_use_id"] for b in scripted_model.tool_results()] == ["toolu_0", "toolu_1"]
+    assert [b["tool_use_id"] for b in model.tool_results()] == ["toolu_0", "toolu_1"]
     last = req.tool_results()[0]
     assert last["is_error"] is True and result_text(last) == "denied by corral"
     assert result_text({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}) == "ab"
 
 
-async def test_serves_while_an_asyncio_loop_runs(scripted_model):
-    scripted_model.set_script([text("from a thread")])
-    reader, writer = await asyncio.open_connection(scripted_model.host, scripted_model.port)
+async def test_serves_while_an_asyncio_loop_runs(model):
+    model.set_script([text("from a thread")])
+    reader, writer = await asyncio.open_connection(model.host, model.port)
     payload = json.dumps(conversation(0, stream=False)).encode()
     writer.write(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
@@ -191,14 +189,15 @@ def test_standalone_prints_its_url_and_serves(tmp_path: Path):
         proc.wait(timeout=10)
 
 
-def test_real_claude_code_writes_a_file(scripted_model, git_repo, claude_home):
+def test_real_claude_code_writes_a_file(model, repo, tmp_path):
+    git_repo, claude_home = repo, prepare_home(tmp_path / "claude-home")
     target = git_repo / "notes" / "hello.txt"
-    scripted_model.set_script([
+    model.set_script([
         tool("Write", {"file_path": str(target), "content": "hello from the model\n"},
              text="Creating the file."),
         text("Wrote notes/hello.txt."),
     ])
-    run = run_claude(scripted_model.url, git_repo, claude_home, "Create notes/hello.txt",
+    run = run_claude(model.url, git_repo, claude_home, "Create notes/hello.txt",
                      timeout=90)
     assert run.returncode == 0 and not run.timed_out, run.describe()
     assert target.read_text() == "hello from the model\n"
@@ -210,6 +209,6 @@ def test_real_claude_code_writes_a_file(scripted_model, git_repo, claude_home):
     assert not run.control_requests, "Write inside the cwd runs without asking under acceptEdits"
     assert any(m["type"] == "stream_event" for m in run.lines)
     # Claude Code ran against the scripted server only, and sent the result back
-    written = scripted_model.tool_results()
+    written = model.tool_results()
     assert len(written) == 1 and written[0].get("is_error") is not True
-    assert all(r.kind == "main" for r in scripted_model.requests)
+    assert all(r.kind == "main" for r in model.requests)

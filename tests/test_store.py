@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import textwrap
 
 import pytest
+from locking import database_held_elsewhere
 
 from core.errors import StoreBusy
 from core.models import Event, Project, now
@@ -104,23 +104,12 @@ async def test_a_database_held_by_another_process_gives_a_clear_error(tmp_path, 
     path = tmp_path / "corral.db"
     store = Store(path)
     await store.open()
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sqlite3, sys
-        conn = sqlite3.connect({str(path)!r}, isolation_level=None)
-        conn.execute("BEGIN EXCLUSIVE")
-        print("locked", flush=True)
-        sys.stdin.read()
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with database_held_elsewhere(path):
         with pytest.raises(StoreBusy, match="busy: another corral process holds it"):
             await store.create_project(Project("p1", "app", now()))
         pending = store.append(_events("r1", 1, 5))  # events wait for the lock instead of failing
         await asyncio.sleep(0.5)
         assert not pending.done()
-    finally:
-        holder.stdin.close()
-        holder.wait()
     await pending
     assert len(await store.events("r1")) == 5
     await store.close()
