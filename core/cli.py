@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -40,8 +41,15 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         paths = Paths.from_env()
+        stopped_by: list[int] = []
 
         async def main() -> Any:
+            # SIGINT is asyncio.run's; a kill or a dropped SSH session also ends the verb cleanly,
+            # so runs this process drives are recorded as stopped, never left "running".
+            task = asyncio.current_task()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, lambda sig=sig: (stopped_by.append(sig), task.cancel()))
             async with Engine(paths) as engine:
                 return await fn(engine, *args, **kwargs)
 
@@ -55,6 +63,8 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
             raise click.ClickException(str(error)) from None
         except KeyboardInterrupt:
             raise SystemExit(130) from None
+        except asyncio.CancelledError:
+            raise SystemExit(128 + (stopped_by[0] if stopped_by else signal.SIGINT)) from None
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as error:
@@ -223,7 +233,7 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
     run = await engine.start_run(project_id, prompt, agent=agent_name, base=base, detach=not wait)
     if run.status == RunStatus.QUEUED and not wait:
         _spawn_driver(run, engine.paths)
-    elif wait:
+    elif wait and run.active:
         async for event in engine.follow(run.id):
             line = render.progress(run, event)
             if line:
@@ -231,11 +241,12 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
         run = await engine.run(run.id)
     if as_json:
         _print_json(run.to_dict())
+    elif wait or not run.active:
+        click.echo(render.run_line(run) + (f"\n{run.reason}" if run.reason else ""))
     else:
-        click.echo(render.run_line(run) if wait else
-                   f"started run {run.short_id} on branch {run.branch}: follow it with "
+        click.echo(f"started run {run.short_id} on branch {run.branch}: follow it with "
                    f"`corral events {run.short_id} --follow`")
-    if wait and run.status != RunStatus.COMPLETED:
+    if run.status not in (RunStatus.COMPLETED, RunStatus.QUEUED):
         raise SystemExit(1)
 
 

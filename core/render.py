@@ -108,6 +108,8 @@ def describe(event: Event) -> str:
         return f"{p.get('name') or 'tool'} {mark}: {_one_line(p.get('output', ''), 100)}"
     if kind == "agent.needs_attention":
         return f"asks to use {p.get('tool')}: {tool_summary(p.get('tool'), p.get('input'))}"
+    if kind == "agent.request_cancelled":
+        return "withdrew its permission request"
     if kind == "user.approval":
         verdict = "allowed" if p.get("allow") else "denied"
         return f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")

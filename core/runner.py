@@ -131,6 +131,11 @@ class LiveRun:
                                 payload.get("input") or {}, "pending", None, now())
             self.outstanding[approval.request_id] = approval
             await self._set(status=RunStatus.NEEDS_ATTENTION)
+        elif kind == "agent.request_cancelled" and payload.get("request_id") in self.outstanding:
+            del self.outstanding[payload["request_id"]]
+            await self.store.expire_approvals(self.run.id, payload["request_id"])
+            if not self.outstanding:
+                await self._set(status=RunStatus.RUNNING)
         elif kind == "run.result":
             self.result = payload
             await self._set(tokens_in=payload["tokens_in"], tokens_out=payload["tokens_out"],

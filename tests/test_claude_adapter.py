@@ -49,6 +49,11 @@ def test_a_permission_request_becomes_needs_attention_with_the_tool_and_input():
     assert asked["reason"] == "This command requires approval"
 
 
+def test_a_withdrawn_permission_request_is_its_own_event():
+    line = b'{"type":"control_cancel_request","request_id":"a3da8e8b"}'
+    assert ClaudeCodeParser().parse(line).events == [("agent.request_cancelled", {"request_id": "a3da8e8b"})]
+
+
 def test_a_denied_tool_result_is_an_error_the_user_can_see():
     results = [p for k, p in parse("bash_denied.jsonl") if k == "agent.tool_result"]
     assert results[0]["is_error"] is True and results[0]["name"] == "Bash"

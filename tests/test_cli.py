@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -108,6 +109,23 @@ def test_cancel_ends_a_run_driven_by_another_process(project, model):
     assert corral_json("cancel", run_id)["status"] == "cancelled"
     again = corral("cancel", run_id, check=False)
     assert again.returncode == 1 and "already ended (cancelled)" in again.stderr
+
+
+def test_a_killed_corral_records_its_run_as_stopped_and_leaves_no_agent_behind(project, model):
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    waiting = subprocess.Popen([*CORRAL, "run", "--project", project["id"], "--wait", "compute"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (runs := corral_json("runs")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run = wait_for_status(runs[0]["id"], "needs_attention")
+    agent_pid = run["pid"]
+    waiting.send_signal(signal.SIGTERM)
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 128 + signal.SIGTERM and "Traceback" not in err
+    stopped = corral_json("show", run["id"])
+    assert stopped["status"] == "cancelled" and "corral stopped" in stopped["reason"]
+    assert not Path(f"/proc/{agent_pid}").exists() or "Z" in Path(f"/proc/{agent_pid}/stat").read_text().split()[2]
 
 
 def test_a_missing_agent_binary_fails_the_run_with_how_to_install_it(project):

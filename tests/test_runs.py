@@ -145,5 +145,6 @@ async def test_cancel_stops_the_agent_and_keeps_its_work(engine, model, repo):
     cancelled = await engine.cancel(run.id)
     assert cancelled.status == RunStatus.CANCELLED
     assert await engine.approvals(run.id) == []  # nothing left to answer
+    assert "agent.request_cancelled" in _types(await engine.events(run.id))  # the agent withdrew it
     assert _types(await engine.events(run.id))[-1] == "run.cancelled"
     assert "partial.txt" in _git(repo, "show", "--stat", "--format=", cancelled.branch)

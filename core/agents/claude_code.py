@@ -141,6 +141,9 @@ class ClaudeCodeParser(LineParser):
             "reason": request.get("decision_reason") or request.get("blocked_path"),
         })])
 
+    def _on_control_cancel_request(self, obj: dict) -> Parsed:
+        return Parsed([("agent.request_cancelled", {"request_id": obj.get("request_id")})])
+
     def _on_control_response(self, obj: dict) -> Parsed:
         return Parsed()  # the acknowledgement of our own requests
 

@@ -183,10 +183,11 @@ class Store(Database):
             ("allowed" if allow else "denied", message, now(), approval_id))
         return bool(changed)
 
-    async def expire_approvals(self, run_id: str) -> None:
-        """Requests still pending when their run ends can no longer be answered."""
+    async def expire_approvals(self, run_id: str, request_id: str | None = None) -> None:
+        """Requests the agent withdrew, or still pending when their run ended, cannot be answered."""
         await self.execute("UPDATE approvals SET status = 'expired', answered_at = ? "
-                           "WHERE run_id = ? AND status = 'pending'", (now(), run_id))
+                           "WHERE run_id = ? AND status = 'pending' AND request_id = coalesce(?, request_id)",
+                           (now(), run_id, request_id))
 
     async def approvals(self, run_ids: list[str], status: str | None = None) -> list[Approval]:
         if not run_ids:
