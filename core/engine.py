@@ -31,6 +31,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+DEFAULT_AGENT_ID = "00000000-0000-4000-8000-000000000001"  # made by the first migration
 WATCH_INTERVAL = 0.25
 FOLLOW_POLL = 0.2
 
@@ -137,6 +138,18 @@ class Engine:
         found = await self.store.projects_with_repo(str(root))
         return found[0] if found else None
 
+    async def delete_project(self, key: str) -> None:
+        """Forget a project (its repos stay as they are); refused while one of its runs is active."""
+        project = await self.project(key)
+        if any(r.project_id == project.id for r in await self.store.list_runs(RunStatus.ACTIVE)):
+            raise Conflict(f"project {project.name!r} has active runs: cancel them first", code="PROJECT_BUSY")
+        await self.store.delete_project(project.id)
+
+    async def remove_repo(self, project_key: str, repo_key: str) -> None:
+        project = await self.project(project_key)
+        repo = _one([r for r in project.repos if repo_key in (r.id, r.name, r.path)], "repo", repo_key)
+        await self.store.remove_repo(repo.id)
+
     async def projects(self) -> list[Project]:
         return await self.store.list_projects()
 
@@ -163,6 +176,37 @@ class Engine:
                       max_turns=max_turns, command=command, created_at=now())
         await self.store.create_agent(agent)
         return agent
+
+    async def update_agent(self, key: str, **changes: Any) -> Agent:
+        """Change some fields of a profile: name, cli, model, instructions, allowed_tools, max_turns, command."""
+        agent = await self.agent(key)
+        editable = {"name", "cli", "model", "instructions", "allowed_tools", "max_turns", "command",
+                    "permission_mode"}
+        unknown = set(changes) - editable
+        if unknown:
+            raise CorralError(f"cannot change {', '.join(sorted(unknown))} of an agent", code="INVALID_FIELD")
+        if "cli" in changes:
+            agents.adapter(changes["cli"])
+        if changes.get("max_turns") is not None and changes["max_turns"] < 1:
+            raise CorralError("max turns must be at least 1", code="INVALID_MAX_TURNS")
+        if "name" in changes:
+            changes["name"] = (changes["name"] or "").strip()
+            if not changes["name"]:
+                raise CorralError("an agent needs a name", code="INVALID_NAME")
+            if any(a.name == changes["name"] and a.project_id == agent.project_id and a.id != agent.id
+                   for a in await self.store.list_agents()):
+                raise Conflict(f"an agent named {changes['name']!r} already exists", code="AGENT_EXISTS")
+        for name, value in changes.items():
+            setattr(agent, name, list(value) if name == "allowed_tools" else value)
+        await self.store.update_agent(agent)
+        return agent
+
+    async def delete_agent(self, key: str) -> None:
+        agent = await self.agent(key)
+        if agent.id == DEFAULT_AGENT_ID:
+            raise Conflict("the default agent 'claude' cannot be deleted; change it instead",
+                           code="DEFAULT_AGENT")
+        await self.store.delete_agent(agent.id)
 
     async def agents(self) -> list[Agent]:
         return await self.store.list_agents()
@@ -249,22 +293,28 @@ class Engine:
             except CorralError as error:
                 log.warning("watching runs: %s", error)
 
+    def driving(self) -> list[Run]:
+        """The runs whose agents this process runs: they stop when it does."""
+        return [live.run for live in self._live.values()]
+
     async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
         return await self.store.list_runs(statuses)
 
     async def run(self, key: str) -> Run:
         return _one(await self.store.find_runs(key), "run", key)
 
-    async def events(self, run_key: str, after: int = 0, limit: int | None = None) -> list[Event]:
+    async def events(self, run_key: str, after: int = 0, limit: int | None = None,
+                     after_id: int | None = None) -> list[Event]:
+        """A run's events after sequence number `after` (or after the event with id `after_id`)."""
         run = await self.run(run_key)
-        return await self.store.events(run.id, after, limit)
+        return await self.store.events(run.id, after, limit, after_id)
 
-    async def follow(self, run_key: str, after: int = 0) -> AsyncIterator[Event]:
-        """Every event after `after`, then live ones as they are committed, until the run ends."""
+    async def follow(self, run_key: str, after: int = 0, after_id: int | None = None) -> AsyncIterator[Event]:
+        """Every event after `after` (or `after_id`), then live ones as they are committed, until the run ends."""
         run = await self.run(run_key)
         with self.bus.subscribe(run.id) as subscription:
             while True:
-                for event in await self.store.events(run.id, after):
+                for event in await self.store.events(run.id, after, after_id=after_id):
                     after = event.seq
                     yield event
                     if event.type in END_EVENTS.values():
@@ -291,8 +341,9 @@ class Engine:
         return await self.store.approvals([run.id], "pending")
 
     async def approve(self, run_key: str, *, allow: bool = True, message: str | None = None,
-                      request_id: str | None = None) -> Approval:
-        """Answer the run's oldest pending permission request (or the one named)."""
+                      request_id: str | None = None, always: bool = False) -> Approval:
+        """Answer the run's oldest pending permission request (or the one named). `always` also
+        allows what the agent offered to remember (e.g. this command) for the rest of the run."""
         run = await self.run(run_key)
         pending = [a for a in await self.store.approvals([run.id], "pending")
                    if request_id is None or a.request_id == request_id]
@@ -303,11 +354,12 @@ class Engine:
         if run.id not in self._live and not _alive(await self._owner(run)):
             raise Conflict(f"run {run.short_id} has no corral process driving it any more",
                            code="RUN_NOT_DRIVEN")
-        if not await self.store.answer_approval(approval.id, allow, message):
+        if not await self.store.answer_approval(approval.id, allow, message, always):
             raise Conflict(f"that request of run {run.short_id} was already answered",
                            code="ALREADY_ANSWERED")
         approval.status = "allowed" if allow else "denied"
         approval.message = message
+        approval.always = always and allow
         live = self._live.get(run.id)
         if live is not None:
             await live.answer(approval)

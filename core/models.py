@@ -92,6 +92,7 @@ class Run(Record):
     reason: str | None = None
     pid: int | None = None
     parent_run_id: str | None = None
+    files_changed: int | None = None
     worktrees: list[Worktree] = field(default_factory=list)
 
     @property
@@ -138,7 +139,9 @@ class Approval(Record):
     request_id: str
     tool: str
     input: dict[str, Any]
-    status: str  # pending | allowed | denied
+    status: str  # pending | allowed | denied | expired
     message: str | None
     created_at: str
     answered_at: str | None = None
+    suggestions: list[dict[str, Any]] = field(default_factory=list)  # rules the agent offers for "always"
+    always: bool = False

@@ -125,10 +125,10 @@ class LiveRun:
         if kind == "session.init" and payload.get("session_id"):
             await self._set(session_id=payload["session_id"])
         elif kind == "agent.needs_attention" and payload.get("request_id"):
-            await self.store.add_approval(self.run.id, payload["request_id"], payload.get("tool") or "",
-                                          payload.get("input") or {})
             approval = Approval(0, self.run.id, payload["request_id"], payload.get("tool") or "",
-                                payload.get("input") or {}, "pending", None, now())
+                                payload.get("input") or {}, "pending", None, now(),
+                                suggestions=payload.get("suggestions") or [])
+            await self.store.add_approval(approval)
             self.outstanding[approval.request_id] = approval
             await self._set(status=RunStatus.NEEDS_ATTENTION)
         elif kind == "agent.request_cancelled" and payload.get("request_id") in self.outstanding:
@@ -168,7 +168,8 @@ class LiveRun:
         await self._checkpoint()
         self.outstanding.clear()
         await self.store.expire_approvals(self.run.id)
-        await self._set(status=status, reason=reason, ended_at=now(), pid=None)
+        await self._set(status=status, reason=reason, ended_at=now(), pid=None,
+                        files_changed=await self._count_changes())
         self.emit(END_EVENTS[status], {"reason": reason} if reason else {})
         await self.store.flush()
         self.done.set()
@@ -185,6 +186,12 @@ class LiveRun:
             if sha:
                 self.emit("run.checkpoint", {"repo": worktree.repo_name, "commit": sha})
 
+    async def _count_changes(self) -> int | None:
+        try:
+            return sum([len(await asyncio.to_thread(git.changes, w.path, w.base_sha)) for w in self.run.worktrees])
+        except Exception:  # a worktree that cannot be read leaves the figure unknown, not the run stuck
+            return None
+
     # -- what the user does ----------------------------------------------------------------
 
     async def answer(self, approval: Approval) -> bool:
@@ -192,9 +199,9 @@ class LiveRun:
         if self.outstanding.pop(approval.request_id, None) is None or self.process is None:
             return False
         allow = approval.status == "allowed"
-        self.process.send(self.adapter.answer(approval, allow, approval.message))
+        self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always))
         self.emit("user.approval", {"request_id": approval.request_id, "tool": approval.tool,
-                                    "allow": allow, "message": approval.message})
+                                    "allow": allow, "always": approval.always, "message": approval.message})
         if not self.outstanding and self.run.status == RunStatus.NEEDS_ATTENTION:
             await self._set(status=RunStatus.RUNNING)
         return True

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from model_server import error, text, tool
 
+import pytest
+
+from core.errors import Conflict, CorralError
 from core.models import RunStatus
 
 
@@ -148,3 +151,31 @@ async def test_cancel_stops_the_agent_and_keeps_its_work(engine, model, repo):
     assert "agent.request_cancelled" in _types(await engine.events(run.id))  # the agent withdrew it
     assert _types(await engine.events(run.id))[-1] == "run.cancelled"
     assert "partial.txt" in _git(repo, "show", "--stat", "--format=", cancelled.branch)
+
+
+async def test_allow_always_lets_the_same_command_run_again_without_asking(engine, model, repo):
+    model.set_script([tool("Bash", BASH), tool("Bash", BASH), text("Ran it twice.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "compute twice")
+    await _until(engine, run.id, "agent.needs_attention")
+    answered = await engine.approve(run.id, always=True)
+    assert answered.always and answered.suggestions  # the agent offered a rule to remember
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    kinds = _types(await engine.events(run.id))
+    assert kinds.count("agent.needs_attention") == 1 and kinds.count("agent.tool_call") == 2
+    assert not (Path(run.worktrees[0].path) / ".claude").exists()  # nothing written into the repo
+    assert done.files_changed == 1  # answer.txt
+
+
+async def test_agent_profiles_can_be_changed_and_removed_but_not_the_default(engine):
+    added = await engine.add_agent("builder", model="claude-sonnet-4-6")
+    changed = await engine.update_agent("builder", name="reviewer", allowed_tools=["Read"], max_turns=5)
+    assert (changed.id, changed.name, changed.allowed_tools, changed.max_turns) == (added.id, "reviewer", ["Read"], 5)
+    assert (await engine.agent("reviewer")).model == "claude-sonnet-4-6"
+    with pytest.raises(CorralError, match="max turns"):
+        await engine.update_agent("reviewer", max_turns=0)
+    await engine.delete_agent("reviewer")
+    assert [a.name for a in await engine.agents()] == ["claude"]
+    with pytest.raises(Conflict, match="cannot be deleted"):
+        await engine.delete_agent("claude")

@@ -62,5 +62,6 @@ class AgentAdapter(ABC):
     def parser(self) -> LineParser: ...
 
     @abstractmethod
-    def answer(self, approval: Approval, allow: bool, message: str | None) -> bytes:
-        """The bytes to write to the agent's stdin to answer a permission request."""
+    def answer(self, approval: Approval, allow: bool, message: str | None, *, always: bool = False) -> bytes:
+        """The bytes to write to the agent's stdin to answer a permission request; `always` also
+        allows what the request offered to remember (for this agent process only)."""

@@ -139,6 +139,7 @@ class ClaudeCodeParser(LineParser):
             "input": request.get("input", {}),
             "tool_use_id": request.get("tool_use_id"),
             "reason": request.get("decision_reason") or request.get("blocked_path"),
+            "suggestions": request.get("permission_suggestions") or [],
         })])
 
     def _on_control_cancel_request(self, obj: dict) -> Parsed:
@@ -187,9 +188,12 @@ class ClaudeCode(AgentAdapter):
     def parser(self) -> LineParser:
         return ClaudeCodeParser()
 
-    def answer(self, approval: Approval, allow: bool, message: str | None) -> bytes:
+    def answer(self, approval: Approval, allow: bool, message: str | None, *, always: bool = False) -> bytes:
         if allow:
             decision: dict[str, Any] = {"behavior": "allow", "updatedInput": approval.input}
+            if always and approval.suggestions:
+                # Kept in the session: the suggested "localSettings" would write into the user's repo.
+                decision["updatedPermissions"] = [{**s, "destination": "session"} for s in approval.suggestions]
         else:
             decision = {"behavior": "deny", "message": message or "The user denied this request."}
         return _line({"type": "control_response", "response": {

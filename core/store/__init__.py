@@ -13,7 +13,8 @@ __all__ = ["Store"]
 
 _RUN_COLUMNS = (
     "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
-    "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id"
+    "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
+    "files_changed"
 )
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested"}
 _AGENT_COLUMNS = (
@@ -31,6 +32,8 @@ def _agent(row: sqlite3.Row) -> Agent:
 def _approval(row: sqlite3.Row) -> Approval:
     data = dict(row)
     data["input"] = json.loads(data["input"])
+    data["suggestions"] = json.loads(data["suggestions"])
+    data["always"] = bool(data["always"])
     return Approval(**data)
 
 
@@ -45,6 +48,12 @@ class Store(Database):
         await self.execute(
             "INSERT INTO repos (id, project_id, name, path, created_at) VALUES (?, ?, ?, ?, ?)",
             (repo.id, repo.project_id, repo.name, repo.path, repo.created_at))
+
+    async def delete_project(self, project_id: str) -> None:
+        await self.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+
+    async def remove_repo(self, repo_id: str) -> None:
+        await self.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
 
     async def list_projects(self) -> list[Project]:
         projects = [Project(**dict(r)) for r in await self.fetch(
@@ -74,6 +83,16 @@ class Store(Database):
             (agent.id, agent.name, agent.cli, agent.project_id, agent.model, agent.instructions,
              json.dumps(agent.allowed_tools), agent.max_turns, agent.command, agent.permission_mode,
              agent.created_at))
+
+    async def update_agent(self, agent: Agent) -> None:
+        await self.execute(
+            "UPDATE agents SET name = ?, cli = ?, model = ?, instructions = ?, allowed_tools = ?, "
+            "max_turns = ?, command = ?, permission_mode = ? WHERE id = ?",
+            (agent.name, agent.cli, agent.model, agent.instructions, json.dumps(agent.allowed_tools),
+             agent.max_turns, agent.command, agent.permission_mode, agent.id))
+
+    async def delete_agent(self, agent_id: str) -> None:
+        await self.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
 
     async def list_agents(self) -> list[Agent]:
         rows = await self.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, name")
@@ -153,10 +172,12 @@ class Store(Database):
 
     # -- events --------------------------------------------------------------------------
 
-    async def events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+    async def events(self, run_id: str, after_seq: int = 0, limit: int | None = None,
+                     after_id: int | None = None) -> list[Event]:
+        """A run's events after a sequence number, or after an event id (ids grow with seq)."""
         sql = ("SELECT id, run_id, seq, type, payload, created_at FROM events "
-               "WHERE run_id = ? AND seq > ? ORDER BY seq")
-        params: list[Any] = [run_id, after_seq]
+               "WHERE run_id = ? AND seq > ? AND id > ? ORDER BY seq")
+        params: list[Any] = [run_id, after_seq, after_id or 0]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -170,17 +191,20 @@ class Store(Database):
 
     # -- approvals -----------------------------------------------------------------------
 
-    async def add_approval(self, run_id: str, request_id: str, tool: str, tool_input: dict) -> None:
+    async def add_approval(self, approval: Approval) -> None:
         await self.execute(
-            "INSERT OR IGNORE INTO approvals (run_id, request_id, tool, input, created_at) "
-            "VALUES (?, ?, ?, ?, ?)", (run_id, request_id, tool, json.dumps(tool_input), now()))
+            "INSERT OR IGNORE INTO approvals (run_id, request_id, tool, input, suggestions, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (approval.run_id, approval.request_id, approval.tool, json.dumps(approval.input),
+             json.dumps(approval.suggestions), approval.created_at))
 
-    async def answer_approval(self, approval_id: int, allow: bool, message: str | None) -> bool:
+    async def answer_approval(self, approval_id: int, allow: bool, message: str | None,
+                              always: bool = False) -> bool:
         """Record the user's answer; False when it was already answered (by someone else)."""
         changed = await self.execute(
-            "UPDATE approvals SET status = ?, message = ?, answered_at = ? "
+            "UPDATE approvals SET status = ?, message = ?, always = ?, answered_at = ? "
             "WHERE id = ? AND status = 'pending'",
-            ("allowed" if allow else "denied", message, now(), approval_id))
+            ("allowed" if allow else "denied", message, int(always and allow), now(), approval_id))
         return bool(changed)
 
     async def expire_approvals(self, run_id: str, request_id: str | None = None) -> None:
@@ -192,7 +216,8 @@ class Store(Database):
     async def approvals(self, run_ids: list[str], status: str | None = None) -> list[Approval]:
         if not run_ids:
             return []
-        sql = ("SELECT id, run_id, request_id, tool, input, status, message, created_at, answered_at "
+        sql = ("SELECT id, run_id, request_id, tool, input, status, message, created_at, answered_at, "
+               "suggestions, always "
                f"FROM approvals WHERE run_id IN ({', '.join('?' * len(run_ids))})")
         params: list[Any] = list(run_ids)
         if status is not None:

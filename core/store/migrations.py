@@ -81,4 +81,10 @@ MIGRATIONS: list[list[str]] = [
            VALUES ('00000000-0000-4000-8000-000000000001', 'claude', 'claude-code',
                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))""",
     ],
+    # 2: files changed by a run (counted when it ends), and "allow always" answers
+    [
+        "ALTER TABLE runs ADD COLUMN files_changed INTEGER",
+        "ALTER TABLE approvals ADD COLUMN suggestions TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE approvals ADD COLUMN always INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
