@@ -328,6 +328,20 @@ async def diff(engine: Engine, run_key: str, stat: bool, as_json: bool) -> None:
     click.echo(render.stat(changes))
 
 
+@main.command("commit")
+@click.argument("run_key", metavar="RUN")
+@click.option("-m", "--message", required=True, help="The commit message.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> None:
+    """Commit what the run's worktree holds on its branch."""
+    made = await engine.commit(run_key, message)
+    if as_json:
+        return _print_json([{"repo": w.repo_name, "commit": sha} for w, sha in made])
+    for worktree, sha in made:
+        click.echo(f"{worktree.repo_name}: committed {sha[:8]}")
+
+
 @main.command("approve")
 @click.argument("run_key", metavar="RUN")
 @click.option("--deny", is_flag=True, help="Refuse the request instead of allowing it.")

@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from . import agents, git
 from .bus import EventBus
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
+from .landing import Landing
 from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
 from .runner import END_EVENTS, LiveRun
 from .store import Store
@@ -34,14 +35,6 @@ T = TypeVar("T")
 DEFAULT_AGENT_ID = "00000000-0000-4000-8000-000000000001"  # made by the first migration
 WATCH_INTERVAL = 0.25
 FOLLOW_POLL = 0.2
-
-
-async def _git(fn: Callable[..., T], *args: Any) -> T:
-    """Run a git call off the event loop, turning its errors into ones a user can read."""
-    try:
-        return await asyncio.to_thread(fn, *args)
-    except git.GitError as error:
-        raise CorralError(str(error), code="GIT_ERROR") from None
 
 
 def _alive(pid: int | None) -> bool:
@@ -64,7 +57,7 @@ def _one(found: list[T], what: str, key: str) -> T:
     return found[0]
 
 
-class Engine:
+class Engine(Landing):
     def __init__(self, paths: Paths | None = None):
         self.paths = paths or Paths.from_env()
         self.bus = EventBus()
@@ -106,8 +99,8 @@ class Engine:
 
     async def add_repo(self, project_key: str, path: str | Path, name: str | None = None) -> Repo:
         project = await self.project(project_key)
-        root = str(await _git(git.repo_root, Path(path).expanduser()))
-        await _git(git.resolve, root, "HEAD")  # a repo with no commit cannot hold a worktree
+        root = str(await asyncio.to_thread(git.repo_root, Path(path).expanduser()))
+        await asyncio.to_thread(git.resolve, root, "HEAD")  # a repo with no commit cannot hold a worktree
         if any(r.path == root for r in project.repos):
             raise Conflict(f"{root} is already in project {project.name!r}", code="REPO_EXISTS")
         repo = Repo(id=str(uuid.uuid4()), project_id=project.id, name=name or Path(root).name,
@@ -120,8 +113,8 @@ class Engine:
 
     async def add_project(self, path: str | Path, name: str | None = None) -> Project:
         """A new project holding the repo at `path`, named after it unless `name` is given."""
-        root = await _git(git.repo_root, Path(path).expanduser())
-        await _git(git.resolve, root, "HEAD")
+        root = await asyncio.to_thread(git.repo_root, Path(path).expanduser())
+        await asyncio.to_thread(git.resolve, root, "HEAD")
         existing = await self.store.projects_with_repo(str(root))
         if existing and name is None:
             raise Conflict(f"{root} is already project {existing[0].name!r}", code="PROJECT_EXISTS")
@@ -228,7 +221,7 @@ class Engine:
             raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
         profile = await self.agent(agent, project.id)
         adapter = agents.adapter(profile.cli)
-        bases = {repo.id: await _git(git.resolve, repo.path, base) for repo in project.repos}
+        bases = {repo.id: await asyncio.to_thread(git.resolve, repo.path, base) for repo in project.repos}
 
         run_id = str(uuid.uuid4())
         while self.paths.run_dir(run_id).exists():  # the short id names the folder and the branch
@@ -243,7 +236,7 @@ class Engine:
         try:
             for repo in project.repos:
                 path = self.paths.run_dir(run_id) / repo.name
-                await _git(git.add_worktree, repo.path, path, run.branch, bases[repo.id])
+                await asyncio.to_thread(git.add_worktree, repo.path, path, run.branch, bases[repo.id])
                 worktree = Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id])
                 await self.store.add_worktree(run.id, worktree)
                 run.worktrees.append(worktree)
@@ -390,27 +383,3 @@ class Engine:
         await self.store.update_run(run.id, status=status, reason=reason, ended_at=now(), pid=None)
         seq = await self.store.last_seq(run.id) + 1
         await self.store.append([Event(run.id, seq, END_EVENTS[status], {"reason": reason}, now())])
-
-    # -- the work ------------------------------------------------------------------------------
-
-    async def changes(self, run_key: str) -> list[tuple[Worktree, list[git.FileChange]]]:
-        run = await self.run(run_key)
-        return [(w, await _git(git.changes, w.path, w.base_sha)) for w in await self._worktrees(run)]
-
-    async def diff(self, run_key: str, paths: list[str] | None = None) -> str:
-        run = await self.run(run_key)
-        worktrees = await self._worktrees(run)
-        parts = []
-        for worktree in worktrees:
-            text = await _git(git.diff, worktree.path, worktree.base_sha, paths)
-            if len(worktrees) > 1 and text:
-                text = f"# repo {worktree.repo_name}\n{text}"
-            parts.append(text)
-        return "".join(parts)
-
-    async def _worktrees(self, run: Run) -> list[Worktree]:
-        missing = [w for w in run.worktrees if not Path(w.path).is_dir()]
-        if missing:
-            raise CorralError(f"the worktree of run {run.short_id} is gone: {missing[0].path}",
-                              code="WORKTREE_MISSING")
-        return run.worktrees

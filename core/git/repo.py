@@ -12,11 +12,15 @@ from dulwich.objects import Commit, Tag
 from dulwich.objectspec import parse_commit, parse_object
 from dulwich.repo import Repo
 
+from ..errors import CorralError
+
 HEADS = b"refs/heads/"
 
 
-class GitError(Exception):
+class GitError(CorralError):
     """A git problem with a one-line message meant for the user."""
+
+    code = "GIT_ERROR"
 
 
 @contextmanager
