@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from . import render
+from .api.token_commands import token
 from .config import Paths
 from .engine import Engine
 from .errors import CorralError
@@ -84,19 +85,49 @@ class _Group(click.Group):
         formatter.write_usage(ctx.command_path, "[COMMAND] [ARGS]...")
 
 
+def _api_settings(host: str, port: int) -> Any:
+    from .api.settings import ServerSettings
+
+    paths = Paths.from_env()
+    try:
+        _setup_logging(paths)
+        return ServerSettings.load(paths.home / "config.toml", host=host, port=port)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corral")
+@click.option("--serve", is_flag=True, help="Serve the HTTP API (docs at /docs) instead of opening the dashboard.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the API listens on; beyond loopback every request needs a token.")
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True, help="Port of --serve.")
+@click.option("--api-port", type=click.IntRange(1, 65535), help="Serve the API on this port beside the dashboard.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | None) -> None:
     """Plan, run, watch and land the work of AI coding agents on your git repositories.
 
     With no command, opens the dashboard on the repo you are in. State lives in
     CORRAL_HOME (default: your user data folder).
     """
-    if ctx.invoked_subcommand is None:
-        from tui.app import run_dashboard  # textual loads only for the dashboard
+    if ctx.invoked_subcommand is not None:
+        if serve or api_port:
+            raise click.UsageError("--serve and --api-port take no command")
+        return
+    if serve and api_port:
+        raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
+    api = _api_settings(host, api_port or port) if serve or api_port else None
+    if serve:
+        from .api.server import serve as serve_api  # fastapi and uvicorn load only to serve
 
-        run_dashboard(Path.cwd())
+        try:
+            serve_api(api)
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+        return
+    from tui.app import run_dashboard  # textual loads only for the dashboard
+
+    run_dashboard(Path.cwd(), api_settings=api)
 
 
 # -- projects -----------------------------------------------------------------------------------
@@ -366,3 +397,6 @@ async def cancel(engine: Engine, run_key: str, as_json: bool) -> None:
     if as_json:
         return _print_json(run.to_dict())
     click.echo(render.run_line(run))
+
+
+main.add_command(token)

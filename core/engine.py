@@ -71,10 +71,13 @@ class Engine(Landing):
         await self.store.open()
         return self
 
+    async def stop_runs(self, reason: str = "corral stopped while the run was active") -> None:
+        """Cancel every run this process drives; their work so far stays on their branches."""
+        await asyncio.gather(*(live.cancel(reason) for live in list(self._live.values())))
+
     async def close(self) -> None:
         """Stop what this process runs (each run is recorded as cancelled), then close the store."""
-        for live in list(self._live.values()):
-            await live.cancel("corral stopped while the run was active")
+        await self.stop_runs()
         if self._watcher is not None:
             self._watcher.cancel()
         await self.store.close()
@@ -154,7 +157,7 @@ class Engine(Landing):
     async def add_agent(self, name: str, *, cli: str = "claude-code", project: str | None = None,
                         model: str | None = None, instructions: str | None = None,
                         allowed_tools: list[str] | None = None, max_turns: int | None = None,
-                        command: str | None = None) -> Agent:
+                        command: str | None = None, permission_mode: str = "acceptEdits") -> Agent:
         name = name.strip()
         if not name:
             raise CorralError("an agent needs a name", code="INVALID_NAME")
@@ -166,7 +169,8 @@ class Engine(Landing):
             raise Conflict(f"an agent named {name!r} already exists", code="AGENT_EXISTS")
         agent = Agent(id=str(uuid.uuid4()), name=name, cli=cli, project_id=project_id, model=model,
                       instructions=instructions, allowed_tools=list(allowed_tools or []),
-                      max_turns=max_turns, command=command, created_at=now())
+                      max_turns=max_turns, command=command, permission_mode=permission_mode,
+                      created_at=now())
         await self.store.create_agent(agent)
         return agent
 

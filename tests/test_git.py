@@ -583,3 +583,16 @@ def test_info_exclude_of_the_main_repo_applies_in_worktrees(repo, tmp_path):
     assert run(wt, "status", "--porcelain") == ""
     assert git.changes(wt, base) == []
     assert git.commit_all(wt, "nothing to see") is None
+
+
+def test_changes_follow_gitattributes_and_autocrlf_like_git(repo, tmp_path):
+    write(repo / ".gitattributes", "*.txt text\n")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-q", "-m", "attributes")
+    wt = tmp_path / "wt"
+    base = git.add_worktree(repo, wt, "run-1")
+    write(wt / "docs" / "notes.txt", "one\r\ntwo\r\nthree\r\nfour\r\n")  # text: CRLF goes in as LF
+    assert as_numstat(git.changes(wt, base)) == git_numstat(wt, base)
+    run(repo, "config", "core.autocrlf", "input")
+    write(wt / "README.md", "# Demo\r\n\r\nSome words.\r\nMore.\r\n")
+    assert as_numstat(git.changes(wt, base)) == git_numstat(wt, base)

@@ -1,61 +1,400 @@
-"""The dashboard. A first screen: the runs of this home, refreshed live; the full UI grows here."""
+"""The dashboard: projects, runs with their live transcripts, and diffs, over one injected engine.
+
+    make_app(engine, cwd)   the one factory: the CLI and the tests both build the app with it
+    run_dashboard(cwd)      what `corral` with no verb runs: open the engine, the app, close the engine
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header
+from textual.lazy import Lazy
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
-from core import render
 from core.engine import Engine
 from core.errors import CorralError
+from core.models import Agent, Project, Repo, Run, RunStatus
+
+from . import commands, format
+from .commands import DashboardCommands
+from .messages import (
+    ChangesLoaded,
+    EventsArrived,
+    ProjectsLoaded,
+    RunsLoaded,
+    RunStarted,
+    TranscriptLoaded,
+)
+from .runs_feed import RunsFeed
+from .screens.add_repo import AddRepoDialog
+from .screens.agent_profile import AgentDialog
+from .screens.confirm import ConfirmDialog
+from .screens.deny import DenyDialog
+from .screens.dialog import Dialog
+from .screens.help import HelpScreen
+from .screens.new_run import NewRunDialog
+from .widgets.diffs_pane import DiffsPane, FileList
+from .widgets.projects_pane import ProjectsPane
+from .widgets.projects_pane import ProjectTree as ProjectsPaneFocus
+from .widgets.run_table import RunTable
+from .widgets.runs_pane import RunsPane
+
+log = logging.getLogger("corral.tui")
+
+SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
+
+
+if TYPE_CHECKING:
+    from core.api.settings import ServerSettings
 
 
 class CorralApp(App):
     TITLE = "corral"
-    BINDINGS = [Binding("q", "quit", "Quit", id="quit"), Binding("r", "refresh", "Refresh", id="refresh")]
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    COMMANDS = App.COMMANDS | {DashboardCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (140, "-wide")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("n", "new_run", "New", tooltip="New run", id="new_run"),
+        Binding("question_mark", "help", "Help", tooltip="Every key", id="help"),
+        Binding("escape", "back", "Back", show=False, id="back"),
+        Binding("1", "show_tab('projects')", "Projects tab", show=False, id="tab.projects"),
+        Binding("2", "show_tab('runs')", "Runs tab", show=False, id="tab.runs"),
+        Binding("3", "show_tab('diffs')", "Diffs tab", show=False, id="tab.diffs"),
+    ]
 
-    def __init__(self, engine: Engine, cwd: Path):
+    def __init__(self, engine: Engine, cwd: Path, clock: format.Clock = format.utc_now) -> None:
         super().__init__()
         self.engine = engine
-        self.cwd = cwd
+        self.cwd = Path(cwd)
+        self.clock = clock
+        self.feed = RunsFeed(self)
+        self.project: Project | None = None
+        self.projects: list[Project] = []
+        self.agents: list[Agent] = []
+        self._reporters: dict[Worker, Dialog] = {}
+
+    # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="runs", cursor_type="row")
+        with TabbedContent(initial="runs", id="tabs"):
+            with TabPane("Projects", id="projects"):
+                yield Lazy(ProjectsPane(id="projects-pane"))
+            with TabPane("Runs", id="runs"):
+                yield Lazy(RunsPane(id="runs-pane"))
+            with TabPane("Diffs", id="diffs"):
+                yield Lazy(DiffsPane(id="diffs-pane"))
         yield Footer()
 
-    async def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("run", "status", "agent", "elapsed", "tokens", "task")
+    def on_mount(self) -> None:
+        self.engine_work(self._open_here(), group="start")
+        self.feed.start()
+        self.feed.request_runs()
+        self.set_interval(1.0, self.feed.tick)
+        self.set_interval(SLOW_POLL, self.feed.request_runs)
+
+    async def _open_here(self) -> None:
+        """The repo `corral` was started in is a project: found, or added on first use."""
         project = await self.engine.project_for_path(self.cwd)
         if project is None:
             try:
                 project = await self.engine.add_project(self.cwd)
+                self.notify(f"added {project.name} as a project", timeout=4)
             except CorralError as error:
-                self.notify(str(error), severity="warning")
-        self.sub_title = project.name if project else ""
-        await self.action_refresh()
-        self.set_interval(1.0, self.action_refresh)
+                if "not a git repository" not in str(error):
+                    self.notify(str(error), severity="warning")
+        self.project = project
+        self._update_title()
+        await self._load_projects()
 
-    async def action_refresh(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for run in await self.engine.runs():
-            table.add_row(run.short_id, run.status, run.agent_name, render.elapsed(run),
-                          render.tokens(run.tokens_in + run.tokens_out), run.task[:60])
+    def _update_title(self) -> None:
+        self.title = f"corral · {self.project.name}" if self.project else "corral"
+        runs = self.feed.runs
+        busy = sum(1 for r in runs if r.status in (RunStatus.RUNNING, RunStatus.QUEUED))
+        waiting = sum(1 for r in runs if r.status == RunStatus.NEEDS_ATTENTION)
+        parts = [f"{busy} running"] if busy else []
+        if waiting:
+            parts.append(f"{waiting} need{'s' if waiting == 1 else ''} you")
+        self.sub_title = " · ".join(parts)
+        for tabs in self.query(TabbedContent):  # none while the app shuts down
+            tabs.get_tab("runs").label = f"Runs ({waiting} waiting)" if waiting else "Runs"
+
+    # -- panes, as they mount (they are lazy) ----------------------------------------------------
+
+    @property
+    def runs_pane(self) -> RunsPane | None:
+        found = self.query(RunsPane)
+        return found.first() if found else None
+
+    @property
+    def diffs_pane(self) -> DiffsPane | None:
+        found = self.query(DiffsPane)
+        return found.first() if found else None
+
+    def runs_pane_ready(self, pane: RunsPane) -> None:
+        self.feed.pane_ready(pane)
+        self._focus_pane("runs")
+
+    def diffs_pane_ready(self, pane: DiffsPane) -> None:
+        self._focus_pane("diffs")
+        if self.feed.last_changes is not None:
+            loaded = self.feed.last_changes
+            pane.show_changes(loaded.run, loaded.changes, loaded.diff)
+        elif self.feed.selected_run_id and self.query_one(TabbedContent).active == "diffs":
+            self.show_diff(self.feed.selected_run_id, switch=False)
+
+    def projects_pane_ready(self, pane: ProjectsPane) -> None:
+        self._focus_pane("projects")
+        pane.show(self.projects, self.agents, self.project.id if self.project else None)
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self._focus_pane(event.pane.id)
+        if event.pane.id == "diffs":
+            self.feed.diffs_shown()
+
+    # -- one place for what goes wrong in workers ------------------------------------------------
+
+    def engine_work(self, work: Awaitable[Any] | Callable[[], Awaitable[Any]], *, group: str = "engine",
+                    exclusive: bool = False, reporter: Dialog | None = None) -> Worker:
+        """Run an engine call; if it fails, the reporter (a dialog) or a notification says why."""
+        worker = self.run_worker(work, group=group, exclusive=exclusive, exit_on_error=False)
+        if reporter is not None:
+            self._reporters[worker] = reporter
+        return worker
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state not in (WorkerState.ERROR, WorkerState.SUCCESS, WorkerState.CANCELLED):
+            return
+        reporter = self._reporters.pop(event.worker, None)
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, CorralError):
+            if reporter is not None and reporter.is_attached and reporter is self.screen:
+                reporter.show_error(str(error))
+            else:
+                self.notify(str(error), severity="error", timeout=6)
+            return
+        log.error("%s failed", event.worker.name, exc_info=error)
+        self.notify(f"internal error: {type(error).__name__}: {error}", title="corral", severity="error", timeout=10)
+
+    # -- the pipeline: events, runs, transcripts, diffs, projects ----------------------------------
+
+    @on(EventsArrived)
+    def events_arrived(self, message: EventsArrived) -> None:
+        self.feed.events_arrived(message.events)
+
+    @on(RunsLoaded)
+    def runs_loaded(self, message: RunsLoaded) -> None:
+        self.feed.runs_loaded(message.runs, message.pending)
+        self._update_title()
+
+    @on(TranscriptLoaded)
+    def transcript_loaded(self, message: TranscriptLoaded) -> None:
+        self.feed.transcript_loaded(message.run_id, message.events)
+
+    @on(ChangesLoaded)
+    def changes_loaded(self, message: ChangesLoaded) -> None:
+        self.feed.last_changes = message
+        pane = self.diffs_pane
+        if pane is not None:
+            pane.show_changes(message.run, message.changes, message.diff)
+
+    @on(RunStarted)
+    def run_started(self, message: RunStarted) -> None:
+        self.action_show_tab("runs")
+        self.feed.follow_new_run(message.run)
+
+    @on(ProjectsLoaded)
+    def projects_loaded(self, message: ProjectsLoaded) -> None:
+        self.projects, self.agents = message.projects, message.agents
+        for pane in self.query(ProjectsPane):
+            pane.show(self.projects, self.agents, self.project.id if self.project else None)
+
+    async def _load_projects(self) -> None:
+        self.post_message(ProjectsLoaded(await self.engine.projects(), await self.engine.agents()))
+
+    def reload_projects(self) -> None:
+        self.engine_work(self._load_projects, group="projects", exclusive=True)
+
+    # -- what the user does with runs ----------------------------------------------------------
+
+    @property
+    def selected_run_id(self) -> str | None:
+        return self.feed.selected_run_id
+
+    def select_run(self, run_id: str) -> None:
+        self.feed.select(run_id)
+
+    def show_diff(self, run_id: str, switch: bool = True) -> None:
+        if switch:
+            self.action_show_tab("diffs")
+        self.feed.load_changes(run_id)
+
+    def answer_request(self, allow: bool, always: bool = False) -> None:
+        run = self.feed.selected_run
+        pending = self.feed.pending.get(run.id, []) if run else []
+        if run is None or not pending:
+            self.notify("this run has no permission request waiting" if run else "pick a run first",
+                        severity="warning", timeout=3)
+            return
+        request = pending[0]
+        if allow:
+            self.feed.answered(run.id, request.request_id)
+            self.engine_work(self.engine.approve(run.id, allow=True, always=always,
+                                                 request_id=request.request_id))
+            return
+
+        def deny(message: str | None) -> None:
+            if message is not None:
+                self.feed.answered(run.id, request.request_id)
+                self.engine_work(self.engine.approve(run.id, allow=False, message=message or None,
+                                                     request_id=request.request_id))
+
+        summary = f"{request.tool}: {format.one_line(str(request.input.get('command') or request.input), 200)}"
+        self.push_screen(DenyDialog(request.tool, summary), deny)
+
+    def cancel_selected_run(self) -> None:
+        run = self.feed.selected_run
+        if run is None or not run.active:
+            self.notify("pick a run that is still going", severity="warning", timeout=3)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"cancelling {run.short_id}…", timeout=3)
+                self.engine_work(self.engine.cancel(run.id), group=f"cancel-{run.id}")
+
+        self.push_screen(ConfirmDialog("Cancel run", f"Stop the agent of run {run.short_id}? What it did so far "
+                                       f"stays on {run.branch}.", yes="Cancel the run", no="Keep it"), confirmed)
+
+    def action_new_run(self) -> None:
+        def started(run: Run | None) -> None:
+            if run is not None:
+                self.post_message(RunStarted(run))
+
+        project_id = self.project.id if self.project else None
+        self.push_screen(NewRunDialog(self.engine, self.projects, self.agents, project_id), started)
+
+    # -- projects and agent profiles -------------------------------------------------------------
+
+    def add_repo(self, project: Project | None) -> None:
+        def added(result: Any) -> None:
+            if result is not None:
+                self.notify(f"added {getattr(result, 'path', None) or result.name}", timeout=3)
+                self.reload_projects()
+
+        self.push_screen(AddRepoDialog(self.engine, project), added)
+
+    def remove_repo(self, project: Project, repo: Repo) -> None:
+        async def remove() -> None:
+            await self.engine.remove_repo(project.id, repo.id)
+            await self._load_projects()
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.engine_work(remove())
+
+        self.push_screen(ConfirmDialog("Remove repo", f"Take {repo.name} out of {project.name}? The repo "
+                                       "itself and the runs' branches stay as they are.", yes="Remove"), confirmed)
+
+    def edit_agent(self, agent: Agent | None) -> None:
+        def saved(result: Agent | None) -> None:
+            if result is not None:
+                self.notify(f"saved agent {result.name}", timeout=3)
+                self.reload_projects()
+
+        self.push_screen(AgentDialog(self.engine, agent), saved)
+
+    def delete_agent(self, agent: Agent) -> None:
+        async def delete() -> None:
+            await self.engine.delete_agent(agent.id)
+            await self._load_projects()
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.engine_work(delete())
+
+        self.push_screen(ConfirmDialog("Delete agent", f"Delete the agent profile {agent.name}? Its runs stay.",
+                                       yes="Delete"), confirmed)
+
+    # -- moving around ---------------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != tab:
+            self.screen.set_focus(None)  # else the hidden pane hands focus to a sibling, which shows it again
+            tabs.active = tab
+
+    def _focus_pane(self, tab: str) -> None:
+        pane = self.query(f"#{tab}-pane")
+        if pane and self.query_one(TabbedContent).active == tab and not isinstance(self.screen, Dialog):
+            target = {"runs": RunTable, "diffs": FileList, "projects": ProjectsPaneFocus}[tab]
+            found = pane.first().query(target)
+            if found:
+                found.first().focus()
+
+    def action_back(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == "diffs":
+            tabs.active = "runs"
+        elif tabs.active == "runs" and self.runs_pane is not None and not self.runs_pane.table.has_focus:
+            self.runs_pane.table.focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([(title, bindings) for title, _, bindings in self.key_sections()]))
+
+    async def action_quit(self) -> None:
+        driving = self.engine.driving()
+        if not driving:
+            self.exit()
+            return
+        names = ", ".join(r.short_id for r in driving[:4]) + (" …" if len(driving) > 4 else "")
+        many = len(driving) > 1
+        question = (f"{len(driving)} run{'s' if many else ''} ({names}) {'are' if many else 'is'} driven by this "
+                    f"corral and will be cancelled. Their work stays on their branches.")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmDialog("Quit corral?", question, yes="Quit", no="Stay"), confirmed)
+
+    # -- keys, in the help screen and the command palette ------------------------------------------
+
+    def key_sections(self) -> list[tuple[str, type | None, list[Binding]]]:
+        return commands.key_sections(self)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        return commands.palette_commands(self)
 
 
-def make_app(engine: Engine, cwd: Path) -> CorralApp:
-    return CorralApp(engine, cwd)
+def make_app(engine: Engine, cwd: Path, clock: format.Clock = format.utc_now) -> CorralApp:
+    return CorralApp(engine, cwd, clock)
 
 
-def run_dashboard(cwd: Path) -> None:
+def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None) -> None:
+    """Open the dashboard on `cwd`; with `api_settings`, serve the HTTP API from the same engine."""
+
     async def main() -> None:
         async with Engine() as engine:
-            await make_app(engine, cwd).run_async()
+            if api_settings is None:
+                await make_app(engine, cwd).run_async()
+                return
+            from core.api.server import api_server  # fastapi loads only when asked for
+
+            async with api_server(engine, api_settings):
+                await make_app(engine, cwd).run_async()
 
     asyncio.run(main())

@@ -5,16 +5,26 @@ What these functions write uses git's own on-disk layout, so `git worktree list`
 `git log` and `git status` see the same thing.
 """
 
+from .branches import Branch, corral_branches, delete_branch_and_worktree, push_branch, rename_branch
 from .changes import FileChange, changes, diff
 from .commit import commit_all
+from .files import Backup, reject_files, revert_all
+from .landing import Landing, can_land, land, rebase_branch
+from .merging import MergeConflict
 from .repo import GitError, current_branch, repo_root, resolve
 from .worktrees import (
            Worktree,
            add_worktree,
+           copy_worktree_includes,
            delete_branch,
+           disk_usage,
            list_worktrees,
+           prune_worktrees,
            remove_worktree,
 )
 
-__all__ = ["FileChange", "GitError", "Worktree", "add_worktree", "changes", "commit_all", "current_branch",
-           "delete_branch", "diff", "list_worktrees", "remove_worktree", "repo_root", "resolve"]
+__all__ = ["Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
+           "can_land", "changes", "commit_all", "copy_worktree_includes", "corral_branches", "current_branch",
+           "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
+           "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",
+           "repo_root", "resolve", "revert_all"]

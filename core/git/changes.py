@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +16,6 @@ from dulwich.ignore import (
     default_user_ignore_filter_path,
 )
 from dulwich.index import (
-    ConflictedIndexEntry,
-    Index,
-    IndexEntry,
     cleanup_mode,
     read_submodule_head,
 )
@@ -27,6 +24,8 @@ from dulwich.objects import S_IFGITLINK, S_ISGITLINK, Blob
 from dulwich.patch import is_binary
 from dulwich.repo import Repo
 
+from .indexfile import Stamp, read_index
+from .indexfile import normalizer as blob_normalizer
 from .linediff import hunks, matching_lines, split_lines
 from .repo import commit_of, open_repo
 
@@ -49,11 +48,7 @@ class FileChange:
 # --- the worktree on disk ---------------------------------------------------------------
 
 
-def _ns(t: int | float | tuple[int, int]) -> int:
-    return t[0] * 1_000_000_000 + t[1] if isinstance(t, tuple) else int(t * 1_000_000_000)
-
-
-def _untracked(r: Repo, index: Index) -> Iterator[bytes]:
+def _untracked(r: Repo, index: dict[bytes, Stamp | None]) -> Iterator[bytes]:
     """Untracked files that `git add -A` would add (not ignored, not in nested repos)."""
     # dulwich's IgnoreFilterManager.from_repo reads info/exclude from a linked worktree's
     # admin dir; git reads it from the common dir.
@@ -87,9 +82,9 @@ def _untracked(r: Repo, index: Index) -> Iterator[bytes]:
                 stack.append(path)
 
 
-def _is_submodule(index: Index, path: bytes) -> bool:
-    entry = index[path] if path in index else None
-    return isinstance(entry, IndexEntry) and S_ISGITLINK(entry.mode)
+def _is_submodule(index: dict[bytes, Stamp | None], path: bytes) -> bool:
+    entry = index.get(path)
+    return entry is not None and S_ISGITLINK(entry[0])
 
 
 def scan(r: Repo) -> tuple[dict[bytes, Entry], dict[bytes, bytes], list[bytes]]:
@@ -99,54 +94,60 @@ def scan(r: Repo) -> tuple[dict[bytes, Entry], dict[bytes, bytes], list[bytes]]:
     whose index entry is out of date. A file whose size, mtime and ctime match its index
     entry is taken as unchanged without reading it, unless it is "racily clean" (changed
     in the same instant the index was written)."""
-    root, index = os.fsencode(r.path), r.open_index()
-    try:
-        index_time = os.stat(r.index_path()).st_mtime_ns
-    except FileNotFoundError:
-        index_time = 0
-    normalizer = r.get_blob_normalizer()
+    root = os.fsencode(r.path)
+    index_file = read_index(r.index_path())
+    index, index_time = index_file.entries, index_file.mtime
+    untracked = list(_untracked(r, index))
+    normalizer = blob_normalizer(r, index_file.has_attributes, untracked)
     filemode = r.get_config().get_boolean(b"core", b"filemode", os.name != "nt")
     state: dict[bytes, Entry] = {}
     contents: dict[bytes, bytes] = {}
     stale: list[bytes] = []
+    lstat, S_ISREG, S_ISLNK = os.lstat, stat.S_ISREG, stat.S_ISLNK
 
     def read(path: bytes, st: os.stat_result) -> bytes:
         full = root + b"/" + path
-        if stat.S_ISLNK(st.st_mode):
+        if S_ISLNK(st.st_mode):
             raw = os.readlink(full)
         else:
             with open(full, "rb") as f:
                 raw = f.read()
-        blob = normalizer.checkin_normalize(Blob.from_string(raw), path)
+        blob = Blob.from_string(raw)
+        if normalizer is not None:
+            blob = normalizer.checkin_normalize(blob, path)
         contents[path] = blob.data
         return blob.id
 
-    for path, entry in index.iteritems():
-        entry = None if isinstance(entry, ConflictedIndexEntry) else entry
-        if entry is not None and entry.skip_worktree:
-            state[path] = (entry.mode, entry.sha)
+    for path, entry in index.items():  # entry: (mode, sha, size, mtime, ctime, skip-worktree)
+        if entry is not None and entry[5]:
+            state[path] = entry[:2]
             continue
         try:
-            st = os.lstat(root + b"/" + path)
+            st = lstat(root + b"/" + path)
         except (FileNotFoundError, NotADirectoryError):
             stale.append(path)
             continue
-        if entry is not None and S_ISGITLINK(entry.mode):  # a submodule: its checked-out commit
-            state[path] = (S_IFGITLINK, read_submodule_head(root + b"/" + path) or entry.sha)
-        elif not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        st_mode = st.st_mode
+        if entry is not None and entry[0] == S_IFGITLINK:  # a submodule: its checked-out commit
+            state[path] = found = (S_IFGITLINK, read_submodule_head(root + b"/" + path) or entry[1])
+        elif S_ISREG(st_mode):
+            mode = 0o100755 if st_mode & 0o100 else 0o100644
+            if entry is not None and not filemode and S_ISREG(entry[0]):
+                mode = entry[0]  # core.filemode=false: the executable bit is not tracked
+            fresh = entry is not None and st.st_size == entry[2] and st.st_mtime_ns == entry[3] and (
+                st.st_ctime_ns == entry[4] and entry[3] < index_time)
+            state[path] = found = (mode, entry[1] if fresh else read(path, st))
+        elif S_ISLNK(st_mode):
+            fresh = entry is not None and st.st_size == entry[2] and st.st_mtime_ns == entry[3] and (
+                st.st_ctime_ns == entry[4] and entry[3] < index_time)
+            state[path] = found = (0o120000, entry[1] if fresh else read(path, st))
+        else:
             stale.append(path)  # now a directory: its files come up as untracked
             continue
-        else:
-            mode = cleanup_mode(st.st_mode)
-            if entry is not None and not filemode and stat.S_ISREG(st.st_mode) and stat.S_ISREG(entry.mode):
-                mode = entry.mode  # core.filemode=false: the executable bit is not tracked
-            fresh = entry is not None and (st.st_size, st.st_mtime_ns, st.st_ctime_ns) == (
-                entry.size, _ns(entry.mtime), _ns(entry.ctime)) and _ns(entry.mtime) < index_time
-            state[path] = (mode, entry.sha if fresh else read(path, st))
-        if entry is None or state[path] != (entry.mode, entry.sha):
+        if entry is None or found[0] != entry[0] or found[1] != entry[1]:
             stale.append(path)
 
-    for path in _untracked(r, index):
+    for path in untracked:
         try:
             st = os.lstat(root + b"/" + path)
             state[path] = (cleanup_mode(st.st_mode), read(path, st))
@@ -168,9 +169,24 @@ class _Delta:
     score: int = 0  # rename similarity out of MAX_SCORE
 
 
+_trees: OrderedDict[tuple[str, bytes], dict[bytes, Entry]] = OrderedDict()
+
+
+def _files_of(r: Repo, tree: bytes) -> dict[bytes, Entry]:
+    """{path: (mode, sha)} of every file in a tree; a run's base is asked for again and
+    again, and a tree never changes, so the last few are remembered."""
+    key = (os.path.abspath(r.commondir()), tree)
+    if (files := _trees.get(key)) is None:
+        files = _trees[key] = {e.path: (e.mode, e.sha) for e in iter_tree_contents(r.object_store, tree)}
+        if len(_trees) > 8:
+            _trees.popitem(last=False)
+    _trees.move_to_end(key)
+    return files
+
+
 def _deltas(r: Repo, base: str, paths: list[str] | None):
     """Differences between commit `base` and the files on disk, and a content loader."""
-    old = {e.path: (e.mode, e.sha) for e in iter_tree_contents(r.object_store, commit_of(r, base).tree)}
+    old = _files_of(r, commit_of(r, base).tree)
     new, on_disk, _ = scan(r)
 
     def content(path: bytes | None, entry: Entry | None, disk: bool = False) -> bytes:

@@ -154,6 +154,101 @@ def _split(a, off1, lim1, b, off2, lim2, need_min, max_cost) -> tuple[int, int, 
             return bbest1, bbest - bbest1, False, True
 
 
+def merge_blocks(a: list[bytes], b: list[bytes]) -> list[tuple[int, int, int, int]]:
+    """Changed regions (a_start, a_end, b_start, b_end) placed as git's merge places them:
+    xdiff's changes, slid by xdl_change_compact (git merges without the indent heuristic)."""
+    # change flags with a 0 before the first and after the last line, as xdiff keeps them
+    ca, cb = bytearray(len(a) + 2), bytearray(len(b) + 2)
+    ca[1:-1], cb[1:-1] = b"\1" * len(a), b"\1" * len(b)
+    for i, j in matching_lines(a, b):
+        ca[i + 1] = cb[j + 1] = 0
+    _compact(a, ca, cb)
+    _compact(b, cb, ca)
+    out, i1, i2 = [], len(a), len(b)
+    while i1 > 0 or i2 > 0:  # xdl_build_script: unchanged lines pair up from the end
+        if ca[i1] or cb[i2]:
+            l1, l2 = i1, i2
+            while ca[i1]:
+                i1 -= 1
+            while cb[i2]:
+                i2 -= 1
+            out.append((i1, l1, i2, l2))
+        i1, i2 = i1 - 1, i2 - 1
+    return out[::-1]
+
+
+def _compact(recs: list[bytes], rc: bytearray, orc: bytearray) -> None:
+    """xdl_change_compact: slide each group of changed lines down as far as it goes, then
+    back up to line up with a change in the other file if it passed one. rc[k + 1] is
+    line k's flag."""
+    n, on = len(recs), len(orc) - 2
+    g, go = [0, 0], [0, 0]
+
+    def first(flags: bytearray, grp: list[int]) -> None:
+        grp[0] = grp[1] = 0
+        while flags[grp[1] + 1]:
+            grp[1] += 1
+
+    def following(flags: bytearray, grp: list[int], size: int) -> bool:
+        if grp[1] == size:
+            return False
+        grp[0] = grp[1] = grp[1] + 1
+        while flags[grp[1] + 1]:
+            grp[1] += 1
+        return True
+
+    def preceding(flags: bytearray, grp: list[int]) -> bool:
+        if grp[0] == 0:
+            return False
+        grp[0] = grp[1] = grp[0] - 1
+        while flags[grp[0]]:
+            grp[0] -= 1
+        return True
+
+    def slide_down() -> bool:
+        if g[1] < n and recs[g[0]] == recs[g[1]]:
+            rc[g[0] + 1], rc[g[1] + 1] = 0, 1
+            g[0], g[1] = g[0] + 1, g[1] + 1
+            while rc[g[1] + 1]:
+                g[1] += 1
+            return True
+        return False
+
+    def slide_up() -> bool:
+        if g[0] > 0 and recs[g[0] - 1] == recs[g[1] - 1]:
+            rc[g[0]], rc[g[1]] = 1, 0
+            g[0], g[1] = g[0] - 1, g[1] - 1
+            while rc[g[0]]:
+                g[0] -= 1
+            return True
+        return False
+
+    first(rc, g)
+    first(orc, go)
+    while True:
+        if g[1] != g[0]:
+            while True:
+                size, end_matching_other = g[1] - g[0], -1
+                while slide_up():
+                    preceding(orc, go)
+                earliest_end = g[1]
+                if go[1] > go[0]:
+                    end_matching_other = g[1]
+                while slide_down():
+                    following(orc, go, on)
+                    if go[1] > go[0]:
+                        end_matching_other = g[1]
+                if size == g[1] - g[0]:
+                    break
+            if g[1] != earliest_end and end_matching_other != -1:
+                while go[1] == go[0]:
+                    slide_up()
+                    preceding(orc, go)
+        if not following(rc, g, n):
+            break
+        following(orc, go, on)
+
+
 def hunks(a: list[bytes], b: list[bytes]) -> Iterator[bytes]:
     """Unified diff hunks with git's context, merging and function-name headers."""
     blocks, pi, pj = [], 0, 0  # (i1, i2, j1, j2): a[i1:i2] replaced by b[j1:j2]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from dulwich.ignore import IgnoreFilter, IgnoreFilterManager
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
-from dulwich.worktree import prune_worktrees
+from dulwich.worktree import prune_worktrees as _prune
 
-from .changes import changes
+from . import checkout
+from .changes import _files_of, changes
 from .commit import identity
+from .merging import objects_of
 from .repo import HEADS, GitError, branch_of, commit_of, main_path
 
 
@@ -50,7 +55,7 @@ def add_worktree(repo: str | Path, path: str | Path, branch: str, base: str = "H
             (admin / "HEAD").write_bytes(b"ref: " + ref + b"\n")
             (path / ".git").write_text(f"gitdir: {admin}\n")
             with Repo(str(path)) as wt:
-                wt.get_worktree().reset_index(r[sha].tree)
+                checkout.fill(wt, objects_of(r), r[sha].tree, _files_of(r, r[sha].tree))
         except BaseException as e:
             if admin:
                 shutil.rmtree(admin, ignore_errors=True)
@@ -128,7 +133,7 @@ def remove_worktree(repo: str | Path, path: str | Path, force: bool = True) -> N
             if path.exists():
                 _rmtree(path)
             shutil.rmtree(admin)
-        prune_worktrees(r)  # drop the admin dirs of any other worktree deleted by hand
+        _prune(r)  # drop the admin dirs of any other worktree deleted by hand
 
 
 def _rmtree(path: Path) -> None:
@@ -155,3 +160,120 @@ def delete_branch(repo: str | Path, branch: str) -> None:
         Path(r.commondir(), "logs", ref.decode()).unlink(missing_ok=True)  # as git does
 
 
+
+
+# --- setting up and cleaning up ------------------------------------------------------------
+
+INCLUDE_FILE = ".worktreeinclude"
+
+
+def copy_worktree_includes(repo: str | Path, worktree: str | Path) -> list[str]:
+    """Copy the files of the main checkout that .worktreeinclude (gitignore syntax) names,
+    usually ignored ones like .env, into a new worktree, keeping their modes.
+
+    Files already in the worktree stay as they are. Symbolic links are copied as links,
+    and only when they point inside the repository; nothing is read or written through
+    a link. Directories ignored by .gitignore (node_modules...) are only searched for
+    patterns that name a path into them, like `build/local.cfg`."""
+    main, dest = Path(main_path(repo)).resolve(), Path(worktree).absolute()
+    try:
+        if not (main / INCLUDE_FILE).is_file() or (main / INCLUDE_FILE).is_symlink():
+            return []
+        lines = (main / INCLUDE_FILE).read_bytes().splitlines()
+    except OSError:
+        return []
+    includes = IgnoreFilter(lines)
+    anchored = [line.strip().lstrip(b"/").decode(errors="replace").rstrip("/").split("/") for line in lines
+                if b"/" in line.strip().rstrip(b"/") and not line.startswith((b"#", b"!"))]
+    with Repo(str(main)) as r:
+        ignores = IgnoreFilterManager.from_repo(r)
+        skip = {str(w.path) for w in list_worktrees(r.path)[1:]} | {str(dest), os.path.realpath(dest)}
+    real_main = os.path.realpath(main)
+    copied: list[str] = []
+
+    def reaches_into(rel: str) -> bool:
+        parts = rel.split("/")
+        return any("**" in p[:len(parts)] or (len(p) > len(parts) and all(
+            fnmatch.fnmatchcase(a, b) for a, b in zip(parts, p, strict=False))) for p in anchored)
+
+    def copy(src: str, rel: str) -> None:
+        target = dest / rel
+        if os.path.lexists(target) or _link_in_path(dest, rel):
+            return
+        if os.path.islink(src):
+            if os.path.commonpath([os.path.realpath(src), real_main]) != real_main:
+                return  # leads out of the repository
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(src), target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target, follow_symlinks=False)
+        copied.append(rel)
+
+    stack: list[tuple[str, str, bool]] = [(str(main), "", False)]  # (dir, its path, all of it)
+    while stack:
+        top, rel_top, everything = stack.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for de in entries:
+            rel = f"{rel_top}/{de.name}" if rel_top else de.name
+            if de.name == ".git" or de.path in skip:
+                continue
+            if de.is_dir(follow_symlinks=False):
+                if os.path.lexists(os.path.join(de.path, ".git")):
+                    continue  # a nested repository or another worktree
+                whole = everything or includes.is_ignored(rel + "/") is True
+                if whole or not ignores.is_ignored(rel + "/") or reaches_into(rel):
+                    stack.append((de.path, rel, whole))
+            elif (de.is_file(follow_symlinks=False) or de.is_symlink()) and (
+                    everything or includes.is_ignored(rel) is True):
+                copy(de.path, rel)
+    return sorted(copied)
+
+
+def _link_in_path(root: Path, rel: str) -> bool:
+    """Whether a directory on the way to root/rel is a symbolic link or not a directory."""
+    cur = root
+    for part in rel.split("/")[:-1]:
+        cur = cur / part
+        if cur.is_symlink() or (cur.exists() and not cur.is_dir()):
+            return True
+    return False
+
+
+def disk_usage(path: str | Path) -> int:
+    """Bytes of disk a directory tree takes, like `du -s --bytes` of blocks: symbolic
+    links are not followed and hard-linked files count once."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    total, seen, stack = st.st_blocks * 512, set(), [os.fspath(path)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for de in entries:
+            try:
+                st = de.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(de.path)
+    return total
+
+
+def prune_worktrees(repo: str | Path) -> list[Path]:
+    """Forget the worktrees whose directory is gone, like `git worktree prune`; locked
+    ones stay. Returns the paths they had."""
+    with Repo(main_path(repo)) as r:
+        paths = {admin.name: w.path for admin, w in _linked(r)}
+        return [paths.get(name, Path(name)) for name in _prune(r)]

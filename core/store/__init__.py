@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..models import Agent, Approval, Event, Project, Repo, Run, Worktree, now
+from .api_tables import ApiTables
 from .database import Database
 
 __all__ = ["Store"]
@@ -37,7 +38,7 @@ def _approval(row: sqlite3.Row) -> Approval:
     return Approval(**data)
 
 
-class Store(Database):
+class Store(ApiTables, Database):
     # -- projects and repos --------------------------------------------------------------
 
     async def create_project(self, project: Project) -> None:
@@ -99,11 +100,12 @@ class Store(Database):
         return [_agent(r) for r in rows]
 
     async def find_agents(self, key: str, project_id: str | None = None) -> list[Agent]:
-        """Agents whose id or name is `key`; a project's own profile wins over a global one."""
+        """The agent whose id is `key`, or those named `key` that the project may use (its own
+        profile wins over a global one)."""
         rows = await self.fetch(
-            f"SELECT {_AGENT_COLUMNS} FROM agents WHERE (id = ? OR name = ?) "
-            "AND (project_id IS NULL OR project_id = ?) ORDER BY project_id IS NULL",
-            (key, key, project_id))
+            f"SELECT {_AGENT_COLUMNS} FROM agents WHERE id = ? "
+            "OR (name = ? AND (project_id IS NULL OR project_id = ?)) ORDER BY id != ?, project_id IS NULL",
+            (key, key, project_id, key))
         return [_agent(r) for r in rows]
 
     # -- runs ----------------------------------------------------------------------------

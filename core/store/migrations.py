@@ -87,4 +87,36 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE approvals ADD COLUMN suggestions TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE approvals ADD COLUMN always INTEGER NOT NULL DEFAULT 0",
     ],
+    # 3: API tokens, webhooks and their deliveries
+    [
+        """CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            salt TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            read_only INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT)""",
+        """CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY,
+            project_id TEXT REFERENCES projects(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            events TEXT NOT NULL,
+            format TEXT NOT NULL DEFAULT 'json',
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            delivery_id TEXT NOT NULL,
+            webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+            event_type TEXT NOT NULL,
+            run_id TEXT,
+            attempt INTEGER NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id)",
+    ],
 ]

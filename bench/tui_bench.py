@@ -1,0 +1,206 @@
+"""How the dashboard holds up on a big home: 200 runs and 500,000 events in the database.
+
+    .venv/bin/python bench/tui_bench.py            # --runs 200 --events 500000 --streams 20 --seconds 10
+
+It measures, in one process with the real engine and a headless dashboard of 160x48:
+  - first paint: from building the app to the runs table and the selected run's transcript on screen;
+  - latency: while 20 runs stream tokens at once (--rate events/s each), the time from an event being
+    committed to the store to the screen refresh after the dashboard took it in (p50, p95, max);
+  - memory: the process's resident set size (RSS) after first paint and at the end.
+Aims: first paint < 1 s, latency p95 < 100 ms, RSS < 250 MB. Exit status 1 when an aim is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.config import Paths  # noqa: E402
+from core.engine import Engine  # noqa: E402
+from core.models import Event, Run, RunStatus  # noqa: E402
+from core.store import Store  # noqa: E402
+from tui.app import make_app  # noqa: E402
+from tui.widgets.runs_pane import RunsPane  # noqa: E402
+
+PROJECT_ID = "00000000-0000-4000-8000-0000000000aa"
+AGENT_ID = "00000000-0000-4000-8000-000000000001"
+WORDS = "the agent reads files edits code and runs tests while the user watches".split()
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def stamp(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"2026-03-{1 + hours // 24:02d}T{hours % 24:02d}:{minutes:02d}:{seconds:02d}.000Z"
+
+
+def run_events(run_id: str, count: int, rng: random.Random) -> list[Event]:
+    """A run's log as an agent writes it: mostly streamed text, with tool calls and their results."""
+    items: list[tuple[str, dict]] = [("run.created", {"task": "bench", "agent": "claude", "base": "HEAD",
+                                                      "branch": f"corral/run-{run_id[:8]}"})]
+    tool = 0
+    while len(items) < count - 1:
+        roll = rng.random()
+        if roll < 0.8:
+            items.append(("agent.token", {"text": " ".join(rng.choices(WORDS, k=6)) + " "}))
+        elif roll < 0.9:
+            tool += 1
+            items.append(("agent.tool_call", {"id": f"t{tool}", "name": "Bash",
+                                              "input": {"command": f"pytest -q tests/test_{tool}.py"}}))
+            items.append(("agent.tool_result", {"id": f"t{tool}", "name": "Bash",
+                                                "output": "\n".join(rng.choices(WORDS, k=40)), "is_error": False}))
+        else:
+            items.append(("agent.message", {"text": " ".join(rng.choices(WORDS, k=30))}))
+    items = items[: count - 1] + [("run.completed", {})]
+    return [Event(run_id, seq, kind, payload, stamp(seq)) for seq, (kind, payload) in enumerate(items, 1)]
+
+
+async def fill(paths: Paths, runs: int, events: int, streams: int) -> list[str]:
+    """Write the runs and their events; the last `streams` runs are left running (they stream later)."""
+    from core.models import Project
+
+    rng = random.Random(7)
+    store = Store(paths.database)
+    paths.ensure()
+    await store.open()
+    await store.create_project(Project(PROJECT_ID, "bench", stamp(0)))
+    per_run = events // runs
+    streaming = []
+    for index in range(runs):
+        run_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        live = index >= runs - streams
+        await store.create_run(Run(
+            id=run_id, project_id=PROJECT_ID, agent_id=AGENT_ID, agent_name="claude", task=f"bench task {index}",
+            status=RunStatus.RUNNING if live else RunStatus.COMPLETED, base_ref="HEAD",
+            branch=f"corral/run-{run_id[:8]}", created_at=stamp(index * 60), updated_at=stamp(index * 60),
+            started_at=stamp(index * 60), ended_at=None if live else stamp(index * 60 + 50),
+            tokens_in=1000 * index, tokens_out=100 * index, cost_usd=0.01 * index, files_changed=index % 7))
+        log = run_events(run_id, per_run, rng)
+        if live:
+            log = log[:-1]  # still going
+            streaming.append(run_id)
+        for start in range(0, len(log), 5000):
+            await store.append(log[start:start + 5000])
+    await store.close()
+    return streaming
+
+
+async def measure(paths: Paths, streaming: list[str], seconds: float, rate: float) -> dict[str, float]:
+    committed: dict[int, float] = {}
+    latencies: list[float] = []
+    async with Engine(paths) as engine:
+        publish = engine.store.on_commit
+        assert publish is not None
+
+        def timed_publish(events: list[Event]) -> None:
+            now = time.perf_counter()
+            for event in events:
+                committed[id(event)] = now
+            publish(events)
+
+        engine.store.on_commit = timed_publish
+        started = time.perf_counter()
+        app = make_app(engine, Path(tempfile.gettempdir()))
+        arrived = app.feed.events_arrived
+
+        def on_events(events: list[Event]) -> None:
+            taken = [committed.pop(id(e), None) for e in events]
+            arrived(events)
+
+            def painted() -> None:
+                now = time.perf_counter()
+                latencies.extend(now - t for t in taken if t is not None)
+
+            app.call_after_refresh(painted)
+
+        app.feed.events_arrived = on_events  # type: ignore[method-assign]
+        figures: dict[str, float] = {}
+        async with app.run_test(size=(160, 48)) as pilot:
+            while True:
+                panes = app.query(RunsPane)
+                if panes and app.feed.loaded_once and panes.first().transcript.blocks \
+                        and not app.feed._transcript_loading:
+                    break
+                await asyncio.sleep(0.005)
+            painted = asyncio.Event()
+            app.call_after_refresh(painted.set)
+            await painted.wait()
+            figures["first_paint_s"] = time.perf_counter() - started
+            figures["rss_after_paint_mb"] = rss_mb()
+            app.query_one(RunsPane).table.select(streaming[-1])  # watch one of the streaming runs
+            await pilot.pause(0.3)
+            latencies.clear()
+
+            seqs = {run_id: await engine.store.last_seq(run_id) for run_id in streaming}
+            rng = random.Random(11)
+            interval = 1 / rate
+            end = time.perf_counter() + seconds
+            sent = 0
+            while time.perf_counter() < end:
+                tick = time.perf_counter()
+                for run_id in streaming:
+                    seqs[run_id] += 1
+                    engine.store.append([Event(run_id, seqs[run_id], "agent.token",
+                                               {"text": " ".join(rng.choices(WORDS, k=3)) + " "}, stamp(0))])
+                    sent += 1
+                await asyncio.sleep(max(0.0, interval - (time.perf_counter() - tick)))
+            await engine.store.flush()
+            await pilot.pause(0.5)
+            figures["events_streamed"] = sent
+            figures["rss_end_mb"] = rss_mb()
+        for run_id in streaming:  # leave the home as it was found: nothing running
+            await engine.store.update_run(run_id, status=RunStatus.COMPLETED)
+    latencies.sort()
+    figures["latency_p50_ms"] = statistics.median(latencies) * 1000
+    figures["latency_p95_ms"] = latencies[int(len(latencies) * 0.95)] * 1000
+    figures["latency_max_ms"] = latencies[-1] * 1000
+    figures["latency_samples"] = len(latencies)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--streams", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=50.0, help="events per second of each streaming run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        paths = Paths(Path(home))
+        began = time.perf_counter()
+        streaming = asyncio.run(fill(paths, args.runs, args.events, args.streams))
+        print(f"database: {args.runs} runs, {args.events:,} events "
+              f"({paths.database.stat().st_size / 2**20:.0f} MB, written in {time.perf_counter() - began:.1f} s)")
+        figures = asyncio.run(measure(paths, streaming, args.seconds, args.rate))
+    print(f"first paint:  {figures['first_paint_s'] * 1000:.0f} ms   (aim < 1000 ms)")
+    print(f"latency:      p50 {figures['latency_p50_ms']:.1f} ms, p95 {figures['latency_p95_ms']:.1f} ms, "
+          f"max {figures['latency_max_ms']:.1f} ms over {figures['latency_samples']:,} of "
+          f"{figures['events_streamed']:,} events from {args.streams} runs at {args.rate:.0f} events/s each"
+          "   (aim p95 < 100 ms)")
+    print(f"memory (RSS): {figures['rss_after_paint_mb']:.0f} MB after first paint, "
+          f"{figures['rss_end_mb']:.0f} MB at the end   (aim < 250 MB)")
+    ok = (figures["first_paint_s"] < 1.0 and figures["latency_p95_ms"] < 100
+          and max(figures["rss_after_paint_mb"], figures["rss_end_mb"]) < 250)
+    print("all aims met" if ok else "an aim was missed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Agent profiles: which CLI, model, instructions and tools a run uses."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from ...engine import Engine
+from ...models import Agent
+from ..dependencies import EngineDep
+from ..errors import ERROR_RESPONSES
+from ..schemas import AgentIn, AgentOut, AgentUpdate
+
+router = APIRouter(tags=["agents"], responses=ERROR_RESPONSES)
+
+
+async def find_agent(engine: Engine, key: str) -> Agent:
+    """A profile by id (of any project), or a profile of every project by name."""
+    profiles = await engine.agents()
+    found = [a for a in profiles if a.id == key] or [a for a in profiles if a.name == key]
+    if len(found) == 1:
+        return found[0]
+    return await engine.agent(key)  # refuses an unknown or ambiguous name in the usual words
+
+
+@router.post("/agents", status_code=201, response_model=AgentOut, summary="Create an agent profile")
+async def create_agent(body: AgentIn, engine: EngineDep) -> AgentOut:
+    agent = await engine.add_agent(body.name, cli=body.cli, project=body.project_id, model=body.model,
+                                   instructions=body.instructions, allowed_tools=body.allowed_tools,
+                                   max_turns=body.max_turns, command=body.command)
+    return AgentOut.of(agent)
+
+
+@router.get("/agents", response_model=list[AgentOut], summary="List agent profiles")
+async def list_agents(engine: EngineDep) -> list[AgentOut]:
+    return [AgentOut.of(a) for a in await engine.agents()]
+
+
+@router.get("/agents/{agent_id}", response_model=AgentOut, summary="Get an agent profile")
+async def get_agent(agent_id: str, engine: EngineDep) -> AgentOut:
+    return AgentOut.of(await find_agent(engine, agent_id))
+
+
+async def _update(agent_id: str, body: AgentUpdate, engine: Engine) -> AgentOut:
+    agent = await find_agent(engine, agent_id)
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        return AgentOut.of(agent)
+    return AgentOut.of(await engine.update_agent(agent.id, **changes))
+
+
+@router.patch("/agents/{agent_id}", response_model=AgentOut, summary="Change some fields of a profile")
+async def patch_agent(agent_id: str, body: AgentUpdate, engine: EngineDep) -> AgentOut:
+    """Only the fields given change."""
+    return await _update(agent_id, body, engine)
+
+
+@router.put("/agents/{agent_id}", response_model=AgentOut, summary="Change some fields of a profile")
+async def put_agent(agent_id: str, body: AgentUpdate, engine: EngineDep) -> AgentOut:
+    """Partial, like PATCH: only the fields given change."""
+    return await _update(agent_id, body, engine)
+
+
+@router.delete("/agents/{agent_id}", status_code=204, response_class=Response,
+               summary="Delete an agent profile")
+async def delete_agent(agent_id: str, engine: EngineDep) -> Response:
+    agent = await find_agent(engine, agent_id)
+    await engine.delete_agent(agent.id)
+    return Response(status_code=204)
+

@@ -1,0 +1,119 @@
+"""Runs: start one, list and read them, cancel, answer permission requests, see what changed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ...errors import CorralError
+from ..dependencies import EngineDep
+from ..errors import ERROR_RESPONSES
+from ..schemas import (
+    AllowIn,
+    ApprovalOut,
+    ChangesOut,
+    CommitIn,
+    CommitMade,
+    CommitsOut,
+    DenyIn,
+    DiffStatsOut,
+    FileChangeOut,
+    RunIn,
+    RunOut,
+    RunStatusName,
+)
+from .agents import find_agent
+
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+
+
+@router.post("/runs", status_code=201, response_model=RunOut, summary="Start a run")
+async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
+    """Make the run's branch and worktrees from `source_branch` and start the agent on `task`.
+    The run goes on in this server; follow it with the event stream."""
+    agent = await find_agent(engine, body.agent_id)
+    project_key = body.project_id or agent.project_id
+    if project_key is None:
+        raise CorralError(f"agent {agent.name!r} belongs to no project: give project_id",
+                          code="PROJECT_REQUIRED")
+    run = await engine.start_run(project_key, body.task, agent=agent.id, base=body.source_branch)
+    return RunOut.of(run)
+
+
+@router.get("/runs", response_model=list[RunOut], summary="List runs, newest first")
+async def list_runs(engine: EngineDep,
+                    status: Annotated[list[RunStatusName] | None, Query(description="Repeatable")] = None,
+                    project_id: Annotated[str | None, Query()] = None) -> list[RunOut]:
+    runs = await engine.runs(frozenset(status) if status else None)
+    if project_id is not None:
+        project = await engine.project(project_id)
+        runs = [r for r in runs if r.project_id == project.id]
+    return [RunOut.of(r) for r in runs]
+
+
+@router.get("/runs/{run_id}", response_model=RunOut, summary="Get a run")
+async def get_run(run_id: str, engine: EngineDep) -> RunOut:
+    return RunOut.of(await engine.run(run_id))
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunOut, summary="Cancel a run")
+async def cancel_run(run_id: str, engine: EngineDep) -> RunOut:
+    """Stop the agent; what it did so far is committed to the run's branch. 409 if it already ended."""
+    return RunOut.of(await engine.cancel(run_id))
+
+
+# -- permission requests -----------------------------------------------------------------------
+
+@router.get("/runs/{run_id}/approvals", response_model=list[ApprovalOut],
+            summary="A run's pending permission requests", tags=["approvals"])
+async def pending_approvals(run_id: str, engine: EngineDep) -> list[ApprovalOut]:
+    return [ApprovalOut.of(a) for a in await engine.approvals(run_id)]
+
+
+@router.post("/runs/{run_id}/approvals/allow", response_model=ApprovalOut,
+             summary="Allow a permission request", tags=["approvals"])
+async def allow(run_id: str, engine: EngineDep, body: AllowIn | None = None) -> ApprovalOut:
+    """Allow the oldest pending request (or `request_id`); `always` also allows, for the rest of
+    the run, what the agent offered to remember. 409 when nothing is pending."""
+    body = body or AllowIn()
+    return ApprovalOut.of(await engine.approve(run_id, allow=True, message=body.message,
+                                               request_id=body.request_id, always=body.always))
+
+
+@router.post("/runs/{run_id}/approvals/deny", response_model=ApprovalOut,
+             summary="Deny a permission request", tags=["approvals"])
+async def deny(run_id: str, engine: EngineDep, body: DenyIn | None = None) -> ApprovalOut:
+    """Deny the oldest pending request (or `request_id`); the agent is told `message`."""
+    body = body or DenyIn()
+    return ApprovalOut.of(await engine.approve(run_id, allow=False, message=body.message,
+                                               request_id=body.request_id))
+
+
+# -- what changed ------------------------------------------------------------------------------
+
+@router.get("/runs/{run_id}/changes", response_model=ChangesOut, summary="A run's diff", tags=["changes"])
+async def changes(run_id: str, engine: EngineDep,
+                  path: Annotated[list[str] | None, Query(description="Only these files; repeatable")] = None,
+                  ) -> ChangesOut:
+    """The unified diff of the run's work against the commit it started from."""
+    run = await engine.run(run_id)
+    return ChangesOut(run_id=run.id, diff=await engine.diff(run.id, path))
+
+
+@router.get("/runs/{run_id}/diff-stats", response_model=DiffStatsOut, summary="Files changed by a run",
+            tags=["changes"])
+async def diff_stats(run_id: str, engine: EngineDep) -> DiffStatsOut:
+    run = await engine.run(run_id)
+    files = [FileChangeOut.of(w.repo_name, c) for w, found in await engine.changes(run.id) for c in found]
+    return DiffStatsOut(run_id=run.id, files_changed=len(files), insertions=sum(f.added for f in files),
+                        deletions=sum(f.deleted for f in files), files=files)
+
+
+@router.post("/runs/{run_id}/commit", response_model=CommitsOut, summary="Commit a run's worktree",
+             tags=["changes"])
+async def commit(run_id: str, body: CommitIn, engine: EngineDep) -> CommitsOut:
+    """Commit what the run's worktrees hold on its branch (after the run ended; 409 before)."""
+    run = await engine.run(run_id)
+    made = await engine.commit(run.id, body.message)
+    return CommitsOut(run_id=run.id, commits=[CommitMade(repo=w.repo_name, commit=sha) for w, sha in made])

@@ -1,0 +1,25 @@
+"""The server itself: is it up, which version, how many runs it drives."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter
+
+from ..dependencies import EngineDep
+from ..schemas import HealthOut
+
+router = APIRouter(tags=["server"])
+
+
+def corral_version() -> str:
+    try:
+        return version("corral")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@router.get("/health", response_model=HealthOut, summary="Is the server up")
+async def health(engine: EngineDep) -> HealthOut:
+    """Needs no token, also beyond loopback."""
+    return HealthOut(version=corral_version(), runs_driven=len(engine.driving()))

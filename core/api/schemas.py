@@ -1,0 +1,354 @@
+"""What the API takes and gives: one pydantic model per request and response body."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+)
+
+from .. import git
+from ..models import Agent, Approval, Event, Project, Repo, Run, Worktree
+from ..store.api_tables import Webhook, WebhookDelivery
+
+WebhookEvent = Literal["run.completed", "run.failed", "run.cancelled", "agent.needs_attention"]
+ALL_WEBHOOK_EVENTS: list[WebhookEvent] = ["run.completed", "run.failed", "run.cancelled",
+                                          "agent.needs_attention"]
+RunStatusName = Literal["queued", "running", "needs_attention", "completed", "failed", "cancelled",
+                        "interrupted"]
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so a typo is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+class ErrorInfo(BaseModel):
+    code: str = Field(examples=["RUN_NOT_FOUND"])
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+# -- projects and repos ------------------------------------------------------------------------
+
+class RepoIn(Body):
+    repo_path: str = Field(min_length=1, description="Absolute path of a git repository with a commit")
+    name: Name | None = Field(None, description="Name within the project (default: the folder's name)")
+
+    @field_validator("repo_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not Path(value).expanduser().is_absolute():
+            raise ValueError("give an absolute path: the server does not know your working folder")
+        return value
+
+
+class ProjectIn(Body):
+    name: Name
+    repos: list[RepoIn] = []
+
+
+class RepoOut(BaseModel):
+    id: str
+    project_id: str
+    name: str
+    repo_path: str
+    created_at: str
+
+    @classmethod
+    def of(cls, repo: Repo) -> RepoOut:
+        return cls(id=repo.id, project_id=repo.project_id, name=repo.name, repo_path=repo.path,
+                   created_at=repo.created_at)
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    created_at: str
+    repos: list[RepoOut]
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        return cls(id=project.id, name=project.name, created_at=project.created_at,
+                   repos=[RepoOut.of(r) for r in project.repos])
+
+
+# -- agent profiles --------------------------------------------------------------------------
+
+def _tool_list(value: Any) -> Any:
+    if isinstance(value, str):  # "Read,Edit,Bash" as well as ["Read", "Edit", "Bash"]
+        return [t.strip() for t in value.split(",") if t.strip()]
+    return value
+
+
+ToolList = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
+                     BeforeValidator(_tool_list), Field(max_length=200)]
+
+
+class AgentIn(Body):
+    name: Name
+    project_id: str | None = Field(None, description="The project the profile belongs to; none: every project")
+    cli: str = Field("claude-code", validation_alias=AliasChoices("cli", "cli_name"), max_length=100)
+    model: str | None = Field(None, max_length=200)
+    instructions: str | None = Field(None, max_length=100_000, description="Added to the system prompt")
+    allowed_tools: ToolList = Field([], description="Tools that run without asking (list or comma-separated)")
+    max_turns: int | None = Field(None, ge=1, le=100_000)
+    command: str | None = Field(None, max_length=4096, description="Agent binary, instead of the one on PATH")
+
+
+class AgentUpdate(Body):
+    """Only the fields given change."""
+
+    name: Name | None = None
+    cli: str | None = Field(None, validation_alias=AliasChoices("cli", "cli_name"), max_length=100)
+    model: str | None = Field(None, max_length=200)
+    instructions: str | None = Field(None, max_length=100_000)
+    allowed_tools: ToolList | None = None
+    max_turns: int | None = Field(None, ge=1, le=100_000)
+    command: str | None = Field(None, max_length=4096)
+    permission_mode: str | None = Field(None, pattern=r"^[A-Za-z]+$", max_length=40,
+                                        description="The agent CLI's permission mode, e.g. acceptEdits")
+
+
+class AgentOut(BaseModel):
+    id: str
+    name: str
+    project_id: str | None
+    cli: str
+    model: str | None
+    instructions: str | None
+    allowed_tools: list[str]
+    max_turns: int | None
+    command: str | None
+    permission_mode: str
+    created_at: str
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentOut:
+        return cls(**agent.to_dict())
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+class RunIn(Body):
+    task: str = Field(min_length=1, max_length=200_000, description="What the agent should do")
+    agent_id: str = Field("claude", description="Agent profile id or name")
+    project_id: str | None = Field(None, description="Default: the project of the agent profile")
+    source_branch: str = Field("HEAD", min_length=1, max_length=500, description="Branch, tag or commit to start from")
+
+
+class WorktreeOut(BaseModel):
+    repo_id: str
+    repo_name: str
+    repo_path: str
+    path: str
+    base_sha: str
+
+    @classmethod
+    def of(cls, worktree: Worktree) -> WorktreeOut:
+        return cls(**worktree.to_dict())
+
+
+class RunOut(BaseModel):
+    id: str
+    project_id: str
+    agent_id: str
+    agent_name: str
+    task: str
+    status: RunStatusName
+    source_branch: str
+    branch: str
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    ended_at: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    session_id: str | None
+    reason: str | None
+    parent_run_id: str | None
+    files_changed: int | None
+    worktrees: list[WorktreeOut]
+
+    @classmethod
+    def of(cls, run: Run) -> RunOut:
+        data = run.to_dict()
+        data["source_branch"] = data.pop("base_ref")
+        data["worktrees"] = [WorktreeOut.of(w) for w in run.worktrees]
+        return cls(**{k: v for k, v in data.items() if k in cls.model_fields})
+
+
+class EventOut(BaseModel):
+    id: int | None
+    run_id: str
+    sequence: int
+    event_type: str
+    payload: dict[str, Any]
+    created_at: str
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        return cls(id=event.id, run_id=event.run_id, sequence=event.seq, event_type=event.type,
+                   payload=event.payload, created_at=event.created_at)
+
+
+class ApprovalOut(BaseModel):
+    id: int
+    run_id: str
+    request_id: str
+    tool: str
+    input: dict[str, Any]
+    status: Literal["pending", "allowed", "denied", "expired"]
+    message: str | None
+    created_at: str
+    answered_at: str | None
+    suggestions: list[dict[str, Any]]
+    always: bool
+
+    @classmethod
+    def of(cls, approval: Approval) -> ApprovalOut:
+        return cls(**approval.to_dict())
+
+
+class AllowIn(Body):
+    request_id: str | None = Field(None, description="Which request (default: the oldest pending one)")
+    always: bool = Field(False, description="Also allow what the agent offers to remember, for this run")
+    message: str | None = Field(None, max_length=10_000)
+
+
+class DenyIn(Body):
+    request_id: str | None = Field(None, description="Which request (default: the oldest pending one)")
+    message: str | None = Field(None, max_length=10_000, description="Why: the agent is told")
+
+
+class CommitIn(Body):
+    message: str = Field(min_length=1, max_length=100_000)
+
+
+class CommitMade(BaseModel):
+    repo: str
+    commit: str
+
+
+class CommitsOut(BaseModel):
+    run_id: str
+    commits: list[CommitMade]
+
+
+class ChangesOut(BaseModel):
+    run_id: str
+    diff: str = Field(description="Unified diff against the commit the run started from")
+
+
+class FileChangeOut(BaseModel):
+    repo: str
+    path: str
+    status: Literal["added", "modified", "deleted", "renamed"]
+    added: int
+    deleted: int
+    binary: bool
+    old_path: str | None
+
+    @classmethod
+    def of(cls, repo: str, change: git.FileChange) -> FileChangeOut:
+        return cls(repo=repo, **change.__dict__)
+
+
+class DiffStatsOut(BaseModel):
+    run_id: str
+    files_changed: int
+    insertions: int
+    deletions: int
+    files: list[FileChangeOut]
+
+
+# -- the server ------------------------------------------------------------------------------
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    runs_driven: int = Field(description="Runs whose agents this server runs")
+
+
+# -- webhooks and notifications -----------------------------------------------------------------
+
+class WebhookIn(Body):
+    url: HttpUrl
+    events: list[WebhookEvent] = Field(default_factory=lambda: list(ALL_WEBHOOK_EVENTS), min_length=1)
+    format: Literal["json", "discord"] = Field("json", description="json: signed JSON; discord: a Discord message")
+    secret: str | None = Field(None, min_length=16, max_length=200,
+                               description="Key of the X-Signature-256 HMAC (default: one is made)")
+
+
+class WebhookOut(BaseModel):
+    id: str
+    project_id: str | None
+    url: str
+    events: list[str]
+    format: str
+    created_at: str
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> WebhookOut:
+        return cls(**{k: v for k, v in webhook.to_dict().items() if k != "secret"})
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Shown once: verify X-Signature-256 with it")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    delivery_id: str
+    webhook_id: str
+    event_type: str
+    run_id: str | None
+    attempt: int
+    status_code: int | None
+    error: str | None
+    delivered: bool
+    created_at: str
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery) -> DeliveryOut:
+        return cls(**delivery.to_dict())
+
+
+class NotificationSettings(Body):
+    discord_webhook_url: HttpUrl | None = Field(None, description="Where to post run notifications; none: off")
+    events: list[WebhookEvent] = Field(default_factory=lambda: list(ALL_WEBHOOK_EVENTS))
+
+
+# -- the run WebSocket ---------------------------------------------------------------------------
+
+class ApproveMessage(Body):
+    type: Literal["approve"]
+    allow: bool = True
+    always: bool = False
+    message: str | None = Field(None, max_length=10_000)
+    request_id: str | None = None
+
+
+class PingMessage(Body):
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[ApproveMessage | PingMessage, Field(discriminator="type")]

@@ -1,0 +1,92 @@
+"""Serving the API with uvicorn: headless (`corral --serve`) or beside the dashboard (`--api-port`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+import click
+import uvicorn
+
+from ..config import Paths
+from ..engine import Engine
+from .app import create_app
+from .settings import ServerSettings
+
+log = logging.getLogger("corral.api")
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn's server, which on shutdown first ends the app's event streams (they would hold
+    their connections open until the runs they follow end), and which also stops on SIGHUP."""
+
+    def __init__(self, config: uvicorn.Config, handle_signals: bool = True):
+        super().__init__(config)
+        self.handle_signals = handle_signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if not self.handle_signals:
+            yield
+            return
+        hangup = signal.getsignal(signal.SIGHUP) if threading.current_thread() is threading.main_thread() else None
+        if hangup is not None:  # a dropped SSH session stops the server as cleanly as Ctrl-C
+            signal.signal(signal.SIGHUP, self.handle_exit)
+        try:
+            with super().capture_signals():
+                yield
+        finally:
+            if hangup is not None:
+                signal.signal(signal.SIGHUP, hangup)
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        app = self.config.app
+        closing = getattr(getattr(app, "state", None), "closing", None)
+        if closing is not None:
+            closing.set()
+        await super().shutdown(sockets)
+
+
+def _config(app: object, settings: ServerSettings, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(app, host=settings.host, port=settings.port, lifespan="on", log_level=log_level,
+                          timeout_graceful_shutdown=10, ws="auto", proxy_headers=False)
+
+
+def serve(settings: ServerSettings) -> None:
+    """Run the API until SIGINT, SIGTERM or SIGHUP; the app's lifespan builds and closes the engine."""
+    click.echo(f"corral serves {Paths.from_env().home} on http://{settings.host}:{settings.port}/api "
+               "(docs: /docs)", err=True)
+    if settings.tokens_required:
+        click.echo(f"{settings.host} is beyond loopback: every request needs a token from "
+                   "`corral token create`", err=True)
+    server = ApiServer(_config(create_app(None, settings), settings, "info"))
+    server.run()
+
+
+@contextlib.asynccontextmanager
+async def api_server(engine: Engine, settings: ServerSettings) -> AsyncIterator[ApiServer]:
+    """Serve the API on `engine` in this event loop (beside the dashboard) while inside the block;
+    signals are left to the host. OSError when the address cannot be had."""
+    # Bound here: uvicorn would end the whole process (sys.exit) on an address in use.
+    listening = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((settings.host.strip("[]"), settings.port))
+    except OSError:
+        listening.close()
+        raise
+    server = ApiServer(_config(create_app(engine, settings), settings, "warning"), handle_signals=False)
+    serving = asyncio.create_task(server.serve(sockets=[listening]), name="corral-api")
+    try:
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.02)
+        yield server
+    finally:
+        server.should_exit = True
+        await serving
+        listening.close()

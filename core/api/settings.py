@@ -1,0 +1,51 @@
+"""How the API server behaves: where it listens, who may call it, how much they may send."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    cors_origins: list[str] = field(default_factory=list)  # none: no CORS headers at all
+    max_body_bytes: int = 1_048_576
+    rate_limit: int = 600  # requests per window, per token (or per address without one)
+    rate_window: float = 60.0
+    keepalive_seconds: float = 15.0  # comment lines on idle event streams
+    webhook_attempts: int = 5
+    webhook_backoff: float = 2.0  # seconds before the first retry; doubles each time
+    webhook_timeout: float = 10.0
+
+    @property
+    def tokens_required(self) -> bool:
+        """Beyond loopback, every request needs a bearer token."""
+        return not is_loopback(self.host)
+
+    @classmethod
+    def load(cls, config_file: Path, **overrides: object) -> ServerSettings:
+        """The `[server]` table of corral's config.toml, then the overrides (from the command line)."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, object] = {}
+        if config_file.is_file():
+            with open(config_file, "rb") as f:
+                table = tomllib.load(f).get("server", {})
+            unknown = set(table) - known
+            if unknown:
+                raise ValueError(f"{config_file}: unknown [server] settings: {', '.join(sorted(unknown))}")
+            values.update(table)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,84 @@
+"""`corral token ...`: the bearer tokens `corral --serve` asks for when it listens beyond loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..config import Paths
+from ..errors import CorralError
+from ..store import Store
+from . import tokens
+
+T = TypeVar("T")
+
+
+def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    paths = Paths.from_env()
+
+    async def main() -> T:
+        paths.ensure()
+        store = Store(paths.database)
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except CorralError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _listed(token: tokens.ApiToken) -> dict[str, Any]:
+    return {"id": token.id, "name": token.name, "read_only": token.read_only, "created_at": token.created_at,
+            "last_used_at": token.last_used_at, "revoked_at": token.revoked_at}
+
+
+@click.group("token")
+def token() -> None:
+    """API tokens for `corral --serve`: required when it listens beyond this machine."""
+
+
+@token.command("create")
+@click.option("--name", default="token", show_default=True, help="What the token is for.")
+@click.option("--read-only", is_flag=True, help="May read and follow runs, but not start or change anything.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def create(name: str, read_only: bool, as_json: bool) -> None:
+    """Make a token and print it; it is shown this once and only its hash is kept."""
+    made, text = _with_store(lambda store: tokens.create_token(store, name, read_only))
+    if as_json:
+        click.echo(json.dumps({**_listed(made), "token": text}, indent=2))
+        return
+    click.echo(text)
+    kind = "read-only" if read_only else "full access"
+    click.echo(f"token {made.name} ({made.id}, {kind}): copy it now, it is not shown again; "
+               "send it as `Authorization: Bearer <token>`", err=True)
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_tokens(as_json: bool) -> None:
+    """List tokens (never their secret)."""
+    found = _with_store(lambda store: store.api_tokens())
+    if as_json:
+        click.echo(json.dumps([_listed(t) for t in found], indent=2))
+        return
+    if not found:
+        click.echo("no tokens yet: make one with `corral token create --name NAME`")
+    for t in found:
+        state = f"revoked {t.revoked_at}" if t.revoked_at else f"last used {t.last_used_at or 'never'}"
+        click.echo(f"{t.id}  {t.name:<16} {'read-only' if t.read_only else 'full':<9}  {state}")
+
+
+@token.command("revoke")
+@click.argument("key", metavar="TOKEN")
+def revoke(key: str) -> None:
+    """Revoke a token by its id or name: requests with it get 401 from then on."""
+    revoked = _with_store(lambda store: tokens.revoke_token(store, key))
+    click.echo(f"revoked token {revoked.name} ({revoked.id})")

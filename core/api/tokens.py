@@ -1,0 +1,63 @@
+"""API tokens: shown once when made, kept only as a salted sha256, checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from ..errors import CorralError, NotFound
+from ..models import now
+from ..store import Store
+from ..store.api_tables import ApiToken
+
+PREFIX = "corral_"
+ID_LENGTH = 12
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
+
+
+async def create_token(store: Store, name: str = "token", read_only: bool = False) -> tuple[ApiToken, str]:
+    """A new token and the only copy of its text: `corral_<id>_<secret>`."""
+    name = name.strip()
+    if not name:
+        raise CorralError("a token needs a name", code="INVALID_NAME")
+    token_id = secrets.token_hex(ID_LENGTH // 2)
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    token = ApiToken(id=token_id, name=name, salt=salt, hash=_digest(salt, secret), read_only=read_only,
+                     created_at=now())
+    await store.add_api_token(token)
+    return token, f"{PREFIX}{token_id}_{secret}"
+
+
+async def check_token(store: Store, text: str) -> ApiToken | None:
+    """The live token `text` is, or None."""
+    if not text.startswith(PREFIX) or len(text) < len(PREFIX) + ID_LENGTH + 2:
+        return None
+    token_id, sep, secret = text[len(PREFIX):].partition("_")
+    if len(token_id) != ID_LENGTH or not sep or not secret:
+        return None
+    token = await store.api_token(token_id)
+    if token is None or token.revoked_at is not None:
+        return None
+    return token if hmac.compare_digest(_digest(token.salt, secret), token.hash) else None
+
+
+async def find_token(store: Store, key: str) -> ApiToken:
+    """A token by its id or its name."""
+    found = [t for t in await store.api_tokens() if key in (t.id, t.name)]
+    if not found:
+        raise NotFound(f"no token {key!r}", code="TOKEN_NOT_FOUND")
+    if len(found) > 1:
+        raise CorralError(f"several tokens are named {key!r}: give its id", code="AMBIGUOUS_ID")
+    return found[0]
+
+
+async def revoke_token(store: Store, key: str) -> ApiToken:
+    token = await find_token(store, key)
+    if not await store.revoke_api_token(token.id, now()):
+        raise CorralError(f"token {token.name!r} ({token.id}) is already revoked", code="ALREADY_REVOKED")
+    return token

@@ -1,0 +1,146 @@
+"""Webhooks: POST a run's notable events to the URLs a project (or every project) registered.
+
+JSON bodies are signed like GitHub's: `X-Signature-256: sha256=<HMAC-SHA256 of the body with the
+webhook's secret>`, with `X-Delivery-ID` and `X-Event-Type`. A failed attempt (no answer, a 5xx,
+408 or 429) is retried with exponential backoff; every attempt is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from typing import Any
+
+import httpx
+
+from ..engine import Engine
+from ..models import Event, Run, now
+from ..store.api_tables import Webhook, WebhookDelivery
+from .schemas import ALL_WEBHOOK_EVENTS, RunOut
+from .settings import ServerSettings
+
+log = logging.getLogger("corral.webhooks")
+
+RETRIED_STATUSES = frozenset({408, 429})
+NOTIFICATIONS_ID = "notifications"  # the webhook behind the notification settings
+COLOURS = {"run.completed": 0x2E7D32, "run.failed": 0xC62828, "run.cancelled": 0x757575,
+           "agent.needs_attention": 0xF9A825}
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def json_body(webhook: Webhook, delivery_id: str, run: Run, event: Event) -> dict[str, Any]:
+    return {"event": event.type, "delivery_id": delivery_id, "webhook_id": webhook.id, "timestamp": now(),
+            "data": {"run": RunOut.of(run).model_dump(mode="json"),
+                     "event": {"id": event.id, "sequence": event.seq, "event_type": event.type,
+                               "payload": event.payload, "created_at": event.created_at}}}
+
+
+def discord_body(run: Run, event: Event) -> dict[str, Any]:
+    """A Discord message: one embed saying what happened to which run."""
+    what = {"run.completed": "completed", "run.failed": "failed", "run.cancelled": "was cancelled",
+            "agent.needs_attention": "needs your answer"}.get(event.type, event.type)
+    fields = [{"name": "branch", "value": run.branch, "inline": True},
+              {"name": "agent", "value": run.agent_name, "inline": True}]
+    if event.type == "agent.needs_attention":
+        fields.append({"name": "asks to use", "value": str(event.payload.get("tool") or "a tool"), "inline": True})
+    elif event.payload.get("reason"):
+        fields.append({"name": "reason", "value": str(event.payload["reason"])[:1000]})
+    if run.cost_usd:
+        fields.append({"name": "cost", "value": f"${run.cost_usd:.2f}", "inline": True})
+    return {"username": "corral", "embeds": [{
+        "title": f"Run {run.short_id} {what}", "description": run.task[:2000],
+        "color": COLOURS.get(event.type, 0x1565C0), "fields": fields, "timestamp": event.created_at}]}
+
+
+class WebhookSender:
+    """Listens to the engine's bus and delivers each matching event to each webhook, in the background."""
+
+    def __init__(self, engine: Engine, settings: ServerSettings, client: httpx.AsyncClient | None = None):
+        self.engine = engine
+        self.settings = settings
+        self.client = client or httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+        self._listening: asyncio.Task | None = None
+        self._deliveries: set[asyncio.Task] = set()
+
+    def start(self) -> None:
+        subscription = self.engine.bus.subscribe()
+        self._listening = asyncio.create_task(self._listen(subscription), name="corral-webhooks")
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Stop listening; deliveries under way get `grace` seconds to finish."""
+        if self._listening is not None:
+            self._listening.cancel()
+            await asyncio.gather(self._listening, return_exceptions=True)
+        if self._deliveries:
+            _, late = await asyncio.wait(set(self._deliveries), timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self.client.aclose()
+
+    async def idle(self) -> None:
+        """Return once no delivery is under way."""
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    async def _listen(self, subscription: Any) -> None:
+        with subscription:
+            while True:
+                for event in await subscription.next_batch():
+                    if event.type in ALL_WEBHOOK_EVENTS:
+                        try:
+                            await self._dispatch(event)
+                        except Exception:  # a bad webhook or a busy store must not stop the others
+                            log.exception("could not send webhooks for event %s of run %s", event.type,
+                                          event.run_id[:8])
+
+    async def _dispatch(self, event: Event) -> None:
+        run = await self.engine.run(event.run_id)
+        for webhook in await self.engine.store.webhooks_for_run_of(run.project_id):
+            if event.type in webhook.events:
+                task = asyncio.create_task(self.deliver(webhook, run, event))
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+
+    async def deliver(self, webhook: Webhook, run: Run, event: Event) -> bool:
+        """Send one event to one webhook, retrying; True once it was accepted (2xx)."""
+        delivery_id = str(uuid.uuid4())
+        if webhook.format == "discord":
+            content = discord_body(run, event)
+        else:
+            content = json_body(webhook, delivery_id, run, event)
+        body = json.dumps(content, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "corral-webhooks",
+                   "X-Delivery-ID": delivery_id, "X-Event-Type": event.type}
+        if webhook.secret:
+            headers["X-Signature-256"] = signature(webhook.secret, body)
+        delay = self.settings.webhook_backoff
+        for attempt in range(1, self.settings.webhook_attempts + 1):
+            status, error = await self._post(webhook.url, body, headers)
+            delivered = status is not None and 200 <= status < 300
+            await self.engine.store.add_webhook_delivery(WebhookDelivery(
+                None, delivery_id, webhook.id, event.type, run.id, attempt, status, error, delivered, now()))
+            if delivered:
+                return True
+            if status is not None and status < 500 and status not in RETRIED_STATUSES:
+                log.warning("webhook %s refused %s: HTTP %s", webhook.id, event.type, status)
+                return False
+            if attempt < self.settings.webhook_attempts:
+                await asyncio.sleep(delay)
+                delay *= 2
+        log.warning("webhook %s: gave up on %s after %d attempts", webhook.id, event.type, attempt)
+        return False
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+        try:
+            response = await self.client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            return None, f"{error.__class__.__name__}: {error}"[:500] or error.__class__.__name__
+        return response.status_code, None if response.is_success else response.text[:500]

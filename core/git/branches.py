@@ -1,0 +1,223 @@
+"""corral's run branches: listing them with their state, renaming, deleting and pushing."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from dulwich import porcelain
+from dulwich.objects import Commit
+from dulwich.porcelain import DivergedBranches
+from dulwich.refs import check_ref_format
+from dulwich.repo import Repo
+
+from .changes import changes
+from .history import History
+from .merging import merge_trees, objects_of
+from .repo import HEADS, GitError, branch_of, commit_of, main_path
+from .worktrees import _linked, delete_branch, list_worktrees, remove_worktree
+
+REMOTES = b"refs/remotes/"
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    tip: str
+    subject: str
+    committed_at: str  # ISO 8601, in the committer's time zone
+    ahead: int  # commits on the branch that base does not have
+    behind: int  # commits on base that the branch does not have
+    merged: bool  # the tip is in base's history
+    pushed: bool  # a remote-tracking branch of the same name has the tip
+    worktree: str | None  # where it is checked out
+    base: str | None  # what ahead, behind and merged compare with
+
+
+def _tip(r: Repo, branch: str) -> bytes:
+    try:
+        return r.refs[HEADS + branch.encode()]
+    except KeyError:
+        raise GitError(f"no branch named '{branch}'") from None
+
+
+def _commit_named(r: Repo, name: str) -> bytes:
+    """A branch first (a branch named like a sha or tag wins), else any commit name."""
+    try:
+        return r.refs[HEADS + name.encode()]
+    except KeyError:
+        return commit_of(r, name).id
+
+
+def corral_branches(repo: str | Path, base: str | None = None,
+                    base_of: Callable[[str], str | None] | None = None) -> list[Branch]:
+    """Every corral/* branch, by name. Each is compared with base_of(name) when that gives
+    a name that exists, else with `base`, else with the branch checked out in the main
+    checkout (or its commit, when detached)."""
+    with Repo(main_path(repo)) as r:
+        h = History(r)
+        checked_out = {w.branch: str(w.path) for w in list_worktrees(r.path) if w.branch}
+        default = base or branch_of(r.refs.read_ref(b"HEAD"))[0]
+        remote: dict[bytes, list[bytes]] = {}
+        for ref in r.refs.keys(base=REMOTES):
+            _, _, name = ref.partition(b"/")
+            if name and name != b"HEAD":
+                remote.setdefault(name, []).append(r.refs[REMOTES + ref])
+        out = []
+        for ref in sorted(r.refs.keys(base=HEADS + b"corral/")):
+            name = "corral/" + ref.decode()
+            tip = r.refs[HEADS + b"corral/" + ref]
+            c = r[tip]
+            assert isinstance(c, Commit)
+            against, base_sha = None, None
+            for candidate in (base_of(name) if base_of else None, default, "HEAD"):
+                if candidate:
+                    try:
+                        against, base_sha = candidate, _commit_named(r, candidate)
+                        break
+                    except GitError:
+                        continue
+            ahead, behind = h.counts(tip, base_sha) if base_sha else (0, 0)
+            when = datetime.fromtimestamp(c.commit_time, timezone(timedelta(seconds=c.commit_timezone)))
+            out.append(Branch(
+                name=name,
+                tip=tip.decode(),
+                subject=c.message.split(b"\n", 1)[0].decode(c.encoding.decode() if c.encoding else "utf-8",
+                                                         errors="replace"),
+                committed_at=when.isoformat(),
+                ahead=ahead,
+                behind=behind,
+                merged=base_sha is not None and ahead == 0,
+                pushed=any(_contains(h, sha, tip) for sha in remote.get(name.encode(), [])),
+                worktree=checked_out.get(name),
+                base=against,
+            ))
+        return out
+
+
+def _contains(h: History, tip: bytes, commit: bytes) -> bool:
+    try:
+        return h.is_ancestor(commit, tip)
+    except KeyError:  # a remote-tracking ref whose commits are not all here
+        return False
+
+
+def rename_branch(repo: str | Path, old: str, new: str) -> None:
+    """Rename a branch, like `git branch -m`: its reflog, config and the worktrees that
+    have it checked out follow."""
+    with Repo(main_path(repo)) as r:
+        sha, old_ref, new_ref = _tip(r, old), HEADS + old.encode(), HEADS + new.encode()
+        if not check_ref_format(new_ref):
+            raise GitError(f"invalid branch name '{new}'")
+        if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs.keys()):
+            raise GitError(f"a branch named '{new}' already exists")
+        message = f"Branch: renamed {old_ref.decode()} to {new_ref.decode()}".encode()
+        try:
+            added = r.refs.add_if_new(new_ref, sha, message=message)
+        except OSError as e:  # e.g. a branch named like one of the new name's directories
+            raise GitError(f"cannot create branch '{new}': {e}") from e
+        if not added:
+            raise GitError(f"a branch named '{new}' already exists")
+        logs = Path(r.commondir(), "logs")
+        if (logs / old_ref.decode()).exists():
+            (logs / new_ref.decode()).parent.mkdir(parents=True, exist_ok=True)
+            (logs / new_ref.decode()).write_bytes((logs / old_ref.decode()).read_bytes())
+        heads = [Path(r.commondir(), "HEAD")] + [admin / "HEAD" for admin, _ in _linked(r)]
+        for head in heads:
+            try:
+                if branch_of(head.read_bytes().strip())[1] == old_ref:
+                    head.write_bytes(b"ref: " + new_ref + b"\n")
+            except OSError:
+                continue
+        r.refs.remove_if_equals(old_ref, sha)
+        (logs / old_ref.decode()).unlink(missing_ok=True)
+        _rename_config(r, old, new)
+
+
+def _rename_config(r: Repo, old: str, new: str) -> None:
+    config = r.get_config()
+    section = (b"branch", old.encode())
+    if not config.has_section(section):
+        return
+    for key, value in list(config.items(section)):
+        config.set((b"branch", new.encode()), key, value)
+    del config[section]
+    config.write_to_path()
+
+
+def _landed(r: Repo, h: History, tip: bytes, base: bytes) -> bool:
+    """Whether base already holds all the branch's changes (e.g. after a squash landing)."""
+    objs = objects_of(r)
+    bases = h.merge_bases(base, tip)
+    tree, conflicts = merge_trees(objs, r[bases[0]].tree if bases else None, r[base].tree, r[tip].tree)
+    return not conflicts and tree == r[base].tree
+
+
+def delete_branch_and_worktree(repo: str | Path, branch: str, base: str, force: bool = False) -> None:
+    """Delete a branch and the worktrees that have it checked out. Unless force, refuse
+    when that would lose work: commits not in base (whose changes base does not already
+    have, as after a squash) or uncommitted changes in its worktree."""
+    with Repo(main_path(repo)) as r:
+        tip = _tip(r, branch)
+        worktrees = list_worktrees(r.path)
+        if worktrees[0].branch == branch:
+            raise GitError(f"branch '{branch}' is checked out in {worktrees[0].path}")
+        mine = [w.path for w in worktrees[1:] if w.branch == branch]
+        if not force:
+            h = History(r)
+            base_sha = _commit_named(r, base)
+            ahead = h.counts(tip, base_sha)[0]
+            if ahead and not _landed(r, h, tip, base_sha):
+                raise GitError(f"branch '{branch}' has {ahead} commit{'s' if ahead > 1 else ''} not merged "
+                               f"into '{base}'; deleting it would lose them (force deletes it anyway)")
+            for path in mine:
+                if path.exists() and changes(path, "HEAD"):
+                    raise GitError(f"{path} has uncommitted changes; deleting it would lose them "
+                                   "(force deletes it anyway)")
+    for path in mine:
+        remove_worktree(repo, path, force=True)
+    delete_branch(repo, branch)
+
+
+def push_branch(repo: str | Path, branch: str, remote: str = "origin") -> str:
+    """Push branch to the same name on a configured remote, like `git push remote branch`;
+    the remote-tracking ref refs/remotes/<remote>/<branch> then holds it. Returns the
+    pushed commit."""
+    path = main_path(repo)
+    with Repo(path) as r:
+        tip, ref = _tip(r, branch), HEADS + branch.encode()
+        config = r.get_config()
+        if not config.has_section((b"remote", remote.encode())):
+            raise GitError(f"no remote named '{remote}'")
+        tracking = REMOTES + remote.encode() + b"/" + branch.encode()
+        before = _ref(r, tracking)
+    out = io.BytesIO()
+    try:
+        result = porcelain.push(path, remote, [ref + b":" + ref], outstream=out, errstream=out)
+    except DivergedBranches:
+        raise GitError(f"'{remote}' has commits on {branch} that are not here; push refused") from None
+    except Exception as e:  # the transport's many errors: no such path, host, permission...
+        detail = " ".join(str(e).split()) or type(e).__name__
+        raise GitError(f"could not push {branch} to '{remote}': {detail}") from e
+    refused = {k: v for k, v in (result.ref_status or {}).items() if v}
+    with Repo(path) as r:
+        if refused:
+            if before is None:
+                r.refs.remove_if_equals(tracking, None)
+            else:
+                r.refs.set_if_equals(tracking, None, before)
+            reasons = "; ".join(v.decode() if isinstance(v, bytes) else str(v) for v in refused.values())
+            raise GitError(f"'{remote}' refused {branch}: {reasons}")
+        if _ref(r, tracking) != tip:
+            r.refs.set_if_equals(tracking, None, tip, message=b"update by push")
+    return tip.decode()
+
+
+def _ref(r: Repo, ref: bytes) -> bytes | None:
+    try:
+        return r.refs[ref]
+    except KeyError:
+        return None

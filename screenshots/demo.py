@@ -1,0 +1,203 @@
+"""A corral home in a realistic, fixed state, for the dashboard's snapshots and screenshots: a project
+with five runs (one waiting on a Bash call, one streaming, one done with a diff, one failed, one
+cancelled), two agent profiles, fixed ids and times, and a clock that stands still."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.config import Paths
+from core.engine import Engine
+from core.models import Agent, Approval, Event, Project, Repo, Run, Worktree
+from core.store import Store
+from tui.app import CorralApp
+
+NOW = datetime(2026, 3, 2, 10, 30, 0, tzinfo=timezone.utc)
+ROOT = Path("/tmp/corral-demo")  # fixed, so the paths on screen are the same on every machine
+HOME = ROOT / "home"
+REPO = HOME / "src" / "shop"
+PROJECT_ID = "6b1f2e4a-0c3d-4e5f-8a9b-0c1d2e3f4a5b"
+WRITER_ID = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
+ATTENTION, STREAMING, DONE, FAILED, CANCELLED = (
+    "a1b2c3d4-1111-4aaa-8aaa-000000000001", "5e6f7a8b-2222-4bbb-8bbb-000000000002",
+    "9c0d1e2f-3333-4ccc-8ccc-000000000003", "3a4b5c6d-4444-4ddd-8ddd-000000000004",
+    "7e8f9a0b-5555-4eee-8eee-000000000005")
+
+
+def at(minute: int, second: int = 0) -> str:
+    return f"2026-03-02T{10 + minute // 60:02d}:{minute % 60:02d}:{second:02d}.000Z"
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2026-03-01T09:00:00Z", "GIT_COMMITTER_DATE": "2026-03-01T09:00:00Z",
+           "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
+           "GIT_COMMITTER_EMAIL": "ada@example.com"}
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+DATES_BEFORE = '''from datetime import datetime
+
+
+def parse_day(text):
+    return datetime.strptime(text, "%Y-%m-%d")
+
+
+def parse_stamp(text):
+    return datetime.strptime(text, "%Y-%m-%d %H:%M")
+'''
+DATES_AFTER = '''from datetime import datetime, timezone
+
+
+def parse_day(text: str) -> datetime:
+    return datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+
+
+def parse_stamp(text: str) -> datetime:
+    """A local time stamp, read as UTC so tests do not depend on the machine's zone."""
+    return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+'''
+TEST_AFTER = '''from shop.dates import parse_day, parse_stamp
+
+
+def test_parse_day_is_utc():
+    assert parse_day(" 2026-03-01 ").tzinfo is not None
+
+
+def test_parse_stamp_ignores_the_local_zone():
+    assert parse_stamp("2026-03-01 09:00").hour == 9
+'''
+
+
+def _repo_and_worktree() -> tuple[str, Path]:
+    if ROOT.exists():
+        shutil.rmtree(ROOT)
+    (REPO / "shop").mkdir(parents=True)
+    _git(REPO.parent, "init", "-q", "-b", "main", str(REPO))
+    (REPO / "shop" / "dates.py").write_text(DATES_BEFORE)
+    (REPO / "README.md").write_text("# shop\n")
+    _git(REPO, "add", "-A")
+    _git(REPO, "commit", "-q", "-m", "first")
+    base = _git(REPO, "rev-parse", "HEAD").strip()
+    worktree = HOME / "corral" / "worktrees" / DONE[:8] / "shop"
+    _git(REPO, "worktree", "add", "-q", "-b", f"corral/run-{DONE[:8]}", str(worktree), base)
+    (worktree / "shop" / "dates.py").write_text(DATES_AFTER)
+    (worktree / "tests").mkdir()
+    (worktree / "tests" / "test_dates.py").write_text(TEST_AFTER)
+    return base, worktree
+
+
+def _events(run_id: str, items: list[tuple[str, dict]], minute: int) -> list[Event]:
+    return [Event(run_id, seq, kind, payload, at(minute, min(59, seq * 2)))
+            for seq, (kind, payload) in enumerate(items, start=1)]
+
+
+async def build(paths: Paths) -> None:
+    """Write the demo state into the home at `paths` (and its repo under ROOT)."""
+    base, worktree = _repo_and_worktree()
+    store = Store(paths.database)
+    paths.ensure()
+    await store.open()
+    await store.create_project(Project(PROJECT_ID, "shop", at(0)))
+    await store.add_repo(Repo("0f1e2d3c-aaaa-4bbb-8ccc-000000000010", PROJECT_ID, "shop", str(REPO), at(0)))
+    await store.create_agent(Agent(WRITER_ID, "writer", model="claude-haiku-4-5", allowed_tools=["Read", "Grep"],
+                                   max_turns=20, instructions="Write for users, not developers.",
+                                   created_at=at(1)))
+    runs = [
+        (ATTENTION, "claude", "add a /health endpoint that reports the database status", "needs_attention",
+         27, None, (0, 0, 0.0), None, None),
+        (STREAMING, "writer", "write the changelog for 0.4 from the merged pull requests", "running",
+         25, None, (0, 0, 0.0), None, None),
+        (DONE, "claude", "fix the flaky date parsing test", "completed", 12, 16, (48210, 3120, 0.4213), 2, None),
+        (FAILED, "claude", "upgrade the ORM to 2.0 and fix what breaks", "failed", 8, 9, (9120, 410, 0.0631),
+         0, "API error 429: rate limited, try again later"),
+        (CANCELLED, "writer", "rename the settings module to config", "cancelled", 2, 5, (15200, 980, 0.1102), 3,
+         "cancelled by the user"),
+    ]
+    for run_id, agent, task, status, start, end, (t_in, t_out, cost), files, reason in reversed(runs):
+        await store.create_run(Run(
+            id=run_id, project_id=PROJECT_ID, agent_id=WRITER_ID if agent == "writer" else
+            "00000000-0000-4000-8000-000000000001", agent_name=agent, task=task, status=status, base_ref="HEAD",
+            branch=f"corral/run-{run_id[:8]}", created_at=at(start), updated_at=at(end or start),
+            started_at=at(start, 1), ended_at=at(end) if end else None, tokens_in=t_in, tokens_out=t_out,
+            cost_usd=cost, files_changed=files, reason=reason))
+        path = worktree if run_id == DONE else ROOT / "gone" / run_id[:8]
+        await store.add_worktree(run_id, Worktree("0f1e2d3c-aaaa-4bbb-8ccc-000000000010", "shop", str(REPO),
+                                                  str(path), base))
+    bash = {"command": "python -m pytest -q tests/test_health.py", "description": "Run the health check tests"}
+    await store.append(_events(ATTENTION, [
+        ("run.created", {"task": runs[0][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{ATTENTION[:8]}"}),
+        ("run.started", {"pid": 4242, "command": "claude", "cwd": str(worktree)}),
+        ("session.init", {"session_id": "5c1d0a9e", "model": "claude-sonnet-4-6", "version": "2.1.331"}),
+        ("agent.message", {"text": "I'll look at how the app registers its routes, then add a /health route "
+                                   "that pings the database and reports how long it took."}),
+        ("agent.tool_call", {"id": "t1", "name": "Read", "input": {"file_path": "shop/app.py"}}),
+        ("agent.tool_result", {"id": "t1", "name": "Read", "output": "from flask import Flask\n\napp = Flask("
+                               "__name__)\n...", "is_error": False}),
+        ("agent.tool_call", {"id": "t2", "name": "Edit", "input": {"file_path": "shop/app.py",
+                                                                    "old_string": "app = Flask(__name__)",
+                                                                    "new_string": "app = Flask(__name__)\n\n"
+                                                                    "@app.get('/health')\ndef health(): ..."}}),
+        ("agent.tool_result", {"id": "t2", "name": "Edit", "output": "The file shop/app.py has been updated.",
+                               "is_error": False}),
+        ("agent.tool_call", {"id": "t3", "name": "Write", "input": {"file_path": "tests/test_health.py",
+                                                                     "content": "def test_health(client): ..."}}),
+        ("agent.tool_result", {"id": "t3", "name": "Write", "output": "File created successfully.",
+                               "is_error": False}),
+        ("agent.message", {"text": "The route is in place. Now let me run its tests."}),
+        ("agent.tool_call", {"id": "t4", "name": "Bash", "input": bash}),
+        ("agent.needs_attention", {"request_id": "r1", "tool": "Bash", "input": bash, "reason": None}),
+    ], 27))
+    await store.add_approval(Approval(0, ATTENTION, "r1", "Bash", bash, "pending", None, at(27, 30)))
+    await store.append(_events(STREAMING, [
+        ("run.created", {"task": runs[1][2], "agent": "writer", "base": "HEAD", "branch": f"corral/run-{STREAMING[:8]}"}),
+        ("run.started", {"pid": 4243, "command": "claude", "cwd": "~/src/shop"}),
+        ("agent.tool_call", {"id": "w1", "name": "Bash", "input": {"command": "git log --merges --oneline v0.3..HEAD"}}),
+        ("agent.tool_result", {"id": "w1", "name": "Bash", "output": "4f2a1c9 Merge #212: faster checkout\n"
+                               "7b3e0d1 Merge #209: saved carts\n1a9c8e2 Merge #205: fix tax rounding",
+                               "is_error": False}),
+        ("agent.token", {"text": "## 0.4\n\n- Checkout is faster: the cart page loads"}),
+        ("agent.token", {"text": " in half the time.\n- Saved carts: come back later to what you"}),
+    ], 25))
+    await store.append(_events(DONE, [
+        ("run.created", {"task": runs[2][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{DONE[:8]}"}),
+        ("run.started", {"pid": 4100, "command": "claude", "cwd": str(worktree)}),
+        ("agent.message", {"text": "The test fails when the machine is not on UTC: parse_stamp returns a naive "
+                                   "datetime. I'll make both parsers return UTC times."}),
+        ("agent.tool_call", {"id": "d1", "name": "Edit", "input": {"file_path": "shop/dates.py"}}),
+        ("agent.tool_result", {"id": "d1", "name": "Edit", "output": "ok", "is_error": False}),
+        ("agent.tool_call", {"id": "d2", "name": "Bash", "input": {"command": "python -m pytest -q"}}),
+        ("agent.tool_result", {"id": "d2", "name": "Bash", "output": "2 passed in 0.04s", "is_error": False}),
+        ("agent.message", {"text": "Both parsers now return UTC times and the test passes in any zone."}),
+        ("run.result", {"tokens_in": 48210, "tokens_out": 3120, "cost_usd": 0.4213, "num_turns": 6}),
+        ("run.checkpoint", {"repo": "shop", "commit": "c0ffee1234"}),
+        ("run.completed", {}),
+    ], 12))
+    await store.append(_events(FAILED, [
+        ("run.created", {"task": runs[3][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{FAILED[:8]}"}),
+        ("agent.error", {"message": "API error 429: rate limited, try again later", "status": 429}),
+        ("run.failed", {"reason": "API error 429: rate limited, try again later"}),
+    ], 8))
+    await store.append(_events(CANCELLED, [
+        ("run.created", {"task": runs[4][2], "agent": "writer", "base": "HEAD", "branch": f"corral/run-{CANCELLED[:8]}"}),
+        ("run.cancelled", {"reason": "cancelled by the user"}),
+    ], 2))
+    await store.flush()
+    await store.close()
+
+
+class DemoApp(CorralApp):
+    """The dashboard over the demo home, opening and closing its engine inside its own event loop."""
+
+    async def on_load(self) -> None:
+        await self.engine.open()
+
+    async def on_unmount(self) -> None:
+        await self.engine.close()
+
+
+def demo_app(paths: Paths) -> DemoApp:
+    return DemoApp(Engine(paths), REPO, clock=lambda: NOW)

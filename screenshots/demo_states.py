@@ -1,0 +1,58 @@
+"""Getting the demo dashboard into each state worth a look; shared by the snapshots and screenshots."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from demo import DONE
+
+from tui.widgets.diff_view import DiffView
+from tui.widgets.projects_pane import AgentTable, ProjectsPane
+from tui.widgets.runs_pane import RunsPane
+
+
+async def settle(pilot, condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+    await pilot.pause(0.1)
+    await pilot.wait_for_scheduled_animations()
+
+
+def _transcript_ready(app) -> bool:
+    panes = app.query(RunsPane)
+    return bool(panes and app.feed.loaded_once and panes.first().transcript.blocks
+                and not app.feed._transcript_loading)
+
+
+async def runs_tab(pilot) -> None:
+    await settle(pilot, lambda: _transcript_ready(pilot.app), "the runs and the transcript")
+
+
+async def diffs_tab(pilot) -> None:
+    app = pilot.app
+    await runs_tab(pilot)
+    app.query_one(RunsPane).table.select(DONE)
+    await pilot.press("D")
+    await settle(pilot, lambda: app.query(DiffView) and app.query_one(DiffView).files, "the diff")
+
+
+async def projects_tab(pilot) -> None:
+    app = pilot.app
+    await runs_tab(pilot)
+    await pilot.press("1")
+    await settle(pilot, lambda: app.query(ProjectsPane) and app.query_one(AgentTable).row_count == 2,
+                 "the projects and agents")
+
+
+async def new_run_dialog(pilot) -> None:
+    await runs_tab(pilot)
+    await pilot.press("n")
+    await pilot.press(*"add rate limiting to the login endpoint")
+    await settle(pilot, lambda: True, "the dialog")
+
+
+STATES = {"runs": runs_tab, "diffs": diffs_tab, "projects": projects_tab, "new-run": new_run_dialog}

@@ -1,0 +1,74 @@
+"""The Projects tab from the keyboard: agent profiles and repos, with the engine's refusals in the dialog."""
+
+from __future__ import annotations
+
+from claude_env import init_git_repo
+from test_tui_runs import start, until
+
+from tui.app import make_app
+from tui.screens.add_repo import AddRepoDialog
+from tui.screens.agent_profile import AgentDialog
+from tui.widgets.projects_pane import AgentTable, ProjectsPane, ProjectTree
+
+
+async def open_projects(pilot, app) -> ProjectsPane:
+    await start(pilot, app)
+    await pilot.press("1")
+    await until(pilot, lambda: app.query(ProjectsPane) and app.query_one(ProjectTree).has_focus, "the Projects tab")
+    return app.query_one(ProjectsPane)
+
+
+async def test_an_agent_profile_is_added_from_the_projects_tab(engine, repo):
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_projects(pilot, app)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AgentDialog), "the agent dialog")
+        await pilot.press(*"reviewer", "tab")  # name, then the CLI (left as it is)
+        await pilot.press("tab", *"claude-sonnet-4-6", "tab", *"Bash, Read", "tab", *"12")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, AgentDialog), "the dialog to close")
+        agent = await engine.agent("reviewer")
+        assert (agent.model, agent.allowed_tools, agent.max_turns) == ("claude-sonnet-4-6", ["Bash", "Read"], 12)
+        table = app.query_one(AgentTable)
+        await until(pilot, lambda: table.row_count == 2, "the profile in the table")
+        assert [table.get_row_at(i)[0].plain for i in range(2)] == ["claude", "reviewer"]
+
+
+async def test_an_agent_profile_is_edited_and_a_bad_value_is_explained_in_the_dialog(engine, repo):
+    await engine.add_agent("builder", max_turns=3)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_projects(pilot, app)
+        await pilot.press("tab")  # to the agent profiles
+        await pilot.press("j", "enter")
+        await until(pilot, lambda: isinstance(app.screen, AgentDialog), "the agent dialog")
+        assert app.screen.agent.name == "builder"
+        app.screen.query_one("#max-turns").value = "0"
+        await pilot.press("ctrl+s")
+        error = app.screen.query_one("#dialog-error")
+        await until(pilot, lambda: "max turns must be at least 1" in str(error.render()), "the refusal")
+        assert isinstance(app.screen, AgentDialog)  # still open, nothing lost
+        app.screen.query_one("#max-turns").value = "8"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, AgentDialog), "the dialog to close")
+        assert (await engine.agent("builder")).max_turns == 8
+
+
+async def test_a_repo_is_added_to_the_project_and_a_wrong_path_is_refused_in_the_dialog(engine, repo, tmp_path):
+    other = init_git_repo(tmp_path / "api")
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_projects(pilot, app)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, AddRepoDialog), "the add-repo dialog")
+        await pilot.press(*str(tmp_path / "nowhere"), "enter")
+        error = app.screen.query_one("#dialog-error")
+        await until(pilot, lambda: "not a git repository" in str(error.render()), "the refusal")
+        app.screen.query_one("#path").value = str(other)
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, AddRepoDialog), "the dialog to close")
+        project = await engine.project(app.project.id)
+        assert [r.name for r in project.repos] == ["app", "api"]
+        tree = app.query_one(ProjectTree)
+        await until(pilot, lambda: len(tree.root.children[0].children) == 2, "the repo in the tree")

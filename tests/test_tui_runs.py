@@ -1,0 +1,231 @@
+"""The dashboard driven from the keyboard, against the real Claude Code CLI and the scripted model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from model_server import text, tool
+
+from core.models import RunStatus
+from tui.app import CorralApp, make_app
+from tui.screens.confirm import ConfirmDialog
+from tui.screens.deny import DenyDialog
+from tui.screens.help import HelpScreen
+from tui.screens.new_run import NewRunDialog
+from tui.widgets.diff_view import DiffView
+from tui.widgets.diffs_pane import FileList
+from tui.widgets.runs_pane import RunsPane
+
+BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
+WRITE = {"file_path": "hello.py", "content": "print('hello corral')\n"}
+
+
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    """Let the app work until `condition` holds; fail saying `what` did not happen."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def runs_pane(app: CorralApp) -> RunsPane:
+    return app.query_one(RunsPane)
+
+
+def transcript_text(app: CorralApp) -> str:
+    return runs_pane(app).transcript.plain_text()
+
+
+def status_of(app: CorralApp, run_id: str) -> str | None:
+    run = app.feed.by_id.get(run_id)
+    return run.status if run else None
+
+
+async def start(pilot, app: CorralApp) -> None:
+    await until(pilot, lambda: app.project is not None and app.query(RunsPane) and app.feed.loaded_once,
+                "the dashboard to open on the repo")
+
+
+async def test_a_run_started_from_the_new_run_dialog_streams_into_the_table_and_transcript(engine, model, repo):
+    model.set_script([tool("Write", WRITE), text("Wrote hello.py for you.")])
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        assert app.project.name == repo.name  # the repo corral was opened in became a project
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewRunDialog), "the new-run dialog")
+        await pilot.press(*"write hello.py")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, NewRunDialog), "the dialog to close")
+        await until(pilot, lambda: app.feed.runs, "the run to be listed")
+        run_id = app.feed.runs[0].id
+        assert app.selected_run_id == run_id
+        await until(pilot, lambda: status_of(app, run_id) == RunStatus.COMPLETED, "the run to complete")
+        await until(pilot, lambda: "completed" in transcript_text(app), "the outcome in the transcript")
+
+        shown = transcript_text(app)
+        assert "write hello.py" in shown  # the task
+        assert "Write  hello.py" in shown  # the tool call, closed
+        assert "Wrote hello.py for you." in shown
+        table = runs_pane(app).table
+        assert table.get_row(run_id)[0].plain == "✓ done"
+        assert app.feed.by_id[run_id].files_changed == 1
+
+
+async def test_a_tool_call_opens_to_show_its_input_and_result(engine, model, repo):
+    model.set_script([tool("Write", WRITE), text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "write hello.py")
+    await engine.wait(run.id)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        await until(pilot, lambda: "completed" in transcript_text(app), "the transcript")
+        view = runs_pane(app).transcript
+        view.focus()
+        tools = [i for i, b in enumerate(view.blocks) if b.kind == "tool"]
+        while view.cursor != tools[0]:
+            await pilot.press("k")
+        assert "print('hello corral')" not in transcript_text(app)
+        await pilot.press("enter")
+        assert "print('hello corral')" in transcript_text(app)  # the input, now open
+        await pilot.press("enter")
+        assert "print('hello corral')" not in transcript_text(app)
+
+
+async def test_a_bash_call_is_allowed_from_the_keyboard(engine, model, repo):
+    model.set_script([tool("Bash", BASH), text("The answer is in answer.txt.")])
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        run = await engine.start_run(app.project.id, "compute the answer")
+        await until(pilot, lambda: app.feed.pending.get(run.id), "the permission request")
+        banner = runs_pane(app).banner
+        assert banner.has_class("-open")
+        assert "asks to use Bash" in str(banner.render()) and "python3 -c" in str(banner.render())
+        assert "Bash" in app.query_one("#tabs").get_tab("runs").label.plain or "need" in app.sub_title
+        assert "1 needs you" in app.sub_title
+        await pilot.press("a")
+        await until(pilot, lambda: status_of(app, run.id) == RunStatus.COMPLETED, "the run to complete")
+        assert (Path(run.worktrees[0].path) / "answer.txt").read_text() == "42\n"
+        await until(pilot, lambda: "allowed Bash" in transcript_text(app), "the answer in the transcript")
+        assert not banner.has_class("-open")
+        assert "needs you" not in app.sub_title
+
+
+async def test_a_bash_call_is_denied_with_a_message_the_agent_reads(engine, model, repo):
+    model.set_script([tool("Bash", BASH), text("Understood, I will not run it.")])
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        run = await engine.start_run(app.project.id, "compute the answer")
+        await until(pilot, lambda: app.feed.pending.get(run.id), "the permission request")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, DenyDialog), "the deny dialog")
+        await pilot.press(*"no shell today")
+        await pilot.press("enter")
+        await until(pilot, lambda: status_of(app, run.id) == RunStatus.COMPLETED, "the run to complete")
+        assert not (Path(run.worktrees[0].path) / "answer.txt").exists()
+        told = [r for r in model.tool_results() if r.get("is_error")]
+        assert told and "no shell today" in str(told[-1])
+        await until(pilot, lambda: "denied Bash: no shell today" in transcript_text(app), "the denial shown")
+
+
+async def test_the_diff_of_a_run_opens_in_the_diffs_tab(engine, model, repo):
+    model.set_script([tool("Write", WRITE), text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "write hello.py")
+    await engine.wait(run.id)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        await until(pilot, lambda: app.selected_run_id == run.id, "the run to be picked")
+        await pilot.press("D")
+        await until(pilot, lambda: app.query(DiffView) and app.query_one(DiffView).files, "the diff")
+        assert app.query_one("#tabs").active == "diffs"
+        files = app.query_one(FileList)
+        assert files.option_count == 1 and "hello.py" in str(files.get_option_at_index(0).prompt)
+        shown = app.query_one(DiffView).plain_text()
+        assert "hello.py  +1 -0" in shown and "+ print('hello corral')" in shown
+        await pilot.press("escape")
+        assert app.query_one("#tabs").active == "runs"
+
+
+async def test_quitting_asks_first_while_this_corral_drives_a_run(engine, model, repo):
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        run = await engine.start_run(app.project.id, "compute the answer")
+        await until(pilot, lambda: app.feed.pending.get(run.id), "the run to wait on the user")
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        assert "will be cancelled" in app.screen.question and run.short_id in app.screen.question
+        assert "stays on their branches" in app.screen.question
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmDialog) and app.is_running
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, "the app to quit")
+
+
+async def test_quitting_with_nothing_running_does_not_ask(engine, repo):
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "the app to quit")
+
+
+async def test_cancel_asks_then_stops_the_run(engine, model, repo):
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        run = await engine.start_run(app.project.id, "compute the answer")
+        await until(pilot, lambda: app.feed.pending.get(run.id), "the run to wait on the user")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: status_of(app, run.id) == RunStatus.CANCELLED, "the run to be cancelled")
+        await until(pilot, lambda: "cancelled" in transcript_text(app), "the outcome in the transcript")
+
+
+async def test_help_lists_every_key_and_the_palette_has_every_action(engine, repo):
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        listed = {binding.id for _, bindings in app.screen.sections for binding in bindings if binding.id}
+        for _, owner, bindings in app.key_sections():
+            assert all(b.id for b in bindings if b.action != "command_palette"), f"a key of {owner} has no id"
+        assert {"runs.allow", "runs.deny", "runs.allow_always", "runs.cancel", "runs.diff", "new_run", "quit",
+                "projects.new_agent", "projects.add_repo", "transcript.toggle", "diff.split"} <= listed
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        titles = [title for title, _, _ in app.palette_commands()]
+        wanted = {"New run", "Quit", "Runs: Allow", "Runs: Deny", "Projects: New agent", "Diffs: Side by side"}
+        assert wanted <= set(titles)
+
+
+async def test_the_run_list_filters_with_slash(engine, model, repo):
+    model.set_script([text("Nothing to do.")])
+    project = await engine.add_project(repo)
+    first = await engine.start_run(project.id, "polish the readme")
+    await engine.wait(first.id)
+    second = await engine.start_run(project.id, "fix the parser")
+    await engine.wait(second.id)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        table = runs_pane(app).table
+        await until(pilot, lambda: table.row_count == 2, "both runs")
+        await pilot.press("slash", *"parser")
+        assert table.row_count == 1 and table.selected_run_id == second.id
+        await pilot.press("escape")
+        assert table.row_count == 2

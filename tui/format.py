@@ -1,0 +1,83 @@
+"""How runs read on the dashboard: short figures that fit a narrow table, timed by the app's clock."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Callable
+
+from core import render
+from core.models import Run, RunStatus
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_time(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+
+
+def elapsed(run: Run, now: datetime) -> str:
+    start = parse_time(run.started_at) or parse_time(run.created_at)
+    if start is None:
+        return "-"
+    end = parse_time(run.ended_at) or now
+    return render.duration(max(0.0, (end - start).total_seconds()))
+
+
+def tokens(run: Run) -> str:
+    total = run.tokens_in + run.tokens_out
+    return render.tokens(total) if total else "-"
+
+
+def cost(run: Run) -> str:
+    if not run.cost_usd:
+        return "-"
+    return f"${run.cost_usd:.2f}" if run.cost_usd >= 0.01 else f"${run.cost_usd:.3f}"
+
+
+def files(run: Run) -> str:
+    return "-" if run.files_changed is None else str(run.files_changed)
+
+
+STATUS_MARK = {
+    RunStatus.QUEUED: "·",
+    RunStatus.RUNNING: "▶",
+    RunStatus.NEEDS_ATTENTION: "?",
+    RunStatus.COMPLETED: "✓",
+    RunStatus.FAILED: "✗",
+    RunStatus.CANCELLED: "■",
+    RunStatus.INTERRUPTED: "■",
+}
+
+STATUS_WORD = {
+    RunStatus.QUEUED: "queued",
+    RunStatus.RUNNING: "running",
+    RunStatus.NEEDS_ATTENTION: "needs you",
+    RunStatus.COMPLETED: "done",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+    RunStatus.INTERRUPTED: "stopped",
+}
+
+
+def status(run: Run) -> str:
+    return f"{STATUS_MARK.get(run.status, ' ')} {STATUS_WORD.get(run.status, run.status)}"
+
+
+def one_line(text: str, width: int | None = None) -> str:
+    text = " ".join(text.split())
+    if width is not None and len(text) > width:
+        return text[: max(0, width - 1)] + "…"
+    return text
+
+
+def home_path(path: str) -> str:
+    """A path as a person writes it: ~ for the home folder."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
+        return "~" + path[len(home):]
+    return path

@@ -1,0 +1,160 @@
+"""A run's event log folded into what a person reads: the task, the assistant's text as it streams,
+tool calls paired with their results, permission requests and answers, errors, the outcome."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from core import render
+from core.models import Event
+
+# Events that say nothing a reader of the transcript needs.
+HIDDEN = frozenset({"agent.system"})
+
+
+@dataclass(eq=False)
+class Block:
+    """One thing in the transcript. `version` changes whenever the block does (it keys the line cache)."""
+
+    kind: str  # task | text | thinking | tool | attention | answer | error | note | outcome
+    text: str = ""
+    title: str = ""
+    input: dict[str, Any] | None = None
+    output: str | None = None
+    is_error: bool = False
+    streaming: bool = False
+    expanded: bool = False
+    tone: str = ""  # success | warning | error, for notes and outcomes
+    version: int = 0
+
+    @property
+    def expandable(self) -> bool:
+        return self.kind in ("tool", "thinking")
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def input_text(self) -> str:
+        if not self.input:
+            return ""
+        if set(self.input) <= {"command", "description"} and "command" in self.input:
+            return str(self.input["command"])
+        return json.dumps(self.input, indent=2, ensure_ascii=False)
+
+
+@dataclass
+class Transcript:
+    run_id: str | None = None
+    blocks: list[Block] = field(default_factory=list)
+    last_seq: int = 0
+    _tools: dict[str, Block] = field(default_factory=dict)
+
+    def reset(self, run_id: str | None) -> None:
+        self.run_id = run_id
+        self.blocks.clear()
+        self._tools.clear()
+        self.last_seq = 0
+
+    def add(self, events: list[Event]) -> int | None:
+        """Fold events in (older or repeated ones are skipped); the index of the first block that changed."""
+        first: int | None = None
+        for event in events:
+            if event.seq <= self.last_seq:
+                continue
+            self.last_seq = event.seq
+            if event.type in HIDDEN:
+                continue
+            index = self._fold(event)
+            if index is not None and (first is None or index < first):
+                first = index
+        return first
+
+    def _append(self, block: Block) -> int:
+        self.blocks.append(block)
+        return len(self.blocks) - 1
+
+    def _last(self, kind: str) -> Block | None:
+        if self.blocks and self.blocks[-1].kind == kind and self.blocks[-1].streaming:
+            return self.blocks[-1]
+        return None
+
+    def _fold(self, event: Event) -> int | None:
+        p = event.payload
+        kind = event.type
+        if kind == "run.created":
+            return self._append(Block("task", text=p.get("task", ""),
+                                      title=f"{p.get('branch', '')} from {p.get('base', '')}"))
+        if kind == "run.started":
+            return self._append(Block("note", text=f"agent started (pid {p.get('pid')})"))
+        if kind == "agent.token":
+            block = self._last("text")
+            if block is None:
+                return self._append(Block("text", text=p.get("text", ""), streaming=True))
+            block.text += p.get("text", "")
+            block.touch()
+            return len(self.blocks) - 1
+        if kind == "agent.message":
+            block = self._last("text")
+            if block is None:
+                return self._append(Block("text", text=p.get("text", "")))
+            block.text, block.streaming = p.get("text", block.text), False
+            block.touch()
+            return len(self.blocks) - 1
+        if kind == "agent.thinking":
+            return self._append(Block("thinking", text=p.get("text", "")))
+        if kind == "agent.tool_call":
+            self._settle_stream()
+            block = Block("tool", title=p.get("name") or "tool", input=p.get("input") or {},
+                          text=render.tool_summary(p.get("name"), p.get("input")))
+            if p.get("id"):
+                self._tools[p["id"]] = block
+            return self._append(block)
+        if kind == "agent.tool_result":
+            block = self._tools.get(p.get("id") or "")
+            if block is None:
+                block = Block("tool", title=p.get("name") or "tool")
+                self._append(block)
+            block.output = p.get("output") or ""
+            block.is_error = bool(p.get("is_error"))
+            block.touch()
+            return self.blocks.index(block)
+        if kind == "agent.needs_attention":
+            return self._append(Block("attention", title=p.get("tool") or "a tool",
+                                      text=render.tool_summary(p.get("tool"), p.get("input")),
+                                      output=p.get("reason")))
+        if kind == "user.approval":
+            allowed = bool(p.get("allow"))
+            verdict = ("allowed always" if p.get("always") else "allowed") if allowed else "denied"
+            text = f"{verdict} {p.get('tool') or ''}".strip()
+            if p.get("message"):
+                text += f": {p['message']}"
+            return self._append(Block("answer", text=text, tone="success" if allowed else "error"))
+        if kind == "agent.request_cancelled":
+            return self._append(Block("note", text="the agent withdrew its permission request"))
+        if kind == "agent.error":
+            message = p.get("message") or p.get("reason") or render.describe(event)
+            return self._append(Block("error", text=str(message)))
+        if kind == "agent.output":
+            return self._append(Block("note", text=render.describe(event)))
+        if kind == "run.result":
+            block = Block("note", text=render.describe(event))
+            if p.get("is_error"):
+                block.tone = "error"
+            return self._append(block)
+        if kind in ("run.completed", "run.failed", "run.cancelled", "run.interrupted"):
+            self._settle_stream()
+            word = kind.split(".")[1]
+            tone = {"completed": "success", "failed": "error"}.get(word, "warning")
+            text = word + (f": {p['reason']}" if p.get("reason") else "")
+            return self._append(Block("outcome", text=text, tone=tone))
+        if kind == "run.checkpoint_failed":
+            return self._append(Block("note", text=render.describe(event), tone="error"))
+        return self._append(Block("note", text=render.describe(event)))
+
+    def _settle_stream(self) -> None:
+        block = self._last("text")
+        if block is not None:
+            block.streaming = False
+            block.touch()

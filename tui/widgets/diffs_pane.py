@@ -1,0 +1,123 @@
+"""The Diffs tab: what a run changed, file by file, against the commit it started from."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from core.git import FileChange
+from core.models import Run, Worktree
+
+from .. import diff_lines, format
+from .diff_view import DiffView
+from .filter_input import FilterInput
+
+if TYPE_CHECKING:
+    from ..app import CorralApp
+
+STATUS_MARK = {"added": "A", "modified": "M", "deleted": "D", "renamed": "R"}
+SIDE_BY_SIDE_WIDTH = 140
+
+
+class FileList(OptionList):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="files.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="files.up"),
+    ]
+
+
+class DiffsPane(Vertical):
+    TAB = "diffs"
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="diffs.filter"),
+        Binding("r", "reload", "Reload", id="diffs.reload"),
+        Binding("tab", "switch_focus", "Files/diff", show=False, id="diffs.switch_focus"),
+    ]
+
+    app: "CorralApp"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.run: Run | None = None
+        self.changes: list[tuple[Worktree, list[FileChange]]] = []
+        self.files: list[diff_lines.DiffFile] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="diff-title")
+        with Horizontal(id="diff-body"):
+            with Vertical(id="file-side"):
+                yield FilterInput("filter files…", id="files-filter")
+                yield FileList(id="file-list")
+            yield DiffView(id="diff-view")
+
+    def on_mount(self) -> None:
+        self.query_one("#diff-title", Static).update(Text("No run picked yet.", style="dim"))
+        self.app.diffs_pane_ready(self)
+
+    @property
+    def view(self) -> DiffView:
+        return self.query_one(DiffView)
+
+    def loading(self, run: Run) -> None:
+        self.query_one("#diff-title", Static).update(Text(f"{run.short_id} · loading its diff…"))
+
+    def show_changes(self, run: Run, changes: list[tuple[Worktree, list[FileChange]]], diff: str) -> None:
+        self.run, self.changes = run, changes
+        self.files = diff_lines.parse(diff)
+        count = sum(len(files) for _, files in changes)
+        added = sum(c.added for _, files in changes for c in files)
+        deleted = sum(c.deleted for _, files in changes for c in files)
+        title = Text.assemble((run.short_id, "bold"), f"  {format.status(run)} · {run.branch} · ",
+                              f"{count} file{'s' if count != 1 else ''} ", (f"+{added}", "bold"), " ",
+                              (f"-{deleted}", "bold"), "  ", (format.one_line(run.task), "dim"))
+        title.no_wrap, title.overflow = True, "ellipsis"
+        self.query_one("#diff-title", Static).update(title)
+        self._fill_list()
+        if not self.view.split_chosen:
+            self.view.split = self.app.size.width >= SIDE_BY_SIDE_WIDTH
+        self.view.show(self.files, "This run changed nothing (yet)." if not self.files else None)
+
+    def _fill_list(self) -> None:
+        many = len(self.changes) > 1
+        query = self.query_one(FilterInput).value.strip().lower()
+        files = self.query_one(FileList)
+        files.clear_options()
+        for worktree, changed in self.changes:
+            for change in changed:
+                name = f"{worktree.repo_name}/{change.path}" if many else change.path
+                if query and query not in name.lower():
+                    continue
+                counts = "bin" if change.binary else f"+{change.added} -{change.deleted}"
+                label = Text.assemble((STATUS_MARK.get(change.status, "?") + " ", "bold"), name, " ",
+                                      (counts, "dim"))
+                label.no_wrap, label.overflow = True, "ellipsis"
+                files.add_option(Option(label, id=f"{worktree.repo_name if many else ''}\0{change.path}"))
+
+    @on(OptionList.OptionHighlighted, "#file-list")
+    def file_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        repo, _, path = (event.option.id or "").partition("\0")
+        self.view.jump_to(repo or None, path)
+
+    @on(Input.Changed, "#files-filter")
+    def filtered(self) -> None:
+        self._fill_list()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterInput).open()
+
+    def action_reload(self) -> None:
+        if self.run is not None:
+            self.app.show_diff(self.run.id, switch=False)
+
+    def action_switch_focus(self) -> None:
+        if self.view.has_focus:
+            self.query_one(FileList).focus()
+        else:
+            self.view.focus()

@@ -1,0 +1,157 @@
+"""The Projects tab: projects with their repos, and the agent profiles runs can use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Label, Tree
+
+from core.models import Agent, Project, Repo
+
+from ..format import home_path, one_line
+
+if TYPE_CHECKING:
+    from ..app import CorralApp
+
+
+class ProjectTree(Tree):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="projects.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="projects.up"),
+    ]
+
+
+class AgentTable(DataTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="agents.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="agents.up"),
+    ]
+
+
+class ProjectsPane(Vertical):
+    TAB = "projects"
+    BINDINGS = [
+        Binding("p", "new_project", "New project", id="projects.new_project"),
+        Binding("r", "add_repo", "Add repo", id="projects.add_repo"),
+        Binding("x", "remove", "Remove", id="projects.remove"),
+        Binding("a", "new_agent", "New agent", id="projects.new_agent"),
+        Binding("e", "edit_agent", "Edit agent", id="projects.edit_agent"),
+        Binding("tab", "switch_focus", "Projects/agents", show=False, id="projects.switch_focus"),
+    ]
+
+    app: "CorralApp"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.projects: list[Project] = []
+        self.agents: list[Agent] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="project-side"):
+            yield Label("Projects", classes="section-title")
+            tree: ProjectTree = ProjectTree("projects", id="project-tree")
+            tree.show_root = False
+            yield tree
+        with Vertical(id="agent-side"):
+            yield Label("Agent profiles", classes="section-title")
+            yield AgentTable(id="agent-table", cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one(AgentTable)
+        for key, label in (("name", "name"), ("cli", "CLI"), ("model", "model"), ("tools", "allowed tools"),
+                           ("turns", "turns")):
+            table.add_column(label, key=key)
+        self.app.projects_pane_ready(self)
+
+    def show(self, projects: list[Project], agents: list[Agent], current: str | None) -> None:
+        self.projects, self.agents = projects, agents
+        tree = self.query_one(ProjectTree)
+        selected = tree.cursor_node.data if tree.cursor_node else None
+        tree.clear()
+        names = {p.id: p.name for p in projects}
+        line = None
+        for project in projects:
+            label = Text(project.name, style="bold")
+            if project.id == current:
+                label.append("  (this folder)", style="dim")
+            node = tree.root.add(label, data=project, expand=True)
+            for repo in project.repos:
+                leaf = node.add_leaf(Text.assemble(repo.name, "  ", (home_path(repo.path), "dim")), data=repo)
+                if selected is not None and getattr(selected, "id", None) == repo.id:
+                    line = leaf.line
+            if selected is not None and getattr(selected, "id", None) == project.id:
+                line = node.line
+        if not projects:
+            tree.root.add_leaf(Text("No project yet: p adds one, or run corral in a git repo.", style="dim"))
+        if line is not None:
+            tree.call_after_refresh(tree.move_cursor_to_line, line)
+        table = self.query_one(AgentTable)
+        row = table.cursor_row
+        table.clear()
+        for agent in agents:
+            name = agent.name + (f" ({names.get(agent.project_id, '?')})" if agent.project_id else "")
+            model = Text(agent.model or "default", style="" if agent.model else "dim")
+            table.add_row(Text(name), Text(agent.cli), model,
+                          Text(one_line(", ".join(agent.allowed_tools), 30) or "-"),
+                          Text(str(agent.max_turns or "-")), key=agent.id)
+        if agents:
+            table.move_cursor(row=min(row, len(agents) - 1))
+
+    def selected_project(self) -> Project | None:
+        node = self.query_one(ProjectTree).cursor_node
+        while node is not None and not isinstance(node.data, Project):
+            node = node.parent
+        if node is not None:
+            return node.data
+        return self.projects[0] if len(self.projects) == 1 else None
+
+    def selected_agent(self) -> Agent | None:
+        table = self.query_one(AgentTable)
+        if not self.agents or not (0 <= table.cursor_row < len(self.agents)):
+            return None
+        return self.agents[table.cursor_row]
+
+    def action_new_project(self) -> None:
+        self.app.add_repo(None)
+
+    def action_add_repo(self) -> None:
+        project = self.selected_project()
+        if project is None:
+            self.app.notify("pick a project first (or press p for a new one)", severity="warning")
+            return
+        self.app.add_repo(project)
+
+    def action_remove(self) -> None:
+        if self.query_one(AgentTable).has_focus:
+            agent = self.selected_agent()
+            if agent is not None:
+                self.app.delete_agent(agent)
+            return
+        node = self.query_one(ProjectTree).cursor_node
+        if node is not None and isinstance(node.data, Repo):
+            project = self.selected_project()
+            if project is not None:
+                self.app.remove_repo(project, node.data)
+        else:
+            self.app.notify("pick a repo (or an agent profile) to remove", severity="warning")
+
+    def action_new_agent(self) -> None:
+        self.app.edit_agent(None)
+
+    def action_edit_agent(self) -> None:
+        agent = self.selected_agent()
+        if agent is not None:
+            self.app.edit_agent(agent)
+
+    @on(DataTable.RowSelected, "#agent-table")
+    def agent_opened(self) -> None:
+        self.action_edit_agent()
+
+    def action_switch_focus(self) -> None:
+        tree, table = self.query_one(ProjectTree), self.query_one(AgentTable)
+        (tree if table.has_focus else table).focus()

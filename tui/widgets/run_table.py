@@ -1,0 +1,175 @@
+"""The table of runs: one row per run, newest first, columns that fit the width it has."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from core.models import Run, RunStatus
+
+from .. import format
+
+COLUMNS = {  # key: (label, width)
+    "status": ("status", 11),
+    "run": ("run", 8),
+    "agent": ("agent", 8),
+    "elapsed": ("elapsed", 7),
+    "tokens": ("tokens", 6),
+    "cost": ("cost", 6),
+    "files": ("files", 5),
+}
+NARROW = ("status", "run", "elapsed")
+MEDIUM = ("status", "run", "elapsed", "tokens", "cost")
+WIDE = tuple(COLUMNS)
+RIGHT = {"elapsed", "tokens", "cost", "files"}
+
+
+def _key(cells: tuple[Text, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((cell.plain, str(cell.style)) for cell in cells)
+
+
+class RunTable(DataTable):
+    DEFAULT_CSS = """
+    RunTable > .runs--attention { color: $warning; text-style: bold; }
+    RunTable > .runs--running { color: $accent; }
+    RunTable > .runs--done { color: $success; }
+    RunTable > .runs--failed { color: $error; }
+    RunTable > .runs--ended { color: $text-muted; }
+    """
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
+        "runs--attention", "runs--running", "runs--done", "runs--failed", "runs--ended"}
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="runs.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="runs.up"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.runs: list[Run] = []
+        self.query_text = ""
+        self.now = datetime.now()
+        self._columns: tuple[str, ...] = ()
+        self._shown: list[str] = []
+        self._cells: dict[str, tuple] = {}
+
+    # -- what it shows -------------------------------------------------------------------------
+
+    def show_runs(self, runs: list[Run], now: datetime) -> None:
+        self.runs, self.now = runs, now
+        self._update()
+
+    def set_filter(self, text: str) -> None:
+        self.query_text = text.strip().lower()
+        self._update()
+
+    def tick(self, now: datetime) -> None:
+        """Elapsed times move on for active runs only; nothing else is touched."""
+        self.now = now
+        if "elapsed" in self._columns:
+            for run in self.runs:
+                if run.active and run.id in self._cells:
+                    self.update_cell(run.id, "elapsed", Text(format.elapsed(run, now), justify="right"))
+
+    @property
+    def selected_run_id(self) -> str | None:
+        if not self._shown or not (0 <= self.cursor_row < len(self._shown)):
+            return None
+        return self._shown[self.cursor_row]
+
+    def select(self, run_id: str) -> None:
+        if run_id in self._shown:
+            self.move_cursor(row=self._shown.index(run_id))
+
+    def _visible(self) -> list[Run]:
+        if not self.query_text:
+            return self.runs
+        q = self.query_text
+        return [r for r in self.runs if q in " ".join((r.id, r.status, format.STATUS_WORD.get(r.status, ""),
+                                                         r.agent_name, r.task)).lower()]
+
+    def _wanted_columns(self) -> tuple[str, ...]:
+        width = self.size.width or self.app.size.width
+        return NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+
+    def _task_width(self) -> int:
+        used = sum(COLUMNS[c][1] + 2 * self.cell_padding for c in self._columns)
+        return max(10, (self.size.width or self.app.size.width) - used - 2 * self.cell_padding - 2)
+
+    def _update(self) -> None:
+        if not self.size.width and self._columns:
+            return  # hidden in another tab: nothing to lay out
+        keep = self.selected_run_id
+        columns = self._wanted_columns()
+        if columns != self._columns:
+            self._columns = columns
+            self.clear(columns=True)
+            self._shown, self._cells = [], {}
+            for key in columns:
+                label, width = COLUMNS[key]
+                self.add_column(Text(label, justify="right" if key in RIGHT else "left"), key=key, width=width)
+            self.add_column("task", key="task", width=self._task_width())
+        visible = self._visible()
+        ids = [r.id for r in visible]
+        if ids != self._shown:
+            with self.prevent(DataTable.RowHighlighted):  # the selection stays; rebuilding is not choosing
+                self.clear()
+                self._cells = {}
+                for run in visible:
+                    cells = self._row(run)
+                    self.add_row(*cells, key=run.id)
+                    self._cells[run.id] = _key(cells)
+                self._shown = ids
+                if keep in ids:
+                    self.move_cursor(row=ids.index(keep), animate=False)
+            return
+        keys = [*self._columns, "task"]
+        for run in visible:
+            cells = self._row(run)
+            old, new = self._cells.get(run.id), _key(cells)
+            for index, key in enumerate(keys):
+                if old is None or old[index] != new[index]:
+                    self.update_cell(run.id, key, cells[index])
+            self._cells[run.id] = new
+
+    def _style(self, run: Run) -> Style:
+        name = {RunStatus.NEEDS_ATTENTION: "attention", RunStatus.RUNNING: "running", RunStatus.QUEUED: "running",
+                RunStatus.COMPLETED: "done", RunStatus.FAILED: "failed"}.get(run.status, "ended")
+        style = self.get_component_rich_style(f"runs--{name}", partial=False)
+        return Style(color=style.color, bold=style.bold)
+
+    def _row(self, run: Run) -> tuple[Text, ...]:
+        style = self._style(run)
+        attention = run.status == RunStatus.NEEDS_ATTENTION
+        values = {
+            "status": format.status(run),
+            "run": run.short_id,
+            "agent": format.one_line(run.agent_name, 8),
+            "elapsed": format.elapsed(run, self.now),
+            "tokens": format.tokens(run),
+            "cost": format.cost(run),
+            "files": format.files(run),
+        }
+        cells = []
+        for key in self._columns:
+            cell_style = style if key == "status" or attention else Style()
+            cells.append(Text(values[key], style=cell_style, justify="right" if key in RIGHT else "left",
+                              no_wrap=True, overflow="ellipsis"))
+        task = Text(format.one_line(run.task, self._task_width()), no_wrap=True, overflow="ellipsis",
+                    style=style if attention else Style())
+        return (*cells, task)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width:
+            self._columns = ()  # the task column takes what the others leave
+            self._update()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted and self._columns:
+            self._columns = ()
+            self._update()

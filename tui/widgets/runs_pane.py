@@ -1,0 +1,102 @@
+"""The Runs tab: every run, the selected run's live transcript, and its permission request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input
+
+from .approval_banner import ApprovalBanner
+from .filter_input import FilterInput
+from .run_table import RunTable
+from .transcript import TranscriptView
+
+if TYPE_CHECKING:
+    from ..app import CorralApp
+
+
+class RunsPane(Vertical):
+    TAB = "runs"
+    BINDINGS = [
+        Binding("a", "allow", "Allow", id="runs.allow"),
+        Binding("A", "allow_always", "Allow always", show=False, id="runs.allow_always"),
+        Binding("d", "deny", "Deny", id="runs.deny"),
+        Binding("c", "cancel_run", "Cancel run", show=False, id="runs.cancel"),
+        Binding("D", "diff", "Diff", id="runs.diff"),
+        Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
+        Binding("tab", "switch_focus", "Transcript", show=False, id="runs.switch_focus"),
+    ]
+
+    app: "CorralApp"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.table = RunTable(id="run-table")
+        self.banner = ApprovalBanner(id="approval-banner")
+        self.transcript = TranscriptView(id="transcript")
+
+    def compose(self) -> ComposeResult:
+        yield FilterInput("filter runs: status, agent, task…", id="runs-filter")
+        yield self.table
+        yield self.banner
+        yield self.transcript
+
+    def on_mount(self) -> None:
+        self.app.runs_pane_ready(self)
+
+    def on_unmount(self) -> None:
+        self.app.feed.pane = None
+
+    @on(DataTable.RowHighlighted, "#run-table")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.app.select_run(event.row_key.value)
+
+    @on(DataTable.RowSelected, "#run-table")
+    def opened(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.show_diff(event.row_key.value)
+
+    @on(Input.Changed, "#runs-filter")
+    def filtered(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        if self.table.selected_run_id:
+            self.app.select_run(self.table.selected_run_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Answers show as unavailable unless the selected run waits on one; cancel only while it runs."""
+        run = self.app.feed.selected_run
+        if action in ("allow", "allow_always", "deny"):
+            return True if run is not None and self.app.feed.pending.get(run.id) else None
+        if action == "cancel_run":
+            return True if run is not None and run.active else None
+        return True
+
+    def action_allow(self) -> None:
+        self.app.answer_request(allow=True)
+
+    def action_allow_always(self) -> None:
+        self.app.answer_request(allow=True, always=True)
+
+    def action_deny(self) -> None:
+        self.app.answer_request(allow=False)
+
+    def action_cancel_run(self) -> None:
+        self.app.cancel_selected_run()
+
+    def action_diff(self) -> None:
+        if self.app.selected_run_id:
+            self.app.show_diff(self.app.selected_run_id)
+
+    def action_filter(self) -> None:
+        self.query_one(FilterInput).open()
+
+    def action_switch_focus(self) -> None:
+        if self.table.has_focus:
+            self.transcript.focus()
+        else:
+            self.table.focus()

@@ -1,0 +1,293 @@
+"""The live transcript of one run, drawn with the line API: a run of any length costs only the lines
+on screen to paint, and a streamed token re-wraps only the block it lands in."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from core.models import Event
+
+from ..format import one_line
+from ..transcript import Block, Transcript
+
+OUTPUT_LINES = 200  # an expanded tool result shows this much; the rest is in `corral events`
+
+MARKS = {"success": "✓", "error": "✗", "warning": "■"}
+
+
+class TranscriptView(ScrollView, can_focus=True):
+    """Shows the blocks of a `Transcript`; a cursor picks a block, enter opens or closes a tool call."""
+
+    DEFAULT_CSS = """
+    TranscriptView { background: $surface; overflow-x: hidden; }
+    TranscriptView:focus { background-tint: $foreground 3%; }
+    TranscriptView > .transcript--task { color: $primary; text-style: bold; }
+    TranscriptView > .transcript--dim { color: $text-muted; }
+    TranscriptView > .transcript--tool { color: $accent; text-style: bold; }
+    TranscriptView > .transcript--code { color: $text-secondary; }
+    TranscriptView > .transcript--error { color: $error; }
+    TranscriptView > .transcript--warning { color: $warning; text-style: bold; }
+    TranscriptView > .transcript--success { color: $success; }
+    TranscriptView > .transcript--cursor { background: $primary 20%; }
+    """
+    COMPONENT_CLASSES = {
+        "transcript--task", "transcript--dim", "transcript--tool", "transcript--code",
+        "transcript--error", "transcript--warning", "transcript--success", "transcript--cursor",
+    }
+    BINDINGS = [
+        Binding("j,down", "cursor(1)", "Next", show=False, id="transcript.next"),
+        Binding("k,up", "cursor(-1)", "Previous", show=False, id="transcript.previous"),
+        Binding("enter,space", "toggle", "Open/close", id="transcript.toggle"),
+        Binding("e", "toggle_all", "Open all", show=False, id="transcript.open_all"),
+        Binding("g,home", "top", "Top", show=False, id="transcript.top"),
+        Binding("G,end", "bottom", "Follow", show=False, id="transcript.follow"),
+    ]
+
+    cursor: reactive[int] = reactive(-1, layout=False)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.transcript = Transcript()
+        self.placeholder = "Pick a run to see what its agent is doing."
+        self._lines: list[Strip] = []
+        self._owner: list[int] = []  # the block each line belongs to
+        self._starts: list[int] = []  # the first line of each block
+        self._cache: dict[int, tuple[tuple, list[Strip]]] = {}
+        self._width = 0
+
+    # -- what it shows -------------------------------------------------------------------------
+
+    def show_run(self, run_id: str | None, placeholder: str | None = None) -> None:
+        self.transcript.reset(run_id)
+        if placeholder:
+            self.placeholder = placeholder
+        self._cache.clear()
+        self.cursor = -1
+        self._rebuild(0)
+        self.scroll_to(0, 0, animate=False)
+
+    def add_events(self, events_: list[Event]) -> None:
+        following = self.cursor < 0 and self.scroll_y >= self.max_scroll_y - 1
+        first = self.transcript.add(events_)
+        if first is None:
+            return
+        self._rebuild(first)
+        if following:
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
+
+    @property
+    def blocks(self) -> list[Block]:
+        return self.transcript.blocks
+
+    def plain_text(self) -> str:
+        """What is on the transcript, as text (for tests and copying)."""
+        return "\n".join(strip.text.rstrip() for strip in self._lines)
+
+    # -- lines ---------------------------------------------------------------------------------
+
+    def _rebuild(self, first: int) -> None:
+        width = self.scrollable_content_region.width or self.size.width
+        if width <= 0:
+            return
+        if width != self._width:
+            self._width, first = width, 0
+        if not self.transcript.blocks or not self._starts:
+            first = 0
+        start = self._starts[first] if 0 < first < len(self._starts) else 0 if first == 0 else len(self._lines)
+        del self._lines[start:], self._owner[start:], self._starts[first:]
+        if not self.transcript.blocks:
+            self._lines.append(self._strip(Text(self.placeholder, style=self._style("dim")), width))
+            self._owner.append(-1)
+        for index in range(first, len(self.transcript.blocks)):
+            self._starts.append(len(self._lines))
+            strips = self._block_lines(self.transcript.blocks[index], width)
+            self._lines.extend(strips)
+            self._owner.extend([index] * len(strips))
+        self.virtual_size = Size(width, len(self._lines))
+        self.refresh()
+
+    def _style(self, name: str) -> Style:
+        style = self.get_component_rich_style(f"transcript--{name}", partial=False)
+        return style if name == "cursor" else Style(color=style.color, bold=style.bold, italic=style.italic)
+
+    def _segments(self, text: Text) -> list[Segment]:
+        """A line's segments with its base style under its spans (Text.render leaves the base out)."""
+        console = self.app.console
+        base = console.get_style(text.style) if text.style else None
+        return list(Segment.apply_style(text.render(console), base))
+
+    def _strip(self, text: Text, width: int) -> Strip:
+        text.no_wrap, text.overflow = True, "ellipsis"
+        text.truncate(width, overflow="ellipsis")
+        return Strip(self._segments(text), text.cell_len)
+
+    def _wrapped(self, text: Text, width: int, indent: int = 0) -> list[Strip]:
+        console: Console = self.app.console
+        text.end = ""
+        strips = []
+        for line in text.wrap(console, max(1, width - indent)):
+            segments = self._segments(line)
+            if indent:
+                segments.insert(0, Segment(" " * indent))
+            strips.append(Strip(segments, line.cell_len + indent))
+        return strips
+
+    def _block_lines(self, block: Block, width: int) -> list[Strip]:
+        key = (block.version, block.expanded, block.streaming, width)
+        cached = self._cache.get(id(block))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        strips = self._draw(block, width)
+        self._cache[id(block)] = (key, strips)
+        return strips
+
+    def _draw(self, block: Block, width: int) -> list[Strip]:
+        s = self._style
+        kind = block.kind
+        if kind == "task":
+            lines = [self._strip(Text("Task", style=s("task")), width)]
+            lines += self._wrapped(Text(block.text), width, indent=2)
+            lines.append(self._strip(Text(f"  {block.title}", style=s("dim")), width))
+            return lines
+        if kind == "text":
+            text = Text(block.text.strip("\n") + (" ▍" if block.streaming else ""))
+            return [Strip.blank(0), *self._wrapped(text, width)]
+        if kind == "thinking":
+            if not block.expanded:
+                return [self._strip(Text(f"∴ {one_line(block.text)}", style=s("dim") + Style(italic=True)), width)]
+            return self._wrapped(Text(f"∴ {block.text}", style=s("dim") + Style(italic=True)), width)
+        if kind == "tool":
+            return self._draw_tool(block, width)
+        if kind == "attention":
+            lines = [self._strip(Text.assemble(("? ", s("warning")), (f"asks to use {block.title}: ", s("warning")),
+                                               (block.text, s("code"))), width)]
+            if block.output:
+                lines += self._wrapped(Text(block.output, style=s("dim")), width, indent=2)
+            return lines
+        if kind == "answer":
+            tone = block.tone or "success"
+            return self._wrapped(Text(f"{MARKS.get(tone, '·')} {block.text}", style=s(tone)), width)
+        if kind == "error":
+            return self._wrapped(Text(f"✗ {block.text}", style=s("error")), width)
+        if kind == "outcome":
+            tone = block.tone or "dim"
+            return [Strip.blank(0), self._strip(Text(f"{MARKS.get(tone, '■')} {block.text}",
+                                                     style=s(tone) + Style(bold=True)), width)]
+        tone = block.tone or "dim"
+        return self._wrapped(Text(f"· {block.text}", style=s(tone)), width)
+
+    def _draw_tool(self, block: Block, width: int) -> list[Strip]:
+        s = self._style
+        arrow = "▾" if block.expanded else "▸"
+        if block.output is None:
+            mark = Text(" …", style=s("dim"))
+        elif block.is_error:
+            mark = Text(" ✗", style=s("error"))
+        else:
+            mark = Text(" ✓", style=s("success"))
+        header = Text.assemble((f"{arrow} ", s("dim")), (block.title, s("tool")), "  ",
+                               (one_line(block.text), s("code")))
+        header.truncate(max(1, width - 2), overflow="ellipsis")
+        lines = [self._strip(header + mark, width)]
+        output_style = s("error") if block.is_error else s("dim")
+        if not block.expanded:
+            if block.output is not None:
+                count = len(block.output.splitlines())
+                first = one_line(block.output.splitlines()[0]) if count else "(no output)"
+                more = f"  (+{count - 1} lines)" if count > 1 else ""
+                lines.append(self._strip(Text(f"  └ {first}{more}", style=output_style), width))
+            return lines
+        if block.input:
+            lines += self._wrapped(Text(block.input_text(), style=s("code")), width, indent=4)
+        if block.output is not None:
+            out = block.output.splitlines() or ["(no output)"]
+            for number, line in enumerate(out[:OUTPUT_LINES]):
+                lines += self._wrapped(Text(("└ " if number == 0 else "  ") + line, style=output_style),
+                                       width, indent=2)
+            if len(out) > OUTPUT_LINES:
+                lines.append(self._strip(Text(f"    … {len(out) - OUTPUT_LINES} more lines", style=s("dim")), width))
+        return lines
+
+    # -- painting ------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        line_y = scroll_y + y
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        if line_y >= len(self._lines):
+            return Strip.blank(width, style)
+        strip = self._lines[line_y].apply_style(style)
+        if self.cursor >= 0 and self._owner[line_y] == self.cursor:
+            strip = strip.crop_extend(0, width, style).apply_style(self._style("cursor"))
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, line_y)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._rebuild(0)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+        if self.is_mounted:
+            self._width = 0
+            self._rebuild(0)
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    # -- keys and mouse ------------------------------------------------------------------------
+
+    def _focus_block(self, index: int) -> None:
+        self.cursor = index
+        if 0 <= index < len(self._starts):
+            start = self._starts[index]
+            end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._lines)
+            height = min(end - start, max(1, self.scrollable_content_region.height))
+            self.scroll_to_region(Region(0, start, 1, height), animate=False, immediate=True)
+
+    def action_cursor(self, step: int) -> None:
+        if not self.blocks:
+            return
+        if self.cursor < 0:
+            top = self._owner[min(int(self.scroll_y), len(self._owner) - 1)] if self._owner else 0
+            self._focus_block(max(0, top) if step > 0 else len(self.blocks) - 1)
+        else:
+            self._focus_block(max(0, min(len(self.blocks) - 1, self.cursor + step)))
+
+    def action_toggle(self) -> None:
+        if 0 <= self.cursor < len(self.blocks):
+            block = self.blocks[self.cursor]
+            if block.expandable:
+                block.expanded = not block.expanded
+                self._rebuild(self.cursor)
+                self._focus_block(self.cursor)
+
+    def action_toggle_all(self) -> None:
+        tools = [b for b in self.blocks if b.expandable]
+        opened = not all(b.expanded for b in tools)
+        for block in tools:
+            block.expanded = opened
+        self._rebuild(0)
+
+    def action_top(self) -> None:
+        self.cursor = -1
+        self.scroll_home(animate=False)
+
+    def action_bottom(self) -> None:
+        self.cursor = -1
+        self.scroll_end(animate=False)
+
+    def on_click(self, event: events.Click) -> None:
+        line = int(self.scroll_y) + event.y
+        if 0 <= line < len(self._owner) and self._owner[line] >= 0:
+            self.cursor = self._owner[line]
+            self.action_toggle()
