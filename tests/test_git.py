@@ -596,3 +596,16 @@ def test_changes_follow_gitattributes_and_autocrlf_like_git(repo, tmp_path):
     run(repo, "config", "core.autocrlf", "input")
     write(wt / "README.md", "# Demo\r\n\r\nSome words.\r\nMore.\r\n")
     assert as_numstat(git.changes(wt, base)) == git_numstat(wt, base)
+
+
+def test_diff_slides_hunks_like_git(repo, tmp_path):
+    wt = tmp_path / "wt"
+    write(repo / "braces.txt", "\n}\n}\ndef f():\ny\ndef f():\ny\ny\n}\n\n}\n    pass\nx\n    pass\n")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-q", "-m", "braces")
+    base = git.add_worktree(repo, wt, "run-1")
+    write(wt / "braces.txt", "    pass\n}\n}\n\n}\ndef f():\ny\ndef f():\ny\ny\n}\n\n}\n    pass\n\n\n    pass\nx\n"
+                             "    pass\n")
+    ours = git.diff(wt, base)
+    assert ours == run(wt, "-c", "diff.indentHeuristic=false", "diff", base)
+    assert "@@ -1,6 +1,8 @@" in ours

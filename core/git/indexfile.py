@@ -41,25 +41,33 @@ def read_index(path: str | os.PathLike) -> IndexFile:
     """The index at path; empty when there is none."""
     path = os.fspath(path)
     try:
-        st = os.stat(path)
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            f.seek(max(st.st_size - 20, 0))
+            # the checksum at the end tells contents apart when a rewrite reuses the inode
+            # within the file system's timestamp granularity
+            key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, f.read(20))
+            known = _cache.get(path)
+            if known is not None and known[0] == key and key[4] != bytes(20):
+                _cache.move_to_end(path)
+                return known[1]
+            f.seek(0)
+            data = f.read()
     except FileNotFoundError:
         return IndexFile({}, 0, False)
-    key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    known = _cache.get(path)
-    if known is not None and known[0] == key:
-        _cache.move_to_end(path)
-        return known[1]
-    with open(path, "rb") as f:
-        data = f.read()
     entries = _parse(data)
     if entries is None:  # a format this reader leaves to dulwich
         entries = _from_dulwich(path)
-    suffix = b"/" + ATTRIBUTES
-    index = IndexFile(entries, st.st_mtime_ns, any(p == ATTRIBUTES or p.endswith(suffix) for p in entries))
+    index = IndexFile(entries, st.st_mtime_ns, has_attributes(entries))
+    _remember(path, key, index)
+    return index
+
+
+def _remember(path: str, key: tuple, index: IndexFile) -> None:
     _cache[path] = (key, index)
+    _cache.move_to_end(path)
     while len(_cache) > CACHED:
         _cache.popitem(last=False)
-    return index
 
 
 def normalizer(r: Repo, tracked_attributes: bool, more_paths=(), tree: bytes | None = None):
@@ -160,13 +168,12 @@ def write_new_index(path: str | os.PathLike, files: dict[bytes, tuple[os.stat_re
         out.append(pack(*fields, unhex(sha), min(len(name), _NAME)))
         out.append(name + b"\0" * (8 - (62 + len(name)) % 8))
     data = b"".join(out)
+    checksum = hashlib.sha1(data).digest()
     with GitFile(path, "wb") as f:
-        f.write(data + hashlib.sha1(data).digest())
+        f.write(data + checksum)
     st = os.stat(path)  # the next status check need not parse what was just written
-    key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    suffix = b"/" + ATTRIBUTES
-    _cache[os.fspath(path)] = (key, IndexFile(stamps, st.st_mtime_ns,
-                                              any(p == ATTRIBUTES or p.endswith(suffix) for p in stamps)))
+    key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, checksum)
+    _remember(os.fspath(path), key, IndexFile(stamps, st.st_mtime_ns, has_attributes(stamps)))
 
 
 # --- changing a few entries ---------------------------------------------------------------

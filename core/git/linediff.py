@@ -154,9 +154,10 @@ def _split(a, off1, lim1, b, off2, lim2, need_min, max_cost) -> tuple[int, int, 
             return bbest1, bbest - bbest1, False, True
 
 
-def merge_blocks(a: list[bytes], b: list[bytes]) -> list[tuple[int, int, int, int]]:
-    """Changed regions (a_start, a_end, b_start, b_end) placed as git's merge places them:
-    xdiff's changes, slid by xdl_change_compact (git merges without the indent heuristic)."""
+def blocks(a: list[bytes], b: list[bytes]) -> list[tuple[int, int, int, int]]:
+    """Changed regions (a_start, a_end, b_start, b_end) placed as git places them: xdiff's
+    changes, slid by xdl_change_compact. Exactly git's for merges; `git diff` also applies
+    its indent heuristic (diff.indentHeuristic), which can shift a hunk by a few lines."""
     # change flags with a 0 before the first and after the last line, as xdiff keeps them
     ca, cb = bytearray(len(a) + 2), bytearray(len(b) + 2)
     ca[1:-1], cb[1:-1] = b"\1" * len(a), b"\1" * len(b)
@@ -251,13 +252,8 @@ def _compact(recs: list[bytes], rc: bytearray, orc: bytearray) -> None:
 
 def hunks(a: list[bytes], b: list[bytes]) -> Iterator[bytes]:
     """Unified diff hunks with git's context, merging and function-name headers."""
-    blocks, pi, pj = [], 0, 0  # (i1, i2, j1, j2): a[i1:i2] replaced by b[j1:j2]
-    for i, j in [*matching_lines(a, b), (len(a), len(b))]:
-        if i > pi or j > pj:
-            blocks.append((pi, i, pj, j))
-        pi, pj = i + 1, j + 1
-    groups: list[list[tuple[int, int, int, int]]] = []
-    for block in blocks:
+    groups: list[list[tuple[int, int, int, int]]] = []  # blocks (i1, i2, j1, j2): a[i1:i2] -> b[j1:j2]
+    for block in blocks(a, b):
         if groups and block[0] - groups[-1][-1][1] <= 2 * CONTEXT:
             groups[-1].append(block)
         else:

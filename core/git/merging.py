@@ -16,7 +16,7 @@ from dulwich.patch import is_binary
 from dulwich.repo import Repo
 
 from .changes import _renames
-from .linediff import merge_blocks, split_lines
+from .linediff import blocks, split_lines
 from .repo import GitError
 
 Entry = tuple[int, bytes]  # (mode, sha)
@@ -80,7 +80,7 @@ def objects_of(r: Repo) -> Objects:
 def merge_texts(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
     """The three-way merge of a text file, or None when the changes conflict."""
     bl, sides = split_lines(base), (split_lines(ours), split_lines(theirs))
-    hunks = [merge_blocks(bl, side) for side in sides]
+    hunks = [blocks(bl, side) for side in sides]
     at, offset, out, pos = [0, 0], [0, 0], [], 0
     while at[0] < len(hunks[0]) or at[1] < len(hunks[1]):
         start = min(hunks[s][at[s]][0] for s in (0, 1) if at[s] < len(hunks[s]))
