@@ -167,6 +167,18 @@ async def project_add_repo(engine: Engine, project_key: str, path: Path, name: s
         click.echo(f"added {repo.path} as {repo.name}")
 
 
+@project.command("set")
+@click.argument("project_key", metavar="PROJECT")
+@click.option("--post-create", "post_create", required=True,
+              help="Shell command run in each new worktree before the agent starts ('' to remove).")
+@engine_command
+async def project_set(engine: Engine, project_key: str, post_create: str) -> None:
+    """Change a project's settings."""
+    changed = await engine.set_post_create(project_key, post_create)
+    click.echo(f"{changed.name}: new worktrees run {changed.post_create!r}" if changed.post_create
+               else f"{changed.name}: no post-create command")
+
+
 @project.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
@@ -343,36 +355,6 @@ async def _iterate(items: list) -> Any:
         yield item
 
 
-@main.command("diff")
-@click.argument("run_key", metavar="RUN")
-@click.option("--stat", is_flag=True, help="Files changed with lines added and deleted.")
-@click.option("--json", "as_json", is_flag=True, help="With --stat: print JSON.")
-@engine_command
-async def diff(engine: Engine, run_key: str, stat: bool, as_json: bool) -> None:
-    """Print what a run changed against the commit it started from."""
-    if not stat:
-        click.echo(await engine.diff(run_key), nl=False)
-        return
-    changes = await engine.changes(run_key)
-    if as_json:
-        return _print_json([{"repo": w.repo_name, **c.__dict__} for w, files in changes for c in files])
-    click.echo(render.stat(changes))
-
-
-@main.command("commit")
-@click.argument("run_key", metavar="RUN")
-@click.option("-m", "--message", required=True, help="The commit message.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@engine_command
-async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> None:
-    """Commit what the run's worktree holds on its branch."""
-    made = await engine.commit(run_key, message)
-    if as_json:
-        return _print_json([{"repo": w.repo_name, "commit": sha} for w, sha in made])
-    for worktree, sha in made:
-        click.echo(f"{worktree.repo_name}: committed {sha[:8]}")
-
-
 @main.command("approve")
 @click.argument("run_key", metavar="RUN")
 @click.option("--deny", is_flag=True, help="Refuse the request instead of allowing it.")
@@ -400,3 +382,6 @@ async def cancel(engine: Engine, run_key: str, as_json: bool) -> None:
 
 
 main.add_command(token)
+
+
+from . import cli_landing  # noqa: E402, F401  (its verbs register on `main`)

@@ -37,6 +37,17 @@ WATCH_INTERVAL = 0.25
 FOLLOW_POLL = 0.2
 
 
+def _branch_named(repo: str, base: str) -> str | None:
+    """The branch a run based on `base` lands on: the branch itself, HEAD's branch, or none."""
+    if base == "HEAD":
+        return git.current_branch(repo)
+    try:
+        git.resolve(repo, f"refs/heads/{base}")
+    except git.GitError:
+        return None
+    return base
+
+
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -141,6 +152,12 @@ class Engine(Landing):
             raise Conflict(f"project {project.name!r} has active runs: cancel them first", code="PROJECT_BUSY")
         await self.store.delete_project(project.id)
 
+    async def set_post_create(self, project_key: str, command: str | None) -> Project:
+        """The shell command run in each new worktree of the project before its agent starts."""
+        project = await self.project(project_key)
+        await self.store.set_post_create(project.id, (command or "").strip() or None)
+        return await self.project(project.id)
+
     async def remove_repo(self, project_key: str, repo_key: str) -> None:
         project = await self.project(project_key)
         repo = _one([r for r in project.repos if repo_key in (r.id, r.name, r.path)], "repo", repo_key)
@@ -226,6 +243,7 @@ class Engine(Landing):
         profile = await self.agent(agent, project.id)
         adapter = agents.adapter(profile.cli)
         bases = {repo.id: await asyncio.to_thread(git.resolve, repo.path, base) for repo in project.repos}
+        base_branches = {repo.id: await asyncio.to_thread(_branch_named, repo.path, base) for repo in project.repos}
 
         run_id = str(uuid.uuid4())
         while self.paths.run_dir(run_id).exists():  # the short id names the folder and the branch
@@ -235,20 +253,26 @@ class Engine(Landing):
                   task=prompt, status=RunStatus.QUEUED, base_ref=base, branch=f"corral/run-{run_id[:8]}",
                   created_at=stamp, updated_at=stamp)
         await self.store.create_run(run)
-        self.store.append([Event(run.id, 1, "run.created", {
+        seq = 1
+        self.store.append([Event(run.id, seq, "run.created", {
             "task": prompt, "agent": profile.name, "base": base, "branch": run.branch}, stamp)])
         try:
             for repo in project.repos:
                 path = self.paths.run_dir(run_id) / repo.name
                 await asyncio.to_thread(git.add_worktree, repo.path, path, run.branch, bases[repo.id])
-                worktree = Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id])
+                worktree = Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id], base_branches[repo.id])
+                copied = await asyncio.to_thread(git.copy_worktree_includes, repo.path, path)
+                if copied:
+                    seq += 1
+                    self.store.append([Event(run.id, seq, "run.setup", {"repo": repo.name, "copied": copied}, now())])
                 await self.store.add_worktree(run.id, worktree)
                 run.worktrees.append(worktree)
         except CorralError as error:
             await self._end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
             return await self.run(run.id)
         if not detach:
-            self._execute(LiveRun(run, profile, adapter, self.store, self.paths.run_log(run.id)))
+            self._execute(LiveRun(run, profile, adapter, self.store, self.paths.run_log(run.id),
+                                  setup=project.post_create))
         return run
 
     async def drive(self, run_key: str) -> Run:
@@ -257,7 +281,9 @@ class Engine(Landing):
         if run.status != RunStatus.QUEUED:
             raise Conflict(f"run {run.short_id} is {run.status}, not queued", code="RUN_NOT_QUEUED")
         profile = await self.agent(run.agent_id, run.project_id)
-        live = LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id))
+        project = await self.project(run.project_id)
+        live = LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
+                       setup=project.post_create)
         await self._execute(live)
         return await self.run(run.id)
 

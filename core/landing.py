@@ -1,4 +1,5 @@
-"""Landing a run's work: what changed, keeping or throwing away files, committing, merging.
+"""Landing a run's work: what changed, keeping or throwing away files, committing, merging,
+branches, pushing, pull requests and clean-up.
 
 A part of the engine's public API (Engine inherits it); the git work is in core.git.
 """
@@ -6,23 +7,57 @@ A part of the engine's public API (Engine inherits it); the git work is in core.
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import git
-from .errors import Conflict, CorralError
-from .models import Run, Worktree
+from .config import Paths
+from .errors import Conflict, CorralError, NotFound
+from .models import Event, Project, Run, Worktree, now
+from .store import Store
+
+CHECKPOINT = "corral: checkpoint of run {}"
+
+
+@dataclass(frozen=True)
+class RunBranch:
+    """A `corral/*` branch of one of a project's repos, with the run it belongs to."""
+
+    project_id: str
+    repo_id: str
+    repo_name: str
+    repo_path: str
+    branch: git.Branch
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    run_id: str
+    path: str
+    bytes: int
+    why: str  # "merged" | "branch deleted" | "run deleted"
 
 
 class Landing:
-    async def run(self, key: str) -> Run: ...  # provided by the engine
+    store: Store
+    paths: Paths
+
+    async def run(self, key: str) -> Run: ...  # the engine's
+    async def project(self, key: str) -> Project: ...  # the engine's
+    async def projects(self) -> list[Project]: ...  # the engine's
+
+    # -- reading -------------------------------------------------------------------------
 
     async def changes(self, run_key: str) -> list[tuple[Worktree, list[git.FileChange]]]:
         run = await self.run(run_key)
-        return [(w, await asyncio.to_thread(git.changes, w.path, w.base_sha)) for w in await self._worktrees(run)]
+        return [(w, await asyncio.to_thread(git.changes, w.path, w.base_sha)) for w in self._worktrees(run)]
 
     async def diff(self, run_key: str, paths: list[str] | None = None) -> str:
         run = await self.run(run_key)
-        worktrees = await self._worktrees(run)
+        worktrees = self._worktrees(run)
         parts = []
         for worktree in worktrees:
             text = await asyncio.to_thread(git.diff, worktree.path, worktree.base_sha, paths)
@@ -31,27 +66,263 @@ class Landing:
             parts.append(text)
         return "".join(parts)
 
-    async def _worktrees(self, run: Run) -> list[Worktree]:
+    def _worktrees(self, run: Run) -> list[Worktree]:
         missing = [w for w in run.worktrees if not Path(w.path).is_dir()]
         if missing:
-            raise CorralError(f"the worktree of run {run.short_id} is gone: {missing[0].path}",
+            raise CorralError(f"the worktree of run {run.short_id} is gone ({missing[0].path}): its "
+                              f"committed work is on {run.branch}; `corral clean` forgets the worktree",
                               code="WORKTREE_MISSING")
         return run.worktrees
 
-    async def commit(self, run_key: str, message: str) -> list[tuple[Worktree, str]]:
-        """Commit what the run's worktrees hold on its branch; the commits made, per repo."""
+    async def _ended(self, run_key: str) -> Run:
         run = await self.run(run_key)
         if run.active:
             raise Conflict(f"run {run.short_id} is {run.status}: wait for it to end or cancel it",
                            code="RUN_ACTIVE")
+        return run
+
+    def _split(self, run: Run, paths: list[str]) -> dict[str, list[str]]:
+        """Paths per worktree: `repo/path` names the repo when the run spans several."""
+        worktrees = self._worktrees(run)
+        if len(worktrees) == 1:
+            return {worktrees[0].path: list(paths)}
+        by_name = {w.repo_name: w.path for w in worktrees}
+        split: dict[str, list[str]] = {}
+        for path in paths:
+            repo, _, rest = path.partition("/")
+            if repo not in by_name or not rest:
+                raise CorralError(f"{path!r}: name the repo first, one of {', '.join(sorted(by_name))}",
+                                  code="INVALID_PATH")
+            split.setdefault(by_name[repo], []).append(rest)
+        return split
+
+    async def _note(self, run: Run, kind: str, payload: dict) -> None:
+        """An event on the run for something done to it from outside the agent."""
+        seq = await self.store.last_seq(run.id) + 1
+        await self.store.append([Event(run.id, seq, kind, payload, now())])
+
+    # -- keeping and throwing away -------------------------------------------------------
+
+    async def reject(self, run_key: str, paths: list[str]) -> list[str]:
+        """Put files back as they were at the run's base (a new file is removed)."""
+        run = await self._ended(run_key)
+        if not paths:
+            raise CorralError("name the files to reject", code="NO_PATHS")
+        restored: list[str] = []
+        bases = {w.path: w.base_sha for w in run.worktrees}
+        for path, wanted in self._split(run, paths).items():
+            restored += await asyncio.to_thread(git.reject_files, path, bases[path], wanted)
+        await self._note(run, "user.rejected", {"paths": restored})
+        return restored
+
+    async def revert(self, run_key: str) -> list[git.Backup]:
+        """Throw away all of the run's work; a backup ref keeps it reachable."""
+        run = await self._ended(run_key)
+        backups = [await asyncio.to_thread(git.revert_all, w.path, w.base_sha, f"refs/corral/backup/{run.short_id}")
+                   for w in self._worktrees(run)]
+        await self._note(run, "user.reverted", {"backups": [b.ref for b in backups]})
+        return backups
+
+    async def commit(self, run_key: str, message: str) -> list[tuple[Worktree, str]]:
+        """Commit what the run's worktrees hold on its branch; the commits made, per repo."""
+        run = await self._ended(run_key)
         if not message.strip():
             raise CorralError("a commit needs a message", code="EMPTY_MESSAGE")
         made = []
-        for worktree in await self._worktrees(run):
+        for worktree in self._worktrees(run):
             sha = await asyncio.to_thread(git.commit_all, worktree.path, message)
             if sha:
                 made.append((worktree, sha))
         if not made:
             raise CorralError(f"run {run.short_id} has nothing to commit: its work is already on "
                               f"{run.branch}", code="NOTHING_TO_COMMIT")
+        await self._note(run, "user.committed", {"commits": {w.repo_name: sha for w, sha in made}, "message": message})
         return made
+
+    # -- landing -------------------------------------------------------------------------
+
+    def _target(self, run: Run, worktree: Worktree, into: str | None) -> str:
+        target = into or worktree.base_branch
+        if not target:
+            raise CorralError(f"run {run.short_id} started from a commit, not a branch: say where to "
+                              "land it with --into BRANCH", code="NO_TARGET")
+        return target
+
+    async def _checkpoint_all(self, run: Run) -> None:
+        for worktree in run.worktrees:
+            if Path(worktree.path).is_dir():
+                await asyncio.to_thread(git.commit_all, worktree.path, CHECKPOINT.format(run.short_id))
+
+    async def merge(self, run_key: str, how: str = "merge", into: str | None = None,
+                    message: str | None = None) -> list[git.Landing]:
+        """Land the run's branch on its base branch (or `into`): merge (fast-forward when it can),
+        squash or rebase. Conflicts in any repo are found before anything is written anywhere."""
+        run = await self._ended(run_key)
+        if how not in git.HOWS:
+            raise CorralError(f"land with one of {', '.join(git.HOWS)}, not {how!r}", code="INVALID_HOW")
+        await self._checkpoint_all(run)
+        plan = [(w, self._target(run, w, into)) for w in run.worktrees]
+        for worktree, target in plan:
+            conflicts = await asyncio.to_thread(git.can_land, worktree.repo_path, run.branch, target, how)
+            if conflicts:
+                raise git.MergeConflict(
+                    f"conflict: landing run {run.short_id} on {target} in {worktree.repo_name} would "
+                    f"conflict in {', '.join(conflicts)}; nothing was changed",
+                    {path: "conflict" for path in conflicts})
+        message = message or f"{run.task.splitlines()[0][:72]}\n\nFrom corral run {run.short_id} ({run.branch})."
+        landed = [await asyncio.to_thread(git.land, w.repo_path, run.branch, target, how, message)
+                  for w, target in plan]
+        await self._note(run, "run.landed", {"how": how, "landings": [
+            {"repo": w.repo_name, "target": l.target, "how": l.how, "commit": l.commit}
+            for (w, _), l in zip(plan, landed)]})
+        return landed
+
+    async def rebase(self, run_key: str, onto: str | None = None) -> list[str]:
+        """Replay the run's branch on the newest base branch (or `onto`); the new tips."""
+        run = await self._ended(run_key)
+        await self._checkpoint_all(run)
+        tips = [await asyncio.to_thread(git.rebase_branch, w.repo_path, run.branch, self._target(run, w, onto))
+                for w in run.worktrees]
+        await self._note(run, "run.rebased", {"tips": tips})
+        return tips
+
+    # -- branches ------------------------------------------------------------------------
+
+    async def branches(self, project_key: str | None = None) -> list[RunBranch]:
+        """Every corral branch across the project's repos (or every project's)."""
+        projects = [await self.project(project_key)] if project_key else await self.projects()
+        runs = {r.branch: r for r in await self.store.list_runs()}
+
+        def base_of(name: str) -> str | None:
+            run = runs.get(name)
+            return next((w.base_branch for w in run.worktrees if w.base_branch), None) if run else None
+
+        found = []
+        for project in projects:
+            for repo in project.repos:
+                for branch in await asyncio.to_thread(git.corral_branches, repo.path, None, base_of):
+                    run = runs.get(branch.name)
+                    found.append(RunBranch(project.id, repo.id, repo.name, repo.path, branch,
+                                           run.id if run else None))
+        return found
+
+    async def rename_branch(self, run_key: str, name: str) -> Run:
+        run = await self._ended(run_key)
+        name = name.strip()
+        if not name or name == run.branch:
+            raise CorralError("give the branch a new name", code="INVALID_NAME")
+        for worktree in run.worktrees:
+            await asyncio.to_thread(git.rename_branch, worktree.repo_path, run.branch, name)
+        await self.store.update_run(run.id, branch=name)
+        await self._note(run, "run.branch_renamed", {"from": run.branch, "to": name})
+        return await self.run(run.id)
+
+    async def delete_branch(self, name: str, *, project: str | None = None, force: bool = False) -> list[RunBranch]:
+        """Delete a corral branch (and its worktree) wherever the project's repos have it;
+        refused when it holds work not merged into its base, unless forced."""
+        doomed = [b for b in await self.branches(project) if b.branch.name == name]
+        if not doomed:
+            raise NotFound(f"no corral branch {name!r}", code="BRANCH_NOT_FOUND")
+        for found in doomed:
+            if found.run_id and (await self.run(found.run_id)).active:
+                raise Conflict(f"branch {name} belongs to a run that is still going", code="RUN_ACTIVE")
+        for found in doomed:
+            base = found.branch.base or "HEAD"
+            await asyncio.to_thread(git.delete_branch_and_worktree, found.repo_path, name, base, force)
+        return doomed
+
+    async def delete_run(self, run_key: str, force: bool = False) -> None:
+        """Forget a run: its branch and worktree (refused when unmerged unless forced), events, logs."""
+        run = await self._ended(run_key)
+        branches = [b for b in await self.branches(run.project_id) if b.branch.name == run.branch]
+        for found in branches:
+            await asyncio.to_thread(git.delete_branch_and_worktree, found.repo_path, run.branch,
+                                    found.branch.base or "HEAD", force)
+        for worktree in run.worktrees:  # a worktree whose branch was already gone
+            if Path(worktree.path).exists():
+                await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
+        await self.store.delete_run(run.id)
+        for log in self.paths.logs.glob(f"{run.short_id}.*"):
+            log.unlink(missing_ok=True)
+
+    # -- sharing -------------------------------------------------------------------------
+
+    async def push(self, run_key: str, remote: str = "origin") -> list[str]:
+        run = await self._ended(run_key)
+        await self._checkpoint_all(run)
+        shas = [await asyncio.to_thread(git.push_branch, w.repo_path, run.branch, remote) for w in run.worktrees]
+        await self._note(run, "run.pushed", {"remote": remote, "commits": shas})
+        return shas
+
+    async def pull_request(self, run_key: str, title: str | None = None, body: str | None = None,
+                           remote: str = "origin") -> str:
+        """Push the run's branch and open a pull request with the GitHub CLI; its URL."""
+        run = await self._ended(run_key)
+        if len(run.worktrees) != 1:
+            raise CorralError("a pull request covers one repo: this run spans several", code="MANY_REPOS")
+        gh = shutil.which("gh")
+        if gh is None:
+            raise CorralError("the GitHub CLI `gh` is not installed: install it from https://cli.github.com "
+                              "and run `gh auth login`, or push with `corral push`", code="GH_MISSING")
+        worktree = run.worktrees[0]
+        await self.push(run.id, remote)
+        title = title or run.task.splitlines()[0][:72]
+        body = body or f"{run.task}\n\nMade by corral run {run.short_id}."
+        proc = await asyncio.create_subprocess_exec(
+            gh, "pr", "create", "--head", run.branch, "--base", self._target(run, worktree, None),
+            "--title", title, "--body", body, cwd=worktree.repo_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            reason = (err.decode(errors="replace").strip().splitlines() or ["no reason given"])[-1]
+            raise CorralError(f"gh could not open the pull request: {reason}", code="GH_FAILED")
+        url = out.decode().strip().splitlines()[-1]
+        await self.store.update_run(run.id, pr_url=url)
+        await self._note(run, "run.pull_request", {"url": url})
+        return url
+
+    # -- clean-up ------------------------------------------------------------------------
+
+    async def clean(self, dry_run: bool = False) -> list[Cleanup]:
+        """Remove the worktrees of ended runs whose work is merged or whose branch is gone."""
+        branches = {(b.repo_path, b.branch.name): b.branch for b in await self.branches()}
+        found = []
+        for run in await self.store.list_runs():
+            if run.active:
+                continue
+            for worktree in run.worktrees:
+                if not Path(worktree.path).exists():
+                    continue
+                branch = branches.get((worktree.repo_path, run.branch))
+                why = "branch deleted" if branch is None else "merged" if branch.merged else None
+                if why is None or await self._has_uncommitted(worktree):
+                    continue  # uncommitted work is never thrown away by a clean-up
+                size = await asyncio.to_thread(git.disk_usage, worktree.path)
+                found.append(Cleanup(run.id, worktree.path, size, why))
+                if not dry_run:
+                    await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
+        if not dry_run:
+            for project in await self.projects():
+                for repo in project.repos:
+                    await asyncio.to_thread(git.prune_worktrees, repo.path)
+        return found
+
+    async def _has_uncommitted(self, worktree: Worktree) -> bool:
+        try:
+            return bool(await asyncio.to_thread(git.changes, worktree.path, "HEAD"))
+        except git.GitError:
+            return True  # cannot tell: keep it
+
+    async def disk_use(self) -> dict[str, int]:
+        """Bytes each run's worktrees take on disk, by run id."""
+        use: dict[str, int] = {}
+        for run in await self.store.list_runs():
+            for worktree in run.worktrees:
+                if Path(worktree.path).exists():
+                    use[run.id] = use.get(run.id, 0) + await asyncio.to_thread(git.disk_usage, worktree.path)
+        return use
+
+
+def to_json(item: RunBranch) -> dict:
+    return {"project_id": item.project_id, "repo": item.repo_name, "repo_id": item.repo_id, "run_id": item.run_id,
+            **json.loads(json.dumps(item.branch.__dict__, default=str))}

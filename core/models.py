@@ -44,6 +44,7 @@ class Project(Record):
     id: str
     name: str
     created_at: str
+    post_create: str | None = None  # a shell command run in each new worktree (install dependencies)
     repos: list[Repo] = field(default_factory=list)
 
 
@@ -69,6 +70,7 @@ class Worktree(Record):
     repo_path: str
     path: str
     base_sha: str
+    base_branch: str | None = None  # where the work lands by default; None when based on a bare commit
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Run(Record):
     pid: int | None = None
     parent_run_id: str | None = None
     files_changed: int | None = None
+    pr_url: str | None = None
     worktrees: list[Worktree] = field(default_factory=list)
 
     @property

@@ -17,6 +17,8 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+SETUP_TIMEOUT = 600
+
 END_EVENTS = {
     RunStatus.COMPLETED: "run.completed",
     RunStatus.FAILED: "run.failed",
@@ -43,12 +45,14 @@ def _log_write_failure(future: asyncio.Future) -> None:
 
 
 class LiveRun:
-    def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path):
+    def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
+                 setup: str | None = None):
         self.run = run
         self.agent = agent
         self.adapter = adapter
         self.store = store
         self.stderr_path = stderr_path
+        self.setup = setup
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
         self.result: dict[str, Any] | None = None
@@ -92,6 +96,8 @@ class LiveRun:
     async def _execute(self) -> None:
         if self.cancel_reason is not None:
             return await self._finish(RunStatus.CANCELLED, self.cancel_reason)
+        if self.setup:
+            await self._run_setup(self.setup)
         try:
             launch = self.adapter.launch(self.agent, self.run.task, resume=None)
         except AgentMissing as error:
@@ -141,6 +147,31 @@ class LiveRun:
             await self._set(tokens_in=payload["tokens_in"], tokens_out=payload["tokens_out"],
                             cost_usd=payload["cost_usd"],
                             session_id=payload.get("session_id") or self.run.session_id)
+
+    async def _run_setup(self, command: str) -> None:
+        """The project's post-create command, in each worktree; a failure is an event, not the end."""
+        for worktree in self.run.worktrees:
+            try:
+                proc = await asyncio.create_subprocess_shell(
+                    command, cwd=worktree.path, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                out, _ = await asyncio.wait_for(proc.communicate(), SETUP_TIMEOUT)
+            except asyncio.TimeoutError:
+                os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+                self.emit("run.setup_failed", {"repo": worktree.repo_name, "command": command,
+                                               "reason": f"still running after {SETUP_TIMEOUT}s: stopped"})
+                continue
+            except OSError as error:
+                self.emit("run.setup_failed", {"repo": worktree.repo_name, "command": command,
+                                               "reason": error.strerror})
+                continue
+            tail = out.decode("utf-8", "replace")[-2000:]
+            if proc.returncode:
+                self.emit("run.setup_failed", {"repo": worktree.repo_name, "command": command,
+                                               "reason": f"exited with status {proc.returncode}", "output": tail})
+            else:
+                self.emit("run.setup", {"repo": worktree.repo_name, "command": command, "output": tail})
 
     def _outcome(self, code: int) -> tuple[str, str | None]:
         if self.cancel_reason is not None:

@@ -184,3 +184,42 @@ def test_a_busy_database_is_reported_not_crashed_on(project):
     assert done.returncode == 1
     assert "busy: another corral process holds it" in done.stderr and "Traceback" not in done.stderr
     assert "late" not in corral("agent", "list").stdout
+
+
+def _finished(project, model, files: dict[str, str]) -> dict:
+    model.set_script([*(tool("Write", {"file_path": n, "content": c}) for n, c in files.items()), text("Done.")])
+    return json.loads(corral("run", "--project", project["id"], "--wait", "--json", "write").stdout)
+
+
+def test_landing_verbs_review_reject_and_merge(project, model, repo):
+    run = _finished(project, model, {"keep.txt": "keep\n", "drop.txt": "drop\n"})
+    assert [f["path"] for f in corral_json("diff", run["id"])] == ["drop.txt", "keep.txt"]
+    assert corral("reject", run["id"], "drop.txt").stdout.strip() == "rejected drop.txt"
+    corral("commit", run["id"], "-m", "Keep only keep.txt")
+    [branch] = corral_json("branches")
+    assert branch["name"] == run["branch"] and branch["ahead"] == 2 and not branch["merged"]
+    merged = corral("merge", run["id"], "--squash", "-m", "Add keep.txt")
+    assert "squash: main is now" in merged.stdout
+    assert (repo / "keep.txt").exists() and not (repo / "drop.txt").exists()
+    assert corral_json("branches")[0]["merged"] is False  # squashed: the branch's commits are not on main
+    removed = corral("clean", "--dry-run").stdout
+    assert "would remove" not in removed  # its worktree stays until the branch goes
+    corral("branch", "delete", run["branch"])  # allowed: main holds its changes
+    assert corral_json("branches") == []
+
+
+def test_a_conflicting_merge_exits_non_zero_naming_the_files(project, model, repo):
+    run = _finished(project, model, {"README.md": "agent\n"})
+    (repo / "README.md").write_text("user\n")
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qam", "u"],
+                   check=True)
+    done = corral("merge", run["id"], check=False)
+    assert done.returncode == 1
+    assert "conflict" in done.stderr and "README.md" in done.stderr and "nothing was changed" in done.stderr
+    assert (repo / "README.md").read_text() == "user\n"
+
+
+def test_a_pull_request_without_gh_says_how_to_get_it(project, model):
+    run = _finished(project, model, {"x.txt": "x\n"})
+    done = corral("pr", run["id"], check=False)
+    assert done.returncode == 1 and "`gh` is not installed" in done.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from model_server import text, tool
 
+from core import git as git_module
 from core.errors import CorralError
 from core.models import RunStatus
 
@@ -37,3 +38,112 @@ async def test_commit_puts_the_users_touches_on_the_run_branch(engine, model, re
     assert git(worktree, "status", "--porcelain") == ""
     with pytest.raises(CorralError, match="nothing to commit"):
         await engine.commit(run.id, "again")
+
+
+def refs_and_status(repo: Path) -> tuple[str, str]:
+    return git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
+
+
+async def test_merge_fast_forwards_the_users_branch_and_checkout(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"hello.py": "print('hi')\n"})
+    [landed] = await engine.merge(run.id)
+    assert landed.how == "fast-forward" and landed.target == "main"
+    assert (repo / "hello.py").read_text() == "print('hi')\n"  # main is checked out: its files follow
+    assert git(repo, "status", "--porcelain") == ""
+    [branch] = await engine.branches()
+    assert branch.run_id == run.id and branch.branch.merged and branch.branch.ahead == 0
+    assert "run.landed" in [e.type for e in await engine.events(run.id)]
+
+
+async def test_squash_lands_one_commit_after_the_base_moved(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"a.txt": "a\n", "b.txt": "b\n"})
+    (repo / "other.txt").write_text("the user's own work\n")
+    git(repo, "add", "other.txt")
+    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "user work")
+    [landed] = await engine.merge(run.id, how="squash", message="Add a and b")
+    assert landed.how == "squash"
+    assert git(repo, "log", "-1", "--format=%s%n%P").split("\n")[0] == "Add a and b"
+    assert len(git(repo, "log", "-1", "--format=%P").split()) == 1
+    assert (repo / "a.txt").exists() and (repo / "other.txt").exists()
+
+
+async def test_a_conflicting_merge_changes_nothing_and_names_the_files(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"README.md": "the agent's readme\n"})
+    (repo / "README.md").write_text("the user's readme\n")
+    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qam", "user readme")
+    before = refs_and_status(repo)
+    with pytest.raises(git_module.MergeConflict) as caught:
+        await engine.merge(run.id)
+    assert caught.value.files == ["README.md"] and "conflict" in str(caught.value)
+    assert refs_and_status(repo) == before
+    assert (repo / "README.md").read_text() == "the user's readme\n"
+
+
+async def test_reject_one_file_and_revert_the_rest_with_a_backup(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"keep.txt": "keep\n", "drop.txt": "drop\n"})
+    worktree = Path(run.worktrees[0].path)
+    assert await engine.reject(run.id, ["drop.txt"]) == ["drop.txt"]
+    assert not (worktree / "drop.txt").exists() and (worktree / "keep.txt").exists()
+    assert [c.path for _, files in await engine.changes(run.id) for c in files] == ["keep.txt"]
+    for escape in (["../app/README.md"], ["/etc/passwd"]):
+        with pytest.raises(CorralError):
+            await engine.reject(run.id, escape)
+    [backup] = await engine.revert(run.id)
+    assert backup.ref == f"refs/corral/backup/{run.short_id}"
+    assert git(repo, "ls-tree", "--name-only", backup.ref).split() == ["README.md", "keep.txt"]
+    assert await engine.changes(run.id) == [(run.worktrees[0], [])]
+
+
+async def test_an_unmerged_branch_is_deleted_only_when_forced(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"work.txt": "work\n"})
+    with pytest.raises(CorralError, match="not merged"):
+        await engine.delete_branch(run.branch)
+    assert run.branch in git(repo, "branch", "--list", "corral/*")
+    await engine.delete_branch(run.branch, force=True)
+    assert git(repo, "branch", "--list", "corral/*") == ""
+    assert run.worktrees[0].path not in git(repo, "worktree", "list")
+
+
+async def test_clean_removes_worktrees_of_merged_runs_and_delete_forgets_a_run(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"done.txt": "done\n"})
+    await engine.merge(run.id)
+    [would] = await engine.clean(dry_run=True)
+    assert would.run_id == run.id and would.why == "merged" and would.bytes > 0
+    assert Path(run.worktrees[0].path).exists()
+    await engine.clean()
+    assert not Path(run.worktrees[0].path).exists()
+    with pytest.raises(CorralError, match="worktree of run .* is gone"):
+        await engine.diff(run.id)
+    await engine.delete_run(run.id)
+    assert await engine.runs() == [] and git(repo, "branch", "--list", "corral/*") == ""
+
+
+async def test_new_worktrees_get_included_files_and_the_post_create_command(engine, model, repo):
+    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".worktreeinclude").write_text(".env\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env")
+    (repo / ".env").write_text("SECRET=1\n")
+    project = await engine.add_project(repo)
+    await engine.set_post_create(project.id, "cat .env > setup-ran.txt && exit 3")
+    model.set_script([text("Nothing to do.")])
+    run = await engine.start_run(project.id, "look around")
+    done = await engine.wait(run.id)
+    worktree = Path(done.worktrees[0].path)
+    assert (worktree / ".env").read_text() == "SECRET=1\n"
+    assert (worktree / "setup-ran.txt").read_text() == "SECRET=1\n"
+    events = await engine.events(run.id)
+    failed = [e for e in events if e.type == "run.setup_failed"]
+    assert failed and "status 3" in failed[0].payload["reason"]
+    assert done.status == RunStatus.COMPLETED  # a failed set-up is reported, the run goes on
+
+
+async def test_push_to_a_remote_marks_the_branch_pushed(engine, model, repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    run = await finished_run(engine, model, repo, {"pushed.txt": "x\n"})
+    [sha] = await engine.push(run.id)
+    assert git(remote, "rev-parse", run.branch).strip() == sha
+    [branch] = await engine.branches()
+    assert branch.branch.pushed

@@ -9,7 +9,7 @@ from .branches import Branch, corral_branches, delete_branch_and_worktree, push_
 from .changes import FileChange, changes, diff
 from .commit import commit_all
 from .files import Backup, reject_files, revert_all
-from .landing import Landing, can_land, land, rebase_branch
+from .landing import HOWS, Landing, can_land, land, rebase_branch
 from .merging import MergeConflict
 from .repo import GitError, current_branch, repo_root, resolve
 from .worktrees import (
@@ -23,7 +23,7 @@ from .worktrees import (
            remove_worktree,
 )
 
-__all__ = ["Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
+__all__ = ["HOWS", "Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
            "can_land", "changes", "commit_all", "copy_worktree_includes", "corral_branches", "current_branch",
            "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
            "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",

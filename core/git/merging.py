@@ -26,6 +26,9 @@ EMPTY_TREE = Tree()
 class MergeConflict(GitError):
     """Changes on both sides of a merge touch the same files; nothing was written."""
 
+    code = "MERGE_CONFLICT"
+    status = 409
+
     def __init__(self, message: str, files: dict[str, str]):
         super().__init__(message)
         self.files = sorted(files)

@@ -15,7 +15,7 @@ __all__ = ["Store"]
 _RUN_COLUMNS = (
     "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
     "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
-    "files_changed"
+    "files_changed, pr_url"
 )
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested"}
 _AGENT_COLUMNS = (
@@ -53,12 +53,15 @@ class Store(ApiTables, Database):
     async def delete_project(self, project_id: str) -> None:
         await self.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
+    async def set_post_create(self, project_id: str, command: str | None) -> None:
+        await self.execute("UPDATE projects SET post_create = ? WHERE id = ?", (command, project_id))
+
     async def remove_repo(self, repo_id: str) -> None:
         await self.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
 
     async def list_projects(self) -> list[Project]:
         projects = [Project(**dict(r)) for r in await self.fetch(
-            "SELECT id, name, created_at FROM projects ORDER BY created_at")]
+            "SELECT id, name, created_at, post_create FROM projects ORDER BY created_at")]
         repos = await self.fetch(
             "SELECT id, project_id, name, path, created_at FROM repos ORDER BY created_at")
         by_id = {p.id: p for p in projects}
@@ -117,10 +120,10 @@ class Store(ApiTables, Database):
 
     async def add_worktree(self, run_id: str, worktree: Worktree) -> None:
         await self.execute(
-            "INSERT INTO run_worktrees (run_id, repo_id, repo_name, repo_path, path, base_sha) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO run_worktrees (run_id, repo_id, repo_name, repo_path, path, base_sha, base_branch) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, worktree.repo_id, worktree.repo_name, worktree.repo_path, worktree.path,
-             worktree.base_sha))
+             worktree.base_sha, worktree.base_branch))
 
     async def update_run(self, run_id: str, **fields: Any) -> None:
         unknown = set(fields) - _RUN_FIELDS
@@ -147,6 +150,11 @@ class Store(ApiTables, Database):
         exact = [r for r in rows if r["id"] == key]
         return await self._with_worktrees([Run(**dict(r)) for r in (exact or rows)])
 
+    async def delete_run(self, run_id: str) -> None:
+        """A run and everything recorded of it: its worktrees' rows, approvals and events."""
+        await self.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+        await self.execute("DELETE FROM runs WHERE id = ?", (run_id,))  # cascades to worktrees, approvals
+
     async def run_owner(self, run_id: str) -> int | None:
         """The pid of the corral process driving the run, if one ever did."""
         row = await self.fetch_one("SELECT owner_pid FROM runs WHERE id = ?", (run_id,))
@@ -165,7 +173,7 @@ class Store(ApiTables, Database):
             return runs
         by_id = {run.id: run for run in runs}
         rows = await self.fetch(
-            "SELECT run_id, repo_id, repo_name, repo_path, path, base_sha FROM run_worktrees "
+            "SELECT run_id, repo_id, repo_name, repo_path, path, base_sha, base_branch FROM run_worktrees "
             f"WHERE run_id IN ({', '.join('?' * len(by_id))}) ORDER BY repo_name", list(by_id))
         for row in rows:
             data = dict(row)

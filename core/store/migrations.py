@@ -119,4 +119,10 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL)""",
         "CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id)",
     ],
+    # 4: the branch a run's work lands on, its pull request, a project's post-create command
+    [
+        "ALTER TABLE run_worktrees ADD COLUMN base_branch TEXT",
+        "ALTER TABLE runs ADD COLUMN pr_url TEXT",
+        "ALTER TABLE projects ADD COLUMN post_create TEXT",
+    ],
 ]
