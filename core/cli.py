@@ -254,10 +254,11 @@ async def _default_project(engine: Engine, key: str | None) -> str:
     return found.id
 
 
-def _spawn_driver(run: Run, paths: Paths) -> None:
+def _spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
     """Drive a detached run from its own process, so this command can return."""
+    argv = [sys.executable, "-m", "core", "drive", run.id] + (["--message", message] if message else [])
     with open(paths.run_log(run.id).with_suffix(".driver.log"), "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "core", "drive", run.id], stdin=subprocess.DEVNULL,
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                          stdout=out, stderr=out, start_new_session=True, env=os.environ.copy())
 
 
@@ -295,20 +296,62 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
 
 @main.command("drive", hidden=True)
 @click.argument("run_key", metavar="RUN")
+@click.option("--message", help="Continue the run's session with this message.")
 @engine_command
-async def drive(engine: Engine, run_key: str) -> None:
+async def drive(engine: Engine, run_key: str, message: str | None) -> None:
     """Execute a queued run in this process (used by `corral run` without --wait)."""
-    await engine.drive(run_key)
+    await engine.drive(run_key, message)
+
+
+@main.command("continue")
+@click.argument("run_key", metavar="RUN")
+@click.argument("message")
+@click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@engine_command
+async def continue_command(engine: Engine, run_key: str, message: str, wait: bool, as_json: bool) -> None:
+    """Resume an ended, paused or interrupted run's agent session with MESSAGE."""
+    run = await engine.continue_run(run_key, message, detach=not wait)
+    after = (await engine.events(run.id))[-1].seq
+    if not wait:
+        _spawn_driver(run, engine.paths, message)
+    else:
+        async for event in engine.follow(run.id, after):
+            if line := render.progress(run, event):
+                click.echo(line, err=True)
+        run = await engine.run(run.id)
+    if as_json:
+        _print_json(run.to_dict())
+    elif wait:
+        click.echo(render.run_line(run) + (f"\n{run.reason}" if run.reason else ""))
+    else:
+        click.echo(f"continuing run {run.short_id}: follow it with `corral events {run.short_id} --follow`")
+    if wait and run.status != RunStatus.COMPLETED:
+        raise SystemExit(1)
+
+
+@main.command("pause")
+@click.argument("run_key", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def pause(engine: Engine, run_key: str, as_json: bool) -> None:
+    """Stop a run's agent, keeping its session and work, to continue it later."""
+    run = await engine.pause(run_key)
+    if as_json:
+        return _print_json(run.to_dict())
+    click.echo(render.run_line(run))
 
 
 @main.command("runs")
 @click.option("--status", type=click.Choice(sorted(RunStatus.ACTIVE | RunStatus.ENDED)), multiple=True,
               help="Only runs with this status (repeatable).")
+@click.option("--attention", is_flag=True, help="Only runs waiting on an answer from you.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
-async def runs(engine: Engine, status: tuple[str, ...], as_json: bool) -> None:
+async def runs(engine: Engine, status: tuple[str, ...], attention: bool, as_json: bool) -> None:
     """List runs, newest first."""
-    found = await engine.runs(frozenset(status) or None)
+    wanted = set(status) | ({RunStatus.NEEDS_ATTENTION} if attention else set())
+    found = await engine.runs(frozenset(wanted) or None)
     if as_json:
         return _print_json([r.to_dict() for r in found])
     if not found:

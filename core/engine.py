@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,8 +23,9 @@ from . import agents, git
 from .bus import EventBus
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .landing import Landing
+from .landing import CHECKPOINT, Landing
 from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
+from .process import kill_group, still_running
 from .runner import END_EVENTS, LiveRun
 from .store import Store
 
@@ -34,6 +34,9 @@ T = TypeVar("T")
 
 DEFAULT_AGENT_ID = "00000000-0000-4000-8000-000000000001"  # made by the first migration
 WATCH_INTERVAL = 0.25
+CANCEL, PAUSE = 1, 2  # what another process may ask of a run's driver
+STOP_REQUESTS = {CANCEL: (RunStatus.CANCELLED, "cancelled by the user"),
+                 PAUSE: (RunStatus.PAUSED, "paused by the user")}
 FOLLOW_POLL = 0.2
 
 
@@ -80,6 +83,7 @@ class Engine(Landing):
     async def open(self) -> "Engine":
         self.paths.ensure()
         await self.store.open()
+        await self._reconcile()
         return self
 
     async def stop_runs(self, reason: str = "corral stopped while the run was active") -> None:
@@ -275,15 +279,15 @@ class Engine(Landing):
                                   setup=project.post_create))
         return run
 
-    async def drive(self, run_key: str) -> Run:
-        """Execute a queued run in this process until it ends."""
+    async def drive(self, run_key: str, message: str | None = None) -> Run:
+        """Execute a queued run in this process until it ends (`message`: a continuation)."""
         run = await self.run(run_key)
         if run.status != RunStatus.QUEUED:
             raise Conflict(f"run {run.short_id} is {run.status}, not queued", code="RUN_NOT_QUEUED")
         profile = await self.agent(run.agent_id, run.project_id)
         project = await self.project(run.project_id)
         live = LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
-                       setup=project.post_create)
+                       setup=None if message else project.post_create, message=message)
         await self._execute(live)
         return await self.run(run.id)
 
@@ -307,8 +311,9 @@ class Engine(Landing):
             await asyncio.sleep(WATCH_INTERVAL)
             live = dict(self._live)
             try:
-                for run_id in await self.store.cancel_requested(list(live)):
-                    asyncio.create_task(live[run_id].cancel())
+                for run_id, asked in (await self.store.stop_requests(list(live))).items():
+                    if live[run_id].stop_as is None:
+                        asyncio.create_task(live[run_id].stop(*STOP_REQUESTS[asked]))
                 waiting = [run_id for run_id, l in live.items() if l.outstanding]
                 for approval in await self.store.approvals(waiting):
                     if approval.status != "pending" and approval.request_id in live[approval.run_id].outstanding:
@@ -333,15 +338,18 @@ class Engine(Landing):
         return await self.store.events(run.id, after, limit, after_id)
 
     async def follow(self, run_key: str, after: int = 0, after_id: int | None = None) -> AsyncIterator[Event]:
-        """Every event after `after` (or `after_id`), then live ones as they are committed, until the run ends."""
+        """Every event after `after` (or `after_id`), then live ones as they are committed, until
+        the run ends (a run that is continued later goes on in a new follow)."""
         run = await self.run(run_key)
+        last = (await self.store.events(run.id, after - 1, limit=1))[-1:] if after else []
+        last_type = last[0].type if last else None
         with self.bus.subscribe(run.id) as subscription:
             while True:
                 for event in await self.store.events(run.id, after, after_id=after_id):
-                    after = event.seq
+                    after, last_type = event.seq, event.type
                     yield event
-                    if event.type in END_EVENTS.values():
-                        return
+                if last_type in END_EVENTS.values() and not (await self.run(run.id)).active:
+                    return
                 if run.id in self._live:
                     await subscription.next_batch(timeout=1.0)
                 else:
@@ -389,27 +397,81 @@ class Engine(Landing):
         return approval
 
     async def cancel(self, run_key: str) -> Run:
+        """Stop the run's agent for good; its work so far stays on its branch."""
+        return await self._stop(run_key, CANCEL)
+
+    async def pause(self, run_key: str) -> Run:
+        """Stop the run's agent and keep its session, to continue it later with a message."""
+        return await self._stop(run_key, PAUSE)
+
+    async def _stop(self, run_key: str, asked: int) -> Run:
+        status, reason = STOP_REQUESTS[asked]
         run = await self.run(run_key)
         if not run.active:
             raise Conflict(f"run {run.short_id} already ended ({run.status})", code="RUN_ENDED")
         live = self._live.get(run.id)
         if live is not None:
-            await live.cancel()
+            await live.stop(status, reason)
         elif _alive(await self._owner(run)):
-            await self.store.update_run(run.id, cancel_requested=1)
+            await self.store.update_run(run.id, cancel_requested=asked)
             await self.wait(run.id)
         else:
             if run.pid and _alive(run.pid):
-                os.killpg(run.pid, signal.SIGKILL)
-            await self._end_unowned(run, RunStatus.CANCELLED, "cancelled by the user")
+                kill_group(run.pid)
+            await self._end_unowned(run, status, reason)
         return await self.run(run.id)
+
+    async def continue_run(self, run_key: str, message: str, *, detach: bool = False) -> Run:
+        """Resume the agent's session of an ended run with a new message, in the same worktree."""
+        run = await self.run(run_key)
+        message = message.strip()
+        if not message:
+            raise CorralError("say what the agent should do next", code="EMPTY_PROMPT")
+        if run.active:
+            raise Conflict(f"run {run.short_id} is still {run.status}", code="RUN_ACTIVE")
+        if not run.session_id:
+            raise Conflict(f"run {run.short_id} has no agent session to continue: its agent never started",
+                           code="NO_SESSION")
+        self._worktrees(run)
+        profile = await self.agent(run.agent_id, run.project_id)
+        adapter = agents.adapter(profile.cli)
+        if not await self.store.claim_run(run.id, RunStatus.ENDED, RunStatus.QUEUED, cancel_requested=0,
+                                          owner_pid=None, pid=None):
+            raise Conflict(f"run {run.short_id} is being continued by another corral process",
+                           code="RUN_TAKEN")
+        run = await self.run(run.id)
+        if not detach:
+            self._execute(LiveRun(run, profile, adapter, self.store, self.paths.run_log(run.id), message=message))
+        return run
+
+    async def _reconcile(self) -> None:
+        """Runs whose corral process is gone (killed, crashed, the machine slept) are interrupted:
+        their agents are ended if still alive, so none keeps working unseen, and their work is
+        committed to their branch. They can be continued."""
+        for row in await self.store.processes(RunStatus.ACTIVE):
+            if row["owner_pid"] is None or still_running(row["owner_pid"], row["owner_started"]):
+                continue
+            if row["pid"] and still_running(row["pid"], row["agent_started"]):
+                kill_group(row["pid"])
+            run = await self.run(row["id"])
+            await self._end_unowned(run, RunStatus.INTERRUPTED,
+                                    f"its corral process (pid {row['owner_pid']}) ended while it ran")
 
     async def _owner(self, run: Run) -> int | None:
         return await self.store.run_owner(run.id)
 
-    async def _end_unowned(self, run: Run, status: str, reason: str) -> None:
-        """End a run that no process is driving."""
+    async def _end_unowned(self, run: Run, status: str, reason: str) -> bool:
+        """End a run that no process is driving; False when another process ended it first."""
+        if not await self.store.claim_run(run.id, RunStatus.ACTIVE, status, reason=reason, ended_at=now(),
+                                          pid=None):
+            return False
+        for worktree in run.worktrees:  # what the agent left is kept on the branch
+            if Path(worktree.path).is_dir():
+                try:
+                    await asyncio.to_thread(git.commit_all, worktree.path, CHECKPOINT.format(run.short_id))
+                except git.GitError as error:
+                    log.warning("checkpoint of run %s: %s", run.short_id, error)
         await self.store.expire_approvals(run.id)
-        await self.store.update_run(run.id, status=status, reason=reason, ended_at=now(), pid=None)
         seq = await self.store.last_seq(run.id) + 1
         await self.store.append([Event(run.id, seq, END_EVENTS[status], {"reason": reason}, now())])
+        return True

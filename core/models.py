@@ -20,9 +20,10 @@ class RunStatus:
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    PAUSED = "paused"
 
     ACTIVE = frozenset({QUEUED, RUNNING, NEEDS_ATTENTION})
-    ENDED = frozenset({COMPLETED, FAILED, CANCELLED, INTERRUPTED})
+    ENDED = frozenset({COMPLETED, FAILED, CANCELLED, INTERRUPTED, PAUSED})
 
 
 class Record:

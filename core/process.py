@@ -128,3 +128,30 @@ async def _exited(pid: int) -> None:
     finally:
         loop.remove_reader(fd)
         os.close(fd)
+
+
+def started_at(pid: int | None) -> int | None:
+    """When a process started (clock ticks since boot), to tell it from a later one with its pid."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == b"Z":
+        return None  # exited, waiting to be reaped
+    return int(fields[19])
+
+
+def still_running(pid: int | None, started: int | None) -> bool:
+    """Is the process that had `pid` when it started at `started` still there?"""
+    now = started_at(pid)
+    return now is not None and (started is None or now == started)
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -11,8 +11,9 @@ from typing import Any
 
 from . import git
 from .agents import AgentAdapter, AgentMissing
+from .landing import CHECKPOINT
 from .models import Agent, Approval, Event, Run, RunStatus, now
-from .process import AgentProcess
+from .process import AgentProcess, started_at
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ END_EVENTS = {
     RunStatus.FAILED: "run.failed",
     RunStatus.CANCELLED: "run.cancelled",
     RunStatus.INTERRUPTED: "run.interrupted",
+    RunStatus.PAUSED: "run.paused",
 }
 
 
@@ -46,17 +48,18 @@ def _log_write_failure(future: asyncio.Future) -> None:
 
 class LiveRun:
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
-                 setup: str | None = None):
+                 setup: str | None = None, message: str | None = None):
         self.run = run
         self.agent = agent
         self.adapter = adapter
         self.store = store
         self.stderr_path = stderr_path
         self.setup = setup
+        self.message = message  # a continuation: said to the agent's resumed session
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
         self.result: dict[str, Any] | None = None
-        self.cancel_reason: str | None = None
+        self.stop_as: tuple[str, str] | None = None  # (status, reason) when the user stops it
         self.done = asyncio.Event()
         self._seq = 0
 
@@ -94,12 +97,15 @@ class LiveRun:
             await self._finish(RunStatus.FAILED, f"corral error: {error}")
 
     async def _execute(self) -> None:
-        if self.cancel_reason is not None:
-            return await self._finish(RunStatus.CANCELLED, self.cancel_reason)
+        if self.stop_as is not None:
+            return await self._finish(*self.stop_as)
         if self.setup:
             await self._run_setup(self.setup)
+        if self.message is not None:
+            self.emit("user.message", {"text": self.message})
         try:
-            launch = self.adapter.launch(self.agent, self.run.task, resume=None)
+            launch = self.adapter.launch(self.agent, self.message or self.run.task,
+                                         resume=self.run.session_id if self.message is not None else None)
         except AgentMissing as error:
             return await self._finish(RunStatus.FAILED, str(error))
         try:
@@ -107,8 +113,9 @@ class LiveRun:
                                         self.stderr_path)
         except OSError as error:
             return await self._finish(RunStatus.FAILED, f"could not start {launch.argv[0]}: {error.strerror}")
-        await self._set(status=RunStatus.RUNNING, started_at=now(), pid=self.process.pid,
-                        owner_pid=os.getpid())
+        await self._set(status=RunStatus.RUNNING, started_at=self.run.started_at or now(), ended_at=None,
+                        reason=None, pid=self.process.pid, agent_started=started_at(self.process.pid),
+                        owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
         self.emit("run.started", {"pid": self.process.pid, "command": launch.argv[0], "cwd": self.run.cwd})
         self.process.send(launch.stdin)
 
@@ -174,8 +181,8 @@ class LiveRun:
                 self.emit("run.setup", {"repo": worktree.repo_name, "command": command, "output": tail})
 
     def _outcome(self, code: int) -> tuple[str, str | None]:
-        if self.cancel_reason is not None:
-            return RunStatus.CANCELLED, self.cancel_reason
+        if self.stop_as is not None:
+            return self.stop_as
         if self.result is not None:
             if self.result["is_error"]:
                 return RunStatus.FAILED, self.result.get("reason")
@@ -210,7 +217,7 @@ class LiveRun:
         for worktree in self.run.worktrees:
             try:
                 sha = await asyncio.to_thread(git.commit_all, worktree.path,
-                                              f"corral: checkpoint of run {self.run.short_id}")
+                                              CHECKPOINT.format(self.run.short_id))
             except Exception as error:
                 self.emit("run.checkpoint_failed", {"repo": worktree.repo_name, "reason": str(error)})
                 continue
@@ -238,8 +245,13 @@ class LiveRun:
         return True
 
     async def cancel(self, reason: str = "cancelled by the user") -> None:
-        if self.cancel_reason is None:
-            self.cancel_reason = reason
+        await self.stop(RunStatus.CANCELLED, reason)
+
+    async def stop(self, status: str, reason: str) -> None:
+        """End the agent (interrupt, terminate, kill) and record the run as `status`; its work
+        so far is committed to the branch as a checkpoint."""
+        if self.stop_as is None:
+            self.stop_as = (status, reason)
         if self.process is not None:
             await self.process.stop()
         await self.done.wait()

@@ -182,7 +182,7 @@ class CorralApp(App):
         error = event.worker.error
         if isinstance(error, CorralError):
             if reporter is not None and reporter.is_attached and reporter is self.screen:
-                reporter.show_error(str(error))
+                reporter.refused(error)
             else:
                 self.notify(str(error), severity="error", timeout=6)
             return

@@ -81,3 +81,19 @@ def home_path(path: str) -> str:
     if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
         return "~" + path[len(home):]
     return path
+
+
+def ago(stamp: str | None, now: datetime) -> str:
+    """How long before `now` a time stamp was, in the fewest characters: 5m, 3h, 2d."""
+    when = parse_time(stamp)
+    if when is None:
+        return "-"
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from core.git import FileChange
+from core.landing import RunBranch
 from core.models import Agent, Approval, Event, Project, Run, Worktree
 
 
@@ -60,3 +61,10 @@ class ChangesLoaded(Message):
 class ProjectsLoaded(Message):
     projects: list[Project]
     agents: list[Agent]
+
+
+@dataclass
+class BranchesLoaded(Message):
+    """Every corral branch across the projects' repos, fresh from the engine."""
+
+    branches: list[RunBranch]

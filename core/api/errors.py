@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import CorralError
+from ..git import MergeConflict
 from .schemas import ErrorBody
 
 log = logging.getLogger("corral.api")
@@ -38,7 +39,10 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 def corral_error_body(error: CorralError) -> dict[str, Any]:
-    return error_body(error.code, error.message, error.details)
+    details = error.details
+    if isinstance(error, MergeConflict) and not details:  # which files, and why each one
+        details = {"files": error.files, "reasons": error.reasons}
+    return error_body(error.code, error.message, details)
 
 
 def validation_details(errors: Any) -> tuple[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ WebhookEvent = Literal["run.completed", "run.failed", "run.cancelled", "agent.ne
 ALL_WEBHOOK_EVENTS: list[WebhookEvent] = ["run.completed", "run.failed", "run.cancelled",
                                           "agent.needs_attention"]
 RunStatusName = Literal["queued", "running", "needs_attention", "completed", "failed", "cancelled",
-                        "interrupted"]
+                        "interrupted", "paused"]
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -82,12 +82,13 @@ class ProjectOut(BaseModel):
     id: str
     name: str
     created_at: str
+    post_create: str | None = Field(description="Shell command run in each new worktree before its agent starts")
     repos: list[RepoOut]
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
         return cls(id=project.id, name=project.name, created_at=project.created_at,
-                   repos=[RepoOut.of(r) for r in project.repos])
+                   post_create=project.post_create, repos=[RepoOut.of(r) for r in project.repos])
 
 
 # -- agent profiles --------------------------------------------------------------------------
@@ -111,6 +112,8 @@ class AgentIn(Body):
     allowed_tools: ToolList = Field([], description="Tools that run without asking (list or comma-separated)")
     max_turns: int | None = Field(None, ge=1, le=100_000)
     command: str | None = Field(None, max_length=4096, description="Agent binary, instead of the one on PATH")
+    permission_mode: str = Field("acceptEdits", pattern=r"^[A-Za-z]+$", max_length=40,
+                                 description="The agent CLI's permission mode, e.g. acceptEdits")
 
 
 class AgentUpdate(Body):
@@ -186,6 +189,7 @@ class RunOut(BaseModel):
     reason: str | None
     parent_run_id: str | None
     files_changed: int | None
+    pr_url: str | None = Field(description="The pull request opened for the run's branch")
     worktrees: list[WorktreeOut]
 
     @classmethod

@@ -17,7 +17,8 @@ _RUN_COLUMNS = (
     "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
     "files_changed, pr_url"
 )
-_RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested"}
+_RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested", "owner_started",
+                                                     "agent_started"}
 _AGENT_COLUMNS = (
     "id, name, cli, project_id, model, instructions, allowed_tools, max_turns, command, "
     "permission_mode, created_at"
@@ -160,13 +161,31 @@ class Store(ApiTables, Database):
         row = await self.fetch_one("SELECT owner_pid FROM runs WHERE id = ?", (run_id,))
         return row["owner_pid"] if row else None
 
-    async def cancel_requested(self, run_ids: list[str]) -> set[str]:
-        if not run_ids:
-            return set()
+    async def processes(self, statuses: frozenset[str]) -> list[dict[str, Any]]:
+        """Who drives each run with one of `statuses`: owner and agent pids with their start times."""
         rows = await self.fetch(
-            f"SELECT id FROM runs WHERE cancel_requested = 1 AND id IN ({', '.join('?' * len(run_ids))})",
-            run_ids)
-        return {r["id"] for r in rows}
+            "SELECT id, status, pid, agent_started, owner_pid, owner_started, created_at FROM runs "
+            f"WHERE status IN ({', '.join('?' * len(statuses))})", sorted(statuses))
+        return [dict(r) for r in rows]
+
+    async def claim_run(self, run_id: str, from_statuses: frozenset[str], to_status: str, **fields: Any) -> bool:
+        """Move a run to `to_status` only if it is still in one of `from_statuses`: of two
+        processes trying, one wins."""
+        fields = {"status": to_status, "updated_at": now(), **fields}
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        changed = await self.execute(
+            f"UPDATE runs SET {assignments} WHERE id = ? AND status IN ({', '.join('?' * len(from_statuses))})",
+            [*fields.values(), run_id, *sorted(from_statuses)])
+        return changed == 1
+
+    async def stop_requests(self, run_ids: list[str]) -> dict[str, int]:
+        """Runs another process asked to stop: run id -> what it asked (1 cancel, 2 pause)."""
+        if not run_ids:
+            return {}
+        rows = await self.fetch(
+            f"SELECT id, cancel_requested FROM runs WHERE cancel_requested > 0 "
+            f"AND id IN ({', '.join('?' * len(run_ids))})", run_ids)
+        return {r["id"]: r["cancel_requested"] for r in rows}
 
     async def _with_worktrees(self, runs: list[Run]) -> list[Run]:
         if not runs:

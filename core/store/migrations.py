@@ -125,4 +125,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN pr_url TEXT",
         "ALTER TABLE projects ADD COLUMN post_create TEXT",
     ],
+    # 5: which processes a run's owner and agent are, so a crash can be told from a pid reused
+    [
+        "ALTER TABLE runs ADD COLUMN owner_started INTEGER",
+        "ALTER TABLE runs ADD COLUMN agent_started INTEGER",
+    ],
 ]

@@ -5,12 +5,28 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, TypeVar
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from core import git
+from core.errors import CorralError
+
 T = TypeVar("T")
+
+
+def conflict_text(error: git.MergeConflict) -> Text:
+    """A conflict, plainly: nothing changed, and which files would clash."""
+    text = Text("Conflict: nothing was changed.", style="bold")
+    for path in error.files:
+        why = error.reasons.get(path, "conflict")
+        text.append(f"\n  ✗ {path}")
+        if why != "conflict":
+            text.append(f"  ({why})", style="dim")
+    text.append(f"\n{error}", style="dim")
+    return text
 
 
 class Dialog(ModalScreen[T]):
@@ -29,10 +45,14 @@ class Dialog(ModalScreen[T]):
     def error_line(self) -> Static:
         return Static("", classes="dialog-error", id="dialog-error")
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str | Text) -> None:
         line = self.query_one("#dialog-error", Static)
         line.update(message)
         line.display = bool(message)
+
+    def refused(self, error: CorralError) -> None:
+        """The engine said no: why, in the dialog, which stays open with nothing lost."""
+        self.show_error(conflict_text(error) if isinstance(error, git.MergeConflict) else str(error))
 
     def on_mount(self) -> None:
         if self.query("#dialog-error"):

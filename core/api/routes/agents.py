@@ -26,7 +26,8 @@ async def find_agent(engine: Engine, key: str) -> Agent:
 async def create_agent(body: AgentIn, engine: EngineDep) -> AgentOut:
     agent = await engine.add_agent(body.name, cli=body.cli, project=body.project_id, model=body.model,
                                    instructions=body.instructions, allowed_tools=body.allowed_tools,
-                                   max_turns=body.max_turns, command=body.command)
+                                   max_turns=body.max_turns, command=body.command,
+                                   permission_mode=body.permission_mode)
     return AgentOut.of(agent)
 
 

@@ -1,0 +1,195 @@
+"""What the landing routes take and give: keeping or throwing away a run's work, merging,
+rebasing, pushing, pull requests, branches, project settings and clean-up."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from .. import git
+from ..landing import Cleanup, RunBranch
+from ..models import Worktree
+from .schemas import Body
+
+BranchName = Annotated[str, Field(min_length=1, max_length=250)]
+RemoteName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$")]
+Message = Annotated[str, Field(min_length=1, max_length=100_000)]
+
+
+# -- keeping and throwing away ---------------------------------------------------------------
+
+class RejectIn(Body):
+    paths: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        min_length=1, max_length=10_000,
+        description='Files or folders to put back as they were at the run\'s base; ["."] rejects every '
+                    'change. In a run over several repos, start each path with the repo\'s name: "api/x.py"')
+
+
+class RejectedOut(BaseModel):
+    run_id: str
+    rejected: list[str] = Field(description="The files put back (a file the run added is removed)")
+
+
+class BackupOut(BaseModel):
+    repo: str
+    ref: str = Field(description="Keeps the thrown-away work reachable, e.g. refs/corral/backup/1a2b3c4d")
+    commit: str
+
+    @classmethod
+    def of(cls, worktree: Worktree, backup: git.Backup) -> BackupOut:
+        return cls(repo=worktree.repo_name, ref=backup.ref, commit=backup.commit)
+
+
+class RevertedOut(BaseModel):
+    run_id: str
+    backups: list[BackupOut]
+
+
+# -- landing ---------------------------------------------------------------------------------
+
+class MergeIn(Body):
+    how: Literal["merge", "squash", "rebase"] = Field(
+        "merge", description="merge: fast-forward when it can, else a merge commit; squash: one commit; "
+                             "rebase: the run's commits replayed on the target")
+    into: BranchName | None = Field(None, description="Branch to land on (default: the one the run started from)")
+    message: Message | None = Field(None, description="Message of the merge or squash commit")
+
+
+class LandingOut(BaseModel):
+    repo: str
+    repo_path: str
+    target: str
+    how: Literal["fast-forward", "merge", "squash", "rebase", "up-to-date"]
+    commit: str = Field(description="The target's tip now")
+    previous: str = Field(description="The target's tip before")
+
+    @classmethod
+    def of(cls, worktree: Worktree, landing: git.Landing) -> LandingOut:
+        return cls(repo=worktree.repo_name, repo_path=str(landing.repo), target=landing.target,
+                   how=landing.how, commit=landing.commit, previous=landing.previous)  # type: ignore[arg-type]
+
+
+class MergedOut(BaseModel):
+    run_id: str
+    branch: str
+    landings: list[LandingOut]
+
+
+class RebaseIn(Body):
+    onto: BranchName | None = Field(None, description="Branch to replay on (default: the one the run started from)")
+
+
+class TipOut(BaseModel):
+    repo: str
+    commit: str
+
+
+class RebasedOut(BaseModel):
+    run_id: str
+    branch: str
+    tips: list[TipOut] = Field(description="The run branch's new tip in each repo")
+
+
+# -- sharing ---------------------------------------------------------------------------------
+
+class PushIn(Body):
+    remote: RemoteName = Field("origin", description="A remote configured in the repo")
+
+
+class PushedOut(BaseModel):
+    run_id: str
+    branch: str
+    remote: str
+    commits: list[TipOut] = Field(description="The commit pushed from each repo")
+
+
+class PullRequestIn(Body):
+    title: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        None, description="Default: the task's first line")
+    body: Message | None = Field(None, description="Default: the task")
+
+
+class PullRequestOut(BaseModel):
+    run_id: str
+    branch: str
+    url: str
+
+
+class RenameBranchIn(Body):
+    name: BranchName
+
+
+# -- branches --------------------------------------------------------------------------------
+
+class BranchOut(BaseModel):
+    project_id: str
+    repo_id: str
+    repo: str
+    name: str
+    tip: str
+    subject: str = Field(description="First line of the tip's message")
+    committed_at: str
+    ahead: int = Field(description="Commits on the branch that its base does not have")
+    behind: int = Field(description="Commits on its base that the branch does not have")
+    merged: bool
+    pushed: bool = Field(description="A remote-tracking branch of the same name holds the tip")
+    worktree: str | None = Field(description="Where it is checked out")
+    base: str | None = Field(description="What ahead, behind and merged compare with")
+    run_id: str | None = Field(description="The run the branch belongs to; none: a branch no run knows")
+
+    @classmethod
+    def of(cls, found: RunBranch) -> BranchOut:
+        b = found.branch
+        return cls(project_id=found.project_id, repo_id=found.repo_id, repo=found.repo_name, name=b.name,
+                   tip=b.tip, subject=b.subject, committed_at=b.committed_at, ahead=b.ahead, behind=b.behind,
+                   merged=b.merged, pushed=b.pushed, worktree=b.worktree, base=b.base, run_id=found.run_id)
+
+
+class PullRequestStatusOut(BaseModel):
+    repo_id: str
+    repo: str
+    branch: str
+    run_id: str | None
+    pr_url: str | None = Field(description="The pull request recorded for the run; none: no PR opened here")
+
+
+# -- project settings ------------------------------------------------------------------------
+
+class ProjectSettings(Body):
+    post_create: Annotated[str, Field(max_length=10_000)] | None = Field(
+        None, description="Shell command run in each new worktree before its agent starts (e.g. install "
+                          "dependencies); none or blank: nothing")
+
+
+# -- clean-up --------------------------------------------------------------------------------
+
+class CleanIn(Body):
+    dry_run: bool = Field(False, description="Only say what would be removed")
+
+
+class CleanupOut(BaseModel):
+    run_id: str
+    path: str
+    bytes: int
+    why: Literal["merged", "branch deleted", "run deleted"]
+
+    @classmethod
+    def of(cls, cleanup: Cleanup) -> CleanupOut:
+        return cls(run_id=cleanup.run_id, path=cleanup.path, bytes=cleanup.bytes, why=cleanup.why)  # type: ignore[arg-type]
+
+
+class CleanOut(BaseModel):
+    dry_run: bool
+    removed: list[CleanupOut] = Field(description="Worktrees removed (or that would be, on a dry run)")
+    bytes_freed: int
+
+
+class RunDiskUse(BaseModel):
+    run_id: str
+    bytes: int
+
+
+class DiskUseOut(BaseModel):
+    runs: list[RunDiskUse] = Field(description="Runs whose worktrees are still on disk, largest first")
+    total_bytes: int

@@ -1,0 +1,118 @@
+"""Runs survive what happens to them: pause and continue, a second corral, a killed corral."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from model_server import text, tool
+
+from core.config import Paths
+from core.engine import Engine
+from core.errors import Conflict
+from core.models import RunStatus
+
+BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
+CORRAL = str(Path(sys.executable).with_name("corral"))
+
+
+async def _until(engine, run_id: str, kind: str):
+    async for event in engine.follow(run_id):
+        if event.type == kind:
+            return event
+    raise AssertionError(f"run ended without {kind}")
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_paused_run_continues_after_corral_restarts(engine, model, repo):
+    model.set_script([tool("Write", {"file_path": "draft.txt", "content": "draft\n"}), tool("Bash", BASH),
+                      text("Finished after the pause.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "draft and compute")
+    await _until(engine, run.id, "agent.needs_attention")
+    paused = await engine.pause(run.id)
+    assert paused.status == RunStatus.PAUSED and paused.session_id
+    assert await engine.approvals(run.id) == []
+    assert "draft.txt" in subprocess.run(["git", "-C", str(repo), "show", "--stat", "--format=", run.branch],
+                                         capture_output=True, text=True).stdout
+    await engine.close()
+
+    async with Engine(Paths.from_env()) as again:
+        resumed = await again.continue_run(run.id, "please finish without running commands")
+        assert resumed.status == RunStatus.QUEUED
+        done = await again.wait(run.id)
+        assert done.status == RunStatus.COMPLETED, done.reason
+        assert done.session_id == paused.session_id
+        kinds = [e.type for e in await again.events(run.id)]
+        assert kinds.count("run.started") == 2 and "run.paused" in kinds and kinds[-1] == "run.completed"
+        assert "please finish without running commands" in json.dumps(model.last_main().messages)
+    await engine.open()  # the fixture closes it again
+
+
+async def test_continue_is_refused_while_active_without_a_session_and_when_taken(engine, model, repo):
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "compute")
+    await _until(engine, run.id, "agent.needs_attention")
+    with pytest.raises(Conflict, match="still needs_attention"):
+        await engine.continue_run(run.id, "more")
+    await engine.cancel(run.id)
+    async with Engine(Paths.from_env()) as other:  # a second corral on the same home
+        results = await asyncio.gather(engine.continue_run(run.id, "go on", detach=True),
+                                       other.continue_run(run.id, "me too", detach=True), return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "Run"]  # one wins, the other is told
+    await engine.add_agent("ghost", command="/nonexistent/claude")
+    never = await engine.wait((await engine.start_run(project.id, "x", agent="ghost")).id)
+    with pytest.raises(Conflict, match="no agent session"):
+        await engine.continue_run(never.id, "again")
+
+
+def test_a_killed_corral_leaves_an_interrupted_run_that_can_be_continued(agent_env, model, repo):
+    model.set_script([tool("Write", {"file_path": "half.txt", "content": "half\n"}), tool("Bash", BASH),
+                      text("Finished after the crash.")])
+
+    def corral(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([CORRAL, *args], capture_output=True, text=True, timeout=120)
+
+    project = json.loads(corral("project", "add", str(repo), "--json").stdout)
+    driver = subprocess.Popen([CORRAL, "run", "--project", project["id"], "--wait", "half and compute"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = json.loads(corral("runs", "--json").stdout)
+        if runs and runs[0]["status"] == "needs_attention":
+            break
+        time.sleep(0.1)
+    run = runs[0]
+    assert run["status"] == "needs_attention"
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+
+    after = json.loads(corral("show", run["id"], "--json").stdout)  # the first start reconciles
+    assert after["status"] == "interrupted" and f"pid {driver.pid}" in after["reason"]
+    deadline = time.monotonic() + 10
+    while _running(run["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(run["pid"]), "the agent kept working after its corral died"
+    events = [json.loads(line) for line in corral("events", run["id"], "--json").stdout.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert "agent.needs_attention" in kinds and kinds[-1] == "run.interrupted"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    done = corral("continue", run["id"], "--wait", "--json", "finish up, no commands")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"
+    assert (Path(after["worktrees"][0]["path"]) / "half.txt").read_text() == "half\n"
