@@ -209,12 +209,16 @@ def agent() -> None:
 @click.option("--instructions", help="Added to the agent's system prompt.")
 @click.option("--allowed-tools", help="Comma-separated tools that run without asking, e.g. Bash,WebFetch.")
 @click.option("--max-turns", type=click.IntRange(min=1), help="Stop the agent after this many turns.")
+@click.option("--max-budget-usd", type=click.FloatRange(min=0, min_open=True), help="Stop when spending reaches this.")
+@click.option("--timeout", "timeout_seconds", type=click.IntRange(min=1), help="Wall-clock seconds a run may take.")
+@click.option("--max-output-mb", type=click.FloatRange(min=0, min_open=True), help="Output a run may print (default 500).")
 @click.option("--command", "command", help="Path of the agent binary, instead of the one on PATH.")
 @click.option("--project", "project_key", help="Make the profile belong to one project.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
 async def agent_add(engine: Engine, name: str, cli: str, model: str | None, instructions: str | None,
-                    allowed_tools: str | None, max_turns: int | None, command: str | None,
+                    allowed_tools: str | None, max_turns: int | None, max_budget_usd: float | None,
+                    timeout_seconds: int | None, max_output_mb: float | None, command: str | None,
                     project_key: str | None, as_json: bool) -> None:
     """Add an agent profile called NAME."""
     tools = [t.strip() for t in (allowed_tools or "").split(",") if t.strip()]
@@ -222,7 +226,8 @@ async def agent_add(engine: Engine, name: str, cli: str, model: str | None, inst
         command = str(Path(command).expanduser().absolute()) if os.sep in command else command
     created = await engine.add_agent(name, cli=cli, project=project_key, model=model,
                                      instructions=instructions, allowed_tools=tools,
-                                     max_turns=max_turns, command=command)
+                                     max_turns=max_turns, command=command, max_budget_usd=max_budget_usd,
+                                     timeout_seconds=timeout_seconds, max_output_mb=max_output_mb)
     if as_json:
         _print_json(created.to_dict())
     else:

@@ -40,6 +40,14 @@ STOP_REQUESTS = {CANCEL: (RunStatus.CANCELLED, "cancelled by the user"),
 FOLLOW_POLL = 0.2
 
 
+def _check_limits(**limits: float | None) -> None:
+    for name, value in limits.items():
+        if value is not None and value <= 0:
+            label = name.replace("_", " ").replace("usd", "(USD)").replace("mb", "(MB)")
+            floor = "at least 1" if name in ("max_turns", "timeout_seconds") else "more than 0"
+            raise CorralError(f"{label} must be {floor}", code=f"INVALID_{name.upper()}")
+
+
 def _branch_named(repo: str, base: str) -> str | None:
     """The branch a run based on `base` lands on: the branch itself, HEAD's branch, or none."""
     if base == "HEAD":
@@ -178,35 +186,37 @@ class Engine(Landing):
     async def add_agent(self, name: str, *, cli: str = "claude-code", project: str | None = None,
                         model: str | None = None, instructions: str | None = None,
                         allowed_tools: list[str] | None = None, max_turns: int | None = None,
-                        command: str | None = None, permission_mode: str = "acceptEdits") -> Agent:
+                        command: str | None = None, permission_mode: str = "acceptEdits",
+                        max_budget_usd: float | None = None, timeout_seconds: int | None = None,
+                        max_output_mb: float | None = None) -> Agent:
         name = name.strip()
         if not name:
             raise CorralError("an agent needs a name", code="INVALID_NAME")
         agents.adapter(cli)  # refuse a CLI corral cannot drive
-        if max_turns is not None and max_turns < 1:
-            raise CorralError("max turns must be at least 1", code="INVALID_MAX_TURNS")
+        _check_limits(max_turns=max_turns, max_budget_usd=max_budget_usd, timeout_seconds=timeout_seconds,
+                      max_output_mb=max_output_mb)
         project_id = (await self.project(project)).id if project else None
         if any(a.name == name and a.project_id == project_id for a in await self.store.list_agents()):
             raise Conflict(f"an agent named {name!r} already exists", code="AGENT_EXISTS")
         agent = Agent(id=str(uuid.uuid4()), name=name, cli=cli, project_id=project_id, model=model,
                       instructions=instructions, allowed_tools=list(allowed_tools or []),
                       max_turns=max_turns, command=command, permission_mode=permission_mode,
-                      created_at=now())
+                      created_at=now(), max_budget_usd=max_budget_usd, timeout_seconds=timeout_seconds,
+                      max_output_mb=max_output_mb)
         await self.store.create_agent(agent)
         return agent
 
     async def update_agent(self, key: str, **changes: Any) -> Agent:
         """Change some fields of a profile: name, cli, model, instructions, allowed_tools, max_turns, command."""
         agent = await self.agent(key)
-        editable = {"name", "cli", "model", "instructions", "allowed_tools", "max_turns", "command",
-                    "permission_mode"}
+        editable = {"name", "cli", "model", "instructions", "allowed_tools", "command", "permission_mode",
+                    *Agent.LIMITS}
         unknown = set(changes) - editable
         if unknown:
             raise CorralError(f"cannot change {', '.join(sorted(unknown))} of an agent", code="INVALID_FIELD")
         if "cli" in changes:
             agents.adapter(changes["cli"])
-        if changes.get("max_turns") is not None and changes["max_turns"] < 1:
-            raise CorralError("max turns must be at least 1", code="INVALID_MAX_TURNS")
+        _check_limits(**{k: v for k, v in changes.items() if k in Agent.LIMITS})
         if "name" in changes:
             changes["name"] = (changes["name"] or "").strip()
             if not changes["name"]:

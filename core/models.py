@@ -62,6 +62,11 @@ class Agent(Record):
     command: str | None = None
     permission_mode: str = "acceptEdits"
     created_at: str = ""
+    max_budget_usd: float | None = None  # the agent stops when its spending reaches this
+    timeout_seconds: int | None = None  # wall-clock time a run may take, waiting included
+    max_output_mb: float | None = None  # output volume a run may print
+
+    LIMITS = ("max_turns", "max_budget_usd", "timeout_seconds", "max_output_mb")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 SETUP_TIMEOUT = 600
+DEFAULT_MAX_OUTPUT_MB = 500.0
 
 END_EVENTS = {
     RunStatus.COMPLETED: "run.completed",
@@ -120,8 +121,14 @@ class LiveRun:
         self.process.send(launch.stdin)
 
         parser = self.adapter.parser()
+        watchdog = self._watchdog()
+        printed, cap = 0, (self.agent.max_output_mb or DEFAULT_MAX_OUTPUT_MB) * 1024 * 1024
         async for lines in self.process.lines():
             items: list[tuple[str, dict[str, Any]]] = []
+            printed += sum(len(line) + 1 for line in lines)
+            if printed > cap and self.stop_as is None:
+                asyncio.create_task(self.stop(RunStatus.FAILED, f"the agent printed more than the limit of "
+                                                                f"{cap / 1024 / 1024:g} MB of output"))
             for line in lines:
                 parsed = parser.parse(line)
                 for kind, payload in parsed.events:
@@ -131,6 +138,8 @@ class LiveRun:
                     self.process.close_stdin()
             self.emit_many(fold_tokens(items))
         code = await self.process.wait()
+        if watchdog is not None:
+            watchdog.cancel()
         await self._finish(*self._outcome(code))
 
     async def _react(self, kind: str, payload: dict[str, Any]) -> None:
@@ -154,6 +163,18 @@ class LiveRun:
             await self._set(tokens_in=payload["tokens_in"], tokens_out=payload["tokens_out"],
                             cost_usd=payload["cost_usd"],
                             session_id=payload.get("session_id") or self.run.session_id)
+
+    def _watchdog(self) -> asyncio.Task | None:
+        """Ends the run when it outlives its profile's wall-clock limit (waiting on the user included)."""
+        limit = self.agent.timeout_seconds
+        if not limit:
+            return None
+
+        async def watch() -> None:
+            await asyncio.sleep(limit)
+            await self.stop(RunStatus.FAILED, f"the run took longer than its limit of {limit}s")
+
+        return asyncio.create_task(watch())
 
     async def _run_setup(self, command: str) -> None:
         """The project's post-create command, in each worktree; a failure is an event, not the end."""

@@ -116,3 +116,34 @@ def test_a_killed_corral_leaves_an_interrupted_run_that_can_be_continued(agent_e
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "completed"
     assert (Path(after["worktrees"][0]["path"]) / "half.txt").read_text() == "half\n"
+
+
+FLOOD_AGENT = Path(__file__).resolve().parent.parent / "bench" / "flood_agent.py"
+
+
+@pytest.mark.parametrize("limits, script, reason", [
+    ({"timeout_seconds": 1}, [tool("Bash", BASH), text("Done.")], "took longer than its limit of 1s"),
+    ({"max_turns": 1}, [tool("Write", {"file_path": "a.txt", "content": "a\n"}), text("Done.")],
+     "maximum of"),
+    ({"max_budget_usd": 0.001}, [tool("Write", {"file_path": "a.txt", "content": "a\n"}),
+                                 tool("Write", {"file_path": "b.txt", "content": "b\n"}), text("Done.")],
+     "budget"),
+])
+async def test_each_limit_ends_the_run_with_a_clear_reason(engine, model, repo, limits, script, reason):
+    model.set_script(script)
+    project = await engine.add_project(repo)
+    await engine.add_agent("limited", **limits)
+    run = await engine.start_run(project.id, "work", agent="limited")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED
+    assert reason in done.reason.lower()
+
+
+async def test_an_agent_flooding_output_is_stopped_at_the_cap(engine, repo, monkeypatch):
+    monkeypatch.setenv("CORRAL_FLOOD_LINES", "200000")
+    project = await engine.add_project(repo)
+    await engine.add_agent("flood", command=str(FLOOD_AGENT), max_output_mb=1)
+    run = await engine.start_run(project.id, "flood", agent="flood")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED and "more than the limit of 1 MB" in done.reason
+    assert len(await engine.events(run.id)) < 200000

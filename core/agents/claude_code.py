@@ -179,6 +179,8 @@ class ClaudeCode(AgentAdapter):
             argv += ["--allowedTools", ",".join(agent.allowed_tools)]
         if agent.max_turns:
             argv += ["--max-turns", str(agent.max_turns)]
+        if agent.max_budget_usd:
+            argv += ["--max-budget-usd", f"{agent.max_budget_usd:g}"]
         if resume:
             argv += ["--resume", resume]
         message = {"type": "user", "message": {"role": "user", "content": prompt},

@@ -21,7 +21,7 @@ _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_reques
                                                      "agent_started"}
 _AGENT_COLUMNS = (
     "id, name, cli, project_id, model, instructions, allowed_tools, max_turns, command, "
-    "permission_mode, created_at"
+    "permission_mode, created_at, max_budget_usd, timeout_seconds, max_output_mb"
 )
 
 
@@ -84,17 +84,19 @@ class Store(ApiTables, Database):
 
     async def create_agent(self, agent: Agent) -> None:
         await self.execute(
-            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (agent.id, agent.name, agent.cli, agent.project_id, agent.model, agent.instructions,
              json.dumps(agent.allowed_tools), agent.max_turns, agent.command, agent.permission_mode,
-             agent.created_at))
+             agent.created_at, agent.max_budget_usd, agent.timeout_seconds, agent.max_output_mb))
 
     async def update_agent(self, agent: Agent) -> None:
         await self.execute(
             "UPDATE agents SET name = ?, cli = ?, model = ?, instructions = ?, allowed_tools = ?, "
-            "max_turns = ?, command = ?, permission_mode = ? WHERE id = ?",
+            "max_turns = ?, command = ?, permission_mode = ?, max_budget_usd = ?, timeout_seconds = ?, "
+            "max_output_mb = ? WHERE id = ?",
             (agent.name, agent.cli, agent.model, agent.instructions, json.dumps(agent.allowed_tools),
-             agent.max_turns, agent.command, agent.permission_mode, agent.id))
+             agent.max_turns, agent.command, agent.permission_mode, agent.max_budget_usd,
+             agent.timeout_seconds, agent.max_output_mb, agent.id))
 
     async def delete_agent(self, agent_id: str) -> None:
         await self.execute("DELETE FROM agents WHERE id = ?", (agent_id,))

@@ -130,4 +130,10 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN owner_started INTEGER",
         "ALTER TABLE runs ADD COLUMN agent_started INTEGER",
     ],
+    # 6: limits of an agent profile: money, wall-clock time, output volume
+    [
+        "ALTER TABLE agents ADD COLUMN max_budget_usd REAL",
+        "ALTER TABLE agents ADD COLUMN timeout_seconds INTEGER",
+        "ALTER TABLE agents ADD COLUMN max_output_mb REAL",
+    ],
 ]
