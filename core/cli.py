@@ -377,12 +377,17 @@ async def show(engine: Engine, run_key: str, as_json: bool) -> None:
         changes = await engine.changes(run.id)
     except CorralError:
         changes = []
+    tasks = await engine.tasks(run.id)
     if as_json:
         data = run.to_dict()
+        data["tasks"] = [t.__dict__ for t in tasks]
         data["pending_approvals"] = [a.to_dict() for a in pending]
         data["changes"] = [{"repo": w.repo_name, **c.__dict__} for w, files in changes for c in files]
         return _print_json(data)
     click.echo(render.run_details(run, pending, changes))
+    marks = {"completed": "x", "in_progress": ">", "pending": " "}
+    for task in tasks:
+        click.echo(f"task     [{marks.get(task.status, ' ')}] {task.subject}")
 
 
 @main.command("events")

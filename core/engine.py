@@ -28,6 +28,7 @@ from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Workt
 from .process import kill_group, still_running
 from .runner import END_EVENTS, LiveRun
 from .store import Store
+from .tasks import RunTask, run_tasks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -364,6 +365,10 @@ class Engine(Landing):
                     await subscription.next_batch(timeout=1.0)
                 else:
                     await asyncio.sleep(FOLLOW_POLL)
+
+    async def tasks(self, run_key: str) -> list[RunTask]:
+        """The agent's own todo list for the run, as it last stood."""
+        return run_tasks(await self.events(run_key))
 
     async def wait(self, run_key: str) -> Run:
         run = await self.run(run_key)
