@@ -25,7 +25,7 @@ from .config import Paths
 from .errors import Conflict, CorralError, NotFound
 from .landing import CHECKPOINT, Landing
 from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
-from .process import kill_group, still_running
+from .process import kill_group, started_at, still_running
 from .runner import END_EVENTS, LiveRun
 from .store import Store
 from .tasks import RunTask, run_tasks
@@ -268,6 +268,8 @@ class Engine(Landing):
                   task=prompt, status=RunStatus.QUEUED, base_ref=base, branch=f"corral/run-{run_id[:8]}",
                   created_at=stamp, updated_at=stamp)
         await self.store.create_run(run)
+        if not detach:  # this process drives it from the start: a crash from here on is reconciled
+            await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
         seq = 1
         self.store.append([Event(run.id, seq, "run.created", {
             "task": prompt, "agent": profile.name, "base": base, "branch": run.branch}, stamp)])

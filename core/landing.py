@@ -217,10 +217,12 @@ class Landing:
         await self._note(run, "run.branch_renamed", {"from": run.branch, "to": name})
         return await self.run(run.id)
 
-    async def delete_branch(self, name: str, *, project: str | None = None, force: bool = False) -> list[RunBranch]:
-        """Delete a corral branch (and its worktree) wherever the project's repos have it;
-        refused when it holds work not merged into its base, unless forced."""
-        doomed = [b for b in await self.branches(project) if b.branch.name == name]
+    async def delete_branch(self, name: str, *, project: str | None = None, force: bool = False,
+                            repo: str | None = None) -> list[RunBranch]:
+        """Delete a corral branch (and its worktree) wherever the project's repos (or the repo
+        given) have it; refused when it holds work not merged into its base, unless forced."""
+        doomed = [b for b in await self.branches(project) if b.branch.name == name
+                  and repo in (None, b.repo_id, b.repo_name)]
         if not doomed:
             raise NotFound(f"no corral branch {name!r}", code="BRANCH_NOT_FOUND")
         for found in doomed:
@@ -234,13 +236,20 @@ class Landing:
     async def delete_run(self, run_key: str, force: bool = False) -> None:
         """Forget a run: its branch and worktree (refused when unmerged unless forced), events, logs."""
         run = await self._ended(run_key)
-        branches = [b for b in await self.branches(run.project_id) if b.branch.name == run.branch]
-        for found in branches:
-            await asyncio.to_thread(git.delete_branch_and_worktree, found.repo_path, run.branch,
-                                    found.branch.base or "HEAD", force)
-        for worktree in run.worktrees:  # a worktree whose branch was already gone
-            if Path(worktree.path).exists():
-                await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
+        for worktree in run.worktrees:
+            try:
+                await asyncio.to_thread(git.resolve, worktree.repo_path, f"refs/heads/{run.branch}")
+            except git.GitError:  # the branch is gone already: only its worktree may be left
+                if Path(worktree.path).exists():
+                    if not force and await self._has_uncommitted(worktree):
+                        raise git.WouldLoseWork(f"{worktree.path} has uncommitted changes; deleting it "
+                                                "would lose them (force deletes it anyway)",
+                                                code="UNCOMMITTED_WORK",
+                                                details={"branch": run.branch, "force": True}) from None
+                    await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
+                continue
+            await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
+                                    worktree.base_branch or worktree.base_sha, force)
         await self.store.delete_run(run.id)
         for log in self.paths.logs.glob(f"{run.short_id}.*"):
             log.unlink(missing_ok=True)

@@ -108,6 +108,7 @@ class PullRequestIn(Body):
     title: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
         None, description="Default: the task's first line")
     body: Message | None = Field(None, description="Default: the task")
+    remote: RemoteName = Field("origin", description="Where the branch is pushed first")
 
 
 class PullRequestOut(BaseModel):
@@ -176,7 +177,8 @@ class CleanupOut(BaseModel):
 
     @classmethod
     def of(cls, cleanup: Cleanup) -> CleanupOut:
-        return cls(run_id=cleanup.run_id, path=cleanup.path, bytes=cleanup.bytes, why=cleanup.why)  # type: ignore[arg-type]
+        return cls(run_id=cleanup.run_id, path=cleanup.path, bytes=cleanup.bytes,
+                   why=cleanup.why)  # type: ignore[arg-type]
 
 
 class CleanOut(BaseModel):

@@ -5,7 +5,14 @@ What these functions write uses git's own on-disk layout, so `git worktree list`
 `git log` and `git status` see the same thing.
 """
 
-from .branches import Branch, corral_branches, delete_branch_and_worktree, push_branch, rename_branch
+from .branches import (
+           Branch,
+           WouldLoseWork,
+           corral_branches,
+           delete_branch_and_worktree,
+           push_branch,
+           rename_branch,
+)
 from .changes import FileChange, changes, diff
 from .commit import commit_all
 from .files import Backup, reject_files, revert_all
@@ -23,7 +30,7 @@ from .worktrees import (
            remove_worktree,
 )
 
-__all__ = ["HOWS", "Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
+__all__ = ["HOWS", "WouldLoseWork", "Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
            "can_land", "changes", "commit_all", "copy_worktree_includes", "corral_branches", "current_branch",
            "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
            "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",

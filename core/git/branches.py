@@ -156,6 +156,13 @@ def _landed(r: Repo, h: History, tip: bytes, base: bytes) -> bool:
     return not conflicts and tree == r[base].tree
 
 
+class WouldLoseWork(GitError):
+    """Deleting would lose commits or changes; nothing was deleted."""
+
+    code = "WOULD_LOSE_WORK"
+    status = 409
+
+
 def delete_branch_and_worktree(repo: str | Path, branch: str, base: str, force: bool = False) -> None:
     """Delete a branch and the worktrees that have it checked out. Unless force, refuse
     when that would lose work: commits not in base (whose changes base does not already
@@ -164,19 +171,22 @@ def delete_branch_and_worktree(repo: str | Path, branch: str, base: str, force: 
         tip = _tip(r, branch)
         worktrees = list_worktrees(r.path)
         if worktrees[0].branch == branch:
-            raise GitError(f"branch '{branch}' is checked out in {worktrees[0].path}")
+            raise WouldLoseWork(f"branch '{branch}' is checked out in {worktrees[0].path}", code="BRANCH_CHECKED_OUT",
+                                details={"branch": branch, "force": False})
         mine = [w.path for w in worktrees[1:] if w.branch == branch]
         if not force:
             h = History(r)
             base_sha = _commit_named(r, base)
             ahead = h.counts(tip, base_sha)[0]
             if ahead and not _landed(r, h, tip, base_sha):
-                raise GitError(f"branch '{branch}' has {ahead} commit{'s' if ahead > 1 else ''} not merged "
-                               f"into '{base}'; deleting it would lose them (force deletes it anyway)")
+                raise WouldLoseWork(f"branch '{branch}' has {ahead} commit{'s' if ahead > 1 else ''} not merged "
+                               f"into '{base}'; deleting it would lose them (force deletes it anyway)",
+                                    code="BRANCH_UNMERGED", details={"branch": branch, "force": True})
             for path in mine:
                 if path.exists() and changes(path, "HEAD"):
-                    raise GitError(f"{path} has uncommitted changes; deleting it would lose them "
-                                   "(force deletes it anyway)")
+                    raise WouldLoseWork(f"{path} has uncommitted changes; deleting it would lose them "
+                                        "(force deletes it anyway)", code="UNCOMMITTED_WORK",
+                                        details={"branch": branch, "force": True})
     for path in mine:
         remove_worktree(repo, path, force=True)
     delete_branch(repo, branch)

@@ -33,6 +33,7 @@ class MergeConflict(GitError):
         super().__init__(message)
         self.files = sorted(files)
         self.reasons = files  # path -> "content" | "binary" | "deleted/modified" | ...
+        self.details = {"files": self.files, "reasons": files}
 
 
 @dataclass

@@ -7,16 +7,13 @@ Everything that changes a run's work needs the run to have ended (409 RUN_ACTIVE
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
-from ... import git
 from ...engine import Engine
-from ...errors import Conflict, NotFound
+from ...errors import NotFound
 from ...landing import RunBranch
 from ...models import Run
 from ..dependencies import EngineDep
@@ -50,36 +47,13 @@ from ..schemas_landing import (
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
-# How git words a refusal to delete a branch that would lose work, and the code the API gives it.
-REFUSALS = (("not merged", "BRANCH_UNMERGED"), ("uncommitted changes", "UNCOMMITTED_WORK"),
-            ("is checked out", "BRANCH_CHECKED_OUT"))
-
-
-@contextmanager
-def refusals_as_conflicts(branch: str) -> Iterator[None]:
-    """A branch that cannot be deleted without losing work is a 409, with git's reason."""
-    try:
-        yield
-    except git.GitError as error:
-        if type(error) is git.GitError:
-            for words, code in REFUSALS:
-                if words in error.message:
-                    raise Conflict(error.message, code=code,
-                                   details={"branch": branch, "force": code != "BRANCH_CHECKED_OUT"}) from error
-        raise
-
-
-# -- keeping and throwing away ---------------------------------------------------------------
-
 @router.delete("/runs/{run_id}", status_code=204, response_class=Response, tags=["runs"], summary="Delete a run")
 async def delete_run(run_id: str, engine: EngineDep,
                      force: Annotated[bool, Query(description="Also when its branch holds unmerged or "
                                                               "uncommitted work")] = False) -> Response:
     """Forget an ended run: its branch, worktree, events and log. 409 while the run is active,
     and when its branch holds work not merged into its base (unless `force`)."""
-    run = await engine.run(run_id)
-    with refusals_as_conflicts(run.branch):
-        await engine.delete_run(run.id, force=force)
+    await engine.delete_run(run_id, force=force)
     return Response(status_code=204)
 
 
@@ -156,11 +130,12 @@ async def accept(run_id: str, engine: EngineDep, body: PushIn | None = None) -> 
 @router.post("/runs/{run_id}/pull-request", response_model=PullRequestOut, tags=["landing"],
              summary="Open a pull request for a run")
 async def pull_request(run_id: str, engine: EngineDep, body: PullRequestIn | None = None) -> PullRequestOut:
-    """Push the run's branch to `origin` and open a pull request with the GitHub CLI (`gh`) on the
-    server; its URL is kept on the run (`pr_url`). 400 GH_MISSING when `gh` is not installed."""
+    """Push the run's branch (to `origin` unless `remote` is given) and open a pull request with the
+    GitHub CLI (`gh`) on the server; its URL is kept on the run (`pr_url`). 400 GH_MISSING when
+    `gh` is not installed there."""
     body = body or PullRequestIn()
     run = await engine.run(run_id)
-    url = await engine.pull_request(run.id, body.title, body.body)
+    url = await engine.pull_request(run.id, body.title, body.body, body.remote)
     return PullRequestOut(run_id=run.id, branch=run.branch, url=url)
 
 
@@ -246,16 +221,7 @@ async def delete_branch(project_id: str, branch: BranchQuery, engine: EngineDep,
     that has it). 409 while its run is active, and when it holds work not merged into its base
     (unless `force`)."""
     found = await _branches(engine, project_id, branch, repo_id)
-    everywhere = found if repo_id is None else await _branches(engine, project_id, branch, None)
-    with refusals_as_conflicts(branch):
-        if len(found) == len(everywhere):
-            await engine.delete_branch(branch, project=found[0].project_id, force=force)
-        else:  # one repo of several that have the branch
-            [one] = found
-            if one.run_id and (await engine.run(one.run_id)).active:
-                raise Conflict(f"branch {branch} belongs to a run that is still going", code="RUN_ACTIVE")
-            await asyncio.to_thread(git.delete_branch_and_worktree, one.repo_path, branch,
-                                    one.branch.base or "HEAD", force)
+    await engine.delete_branch(branch, project=found[0].project_id, force=force, repo=repo_id)
     return Response(status_code=204)
 
 
