@@ -243,6 +243,18 @@ class DenyIn(Body):
     message: str | None = Field(None, max_length=10_000, description="Why: the agent is told")
 
 
+class ContinueIn(Body):
+    message: str = Field(min_length=1, max_length=100_000, description="What the agent should do next")
+
+
+class RunTaskOut(BaseModel):
+    id: str
+    subject: str
+    status: str
+    description: str = ""
+    active_form: str = ""
+
+
 class CommitIn(Body):
     message: str = Field(min_length=1, max_length=100_000)
 

@@ -16,12 +16,14 @@ from ..schemas import (
     CommitIn,
     CommitMade,
     CommitsOut,
+    ContinueIn,
     DenyIn,
     DiffStatsOut,
     FileChangeOut,
     RunIn,
     RunOut,
     RunStatusName,
+    RunTaskOut,
 )
 from .agents import find_agent
 
@@ -61,6 +63,25 @@ async def get_run(run_id: str, engine: EngineDep) -> RunOut:
 async def cancel_run(run_id: str, engine: EngineDep) -> RunOut:
     """Stop the agent; what it did so far is committed to the run's branch. 409 if it already ended."""
     return RunOut.of(await engine.cancel(run_id))
+
+
+@router.post("/runs/{run_id}/pause", response_model=RunOut, summary="Pause a run")
+async def pause_run(run_id: str, engine: EngineDep) -> RunOut:
+    """Stop the agent but keep its session; its work is committed to the run's branch. 409 if it ended."""
+    return RunOut.of(await engine.pause(run_id))
+
+
+@router.post("/runs/{run_id}/continue", response_model=RunOut, summary="Continue a run with a message")
+async def continue_run(run_id: str, body: ContinueIn, engine: EngineDep) -> RunOut:
+    """Resume the agent's session of an ended, paused or interrupted run with a new message, in
+    the same worktree. 409 while it is active, without a session, or when another corral took it."""
+    return RunOut.of(await engine.continue_run(run_id, body.message))
+
+
+@router.get("/runs/{run_id}/tasks", response_model=list[RunTaskOut], summary="A run's tasks")
+async def run_tasks(run_id: str, engine: EngineDep) -> list[RunTaskOut]:
+    """The agent's own todo list, rebuilt from its events."""
+    return [RunTaskOut(**task.__dict__) for task in await engine.tasks(run_id)]
 
 
 # -- permission requests -----------------------------------------------------------------------
