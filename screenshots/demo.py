@@ -1,6 +1,7 @@
 """A corral home in a realistic, fixed state, for the dashboard's snapshots and screenshots: a project
 with five runs (one waiting on a Bash call, one streaming, one done with a diff, one failed, one
-cancelled), two agent profiles, fixed ids and times, and a clock that stands still."""
+cancelled), their branches (and one made outside corral) with main moved on since, two agent
+profiles, fixed ids and times, and a clock that stands still."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def at(minute: int, second: int = 0) -> str:
     return f"2026-03-02T{10 + minute // 60:02d}:{minute % 60:02d}:{second:02d}.000Z"
 
 
-def _git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_DATE": "2026-03-01T09:00:00Z", "GIT_COMMITTER_DATE": "2026-03-01T09:00:00Z",
+def _git(cwd: Path, *args: str, when: str = "2026-03-01T09:00:00Z") -> str:
+    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when,
            "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
            "GIT_COMMITTER_EMAIL": "ada@example.com"}
     return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True, env=env).stdout
@@ -87,7 +88,32 @@ def _repo_and_worktree() -> tuple[str, Path]:
     (worktree / "shop" / "dates.py").write_text(DATES_AFTER)
     (worktree / "tests").mkdir()
     (worktree / "tests" / "test_dates.py").write_text(TEST_AFTER)
+    _git(worktree, "add", "-A")
+    _git(worktree, "commit", "-q", "-m", f"corral: checkpoint of run {DONE[:8]}", when="2026-03-02T10:16:00Z")
+    _branches(base)
     return base, worktree
+
+
+def _branches(base: str) -> None:
+    """The other runs' branches, one made outside corral, and main two commits on from where runs began."""
+    for run_id in (ATTENTION, STREAMING, FAILED):
+        _git(REPO, "branch", f"corral/run-{run_id[:8]}", base)
+    _git(REPO, "checkout", "-q", "-b", f"corral/run-{CANCELLED[:8]}")
+    _git(REPO, "mv", "shop/dates.py", "shop/config.py")
+    _git(REPO, "commit", "-q", "-m", f"corral: checkpoint of run {CANCELLED[:8]}", when="2026-03-02T10:05:00Z")
+    _git(REPO, "update-ref", f"refs/remotes/origin/corral/run-{CANCELLED[:8]}", "HEAD")  # pushed
+    _git(REPO, "checkout", "-q", "-b", "corral/try-search-index", base)
+    for day, name in ((26, "index"), (27, "query")):
+        (REPO / "shop" / f"{name}.py").write_text(f"def {name}():\n    ...\n")
+        _git(REPO, "add", "-A")
+        _git(REPO, "commit", "-q", "-m", f"Search: a first {name}", when=f"2026-02-{day}T16:00:00Z")
+    _git(REPO, "checkout", "-q", "main")
+    main_moves = [("VERSION", "0.4.0.dev0\n", "Start 0.4"),
+                  ("README.md", "# shop\n\nA small shop.\n", "Say what the shop is")]
+    for minute, (name, text, subject) in enumerate(main_moves):
+        (REPO / name).write_text(text)
+        _git(REPO, "add", name)
+        _git(REPO, "commit", "-q", "-m", subject, when=f"2026-03-02T10:{18 + minute}:00Z")
 
 
 def _events(run_id: str, items: list[tuple[str, dict]], minute: int) -> list[Event]:
@@ -126,7 +152,7 @@ async def build(paths: Paths) -> None:
             cost_usd=cost, files_changed=files, reason=reason))
         path = worktree if run_id == DONE else ROOT / "gone" / run_id[:8]
         await store.add_worktree(run_id, Worktree("0f1e2d3c-aaaa-4bbb-8ccc-000000000010", "shop", str(REPO),
-                                                  str(path), base))
+                                                  str(path), base, "main"))
     bash = {"command": "python -m pytest -q tests/test_health.py", "description": "Run the health check tests"}
     await store.append(_events(ATTENTION, [
         ("run.created", {"task": runs[0][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{ATTENTION[:8]}"}),
@@ -200,4 +226,6 @@ class DemoApp(CorralApp):
 
 
 def demo_app(paths: Paths) -> DemoApp:
-    return DemoApp(Engine(paths), REPO, clock=lambda: NOW)
+    app = DemoApp(Engine(paths), REPO, clock=lambda: NOW)
+    app.animation_level = "none"  # a still picture: no tab underline caught mid-slide
+    return app

@@ -7,6 +7,8 @@ from typing import Callable
 
 from demo import DONE
 
+from tui.screens.merge import MergeDialog
+from tui.widgets.branches_pane import BranchesPane
 from tui.widgets.diff_view import DiffView
 from tui.widgets.projects_pane import AgentTable, ProjectsPane
 from tui.widgets.runs_pane import RunsPane
@@ -48,6 +50,24 @@ async def projects_tab(pilot) -> None:
                  "the projects and agents")
 
 
+async def branches_tab(pilot) -> None:
+    app = pilot.app
+    await runs_tab(pilot)
+    await pilot.press("4")
+    await settle(pilot, lambda: app.query(BranchesPane) and app.landing.loaded_once
+                 and app.query_one(BranchesPane).table.row_count == 6, "the branches")
+    while app.query_one(BranchesPane).table.selected.branch.name != f"corral/run-{DONE[:8]}":
+        await pilot.press("j")
+    await settle(pilot, lambda: app.query_one(BranchesPane).detail_ready, "the detail")
+
+
+async def merge_dialog(pilot) -> None:
+    app = pilot.app
+    await diffs_tab(pilot)
+    await pilot.press("m")
+    await settle(pilot, lambda: isinstance(app.screen, MergeDialog) and app.screen.ready, "the landing plan")
+
+
 async def new_run_dialog(pilot) -> None:
     await runs_tab(pilot)
     await pilot.press("n")
@@ -55,4 +75,5 @@ async def new_run_dialog(pilot) -> None:
     await settle(pilot, lambda: True, "the dialog")
 
 
-STATES = {"runs": runs_tab, "diffs": diffs_tab, "projects": projects_tab, "new-run": new_run_dialog}
+STATES = {"runs": runs_tab, "diffs": diffs_tab, "projects": projects_tab, "branches": branches_tab,
+          "merge": merge_dialog, "new-run": new_run_dialog}

@@ -205,12 +205,19 @@ async def test_help_lists_every_key_and_the_palette_has_every_action(engine, rep
         for _, owner, bindings in app.key_sections():
             assert all(b.id for b in bindings if b.action != "command_palette"), f"a key of {owner} has no id"
         assert {"runs.allow", "runs.deny", "runs.allow_always", "runs.cancel", "runs.diff", "new_run", "quit",
-                "projects.new_agent", "projects.add_repo", "transcript.toggle", "diff.split"} <= listed
+                "projects.new_agent", "projects.add_repo", "transcript.toggle", "diff.split", "tab.branches",
+                "diffs.reject", "diffs.commit", "diffs.merge", "diffs.revert", "branches.merge", "branches.rebase",
+                "branches.delete", "branches.rename", "merge.land", "merge.how_squash", "delete_branch.force"} <= listed
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = [title for title, _, _ in app.palette_commands()]
-        wanted = {"New run", "Quit", "Runs: Allow", "Runs: Deny", "Projects: New agent", "Diffs: Side by side"}
+        wanted = {"New run", "Quit", "Runs: Allow", "Runs: Deny", "Projects: New agent", "Diffs: Side by side",
+                  "Diffs: Reject the selected file", "Diffs: Commit the run's worktree",
+                  "Diffs: Revert all of the run's work", "Diffs: Land the run: merge, squash or rebase",
+                  "Branches: Rebase the branch on its base", "Branches: Delete the branch and its worktree",
+                  "Branches: Rename the branch", "Branches tab"}
         assert wanted <= set(titles)
+        assert not [title for title in titles if title.startswith(("Landing a run", "Deleting a branch"))]
 
 
 async def test_the_run_list_filters_with_slash(engine, model, repo):

@@ -13,7 +13,7 @@ from core.config import Paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "screenshots"))  # the demo home lives there
 from demo import HOME, ROOT, build, demo_app  # noqa: E402
-from demo_states import diffs_tab, projects_tab, runs_tab  # noqa: E402
+from demo_states import branches_tab, diffs_tab, merge_dialog, projects_tab, runs_tab  # noqa: E402
 
 SIZES = [(60, 24), (80, 24), (160, 48)]
 
@@ -52,3 +52,27 @@ def test_projects_tab(snap_compare, demo, size):
     profiles writer (claude-haiku-4-5, Read, Grep, 20 turns) and claude (defaults). Stacked at 60 and 80
     columns, side by side at 160; the footer lists p, r, x, a and e."""
     assert snap_compare(demo, terminal_size=size, run_before=projects_tab)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_branches_tab(snap_compare, demo, size):
+    """The Branches tab: six corral branches of the repo shop, newest commit first, with +ahead −behind
+    against main (zeros dim), and a state: corral/run-9c0d1e2f (selected) and corral/run-7e8f9a0b
+    "unmerged" in bold warning colour (the latter with ↑, pushed), corral/run-3a4b5c6d "merged" in the
+    success colour, the branches of the two active runs "running" in the accent colour, and
+    corral/try-search-index, made outside corral, unmerged with no run. Below the table, the selected
+    branch in full: its repo and path, run 9c0d1e2f ✓ done with its task, +1 −2 against main, unmerged,
+    not pushed, its tip and subject (14m ago) and its worktree. At 60 columns the table keeps branch,
+    +/−, state and last commit and the footer is compact (m r d R q n ?); at 80 it adds base and when;
+    at 160 repo, run and pushed too."""
+    assert snap_compare(demo, terminal_size=size, run_before=branches_tab)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_merge_confirmation(snap_compare, demo, size):
+    """The merge confirmation over the Diffs tab of run 9c0d1e2f, titled "Land corral/run-9c0d1e2f":
+    How, with merge picked and focused (squash and rebase beside it), Into main, then in bold "Land
+    corral/run-9c0d1e2f on main as a merge commit." and why: main has 2 commits the branch does not.
+    A dim hint says uncommitted work is committed first and that m s r pick the way; buttons Land (y)
+    and Back (esc). It fits within 60 columns; wider, the dialog stays 80 wide and centred."""
+    assert snap_compare(demo, terminal_size=size, run_before=merge_dialog)

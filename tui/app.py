@@ -1,4 +1,4 @@
-"""The dashboard: projects, runs with their live transcripts, and diffs, over one injected engine.
+"""The dashboard: projects, runs with their live transcripts, diffs and branches, over one injected engine.
 
     make_app(engine, cwd)   the one factory: the CLI and the tests both build the app with it
     run_dashboard(cwd)      what `corral` with no verb runs: open the engine, the app, close the engine
@@ -9,22 +9,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.lazy import Lazy
+from textual.widget import Widget
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
 from core.errors import CorralError
-from core.models import Agent, Project, Repo, Run, RunStatus
+from core.models import Agent, Project, Run, RunStatus
 
 from . import commands, format
 from .commands import DashboardCommands
+from .landing import RunLanding
 from .messages import (
+    BranchChangesLoaded,
+    BranchesLoaded,
     ChangesLoaded,
     EventsArrived,
     ProjectsLoaded,
@@ -33,13 +37,12 @@ from .messages import (
     TranscriptLoaded,
 )
 from .runs_feed import RunsFeed
-from .screens.add_repo import AddRepoDialog
-from .screens.agent_profile import AgentDialog
 from .screens.confirm import ConfirmDialog
-from .screens.deny import DenyDialog
 from .screens.dialog import Dialog
 from .screens.help import HelpScreen
 from .screens.new_run import NewRunDialog
+from .widgets.branch_table import BranchTable
+from .widgets.branches_pane import BranchesPane
 from .widgets.diffs_pane import DiffsPane, FileList
 from .widgets.projects_pane import ProjectsPane
 from .widgets.projects_pane import ProjectTree as ProjectsPaneFocus
@@ -48,6 +51,7 @@ from .widgets.runs_pane import RunsPane
 
 log = logging.getLogger("corral.tui")
 
+W = TypeVar("W", bound=Widget)
 SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
 
 
@@ -68,6 +72,7 @@ class CorralApp(App):
         Binding("1", "show_tab('projects')", "Projects tab", show=False, id="tab.projects"),
         Binding("2", "show_tab('runs')", "Runs tab", show=False, id="tab.runs"),
         Binding("3", "show_tab('diffs')", "Diffs tab", show=False, id="tab.diffs"),
+        Binding("4", "show_tab('branches')", "Branches tab", show=False, id="tab.branches"),
     ]
 
     def __init__(self, engine: Engine, cwd: Path, clock: format.Clock = format.utc_now) -> None:
@@ -76,6 +81,7 @@ class CorralApp(App):
         self.cwd = Path(cwd)
         self.clock = clock
         self.feed = RunsFeed(self)
+        self.landing = RunLanding(self)
         self.project: Project | None = None
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
@@ -92,7 +98,14 @@ class CorralApp(App):
                 yield Lazy(RunsPane(id="runs-pane"))
             with TabPane("Diffs", id="diffs"):
                 yield Lazy(DiffsPane(id="diffs-pane"))
+            with TabPane("Branches", id="branches"):
+                yield Lazy(BranchesPane(id="branches-pane"))
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < 70  # a tmux side pane: every key counts, ^p is in the help
+        for footer in self.query(Footer):
+            footer.compact, footer.show_command_palette = narrow, not narrow
 
     def on_mount(self) -> None:
         self.engine_work(self._open_here(), group="start")
@@ -111,9 +124,9 @@ class CorralApp(App):
             except CorralError as error:
                 if "not a git repository" not in str(error):
                     self.notify(str(error), severity="warning")
-        self.project = project
-        self._update_title()
         await self._load_projects()
+        self.project = project  # only now: the new-run dialog needs the projects the moment it has one
+        self._update_title()
 
     def _update_title(self) -> None:
         self.title = f"corral · {self.project.name}" if self.project else "corral"
@@ -124,20 +137,36 @@ class CorralApp(App):
         if waiting:
             parts.append(f"{waiting} need{'s' if waiting == 1 else ''} you")
         self.sub_title = " · ".join(parts)
-        for tabs in self.query(TabbedContent):  # none while the app shuts down
+        if (tabs := self.tabs) is not None:  # none while the app shuts down
             tabs.get_tab("runs").label = f"Runs ({waiting} waiting)" if waiting else "Runs"
 
     # -- panes, as they mount (they are lazy) ----------------------------------------------------
 
+    def on_dashboard(self, kind: type[W]) -> W | None:
+        """A widget of the dashboard's own screen; a pane only once it has mounted (it is lazy)."""
+        found = self.screen_stack[0].query(kind) if self.screen_stack else None
+        widget = found.first() if found else None
+        return widget if widget is not None and getattr(widget, "ready", True) else None
+
+    @property
+    def tabs(self) -> TabbedContent | None:
+        return self.on_dashboard(TabbedContent)
+
+    @property
+    def active_tab(self) -> str | None:
+        return self.tabs.active if self.tabs is not None else None
+
     @property
     def runs_pane(self) -> RunsPane | None:
-        found = self.query(RunsPane)
-        return found.first() if found else None
+        return self.on_dashboard(RunsPane)
 
     @property
     def diffs_pane(self) -> DiffsPane | None:
-        found = self.query(DiffsPane)
-        return found.first() if found else None
+        return self.on_dashboard(DiffsPane)
+
+    @property
+    def branches_pane(self) -> BranchesPane | None:
+        return self.on_dashboard(BranchesPane)
 
     def runs_pane_ready(self, pane: RunsPane) -> None:
         self.feed.pane_ready(pane)
@@ -148,8 +177,13 @@ class CorralApp(App):
         if self.feed.last_changes is not None:
             loaded = self.feed.last_changes
             pane.show_changes(loaded.run, loaded.changes, loaded.diff)
-        elif self.feed.selected_run_id and self.query_one(TabbedContent).active == "diffs":
+        elif self.feed.selected_run_id and self.active_tab == "diffs":
             self.show_diff(self.feed.selected_run_id, switch=False)
+
+    def branches_pane_ready(self, pane: BranchesPane) -> None:
+        self._focus_pane("branches")
+        self.landing.show_branches()
+        self.landing.load_branches()
 
     def projects_pane_ready(self, pane: ProjectsPane) -> None:
         self._focus_pane("projects")
@@ -161,6 +195,8 @@ class CorralApp(App):
             self._focus_pane(event.pane.id)
         if event.pane.id == "diffs":
             self.feed.diffs_shown()
+        elif event.pane.id == "branches" and self.branches_pane is not None:
+            self.landing.load_branches()  # git moves under us: branches are re-read each time they show
 
     # -- one place for what goes wrong in workers ------------------------------------------------
 
@@ -199,6 +235,9 @@ class CorralApp(App):
     def runs_loaded(self, message: RunsLoaded) -> None:
         self.feed.runs_loaded(message.runs, message.pending)
         self._update_title()
+        self.landing.runs_changed(message.runs, self.active_tab == "branches")
+        if self.diffs_pane is not None:
+            self.diffs_pane.refresh_bindings()
 
     @on(TranscriptLoaded)
     def transcript_loaded(self, message: TranscriptLoaded) -> None:
@@ -211,6 +250,14 @@ class CorralApp(App):
         if pane is not None:
             pane.show_changes(message.run, message.changes, message.diff)
 
+    @on(BranchesLoaded)
+    def branches_loaded(self, message: BranchesLoaded) -> None:
+        self.landing.branches_loaded(message.branches)
+
+    @on(BranchChangesLoaded)
+    def branch_changes_loaded(self, message: BranchChangesLoaded) -> None:
+        self.landing.changes_loaded(message)
+
     @on(RunStarted)
     def run_started(self, message: RunStarted) -> None:
         self.action_show_tab("runs")
@@ -219,11 +266,12 @@ class CorralApp(App):
     @on(ProjectsLoaded)
     def projects_loaded(self, message: ProjectsLoaded) -> None:
         self.projects, self.agents = message.projects, message.agents
-        for pane in self.query(ProjectsPane):
+        if (pane := self.on_dashboard(ProjectsPane)) is not None:
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
     async def _load_projects(self) -> None:
-        self.post_message(ProjectsLoaded(await self.engine.projects(), await self.engine.agents()))
+        self.projects, self.agents = await self.engine.projects(), await self.engine.agents()
+        self.post_message(ProjectsLoaded(self.projects, self.agents))
 
     def reload_projects(self) -> None:
         self.engine_work(self._load_projects, group="projects", exclusive=True)
@@ -242,43 +290,6 @@ class CorralApp(App):
             self.action_show_tab("diffs")
         self.feed.load_changes(run_id)
 
-    def answer_request(self, allow: bool, always: bool = False) -> None:
-        run = self.feed.selected_run
-        pending = self.feed.pending.get(run.id, []) if run else []
-        if run is None or not pending:
-            self.notify("this run has no permission request waiting" if run else "pick a run first",
-                        severity="warning", timeout=3)
-            return
-        request = pending[0]
-        if allow:
-            self.feed.answered(run.id, request.request_id)
-            self.engine_work(self.engine.approve(run.id, allow=True, always=always,
-                                                 request_id=request.request_id))
-            return
-
-        def deny(message: str | None) -> None:
-            if message is not None:
-                self.feed.answered(run.id, request.request_id)
-                self.engine_work(self.engine.approve(run.id, allow=False, message=message or None,
-                                                     request_id=request.request_id))
-
-        summary = f"{request.tool}: {format.one_line(str(request.input.get('command') or request.input), 200)}"
-        self.push_screen(DenyDialog(request.tool, summary), deny)
-
-    def cancel_selected_run(self) -> None:
-        run = self.feed.selected_run
-        if run is None or not run.active:
-            self.notify("pick a run that is still going", severity="warning", timeout=3)
-            return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.notify(f"cancelling {run.short_id}…", timeout=3)
-                self.engine_work(self.engine.cancel(run.id), group=f"cancel-{run.id}")
-
-        self.push_screen(ConfirmDialog("Cancel run", f"Stop the agent of run {run.short_id}? What it did so far "
-                                       f"stays on {run.branch}.", yes="Cancel the run", no="Keep it"), confirmed)
-
     def action_new_run(self) -> None:
         def started(run: Run | None) -> None:
             if run is not None:
@@ -287,69 +298,26 @@ class CorralApp(App):
         project_id = self.project.id if self.project else None
         self.push_screen(NewRunDialog(self.engine, self.projects, self.agents, project_id), started)
 
-    # -- projects and agent profiles -------------------------------------------------------------
-
-    def add_repo(self, project: Project | None) -> None:
-        def added(result: Any) -> None:
-            if result is not None:
-                self.notify(f"added {getattr(result, 'path', None) or result.name}", timeout=3)
-                self.reload_projects()
-
-        self.push_screen(AddRepoDialog(self.engine, project), added)
-
-    def remove_repo(self, project: Project, repo: Repo) -> None:
-        async def remove() -> None:
-            await self.engine.remove_repo(project.id, repo.id)
-            await self._load_projects()
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.engine_work(remove())
-
-        self.push_screen(ConfirmDialog("Remove repo", f"Take {repo.name} out of {project.name}? The repo "
-                                       "itself and the runs' branches stay as they are.", yes="Remove"), confirmed)
-
-    def edit_agent(self, agent: Agent | None) -> None:
-        def saved(result: Agent | None) -> None:
-            if result is not None:
-                self.notify(f"saved agent {result.name}", timeout=3)
-                self.reload_projects()
-
-        self.push_screen(AgentDialog(self.engine, agent), saved)
-
-    def delete_agent(self, agent: Agent) -> None:
-        async def delete() -> None:
-            await self.engine.delete_agent(agent.id)
-            await self._load_projects()
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.engine_work(delete())
-
-        self.push_screen(ConfirmDialog("Delete agent", f"Delete the agent profile {agent.name}? Its runs stay.",
-                                       yes="Delete"), confirmed)
-
     # -- moving around ---------------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
-        tabs = self.query_one(TabbedContent)
-        if tabs.active != tab:
+        tabs = self.tabs
+        if tabs is not None and tabs.active != tab:
             self.screen.set_focus(None)  # else the hidden pane hands focus to a sibling, which shows it again
             tabs.active = tab
 
     def _focus_pane(self, tab: str) -> None:
         pane = self.query(f"#{tab}-pane")
-        if pane and self.query_one(TabbedContent).active == tab and not isinstance(self.screen, Dialog):
-            target = {"runs": RunTable, "diffs": FileList, "projects": ProjectsPaneFocus}[tab]
+        if pane and self.active_tab == tab and not isinstance(self.screen, Dialog):
+            target = {"runs": RunTable, "diffs": FileList, "projects": ProjectsPaneFocus, "branches": BranchTable}[tab]
             found = pane.first().query(target)
             if found:
                 found.first().focus()
 
     def action_back(self) -> None:
-        tabs = self.query_one(TabbedContent)
-        if tabs.active == "diffs":
-            tabs.active = "runs"
-        elif tabs.active == "runs" and self.runs_pane is not None and not self.runs_pane.table.has_focus:
+        if self.active_tab in ("diffs", "branches"):
+            self.action_show_tab("runs")
+        elif self.active_tab == "runs" and self.runs_pane is not None and not self.runs_pane.table.has_focus:
             self.runs_pane.table.focus()
 
     def action_help(self) -> None:

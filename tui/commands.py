@@ -12,8 +12,12 @@ from textual.widget import Widget
 
 from .screens.agent_profile import AgentDialog
 from .screens.confirm import ConfirmDialog
+from .screens.delete_branch import DeleteBranchDialog
 from .screens.dialog import Dialog
+from .screens.merge import MergeDialog
 from .screens.new_run import NewRunDialog
+from .widgets.branch_table import BranchTable
+from .widgets.branches_pane import BranchesPane
 from .widgets.diff_view import DiffView
 from .widgets.diffs_pane import DiffsPane, FileList
 from .widgets.filter_input import FilterInput
@@ -36,18 +40,21 @@ def key_sections(app: "CorralApp") -> list[tuple[str, type | None, list[Binding]
         ("Runs", RunsPane, [*RunsPane.BINDINGS, *RunTable.BINDINGS]),
         ("Transcript", TranscriptView, TranscriptView.BINDINGS),
         ("Diffs", DiffsPane, [*DiffsPane.BINDINGS, *DiffView.BINDINGS, *FileList.BINDINGS]),
+        ("Branches", BranchesPane, [*BranchesPane.BINDINGS, *BranchTable.BINDINGS]),
         ("Projects", ProjectsPane, ProjectsPane.BINDINGS),
         ("Filters", FilterInput, FilterInput.BINDINGS),
         ("Dialogs", Dialog, [*Dialog.BINDINGS, *NewRunDialog.BINDINGS, *AgentDialog.BINDINGS,
                              *ConfirmDialog.BINDINGS]),
+        ("Landing a run", MergeDialog, MergeDialog.BINDINGS),
+        ("Deleting a branch", DeleteBranchDialog, DeleteBranchDialog.BINDINGS),
     ]
 
 
 def palette_commands(app: "CorralApp") -> list[tuple[str, str, Callable[[], Any]]]:
     found = []
     for title, owner, bindings in key_sections(app):
-        if owner in (FilterInput, Dialog):
-            continue
+        if owner is FilterInput or (owner is not None and issubclass(owner, Dialog)):
+            continue  # keys that only work inside a filter or a dialog
         for binding in bindings:
             if binding.action in NOT_IN_PALETTE:
                 continue

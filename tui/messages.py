@@ -68,3 +68,12 @@ class BranchesLoaded(Message):
     """Every corral branch across the projects' repos, fresh from the engine."""
 
     branches: list[RunBranch]
+
+
+@dataclass
+class BranchChangesLoaded(Message):
+    """What a branch's run changed in its worktree, for the Branches tab's detail."""
+
+    run_id: str
+    tip: str
+    changes: list[tuple[Worktree, list[FileChange]]]

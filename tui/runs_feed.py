@@ -82,7 +82,7 @@ class RunsFeed:
             self.request_runs()
         if ring:
             self.app.bell()
-        if self._changes_stale and self.app.query_one("#tabs").active == "diffs":  # type: ignore[attr-defined]
+        if self._changes_stale and self.app.active_tab == "diffs":
             self.diffs_shown()
 
     def _announce_end(self, event: Event) -> None:

@@ -15,16 +15,19 @@ from core import git
 from core.errors import CorralError
 
 T = TypeVar("T")
+SHOWN_FILES = 6  # a conflict's files, before "and N more": the dialog must fit a 24-line terminal
 
 
 def conflict_text(error: git.MergeConflict) -> Text:
     """A conflict, plainly: nothing changed, and which files would clash."""
-    text = Text("Conflict: nothing was changed.", style="bold")
-    for path in error.files:
+    text = Text.assemble(("Conflict: nothing was changed.", "bold"))
+    for path in error.files[:SHOWN_FILES]:
         why = error.reasons.get(path, "conflict")
-        text.append(f"\n  ✗ {path}")
+        text.append(f"\n  ✗ {path}", style="bold")
         if why != "conflict":
-            text.append(f"  ({why})", style="dim")
+            text.append(f"  ({why})")
+    if len(error.files) > SHOWN_FILES:
+        text.append(f"\n  and {len(error.files) - SHOWN_FILES} more")
     text.append(f"\n{error}", style="dim")
     return text
 

@@ -36,8 +36,13 @@ class FileList(OptionList):
 class DiffsPane(Vertical):
     TAB = "diffs"
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="diffs.filter"),
-        Binding("r", "reload", "Reload", id="diffs.reload"),
+        Binding("x", "reject", "Reject", tooltip="Reject the selected file", id="diffs.reject"),
+        Binding("C", "commit", "Commit", tooltip="Commit the run's worktree", id="diffs.commit"),
+        Binding("m", "merge", "Merge", tooltip="Land the run: merge, squash or rebase", id="diffs.merge"),
+        Binding("X", "revert", "Revert all", tooltip="Revert all of the run's work", show=False,
+                id="diffs.revert"),
+        Binding("slash", "filter", "Filter", show=False, id="diffs.filter"),
+        Binding("r", "reload", "Reload", show=False, id="diffs.reload"),
         Binding("tab", "switch_focus", "Files/diff", show=False, id="diffs.switch_focus"),
     ]
 
@@ -48,6 +53,7 @@ class DiffsPane(Vertical):
         self.run: Run | None = None
         self.changes: list[tuple[Worktree, list[FileChange]]] = []
         self.files: list[diff_lines.DiffFile] = []
+        self.ready = False  # the app hands it data only once it has mounted
 
     def compose(self) -> ComposeResult:
         yield Static("", id="diff-title")
@@ -59,6 +65,7 @@ class DiffsPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#diff-title", Static).update(Text("No run picked yet.", style="dim"))
+        self.ready = True
         self.app.diffs_pane_ready(self)
 
     @property
@@ -83,11 +90,13 @@ class DiffsPane(Vertical):
         if not self.view.split_chosen:
             self.view.split = self.app.size.width >= SIDE_BY_SIDE_WIDTH
         self.view.show(self.files, "This run changed nothing (yet)." if not self.files else None)
+        self.refresh_bindings()
 
     def _fill_list(self) -> None:
         many = len(self.changes) > 1
         query = self.query_one(FilterInput).value.strip().lower()
         files = self.query_one(FileList)
+        picked = files.get_option_at_index(files.highlighted).id if files.highlighted is not None else None
         files.clear_options()
         for worktree, changed in self.changes:
             for change in changed:
@@ -99,11 +108,51 @@ class DiffsPane(Vertical):
                                       (counts, "dim"))
                 label.no_wrap, label.overflow = True, "ellipsis"
                 files.add_option(Option(label, id=f"{worktree.repo_name if many else ''}\0{change.path}"))
+        if files.option_count:
+            ids = [files.get_option_at_index(i).id for i in range(files.option_count)]
+            files.highlighted = ids.index(picked) if picked in ids else 0
 
     @on(OptionList.OptionHighlighted, "#file-list")
     def file_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         repo, _, path = (event.option.id or "").partition("\0")
         self.view.jump_to(repo or None, path)
+        self.refresh_bindings()
+
+    def selected_file(self) -> tuple[str | None, str] | None:
+        """(repo, when the run spans several; path) of the highlighted file."""
+        files = self.query_one(FileList)
+        if files.highlighted is None or not files.option_count:
+            return None
+        repo, _, path = (files.get_option_at_index(files.highlighted).id or "").partition("\0")
+        return repo or None, path
+
+    @property
+    def current_run(self) -> Run | None:
+        """The run shown, as the runs table last saw it (it may have ended since its diff was read)."""
+        return self.app.feed.by_id.get(self.run.id, self.run) if self.run else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Landing keys show as unavailable until the run has ended; reject needs a file."""
+        if action not in ("reject", "commit", "merge", "revert"):
+            return True
+        run = self.current_run
+        if run is None or run.active or (action == "reject" and self.selected_file() is None):
+            return None
+        return True
+
+    def action_reject(self) -> None:
+        picked = self.selected_file()
+        if picked is not None:
+            self.app.landing.reject(self.current_run, *picked)
+
+    def action_commit(self) -> None:
+        self.app.landing.commit(self.current_run)
+
+    def action_merge(self) -> None:
+        self.app.landing.merge(self.current_run)
+
+    def action_revert(self) -> None:
+        self.app.landing.revert(self.current_run)
 
     @on(Input.Changed, "#files-filter")
     def filtered(self) -> None:

@@ -10,6 +10,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
+from .. import format
+from ..screens.confirm import ConfirmDialog
+from ..screens.deny import DenyDialog
 from .approval_banner import ApprovalBanner
 from .filter_input import FilterInput
 from .run_table import RunTable
@@ -77,16 +80,50 @@ class RunsPane(Vertical):
         return True
 
     def action_allow(self) -> None:
-        self.app.answer_request(allow=True)
+        self.answer_request(allow=True)
 
     def action_allow_always(self) -> None:
-        self.app.answer_request(allow=True, always=True)
+        self.answer_request(allow=True, always=True)
 
     def action_deny(self) -> None:
-        self.app.answer_request(allow=False)
+        self.answer_request(allow=False)
+
+    def answer_request(self, allow: bool, always: bool = False) -> None:
+        app, feed = self.app, self.app.feed
+        run = feed.selected_run
+        pending = feed.pending.get(run.id, []) if run else []
+        if run is None or not pending:
+            app.notify("this run has no permission request waiting" if run else "pick a run first",
+                       severity="warning", timeout=3)
+            return
+        request = pending[0]
+        if allow:
+            feed.answered(run.id, request.request_id)
+            app.engine_work(app.engine.approve(run.id, allow=True, always=always, request_id=request.request_id))
+            return
+
+        def deny(message: str | None) -> None:
+            if message is not None:
+                feed.answered(run.id, request.request_id)
+                app.engine_work(app.engine.approve(run.id, allow=False, message=message or None,
+                                                   request_id=request.request_id))
+
+        summary = f"{request.tool}: {format.one_line(str(request.input.get('command') or request.input), 200)}"
+        app.push_screen(DenyDialog(request.tool, summary), deny)
 
     def action_cancel_run(self) -> None:
-        self.app.cancel_selected_run()
+        app, run = self.app, self.app.feed.selected_run
+        if run is None or not run.active:
+            app.notify("pick a run that is still going", severity="warning", timeout=3)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                app.notify(f"cancelling {run.short_id}…", timeout=3)
+                app.engine_work(app.engine.cancel(run.id), group=f"cancel-{run.id}")
+
+        app.push_screen(ConfirmDialog("Cancel run", f"Stop the agent of run {run.short_id}? What it did so far "
+                                      f"stays on {run.branch}.", yes="Cancel the run", no="Keep it"), confirmed)
 
     def action_diff(self) -> None:
         if self.app.selected_run_id:
