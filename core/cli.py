@@ -118,7 +118,9 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | 
         raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
     api = _api_settings(host, api_port or port) if serve or api_port else None
     if serve:
-        from .api.server import serve as serve_api  # fastapi and uvicorn load only to serve
+        from .api.server import (
+            serve as serve_api,  # fastapi and uvicorn load only to serve
+        )
 
         try:
             serve_api(api)

@@ -368,6 +368,12 @@ class Engine(Landing):
                 else:
                     await asyncio.sleep(FOLLOW_POLL)
 
+    async def set_notify(self, run_key: str, notify: bool) -> Run:
+        """Whether the user wants to be told when this run needs them or ends."""
+        run = await self.run(run_key)
+        await self.store.update_run(run.id, notify=int(notify))
+        return await self.run(run.id)
+
     async def tasks(self, run_key: str) -> list[RunTask]:
         """The agent's own todo list for the run, as it last stood."""
         return run_tasks(await self.events(run_key))

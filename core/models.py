@@ -102,6 +102,7 @@ class Run(Record):
     parent_run_id: str | None = None
     files_changed: int | None = None
     pr_url: str | None = None
+    notify: bool = False  # tell the user (webhooks, desktop) when it needs them or ends
     worktrees: list[Worktree] = field(default_factory=list)
 
     @property

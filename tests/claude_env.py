@@ -24,7 +24,6 @@ from typing import Callable, Iterable, Mapping
 
 import pytest
 
-
 TESTS_DIR = Path(__file__).resolve().parent
 NODE_MODULES = TESTS_DIR / "node_modules"
 CLAUDE_VERSION = "2.1.331"

@@ -15,6 +15,7 @@ from test_api_fixtures import (  # noqa: F401  (fixtures)
     until_event,
 )
 
+
 async def test_a_run_is_paused_and_continued_over_http(client, engine, model, project):
     model.set_script([tool("Bash", BASH), text("Finished without the command.")])
     run = await start_run(client, project, "compute")
@@ -30,3 +31,15 @@ async def test_a_run_is_paused_and_continued_over_http(client, engine, model, pr
     tasks = await client.get(f"/api/runs/{run['id']}/tasks")
     assert tasks.status_code == 200 and tasks.json() == []
     error_of(await client.get("/api/runs/feedbeef/tasks"), 404, "RUN_NOT_FOUND")
+
+
+async def test_a_run_can_ask_to_notify(client, engine, model, project):
+    model.set_script([text("Nothing to do.")])
+    run = await start_run(client, project, "look")
+    assert run["notify"] is False
+    turned = await client.post(f"/api/runs/{run['id']}/notify", json={"notify": True})
+    assert turned.status_code == 200 and turned.json()["notify"] is True
+    assert (await engine.run(run["id"])).notify is True
+    error_of(await client.post(f"/api/runs/{run['id']}/notify", json={"notify": "maybe"}), 422)
+    error_of(await client.post("/api/runs/feedbeef/notify", json={"notify": True}), 404, "RUN_NOT_FOUND")
+    await engine.wait(run["id"])

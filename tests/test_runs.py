@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from model_server import error, text, tool
-
 import pytest
+from model_server import error, text, tool
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus

@@ -190,6 +190,7 @@ class RunOut(BaseModel):
     parent_run_id: str | None
     files_changed: int | None
     pr_url: str | None = Field(description="The pull request opened for the run's branch")
+    notify: bool = Field(description="Whether the user is told when the run needs them or ends")
     worktrees: list[WorktreeOut]
 
     @classmethod
@@ -241,6 +242,10 @@ class AllowIn(Body):
 class DenyIn(Body):
     request_id: str | None = Field(None, description="Which request (default: the oldest pending one)")
     message: str | None = Field(None, max_length=10_000, description="Why: the agent is told")
+
+
+class NotifyIn(Body):
+    notify: bool
 
 
 class ContinueIn(Body):

@@ -15,11 +15,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dulwich.index import build_file_from_blob, cleanup_mode, get_path_element_validator, validate_path
+from dulwich.index import (
+    build_file_from_blob,
+    cleanup_mode,
+    get_path_element_validator,
+    validate_path,
+)
 from dulwich.objects import S_ISGITLINK, Blob
 from dulwich.repo import Repo
 
-from .indexfile import EditableIndex, Stamp, has_attributes, normalizer, open_editable, write_new_index
+from .indexfile import (
+    EditableIndex,
+    Stamp,
+    has_attributes,
+    normalizer,
+    open_editable,
+    write_new_index,
+)
 from .merging import Entry, Objects, tree_changes
 from .repo import GitError
 

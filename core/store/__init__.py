@@ -15,7 +15,7 @@ __all__ = ["Store"]
 _RUN_COLUMNS = (
     "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
     "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
-    "files_changed, pr_url"
+    "files_changed, pr_url, notify"
 )
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested", "owner_started",
                                                      "agent_started"}
@@ -29,6 +29,12 @@ def _agent(row: sqlite3.Row) -> Agent:
     data = dict(row)
     data["allowed_tools"] = json.loads(data["allowed_tools"])
     return Agent(**data)
+
+
+def _run(row: sqlite3.Row) -> Run:
+    data = dict(row)
+    data["notify"] = bool(data["notify"])
+    return Run(**data)
 
 
 def _approval(row: sqlite3.Row) -> Approval:
@@ -142,7 +148,7 @@ class Store(ApiTables, Database):
         if statuses:
             sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
             params.extend(sorted(statuses))
-        runs = [Run(**dict(r)) for r in await self.fetch(sql + " ORDER BY created_at DESC", params)]
+        runs = [_run(r) for r in await self.fetch(sql + " ORDER BY created_at DESC", params)]
         return await self._with_worktrees(runs)
 
     async def find_runs(self, key: str) -> list[Run]:
@@ -151,7 +157,7 @@ class Store(ApiTables, Database):
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' LIMIT 2",
             (key, key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
         exact = [r for r in rows if r["id"] == key]
-        return await self._with_worktrees([Run(**dict(r)) for r in (exact or rows)])
+        return await self._with_worktrees([_run(r) for r in (exact or rows)])
 
     async def delete_run(self, run_id: str) -> None:
         """A run and everything recorded of it: its worktrees' rows, approvals and events."""

@@ -136,4 +136,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE agents ADD COLUMN timeout_seconds INTEGER",
         "ALTER TABLE agents ADD COLUMN max_output_mb REAL",
     ],
+    # 7: whether the user wants to be told when a run needs them or ends
+    [
+        "ALTER TABLE runs ADD COLUMN notify INTEGER NOT NULL DEFAULT 0",
+    ],
 ]

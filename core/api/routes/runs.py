@@ -20,6 +20,7 @@ from ..schemas import (
     DenyIn,
     DiffStatsOut,
     FileChangeOut,
+    NotifyIn,
     RunIn,
     RunOut,
     RunStatusName,
@@ -76,6 +77,11 @@ async def continue_run(run_id: str, body: ContinueIn, engine: EngineDep) -> RunO
     """Resume the agent's session of an ended, paused or interrupted run with a new message, in
     the same worktree. 409 while it is active, without a session, or when another corral took it."""
     return RunOut.of(await engine.continue_run(run_id, body.message))
+
+
+@router.post("/runs/{run_id}/notify", response_model=RunOut, summary="Be told when a run needs you or ends")
+async def notify_run(run_id: str, body: NotifyIn, engine: EngineDep) -> RunOut:
+    return RunOut.of(await engine.set_notify(run_id, body.notify))
 
 
 @router.get("/runs/{run_id}/tasks", response_model=list[RunTaskOut], summary="A run's tasks")
