@@ -3,16 +3,21 @@
 Claude Code's (messages, tool calls, tool results, single token deltas) and a final result.
 
     flood_agent.py [claude's flags...]     (N from CORRAL_FLOOD_LINES, default 100000)
+
+With CORRAL_FLOOD_RATE=R it prints R lines a second, each flushed, instead of all at once.
 """
 
 import json
 import os
 import sys
+import time
 
 
 def main() -> None:
     sys.stdin.readline()
     total = int(os.environ.get("CORRAL_FLOOD_LINES", "100000"))
+    rate = float(os.environ.get("CORRAL_FLOOD_RATE", "0"))
+    start = time.monotonic()
     session = "00000000-0000-4000-8000-00000000f100"
     out = sys.stdout
     write = out.write
@@ -33,6 +38,9 @@ def main() -> None:
             line = {"type": "stream_event", "session_id": session, "event": {
                 "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f" token{i}"}}}
         write(json.dumps(line) + "\n")
+        if rate:
+            out.flush()
+            time.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
     write(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "flooded",
                       "session_id": session, "total_cost_usd": 0.0, "num_turns": 1,
                       "usage": {"input_tokens": 1, "output_tokens": 1}}) + "\n")

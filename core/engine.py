@@ -357,16 +357,21 @@ class Engine(Landing):
         last = (await self.store.events(run.id, after - 1, limit=1))[-1:] if after else []
         last_type = last[0].type if last else None
         with self.bus.subscribe(run.id) as subscription:
+            events = await self.store.events(run.id, after, after_id=after_id)
             while True:
-                for event in await self.store.events(run.id, after, after_id=after_id):
+                for event in events:
                     after, last_type = event.seq, event.type
                     yield event
                 if last_type in END_EVENTS.values() and not (await self.run(run.id)).active:
                     return
                 if run.id in self._live:
-                    await subscription.next_batch(timeout=1.0)
+                    # What this process commits comes through the bus: read the store only for a gap.
+                    events = [e for e in await subscription.next_batch(timeout=1.0) if e.seq > after]
+                    if events and all(e.seq == after + 1 + i for i, e in enumerate(events)):
+                        continue
                 else:
                     await asyncio.sleep(FOLLOW_POLL)
+                events = await self.store.events(run.id, after, after_id=after_id)
 
     async def set_notify(self, run_key: str, notify: bool) -> Run:
         """Whether the user wants to be told when this run needs them or ends."""

@@ -51,9 +51,9 @@ async def resume_point(engine: Engine, run: Run, after_id: int) -> bool:
 
 
 async def run_feed(engine: Engine, run_id: str, after_id: int, tick: float,
-                   closing: asyncio.Event) -> AsyncIterator[Event | None]:
-    """The run's events from `after_id` on, and None every `tick` seconds of quiet; ends after the
-    run's last event, or when the server closes."""
+                   closing: asyncio.Event) -> AsyncIterator[list[Event]]:
+    """The run's events from `after_id` on, in batches of those that came together, and [] every
+    `tick` seconds of quiet; ends after the run's last event, or when the server closes."""
     queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
 
     async def pump() -> None:
@@ -75,22 +75,37 @@ async def run_feed(engine: Engine, run_id: str, after_id: int, tick: float,
                 getting.cancel()  # an item it would have taken stays in the queue
                 if closed in done:
                     return
-                yield None
+                yield []
                 continue
-            item = getting.result()
-            if item is None:
+            items = [getting.result()]
+            while not queue.empty() and isinstance(items[-1], Event):
+                items.append(queue.get_nowait())
+            events = [item for item in items if isinstance(item, Event)]
+            if events:
+                yield events
+            if items[-1] is None:
                 return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+            if isinstance(items[-1], BaseException):
+                raise items[-1]
     finally:
         for task in (pumping, closed, getting):
             if task is not None:
                 task.cancel()
 
 
+_frames: dict[tuple[str, int | None], str] = {}  # SSE frames, each made once for all of a run's clients
+FRAME_CACHE = 4096
+
+
 def _sse(event: Event) -> str:
-    return f"id: {event.id}\nevent: {event.type}\ndata: {EventOut.of(event).model_dump_json()}\n\n"
+    key = (event.run_id, event.id)
+    frame = _frames.get(key)
+    if frame is None:
+        frame = f"id: {event.id}\nevent: {event.type}\ndata: {EventOut.of(event).model_dump_json()}\n\n"
+        if len(_frames) >= FRAME_CACHE:
+            del _frames[next(iter(_frames))]
+        _frames[key] = frame
+    return frame
 
 
 @router.get(
@@ -116,8 +131,8 @@ async def stream_events(
         try:
             async with aclosing(run_feed(engine, run.id, after, state.settings.keepalive_seconds,
                                          state.closing)) as feed:
-                async for event in feed:
-                    yield ": keep-alive\n\n" if event is None else _sse(event)
+                async for events in feed:
+                    yield "".join(map(_sse, events)) if events else ": keep-alive\n\n"
         except CorralError as error:
             yield f"event: error\ndata: {json.dumps(corral_error_body(error))}\n\n"
 
@@ -185,10 +200,10 @@ async def run_socket(websocket: WebSocket, run_id: str,
         if more:
             async with aclosing(run_feed(engine, run.id, last_event_id, state.settings.keepalive_seconds,
                                          state.closing)) as feed:
-                async for event in feed:
-                    if listening.done():
-                        return
-                    if event is not None:
+                async for events in feed:
+                    for event in events:
+                        if listening.done():
+                            return
                         await send({"type": "event", **EventOut.of(event).model_dump(mode="json")})
         await websocket.close(code=1001 if state.closing.is_set() else 1000)
     except CorralError as error:
