@@ -171,14 +171,38 @@ async def project_add_repo(engine: Engine, project_key: str, path: Path, name: s
 
 @project.command("set")
 @click.argument("project_key", metavar="PROJECT")
-@click.option("--post-create", "post_create", required=True,
+@click.option("--post-create", "post_create",
               help="Shell command run in each new worktree before the agent starts ('' to remove).")
+@click.option("--max-runs", "max_runs", metavar="N|none",
+              help="How many of the project's runs may work at once; more wait in line ('none': no limit).")
+@click.option("--notify/--no-notify", default=None, help="Desktop notifications when its runs need you or end.")
 @engine_command
-async def project_set(engine: Engine, project_key: str, post_create: str) -> None:
+async def project_set(engine: Engine, project_key: str, post_create: str | None, max_runs: str | None,
+                      notify: bool | None) -> None:
     """Change a project's settings."""
-    changed = await engine.set_post_create(project_key, post_create)
-    click.echo(f"{changed.name}: new worktrees run {changed.post_create!r}" if changed.post_create
-               else f"{changed.name}: no post-create command")
+    changes: dict[str, Any] = {}
+    if post_create is not None:
+        changes["post_create"] = post_create
+    if max_runs is not None:
+        changes["max_runs"] = parse_limit(max_runs)
+    if notify is not None:
+        changes["notify"] = notify
+    if not changes:
+        raise click.UsageError("say what to change: --post-create, --max-runs or --notify/--no-notify")
+    changed = await engine.update_project(project_key, **changes)
+    click.echo(f"{changed.name}: " + "; ".join([
+        f"new worktrees run {changed.post_create!r}" if changed.post_create else "no post-create command",
+        f"at most {changed.max_runs} runs at once" if changed.max_runs else "no limit of runs of its own",
+        "desktop notifications on" if changed.notify else "desktop notifications off"]))
+
+
+def parse_limit(text: str) -> int | None:
+    if text.strip().lower() in ("none", "0", ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number of runs (or 'none')") from None
 
 
 @project.command("list")
@@ -214,14 +238,16 @@ def agent() -> None:
 @click.option("--max-budget-usd", type=click.FloatRange(min=0, min_open=True), help="Stop when spending reaches this.")
 @click.option("--timeout", "timeout_seconds", type=click.IntRange(min=1), help="Wall-clock seconds a run may take.")
 @click.option("--max-output-mb", type=click.FloatRange(min=0, min_open=True), help="Output a run may print (default 500).")
+@click.option("--idle-timeout", "idle_timeout_seconds", type=click.IntRange(min=1),
+              help="Seconds of silence (not waiting on you) after which the agent counts as hung (default 1800).")
 @click.option("--command", "command", help="Path of the agent binary, instead of the one on PATH.")
 @click.option("--project", "project_key", help="Make the profile belong to one project.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
 async def agent_add(engine: Engine, name: str, cli: str, model: str | None, instructions: str | None,
                     allowed_tools: str | None, max_turns: int | None, max_budget_usd: float | None,
-                    timeout_seconds: int | None, max_output_mb: float | None, command: str | None,
-                    project_key: str | None, as_json: bool) -> None:
+                    timeout_seconds: int | None, max_output_mb: float | None, idle_timeout_seconds: int | None,
+                    command: str | None, project_key: str | None, as_json: bool) -> None:
     """Add an agent profile called NAME."""
     tools = [t.strip() for t in (allowed_tools or "").split(",") if t.strip()]
     if command:
@@ -229,7 +255,8 @@ async def agent_add(engine: Engine, name: str, cli: str, model: str | None, inst
     created = await engine.add_agent(name, cli=cli, project=project_key, model=model,
                                      instructions=instructions, allowed_tools=tools,
                                      max_turns=max_turns, command=command, max_budget_usd=max_budget_usd,
-                                     timeout_seconds=timeout_seconds, max_output_mb=max_output_mb)
+                                     timeout_seconds=timeout_seconds, max_output_mb=max_output_mb,
+                                     idle_timeout_seconds=idle_timeout_seconds)
     if as_json:
         _print_json(created.to_dict())
     else:
@@ -310,45 +337,6 @@ async def drive(engine: Engine, run_key: str, message: str | None) -> None:
     await engine.drive(run_key, message)
 
 
-@main.command("continue")
-@click.argument("run_key", metavar="RUN")
-@click.argument("message")
-@click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
-@engine_command
-async def continue_command(engine: Engine, run_key: str, message: str, wait: bool, as_json: bool) -> None:
-    """Resume an ended, paused or interrupted run's agent session with MESSAGE."""
-    run = await engine.continue_run(run_key, message, detach=not wait)
-    after = (await engine.events(run.id))[-1].seq
-    if not wait:
-        _spawn_driver(run, engine.paths, message)
-    else:
-        async for event in engine.follow(run.id, after):
-            if line := render.progress(run, event):
-                click.echo(line, err=True)
-        run = await engine.run(run.id)
-    if as_json:
-        _print_json(run.to_dict())
-    elif wait:
-        click.echo(render.run_line(run) + (f"\n{run.reason}" if run.reason else ""))
-    else:
-        click.echo(f"continuing run {run.short_id}: follow it with `corral events {run.short_id} --follow`")
-    if wait and run.status != RunStatus.COMPLETED:
-        raise SystemExit(1)
-
-
-@main.command("pause")
-@click.argument("run_key", metavar="RUN")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@engine_command
-async def pause(engine: Engine, run_key: str, as_json: bool) -> None:
-    """Stop a run's agent, keeping its session and work, to continue it later."""
-    run = await engine.pause(run_key)
-    if as_json:
-        return _print_json(run.to_dict())
-    click.echo(render.run_line(run))
-
-
 @main.command("runs")
 @click.option("--status", type=click.Choice(sorted(RunStatus.ACTIVE | RunStatus.ENDED)), multiple=True,
               help="Only runs with this status (repeatable).")
@@ -363,8 +351,8 @@ async def runs(engine: Engine, status: tuple[str, ...], attention: bool, as_json
         return _print_json([r.to_dict() for r in found])
     if not found:
         click.echo("no runs yet: start one with `corral run \"what to do\"`")
-    for r in found:
-        click.echo(render.run_line(r))
+    for r, depth in render.run_tree(found):
+        click.echo(render.run_line(r, depth))
 
 
 @main.command("show")
@@ -439,4 +427,4 @@ async def cancel(engine: Engine, run_key: str, as_json: bool) -> None:
 main.add_command(token)
 
 
-from . import cli_landing  # noqa: E402, F401  (its verbs register on `main`)
+from . import cli_landing, cli_lifecycle  # noqa: E402, F401  (their verbs register on `main`)

@@ -23,9 +23,11 @@ from . import agents, git
 from .bus import EventBus
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .landing import CHECKPOINT, Landing
+from .landing import Landing
+from .lifecycle import STOP_REQUESTS, Lifecycle, alive
 from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
-from .process import kill_group, started_at, still_running
+from .process import started_at
+from .queue import Queue, check_max_runs
 from .runner import END_EVENTS, LiveRun
 from .store import Store
 from .tasks import RunTask, run_tasks
@@ -35,9 +37,6 @@ T = TypeVar("T")
 
 DEFAULT_AGENT_ID = "00000000-0000-4000-8000-000000000001"  # made by the first migration
 WATCH_INTERVAL = 0.25
-CANCEL, PAUSE = 1, 2  # what another process may ask of a run's driver
-STOP_REQUESTS = {CANCEL: (RunStatus.CANCELLED, "cancelled by the user"),
-                 PAUSE: (RunStatus.PAUSED, "paused by the user")}
 FOLLOW_POLL = 0.2
 
 
@@ -45,7 +44,7 @@ def _check_limits(**limits: float | None) -> None:
     for name, value in limits.items():
         if value is not None and value <= 0:
             label = name.replace("_", " ").replace("usd", "(USD)").replace("mb", "(MB)")
-            floor = "at least 1" if name in ("max_turns", "timeout_seconds") else "more than 0"
+            floor = "at least 1" if name in ("max_turns", "timeout_seconds", "idle_timeout_seconds") else "more than 0"
             raise CorralError(f"{label} must be {floor}", code=f"INVALID_{name.upper()}")
 
 
@@ -60,18 +59,6 @@ def _branch_named(repo: str, base: str) -> str | None:
     return base
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _one(found: list[T], what: str, key: str) -> T:
     if not found:
         raise NotFound(f"no {what} {key!r}", code=f"{what.upper()}_NOT_FOUND")
@@ -80,7 +67,7 @@ def _one(found: list[T], what: str, key: str) -> T:
     return found[0]
 
 
-class Engine(Landing):
+class Engine(Landing, Lifecycle, Queue):
     def __init__(self, paths: Paths | None = None):
         self.paths = paths or Paths.from_env()
         self.bus = EventBus()
@@ -165,10 +152,21 @@ class Engine(Landing):
             raise Conflict(f"project {project.name!r} has active runs: cancel them first", code="PROJECT_BUSY")
         await self.store.delete_project(project.id)
 
-    async def set_post_create(self, project_key: str, command: str | None) -> Project:
-        """The shell command run in each new worktree of the project before its agent starts."""
+    async def update_project(self, project_key: str, **changes: Any) -> Project:
+        """Change a project's settings: post_create (a command, "" for none), max_runs (runs of
+        the project working at once, None for no limit of its own), notify (desktop notifications)."""
         project = await self.project(project_key)
-        await self.store.set_post_create(project.id, (command or "").strip() or None)
+        unknown = set(changes) - {"post_create", "max_runs", "notify"}
+        if unknown:
+            raise CorralError(f"unknown project settings: {', '.join(sorted(unknown))}", code="UNKNOWN_SETTING")
+        if "post_create" in changes:
+            changes["post_create"] = (changes["post_create"] or "").strip() or None
+        if "max_runs" in changes:
+            check_max_runs(changes["max_runs"])
+        if "notify" in changes:
+            changes["notify"] = int(bool(changes["notify"]))
+        if changes:
+            await self.store.update_project(project.id, **changes)
         return await self.project(project.id)
 
     async def remove_repo(self, project_key: str, repo_key: str) -> None:
@@ -189,13 +187,13 @@ class Engine(Landing):
                         allowed_tools: list[str] | None = None, max_turns: int | None = None,
                         command: str | None = None, permission_mode: str = "acceptEdits",
                         max_budget_usd: float | None = None, timeout_seconds: int | None = None,
-                        max_output_mb: float | None = None) -> Agent:
+                        max_output_mb: float | None = None, idle_timeout_seconds: int | None = None) -> Agent:
         name = name.strip()
         if not name:
             raise CorralError("an agent needs a name", code="INVALID_NAME")
         agents.adapter(cli)  # refuse a CLI corral cannot drive
         _check_limits(max_turns=max_turns, max_budget_usd=max_budget_usd, timeout_seconds=timeout_seconds,
-                      max_output_mb=max_output_mb)
+                      max_output_mb=max_output_mb, idle_timeout_seconds=idle_timeout_seconds)
         project_id = (await self.project(project)).id if project else None
         if any(a.name == name and a.project_id == project_id for a in await self.store.list_agents()):
             raise Conflict(f"an agent named {name!r} already exists", code="AGENT_EXISTS")
@@ -203,7 +201,7 @@ class Engine(Landing):
                       instructions=instructions, allowed_tools=list(allowed_tools or []),
                       max_turns=max_turns, command=command, permission_mode=permission_mode,
                       created_at=now(), max_budget_usd=max_budget_usd, timeout_seconds=timeout_seconds,
-                      max_output_mb=max_output_mb)
+                      max_output_mb=max_output_mb, idle_timeout_seconds=idle_timeout_seconds)
         await self.store.create_agent(agent)
         return agent
 
@@ -256,7 +254,7 @@ class Engine(Landing):
         if not project.repos:
             raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
         profile = await self.agent(agent, project.id)
-        adapter = agents.adapter(profile.cli)
+        agents.adapter(profile.cli)  # an unknown kind of agent fails here, before any worktree is made
         bases = {repo.id: await asyncio.to_thread(git.resolve, repo.path, base) for repo in project.repos}
         base_branches = {repo.id: await asyncio.to_thread(_branch_named, repo.path, base) for repo in project.repos}
 
@@ -266,7 +264,7 @@ class Engine(Landing):
         stamp = now()
         run = Run(id=run_id, project_id=project.id, agent_id=profile.id, agent_name=profile.name,
                   task=prompt, status=RunStatus.QUEUED, base_ref=base, branch=f"corral/run-{run_id[:8]}",
-                  created_at=stamp, updated_at=stamp)
+                  created_at=stamp, updated_at=stamp, queued_at=stamp)
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
@@ -288,8 +286,7 @@ class Engine(Landing):
             await self._end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
             return await self.run(run.id)
         if not detach:
-            self._execute(LiveRun(run, profile, adapter, self.store, self.paths.run_log(run.id),
-                                  setup=project.post_create))
+            self._execute(await self._live_run(run))
         return run
 
     async def drive(self, run_key: str, message: str | None = None) -> Run:
@@ -297,16 +294,27 @@ class Engine(Landing):
         run = await self.run(run_key)
         if run.status != RunStatus.QUEUED:
             raise Conflict(f"run {run.short_id} is {run.status}, not queued", code="RUN_NOT_QUEUED")
+        await self._execute(await self._live_run(run, message))
+        return await self.run(run.id)
+
+    async def _live_run(self, run: Run, message: str | None = None) -> LiveRun:
+        """How this process will execute the run: from its task, as a continuation (`message`),
+        or, for a fork that has no session of its own yet, from a copy of its parent's session."""
         profile = await self.agent(run.agent_id, run.project_id)
         project = await self.project(run.project_id)
-        live = LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
-                       setup=None if message else project.post_create, message=message)
-        await self._execute(live)
-        return await self.run(run.id)
+        resume, fork = (run.session_id, False) if message is not None else (None, False)
+        if message is None and run.parent_run_id and not run.session_id:
+            parents = await self.store.find_runs(run.parent_run_id)
+            if not parents or not parents[0].session_id:
+                raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
+            resume, fork = parents[0].session_id, True
+        return LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
+                       setup=None if message is not None else project.post_create, message=message,
+                       resume=resume, fork=fork)
 
     def _execute(self, live: LiveRun) -> asyncio.Task:
         self._live[live.run.id] = live
-        task = asyncio.create_task(live.execute(), name=f"run-{live.run.short_id}")
+        task = asyncio.create_task(self._start_when_free(live), name=f"run-{live.run.short_id}")
         self._tasks.add(task)
 
         def ended(_: asyncio.Task) -> None:
@@ -410,7 +418,7 @@ class Engine(Landing):
             raise Conflict(f"run {run.short_id} has no pending permission request ({run.status})",
                            code="NOTHING_TO_APPROVE")
         approval = pending[0]
-        if run.id not in self._live and not _alive(await self._owner(run)):
+        if run.id not in self._live and not alive(await self._owner(run)):
             raise Conflict(f"run {run.short_id} has no corral process driving it any more",
                            code="RUN_NOT_DRIVEN")
         if not await self.store.answer_approval(approval.id, allow, message, always):
@@ -423,83 +431,3 @@ class Engine(Landing):
         if live is not None:
             await live.answer(approval)
         return approval
-
-    async def cancel(self, run_key: str) -> Run:
-        """Stop the run's agent for good; its work so far stays on its branch."""
-        return await self._stop(run_key, CANCEL)
-
-    async def pause(self, run_key: str) -> Run:
-        """Stop the run's agent and keep its session, to continue it later with a message."""
-        return await self._stop(run_key, PAUSE)
-
-    async def _stop(self, run_key: str, asked: int) -> Run:
-        status, reason = STOP_REQUESTS[asked]
-        run = await self.run(run_key)
-        if not run.active:
-            raise Conflict(f"run {run.short_id} already ended ({run.status})", code="RUN_ENDED")
-        live = self._live.get(run.id)
-        if live is not None:
-            await live.stop(status, reason)
-        elif _alive(await self._owner(run)):
-            await self.store.update_run(run.id, cancel_requested=asked)
-            await self.wait(run.id)
-        else:
-            if run.pid and _alive(run.pid):
-                kill_group(run.pid)
-            await self._end_unowned(run, status, reason)
-        return await self.run(run.id)
-
-    async def continue_run(self, run_key: str, message: str, *, detach: bool = False) -> Run:
-        """Resume the agent's session of an ended run with a new message, in the same worktree."""
-        run = await self.run(run_key)
-        message = message.strip()
-        if not message:
-            raise CorralError("say what the agent should do next", code="EMPTY_PROMPT")
-        if run.active:
-            raise Conflict(f"run {run.short_id} is still {run.status}", code="RUN_ACTIVE")
-        if not run.session_id:
-            raise Conflict(f"run {run.short_id} has no agent session to continue: its agent never started",
-                           code="NO_SESSION")
-        self._worktrees(run)
-        profile = await self.agent(run.agent_id, run.project_id)
-        adapter = agents.adapter(profile.cli)
-        if not await self.store.claim_run(run.id, RunStatus.ENDED, RunStatus.QUEUED, cancel_requested=0,
-                                          owner_pid=None, pid=None):
-            raise Conflict(f"run {run.short_id} is being continued by another corral process",
-                           code="RUN_TAKEN")
-        run = await self.run(run.id)
-        if not detach:
-            self._execute(LiveRun(run, profile, adapter, self.store, self.paths.run_log(run.id), message=message))
-        return run
-
-    async def _reconcile(self) -> None:
-        """Runs whose corral process is gone (killed, crashed, the machine slept) are interrupted:
-        their agents are ended if still alive, so none keeps working unseen, and their work is
-        committed to their branch. They can be continued."""
-        for row in await self.store.processes(RunStatus.ACTIVE):
-            if row["owner_pid"] is None or still_running(row["owner_pid"], row["owner_started"]):
-                continue
-            if row["pid"] and still_running(row["pid"], row["agent_started"]):
-                kill_group(row["pid"])
-            run = await self.run(row["id"])
-            await self._end_unowned(run, RunStatus.INTERRUPTED,
-                                    f"its corral process (pid {row['owner_pid']}) ended while it ran")
-
-    async def _owner(self, run: Run) -> int | None:
-        return await self.store.run_owner(run.id)
-
-    async def _end_unowned(self, run: Run, status: str, reason: str) -> bool:
-        """End a run that no process is driving; False when another process ended it first."""
-        if not await self.store.claim_run(run.id, RunStatus.ACTIVE, status, reason=reason, ended_at=now(),
-                                          pid=None):
-            return False
-        for worktree in run.worktrees:  # what the agent left is kept on the branch
-            if Path(worktree.path).is_dir():
-                try:
-                    await asyncio.to_thread(git.commit_all, worktree.path, CHECKPOINT.format(run.short_id))
-                except git.GitError as error:
-                    log.warning("checkpoint of run %s: %s", run.short_id, error)
-        await self.store.expire_approvals(run.id)
-        seq = await self.store.last_seq(run.id) + 1
-        await self.store.append([Event(run.id, seq, END_EVENTS[status], {"reason": reason}, now())])
-        return True

@@ -46,6 +46,8 @@ class Project(Record):
     name: str
     created_at: str
     post_create: str | None = None  # a shell command run in each new worktree (install dependencies)
+    max_runs: int | None = None  # how many of its runs may work at once; None: only the global limit
+    notify: bool = True  # desktop notifications when its runs need the user or end
     repos: list[Repo] = field(default_factory=list)
 
 
@@ -65,8 +67,9 @@ class Agent(Record):
     max_budget_usd: float | None = None  # the agent stops when its spending reaches this
     timeout_seconds: int | None = None  # wall-clock time a run may take, waiting included
     max_output_mb: float | None = None  # output volume a run may print
+    idle_timeout_seconds: int | None = None  # silence after which the agent is taken as hung
 
-    LIMITS = ("max_turns", "max_budget_usd", "timeout_seconds", "max_output_mb")
+    LIMITS = ("max_turns", "max_budget_usd", "timeout_seconds", "max_output_mb", "idle_timeout_seconds")
 
 
 @dataclass
@@ -103,6 +106,8 @@ class Run(Record):
     files_changed: int | None = None
     pr_url: str | None = None
     notify: bool = False  # tell the user (webhooks, desktop) when it needs them or ends
+    queued_at: str | None = None  # when it last started waiting for a slot: the queue's order
+    resume_at: str | None = None  # after a rewind: where its agent's session goes on from
     worktrees: list[Worktree] = field(default_factory=list)
 
     @property

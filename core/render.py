@@ -45,10 +45,32 @@ def _one_line(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def run_line(run: Run) -> str:
+def run_line(run: Run, depth: int = 0) -> str:
+    """One run in a list; a fork (depth > 0) is marked under the run it came from."""
     money = f"${run.cost_usd:.4f}" if run.cost_usd else "-"
+    fork = "  " * (depth - 1) + "└ " if depth else ""
     return (f"{run.short_id}  {run.status:<15} {run.agent_name:<10} {elapsed(run):>7} "
-            f"{tokens(run.tokens_in + run.tokens_out):>7} {money:>9}  {_one_line(run.task, 60)}")
+            f"{tokens(run.tokens_in + run.tokens_out):>7} {money:>9}  {fork}{_one_line(run.task, 60 - len(fork))}")
+
+
+def run_tree(runs: list[Run]) -> list[tuple[Run, int]]:
+    """Runs in their order, each fork right under the run it was forked from, with its depth."""
+    listed = {run.id for run in runs}
+    forks: dict[str, list[Run]] = {}
+    for run in runs:
+        if run.parent_run_id in listed:
+            forks.setdefault(run.parent_run_id, []).append(run)
+    ordered: list[tuple[Run, int]] = []
+
+    def place(run: Run, depth: int) -> None:
+        ordered.append((run, depth))
+        for child in sorted(forks.get(run.id, []), key=lambda r: r.created_at):
+            place(child, depth + 1)
+
+    for run in runs:
+        if run.parent_run_id not in listed:
+            place(run, 0)
+    return ordered
 
 
 def run_details(run: Run, pending: list[Approval], changes: list[tuple[Worktree, list[Any]]]) -> str:

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 SETUP_TIMEOUT = 600
 DEFAULT_MAX_OUTPUT_MB = 500.0
+DEFAULT_IDLE_TIMEOUT = 1800  # seconds of silence (not waiting on the user) before an agent counts as hung
+TURN_MESSAGE = "corral: run {} after turn {}"
 
 END_EVENTS = {
     RunStatus.COMPLETED: "run.completed",
@@ -49,7 +51,8 @@ def _log_write_failure(future: asyncio.Future) -> None:
 
 class LiveRun:
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
-                 setup: str | None = None, message: str | None = None):
+                 setup: str | None = None, message: str | None = None, resume: str | None = None,
+                 fork: bool = False):
         self.run = run
         self.agent = agent
         self.adapter = adapter
@@ -57,12 +60,19 @@ class LiveRun:
         self.stderr_path = stderr_path
         self.setup = setup
         self.message = message  # a continuation: said to the agent's resumed session
+        self.resume = resume  # the agent session to go on in (a continuation's, or a fork's parent's)
+        self.fork = fork  # branch a new session off `resume` instead of going on in it
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
         self.result: dict[str, Any] | None = None
         self.stop_as: tuple[str, str] | None = None  # (status, reason) when the user stops it
         self.done = asyncio.Event()
         self._seq = 0
+        self._turn = 0  # the agent's turns (model responses) so far, over every execution of the run
+        self._turn_message: str | None = None
+        self._turn_line: str | None = None
+        self._turn_tools: set[str] = set()  # the current turn's tool calls still without a result
+        self._heard = 0.0  # loop time of the agent's last output, or of the user's last answer
 
     # -- events ----------------------------------------------------------------------------
 
@@ -87,8 +97,13 @@ class LiveRun:
 
     # -- the run ---------------------------------------------------------------------------
 
+    async def catch_up(self) -> None:
+        """Number new events after those stored (and those this object emitted, stored or not)."""
+        self._seq = max(self._seq, await self.store.last_seq(self.run.id))
+
     async def execute(self) -> None:
-        self._seq = await self.store.last_seq(self.run.id)
+        await self.catch_up()
+        self._turn = len(await self.store.events_of(self.run.id, "run.turn"))
         try:
             await self._execute()
         except Exception as error:  # a bug of ours must still end the run, visibly
@@ -105,8 +120,8 @@ class LiveRun:
         if self.message is not None:
             self.emit("user.message", {"text": self.message})
         try:
-            launch = self.adapter.launch(self.agent, self.message or self.run.task,
-                                         resume=self.run.session_id if self.message is not None else None)
+            launch = self.adapter.launch(self.agent, self.message or self.run.task, resume=self.resume,
+                                         fork=self.fork, resume_at=self.run.resume_at if self.resume else None)
         except AgentMissing as error:
             return await self._finish(RunStatus.FAILED, str(error))
         try:
@@ -116,14 +131,17 @@ class LiveRun:
             return await self._finish(RunStatus.FAILED, f"could not start {launch.argv[0]}: {error.strerror}")
         await self._set(status=RunStatus.RUNNING, started_at=self.run.started_at or now(), ended_at=None,
                         reason=None, pid=self.process.pid, agent_started=started_at(self.process.pid),
-                        owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
+                        owner_pid=os.getpid(), owner_started=started_at(os.getpid()), resume_at=None)
         self.emit("run.started", {"pid": self.process.pid, "command": launch.argv[0], "cwd": self.run.cwd})
         self.process.send(launch.stdin)
 
         parser = self.adapter.parser()
-        watchdog = self._watchdog()
+        loop = asyncio.get_running_loop()
+        self._heard = loop.time()
+        watchdogs = [self._watchdog(), asyncio.create_task(self._hang_watch())]
         printed, cap = 0, (self.agent.max_output_mb or DEFAULT_MAX_OUTPUT_MB) * 1024 * 1024
         async for lines in self.process.lines():
+            self._heard = loop.time()
             items: list[tuple[str, dict[str, Any]]] = []
             printed += sum(len(line) + 1 for line in lines)
             if printed > cap and self.stop_as is None:
@@ -131,20 +149,63 @@ class LiveRun:
                                                                 f"{cap / 1024 / 1024:g} MB of output"))
             for line in lines:
                 parsed = parser.parse(line)
+                if parsed.message_id and parsed.message_id != self._turn_message:
+                    await self._turn_over(items)  # a response without tools was a turn too
+                    self._turn_message = parsed.message_id
+                self._turn_line = parsed.line_id or self._turn_line
                 for kind, payload in parsed.events:
                     await self._react(kind, payload)
                 items.extend(parsed.events)
+                if self._tools_done(parsed.events):
+                    await self._turn_over(items)
                 if parsed.turn_ended:
                     self.process.close_stdin()
             self.emit_many(fold_tokens(items))
         code = await self.process.wait()
-        if watchdog is not None:
-            watchdog.cancel()
+        for watchdog in watchdogs:
+            if watchdog is not None:
+                watchdog.cancel()
+        last: list[tuple[str, dict[str, Any]]] = []
+        await self._turn_over(last)
+        self.emit_many(last)
         await self._finish(*self._outcome(code))
+
+    def _tools_done(self, events: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Track the turn's tool calls; True once the last of them has its result."""
+        for kind, payload in events:
+            if payload.get("parent_tool_use_id"):
+                continue  # a subagent's own tools
+            if kind == "agent.tool_call":
+                self._turn_tools.add(payload.get("id") or "")
+            elif kind == "agent.tool_result" and payload.get("id") in self._turn_tools:
+                self._turn_tools.discard(payload["id"])
+                if not self._turn_tools:
+                    return True
+        return False
+
+    async def _turn_over(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """The agent's turn ended (its next began, or it exited): keep the worktrees as they are
+        now, as the point `corral rewind` can go back to. The event joins `items`, in order."""
+        if self._turn_message is None:
+            return
+        self._turn += 1
+        commits = {}
+        for worktree in self.run.worktrees:
+            try:
+                commits[worktree.repo_name] = await asyncio.to_thread(
+                    git.snapshot, worktree.path, git.turn_ref(self.run.short_id, self._turn),
+                    TURN_MESSAGE.format(self.run.short_id, self._turn))
+            except Exception as error:  # a worktree that cannot be read must not stop the run
+                log.warning("turn %d of run %s: %s", self._turn, self.run.short_id, error)
+        items.append(("run.turn", {"turn": self._turn, "commits": commits, "session_line": self._turn_line}))
+        self._turn_message = None
+        self._turn_tools.clear()
 
     async def _react(self, kind: str, payload: dict[str, Any]) -> None:
         """What an event changes beyond the log: the run's row, the pending approvals."""
         if kind == "session.init" and payload.get("session_id"):
+            if self.resume and payload.get("version"):
+                await self._compare_version(payload["version"])
             await self._set(session_id=payload["session_id"])
         elif kind == "agent.needs_attention" and payload.get("request_id"):
             approval = Approval(0, self.run.id, payload["request_id"], payload.get("tool") or "",
@@ -163,6 +224,27 @@ class LiveRun:
             await self._set(tokens_in=payload["tokens_in"], tokens_out=payload["tokens_out"],
                             cost_usd=payload["cost_usd"],
                             session_id=payload.get("session_id") or self.run.session_id)
+
+    async def _compare_version(self, version: str) -> None:
+        """A session resumed by another version of the agent mostly works; say so when it differs."""
+        first = None
+        for event in await self.store.events_of(self.run.id, "session.init"):
+            first = event.payload.get("version") or first
+        if first and first != version:
+            self.emit("run.warning", {"message": f"the session was started by version {first} of the agent; "
+                                                 f"version {version} goes on with it"})
+
+    async def _hang_watch(self) -> None:
+        """Ends the run when the agent prints nothing for its idle limit while not waiting on the user."""
+        limit = self.agent.idle_timeout_seconds or DEFAULT_IDLE_TIMEOUT
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(0.05, self._heard + limit - loop.time()))
+            if self.outstanding:
+                self._heard = loop.time()  # waiting on the user is not hanging
+            elif loop.time() - self._heard >= limit:
+                return await self.stop(RunStatus.FAILED, f"the agent printed nothing for {limit}s: "
+                                                         f"it seems to hang")
 
     def _watchdog(self) -> asyncio.Task | None:
         """Ends the run when it outlives its profile's wall-clock limit (waiting on the user included)."""
@@ -258,6 +340,7 @@ class LiveRun:
         if self.outstanding.pop(approval.request_id, None) is None or self.process is None:
             return False
         allow = approval.status == "allowed"
+        self._heard = asyncio.get_running_loop().time()
         self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always))
         self.emit("user.approval", {"request_id": approval.request_id, "tool": approval.tool,
                                     "allow": allow, "always": approval.always, "message": approval.message})

@@ -125,7 +125,7 @@ async def test_new_worktrees_get_included_files_and_the_post_create_command(engi
     git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env")
     (repo / ".env").write_text("SECRET=1\n")
     project = await engine.add_project(repo)
-    await engine.set_post_create(project.id, "cat .env > setup-ran.txt && exit 3")
+    await engine.update_project(project.id, post_create="cat .env > setup-ran.txt && exit 3")
     model.set_script([text("Nothing to do.")])
     run = await engine.start_run(project.id, "look around")
     done = await engine.wait(run.id)

@@ -31,6 +31,8 @@ class Parsed:
 
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     turn_ended: bool = False
+    message_id: str | None = None  # the agent's model response this line is part of (one per turn)
+    line_id: str | None = None  # the line's own id in the session, to resume the session at it
 
 
 class LineParser(ABC):
@@ -56,7 +58,10 @@ class AgentAdapter(ABC):
         return found
 
     @abstractmethod
-    def launch(self, agent: Agent, prompt: str, *, resume: str | None = None) -> Launch: ...
+    def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
+               resume_at: str | None = None) -> Launch:
+        """How to start the agent on `prompt`; with `resume`, in that session (`fork`: as a new
+        session branched from it; `resume_at`: cut after that line, dropping what came later)."""
 
     @abstractmethod
     def parser(self) -> LineParser: ...

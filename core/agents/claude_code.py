@@ -89,7 +89,8 @@ class ClaudeCodeParser(LineParser):
         if parent:
             for _, payload in events:
                 payload["parent_tool_use_id"] = parent
-        return Parsed(events)
+            return Parsed(events)  # a subagent's response: part of the main agent's turn
+        return Parsed(events, message_id=message.get("id"), line_id=obj.get("uuid"))
 
     def _on_user(self, obj: dict) -> Parsed:
         content = (obj.get("message") or {}).get("content")
@@ -106,7 +107,7 @@ class ClaudeCodeParser(LineParser):
                 "truncated": len(output) > TOOL_OUTPUT_LIMIT,
                 "is_error": bool(block.get("is_error")),
             }))
-        return Parsed(events)
+        return Parsed(events, line_id=None if obj.get("parent_tool_use_id") else obj.get("uuid"))
 
     def _on_result(self, obj: dict) -> Parsed:
         usage = obj.get("usage") or {}
@@ -164,7 +165,8 @@ class ClaudeCode(AgentAdapter):
     install_hint = ("install Claude Code with `npm install -g @anthropic-ai/claude-code`, "
                     "or point the agent at it with `corral agent add NAME --command PATH`")
 
-    def launch(self, agent: Agent, prompt: str, *, resume: str | None = None) -> Launch:
+    def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
+               resume_at: str | None = None) -> Launch:
         argv = [
             self.binary(agent), "-p",
             "--output-format", "stream-json", "--input-format", "stream-json", "--verbose",
@@ -183,8 +185,12 @@ class ClaudeCode(AgentAdapter):
             argv += ["--max-budget-usd", f"{agent.max_budget_usd:g}"]
         if resume:
             argv += ["--resume", resume]
+            if fork:
+                argv.append("--fork-session")
+            if resume_at:
+                argv += ["--resume-session-at", resume_at]
         message = {"type": "user", "message": {"role": "user", "content": prompt},
-                   "parent_tool_use_id": None, "session_id": resume or ""}
+                   "parent_tool_use_id": None, "session_id": "" if fork else resume or ""}
         return Launch(argv=argv, stdin=_line(message))
 
     def parser(self) -> LineParser:

@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 
 from ..engine import Engine
 from .errors import install_error_handlers
-from .routes import agents, events, landing, projects, runs, server
+from .routes import agents, events, landing, lifecycle, projects, runs, server
 from .routes import webhooks as webhook_routes
 from .security import RequestGuard
 from .settings import ServerSettings
@@ -68,6 +68,6 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
     app.state.closing = asyncio.Event()
     app.state.webhooks = None
     install_error_handlers(app)
-    for module in (server, projects, agents, runs, landing, events, webhook_routes):
+    for module in (server, projects, agents, runs, lifecycle, landing, events, webhook_routes):
         app.include_router(module.router, prefix="/api")
     return app

@@ -83,12 +83,14 @@ class ProjectOut(BaseModel):
     name: str
     created_at: str
     post_create: str | None = Field(description="Shell command run in each new worktree before its agent starts")
+    max_runs: int | None = Field(None, description="Runs of the project working at once; none: no limit of its own")
+    notify: bool = Field(True, description="Desktop notifications when its runs need the user or end")
     repos: list[RepoOut]
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
         return cls(id=project.id, name=project.name, created_at=project.created_at,
-                   post_create=project.post_create, repos=[RepoOut.of(r) for r in project.repos])
+                   post_create=project.post_create, max_runs=project.max_runs, notify=project.notify, repos=[RepoOut.of(r) for r in project.repos])
 
 
 # -- agent profiles --------------------------------------------------------------------------
@@ -114,6 +116,12 @@ class AgentIn(Body):
     command: str | None = Field(None, max_length=4096, description="Agent binary, instead of the one on PATH")
     permission_mode: str = Field("acceptEdits", pattern=r"^[A-Za-z]+$", max_length=40,
                                  description="The agent CLI's permission mode, e.g. acceptEdits")
+    max_budget_usd: float | None = Field(None, gt=0, le=1_000_000, description="The agent stops when its spending "
+                                         "reaches this (USD)")
+    timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Wall-clock time a run may take")
+    max_output_mb: float | None = Field(None, gt=0, le=1_000_000, description="Output a run may print (default 500)")
+    idle_timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Silence (not waiting on "
+                                             "the user) after which the agent counts as hung (default 1800)")
 
 
 class AgentUpdate(Body):
@@ -128,6 +136,12 @@ class AgentUpdate(Body):
     command: str | None = Field(None, max_length=4096)
     permission_mode: str | None = Field(None, pattern=r"^[A-Za-z]+$", max_length=40,
                                         description="The agent CLI's permission mode, e.g. acceptEdits")
+    max_budget_usd: float | None = Field(None, gt=0, le=1_000_000, description="The agent stops when its spending "
+                                         "reaches this (USD)")
+    timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Wall-clock time a run may take")
+    max_output_mb: float | None = Field(None, gt=0, le=1_000_000, description="Output a run may print (default 500)")
+    idle_timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Silence (not waiting on "
+                                             "the user) after which the agent counts as hung (default 1800)")
 
 
 class AgentOut(BaseModel):
@@ -142,6 +156,10 @@ class AgentOut(BaseModel):
     command: str | None
     permission_mode: str
     created_at: str
+    max_budget_usd: float | None = None
+    timeout_seconds: int | None = None
+    max_output_mb: float | None = None
+    idle_timeout_seconds: int | None = None
 
     @classmethod
     def of(cls, agent: Agent) -> AgentOut:
@@ -250,6 +268,32 @@ class NotifyIn(Body):
 
 class ContinueIn(Body):
     message: str = Field(min_length=1, max_length=100_000, description="What the agent should do next")
+
+
+class ForkIn(Body):
+    message: str = Field(min_length=1, max_length=100_000, description="What the forked run's agent should do")
+
+
+class RewindIn(Body):
+    turn: int = Field(ge=1, le=1_000_000, description="The turn to go back to (see the run's turns)")
+
+
+class TurnOut(BaseModel):
+    number: int
+    at: str
+    commits: dict[str, str] = Field(description="Repo name: the snapshot commit of its worktree after the turn")
+    session_line: str | None = Field(description="Where the agent's session goes on from after a rewind here")
+
+
+class QueueSettings(Body):
+    max_runs: int | None = Field(None, ge=1, le=1000, description="Runs working at once over all projects; "
+                                 "null: no limit")
+
+
+class QueueOut(BaseModel):
+    max_runs: int | None
+    working: list[str] = Field(description="Ids of the runs working now")
+    waiting: list[str] = Field(description="Ids of the queued runs, in the order they will start")
 
 
 class RunTaskOut(BaseModel):

@@ -161,6 +161,9 @@ class ProjectSettings(Body):
     post_create: Annotated[str, Field(max_length=10_000)] | None = Field(
         None, description="Shell command run in each new worktree before its agent starts (e.g. install "
                           "dependencies); none or blank: nothing")
+    max_runs: int | None = Field(None, ge=1, le=1000, description="Runs of the project working at once; "
+                                 "more wait as queued. None: only the global limit")
+    notify: bool = Field(True, description="Desktop notifications when its runs need the user or end")
 
 
 # -- clean-up --------------------------------------------------------------------------------

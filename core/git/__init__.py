@@ -19,6 +19,7 @@ from .files import Backup, reject_files, revert_all
 from .landing import HOWS, Landing, can_land, land, rebase_branch
 from .merging import MergeConflict
 from .repo import GitError, current_branch, repo_root, resolve
+from .snapshot import forget_snapshots, rewind, snapshot, turn_ref
 from .worktrees import (
            Worktree,
            add_worktree,
@@ -28,10 +29,12 @@ from .worktrees import (
            list_worktrees,
            prune_worktrees,
            remove_worktree,
+           restore_worktree,
 )
 
 __all__ = ["HOWS", "WouldLoseWork", "Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
            "can_land", "changes", "commit_all", "copy_worktree_includes", "corral_branches", "current_branch",
            "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
            "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",
-           "repo_root", "resolve", "revert_all"]
+           "repo_root", "resolve", "restore_worktree", "revert_all", "rewind", "snapshot",
+           "forget_snapshots", "turn_ref"]

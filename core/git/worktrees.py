@@ -35,17 +35,36 @@ def add_worktree(repo: str | Path, path: str | Path, branch: str, base: str = "H
     Written by hand rather than with dulwich.worktree.add_worktree, which first checks
     out the main HEAD (leaving its extra files behind when `base` differs) and names
     the admin dir after the path's last component, clobbering another worktree's."""
+    return _add_worktree(repo, path, branch, base)
+
+
+def restore_worktree(repo: str | Path, path: str | Path, branch: str) -> str:
+    """Check out the existing `branch` again in a new worktree at `path` (its old one was
+    deleted by hand); worktrees git still lists at a path that is gone are forgotten first."""
+    prune_worktrees(repo)
+    return _add_worktree(repo, path, branch, None)
+
+
+def _add_worktree(repo: str | Path, path: str | Path, branch: str, base: str | None) -> str:
     with Repo(main_path(repo)) as r:
-        sha = commit_of(r, base).id
         ref = HEADS + branch.encode()
         if not check_ref_format(ref):
             raise GitError(f"invalid branch name '{branch}'")
         path = Path(path).absolute().resolve()
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise GitError(f"{path} already exists and is not empty")
-        message = b"branch: Created from " + base.encode()
-        if not r.refs.add_if_new(ref, sha, committer=identity(r, "COMMITTER"), message=message):
-            raise GitError(f"branch '{branch}' already exists")
+        if base is None:
+            try:
+                sha = r.refs[ref]
+            except KeyError:
+                raise GitError(f"branch '{branch}' is gone") from None
+            if any(w.branch == branch for _, w in _linked(r)):
+                raise GitError(f"branch '{branch}' is checked out in another worktree")
+        else:
+            sha = commit_of(r, base).id
+            message = b"branch: Created from " + base.encode()
+            if not r.refs.add_if_new(ref, sha, committer=identity(r, "COMMITTER"), message=message):
+                raise GitError(f"branch '{branch}' already exists")
         existed, admin = path.exists(), None
         try:
             admin = _new_admin_dir(Path(r.commondir(), "worktrees"), path.name)
@@ -62,7 +81,8 @@ def add_worktree(repo: str | Path, path: str | Path, branch: str, base: str = "H
             shutil.rmtree(path, ignore_errors=True)
             if existed:
                 path.mkdir()
-            r.refs.remove_if_equals(ref, sha)
+            if base is not None:
+                r.refs.remove_if_equals(ref, sha)
             if isinstance(e, Exception):
                 raise GitError(f"could not create a worktree at {path}: {e}") from e
             raise

@@ -15,13 +15,13 @@ __all__ = ["Store"]
 _RUN_COLUMNS = (
     "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
     "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
-    "files_changed, pr_url, notify"
+    "files_changed, pr_url, notify, queued_at, resume_at"
 )
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested", "owner_started",
                                                      "agent_started"}
 _AGENT_COLUMNS = (
     "id, name, cli, project_id, model, instructions, allowed_tools, max_turns, command, "
-    "permission_mode, created_at, max_budget_usd, timeout_seconds, max_output_mb"
+    "permission_mode, created_at, max_budget_usd, timeout_seconds, max_output_mb, idle_timeout_seconds"
 )
 
 
@@ -35,6 +35,11 @@ def _run(row: sqlite3.Row) -> Run:
     data = dict(row)
     data["notify"] = bool(data["notify"])
     return Run(**data)
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(id=row["id"], run_id=row["run_id"], seq=row["seq"], type=row["type"],
+                 payload=json.loads(row["payload"]), created_at=row["created_at"])
 
 
 def _approval(row: sqlite3.Row) -> Approval:
@@ -60,15 +65,19 @@ class Store(ApiTables, Database):
     async def delete_project(self, project_id: str) -> None:
         await self.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
-    async def set_post_create(self, project_id: str, command: str | None) -> None:
-        await self.execute("UPDATE projects SET post_create = ? WHERE id = ?", (command, project_id))
+    async def update_project(self, project_id: str, **fields: Any) -> None:
+        unknown = set(fields) - {"post_create", "max_runs", "notify"}
+        if unknown:
+            raise ValueError(f"not project settings: {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self.execute(f"UPDATE projects SET {assignments} WHERE id = ?", [*fields.values(), project_id])
 
     async def remove_repo(self, repo_id: str) -> None:
         await self.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
 
     async def list_projects(self) -> list[Project]:
-        projects = [Project(**dict(r)) for r in await self.fetch(
-            "SELECT id, name, created_at, post_create FROM projects ORDER BY created_at")]
+        projects = [Project(**{**dict(r), "notify": bool(r["notify"])}) for r in await self.fetch(
+            "SELECT id, name, created_at, post_create, max_runs, notify FROM projects ORDER BY created_at")]
         repos = await self.fetch(
             "SELECT id, project_id, name, path, created_at FROM repos ORDER BY created_at")
         by_id = {p.id: p for p in projects}
@@ -90,19 +99,20 @@ class Store(ApiTables, Database):
 
     async def create_agent(self, agent: Agent) -> None:
         await self.execute(
-            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (agent.id, agent.name, agent.cli, agent.project_id, agent.model, agent.instructions,
              json.dumps(agent.allowed_tools), agent.max_turns, agent.command, agent.permission_mode,
-             agent.created_at, agent.max_budget_usd, agent.timeout_seconds, agent.max_output_mb))
+             agent.created_at, agent.max_budget_usd, agent.timeout_seconds, agent.max_output_mb,
+             agent.idle_timeout_seconds))
 
     async def update_agent(self, agent: Agent) -> None:
         await self.execute(
             "UPDATE agents SET name = ?, cli = ?, model = ?, instructions = ?, allowed_tools = ?, "
             "max_turns = ?, command = ?, permission_mode = ?, max_budget_usd = ?, timeout_seconds = ?, "
-            "max_output_mb = ? WHERE id = ?",
+            "max_output_mb = ?, idle_timeout_seconds = ? WHERE id = ?",
             (agent.name, agent.cli, agent.model, agent.instructions, json.dumps(agent.allowed_tools),
              agent.max_turns, agent.command, agent.permission_mode, agent.max_budget_usd,
-             agent.timeout_seconds, agent.max_output_mb, agent.id))
+             agent.timeout_seconds, agent.max_output_mb, agent.idle_timeout_seconds, agent.id))
 
     async def delete_agent(self, agent_id: str) -> None:
         await self.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
@@ -172,7 +182,8 @@ class Store(ApiTables, Database):
     async def processes(self, statuses: frozenset[str]) -> list[dict[str, Any]]:
         """Who drives each run with one of `statuses`: owner and agent pids with their start times."""
         rows = await self.fetch(
-            "SELECT id, status, pid, agent_started, owner_pid, owner_started, created_at FROM runs "
+            "SELECT id, project_id, status, pid, agent_started, owner_pid, owner_started, created_at, queued_at "
+            "FROM runs "
             f"WHERE status IN ({', '.join('?' * len(statuses))})", sorted(statuses))
         return [dict(r) for r in rows]
 
@@ -184,6 +195,17 @@ class Store(ApiTables, Database):
         changed = await self.execute(
             f"UPDATE runs SET {assignments} WHERE id = ? AND status IN ({', '.join('?' * len(from_statuses))})",
             [*fields.values(), run_id, *sorted(from_statuses)])
+        return changed == 1
+
+    async def take_slot(self, run_id: str, project_id: str, limit: int | None, project_limit: int | None) -> bool:
+        """Mark a queued run running if that keeps within the limits of runs working at once; the
+        count and the change are one write, so of two processes only one takes the last slot."""
+        working = "status IN ('running', 'needs_attention')"
+        changed = await self.execute(
+            f"UPDATE runs SET status = 'running', reason = NULL, updated_at = ? WHERE id = ? AND status = 'queued' "
+            f"AND (SELECT count(*) FROM runs WHERE {working}) < ? "
+            f"AND (SELECT count(*) FROM runs WHERE {working} AND project_id = ?) < ?",
+            (now(), run_id, limit or 1 << 62, project_id, project_limit or 1 << 62))
         return changed == 1
 
     async def stop_requests(self, run_ids: list[str]) -> dict[str, int]:
@@ -207,6 +229,19 @@ class Store(ApiTables, Database):
             by_id[data.pop("run_id")].worktrees.append(Worktree(**data))
         return runs
 
+    # -- settings ------------------------------------------------------------------------
+
+    async def setting(self, key: str) -> str | None:
+        row = await self.fetch_one("SELECT value FROM settings WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    async def set_setting(self, key: str, value: str | None) -> None:
+        if value is None:
+            await self.execute("DELETE FROM settings WHERE key = ?", (key,))
+        else:
+            await self.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
     # -- events --------------------------------------------------------------------------
 
     async def events(self, run_id: str, after_seq: int = 0, limit: int | None = None,
@@ -218,9 +253,19 @@ class Store(ApiTables, Database):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [Event(id=r["id"], run_id=r["run_id"], seq=r["seq"], type=r["type"],
-                      payload=json.loads(r["payload"]), created_at=r["created_at"])
-                for r in await self.fetch(sql, params)]
+        return [_event(r) for r in await self.fetch(sql, params)]
+
+    async def last_event(self, run_id: str, kind: str) -> Event | None:
+        """The run's latest event of one type."""
+        rows = await self.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
+                                "WHERE run_id = ? AND type = ? ORDER BY seq DESC LIMIT 1", (run_id, kind))
+        return _event(rows[0]) if rows else None
+
+    async def events_of(self, run_id: str, kind: str) -> list[Event]:
+        """The run's events of one type, in order."""
+        rows = await self.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
+                                "WHERE run_id = ? AND type = ? ORDER BY seq", (run_id, kind))
+        return [_event(r) for r in rows]
 
     async def last_seq(self, run_id: str) -> int:
         row = await self.fetch_one("SELECT max(seq) AS seq FROM events WHERE run_id = ?", (run_id,))

@@ -140,4 +140,14 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE runs ADD COLUMN notify INTEGER NOT NULL DEFAULT 0",
     ],
+    # 8: the run queue (limits of runs at once, its order), rewinding a session, a hung agent's limit,
+    # a project's notifications, global settings
+    [
+        "ALTER TABLE runs ADD COLUMN queued_at TEXT",
+        "ALTER TABLE runs ADD COLUMN resume_at TEXT",
+        "ALTER TABLE agents ADD COLUMN idle_timeout_seconds INTEGER",
+        "ALTER TABLE projects ADD COLUMN max_runs INTEGER",
+        "ALTER TABLE projects ADD COLUMN notify INTEGER NOT NULL DEFAULT 1",
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ],
 ]

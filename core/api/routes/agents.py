@@ -24,10 +24,8 @@ async def find_agent(engine: Engine, key: str) -> Agent:
 
 @router.post("/agents", status_code=201, response_model=AgentOut, summary="Create an agent profile")
 async def create_agent(body: AgentIn, engine: EngineDep) -> AgentOut:
-    agent = await engine.add_agent(body.name, cli=body.cli, project=body.project_id, model=body.model,
-                                   instructions=body.instructions, allowed_tools=body.allowed_tools,
-                                   max_turns=body.max_turns, command=body.command,
-                                   permission_mode=body.permission_mode)
+    fields = body.model_dump(exclude={"name", "project_id"})
+    agent = await engine.add_agent(body.name, project=body.project_id, **fields)
     return AgentOut.of(agent)
 
 

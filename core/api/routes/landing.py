@@ -260,17 +260,17 @@ async def pr_status(project_id: str, engine: EngineDep) -> list[PullRequestStatu
             summary="A project's settings")
 async def project_settings(project_id: str, engine: EngineDep) -> ProjectSettings:
     project = await engine.project(project_id)
-    return ProjectSettings(post_create=project.post_create)
+    return ProjectSettings(post_create=project.post_create, max_runs=project.max_runs, notify=project.notify)
 
 
 @router.put("/projects/{project_id}/settings", response_model=ProjectSettings, tags=["settings"],
             summary="Change a project's settings")
 async def put_project_settings(project_id: str, body: ProjectSettings, engine: EngineDep) -> ProjectSettings:
     """`post_create` runs in each new worktree of the project (not in those made already); a
-    failure is reported as a run.setup_failed event and the run goes on."""
-    project = await engine.project(project_id)
-    changed = await engine.set_post_create(project.id, body.post_create)
-    return ProjectSettings(post_create=changed.post_create)
+    failure is reported as a run.setup_failed event and the run goes on. `max_runs` limits the
+    project's runs working at once: more wait as `queued` and start in order."""
+    changed = await engine.update_project(project_id, **body.model_dump())
+    return ProjectSettings(post_create=changed.post_create, max_runs=changed.max_runs, notify=changed.notify)
 
 
 # -- clean-up --------------------------------------------------------------------------------

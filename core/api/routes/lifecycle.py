@@ -1,0 +1,59 @@
+"""A run's life after it starts: fork it, list its turns, rewind it; and the run queue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ..dependencies import EngineDep
+from ..errors import ERROR_RESPONSES
+from ..schemas import ForkIn, QueueOut, QueueSettings, RewindIn, RunOut, TurnOut
+
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+
+
+@router.post("/runs/{run_id}/fork", status_code=201, response_model=RunOut, summary="Fork a run")
+async def fork_run(run_id: str, body: ForkIn, engine: EngineDep) -> RunOut:
+    """A new run on a new branch from where this run is now; its agent goes on from a copy of
+    this run's session with `message`. 409 while the run works (pause it first) or without a session."""
+    return RunOut.of(await engine.fork(run_id, body.message))
+
+
+@router.get("/runs/{run_id}/forks", response_model=list[RunOut], summary="Runs forked from a run")
+async def run_forks(run_id: str, engine: EngineDep) -> list[RunOut]:
+    return [RunOut.of(r) for r in await engine.forks(run_id)]
+
+
+@router.get("/runs/{run_id}/turns", response_model=list[TurnOut], summary="A run's turns")
+async def run_turns(run_id: str, engine: EngineDep) -> list[TurnOut]:
+    """Each turn of the agent (a model response and its tools) with the snapshot of the worktrees
+    after it: the points a rewind can go back to."""
+    return [TurnOut(**turn.__dict__) for turn in await engine.turns(run_id)]
+
+
+@router.post("/runs/{run_id}/rewind", response_model=RunOut, summary="Rewind a run to a turn")
+async def rewind_run(run_id: str, body: RewindIn, engine: EngineDep) -> RunOut:
+    """Put the run's worktrees back as they were after `turn` (what was there is kept under
+    refs/corral/backup/<run>), and make its next continuation go on from that turn. 409 while it works."""
+    return RunOut.of(await engine.rewind(run_id, body.turn))
+
+
+@router.get("/queue", response_model=QueueOut, tags=["queue"], summary="Runs working and waiting")
+async def queue(engine: EngineDep) -> QueueOut:
+    """Waiting runs are in the order they will start."""
+    active = await engine.runs(frozenset({"queued", "running", "needs_attention"}))
+    waiting = sorted((r for r in active if r.status == "queued"), key=lambda r: (r.queued_at or r.created_at, r.id))
+    return QueueOut(max_runs=await engine.max_runs(), working=[r.id for r in active if r.status != "queued"],
+                    waiting=[r.id for r in waiting])
+
+
+@router.put("/settings/queue", response_model=QueueSettings, tags=["queue"], summary="Limit runs at once")
+async def put_queue_settings(body: QueueSettings, engine: EngineDep) -> QueueSettings:
+    """How many runs may work at once over all projects (null: no limit); more wait as queued.
+    A project can have its own limit too (its settings' `max_runs`)."""
+    await engine.set_max_runs(body.max_runs)
+    return QueueSettings(max_runs=await engine.max_runs())
+
+
+@router.get("/settings/queue", response_model=QueueSettings, tags=["queue"], summary="The limit of runs at once")
+async def queue_settings(engine: EngineDep) -> QueueSettings:
+    return QueueSettings(max_runs=await engine.max_runs())

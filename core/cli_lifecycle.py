@@ -1,0 +1,141 @@
+"""The verbs of a run's life after it starts: continue, pause, fork, turns, rewind, and the queue."""
+
+from __future__ import annotations
+
+import click
+
+from . import render
+from .cli import _print_json, _spawn_driver, engine_command, main, parse_limit
+from .engine import Engine
+from .models import Run, RunStatus
+
+
+async def _watch(engine: Engine, run: Run, after: int) -> Run:
+    """Print the run's progress on stderr until it ends."""
+    async for event in engine.follow(run.id, after):
+        if line := render.progress(run, event):
+            click.echo(line, err=True)
+    return await engine.run(run.id)
+
+
+def _report(run: Run, waited: bool, as_json: bool, started: str) -> None:
+    if as_json:
+        _print_json(run.to_dict())
+    elif waited:
+        click.echo(render.run_line(run) + (f"\n{run.reason}" if run.reason else ""))
+    else:
+        click.echo(f"{started}: follow it with `corral events {run.short_id} --follow`")
+    if waited and run.status != RunStatus.COMPLETED:
+        raise SystemExit(1)
+
+
+@main.command("continue")
+@click.argument("run_key", metavar="RUN")
+@click.argument("message")
+@click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@engine_command
+async def continue_command(engine: Engine, run_key: str, message: str, wait: bool, as_json: bool) -> None:
+    """Resume an ended, paused or interrupted run's agent session with MESSAGE."""
+    run = await engine.continue_run(run_key, message, detach=not wait)
+    after = (await engine.events(run.id))[-1].seq
+    if wait:
+        run = await _watch(engine, run, after)
+    else:
+        _spawn_driver(run, engine.paths, message)
+    _report(run, wait, as_json, f"continuing run {run.short_id}")
+
+
+@main.command("fork")
+@click.argument("run_key", metavar="RUN")
+@click.argument("message")
+@click.option("--wait", is_flag=True, help="Show progress on stderr and return when the new run ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new run as JSON.")
+@engine_command
+async def fork(engine: Engine, run_key: str, message: str, wait: bool, as_json: bool) -> None:
+    """Start a new run on a new branch from where RUN is now, its agent going on from a copy of
+    RUN's session with MESSAGE."""
+    run = await engine.fork(run_key, message, detach=not wait)
+    if wait and run.active:
+        run = await _watch(engine, run, 0)
+    elif run.active:
+        _spawn_driver(run, engine.paths)
+    _report(run, wait or not run.active, as_json, f"forked run {run.short_id} on branch {run.branch}")
+
+
+@main.command("pause")
+@click.argument("run_key", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def pause(engine: Engine, run_key: str, as_json: bool) -> None:
+    """Stop a run's agent, keeping its session and work, to continue it later."""
+    run = await engine.pause(run_key)
+    if as_json:
+        return _print_json(run.to_dict())
+    click.echo(render.run_line(run))
+
+
+@main.command("turns")
+@click.argument("run_key", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def turns(engine: Engine, run_key: str, as_json: bool) -> None:
+    """List a run's agent turns, the points `corral rewind` can go back to."""
+    found = await engine.turns(run_key)
+    if as_json:
+        return _print_json([t.__dict__ for t in found])
+    if not found:
+        click.echo("no turns yet")
+    for turn in found:
+        commits = ", ".join(f"{repo} {sha[:8]}" for repo, sha in turn.commits.items())
+        click.echo(f"turn {turn.number:>3}  {turn.at}  {commits}")
+
+
+@main.command("rewind")
+@click.argument("run_key", metavar="RUN")
+@click.argument("turn", type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@engine_command
+async def rewind(engine: Engine, run_key: str, turn: int, as_json: bool) -> None:
+    """Put an ended run's worktree back as it was after TURN (see `corral turns`); what was there
+    is kept under a backup ref, and a continuation goes on from that turn."""
+    run = await engine.rewind(run_key, turn)
+    if as_json:
+        return _print_json(run.to_dict())
+    events = await engine.events(run.id)
+    backups = next(e.payload["backups"] for e in reversed(events) if e.type == "run.rewound")
+    click.echo(f"run {run.short_id} rewound to turn {turn}; the work after it is kept in "
+               + ", ".join(sorted(set(backups.values()))))
+
+
+@main.group()
+def queue() -> None:
+    """Runs waiting for a slot, and how many may work at once."""
+
+
+@queue.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@engine_command
+async def queue_status(engine: Engine, as_json: bool) -> None:
+    """The limits, the runs working and the runs waiting, in the order they will start."""
+    limit = await engine.max_runs()
+    active = await engine.runs(RunStatus.ACTIVE)
+    waiting = sorted((r for r in active if r.status == RunStatus.QUEUED),
+                     key=lambda r: (r.queued_at or r.created_at, r.id))
+    working = [r for r in active if r.status != RunStatus.QUEUED]
+    if as_json:
+        return _print_json({"max_runs": limit, "working": [r.id for r in working],
+                            "waiting": [r.id for r in waiting]})
+    click.echo(f"{len(working)} working (limit: {limit or 'none'}), {len(waiting)} waiting")
+    for run in waiting:
+        click.echo(render.run_line(run) + (f"\n          {run.reason}" if run.reason else ""))
+
+
+@queue.command("limit")
+@click.argument("max_runs", metavar="N|none")
+@engine_command
+async def queue_limit(engine: Engine, max_runs: str) -> None:
+    """Set how many runs may work at once over all projects ('none': no limit)."""
+    await engine.set_max_runs(parse_limit(max_runs))
+    limit = await engine.max_runs()
+    click.echo(f"at most {limit} runs at once" if limit else "no limit of runs at once")

@@ -1,0 +1,66 @@
+"""Turn checkpoints: the worktree as it stands, kept as a commit under a ref of its own.
+
+A snapshot leaves the branch, the index and the files alone, so it can be taken while the
+agent works; rewinding to one moves the branch there (behind a backup ref) like a revert."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dulwich.objects import Blob, Commit
+from dulwich.index import commit_tree
+from dulwich.refs import check_ref_format
+
+from .changes import scan
+from .commit import identity
+from .files import Backup, revert_all
+from .repo import GitError, open_repo
+
+TURNS = "refs/corral/turns/"
+
+
+def turn_ref(run_short_id: str, turn: int) -> str:
+    return f"{TURNS}{run_short_id}/{turn}"
+
+
+def snapshot(worktree: str | Path, ref: str, message: str) -> str:
+    """Record every file of the worktree that `git add -A` would stage as a commit whose parent
+    is HEAD, point `ref` at it and return its sha."""
+    if not check_ref_format(ref.encode()):
+        raise GitError(f"invalid ref '{ref}'")
+    with open_repo(worktree) as r:
+        state, contents, _ = scan(r)
+        store = r.object_store
+        for data in contents.values():
+            blob = Blob.from_string(data)
+            if blob.id not in store:
+                store.add_object(blob)
+        tree = commit_tree(store, [(path, sha, mode) for path, (mode, sha) in sorted(state.items())])
+        commit = Commit()
+        commit.tree = tree
+        try:
+            commit.parents = [r.head()]
+        except KeyError:
+            commit.parents = []
+        commit.author = commit.committer = identity(r, "COMMITTER")
+        commit.commit_time = commit.author_time = int(time.time())
+        commit.commit_timezone = commit.author_timezone = time.localtime().tm_gmtoff
+        commit.message = message.strip().encode() + b"\n"
+        store.add_object(commit)
+        r.refs[ref.encode()] = commit.id
+        return commit.id.decode()
+
+
+def rewind(worktree: str | Path, commit: str, backup_ref: str) -> Backup:
+    """Put the worktree's branch, index and files back to a snapshot; what was there before
+    (uncommitted work included) is kept under backup_ref."""
+    return revert_all(worktree, commit, backup_ref)
+
+
+def forget_snapshots(repo: str | Path, run_short_id: str) -> None:
+    """Drop the turn refs of a run (when the run is deleted)."""
+    with open_repo(repo) as r:
+        prefix = f"{TURNS}{run_short_id}/".encode()
+        for name in list(r.refs.keys(prefix)):
+            r.refs.remove_if_equals(prefix + name, None)

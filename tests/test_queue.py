@@ -1,0 +1,98 @@
+"""Limits of runs working at once: beyond them runs wait as queued and start in order, and every
+corral process on one home keeps to the same limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from model_server import text
+
+from core.config import Paths
+from core.engine import Engine
+from core.errors import CorralError
+from core.models import RunStatus
+
+
+async def first(engine: Engine, run_id: str, kind: str):
+    return next(e for e in await engine.events(run_id) if e.type == kind)
+
+
+async def test_runs_beyond_the_global_limit_wait_and_start_in_order(engine, model, repo):
+    model.set_script([text("Done.", delay=0.4)])
+    project = await engine.add_project(repo)
+    await engine.set_max_runs(1)
+    runs = [await engine.start_run(project.id, f"task {n}") for n in range(3)]
+    await asyncio.sleep(0)  # let each begin
+    ended = [await engine.wait(run.id) for run in runs]
+    assert [r.status for r in ended] == [RunStatus.COMPLETED] * 3
+
+    queued = [[e.payload for e in await engine.events(r.id) if e.type == "run.queued"] for r in runs]
+    assert queued[0] == [] and [q[0]["position"] for q in queued[1:]] == [1, 2]
+    assert "the limit is 1" in queued[1][0]["reason"]
+    started = [(await first(engine, r.id, "run.started")).created_at for r in runs]
+    results = [(await first(engine, r.id, "run.result")).created_at for r in runs]
+    assert started == sorted(started)  # in the order they were made
+    for n in (1, 2):  # never two at once: each began after the one before had its result
+        assert started[n] >= results[n - 1]
+
+
+async def test_a_project_limit_holds_its_own_runs_but_not_another_projects(engine, model, repo, tmp_path):
+    from claude_env import init_git_repo
+
+    model.set_script([text("Done.", delay=0.5)])
+    busy = await engine.add_project(repo)
+    other = await engine.add_project(init_git_repo(tmp_path / "other"))
+    await engine.update_project(busy.id, max_runs=1)
+    a1 = await engine.start_run(busy.id, "first")
+    a2 = await engine.start_run(busy.id, "second")
+    b1 = await engine.start_run(other.id, "elsewhere")
+    place = None
+    async for event in engine.follow(a2.id):
+        if event.type == "run.queued":
+            place = event.payload
+            break
+    assert place["position"] == 1 and "its limit is 1" in place["reason"]
+    for run in (a1, a2, b1):
+        assert (await engine.wait(run.id)).status == RunStatus.COMPLETED
+    assert (await first(engine, b1.id, "run.started")).created_at < (await first(engine, a2.id, "run.started")).created_at
+
+
+async def test_two_corral_processes_share_the_limit(engine, model, repo):
+    model.set_script([text("Done.", delay=0.4)])
+    project = await engine.add_project(repo)
+    await engine.set_max_runs(1)
+    async with Engine(Paths.from_env()) as other:
+        mine = await engine.start_run(project.id, "mine")
+        async for event in engine.follow(mine.id):
+            if event.type == "run.started":
+                break
+        theirs = await other.start_run(project.id, "theirs")
+        assert (await other.wait(theirs.id)).status == RunStatus.COMPLETED
+        assert (await engine.wait(mine.id)).status == RunStatus.COMPLETED
+        waited = [e for e in await other.events(theirs.id) if e.type == "run.queued"]
+        assert waited and (await first(other, theirs.id, "run.started")).created_at >= \
+            (await first(engine, mine.id, "run.result")).created_at
+
+
+async def test_a_queued_run_can_be_cancelled_and_bad_limits_are_refused(engine, model, repo):
+    model.set_script([text("Done.", delay=1.0)])
+    project = await engine.add_project(repo)
+    await engine.set_max_runs(1)
+    working = await engine.start_run(project.id, "working")
+    waiting = await engine.start_run(project.id, "waiting")
+    async for event in engine.follow(waiting.id):
+        if event.type == "run.queued":
+            break
+    cancelled = await engine.cancel(waiting.id)
+    assert cancelled.status == RunStatus.CANCELLED
+    assert not [e for e in await engine.events(waiting.id) if e.type == "run.started"]
+    assert (await engine.wait(working.id)).status == RunStatus.COMPLETED
+    for bad in (0, -1, 1001):
+        with pytest.raises(CorralError, match="from 1 to 1000"):
+            await engine.set_max_runs(bad)
+        with pytest.raises(CorralError, match="from 1 to 1000"):
+            await engine.update_project(project.id, max_runs=bad)
+    assert await engine.max_runs() == 1 and (await engine.project(project.id)).max_runs is None
+    await engine.set_max_runs(None)
+    assert await engine.max_runs() is None
