@@ -26,6 +26,7 @@ from .errors import Conflict, CorralError, NotFound
 from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
 from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
+from .notify import Notifier
 from .process import started_at
 from .queue import Queue, check_max_runs
 from .runner import END_EVENTS, LiveRun
@@ -75,6 +76,7 @@ class Engine(Landing, Lifecycle, Queue):
         self._live: dict[str, LiveRun] = {}
         self._tasks: set[asyncio.Task] = set()
         self._watcher: asyncio.Task | None = None
+        self.notifier = Notifier(self.store)
 
     async def open(self) -> "Engine":
         self.paths.ensure()
@@ -89,6 +91,7 @@ class Engine(Landing, Lifecycle, Queue):
     async def close(self) -> None:
         """Stop what this process runs (each run is recorded as cancelled), then close the store."""
         await self.stop_runs()
+        await self.notifier.drain()
         if self._watcher is not None:
             self._watcher.cancel()
         await self.store.close()
@@ -310,7 +313,7 @@ class Engine(Landing, Lifecycle, Queue):
             resume, fork = parents[0].session_id, True
         return LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
                        setup=None if message is not None else project.post_create, message=message,
-                       resume=resume, fork=fork)
+                       resume=resume, fork=fork, notifier=self.notifier)
 
     def _execute(self, live: LiveRun) -> asyncio.Task:
         self._live[live.run.id] = live

@@ -18,6 +18,7 @@ from .config import Paths
 from .errors import Conflict, CorralError
 from .landing import CHECKPOINT
 from .models import Event, Run, RunStatus, Worktree, now
+from .notify import Notifier
 from .process import kill_group, still_running
 from .runner import END_EVENTS, LiveRun
 from .store import Store
@@ -55,6 +56,7 @@ class Lifecycle:
     store: Store
     paths: Paths
     _live: dict[str, LiveRun]
+    notifier: Notifier
 
     async def run(self, key: str) -> Run: ...  # the engine's
     async def wait(self, run_key: str) -> Run: ...  # the engine's
@@ -241,4 +243,5 @@ class Lifecycle:
         await self.store.expire_approvals(run.id)
         seq = await self.store.last_seq(run.id) + 1
         await self.store.append([Event(run.id, seq, END_EVENTS[status], {"reason": reason}, now())])
+        self.notifier.ended(run, status, reason)
         return True

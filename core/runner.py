@@ -13,6 +13,7 @@ from . import git
 from .agents import AgentAdapter, AgentMissing
 from .landing import CHECKPOINT
 from .models import Agent, Approval, Event, Run, RunStatus, now
+from .notify import Notifier
 from .process import AgentProcess, started_at
 from .store import Store
 
@@ -52,7 +53,7 @@ def _log_write_failure(future: asyncio.Future) -> None:
 class LiveRun:
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
                  setup: str | None = None, message: str | None = None, resume: str | None = None,
-                 fork: bool = False):
+                 fork: bool = False, notifier: Notifier | None = None):
         self.run = run
         self.agent = agent
         self.adapter = adapter
@@ -62,6 +63,7 @@ class LiveRun:
         self.message = message  # a continuation: said to the agent's resumed session
         self.resume = resume  # the agent session to go on in (a continuation's, or a fork's parent's)
         self.fork = fork  # branch a new session off `resume` instead of going on in it
+        self.notifier = notifier
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
         self.result: dict[str, Any] | None = None
@@ -214,6 +216,8 @@ class LiveRun:
             await self.store.add_approval(approval)
             self.outstanding[approval.request_id] = approval
             await self._set(status=RunStatus.NEEDS_ATTENTION)
+            if self.notifier is not None:
+                self.notifier.needs_you(self.run, approval)
         elif kind == "agent.request_cancelled" and payload.get("request_id") in self.outstanding:
             del self.outstanding[payload["request_id"]]
             await self.store.expire_approvals(self.run.id, payload["request_id"])
@@ -312,6 +316,8 @@ class LiveRun:
         await self._set(status=status, reason=reason, ended_at=now(), pid=None,
                         files_changed=await self._count_changes())
         self.emit(END_EVENTS[status], {"reason": reason} if reason else {})
+        if self.notifier is not None:
+            self.notifier.ended(self.run, status, reason)
         await self.store.flush()
         self.done.set()
 

@@ -208,6 +208,12 @@ class Store(ApiTables, Database):
             (now(), run_id, limit or 1 << 62, project_id, project_limit or 1 << 62))
         return changed == 1
 
+    async def wants_notifications(self, run_id: str) -> bool:
+        """Whether the run asked to be notified about, or its project has notifications on."""
+        row = await self.fetch_one("SELECT r.notify OR p.notify AS wanted FROM runs r "
+                                   "JOIN projects p ON p.id = r.project_id WHERE r.id = ?", (run_id,))
+        return bool(row and row["wanted"])
+
     async def stop_requests(self, run_ids: list[str]) -> dict[str, int]:
         """Runs another process asked to stop: run id -> what it asked (1 cancel, 2 pause)."""
         if not run_ids:
