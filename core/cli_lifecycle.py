@@ -1,10 +1,17 @@
-"""The verbs of a run's life after it starts: continue, pause, fork, turns, rewind, and the queue."""
+"""The verbs of a run's life after it starts: continue, pause, fork, turns, rewind, attach, and the queue."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import sys
 
 import click
 
 from . import render
+from .attach import record_hook, run_in_terminal
+from .config import Paths
+from .store import Store
 from .cli import _print_json, _spawn_driver, engine_command, main, parse_limit
 from .engine import Engine
 from .models import Run, RunStatus
@@ -139,3 +146,40 @@ async def queue_limit(engine: Engine, max_runs: str) -> None:
     await engine.set_max_runs(parse_limit(max_runs))
     limit = await engine.max_runs()
     click.echo(f"at most {limit} runs at once" if limit else "no limit of runs at once")
+
+
+@main.command("attach")
+@click.argument("run_key", metavar="RUN")
+@engine_command
+async def attach(engine: Engine, run_key: str) -> None:
+    """Open an ended run's agent session in this terminal, in its worktree; what you do there is
+    recorded in the run's events. Leaving it pauses the run, its work committed to its branch."""
+    attachment = await engine.attach(run_key)
+    code = -1
+    try:
+        code = await run_in_terminal(attachment)
+    finally:
+        run = await engine.detach(attachment.run.id, code)
+    click.echo(f"back from run {run.short_id}: {run.status}, work on {run.branch}")
+
+
+@main.command("hook", hidden=True)
+@click.option("--run", "run_id", required=True)
+def hook(run_id: str) -> None:
+    """Record one hook call of an attached session (its JSON on stdin). Never fails the agent."""
+    paths = Paths.from_env()
+    try:
+        data = json.loads(sys.stdin.read() or "{}")
+
+        async def record() -> None:
+            store = Store(paths.database)
+            await store.open()
+            try:
+                await record_hook(store, run_id, data if isinstance(data, dict) else {})
+            finally:
+                await store.close()
+
+        asyncio.run(record())
+    except Exception as error:  # the agent must go on whatever happens here
+        with open(paths.logs / "hooks.log", "a") as log:
+            log.write(f"run {run_id}: {error.__class__.__name__}: {error}\n")

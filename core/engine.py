@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import agents, git
+from .attach import Attach
 from .bus import EventBus
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
@@ -68,7 +69,7 @@ def _one(found: list[T], what: str, key: str) -> T:
     return found[0]
 
 
-class Engine(Landing, Lifecycle, Queue):
+class Engine(Landing, Lifecycle, Queue, Attach):
     def __init__(self, paths: Paths | None = None):
         self.paths = paths or Paths.from_env()
         self.bus = EventBus()

@@ -148,3 +148,17 @@ async def test_an_agent_silent_past_its_idle_limit_is_ended_but_waiting_on_the_u
     assert (await engine.run(run.id)).status == RunStatus.NEEDS_ATTENTION, waited.reason
     await engine.approve(run.id)
     assert (await engine.wait(run.id)).status == RunStatus.COMPLETED
+
+
+async def test_a_session_resumed_by_another_agent_version_says_so_and_goes_on(engine, model, repo):
+    model.set_script([text("First."), text("Second.")])
+    project = await engine.add_project(repo)
+    run = await engine.wait((await engine.start_run(project.id, "once")).id)
+    [init] = [e for e in await engine.events(run.id) if e.type == "session.init"]
+    # As if the session had been started before the agent was upgraded:
+    await engine.store.execute("UPDATE events SET payload = json_set(payload, '$.version', '0.9.0') WHERE id = ?",
+                               (init.id,))
+    done = await engine.wait((await engine.continue_run(run.id, "again")).id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    [warning] = [e.payload["message"] for e in await engine.events(run.id) if e.type == "run.warning"]
+    assert "started by version 0.9.0" in warning and init.payload["version"] in warning

@@ -67,6 +67,10 @@ class AgentAdapter(ABC):
     def parser(self) -> LineParser: ...
 
     @abstractmethod
+    def interactive(self, agent: Agent, session_id: str, hooks_file: str) -> list[str]:
+        """The argv that opens `session_id` in the agent's own terminal UI, its hooks from `hooks_file`."""
+
+    @abstractmethod
     def answer(self, approval: Approval, allow: bool, message: str | None, *, always: bool = False) -> bytes:
         """The bytes to write to the agent's stdin to answer a permission request; `always` also
         allows what the request offered to remember (for this agent process only)."""

@@ -196,6 +196,15 @@ class ClaudeCode(AgentAdapter):
     def parser(self) -> LineParser:
         return ClaudeCodeParser()
 
+    def interactive(self, agent: Agent, session_id: str, hooks_file: str) -> list[str]:
+        argv = [self.binary(agent), "--resume", session_id, "--settings", hooks_file,
+                "--permission-mode", agent.permission_mode]
+        if agent.model:
+            argv += ["--model", agent.model]
+        if agent.allowed_tools:
+            argv += ["--allowedTools", ",".join(agent.allowed_tools)]
+        return argv
+
     def answer(self, approval: Approval, allow: bool, message: str | None, *, always: bool = False) -> bytes:
         if allow:
             decision: dict[str, Any] = {"behavior": "allow", "updatedInput": approval.input}

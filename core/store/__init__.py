@@ -261,6 +261,15 @@ class Store(ApiTables, Database):
             params.append(limit)
         return [_event(r) for r in await self.fetch(sql, params)]
 
+    async def append_next(self, run_id: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Add events after the run's last, numbering them in the same write: for a process that
+        is not the run's driver (an attached session's hooks), which may write at the same time."""
+        for kind, payload in items:
+            await self.execute(
+                "INSERT INTO events (run_id, seq, type, payload, created_at) "
+                "SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ? FROM events WHERE run_id = ?",
+                (run_id, kind, json.dumps(payload, separators=(",", ":")), now(), run_id))
+
     async def last_event(self, run_id: str, kind: str) -> Event | None:
         """The run's latest event of one type."""
         rows = await self.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
+
+from core.attach import run_in_terminal
+from core.errors import CorralError
 
 from .. import format
 from ..screens.confirm import ConfirmDialog
@@ -29,6 +32,8 @@ class RunsPane(Vertical):
         Binding("A", "allow_always", "Allow always", show=False, id="runs.allow_always"),
         Binding("d", "deny", "Deny", id="runs.deny"),
         Binding("c", "cancel_run", "Cancel run", show=False, id="runs.cancel"),
+        Binding("p", "pause_run", "Pause run", show=False, id="runs.pause"),
+        Binding("t", "attach", "Open session", show=False, id="runs.attach"),
         Binding("D", "diff", "Diff", id="runs.diff"),
         Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
         Binding("tab", "switch_focus", "Transcript", show=False, id="runs.switch_focus"),
@@ -124,6 +129,34 @@ class RunsPane(Vertical):
 
         app.push_screen(ConfirmDialog("Cancel run", f"Stop the agent of run {run.short_id}? What it did so far "
                                       f"stays on {run.branch}.", yes="Cancel the run", no="Keep it"), confirmed)
+
+    def action_pause_run(self) -> None:
+        app, run = self.app, self.app.feed.selected_run
+        if run is None or not run.active:
+            app.notify("pick a run that is still going", severity="warning", timeout=3)
+            return
+        app.notify(f"pausing {run.short_id}…", timeout=3)
+        app.engine_work(app.engine.pause(run.id), group=f"pause-{run.id}")
+
+    async def action_attach(self) -> None:
+        """Hand the terminal to the run's agent session in its worktree; back here when it ends."""
+        app, run = self.app, self.app.feed.selected_run
+        if run is None:
+            return
+        try:
+            attachment = await app.engine.attach(run.id)
+        except CorralError as error:
+            app.notify(str(error), severity="warning", timeout=5)
+            return
+        code = -1
+        try:
+            with app.suspend():
+                code = await run_in_terminal(attachment)
+        except SuspendNotSupported:
+            app.notify("opening a session needs a real terminal", severity="error", timeout=5)
+        finally:
+            ended = await app.engine.detach(run.id, code)
+        app.notify(f"back from run {ended.short_id}: paused, its work on {ended.branch}", timeout=4)
 
     def action_diff(self) -> None:
         if self.app.selected_run_id:
