@@ -236,3 +236,23 @@ async def test_the_run_list_filters_with_slash(engine, model, repo):
         assert table.row_count == 1 and table.selected_run_id == second.id
         await pilot.press("escape")
         assert table.row_count == 2
+
+
+async def test_a_fork_is_listed_under_its_run_and_p_pauses_a_run(engine, model, repo):
+    model.set_script([text("First."), text("Forked.")])
+    project = await engine.add_project(repo)
+    parent = await engine.wait((await engine.start_run(project.id, "the parent")).id)
+    fork = await engine.wait((await engine.fork(parent.id, "the fork")).id)
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    later = await engine.start_run(project.id, "a later run")
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        table = runs_pane(app).table
+        await until(pilot, lambda: table.row_count == 3, "the three runs")
+        await until(pilot, lambda: status_of(app, later.id) == RunStatus.NEEDS_ATTENTION, "the request")
+        assert table._shown == [later.id, parent.id, fork.id]  # newest first, the fork under its run
+        assert str(table.get_cell(fork.id, "task")).startswith("└ the fork")
+        table.select(later.id)
+        await pilot.press("p")
+        await until(pilot, lambda: status_of(app, later.id) == RunStatus.PAUSED, "the run paused")

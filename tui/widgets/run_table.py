@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from core.models import Run, RunStatus
+from core.render import run_tree
 
 from .. import format
 
@@ -51,6 +52,7 @@ class RunTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.runs: list[Run] = []
+        self._depth: dict[str, int] = {}  # how deep a fork is under the run it came from
         self.query_text = ""
         self.now = datetime.now()
         self._columns: tuple[str, ...] = ()
@@ -86,8 +88,11 @@ class RunTable(DataTable):
             self.move_cursor(row=self._shown.index(run_id))
 
     def _visible(self) -> list[Run]:
-        if not self.query_text:
-            return self.runs
+        if not self.query_text:  # forks right under the run they came from
+            tree = run_tree(self.runs)
+            self._depth = {run.id: depth for run, depth in tree if depth}
+            return [run for run, _ in tree]
+        self._depth = {}
         q = self.query_text
         return [r for r in self.runs if q in " ".join((r.id, r.status, format.STATUS_WORD.get(r.status, ""),
                                                          r.agent_name, r.task)).lower()]
@@ -159,7 +164,9 @@ class RunTable(DataTable):
             cell_style = style if key == "status" or attention else Style()
             cells.append(Text(values[key], style=cell_style, justify="right" if key in RIGHT else "left",
                               no_wrap=True, overflow="ellipsis"))
-        task = Text(format.one_line(run.task, self._task_width()), no_wrap=True, overflow="ellipsis",
+        depth = self._depth.get(run.id, 0)
+        fork = "  " * (depth - 1) + "└ " if depth else ""
+        task = Text(fork + format.one_line(run.task, self._task_width() - len(fork)), no_wrap=True, overflow="ellipsis",
                     style=style if attention else Style())
         return (*cells, task)
 
