@@ -14,7 +14,7 @@ import shlex
 import signal
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import agents
 from .config import Paths
@@ -60,7 +60,8 @@ def hook_events(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         tool_id = data.get("tool_use_id") or ""
         response = data.get("tool_response")
         output = response if isinstance(response, str) else json.dumps(response)
-        return [("agent.tool_call", {"id": tool_id, "name": data.get("tool_name"), "input": data.get("tool_input") or {}}),
+        call = {"id": tool_id, "name": data.get("tool_name"), "input": data.get("tool_input") or {}}
+        return [("agent.tool_call", call),
                 ("agent.tool_result", {"id": tool_id, "name": data.get("tool_name"), "output": output[:OUTPUT_LIMIT],
                                        "truncated": len(output) > OUTPUT_LIMIT, "is_error": False})]
     if name == "Stop":
@@ -96,10 +97,11 @@ class Attach:
     store: Store
     paths: Paths
 
-    async def run(self, key: str) -> Run: ...  # the engine's
-    async def agent(self, key: str, project_id: str | None = None) -> Agent: ...  # the engine's
-    async def _restore_worktrees(self, run: Run) -> None: ...  # the engine's
-    async def _end_unowned(self, run: Run, status: str, reason: str) -> bool: ...  # the engine's
+    if TYPE_CHECKING:  # provided by the engine and its other parts
+        async def run(self, key: str) -> Run: ...  # the engine's
+        async def agent(self, key: str, project_id: str | None = None) -> Agent: ...  # the engine's
+        async def _restore_worktrees(self, run: Run) -> None: ...  # the engine's
+        async def _end_unowned(self, run: Run, status: str, reason: str) -> bool: ...  # the engine's
 
     async def attach(self, run_key: str) -> Attachment:
         """Claim an ended run for an interactive session of its agent in this process."""

@@ -8,8 +8,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ from .api.token_commands import token
 from .config import Paths
 from .engine import Engine
 from .errors import CorralError
-from .models import Run, RunStatus
+from .models import RunStatus
+from .scheduler import spawn_driver
 
 log = logging.getLogger("corral")
 
@@ -288,14 +287,6 @@ async def _default_project(engine: Engine, key: str | None) -> str:
     return found.id
 
 
-def _spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
-    """Drive a detached run from its own process, so this command can return."""
-    argv = [sys.executable, "-m", "core", "drive", run.id] + (["--message", message] if message else [])
-    with open(paths.run_log(run.id).with_suffix(".driver.log"), "ab") as out:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                         stdout=out, stderr=out, start_new_session=True, env=os.environ.copy())
-
-
 @main.command("run")
 @click.argument("prompt")
 @click.option("--project", "project_key", help="Project id or name (default: the one of this folder).")
@@ -310,7 +301,7 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
     project_id = await _default_project(engine, project_key)
     run = await engine.start_run(project_id, prompt, agent=agent_name, base=base, detach=not wait)
     if run.status == RunStatus.QUEUED and not wait:
-        _spawn_driver(run, engine.paths)
+        spawn_driver(run, engine.paths)
     elif wait and run.active:
         async for event in engine.follow(run.id):
             line = render.progress(run, event)
@@ -333,8 +324,10 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
 @click.option("--message", help="Continue the run's session with this message.")
 @engine_command
 async def drive(engine: Engine, run_key: str, message: str | None) -> None:
-    """Execute a queued run in this process (used by `corral run` without --wait)."""
+    """Execute a queued run in this process (used by `corral run` without --wait); then start
+    the board's tasks that were waiting for it."""
     await engine.drive(run_key, message)
+    await engine.schedule()
 
 
 @main.command("runs")
@@ -367,7 +360,7 @@ async def show(engine: Engine, run_key: str, as_json: bool) -> None:
         changes = await engine.changes(run.id)
     except CorralError:
         changes = []
-    tasks = await engine.tasks(run.id)
+    tasks = await engine.run_tasks(run.id)
     if as_json:
         data = run.to_dict()
         data["tasks"] = [t.__dict__ for t in tasks]
@@ -427,4 +420,4 @@ async def cancel(engine: Engine, run_key: str, as_json: bool) -> None:
 main.add_command(token)
 
 
-from . import cli_landing, cli_lifecycle  # noqa: E402, F401  (their verbs register on `main`)
+from . import cli_board, cli_landing, cli_lifecycle  # noqa: E402, F401  (their verbs register on `main`)

@@ -12,9 +12,10 @@ from . import render
 from .attach import record_hook, run_in_terminal
 from .config import Paths
 from .store import Store
-from .cli import _print_json, _spawn_driver, engine_command, main, parse_limit
+from .cli import _print_json, engine_command, main, parse_limit
 from .engine import Engine
 from .models import Run, RunStatus
+from .scheduler import spawn_driver
 
 
 async def _watch(engine: Engine, run: Run, after: int) -> Run:
@@ -49,7 +50,7 @@ async def continue_command(engine: Engine, run_key: str, message: str, wait: boo
     if wait:
         run = await _watch(engine, run, after)
     else:
-        _spawn_driver(run, engine.paths, message)
+        spawn_driver(run, engine.paths, message)
     _report(run, wait, as_json, f"continuing run {run.short_id}")
 
 
@@ -66,7 +67,7 @@ async def fork(engine: Engine, run_key: str, message: str, wait: bool, as_json: 
     if wait and run.active:
         run = await _watch(engine, run, 0)
     elif run.active:
-        _spawn_driver(run, engine.paths)
+        spawn_driver(run, engine.paths)
     _report(run, wait or not run.active, as_json, f"forked run {run.short_id} on branch {run.branch}")
 
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from . import agents, git
 from .attach import Attach
+from .board import Board
 from .bus import EventBus
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
@@ -28,9 +29,11 @@ from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
 from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
 from .notify import Notifier
+from .planning import Planning
 from .process import started_at
 from .queue import Queue, check_max_runs
 from .runner import END_EVENTS, LiveRun
+from .scheduler import Scheduler
 from .store import Store
 from .tasks import RunTask, run_tasks
 
@@ -69,7 +72,7 @@ def _one(found: list[T], what: str, key: str) -> T:
     return found[0]
 
 
-class Engine(Landing, Lifecycle, Queue, Attach):
+class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
     def __init__(self, paths: Paths | None = None):
         self.paths = paths or Paths.from_env()
         self.bus = EventBus()
@@ -249,8 +252,9 @@ class Engine(Landing, Lifecycle, Queue, Attach):
     # -- runs ------------------------------------------------------------------------------
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude",
-                        base: str = "HEAD", detach: bool = False) -> Run:
-        """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach)."""
+                        base: str = "HEAD", detach: bool = False, kind: str = "work") -> Run:
+        """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach).
+        `kind` "plan" is a planning session's read-only run (see Planning.plan)."""
         prompt = prompt.strip()
         if not prompt:
             raise CorralError("the run needs a prompt: what should the agent do?", code="EMPTY_PROMPT")
@@ -267,8 +271,9 @@ class Engine(Landing, Lifecycle, Queue, Attach):
             run_id = str(uuid.uuid4())
         stamp = now()
         run = Run(id=run_id, project_id=project.id, agent_id=profile.id, agent_name=profile.name,
-                  task=prompt, status=RunStatus.QUEUED, base_ref=base, branch=f"corral/run-{run_id[:8]}",
-                  created_at=stamp, updated_at=stamp, queued_at=stamp)
+                  task=prompt, status=RunStatus.QUEUED, base_ref=base,
+                  branch=f"corral/{'plan' if kind == 'plan' else 'run'}-{run_id[:8]}",
+                  created_at=stamp, updated_at=stamp, queued_at=stamp, kind=kind)
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
@@ -312,9 +317,10 @@ class Engine(Landing, Lifecycle, Queue, Attach):
             if not parents or not parents[0].session_id:
                 raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
             resume, fork = parents[0].session_id, True
-        return LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
-                       setup=None if message is not None else project.post_create, message=message,
-                       resume=resume, fork=fork, notifier=self.notifier)
+        live = LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
+                       setup=None if message is not None or run.kind == "plan" else project.post_create,
+                       message=message, resume=resume, fork=fork, notifier=self.notifier)
+        return await self._planning_run(live, run) if run.kind == "plan" else live
 
     def _execute(self, live: LiveRun) -> asyncio.Task:
         self._live[live.run.id] = live
@@ -391,8 +397,8 @@ class Engine(Landing, Lifecycle, Queue, Attach):
         await self.store.update_run(run.id, notify=int(notify))
         return await self.run(run.id)
 
-    async def tasks(self, run_key: str) -> list[RunTask]:
-        """The agent's own todo list for the run, as it last stood."""
+    async def run_tasks(self, run_key: str) -> list[RunTask]:
+        """The agent's own todo list for the run, as it last stood (not the board's tasks)."""
         return run_tasks(await self.events(run_key))
 
     async def wait(self, run_key: str) -> Run:

@@ -11,6 +11,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import git
 from .config import Paths
@@ -45,9 +46,10 @@ class Landing:
     store: Store
     paths: Paths
 
-    async def run(self, key: str) -> Run: ...  # the engine's
-    async def project(self, key: str) -> Project: ...  # the engine's
-    async def projects(self) -> list[Project]: ...  # the engine's
+    if TYPE_CHECKING:  # provided by the engine and its other parts
+        async def run(self, key: str) -> Run: ...  # the engine's
+        async def project(self, key: str) -> Project: ...  # the engine's
+        async def projects(self) -> list[Project]: ...  # the engine's
 
     # -- reading -------------------------------------------------------------------------
 

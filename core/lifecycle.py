@@ -12,6 +12,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import git
 from .config import Paths
@@ -58,10 +59,11 @@ class Lifecycle:
     _live: dict[str, LiveRun]
     notifier: Notifier
 
-    async def run(self, key: str) -> Run: ...  # the engine's
-    async def wait(self, run_key: str) -> Run: ...  # the engine's
-    async def _live_run(self, run: Run, message: str | None = None) -> LiveRun: ...  # the engine's
-    def _execute(self, live: LiveRun) -> asyncio.Task: ...  # the engine's
+    if TYPE_CHECKING:  # provided by the engine and its other parts
+        async def run(self, key: str) -> Run: ...  # the engine's
+        async def wait(self, run_key: str) -> Run: ...  # the engine's
+        async def _live_run(self, run: Run, message: str | None = None) -> LiveRun: ...  # the engine's
+        def _execute(self, live: LiveRun) -> asyncio.Task: ...  # the engine's
 
     # -- stopping --------------------------------------------------------------------------
 

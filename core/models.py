@@ -48,6 +48,8 @@ class Project(Record):
     post_create: str | None = None  # a shell command run in each new worktree (install dependencies)
     max_runs: int | None = None  # how many of its runs may work at once; None: only the global limit
     notify: bool = True  # desktop notifications when its runs need the user or end
+    auto_approve_plan: bool = False  # a finished plan's tasks are queued without asking
+    deps_need_merge: bool = True  # a task waits for its dependencies to be merged, not only completed
     repos: list[Repo] = field(default_factory=list)
 
 
@@ -108,6 +110,7 @@ class Run(Record):
     notify: bool = False  # tell the user (webhooks, desktop) when it needs them or ends
     queued_at: str | None = None  # when it last started waiting for a slot: the queue's order
     resume_at: str | None = None  # after a rewind: where its agent's session goes on from
+    kind: str = "work"  # "plan": a planning session's read-only run
     worktrees: list[Worktree] = field(default_factory=list)
 
     @property
@@ -160,3 +163,56 @@ class Approval(Record):
     answered_at: str | None = None
     suggestions: list[dict[str, Any]] = field(default_factory=list)  # rules the agent offers for "always"
     always: bool = False
+
+
+class TaskStatus:
+    BACKLOG = "backlog"  # written down, not asked for yet (a plan not approved, or added by hand)
+    QUEUED = "queued"  # to be run when its dependencies allow
+    RUNNING = "running"  # its run is waiting for a slot, working, or waiting on the user
+    REVIEW = "review"  # its run completed: the work waits to be merged
+    DONE = "done"  # its work is merged
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    ALL = (BACKLOG, QUEUED, RUNNING, REVIEW, DONE, FAILED, CANCELLED)
+
+
+TASK_TYPES = {"feature": "FTR", "bug": "BUG", "refactor": "REF", "docs": "DOC", "test": "TST", "chore": "CHR"}
+PRIORITIES = ("critical", "high", "medium", "low")  # first goes first
+
+
+@dataclass
+class Task(Record):
+    id: str
+    project_id: str
+    key: str  # e.g. FTR-CB-1042: type, project, counter
+    title: str
+    type: str
+    priority: str
+    status: str
+    position: int
+    created_at: str
+    updated_at: str
+    description: str = ""
+    plan_id: str | None = None
+    phase: str | None = None
+    acceptance: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    depends_on: list[str] = field(default_factory=list)  # task ids
+
+
+@dataclass
+class Plan(Record):
+    id: str
+    project_id: str
+    topic: str
+    effort: str
+    granularity: str
+    status: str  # planning | pending | approved | failed | cancelled
+    created_at: str
+    updated_at: str
+    model: str | None = None
+    context: str = ""
+    run_id: str | None = None
+    reason: str | None = None

@@ -12,6 +12,7 @@ import asyncio
 import os
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import CorralError
 from .models import Project, Run, RunStatus
@@ -41,7 +42,8 @@ def check_max_runs(value: int | None) -> int | None:
 class Queue:
     store: Store
 
-    async def projects(self) -> list[Project]: ...  # the engine's
+    if TYPE_CHECKING:  # provided by the engine and its other parts
+        async def projects(self) -> list[Project]: ...  # the engine's
 
     async def max_runs(self) -> int | None:
         """How many runs may work at once over all projects; None: no limit."""

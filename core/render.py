@@ -130,6 +130,16 @@ def describe(event: Event) -> str:
         return f"{p.get('name') or 'tool'} {mark}: {_one_line(p.get('output', ''), 100)}"
     if kind == "agent.needs_attention":
         return f"asks to use {p.get('tool')}: {tool_summary(p.get('tool'), p.get('input'))}"
+    if kind == "plan.phase":
+        return p.get("phase", "")
+    if kind in ("plan.log", "plan.progress"):
+        return _one_line(str(p.get("message") or p.get("content") or ""), 120)
+    if kind == "plan.completed":
+        return f"{len(p.get('tasks') or [])} tasks written"
+    if kind == "run.queued":
+        return f"waiting, number {p.get('position')} in line: {p.get('reason')}"
+    if kind == "run.turn":
+        return f"turn {p.get('turn')} kept"
     if kind == "agent.request_cancelled":
         return "withdrew its permission request"
     if kind == "user.approval":

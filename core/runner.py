@@ -64,6 +64,7 @@ class LiveRun:
         self.resume = resume  # the agent session to go on in (a continuation's, or a fork's parent's)
         self.fork = fork  # branch a new session off `resume` instead of going on in it
         self.notifier = notifier
+        self.launch_options: dict[str, Any] = {}  # more for the adapter's launch (a planning session's tools)
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
         self.result: dict[str, Any] | None = None
@@ -123,7 +124,8 @@ class LiveRun:
             self.emit("user.message", {"text": self.message})
         try:
             launch = self.adapter.launch(self.agent, self.message or self.run.task, resume=self.resume,
-                                         fork=self.fork, resume_at=self.run.resume_at if self.resume else None)
+                                         fork=self.fork, resume_at=self.run.resume_at if self.resume else None,
+                                         **self.launch_options)
         except AgentMissing as error:
             return await self._finish(RunStatus.FAILED, str(error))
         try:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the terminal fixture is imported)
 """Attach: the run's session opened in the real Claude Code terminal UI (in tmux), what happens
 there reported back by its hooks, and the run paused with that work on its branch."""
 

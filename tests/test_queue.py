@@ -55,7 +55,8 @@ async def test_a_project_limit_holds_its_own_runs_but_not_another_projects(engin
     assert place["position"] == 1 and "its limit is 1" in place["reason"]
     for run in (a1, a2, b1):
         assert (await engine.wait(run.id)).status == RunStatus.COMPLETED
-    assert (await first(engine, b1.id, "run.started")).created_at < (await first(engine, a2.id, "run.started")).created_at
+    other_started = (await first(engine, b1.id, "run.started")).created_at
+    assert other_started < (await first(engine, a2.id, "run.started")).created_at
 
 
 async def test_two_corral_processes_share_the_limit(engine, model, repo):

@@ -59,9 +59,12 @@ class AgentAdapter(ABC):
 
     @abstractmethod
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
-               resume_at: str | None = None) -> Launch:
+               resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,
+               effort: str | None = None) -> Launch:
         """How to start the agent on `prompt`; with `resume`, in that session (`fork`: as a new
-        session branched from it; `resume_at`: cut after that line, dropping what came later)."""
+        session branched from it; `resume_at`: cut after that line, dropping what came later).
+        `tools` limits the tools it has, `json_schema` asks for its answer as that JSON, `effort`
+        is low, medium or high."""
 
     @abstractmethod
     def parser(self) -> LineParser: ...

@@ -125,6 +125,8 @@ class ClaudeCodeParser(LineParser):
             "num_turns": obj.get("num_turns"),
             "duration_ms": obj.get("duration_ms"),
         }
+        if obj.get("structured_output") is not None:
+            payload["structured_output"] = obj["structured_output"]
         if failed:
             payload["reason"] = _failure_reason(obj)
         return Parsed([("run.result", payload)], turn_ended=True)
@@ -166,7 +168,8 @@ class ClaudeCode(AgentAdapter):
                     "or point the agent at it with `corral agent add NAME --command PATH`")
 
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
-               resume_at: str | None = None) -> Launch:
+               resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,
+               effort: str | None = None) -> Launch:
         argv = [
             self.binary(agent), "-p",
             "--output-format", "stream-json", "--input-format", "stream-json", "--verbose",
@@ -183,6 +186,12 @@ class ClaudeCode(AgentAdapter):
             argv += ["--max-turns", str(agent.max_turns)]
         if agent.max_budget_usd:
             argv += ["--max-budget-usd", f"{agent.max_budget_usd:g}"]
+        if tools is not None:
+            argv += ["--tools", ",".join(tools)]
+        if json_schema is not None:
+            argv += ["--json-schema", json.dumps(json_schema, separators=(",", ":"))]
+        if effort:
+            argv += ["--effort", effort]
         if resume:
             argv += ["--resume", resume]
             if fork:

@@ -90,7 +90,8 @@ class ProjectOut(BaseModel):
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
         return cls(id=project.id, name=project.name, created_at=project.created_at,
-                   post_create=project.post_create, max_runs=project.max_runs, notify=project.notify, repos=[RepoOut.of(r) for r in project.repos])
+                   post_create=project.post_create, max_runs=project.max_runs, notify=project.notify,
+                   repos=[RepoOut.of(r) for r in project.repos])
 
 
 # -- agent profiles --------------------------------------------------------------------------

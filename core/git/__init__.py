@@ -10,6 +10,7 @@ from .branches import (
            WouldLoseWork,
            corral_branches,
            delete_branch_and_worktree,
+           is_landed,
            push_branch,
            rename_branch,
 )
@@ -37,4 +38,4 @@ __all__ = ["HOWS", "WouldLoseWork", "Backup", "Branch", "FileChange", "GitError"
            "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
            "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",
            "repo_root", "resolve", "restore_worktree", "revert_all", "rewind", "snapshot",
-           "forget_snapshots", "turn_ref"]
+           "forget_snapshots", "turn_ref", "is_landed"]

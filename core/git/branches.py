@@ -231,3 +231,14 @@ def _ref(r: Repo, ref: bytes) -> bytes | None:
         return r.refs[ref]
     except KeyError:
         return None
+
+
+def is_landed(repo: str | Path, branch: str, into: str) -> bool:
+    """Whether `into` holds all of `branch`'s work: merged, fast-forwarded or squashed into it."""
+    with Repo(main_path(repo)) as r:
+        try:
+            tip, base = _tip(r, branch), commit_of(r, into).id
+        except (GitError, KeyError):
+            return False
+        h = History(r)
+        return h.is_ancestor(tip, base) or _landed(r, h, tip, base)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..models import Agent, Approval, Event, Project, Repo, Run, Worktree, now
 from .api_tables import ApiTables
+from .board_tables import BoardTables
 from .database import Database
 
 __all__ = ["Store"]
@@ -15,7 +16,7 @@ __all__ = ["Store"]
 _RUN_COLUMNS = (
     "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
     "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
-    "files_changed, pr_url, notify, queued_at, resume_at"
+    "files_changed, pr_url, notify, queued_at, resume_at, kind"
 )
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested", "owner_started",
                                                      "agent_started"}
@@ -50,7 +51,7 @@ def _approval(row: sqlite3.Row) -> Approval:
     return Approval(**data)
 
 
-class Store(ApiTables, Database):
+class Store(ApiTables, BoardTables, Database):
     # -- projects and repos --------------------------------------------------------------
 
     async def create_project(self, project: Project) -> None:
@@ -66,7 +67,7 @@ class Store(ApiTables, Database):
         await self.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
     async def update_project(self, project_id: str, **fields: Any) -> None:
-        unknown = set(fields) - {"post_create", "max_runs", "notify"}
+        unknown = set(fields) - {"post_create", "max_runs", "notify", "auto_approve_plan", "deps_need_merge"}
         if unknown:
             raise ValueError(f"not project settings: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
@@ -76,8 +77,10 @@ class Store(ApiTables, Database):
         await self.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
 
     async def list_projects(self) -> list[Project]:
-        projects = [Project(**{**dict(r), "notify": bool(r["notify"])}) for r in await self.fetch(
-            "SELECT id, name, created_at, post_create, max_runs, notify FROM projects ORDER BY created_at")]
+        flags = ("notify", "auto_approve_plan", "deps_need_merge")
+        projects = [Project(**{**dict(r), **{f: bool(r[f]) for f in flags}}) for r in await self.fetch(
+            "SELECT id, name, created_at, post_create, max_runs, notify, auto_approve_plan, deps_need_merge "
+            "FROM projects ORDER BY created_at")]
         repos = await self.fetch(
             "SELECT id, project_id, name, path, created_at FROM repos ORDER BY created_at")
         by_id = {p.id: p for p in projects}
@@ -152,11 +155,12 @@ class Store(ApiTables, Database):
         assignments = ", ".join(f"{name} = ?" for name in fields)
         await self.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id])
 
-    async def list_runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
-        params: list[Any] = []
+    async def list_runs(self, statuses: frozenset[str] | None = None, kind: str | None = "work") -> list[Run]:
+        """Runs newest first: agents' work (kind "work"), planning sessions ("plan"), or both (None)."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind = coalesce(?, kind)"
+        params: list[Any] = [kind]
         if statuses:
-            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
             params.extend(sorted(statuses))
         runs = [_run(r) for r in await self.fetch(sql + " ORDER BY created_at DESC", params)]
         return await self._with_worktrees(runs)

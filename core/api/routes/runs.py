@@ -87,7 +87,7 @@ async def notify_run(run_id: str, body: NotifyIn, engine: EngineDep) -> RunOut:
 @router.get("/runs/{run_id}/tasks", response_model=list[RunTaskOut], summary="A run's tasks")
 async def run_tasks(run_id: str, engine: EngineDep) -> list[RunTaskOut]:
     """The agent's own todo list, rebuilt from its events."""
-    return [RunTaskOut(**task.__dict__) for task in await engine.tasks(run_id)]
+    return [RunTaskOut(**task.__dict__) for task in await engine.run_tasks(run_id)]
 
 
 # -- permission requests -----------------------------------------------------------------------

@@ -1,0 +1,327 @@
+"""Planning sessions: an agent explores a project's code read-only and writes a plan, a DAG of
+tasks, as structured output; the user edits and approves it, and its tasks are queued.
+
+A planning session is a run of kind "plan" (its events, following, cancelling and crash recovery
+are a run's) in a throwaway worktree; PlanningRun adds the plan.* events and turns the agent's
+answer into tasks. A part of the engine's public API (Engine inherits it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from . import git
+from .errors import Conflict, CorralError, NotFound
+from .models import (
+    PRIORITIES,
+    TASK_TYPES,
+    Plan,
+    Project,
+    Run,
+    RunStatus,
+    Task,
+    TaskStatus,
+    now,
+)
+from .render import tool_summary
+from .runner import LiveRun
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+EFFORTS = ("low", "medium", "high")
+GRANULARITIES = {"high-level": "2 to 4 large tasks", "balanced": "4 to 8 tasks",
+                 "detailed": "8 to 20 small tasks"}
+TOOLS = ["Read", "Glob", "Grep"]  # exploring, never changing
+OUTPUT_TOOL = "StructuredOutput"
+TASK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"tasks": {"type": "array", "items": {
+        "type": "object",
+        "properties": {
+            "ref": {"type": "string", "description": "A short id of the task within this plan, e.g. t1"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "type": {"enum": list(TASK_TYPES)},
+            "priority": {"enum": list(PRIORITIES)},
+            "acceptance_criteria": {"type": "array", "items": {"type": "string"}},
+            "depends_on": {"type": "array", "items": {"type": "string"}, "description": "refs of other tasks"},
+            "phase": {"type": "string"},
+        },
+        "required": ["ref", "title", "type"],
+    }}},
+    "required": ["tasks"],
+}
+
+
+def planning_prompt(topic: str, granularity: str, context: str) -> str:
+    return "\n".join([
+        f"Plan this work in the repository you are in: {topic.strip()}",
+        *([f"Context: {context.strip()}"] if context.strip() else []),
+        "Explore the code first (read only: you cannot and must not change anything). Then write the plan "
+        f"as {GRANULARITIES[granularity]}, each a unit one agent can do on its own branch: a title, a "
+        "description of what to change and where, its type, its priority, acceptance criteria a reviewer can "
+        "check, and the refs of the tasks it depends on (no cycles). Give the tasks in a sensible order.",
+    ])
+
+
+class PlanInvalid(CorralError):
+    code = "PLAN_INVALID"
+
+
+def drafts_from(output: Any) -> list[dict[str, Any]]:
+    """The agent's answer checked as tasks: each with a unique ref, a title, a known type and
+    priority, dependencies on refs of this plan and no cycle; PlanInvalid says what is wrong."""
+    from .board import find_cycle
+
+    tasks = output.get("tasks") if isinstance(output, dict) else None
+    if not isinstance(tasks, list) or not tasks:
+        raise PlanInvalid("the agent's answer holds no tasks")
+    refs: dict[str, dict[str, Any]] = {}
+    for n, item in enumerate(tasks, 1):
+        if not isinstance(item, dict) or not str(item.get("title") or "").strip():
+            raise PlanInvalid(f"task {n} of the answer has no title")
+        ref = str(item.get("ref") or n)
+        if ref in refs:
+            raise PlanInvalid(f"two tasks of the answer are both {ref!r}")
+        if item.get("type") not in TASK_TYPES:
+            raise PlanInvalid(f"task {ref!r} has an unknown type {item.get('type')!r}")
+        if item.get("priority", "medium") not in PRIORITIES:
+            raise PlanInvalid(f"task {ref!r} has an unknown priority {item.get('priority')!r}")
+        refs[ref] = item
+    for ref, item in refs.items():
+        unknown = [d for d in item.get("depends_on") or [] if str(d) not in refs]
+        if unknown:
+            raise PlanInvalid(f"task {ref!r} depends on {unknown[0]!r}, which is not in the plan")
+    cycle = find_cycle({ref: [str(d) for d in item.get("depends_on") or []] for ref, item in refs.items()})
+    if cycle:
+        raise PlanInvalid("the tasks depend on each other in a cycle: " + " -> ".join(cycle))
+    return [{**item, "ref": ref} for ref, item in refs.items()]
+
+
+class PlanningRun(LiveRun):
+    """A planning session's run: read-only tools, the answer as structured output, plan.* events."""
+
+    def __init__(self, *args: Any, plan: Plan, finished: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.finished = finished  # async (plan, status, result) -> (status, reason): makes the tasks
+        self.launch_options = {"tools": TOOLS, "json_schema": TASK_SCHEMA, "effort": plan.effort}
+        self.agent = dataclasses.replace(self.agent, model=plan.model or self.agent.model, allowed_tools=[],
+                                         permission_mode="default")
+        self._phase = ""
+        self._tool_calls = 0
+        self._turns = 0
+        self._started = asyncio.get_event_loop().time()
+
+    def _set_phase(self, phase: str) -> None:
+        if phase != self._phase:
+            self._phase = phase
+            self.emit("plan.phase", {"plan_id": self.plan.id, "phase": phase})
+
+    async def execute(self) -> None:
+        await self.catch_up()
+        self.emit("plan.started", {"plan_id": self.plan.id, "topic": self.plan.topic, "model": self.plan.model,
+                                   "effort": self.plan.effort})
+        self._set_phase("starting")
+        await super().execute()
+
+    async def _react(self, kind: str, payload: dict[str, Any]) -> None:
+        await super()._react(kind, payload)
+        if kind == "agent.tool_call" and not payload.get("parent_tool_use_id"):
+            self._tool_calls += 1
+            name = payload.get("name") or ""
+            self._set_phase("writing" if name == OUTPUT_TOOL else "exploring")
+            if name != OUTPUT_TOOL:
+                self.emit("plan.log", {"plan_id": self.plan.id, "type": "tool", "tool": name,
+                                       "message": f"{name} → {tool_summary(name, payload.get('input') or {})}"})
+        elif kind == "agent.tool_result" and payload.get("is_error"):
+            self.emit("plan.log", {"plan_id": self.plan.id, "type": "error", "tool": payload.get("name"),
+                                   "message": str(payload.get("output") or "")[:500]})
+        elif kind == "agent.message":
+            self._turns += 1
+            self.emit("plan.progress", {"plan_id": self.plan.id, "type": "text", "content": payload["text"]})
+            self.emit("plan.stats", self.stats())
+        elif kind == "agent.error":
+            self.emit("plan.log", {"plan_id": self.plan.id, "type": "error", "message": payload.get("message")})
+
+    def stats(self) -> dict[str, Any]:
+        return {"plan_id": self.plan.id, "elapsed": round((asyncio.get_event_loop().time() - self._started) * 1000),
+                "tokens": {"input": self.run.tokens_in, "output": self.run.tokens_out},
+                "tool_calls": self._tool_calls, "turns": self._turns}
+
+    async def _turn_over(self, items: list) -> None:
+        self._turn_message = None  # a planning session changes no files: nothing to snapshot
+
+    async def _checkpoint(self) -> None:
+        return None  # read-only: nothing to commit
+
+    async def _count_changes(self) -> int | None:
+        return 0
+
+    async def _finish(self, status: str, reason: str | None) -> None:
+        status, reason = await self.finished(self, status, reason)
+        await super()._finish(status, reason)
+
+
+class Planning:
+    store: Store
+
+    if TYPE_CHECKING:  # provided by the engine and its other parts
+        async def project(self, key: str) -> Project: ...  # the engine's
+        async def start_run(self, project_key: str, prompt: str, **kwargs: Any) -> Run: ...  # the engine's
+        async def cancel(self, run_key: str) -> Run: ...  # the engine's
+        async def continue_run(self, run_key: str, message: str, *, detach: bool = False) -> Run: ...
+        async def create_task(self, project_key: str, title: str, **kwargs: Any) -> Task: ...
+        async def update_task(self, key: str, **changes: Any) -> Task: ...
+        async def delete_tasks(self, keys: list[str]) -> list[Task]: ...
+        async def tasks(self, project_key: str | None = None, **filters: Any) -> list[Task]: ...
+        async def schedule(self) -> list[Task]: ...  # the engine's
+
+    async def plan(self, project_key: str, topic: str, *, model: str | None = None, effort: str = "medium",
+                   granularity: str = "balanced", context: str = "", agent: str = "claude",
+                   detach: bool = False) -> Plan:
+        """Start a planning session on `topic`; one at a time per project (a second is a conflict)."""
+        if not topic.strip():
+            raise CorralError("say what to plan", code="EMPTY_TOPIC")
+        if effort not in EFFORTS:
+            raise CorralError(f"effort is one of {', '.join(EFFORTS)}", code="INVALID_EFFORT")
+        if granularity not in GRANULARITIES:
+            raise CorralError(f"granularity is one of {', '.join(GRANULARITIES)}", code="INVALID_GRANULARITY")
+        project = await self.project(project_key)
+        if any(p.status == "planning" for p in await self.store.plans(project.id)):
+            raise Conflict(f"project {project.name!r} is already planning: wait for it or cancel it",
+                           code="PLAN_ACTIVE")
+        stamp = now()
+        plan = Plan(id=str(uuid.uuid4()), project_id=project.id, topic=topic.strip(), effort=effort,
+                    granularity=granularity, status="planning", created_at=stamp, updated_at=stamp, model=model,
+                    context=context)
+        await self.store.create_plan(plan)
+        run = await self.start_run(project.id, planning_prompt(topic, granularity, context), agent=agent,
+                                   detach=True, kind="plan")
+        await self.store.update_plan(plan.id, run_id=run.id)
+        if run.status == RunStatus.FAILED:
+            await self.store.update_plan(plan.id, status="failed", reason=run.reason)
+        elif not detach:
+            self._execute(await self._live_run(run))
+        return await self.plan_of(plan.id)
+
+    async def plan_of(self, key: str) -> Plan:
+        found = await self.store.plans(key=key)
+        if not found:
+            raise NotFound(f"no plan {key!r}", code="PLAN_NOT_FOUND")
+        if len(found) > 1:
+            raise CorralError(f"plan {key!r} is ambiguous: give more of its id", code="AMBIGUOUS_ID")
+        return found[0]
+
+    async def plans(self, project_key: str) -> list[Plan]:
+        return await self.store.plans((await self.project(project_key)).id)
+
+    async def cancel_plan(self, project_key: str) -> Plan:
+        project = await self.project(project_key)
+        active = [p for p in await self.store.plans(project.id) if p.status == "planning"]
+        if not active:
+            raise NotFound(f"project {project.name!r} has no planning session going on", code="NO_ACTIVE_PLAN")
+        await self.cancel(active[0].run_id or "")
+        return await self.plan_of(active[0].id)
+
+    async def approve_plan(self, key: str) -> Plan:
+        """Queue the plan's tasks (those still in the backlog), to run in dependency order."""
+        plan = await self.plan_of(key)
+        tasks = [t for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG]
+        if plan.status != "pending":
+            raise Conflict(f"plan {plan.id[:8]} is {plan.status}, not waiting for approval", code="PLAN_NOT_PENDING")
+        if not tasks:
+            raise Conflict(f"plan {plan.id[:8]} has no tasks to approve", code="PLAN_EMPTY")
+        if not await self.store.claim_plan(plan.id, "pending", "approved"):
+            raise Conflict(f"plan {plan.id[:8]} was just approved elsewhere", code="PLAN_NOT_PENDING")
+        for task in tasks:
+            await self.update_task(task.id, status=TaskStatus.QUEUED)
+        await self.schedule()
+        return await self.plan_of(plan.id)
+
+    async def refine_plan(self, key: str, message: str) -> Plan:
+        """Say more to the planning agent (same session); its new answer replaces the plan's tasks."""
+        plan = await self.plan_of(key)
+        if plan.status not in ("pending", "failed"):
+            raise Conflict(f"plan {plan.id[:8]} is {plan.status}: only a written plan can be refined",
+                           code="PLAN_NOT_PENDING")
+        await self.store.update_plan(plan.id, status="planning", reason=None)
+        try:
+            await self.continue_run(plan.run_id or "", message)
+        except CorralError:
+            await self.store.update_plan(plan.id, status=plan.status, reason=plan.reason)
+            raise
+        return await self.plan_of(plan.id)
+
+    async def regenerate_plan(self, key: str) -> Plan:
+        """Plan the same topic again from scratch; the old plan's unapproved tasks go."""
+        plan = await self.plan_of(key)
+        if plan.status == "planning":
+            raise Conflict(f"plan {plan.id[:8]} is still being written", code="PLAN_ACTIVE")
+        await self.delete_tasks([t.id for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
+        await self.store.update_plan(plan.id, status="replaced")
+        return await self.plan(plan.project_id, plan.topic, model=plan.model, effort=plan.effort,
+                               granularity=plan.granularity, context=plan.context)
+
+    async def _planning_run(self, live: LiveRun, run: Run) -> LiveRun:
+        plan = await self.store.plan_of_run(run.id)
+        if plan is None:
+            raise NotFound(f"run {run.short_id} belongs to no plan", code="PLAN_NOT_FOUND")
+        return PlanningRun(live.run, live.agent, live.adapter, live.store, live.stderr_path, message=live.message,
+                           resume=live.resume, notifier=live.notifier, plan=plan, finished=self._plan_finished)
+
+    async def _plan_finished(self, live: PlanningRun, status: str, reason: str | None) -> tuple[str, str | None]:
+        """The planning agent ended: its answer becomes the plan's tasks, or the plan fails saying why."""
+        plan = live.plan
+        if status == RunStatus.COMPLETED:
+            try:
+                drafts = drafts_from((live.result or {}).get("structured_output"))
+            except PlanInvalid as error:
+                status, reason = RunStatus.FAILED, f"the plan is not valid tasks: {error}"
+            else:
+                made = await self._write_tasks(plan, drafts)
+                project = await self.project(plan.project_id)
+                await self.store.update_plan(plan.id, status="pending", reason=None)
+                live.emit("plan.completed", {"plan_id": plan.id, "tasks": [
+                    {"id": t.id, "key": t.key, "title": t.title, "task_type": t.type} for t in made],
+                    "stats": live.stats()})
+                if project.auto_approve_plan:
+                    asyncio.create_task(self.approve_plan(plan.id))
+                await self._drop_worktree(live.run)
+                return status, reason
+        plan_status = "cancelled" if status in (RunStatus.CANCELLED, RunStatus.PAUSED) else "failed"
+        await self.store.update_plan(plan.id, status=plan_status, reason=reason)
+        live.emit(f"plan.{plan_status}", {"plan_id": plan.id, **({"reason": reason} if reason else {})})
+        await self._drop_worktree(live.run)
+        return status, reason
+
+    async def _write_tasks(self, plan: Plan, drafts: list[dict[str, Any]]) -> list[Task]:
+        """The plan's tasks from the drafts (a refined plan's earlier ones replaced)."""
+        await self.delete_tasks([t.id for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
+        made: dict[str, Task] = {}
+        pending = list(drafts)
+        while pending:  # dependencies first, so each task can name the ones it waits for
+            ready = [d for d in pending if all(str(x) in made for x in d.get("depends_on") or [])]
+            for draft in ready:
+                made[draft["ref"]] = await self.create_task(
+                    plan.project_id, draft["title"], description=str(draft.get("description") or ""),
+                    type=draft["type"], priority=draft.get("priority") or "medium",
+                    acceptance=[str(a) for a in draft.get("acceptance_criteria") or []],
+                    phase=draft.get("phase"), depends_on=[made[str(x)].id for x in draft.get("depends_on") or []],
+                    plan_id=plan.id)
+                pending.remove(draft)
+        return [made[d["ref"]] for d in drafts]
+
+    async def _drop_worktree(self, run: Run) -> None:
+        """A planning session's worktree holds nothing of value once it ends (its branch stays,
+        for a refinement to make it again)."""
+        for worktree in run.worktrees:
+            try:
+                await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
+            except git.GitError as error:
+                log.warning("planning worktree of run %s: %s", run.short_id, error)

@@ -1,0 +1,168 @@
+"""The scheduler: queued tasks become runs when their dependencies allow, highest priority first,
+a few at a time; tasks follow their runs (running, review, done when merged, failed).
+
+A pass is `schedule()`: the dashboard and the server run one every few seconds, `corral plan
+approve` runs one, and each `corral drive` process runs one when its run ends, so a chain of
+tasks goes on without a dashboard open. Two passes at once never start a task twice (starting
+one is a conditional write). A part of the engine's public API (Engine inherits it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+from . import git
+from .config import Paths
+from .errors import Conflict, CorralError
+from .models import PRIORITIES, Project, Run, RunStatus, Task, TaskStatus
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TASK_RUNS = 3  # task runs at once when no limit is set
+PAUSED = "queue_paused"
+SCHEDULE_EVERY = 3.0
+RUN_ENDED_AS = {RunStatus.COMPLETED: TaskStatus.REVIEW, RunStatus.FAILED: TaskStatus.FAILED,
+                RunStatus.CANCELLED: TaskStatus.CANCELLED, RunStatus.INTERRUPTED: TaskStatus.FAILED}
+
+
+def task_prompt(task: Task, done: list[Task]) -> str:
+    lines = [f"{task.key}: {task.title}"]
+    if task.description:
+        lines += ["", task.description]
+    if task.acceptance:
+        lines += ["", "Acceptance criteria:", *(f"- {a}" for a in task.acceptance)]
+    if done:
+        lines += ["", "Done before this, in the code you start from: " + "; ".join(f"{t.key} {t.title}" for t in done)]
+    return "\n".join(lines)
+
+
+def spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
+    """Drive a queued run from its own background process (it outlives this one)."""
+    argv = [sys.executable, "-m", "core", "drive", run.id] + (["--message", message] if message else [])
+    with open(paths.run_log(run.id).with_suffix(".driver.log"), "ab") as out:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                         env=os.environ.copy())
+
+
+class Scheduler:
+    store: Store
+    paths: Paths
+
+    if TYPE_CHECKING:  # provided by the engine and its other parts
+        async def projects(self) -> list[Project]: ...  # the engine's
+        async def start_run(self, project_key: str, prompt: str, **kwargs: Any) -> Run: ...  # the engine's
+        async def cancel(self, run_key: str) -> Run: ...  # the engine's
+        async def task(self, key: str) -> Task: ...  # the engine's
+        async def max_runs(self) -> int | None: ...  # the engine's
+
+    async def queue_paused(self) -> bool:
+        return await self.store.setting(PAUSED) == "1"
+
+    async def pause_queue(self) -> None:
+        """No queued task starts until resumed; runs already going go on."""
+        await self.store.set_setting(PAUSED, "1")
+
+    async def resume_queue(self) -> list[Task]:
+        await self.store.set_setting(PAUSED, None)
+        return await self.schedule()
+
+    async def retry_task(self, key: str) -> Task:
+        """Queue a failed or cancelled task again (a new run)."""
+        task = await self.task(key)
+        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED) \
+                or not await self.store.claim_task(task.id, task.status, TaskStatus.QUEUED, run_id=None):
+            raise Conflict(f"task {task.key} is {task.status}: only a failed or cancelled task is retried",
+                           code="TASK_STATUS")
+        await self.schedule()
+        return await self.task(task.id)
+
+    async def cancel_task(self, key: str) -> Task:
+        """Take a task off the board's queue; a run of it that is going is cancelled."""
+        task = await self.task(key)
+        if task.status in (TaskStatus.DONE, TaskStatus.CANCELLED):
+            raise Conflict(f"task {task.key} is already {task.status}", code="TASK_STATUS")
+        if task.status == TaskStatus.RUNNING and task.run_id:
+            try:
+                await self.cancel(task.run_id)
+            except Conflict:
+                pass  # it ended meanwhile
+        await self.store.claim_task(task.id, task.status, TaskStatus.CANCELLED)
+        return await self.task(task.id)
+
+    async def schedule(self) -> list[Task]:
+        """One pass: tasks catch up with their runs, then ready tasks start. Returns those started."""
+        tasks = await self.store.list_tasks()
+        runs = {r.id: r for r in await self.store.list_runs()}
+        for task in tasks:
+            await self._follow_run(task, runs.get(task.run_id or ""))
+        if await self.queue_paused():
+            return []
+        tasks = await self.store.list_tasks()
+        by_id = {t.id: t for t in tasks}
+        projects = {p.id: p for p in await self.projects()}
+        active = [r for r in runs.values() if r.active]
+        room = (await self.max_runs() or DEFAULT_TASK_RUNS) - len(active)
+        per_project = {p.id: (p.max_runs or 1 << 30) - sum(r.project_id == p.id for r in active)
+                       for p in projects.values()}
+        ready = [t for t in tasks if t.status == TaskStatus.QUEUED
+                 and all(self._satisfied(by_id.get(d), projects[t.project_id]) for d in t.depends_on)]
+        ready.sort(key=lambda t: (PRIORITIES.index(t.priority), t.position, t.created_at))
+        started = []
+        for task in ready:
+            if room <= 0:
+                break
+            if per_project.get(task.project_id, 0) <= 0:
+                continue
+            if not await self.store.claim_task(task.id, TaskStatus.QUEUED, TaskStatus.RUNNING):
+                continue
+            deps = [by_id[d] for d in task.depends_on if d in by_id]
+            try:
+                run = await self.start_run(task.project_id, task_prompt(task, deps), base=self._base(deps),
+                                           detach=True)
+            except CorralError as error:
+                log.warning("task %s could not start: %s", task.key, error)
+                await self.store.update_task(task.id, {"status": TaskStatus.FAILED},
+                                             [("status", TaskStatus.RUNNING, TaskStatus.FAILED),
+                                              ("error", None, str(error))])
+                continue
+            await self.store.update_task(task.id, {"run_id": run.id}, [("run_id", task.run_id, run.id)])
+            if run.active:
+                spawn_driver(run, self.paths)
+            room, per_project[task.project_id] = room - 1, per_project[task.project_id] - 1
+            started.append(await self.task(task.id))
+        return started
+
+    async def run_scheduler(self, every: float = SCHEDULE_EVERY) -> None:
+        """Schedule forever (a long-lived corral: the dashboard, the server)."""
+        while True:
+            try:
+                await self.schedule()
+            except CorralError as error:
+                log.warning("scheduling: %s", error)
+            await asyncio.sleep(every)
+
+    def _satisfied(self, dep: Task | None, project: Project) -> bool:
+        if dep is None:
+            return True  # deleted: nothing left to wait for
+        return dep.status == TaskStatus.DONE or (not project.deps_need_merge and dep.status == TaskStatus.REVIEW)
+
+    def _base(self, deps: list[Task]) -> str:
+        """Where a task's run starts: HEAD, or the one dependency's branch not merged yet."""
+        unmerged = [d for d in deps if d.status == TaskStatus.REVIEW and d.run_id]
+        return f"corral/run-{unmerged[0].run_id[:8]}" if len(unmerged) == 1 else "HEAD"
+
+    async def _follow_run(self, task: Task, run: Run | None) -> None:
+        """Move a task on as its run did: ended runs, and review work that was merged."""
+        if task.status == TaskStatus.RUNNING and run is not None and run.status in RUN_ENDED_AS:
+            await self.store.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status])
+        elif task.status == TaskStatus.REVIEW and run is not None and run.worktrees:
+            landed = [await asyncio.to_thread(git.is_landed, w.repo_path, run.branch, w.base_branch or w.base_sha)
+                      for w in run.worktrees]
+            if all(landed):
+                await self.store.claim_task(task.id, TaskStatus.REVIEW, TaskStatus.DONE)

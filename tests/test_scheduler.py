@@ -1,0 +1,86 @@
+"""The scheduler on DAGs of tasks, with real runs of Claude Code driven by background `corral drive`
+processes: no task starts before its dependencies, none is lost, the limit is never exceeded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from model_server import text
+
+from core.models import TaskStatus
+
+
+async def settle(engine, project_id: str, done: set[str], timeout: float = 90) -> list:
+    """Schedule until every task of the project has one of the `done` statuses."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await engine.schedule()
+        tasks = await engine.tasks(project_id)
+        if all(t.status in done for t in tasks):
+            return tasks
+        assert time.monotonic() < deadline, [(t.key, t.status) for t in tasks]
+        await asyncio.sleep(0.2)
+
+
+async def span(engine, task) -> tuple[str, str]:
+    events = await engine.events(task.run_id)
+    return (next(e.created_at for e in events if e.type == "run.started"),
+            next(e.created_at for e in events if e.type == "run.result"))
+
+
+async def test_a_dag_runs_in_dependency_order_within_the_limit(engine, model, repo):
+    model.set_script([text("Done.", delay=0.3)])
+    project = await engine.add_project(repo)
+    await engine.set_max_runs(2)
+    first = await engine.create_task(project.id, "first", priority="low")
+    left = await engine.create_task(project.id, "left", depends_on=[first.key])
+    right = await engine.create_task(project.id, "right", depends_on=[first.key], priority="high")
+    last = await engine.create_task(project.id, "last", depends_on=[left.key, right.key])
+    alone = await engine.create_task(project.id, "alone", priority="critical")
+    await engine.bulk_update([t.key for t in (first, left, right, last, alone)], status=TaskStatus.QUEUED)
+
+    started = await engine.schedule()
+    assert [t.key for t in started] == [alone.key, first.key]  # the highest priority of the ready ones
+    tasks = {t.key: t for t in await settle(engine, project.id, {TaskStatus.DONE})}
+    assert len(tasks) == 5 and all(t.run_id for t in tasks.values())  # none lost, each ran once
+    spans = {key: await span(engine, task) for key, task in tasks.items()}
+    for task in tasks.values():
+        for dep in task.depends_on:
+            dep_key = next(k for k, t in tasks.items() if t.id == dep)
+            assert spans[task.key][0] >= spans[dep_key][1], f"{task.key} started before {dep_key} ended"
+    for key, (start, _) in spans.items():  # never more than 2 at once
+        assert sum(s <= start < e for s, e in spans.values()) <= 2, key
+    runs = [r for r in await engine.runs() if r.project_id == project.id]
+    assert len(runs) == 5 and {r.status for r in runs} == {"completed"}
+
+
+async def test_a_task_waits_while_its_dependency_is_cancelled_then_goes_on_after_a_retry(engine, model, repo):
+    model.set_script([text("Done.", delay=2)])
+    project = await engine.add_project(repo)
+    base = await engine.create_task(project.id, "base")
+    top = await engine.create_task(project.id, "top", depends_on=[base.key])
+    await engine.bulk_update([base.key, top.key], status=TaskStatus.QUEUED)
+    [running] = await engine.schedule()
+    cancelled = await engine.cancel_task(running.key)
+    assert cancelled.status == TaskStatus.CANCELLED
+    await engine.schedule()
+    assert (await engine.task(top.key)).status == TaskStatus.QUEUED  # waits on what did not happen
+
+    model.set_script([text("Done.")])
+    assert (await engine.retry_task(base.key)).status == TaskStatus.RUNNING
+    tasks = await settle(engine, project.id, {TaskStatus.DONE})
+    assert {t.key: t.status for t in tasks} == {base.key: TaskStatus.DONE, top.key: TaskStatus.DONE}
+    history = [h["new"] for h in await engine.task_history(base.key) if h["field"] == "status"]
+    assert history == ["queued", "running", "cancelled", "queued", "running", "review", "done"]
+
+
+async def test_a_paused_queue_starts_nothing_until_resumed(engine, model, repo):
+    model.set_script([text("Done.")])
+    project = await engine.add_project(repo)
+    task = await engine.create_task(project.id, "waiting")
+    await engine.pause_queue()
+    await engine.update_task(task.key, status=TaskStatus.QUEUED)
+    assert await engine.schedule() == [] and (await engine.task(task.key)).status == TaskStatus.QUEUED
+    assert [t.key for t in await engine.resume_queue()] == [task.key]
+    await settle(engine, project.id, {TaskStatus.DONE})
