@@ -113,6 +113,7 @@ class CorralApp(App):
         self.feed.request_runs()
         self.set_interval(1.0, self.feed.tick)
         self.set_interval(SLOW_POLL, self.feed.request_runs)
+        self.run_worker(self.engine.run_scheduler(), group="scheduler", exit_on_error=False)  # the board's tasks
 
     async def _open_here(self) -> None:
         """The repo `corral` was started in is a project: found, or added on first use."""

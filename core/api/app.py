@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 
 from ..engine import Engine
 from .errors import install_error_handlers
-from .routes import agents, events, landing, lifecycle, projects, runs, server
+from .routes import agents, board, events, landing, lifecycle, projects, runs, server
 from .routes import webhooks as webhook_routes
 from .security import RequestGuard
 from .settings import ServerSettings
@@ -43,9 +43,13 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
         app.state.closing.clear()
         sender = app.state.webhooks = WebhookSender(app.state.engine, settings)
         sender.start()
+        # Serving on its own, this process starts the board's queued tasks (beside a dashboard, it does).
+        scheduling = asyncio.create_task(owned.run_scheduler()) if owned is not None else None
         try:
             yield
         finally:
+            if scheduling is not None:
+                scheduling.cancel()
             app.state.closing.set()  # event streams end, so connections can close
             if owned is not None:
                 await owned.stop_runs()  # recorded as cancelled while webhooks can still tell of it
@@ -68,6 +72,6 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
     app.state.closing = asyncio.Event()
     app.state.webhooks = None
     install_error_handlers(app)
-    for module in (server, projects, agents, runs, lifecycle, landing, events, webhook_routes):
+    for module in (server, projects, agents, runs, lifecycle, landing, events, board, webhook_routes):
         app.include_router(module.router, prefix="/api")
     return app

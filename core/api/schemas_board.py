@@ -1,0 +1,179 @@
+"""What the planning and task board routes take and give."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from ..board import Metrics
+from ..models import Plan, Task
+from .schemas import Body
+
+Effort = Literal["low", "medium", "high"]
+Granularity = Literal["high-level", "balanced", "detailed"]
+TaskType = Literal["feature", "bug", "refactor", "docs", "test", "chore"]
+Priority = Literal["critical", "high", "medium", "low"]
+TaskStatusName = Literal["backlog", "queued", "running", "review", "done", "failed", "cancelled"]
+Key = Annotated[str, Field(min_length=1, max_length=100)]
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class PlanIn(Body):
+    topic: str = Field(min_length=1, max_length=20_000, description="What to plan: the feature or goal")
+    model: str | None = Field(None, max_length=200, description="The model that plans (default: the profile's)")
+    effort: Effort = "medium"
+    granularity: Granularity = "balanced"
+    context: str = Field("", max_length=100_000, description="Stack, constraints: what the planner should know")
+    agent_id: str = Field("claude", max_length=200, description="Agent profile whose CLI plans")
+
+
+class RefineIn(Body):
+    message: str = Field(min_length=1, max_length=100_000, description="What to change in the plan")
+
+
+class PlanStarted(BaseModel):
+    plan_id: str
+    run_id: str | None = Field(description="The planning session's run: follow its events (plan.*) there")
+    status: str
+
+
+class TaskOut(BaseModel):
+    id: str
+    key: str
+    project_id: str
+    plan_id: str | None
+    title: str
+    description: str
+    task_type: TaskType
+    priority: Priority
+    status: TaskStatusName
+    phase: str | None
+    acceptance_criteria: list[str]
+    tags: list[str]
+    depends_on: list[str] = Field(description="Keys of the tasks it waits for")
+    run_id: str | None
+    position: int
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, task: Task, keys: dict[str, str]) -> TaskOut:
+        data = task.to_dict()
+        data["task_type"] = data.pop("type")
+        data["acceptance_criteria"] = data.pop("acceptance")
+        data["depends_on"] = [keys.get(d, d) for d in task.depends_on]
+        return cls(**data)
+
+
+class PlanOut(BaseModel):
+    id: str
+    project_id: str
+    topic: str
+    model: str | None
+    effort: str
+    granularity: str
+    context: str
+    status: str = Field(description="planning, pending (waiting for approval), approved, failed, cancelled, replaced")
+    reason: str | None
+    run_id: str | None
+    created_at: str
+    updated_at: str
+    tasks: list[TaskOut]
+
+    @classmethod
+    def of(cls, plan: Plan, tasks: list[Task], keys: dict[str, str]) -> PlanOut:
+        return cls(**plan.to_dict(), tasks=[TaskOut.of(t, keys) for t in tasks])
+
+
+class Tokens(BaseModel):
+    input: int
+    output: int
+
+
+class PlanStatusOut(BaseModel):
+    active: bool
+    plan_id: str | None = None
+    topic: str | None = None
+    phase: str | None = None
+    elapsed: int | None = Field(None, description="Milliseconds since it started")
+    tokens: Tokens | None = None
+    tool_calls: int | None = None
+    turns: int | None = None
+
+
+class TaskIn(Body):
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field("", max_length=100_000)
+    task_type: TaskType = "feature"
+    priority: Priority = "medium"
+    acceptance_criteria: list[Annotated[str, Field(max_length=5000)]] = Field([], max_length=100)
+    tags: list[Tag] = Field([], max_length=50)
+    phase: str | None = Field(None, max_length=200)
+    depends_on: list[Key] = Field([], max_length=500, description="Keys (or ids) of tasks it waits for")
+    status: Literal["backlog", "queued"] = "backlog"
+
+
+class TaskUpdate(Body):
+    """Only the fields given change; each change is kept in the task's history."""
+
+    title: str | None = Field(None, min_length=1, max_length=500)
+    description: str | None = Field(None, max_length=100_000)
+    task_type: TaskType | None = None
+    priority: Priority | None = None
+    acceptance_criteria: list[Annotated[str, Field(max_length=5000)]] | None = Field(None, max_length=100)
+    tags: list[Tag] | None = Field(None, max_length=50)
+    phase: str | None = Field(None, max_length=200)
+    depends_on: list[Key] | None = Field(None, max_length=500)
+    status: Literal["backlog", "queued"] | None = None
+    position: int | None = Field(None, ge=0, le=1_000_000_000)
+
+    def changes(self) -> dict:
+        data = self.model_dump(exclude_unset=True)
+        renamed = {"task_type": "type", "acceptance_criteria": "acceptance"}
+        return {renamed.get(k, k): v for k, v in data.items()}
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskOut]
+    total: int
+    limit: int | None
+    offset: int
+
+
+class BulkIn(Body):
+    keys: list[Key] = Field(min_length=1, max_length=1000)
+    status: Literal["backlog", "queued"] | None = None
+    priority: Priority | None = None
+    tags: list[Tag] | None = Field(None, max_length=50)
+    delete: bool = False
+
+
+class HistoryOut(BaseModel):
+    field: str
+    old: object
+    new: object
+    at: str
+
+
+class DagOut(BaseModel):
+    nodes: list[TaskOut]
+    edges: list[dict[str, str]] = Field(description='{"from": key, "to": key of what it depends on}')
+
+
+class PhaseOut(BaseModel):
+    name: str | None
+    tasks: list[str] = Field(description="Keys, in board order")
+
+
+class MetricsOut(BaseModel):
+    tasks: dict[str, int]
+    runs: int
+    tokens: Tokens
+    cost_usd: float
+    run_seconds: float
+
+    @classmethod
+    def of(cls, metrics: Metrics) -> MetricsOut:
+        return cls(tasks=metrics.tasks, runs=metrics.runs, tokens=Tokens(input=metrics.tokens_in,
+                   output=metrics.tokens_out), cost_usd=metrics.cost_usd, run_seconds=metrics.run_seconds)

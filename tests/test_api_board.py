@@ -1,0 +1,79 @@
+# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
+"""Planning and the task board over HTTP."""
+
+from __future__ import annotations
+
+from model_server import text, tool
+from test_api_fixtures import (  # noqa: F401  (fixtures)
+    app,
+    client,
+    error_of,
+    project,
+    settings,
+    until_event,
+)
+
+PLAN = {"tasks": [{"ref": "a", "title": "Add the client", "type": "feature", "phase": "one"},
+                  {"ref": "b", "title": "Test it", "type": "test", "depends_on": ["a"], "phase": "two"}]}
+
+
+async def test_a_plan_is_made_followed_and_approved_over_http(client, engine, model, project):
+    model.set_script([tool("Read", {"file_path": "README.md"}, delay=0.5), tool("StructuredOutput", PLAN),
+                      text("Planned.")])
+    await engine.pause_queue()
+    base = f"/api/projects/{project['id']}"
+    started = await client.post(f"{base}/plan", json={"topic": "OAuth", "effort": "low"})
+    assert started.status_code == 201 and started.json()["status"] == "started"
+    status = (await client.get(f"{base}/plan/status")).json()
+    assert status["active"] and status["topic"] == "OAuth" and status["phase"] in ("starting", "exploring")
+    error_of(await client.post(f"{base}/plan", json={"topic": "again"}), 409, "PLAN_ACTIVE")
+    await until_event(engine, started.json()["run_id"], "plan.completed")
+    await engine.wait(started.json()["run_id"])
+    assert (await client.get(f"{base}/plan/status")).json() == {
+        "active": False, "plan_id": None, "topic": None, "phase": None, "elapsed": None, "tokens": None,
+        "tool_calls": None, "turns": None}
+
+    plan = (await client.get(f"{base}/plan")).json()
+    assert plan["status"] == "pending" and [t["title"] for t in plan["tasks"]] == ["Add the client", "Test it"]
+    assert plan["tasks"][1]["depends_on"] == [plan["tasks"][0]["key"]]
+    approved = await client.post(f"{base}/approve")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert {t["status"] for t in approved.json()["tasks"]} == {"queued"}
+    error_of(await client.post(f"{base}/approve"), 409, "PLAN_NOT_PENDING")
+
+    dag = (await client.get(f"{base}/dag")).json()
+    assert dag["edges"] == [{"from": plan["tasks"][1]["key"], "to": plan["tasks"][0]["key"]}]
+    phases = (await client.get(f"{base}/phases")).json()
+    assert [(p["name"], p["tasks"]) for p in phases] == [("one", [plan["tasks"][0]["key"]]),
+                                                       ("two", [plan["tasks"][1]["key"]])]
+    assert (await client.get(f"{base}/metrics")).json()["tasks"]["queued"] == 2
+    error_of(await client.post(f"{base}/plan/cancel"), 404, "NO_ACTIVE_PLAN")
+    error_of(await client.post(f"{base}/plan", json={"topic": "x", "effort": "extreme"}), 422)
+
+
+async def test_tasks_are_made_changed_filtered_and_deleted_over_http(client, engine, project):
+    base = f"/api/projects/{project['id']}"
+    first = (await client.post(f"{base}/tasks", json={"title": "First", "priority": "high", "tags": ["x"]})).json()
+    second = (await client.post(f"{base}/tasks", json={"title": "Second", "task_type": "bug",
+                                                       "depends_on": [first["key"]]})).json()
+    assert first["key"].startswith("FTR-") and second["key"].startswith("BUG-")
+    page = (await client.get(f"{base}/tasks", params={"task_type": "bug"})).json()
+    assert page["total"] == 1 and page["tasks"][0]["key"] == second["key"]
+    assert (await client.get(f"{base}/tasks", params={"limit": 1, "offset": 1})).json()["tasks"][0]["key"] == \
+        second["key"]
+    cycle = await client.patch(f"/api/tasks/{first['key']}", json={"depends_on": [second["key"]]})
+    error_of(cycle, 409, "TASK_CYCLE")
+    changed = await client.patch(f"/api/tasks/{first['key']}", json={"title": "First, renamed"})
+    assert changed.json()["title"] == "First, renamed"
+    history = (await client.get(f"/api/tasks/{first['key']}/history")).json()
+    assert [(h["field"], h["new"]) for h in history] == [("title", "First, renamed")]
+    bulk = await client.post("/api/tasks/bulk", json={"keys": [first["key"], second["key"]], "priority": "low"})
+    assert {t["priority"] for t in bulk.json()} == {"low"}
+    error_of(await client.post("/api/tasks/bulk", json={"keys": [first["key"], "NOPE-1"], "priority": "high"}),
+             404, "TASK_NOT_FOUND")
+    assert (await client.get(f"/api/tasks/{first['key']}")).json()["priority"] == "low"  # nothing changed
+    error_of(await client.patch(f"/api/tasks/{first['key']}", json={"status": "done"}), 422)
+    error_of(await client.post(f"{base}/tasks", json={"title": ""}), 422)
+    assert (await client.delete(f"/api/tasks/{first['key']}")).status_code == 204
+    assert (await client.get(f"/api/tasks/{second['key']}")).json()["depends_on"] == []
+    error_of(await client.get(f"/api/tasks/{first['key']}"), 404, "TASK_NOT_FOUND")
