@@ -175,11 +175,16 @@ async def project_add_repo(engine: Engine, project_key: str, path: Path, name: s
 @click.option("--max-runs", "max_runs", metavar="N|none",
               help="How many of the project's runs may work at once; more wait in line ('none': no limit).")
 @click.option("--notify/--no-notify", default=None, help="Desktop notifications when its runs need you or end.")
+@click.option("--auto-approve-plan/--no-auto-approve-plan", default=None,
+              help="Queue a finished plan's tasks without asking.")
+@click.option("--deps-need-merge/--no-deps-need-merge", default=None,
+              help="A task waits for its dependencies to be merged (else: completed is enough).")
 @engine_command
 async def project_set(engine: Engine, project_key: str, post_create: str | None, max_runs: str | None,
-                      notify: bool | None) -> None:
+                      notify: bool | None, auto_approve_plan: bool | None, deps_need_merge: bool | None) -> None:
     """Change a project's settings."""
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {k: v for k, v in {"auto_approve_plan": auto_approve_plan,
+                                                  "deps_need_merge": deps_need_merge}.items() if v is not None}
     if post_create is not None:
         changes["post_create"] = post_create
     if max_runs is not None:
@@ -187,12 +192,15 @@ async def project_set(engine: Engine, project_key: str, post_create: str | None,
     if notify is not None:
         changes["notify"] = notify
     if not changes:
-        raise click.UsageError("say what to change: --post-create, --max-runs or --notify/--no-notify")
+        raise click.UsageError("say what to change: --post-create, --max-runs, --notify, --auto-approve-plan "
+                               "or --deps-need-merge")
     changed = await engine.update_project(project_key, **changes)
     click.echo(f"{changed.name}: " + "; ".join([
         f"new worktrees run {changed.post_create!r}" if changed.post_create else "no post-create command",
         f"at most {changed.max_runs} runs at once" if changed.max_runs else "no limit of runs of its own",
-        "desktop notifications on" if changed.notify else "desktop notifications off"]))
+        "desktop notifications on" if changed.notify else "desktop notifications off",
+        "plans approved by hand" if not changed.auto_approve_plan else "plans approved at once",
+        "tasks wait for merged dependencies" if changed.deps_need_merge else "tasks wait for completed ones"]))
 
 
 def parse_limit(text: str) -> int | None:

@@ -161,17 +161,20 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
 
     async def update_project(self, project_key: str, **changes: Any) -> Project:
         """Change a project's settings: post_create (a command, "" for none), max_runs (runs of
-        the project working at once, None for no limit of its own), notify (desktop notifications)."""
+        the project working at once, None for no limit of its own), notify (desktop notifications),
+        auto_approve_plan (a finished plan's tasks are queued at once), deps_need_merge (a task
+        waits for its dependencies to be merged, not only completed)."""
         project = await self.project(project_key)
-        unknown = set(changes) - {"post_create", "max_runs", "notify"}
+        unknown = set(changes) - {"post_create", "max_runs", "notify", "auto_approve_plan", "deps_need_merge"}
         if unknown:
             raise CorralError(f"unknown project settings: {', '.join(sorted(unknown))}", code="UNKNOWN_SETTING")
         if "post_create" in changes:
             changes["post_create"] = (changes["post_create"] or "").strip() or None
         if "max_runs" in changes:
             check_max_runs(changes["max_runs"])
-        if "notify" in changes:
-            changes["notify"] = int(bool(changes["notify"]))
+        for flag in ("notify", "auto_approve_plan", "deps_need_merge"):
+            if flag in changes:
+                changes[flag] = int(bool(changes[flag]))
         if changes:
             await self.store.update_project(project.id, **changes)
         return await self.project(project.id)

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import git
@@ -173,6 +174,7 @@ class Planning:
 
     if TYPE_CHECKING:  # provided by the engine and its other parts
         async def project(self, key: str) -> Project: ...  # the engine's
+        async def run(self, key: str) -> Run: ...  # the engine's
         async def start_run(self, project_key: str, prompt: str, **kwargs: Any) -> Run: ...  # the engine's
         async def cancel(self, run_key: str) -> Run: ...  # the engine's
         async def continue_run(self, run_key: str, message: str, *, detach: bool = False) -> Run: ...
@@ -220,6 +222,24 @@ class Planning:
 
     async def plans(self, project_key: str) -> list[Plan]:
         return await self.store.plans((await self.project(project_key)).id)
+
+    async def plan_progress(self, project_key: str) -> dict[str, Any] | None:
+        """The project's planning session as it goes (phase, elapsed ms, tokens, tool calls,
+        turns), or None when it is not planning."""
+        project = await self.project(project_key)
+        active = [p for p in await self.store.plans(project.id) if p.status == "planning"]
+        if not active or not active[0].run_id:
+            return None
+        plan, run = active[0], await self.run(active[0].run_id)
+        phase = await self.store.last_event(run.id, "plan.phase")
+        stats = await self.store.last_event(run.id, "plan.stats")
+        started = run.started_at or run.created_at
+        elapsed = datetime.now(timezone.utc) - datetime.fromisoformat(started.replace("Z", "+00:00"))
+        return {"plan_id": plan.id, "topic": plan.topic, "phase": phase.payload["phase"] if phase else "starting",
+                "elapsed": int(elapsed.total_seconds() * 1000),
+                "tokens": {"input": run.tokens_in, "output": run.tokens_out},
+                "tool_calls": stats.payload["tool_calls"] if stats else 0,
+                "turns": stats.payload["turns"] if stats else 0}
 
     async def cancel_plan(self, project_key: str) -> Plan:
         project = await self.project(project_key)
@@ -291,7 +311,10 @@ class Planning:
                     {"id": t.id, "key": t.key, "title": t.title, "task_type": t.type} for t in made],
                     "stats": live.stats()})
                 if project.auto_approve_plan:
-                    asyncio.create_task(self.approve_plan(plan.id))
+                    try:
+                        await self.approve_plan(plan.id)
+                    except CorralError as error:  # e.g. the user approved it first: nothing lost
+                        log.warning("approving plan %s: %s", plan.id[:8], error)
                 await self._drop_worktree(live.run)
                 return status, reason
         plan_status = "cancelled" if status in (RunStatus.CANCELLED, RunStatus.PAUSED) else "failed"
@@ -304,17 +327,16 @@ class Planning:
         """The plan's tasks from the drafts (a refined plan's earlier ones replaced)."""
         await self.delete_tasks([t.id for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
         made: dict[str, Task] = {}
-        pending = list(drafts)
-        while pending:  # dependencies first, so each task can name the ones it waits for
-            ready = [d for d in pending if all(str(x) in made for x in d.get("depends_on") or [])]
-            for draft in ready:
-                made[draft["ref"]] = await self.create_task(
-                    plan.project_id, draft["title"], description=str(draft.get("description") or ""),
-                    type=draft["type"], priority=draft.get("priority") or "medium",
-                    acceptance=[str(a) for a in draft.get("acceptance_criteria") or []],
-                    phase=draft.get("phase"), depends_on=[made[str(x)].id for x in draft.get("depends_on") or []],
-                    plan_id=plan.id)
-                pending.remove(draft)
+        for draft in drafts:  # in the agent's order; the dependencies once all exist
+            made[draft["ref"]] = await self.create_task(
+                plan.project_id, draft["title"], description=str(draft.get("description") or ""),
+                type=draft["type"], priority=draft.get("priority") or "medium",
+                acceptance=[str(a) for a in draft.get("acceptance_criteria") or []],
+                phase=draft.get("phase"), plan_id=plan.id)
+        for draft in drafts:
+            task = made[draft["ref"]]
+            task.depends_on = [made[str(ref)].id for ref in draft.get("depends_on") or []]
+            await self.store.set_dependencies(task.id, task.depends_on)
         return [made[d["ref"]] for d in drafts]
 
     async def _drop_worktree(self, run: Run) -> None:

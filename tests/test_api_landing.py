@@ -394,7 +394,8 @@ async def test_one_repo_of_a_two_repo_run_loses_its_branch_alone(client, engine,
 
 async def test_the_post_create_command_is_set_over_http_and_runs_in_new_worktrees(client, engine, model, project):
     url = f"/api/projects/{project['id']}/settings"
-    defaults = {"post_create": None, "max_runs": None, "notify": True}
+    defaults = {"post_create": None, "max_runs": None, "notify": True, "auto_approve_plan": False,
+                "deps_need_merge": True}
     assert (await client.get(url)).json() == defaults
     put = await client.put(url, json={"post_create": "echo ready > setup.txt"})
     assert put.status_code == 200 and put.json() == {**defaults, "post_create": "echo ready > setup.txt"}
@@ -408,7 +409,7 @@ async def test_the_post_create_command_is_set_over_http_and_runs_in_new_worktree
 
     assert (await client.put(url, json={"post_create": "   "})).json() == defaults
     limited = await client.put(url, json={"max_runs": 2, "notify": False})
-    assert limited.json() == {"post_create": None, "max_runs": 2, "notify": False}
+    assert limited.json() == {**defaults, "max_runs": 2, "notify": False}
     assert (await engine.project(project["id"])).max_runs == 2
     assert (await client.put(url, json={})).json() == defaults  # PUT sets every setting
     error_of(await client.put(url, json={"max_runs": 0}), 422, "VALIDATION_ERROR")
@@ -528,7 +529,7 @@ async def test_a_read_only_token_reads_branches_but_cannot_land_anything(engine,
             error_of(await reader.request(method, path, json=body), 403, "READ_ONLY_TOKEN")
         assert (refs_and_status(repo), git(run["worktrees"][0]["path"], "status", "--porcelain")) == before
         assert (await admin.get(run_url)).json()["branch"] == run["branch"]
-        assert (await admin.get(f"{project_url}/settings")).json() == {"post_create": None, "max_runs": None, "notify": True}
+        assert (await admin.get(f"{project_url}/settings")).json()["post_create"] is None
         for path in (f"{project_url}/branches", f"{project_url}/branches/pr-status", f"{project_url}/settings",
                      "/api/disk-use", f"{run_url}/logs"):
             assert (await reader.get(path)).status_code == 200, path

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from claude_env import prepare_home
 from model_server import text, tool
+from test_api_fixtures import until_event
 from test_tui_terminal import Terminal, terminal  # noqa: F401  (fixture)
 
 from core.errors import Conflict
@@ -61,9 +62,7 @@ async def test_attach_is_refused_while_the_run_works(engine, model, repo):
                       text("Done.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "wait")
-    async for event in engine.follow(run.id):
-        if event.type == "agent.needs_attention":
-            break
+    await until_event(engine, run.id, "agent.needs_attention")
     with pytest.raises(Conflict, match="pause it first, then attach"):
         await engine.attach(run.id)
     await engine.cancel(run.id)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from model_server import text, tool
+from test_api_fixtures import until_event
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus
@@ -59,9 +60,7 @@ async def test_a_fork_is_refused_while_the_run_works_and_without_a_session(engin
     model.set_script([tool("Bash", BASH), text("Done.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "compute")
-    async for event in engine.follow(run.id):
-        if event.type == "agent.needs_attention":
-            break
+    await until_event(engine, run.id, "agent.needs_attention")
     with pytest.raises(Conflict, match="pause it first"):
         await engine.fork(run.id, "elsewhere")
     with pytest.raises(CorralError, match="say what"):
@@ -105,9 +104,7 @@ async def test_rewind_refuses_a_working_run_and_an_unknown_turn(engine, model, r
     model.set_script([write("one.txt"), tool("Bash", BASH), text("Done.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "one then compute")
-    async for event in engine.follow(run.id):
-        if event.type == "agent.needs_attention":
-            break
+    await until_event(engine, run.id, "agent.needs_attention")
     with pytest.raises(Conflict, match="pause it before rewinding"):
         await engine.rewind(run.id, 1)
     await engine.cancel(run.id)
@@ -140,9 +137,7 @@ async def test_an_agent_silent_past_its_idle_limit_is_ended_but_waiting_on_the_u
 
     model.set_script([tool("Bash", BASH), text("Done.")])
     run = await engine.start_run(project.id, "compute", agent="impatient")
-    async for event in engine.follow(run.id):
-        if event.type == "agent.needs_attention":
-            break
+    await until_event(engine, run.id, "agent.needs_attention")
     waited = await engine.run(run.id)
     await asyncio.sleep(1.5)  # the user takes their time: that is not the agent hanging
     assert (await engine.run(run.id)).status == RunStatus.NEEDS_ATTENTION, waited.reason

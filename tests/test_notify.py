@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from model_server import text, tool
+from test_api_fixtures import until_event
 
 from core.models import RunStatus
 
@@ -44,9 +45,7 @@ async def test_the_user_is_told_when_a_run_needs_them_and_when_it_ends(engine, m
     model.set_script([tool("Bash", BASH), text("Done.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "compute the answer")
-    async for event in engine.follow(run.id):
-        if event.type == "agent.needs_attention":
-            break
+    await until_event(engine, run.id, "agent.needs_attention")
     [asked] = await until_lines(shown, 1)
     assert f"corral: run {run.short_id} needs you" in asked and "--urgency=critical" in asked
     assert "print(6 * 7)" in asked

@@ -111,3 +111,14 @@ async def test_a_plan_is_refined_by_a_follow_up_to_the_same_session(engine, mode
     with pytest.raises(Conflict, match="no tasks to approve"):
         await engine.delete_tasks([t.id for t in await engine.tasks(plan_id=plan.id)])
         await engine.approve_plan(plan.id)
+
+
+async def test_a_project_can_approve_its_plans_at_once(engine, model, repo):
+    model.set_script([answer(PLAN), text("Planned.")])
+    project = await engine.add_project(repo)
+    await engine.update_project(project.id, auto_approve_plan=True)
+    await engine.pause_queue()
+    plan = await engine.plan(project.id, "add OAuth login")
+    await engine.wait(plan.run_id)
+    assert (await engine.plan_of(plan.id)).status == "approved"
+    assert {t.status for t in await engine.tasks(plan_id=plan.id)} == {TaskStatus.QUEUED}

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from model_server import text
+from test_api_fixtures import until_event
 
 from core.config import Paths
 from core.engine import Engine
@@ -47,11 +48,7 @@ async def test_a_project_limit_holds_its_own_runs_but_not_another_projects(engin
     a1 = await engine.start_run(busy.id, "first")
     a2 = await engine.start_run(busy.id, "second")
     b1 = await engine.start_run(other.id, "elsewhere")
-    place = None
-    async for event in engine.follow(a2.id):
-        if event.type == "run.queued":
-            place = event.payload
-            break
+    place = (await until_event(engine, a2.id, "run.queued")).payload
     assert place["position"] == 1 and "its limit is 1" in place["reason"]
     for run in (a1, a2, b1):
         assert (await engine.wait(run.id)).status == RunStatus.COMPLETED
@@ -65,9 +62,7 @@ async def test_two_corral_processes_share_the_limit(engine, model, repo):
     await engine.set_max_runs(1)
     async with Engine(Paths.from_env()) as other:
         mine = await engine.start_run(project.id, "mine")
-        async for event in engine.follow(mine.id):
-            if event.type == "run.started":
-                break
+        await until_event(engine, mine.id, "run.started")
         theirs = await other.start_run(project.id, "theirs")
         assert (await other.wait(theirs.id)).status == RunStatus.COMPLETED
         assert (await engine.wait(mine.id)).status == RunStatus.COMPLETED
@@ -82,9 +77,7 @@ async def test_a_queued_run_can_be_cancelled_and_bad_limits_are_refused(engine, 
     await engine.set_max_runs(1)
     working = await engine.start_run(project.id, "working")
     waiting = await engine.start_run(project.id, "waiting")
-    async for event in engine.follow(waiting.id):
-        if event.type == "run.queued":
-            break
+    await until_event(engine, waiting.id, "run.queued")
     cancelled = await engine.cancel(waiting.id)
     assert cancelled.status == RunStatus.CANCELLED
     assert not [e for e in await engine.events(waiting.id) if e.type == "run.started"]

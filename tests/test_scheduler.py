@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
-from model_server import text
+from model_server import text, tool
 
 from core.models import TaskStatus
 
@@ -84,3 +85,19 @@ async def test_a_paused_queue_starts_nothing_until_resumed(engine, model, repo):
     assert await engine.schedule() == [] and (await engine.task(task.key)).status == TaskStatus.QUEUED
     assert [t.key for t in await engine.resume_queue()] == [task.key]
     await settle(engine, project.id, {TaskStatus.DONE})
+
+
+async def test_without_merging_a_task_starts_from_its_dependencys_branch(engine, model, repo):
+    model.set_script([tool("Write", {"file_path": "a.txt", "content": "a\n"}), text("A done.")])
+    project = await engine.add_project(repo)
+    await engine.update_project(project.id, deps_need_merge=False)
+    first = await engine.create_task(project.id, "A", status=TaskStatus.QUEUED)
+    second = await engine.create_task(project.id, "B", depends_on=[first.key])
+    await settle(engine, project.id, {TaskStatus.REVIEW, TaskStatus.BACKLOG})  # A done, not merged
+    model.set_script([text("B done.")])
+    await engine.update_task(second.key, status=TaskStatus.QUEUED)
+    await settle(engine, project.id, {TaskStatus.REVIEW, TaskStatus.DONE})
+    first, second = await engine.task(first.key), await engine.task(second.key)
+    run = await engine.run(second.run_id)
+    assert run.base_ref == f"corral/run-{first.run_id[:8]}"
+    assert (Path(run.worktrees[0].path) / "a.txt").read_text() == "a\n"

@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.lazy import Lazy
 from textual.widget import Widget
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
@@ -48,6 +48,7 @@ from .widgets.projects_pane import ProjectsPane
 from .widgets.projects_pane import ProjectTree as ProjectsPaneFocus
 from .widgets.run_table import RunTable
 from .widgets.runs_pane import RunsPane
+from .widgets.tasks_pane import TasksPane
 
 log = logging.getLogger("corral.tui")
 
@@ -73,6 +74,7 @@ class CorralApp(App):
         Binding("2", "show_tab('runs')", "Runs tab", show=False, id="tab.runs"),
         Binding("3", "show_tab('diffs')", "Diffs tab", show=False, id="tab.diffs"),
         Binding("4", "show_tab('branches')", "Branches tab", show=False, id="tab.branches"),
+        Binding("5", "show_tab('tasks')", "Tasks tab", show=False, id="tab.tasks"),
     ]
 
     def __init__(self, engine: Engine, cwd: Path, clock: format.Clock = format.utc_now) -> None:
@@ -100,6 +102,8 @@ class CorralApp(App):
                 yield Lazy(DiffsPane(id="diffs-pane"))
             with TabPane("Branches", id="branches"):
                 yield Lazy(BranchesPane(id="branches-pane"))
+            with TabPane("Tasks", id="tasks"):
+                yield Lazy(TasksPane(id="tasks-pane"))
         yield Footer()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -198,6 +202,8 @@ class CorralApp(App):
             self.feed.diffs_shown()
         elif event.pane.id == "branches" and self.branches_pane is not None:
             self.landing.load_branches()  # git moves under us: branches are re-read each time they show
+        elif event.pane.id == "tasks" and (tasks := self.on_dashboard(TasksPane)) is not None:
+            tasks.refresh_board()
 
     # -- one place for what goes wrong in workers ------------------------------------------------
 
@@ -310,13 +316,14 @@ class CorralApp(App):
     def _focus_pane(self, tab: str) -> None:
         pane = self.query(f"#{tab}-pane")
         if pane and self.active_tab == tab and not isinstance(self.screen, Dialog):
-            target = {"runs": RunTable, "diffs": FileList, "projects": ProjectsPaneFocus, "branches": BranchTable}[tab]
+            target = {"runs": RunTable, "diffs": FileList, "projects": ProjectsPaneFocus, "branches": BranchTable,
+                      "tasks": DataTable}[tab]
             found = pane.first().query(target)
             if found:
                 found.first().focus()
 
     def action_back(self) -> None:
-        if self.active_tab in ("diffs", "branches"):
+        if self.active_tab in ("diffs", "branches", "tasks"):
             self.action_show_tab("runs")
         elif self.active_tab == "runs" and self.runs_pane is not None and not self.runs_pane.table.has_focus:
             self.runs_pane.table.focus()

@@ -24,6 +24,7 @@ from .widgets.filter_input import FilterInput
 from .widgets.projects_pane import ProjectsPane
 from .widgets.run_table import RunTable
 from .widgets.runs_pane import RunsPane
+from .widgets.tasks_pane import TasksPane
 from .widgets.transcript import TranscriptView
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def key_sections(app: "CorralApp") -> list[tuple[str, type | None, list[Binding]
         ("Diffs", DiffsPane, [*DiffsPane.BINDINGS, *DiffView.BINDINGS, *FileList.BINDINGS]),
         ("Branches", BranchesPane, [*BranchesPane.BINDINGS, *BranchTable.BINDINGS]),
         ("Projects", ProjectsPane, ProjectsPane.BINDINGS),
+        ("Tasks", TasksPane, TasksPane.BINDINGS),
         ("Filters", FilterInput, FilterInput.BINDINGS),
         ("Dialogs", Dialog, [*Dialog.BINDINGS, *NewRunDialog.BINDINGS, *AgentDialog.BINDINGS,
                              *ConfirmDialog.BINDINGS]),

@@ -106,7 +106,18 @@ ToolList = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
                      BeforeValidator(_tool_list), Field(max_length=200)]
 
 
-class AgentIn(Body):
+class AgentLimits(Body):
+    """The limits of a profile's runs; reaching one ends the run with its reason."""
+
+    max_budget_usd: float | None = Field(None, gt=0, le=1_000_000, description="The agent stops when its spending "
+                                         "reaches this (USD)")
+    timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Wall-clock time a run may take")
+    max_output_mb: float | None = Field(None, gt=0, le=1_000_000, description="Output a run may print (default 500)")
+    idle_timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Silence (not waiting on "
+                                             "the user) after which the agent counts as hung (default 1800)")
+
+
+class AgentIn(AgentLimits):
     name: Name
     project_id: str | None = Field(None, description="The project the profile belongs to; none: every project")
     cli: str = Field("claude-code", validation_alias=AliasChoices("cli", "cli_name"), max_length=100)
@@ -117,15 +128,9 @@ class AgentIn(Body):
     command: str | None = Field(None, max_length=4096, description="Agent binary, instead of the one on PATH")
     permission_mode: str = Field("acceptEdits", pattern=r"^[A-Za-z]+$", max_length=40,
                                  description="The agent CLI's permission mode, e.g. acceptEdits")
-    max_budget_usd: float | None = Field(None, gt=0, le=1_000_000, description="The agent stops when its spending "
-                                         "reaches this (USD)")
-    timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Wall-clock time a run may take")
-    max_output_mb: float | None = Field(None, gt=0, le=1_000_000, description="Output a run may print (default 500)")
-    idle_timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Silence (not waiting on "
-                                             "the user) after which the agent counts as hung (default 1800)")
 
 
-class AgentUpdate(Body):
+class AgentUpdate(AgentLimits):
     """Only the fields given change."""
 
     name: Name | None = None
@@ -137,12 +142,6 @@ class AgentUpdate(Body):
     command: str | None = Field(None, max_length=4096)
     permission_mode: str | None = Field(None, pattern=r"^[A-Za-z]+$", max_length=40,
                                         description="The agent CLI's permission mode, e.g. acceptEdits")
-    max_budget_usd: float | None = Field(None, gt=0, le=1_000_000, description="The agent stops when its spending "
-                                         "reaches this (USD)")
-    timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Wall-clock time a run may take")
-    max_output_mb: float | None = Field(None, gt=0, le=1_000_000, description="Output a run may print (default 500)")
-    idle_timeout_seconds: int | None = Field(None, ge=1, le=10_000_000, description="Silence (not waiting on "
-                                             "the user) after which the agent counts as hung (default 1800)")
 
 
 class AgentOut(BaseModel):

@@ -164,6 +164,9 @@ class ProjectSettings(Body):
     max_runs: int | None = Field(None, ge=1, le=1000, description="Runs of the project working at once; "
                                  "more wait as queued. None: only the global limit")
     notify: bool = Field(True, description="Desktop notifications when its runs need the user or end")
+    auto_approve_plan: bool = Field(False, description="A finished plan's tasks are queued without approval")
+    deps_need_merge: bool = Field(True, description="A task waits for its dependencies to be merged (false: "
+                                  "completed is enough)")
 
 
 # -- clean-up --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from ...engine import Engine
 from ...errors import NotFound
 from ...landing import RunBranch
-from ...models import Run
+from ...models import Project, Run
 from ..dependencies import EngineDep
 from ..errors import ERROR_RESPONSES
 from ..schemas import RunOut
@@ -256,11 +256,16 @@ async def pr_status(project_id: str, engine: EngineDep) -> list[PullRequestStatu
 
 # -- project settings ------------------------------------------------------------------------
 
+def _settings(project: Project) -> ProjectSettings:
+    return ProjectSettings(post_create=project.post_create, max_runs=project.max_runs, notify=project.notify,
+                           auto_approve_plan=project.auto_approve_plan, deps_need_merge=project.deps_need_merge)
+
+
 @router.get("/projects/{project_id}/settings", response_model=ProjectSettings, tags=["settings"],
             summary="A project's settings")
 async def project_settings(project_id: str, engine: EngineDep) -> ProjectSettings:
     project = await engine.project(project_id)
-    return ProjectSettings(post_create=project.post_create, max_runs=project.max_runs, notify=project.notify)
+    return _settings(project)
 
 
 @router.put("/projects/{project_id}/settings", response_model=ProjectSettings, tags=["settings"],
@@ -270,7 +275,7 @@ async def put_project_settings(project_id: str, body: ProjectSettings, engine: E
     failure is reported as a run.setup_failed event and the run goes on. `max_runs` limits the
     project's runs working at once: more wait as `queued` and start in order."""
     changed = await engine.update_project(project_id, **body.model_dump())
-    return ProjectSettings(post_create=changed.post_create, max_runs=changed.max_runs, notify=changed.notify)
+    return _settings(changed)
 
 
 # -- clean-up --------------------------------------------------------------------------------

@@ -1,0 +1,219 @@
+"""The Tasks tab: the project's planning session as it goes, then its tasks as a board (backlog,
+queued, running, review, done), with their dependencies; plan, approve, queue, edit, reorder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from core.models import Plan, Task, TaskStatus
+
+from .. import format
+from ..screens.text_entry import TextDialog
+
+if TYPE_CHECKING:
+    from ..app import CorralApp
+
+BOARD_ORDER = {s: n for n, s in enumerate(TaskStatus.ALL)}
+PRIORITY_MARK = {"critical": "!!", "high": "!", "medium": "", "low": "↓"}
+REFRESH = 2.0
+
+
+class TasksPane(Vertical):
+    TAB = "tasks"
+    BINDINGS = [
+        Binding("P", "plan", "Plan", tooltip="Plan work: an agent explores the code and writes tasks",
+                id="tasks.plan"),
+        Binding("a", "approve", "Approve", tooltip="Queue the pending plan's tasks", id="tasks.approve"),
+        Binding("Q", "queue", "Queue", tooltip="Queue the task, or put it back in the backlog", id="tasks.queue"),
+        Binding("e", "edit", "Edit", tooltip="Change the task's title", show=False, id="tasks.edit"),
+        Binding("x", "cancel_task", "Cancel", tooltip="Cancel the task (and its run)", show=False,
+                id="tasks.cancel"),
+        Binding("r", "retry", "Retry", tooltip="Queue a failed task again", show=False, id="tasks.retry"),
+        Binding("j,down", "cursor(1)", "Next", show=False, id="tasks.next"),
+        Binding("k,up", "cursor(-1)", "Previous", show=False, id="tasks.previous"),
+        Binding("K", "move(-1)", "Move up", show=False, id="tasks.up"),
+        Binding("J", "move(1)", "Move down", show=False, id="tasks.down"),
+    ]
+
+    app: "CorralApp"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.table: DataTable = DataTable(id="task-table", cursor_type="row", zebra_stripes=False)
+        self.tasks: list[Task] = []
+        self.plan: Plan | None = None
+        self.progress: dict | None = None
+        self._keep: str | None = None  # the task the cursor stays on when the board is shown again
+        self.keys: dict[str, str] = {}  # task id -> key
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Loading the plan…", style="dim"), id="plan-status")
+        yield self.table
+        yield Static("", id="task-detail")
+
+    def on_mount(self) -> None:
+        for label, key, width in (("task", "key", 13), ("status", "status", 9), ("", "priority", 2)):
+            self.table.add_column(label, key=key, width=width)
+        self.table.add_column("title", key="title")
+        self.set_interval(REFRESH, self.refresh_board)
+        self.refresh_board()
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def refresh_board(self) -> None:
+        if self.app.project is None or self.app.active_tab != self.TAB:
+            return
+        self.app.engine_work(self._load, group="tasks", exclusive=True)
+
+    async def _load(self) -> None:
+        project = self.app.project
+        if project is None:
+            return
+        engine = self.app.engine
+        tasks, plans = await engine.tasks(project.id), await engine.plans(project.id)
+        progress = await engine.plan_progress(project.id)
+        self.show(tasks, next((p for p in plans if p.status != "replaced"), None), progress)
+
+    def show(self, tasks: list[Task], plan: Plan | None, progress: dict | None) -> None:
+        self.tasks = sorted(tasks, key=lambda t: (BOARD_ORDER[t.status], t.position, t.created_at))
+        self.plan, self.progress = plan, progress
+        self.query_one("#plan-status", Static).update(self._plan_line())
+        keep, self._keep = self._keep or (self.selected.id if self.selected else None), None
+        keys = {t.id: t.key for t in tasks}
+        error = self.app.theme_variables.get("error", "red")
+        self.table.clear()
+        self.keys = keys
+        for task in self.tasks:
+            title = ("⤷ " if task.depends_on else "") + task.title  # waits for others: see the detail
+            self.table.add_row(task.key, Text(task.status, style=_status_style(task.status, error)),
+                               PRIORITY_MARK[task.priority], format.one_line(title, 200), key=task.id)
+        if keep is not None and any(t.id == keep for t in self.tasks):
+            self.table.move_cursor(row=[t.id for t in self.tasks].index(keep), animate=False)
+        self._show_detail()
+
+    def _plan_line(self) -> Text:
+        if self.progress is not None:
+            p = self.progress
+            return Text(f"Planning “{format.one_line(p['topic'], 40)}”: {p['phase']}, {p['elapsed'] // 1000}s, "
+                        f"{p['tool_calls']} tool calls", style="bold")
+        if self.plan is None:
+            return Text("No plan yet: P plans work with an agent that reads the code.", style="dim")
+        plan = self.plan
+        mine = [t for t in self.tasks if t.plan_id == plan.id]
+        line = f"Plan “{format.one_line(plan.topic, 40)}”: {plan.status}, {len(mine)} tasks"
+        if plan.status == "pending":
+            line += " · a approves it"
+        if plan.reason:
+            line += f" · {plan.reason}"
+        return Text(line, style="bold" if plan.status == "pending" else "")
+
+    @property
+    def selected(self) -> Task | None:
+        row = self.table.cursor_row
+        return self.tasks[row] if self.tasks and 0 <= row < len(self.tasks) else None
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        task = self.selected
+        detail = self.query_one("#task-detail", Static)
+        if task is None:
+            detail.update("")
+            return
+        lines = [f"{task.key} · {task.type} · {task.priority}" + (f" · run {task.run_id[:8]}" if task.run_id else "")
+                 + (" · after " + ", ".join(self.keys.get(d, "?") for d in task.depends_on) if task.depends_on else "")]
+        if task.description:
+            lines.append(format.one_line(task.description, 300))
+        lines += [f"  ✓ {c}" for c in task.acceptance[:4]]
+        detail.update(Text("\n".join(lines)))
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def _then_refresh(self, work) -> None:
+        async def run() -> None:
+            await work
+            await self._load()
+
+        self.app.engine_work(run, group="tasks-action")
+
+    def action_plan(self) -> None:
+        project = self.app.project
+        if project is None:
+            return
+
+        async def start(topic: str) -> Plan:
+            plan = await self.app.engine.plan(project.id, topic)
+            await self._load()
+            return plan
+
+        self.app.push_screen(TextDialog("Plan", f"What should be planned in {project.name}? An agent reads the "
+                                        "code (it changes nothing) and writes tasks.", start,
+                                        placeholder="e.g. add OAuth login", button="Plan", id="plan-dialog"))
+
+    def action_approve(self) -> None:
+        if self.plan is None or self.plan.status != "pending":
+            self.app.notify("no plan waits for approval", severity="warning", timeout=3)
+            return
+        self._then_refresh(self.app.engine.approve_plan(self.plan.id))
+
+    def action_queue(self) -> None:
+        task = self.selected
+        if task is None:
+            return
+        to = TaskStatus.BACKLOG if task.status == TaskStatus.QUEUED else TaskStatus.QUEUED
+
+        async def move() -> None:
+            await self.app.engine.update_task(task.id, status=to)
+            await self.app.engine.schedule()
+
+        self._then_refresh(move())
+
+    def action_cancel_task(self) -> None:
+        if (task := self.selected) is not None:
+            self._then_refresh(self.app.engine.cancel_task(task.id))
+
+    def action_retry(self) -> None:
+        if (task := self.selected) is not None:
+            self._then_refresh(self.app.engine.retry_task(task.id))
+
+    def action_edit(self) -> None:
+        task = self.selected
+        if task is None:
+            return
+
+        async def rename(title: str) -> Task:
+            changed = await self.app.engine.update_task(task.id, title=title)
+            await self._load()
+            return changed
+
+        self.app.push_screen(TextDialog("Edit task", f"The title of {task.key}:", rename, value=task.title,
+                                        button="Save", id="task-dialog"))
+
+    def action_cursor(self, step: int) -> None:
+        self.table.move_cursor(row=max(0, self.table.cursor_row + step))
+
+    def action_move(self, step: int) -> None:
+        """Swap the task with its neighbour on the board (the order the scheduler follows)."""
+        task = self.selected
+        row = self.table.cursor_row + step
+        if task is None or not 0 <= row < len(self.tasks) or self.tasks[row].status != task.status:
+            return
+        other = self.tasks[row]
+
+        async def swap() -> None:
+            await self.app.engine.update_task(task.id, position=other.position)
+            await self.app.engine.update_task(other.id, position=task.position)
+
+        self._keep = task.id
+        self._then_refresh(swap())
+
+
+def _status_style(status: str, error: str) -> str:
+    return {"running": "bold", "review": "italic", "done": "dim", "failed": error, "cancelled": "dim"}.get(status, "")
