@@ -64,6 +64,23 @@ def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+def layers(tasks: list[Task]) -> list[list[Task]]:
+    """The tasks in steps: the first holds those waiting for no other task here, each next one
+    those whose dependencies are all in earlier steps (a DAG's levels, in board order)."""
+    ids = {t.id for t in tasks}
+    placed: dict[str, int] = {}
+    steps: list[list[Task]] = []
+    remaining = list(tasks)
+    while remaining:
+        ready = [t for t in remaining if all(d in placed or d not in ids for d in t.depends_on)]
+        if not ready:  # not a DAG (it cannot be made one here): the rest as one last step
+            ready = remaining
+        steps.append(ready)
+        placed.update((t.id, len(steps)) for t in ready)
+        remaining = [t for t in remaining if t.id not in placed]
+    return steps
+
+
 @dataclass(frozen=True)
 class Metrics:
     tasks: dict[str, int]  # by status

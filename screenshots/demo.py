@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.config import Paths
 from core.engine import Engine
-from core.models import Agent, Approval, Event, Project, Repo, Run, Worktree
+from core.models import Agent, Approval, Event, Plan, Project, Repo, Run, Task, Worktree
 from core.store import Store
 from tui.app import CorralApp
 
@@ -211,8 +211,27 @@ async def build(paths: Paths) -> None:
         ("run.created", {"task": runs[4][2], "agent": "writer", "base": "HEAD", "branch": f"corral/run-{CANCELLED[:8]}"}),
         ("run.cancelled", {"reason": "cancelled by the user"}),
     ], 2))
+    await _board(store)
     await store.flush()
     await store.close()
+
+
+async def _board(store: Store) -> None:
+    """An approved plan whose tasks are on their way: done, in review, running, queued, waiting."""
+    plan_id = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d10"
+    await store.create_plan(Plan(plan_id, PROJECT_ID, "let customers pay with a saved card", "medium", "balanced",
+                                 "approved", at(3), at(6)))
+    tasks = [("FTR-SH-1000", "Add a cards table and its migration", "feature", "high", "done", [], DONE),
+             ("FTR-SH-1001", "Save a card after a successful payment", "feature", "high", "review", [0], None),
+             ("FTR-SH-1002", "Pay with a saved card at checkout", "feature", "medium", "running", [1], ATTENTION),
+             ("TST-SH-1003", "Test paying with an expired card", "test", "medium", "queued", [2], None),
+             ("DOC-SH-1004", "Document saved cards for support", "docs", "low", "backlog", [1], None)]
+    ids = [f"7a6b5c4d-3e2f-4a1b-8c9d-00000000000{n}" for n in range(len(tasks))]
+    for n, (key, title, kind, priority, status, deps, run_id) in enumerate(tasks):
+        await store.create_task(Task(ids[n], PROJECT_ID, key, title, kind, priority, status, n + 1, at(6), at(6 + n),
+                                     plan_id=plan_id, run_id=run_id, depends_on=[ids[d] for d in deps],
+                                     description="Keep the card token only; never the number." if n == 1 else "",
+                                     acceptance=["a second payment needs no card number"] if n == 1 else []))
 
 
 class DemoApp(CorralApp):

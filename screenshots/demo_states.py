@@ -12,6 +12,7 @@ from tui.widgets.branches_pane import BranchesPane
 from tui.widgets.diff_view import DiffView
 from tui.widgets.projects_pane import AgentTable, ProjectsPane
 from tui.widgets.runs_pane import RunsPane
+from tui.widgets.tasks_pane import TasksPane
 
 
 async def settle(pilot, condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
@@ -75,5 +76,14 @@ async def new_run_dialog(pilot) -> None:
     await settle(pilot, lambda: True, "the dialog")
 
 
+async def tasks_tab(pilot) -> None:
+    app = pilot.app
+    await runs_tab(pilot)
+    await pilot.press("5")
+    await settle(pilot, lambda: app.query(TasksPane) and app.query_one(TasksPane).table.row_count == 5, "the board")
+    app.query_one(TasksPane).table.move_cursor(row=3)  # the task in review
+    await settle(pilot, lambda: "token" in str(app.query_one("#task-detail").render()), "the task's detail")
+
+
 STATES = {"runs": runs_tab, "diffs": diffs_tab, "projects": projects_tab, "branches": branches_tab,
-          "merge": merge_dialog, "new-run": new_run_dialog}
+          "merge": merge_dialog, "new-run": new_run_dialog, "tasks": tasks_tab}

@@ -25,7 +25,7 @@ from core.config import Paths  # noqa: E402
 SIZES = {"wide": (160, 48), "narrow": (60, 24)}
 SHOTS = [("runs", "wide"), ("runs", "narrow"), ("diffs", "wide"), ("diffs", "narrow"), ("branches", "wide"),
          ("branches", "narrow"), ("merge", "wide"), ("merge", "narrow"), ("projects", "wide"), ("projects", "narrow"),
-         ("new-run", "narrow")]
+         ("new-run", "narrow"), ("tasks", "wide"), ("tasks", "narrow")]
 
 
 async def shoot(state: str, size: str, paths: Paths) -> Path:

@@ -13,7 +13,7 @@ from core.config import Paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "screenshots"))  # the demo home lives there
 from demo import HOME, ROOT, build, demo_app  # noqa: E402
-from demo_states import branches_tab, diffs_tab, merge_dialog, projects_tab, runs_tab  # noqa: E402
+from demo_states import branches_tab, diffs_tab, merge_dialog, projects_tab, runs_tab, tasks_tab  # noqa: E402
 
 SIZES = [(60, 24), (80, 24), (160, 48)]
 
@@ -76,3 +76,14 @@ def test_merge_confirmation(snap_compare, demo, size):
     A dim hint says uncommitted work is committed first and that m s r pick the way; buttons Land (y)
     and Back (esc). It fits within 60 columns; wider, the dialog stays 80 wide and centred."""
     assert snap_compare(demo, terminal_size=size, run_before=merge_dialog)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_tasks_tab(snap_compare, demo, size):
+    """The Tasks tab: the line of the approved plan "let customers pay with a saved card" with its 5
+    tasks, then the board in column order: DOC-SH-1004 backlog (low: ↓), TST-SH-1003 queued,
+    FTR-SH-1002 running (bold), FTR-SH-1001 review (italic, selected), FTR-SH-1000 done (dim); the
+    high ones marked !, those waiting for another task marked ⤷. Below, the selected task: its type,
+    priority, "after FTR-SH-1000", its description and acceptance criterion. The titles fit the width
+    (no sideways scrolling); the footer lists P a Q g."""
+    assert snap_compare(demo, terminal_size=size, run_before=tasks_tab)

@@ -7,6 +7,7 @@ from test_tui_runs import start, until
 
 from core.models import TaskStatus
 from tui.app import make_app
+from tui.screens.task_graph import TaskGraph
 from tui.screens.text_entry import TextDialog
 from tui.widgets.tasks_pane import TasksPane
 
@@ -36,6 +37,12 @@ async def test_a_plan_from_the_tasks_tab_is_approved_and_its_board_changed(engin
         pane.table.move_cursor(row=1)
         await until(pilot, lambda: "after FTR-AP-1000" in str(app.query_one("#task-detail").render()), "its deps")
 
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, TaskGraph), "the graph")
+        graph = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert graph.index("Step 1") < graph.index("Write the docs") < graph.index("Step 2")
+        assert "after FTR-AP-1000" in graph
+        await pilot.press("escape")
         await pilot.press("a")
         await until(pilot, lambda: {t.status for t in pane.tasks} == {TaskStatus.QUEUED}, "the tasks queued")
         assert "approved" in status_line(app)

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 from core.models import Plan, Task, TaskStatus
 
 from .. import format
+from ..screens.task_graph import TaskGraph
 from ..screens.text_entry import TextDialog
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class TasksPane(Vertical):
                 id="tasks.plan"),
         Binding("a", "approve", "Approve", tooltip="Queue the pending plan's tasks", id="tasks.approve"),
         Binding("Q", "queue", "Queue", tooltip="Queue the task, or put it back in the backlog", id="tasks.queue"),
+        Binding("g", "graph", "Graph", tooltip="The tasks' dependency graph, in steps", id="tasks.graph"),
         Binding("e", "edit", "Edit", tooltip="Change the task's title", show=False, id="tasks.edit"),
         Binding("x", "cancel_task", "Cancel", tooltip="Cancel the task (and its run)", show=False,
                 id="tasks.cancel"),
@@ -60,7 +62,7 @@ class TasksPane(Vertical):
     def on_mount(self) -> None:
         for label, key, width in (("task", "key", 13), ("status", "status", 9), ("", "priority", 2)):
             self.table.add_column(label, key=key, width=width)
-        self.table.add_column("title", key="title")
+        self.table.add_column("title", key="title", width=self._title_width())
         self.set_interval(REFRESH, self.refresh_board)
         self.refresh_board()
 
@@ -92,10 +94,20 @@ class TasksPane(Vertical):
         for task in self.tasks:
             title = ("⤷ " if task.depends_on else "") + task.title  # waits for others: see the detail
             self.table.add_row(task.key, Text(task.status, style=_status_style(task.status, error)),
-                               PRIORITY_MARK[task.priority], format.one_line(title, 200), key=task.id)
+                               PRIORITY_MARK[task.priority], format.one_line(title, self._title_width()), key=task.id)
         if keep is not None and any(t.id == keep for t in self.tasks):
             self.table.move_cursor(row=[t.id for t in self.tasks].index(keep), animate=False)
         self._show_detail()
+
+    def _title_width(self) -> int:
+        """The title takes what the other columns leave, so nothing scrolls sideways."""
+        used = sum(c.width + 2 * self.table.cell_padding for c in list(self.table.columns.values())[:3])
+        return max(10, (self.size.width or self.app.size.width) - used - 2 * self.table.cell_padding - 2)
+
+    def on_resize(self) -> None:
+        if "title" in self.table.columns:
+            self.table.columns["title"].width = self._title_width()
+            self.show(self.tasks, self.plan, self.progress)
 
     def _plan_line(self) -> Text:
         if self.progress is not None:
@@ -195,6 +207,9 @@ class TasksPane(Vertical):
 
         self.app.push_screen(TextDialog("Edit task", f"The title of {task.key}:", rename, value=task.title,
                                         button="Save", id="task-dialog"))
+
+    def action_graph(self) -> None:
+        self.app.push_screen(TaskGraph(self.tasks))
 
     def action_cursor(self, step: int) -> None:
         self.table.move_cursor(row=max(0, self.table.cursor_row + step))
