@@ -165,6 +165,9 @@ class Board:
             changes["title"] = changes["title"].strip()
         if "tags" in changes:
             changes["tags"] = sorted(set(changes["tags"]))
+        status = changes.pop("status", task.status)
+        if status != task.status and not await self.store.claim_task(task.id, task.status, status):
+            raise Conflict(f"task {task.key} just moved on (it was {task.status}): look again", code="TASK_STATUS")
         history = [(k, getattr(task, k), v) for k, v in changes.items() if getattr(task, k) != v]
         fields = {k: v for k, v in changes.items() if k != "depends_on" and getattr(task, k) != v}
         await self.store.update_task(task.id, fields, history)

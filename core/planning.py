@@ -117,7 +117,7 @@ class PlanningRun(LiveRun):
         self._phase = ""
         self._tool_calls = 0
         self._turns = 0
-        self._started = asyncio.get_event_loop().time()
+        self._started = asyncio.get_running_loop().time()
 
     def _set_phase(self, phase: str) -> None:
         if phase != self._phase:
@@ -151,7 +151,7 @@ class PlanningRun(LiveRun):
             self.emit("plan.log", {"plan_id": self.plan.id, "type": "error", "message": payload.get("message")})
 
     def stats(self) -> dict[str, Any]:
-        return {"plan_id": self.plan.id, "elapsed": round((asyncio.get_event_loop().time() - self._started) * 1000),
+        return {"plan_id": self.plan.id, "elapsed": round((asyncio.get_running_loop().time() - self._started) * 1000),
                 "tokens": {"input": self.run.tokens_in, "output": self.run.tokens_out},
                 "tool_calls": self._tool_calls, "turns": self._turns}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -234,11 +235,19 @@ def _ref(r: Repo, ref: bytes) -> bytes | None:
 
 
 def is_landed(repo: str | Path, branch: str, into: str) -> bool:
-    """Whether `into` holds all of `branch`'s work: merged, fast-forwarded or squashed into it."""
-    with Repo(main_path(repo)) as r:
+    """Whether `into` holds all of `branch`'s work: merged, fast-forwarded or squashed into it.
+    Asked again and again (the scheduler's passes): the answer is kept per pair of commits."""
+    path = main_path(repo)
+    with Repo(path) as r:
         try:
             tip, base = _tip(r, branch), commit_of(r, into).id
         except (GitError, KeyError):
             return False
+    return _commits_landed(path, tip, base)
+
+
+@functools.lru_cache(maxsize=1024)
+def _commits_landed(path: str, tip: bytes, base: bytes) -> bool:
+    with Repo(path) as r:
         h = History(r)
         return h.is_ancestor(tip, base) or _landed(r, h, tip, base)
