@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import git
+from .board import find_cycle
 from .errors import Conflict, CorralError, NotFound
 from .models import (
     PRIORITIES,
@@ -77,8 +78,6 @@ class PlanInvalid(CorralError):
 def drafts_from(output: Any) -> list[dict[str, Any]]:
     """The agent's answer checked as tasks: each with a unique ref, a title, a known type and
     priority, dependencies on refs of this plan and no cycle; PlanInvalid says what is wrong."""
-    from .board import find_cycle
-
     tasks = output.get("tasks") if isinstance(output, dict) else None
     if not isinstance(tasks, list) or not tasks:
         raise PlanInvalid("the agent's answer holds no tasks")
