@@ -394,6 +394,19 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
                     await asyncio.sleep(FOLLOW_POLL)
                 events = await self.store.events(run.id, after, after_id=after_id)
 
+    async def follow_project(self, project_key: str, after_id: int = 0) -> AsyncIterator[Event]:
+        """Every event of the project's runs (planning sessions too) after event id `after_id`, then
+        live ones, in the order they were stored; it does not end by itself."""
+        project = await self.project(project_key)
+        with self.bus.subscribe() as subscription:
+            while True:
+                events = await self.store.project_events(project.id, after_id)
+                for event in events:
+                    after_id = event.id or after_id
+                    yield event
+                if len(events) < 1000:  # caught up: wait for more (ours come on the bus, others' by polling)
+                    await subscription.next_batch(timeout=FOLLOW_POLL * 5)
+
     async def set_notify(self, run_key: str, notify: bool) -> Run:
         """Whether the user wants to be told when this run needs them or ends."""
         run = await self.run(run_key)

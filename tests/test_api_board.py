@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 from model_server import text, tool
+from test_api_server import served  # noqa: F401  (fixture)
 from test_api_fixtures import (  # noqa: F401  (fixtures)
     app,
     client,
@@ -77,3 +81,34 @@ async def test_tasks_are_made_changed_filtered_and_deleted_over_http(client, eng
     assert (await client.delete(f"/api/tasks/{first['key']}")).status_code == 204
     assert (await client.get(f"/api/tasks/{second['key']}")).json()["depends_on"] == []
     error_of(await client.get(f"/api/tasks/{first['key']}"), 404, "TASK_NOT_FOUND")
+
+
+
+async def test_a_projects_events_stream_replays_its_runs_and_planning_in_order(served, model, repo):
+    """Against a real `corral --serve`: the project stream never ends by itself, so the client leaves."""
+    model.set_script([tool("StructuredOutput", PLAN), text("Planned.")])
+    async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
+        made = await client.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})
+        base = f"/api/projects/{made.json()['id']}"
+        await client.post("/api/queue/pause")
+        started = (await client.post(f"{base}/plan", json={"topic": "OAuth"})).json()
+        seen: list[dict] = []
+        async with client.stream("GET", f"{base}/events") as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    if seen[-1]["event_type"] == "run.completed":
+                        break
+        assert {e["run_id"] for e in seen} == {started["run_id"]}
+        assert "plan.completed" in [e["event_type"] for e in seen]
+        assert [e["id"] for e in seen] == sorted(e["id"] for e in seen)
+        replayed: list[dict] = []
+        async with client.stream("GET", f"{base}/events", headers={"Last-Event-ID": str(seen[2]["id"])}) as again:
+            async for line in again.aiter_lines():
+                if line.startswith("data: "):
+                    replayed.append(json.loads(line[6:]))
+                    if replayed[-1]["event_type"] == "run.completed":
+                        break
+        assert [e["id"] for e in replayed] == [e["id"] for e in seen[3:]]  # after the one named, each once
+        missing = await client.get("/api/projects/nope/events")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "PROJECT_NOT_FOUND"

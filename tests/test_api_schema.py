@@ -40,7 +40,9 @@ def test_no_generated_request_gets_a_server_error(repo, tmp_path):
         assert made.status_code == 201, made.text
         fuzz = subprocess.run(
             [str(BIN / "st"), "run", f"{url}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "15",
-             "--seed", "20261124", "--request-timeout", "30", "--generation-database", "none"],
+             "--seed", "20261124", "--request-timeout", "30", "--generation-database", "none",
+             # a project's event stream follows until the client leaves (tested in test_api_board.py)
+             "--exclude-path", "/api/projects/{project_id}/events"],
             capture_output=True, text=True, timeout=280, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
         assert fuzz.returncode == 0, fuzz.stdout[-6000:] + fuzz.stderr[-2000:]
         assert "passed" in fuzz.stdout

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from core.config import Paths
+from core.engine import Engine
 from core.errors import Conflict, CorralError, NotFound
 from core.models import TaskStatus
 
@@ -60,3 +64,12 @@ async def test_bulk_changes_check_every_task_first_and_delete_unlinks(engine, re
     assert (await engine.task(b.key)).depends_on == []
     metrics = await engine.metrics(project.id)
     assert metrics.tasks[TaskStatus.QUEUED] == 1 and metrics.runs == 0
+
+
+async def test_two_corral_processes_adding_tasks_at_once_never_share_a_key(engine, repo):
+    project = await engine.add_project(repo)
+    async with Engine(Paths.from_env()) as other:
+        made = await asyncio.gather(*(e.create_task(project.id, f"task {n}")
+                                      for n in range(10) for e in (engine, other)))
+    keys = [t.key for t in made]
+    assert len(set(keys)) == 20 and sorted(int(k.rsplit("-", 1)[1]) for k in keys) == list(range(1000, 1020))

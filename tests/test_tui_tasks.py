@@ -52,5 +52,8 @@ async def test_a_plan_from_the_tasks_tab_is_approved_and_its_board_changed(engin
         await pilot.press("Q")  # back to the backlog
         await until(pilot, lambda: (pane.tasks[0].title, pane.tasks[0].status) ==
                     ("Write the docs", TaskStatus.BACKLOG), "the task back in the backlog (first on the board)")
+        pane.table.move_cursor(row=0)
+        await pilot.press("plus")
+        await until(pilot, lambda: pane.tasks[0].priority == "medium", "the docs' priority raised from low")
         ordered = [t.title for t in await engine.tasks(status=TaskStatus.QUEUED)]
         assert ordered == ["Add the client", "Test the client"]

@@ -286,6 +286,14 @@ class Store(ApiTables, BoardTables, Database):
                                 "WHERE run_id = ? AND type = ? ORDER BY seq", (run_id, kind))
         return [_event(r) for r in rows]
 
+    async def project_events(self, project_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """Events of every run of a project (planning sessions too), by id (the order they were stored)."""
+        rows = await self.fetch(
+            "SELECT e.id, e.run_id, e.seq, e.type, e.payload, e.created_at FROM events e "
+            "JOIN runs r ON r.id = e.run_id WHERE r.project_id = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+            (project_id, after_id, limit))
+        return [_event(r) for r in rows]
+
     async def last_seq(self, run_id: str) -> int:
         row = await self.fetch_one("SELECT max(seq) AS seq FROM events WHERE run_id = ?", (run_id,))
         return row["seq"] or 0 if row else 0

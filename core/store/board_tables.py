@@ -32,6 +32,7 @@ class BoardTables:
         async def execute(self, sql: str, params: Any = ()) -> int: ...
         async def fetch(self, sql: str, params: Any = ()) -> list[sqlite3.Row]: ...
         async def fetch_one(self, sql: str, params: Any = ()) -> sqlite3.Row | None: ...
+        async def execute_returning(self, sql: str, params: Any = ()) -> list[sqlite3.Row]: ...
 
     # -- plans ---------------------------------------------------------------------------
 
@@ -68,9 +69,9 @@ class BoardTables:
 
     async def next_task_number(self, project_id: str) -> int:
         """Take the project's next task number (1000, 1001, ...), never given twice."""
-        await self.execute("UPDATE projects SET task_counter = task_counter + 1 WHERE id = ?", (project_id,))
-        row = await self.fetch_one("SELECT task_counter FROM projects WHERE id = ?", (project_id,))
-        return row["task_counter"] - 1 if row else 1000
+        rows = await self.execute_returning(
+            "UPDATE projects SET task_counter = task_counter + 1 WHERE id = ? RETURNING task_counter", (project_id,))
+        return rows[0]["task_counter"] - 1 if rows else 1000
 
     async def create_task(self, task: Task) -> None:
         values = [_stored(name, getattr(task, name)) for name in _TASK_COLUMNS.split(", ")]

@@ -31,10 +31,12 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, payload, created_at) VAL
 class _Write:
     """One queued statement, or a list of events, and the future its caller waits on."""
 
-    __slots__ = ("sql", "params", "events", "future")
+    __slots__ = ("sql", "params", "events", "future", "returning")
 
-    def __init__(self, sql: str | None, params: Iterable[Any], events: list[Event] | None, future):
+    def __init__(self, sql: str | None, params: Iterable[Any], events: list[Event] | None, future,
+                 returning: bool = False):
         self.sql, self.params, self.events, self.future = sql, params, events, future
+        self.returning = returning  # the caller wants the rows of its RETURNING clause, not a count
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -110,6 +112,12 @@ class Database:
         """Queue one statement, wait for its commit, and return how many rows it changed."""
         future = asyncio.get_running_loop().create_future()
         await self._queue.put(_Write(sql, tuple(params), None, future))
+        return await future
+
+    async def execute_returning(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Queue one statement with a RETURNING clause and wait for its rows (read in the same write)."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Write(sql, tuple(params), None, future, returning=True))
         return await future
 
     def append(self, events: list[Event]) -> asyncio.Future:
@@ -192,7 +200,7 @@ class Database:
             for write in batch:
                 if write.events is None:
                     cursor = await conn.execute(write.sql, write.params)
-                    results.append(cursor.rowcount)
+                    results.append(list(await cursor.fetchall()) if write.returning else cursor.rowcount)
                     await cursor.close()
                     continue
                 events = write.events

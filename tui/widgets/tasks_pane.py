@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from core.models import Plan, Task, TaskStatus
+from core.models import PRIORITIES, Plan, Task, TaskStatus
 
 from .. import format
 from ..screens.task_graph import TaskGraph
@@ -34,6 +34,8 @@ class TasksPane(Vertical):
         Binding("Q", "queue", "Queue", tooltip="Queue the task, or put it back in the backlog", id="tasks.queue"),
         Binding("g", "graph", "Graph", tooltip="The tasks' dependency graph, in steps", id="tasks.graph"),
         Binding("e", "edit", "Edit", tooltip="Change the task's title", show=False, id="tasks.edit"),
+        Binding("plus", "priority(-1)", "Priority up", show=False, id="tasks.priority_up"),
+        Binding("minus", "priority(1)", "Priority down", show=False, id="tasks.priority_down"),
         Binding("x", "cancel_task", "Cancel", tooltip="Cancel the task (and its run)", show=False,
                 id="tasks.cancel"),
         Binding("r", "retry", "Retry", tooltip="Queue a failed task again", show=False, id="tasks.retry"),
@@ -210,6 +212,16 @@ class TasksPane(Vertical):
 
     def action_graph(self) -> None:
         self.app.push_screen(TaskGraph(self.tasks))
+
+    def action_priority(self, step: int) -> None:
+        """Raise (-1) or lower (+1) the task's priority: critical, high, medium, low."""
+        task = self.selected
+        if task is None:
+            return
+        index = min(max(PRIORITIES.index(task.priority) + step, 0), len(PRIORITIES) - 1)
+        if PRIORITIES[index] != task.priority:
+            self._keep = task.id
+            self._then_refresh(self.app.engine.update_task(task.id, priority=PRIORITIES[index]))
 
     def action_cursor(self, step: int) -> None:
         self.table.move_cursor(row=max(0, self.table.cursor_row + step))

@@ -50,21 +50,20 @@ async def resume_point(engine: Engine, run: Run, after_id: int) -> bool:
     return seen[0].type not in END_TYPES
 
 
-async def run_feed(engine: Engine, run_id: str, after_id: int, tick: float,
-                   closing: asyncio.Event) -> AsyncIterator[list[Event]]:
-    """The run's events from `after_id` on, in batches of those that came together, and [] every
-    `tick` seconds of quiet; ends after the run's last event, or when the server closes."""
+async def feed(source: AsyncIterator[Event], tick: float, closing: asyncio.Event) -> AsyncIterator[list[Event]]:
+    """The events of `source` (a run's or a project's follower) in batches of those that came
+    together, and [] every `tick` seconds of quiet; ends with the source, or when the server closes."""
     queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
 
     async def pump() -> None:
         try:
-            async for event in engine.follow(run_id, after_id=after_id):
+            async for event in source:
                 queue.put_nowait(event)
             queue.put_nowait(None)
         except Exception as error:  # handed to the reader, which reports it
             queue.put_nowait(error)
 
-    pumping = asyncio.create_task(pump(), name=f"feed-{run_id[:8]}")
+    pumping = asyncio.create_task(pump(), name="event-feed")
     closed = asyncio.create_task(closing.wait())
     getting: asyncio.Task | None = None
     try:
@@ -124,20 +123,40 @@ async def stream_events(
     after = last_event_header if last_event_header is not None else (last_event_id or 0)
     if not await resume_point(engine, run, after):
         return Response(status_code=204)  # EventSource stops reconnecting on a 204
+    return _stream(request, engine.follow(run.id, after_id=after))
+
+
+def _stream(request: Request, source: AsyncIterator[Event]) -> StreamingResponse:
+    """An SSE response of `source`'s events, with keep-alives; an error ends it as an `error` event."""
     state = request.app.state
 
     async def frames() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         try:
-            async with aclosing(run_feed(engine, run.id, after, state.settings.keepalive_seconds,
-                                         state.closing)) as feed:
-                async for events in feed:
+            async with aclosing(feed(source, state.settings.keepalive_seconds, state.closing)) as batches:
+                async for events in batches:
                     yield "".join(map(_sse, events)) if events else ": keep-alive\n\n"
         except CorralError as error:
             yield f"event: error\ndata: {json.dumps(corral_error_body(error))}\n\n"
 
     return StreamingResponse(frames(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get(
+    "/projects/{project_id}/events", response_class=StreamingResponse, summary="Follow a project's events (SSE)",
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "Every event of the project's runs and planning sessions, in the order they "
+                                    "were stored: `id:`, `event:` and `data:` per event, `:` keep-alives"}})
+async def stream_project_events(
+        project_id: str, request: Request, engine: EngineDep,
+        last_event_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Replay events after this id")] = None,
+        last_event_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None) -> Response:
+    """Replays the project's events after `Last-Event-ID` (or `last_event_id`; none: from its
+    first), then follows live ones until the client leaves."""
+    project = await engine.project(project_id)
+    after = last_event_header if last_event_header is not None else (last_event_id or 0)
+    return _stream(request, engine.follow_project(project.id, after))
 
 
 # -- the WebSocket ---------------------------------------------------------------------------
@@ -198,9 +217,9 @@ async def run_socket(websocket: WebSocket, run_id: str,
     listening.add_done_callback(lambda task: task.cancelled() or task.exception())  # a send to a gone client
     try:
         if more:
-            async with aclosing(run_feed(engine, run.id, last_event_id, state.settings.keepalive_seconds,
-                                         state.closing)) as feed:
-                async for events in feed:
+            async with aclosing(feed(engine.follow(run.id, after_id=last_event_id),
+                                     state.settings.keepalive_seconds, state.closing)) as batches:
+                async for events in batches:
                     for event in events:
                         if listening.done():
                             return
