@@ -280,26 +280,28 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
-        seq = 1
-        self.store.append([Event(run.id, seq, "run.created", {
+        self.store.append([Event(run.id, 1, "run.created", {
             "task": prompt, "agent": profile.name, "base": base, "branch": run.branch}, stamp)])
         try:
             for repo in project.repos:
                 path = self.paths.run_dir(run_id) / repo.name
-                await asyncio.to_thread(git.add_worktree, repo.path, path, run.branch, bases[repo.id])
-                worktree = Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id], base_branches[repo.id])
-                copied = await asyncio.to_thread(git.copy_worktree_includes, repo.path, path)
-                if copied:
-                    seq += 1
-                    self.store.append([Event(run.id, seq, "run.setup", {"repo": repo.name, "copied": copied}, now())])
-                await self.store.add_worktree(run.id, worktree)
-                run.worktrees.append(worktree)
+                await self._add_worktree(run, Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id],
+                                                       base_branches[repo.id]), bases[repo.id])
         except CorralError as error:
             await self._end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
             return await self.run(run.id)
         if not detach:
             self._execute(await self._live_run(run))
         return run
+
+    async def _add_worktree(self, run: Run, worktree: Worktree, start_at: str) -> None:
+        """Make the run's branch at `start_at` and its worktree, with the repo's `.worktreeinclude` files."""
+        await asyncio.to_thread(git.add_worktree, worktree.repo_path, worktree.path, run.branch, start_at)
+        copied = await asyncio.to_thread(git.copy_worktree_includes, worktree.repo_path, worktree.path)
+        if copied:
+            await self.store.append_next(run.id, [("run.setup", {"repo": worktree.repo_name, "copied": copied})])
+        await self.store.add_worktree(run.id, worktree)
+        run.worktrees.append(worktree)
 
     async def drive(self, run_key: str, message: str | None = None) -> Run:
         """Execute a queued run in this process until it ends (`message`: a continuation)."""

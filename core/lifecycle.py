@@ -64,6 +64,7 @@ class Lifecycle:
         async def wait(self, run_key: str) -> Run: ...  # the engine's
         async def _live_run(self, run: Run, message: str | None = None) -> LiveRun: ...  # the engine's
         def _execute(self, live: LiveRun) -> asyncio.Task: ...  # the engine's
+        async def _add_worktree(self, run: Run, worktree: Worktree, start_at: str) -> None: ...  # the engine's
 
     # -- stopping --------------------------------------------------------------------------
 
@@ -148,11 +149,9 @@ class Lifecycle:
         try:
             for worktree in parent.worktrees:
                 path = self.paths.run_dir(run_id) / worktree.repo_name
-                await asyncio.to_thread(git.add_worktree, worktree.repo_path, path, run.branch, parent.branch)
-                mine = Worktree(worktree.repo_id, worktree.repo_name, worktree.repo_path, str(path),
-                                worktree.base_sha, worktree.base_branch)
-                await self.store.add_worktree(run.id, mine)
-                run.worktrees.append(mine)
+                await self._add_worktree(run, Worktree(worktree.repo_id, worktree.repo_name, worktree.repo_path,
+                                                       str(path), worktree.base_sha, worktree.base_branch),
+                                         parent.branch)
         except CorralError as error:
             await self._end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
             return await self.run(run.id)

@@ -37,6 +37,11 @@ def said(request) -> str:
 
 async def test_a_fork_goes_on_from_the_parents_session_on_its_own_branch(engine, model, repo):
     model.set_script([write("a.txt"), text("A is done."), write("b.txt"), text("B is done.")])
+    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".worktreeinclude").write_text(".env\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env")
+    (repo / ".env").write_text("SECRET=1\n")
     project = await engine.add_project(repo)
     parent = await engine.wait((await engine.start_run(project.id, "write a")).id)
     assert parent.status == RunStatus.COMPLETED, parent.reason
@@ -52,6 +57,7 @@ async def test_a_fork_goes_on_from_the_parents_session_on_its_own_branch(engine,
     assert "b.txt" not in files_on(repo, parent.branch)  # the parent's branch is untouched
     assert (await engine.run(parent.id)).session_id == parent.session_id
     assert [r.id for r in await engine.forks(parent.id)] == [done.id]
+    assert (Path(done.worktrees[0].path) / ".env").read_text() == "SECRET=1\n"  # its worktree got the includes
     created = (await engine.events(done.id))[0]
     assert created.type == "run.created" and created.payload["forked_from"] == parent.id
 
