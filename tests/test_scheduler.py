@@ -7,7 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from model_server import text, tool
+from model_server import error, text, tool
 
 from core.models import TaskStatus
 
@@ -101,3 +101,20 @@ async def test_without_merging_a_task_starts_from_its_dependencys_branch(engine,
     run = await engine.run(second.run_id)
     assert run.base_ref == f"corral/run-{first.run_id[:8]}"
     assert (Path(run.worktrees[0].path) / "a.txt").read_text() == "a\n"
+
+
+async def test_a_failed_run_fails_its_task_and_its_dependents_wait_until_a_retry(engine, model, repo):
+    model.set_script([error(400, "invalid_request_error", "refused by the scripted model")])
+    project = await engine.add_project(repo)
+    base = await engine.create_task(project.id, "base", status=TaskStatus.QUEUED)
+    top = await engine.create_task(project.id, "top", depends_on=[base.key], status=TaskStatus.QUEUED)
+    tasks = await settle(engine, project.id, {TaskStatus.FAILED, TaskStatus.QUEUED})
+    assert {t.key: t.status for t in tasks} == {base.key: TaskStatus.FAILED, top.key: TaskStatus.QUEUED}
+    assert (await engine.run((await engine.task(base.key)).run_id)).status == "failed"
+    await engine.schedule()
+    assert (await engine.task(top.key)).run_id is None  # it never started
+
+    model.set_script([text("Done.")])
+    await engine.retry_task(base.key)
+    tasks = await settle(engine, project.id, {TaskStatus.DONE})
+    assert len({t.run_id for t in tasks}) == 2
