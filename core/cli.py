@@ -19,7 +19,7 @@ from .api.token_commands import token
 from .config import Paths
 from .engine import Engine
 from .errors import CorralError
-from .models import RunStatus
+from .models import Run, RunStatus
 from .scheduler import spawn_driver
 
 log = logging.getLogger("corral")
@@ -295,6 +295,14 @@ async def _default_project(engine: Engine, key: str | None) -> str:
     return found.id
 
 
+async def watch_run(engine: Engine, run: Run, after: int = 0) -> Run:
+    """Print the run's progress on stderr until it ends; the run as it ended."""
+    async for event in engine.follow(run.id, after):
+        if line := render.progress(run, event):
+            click.echo(line, err=True)
+    return await engine.run(run.id)
+
+
 @main.command("run")
 @click.argument("prompt")
 @click.option("--project", "project_key", help="Project id or name (default: the one of this folder).")
@@ -311,11 +319,7 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
     if run.status == RunStatus.QUEUED and not wait:
         spawn_driver(run, engine.paths)
     elif wait and run.active:
-        async for event in engine.follow(run.id):
-            line = render.progress(run, event)
-            if line:
-                click.echo(line, err=True)
-        run = await engine.run(run.id)
+        run = await watch_run(engine, run)
     if as_json:
         _print_json(run.to_dict())
     elif wait or not run.active:

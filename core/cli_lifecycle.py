@@ -12,18 +12,10 @@ from . import render
 from .attach import record_hook, run_in_terminal
 from .config import Paths
 from .store import Store
-from .cli import _print_json, engine_command, main, parse_limit
+from .cli import _print_json, engine_command, main, parse_limit, watch_run
 from .engine import Engine
 from .models import Run, RunStatus
 from .scheduler import spawn_driver
-
-
-async def _watch(engine: Engine, run: Run, after: int) -> Run:
-    """Print the run's progress on stderr until it ends."""
-    async for event in engine.follow(run.id, after):
-        if line := render.progress(run, event):
-            click.echo(line, err=True)
-    return await engine.run(run.id)
 
 
 def _report(run: Run, waited: bool, as_json: bool, started: str) -> None:
@@ -48,7 +40,7 @@ async def continue_command(engine: Engine, run_key: str, message: str, wait: boo
     run = await engine.continue_run(run_key, message, detach=not wait)
     after = (await engine.events(run.id))[-1].seq
     if wait:
-        run = await _watch(engine, run, after)
+        run = await watch_run(engine, run, after)
     else:
         spawn_driver(run, engine.paths, message)
     _report(run, wait, as_json, f"continuing run {run.short_id}")
@@ -65,7 +57,7 @@ async def fork(engine: Engine, run_key: str, message: str, wait: bool, as_json: 
     RUN's session with MESSAGE."""
     run = await engine.fork(run_key, message, detach=not wait)
     if wait and run.active:
-        run = await _watch(engine, run, 0)
+        run = await watch_run(engine, run, 0)
     elif run.active:
         spawn_driver(run, engine.paths)
     _report(run, wait or not run.active, as_json, f"forked run {run.short_id} on branch {run.branch}")

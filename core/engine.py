@@ -29,7 +29,7 @@ from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
 from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
 from .notify import Notifier
-from .planning import Planning
+from .planning import Planning, PlanningRun
 from .process import started_at
 from .queue import Queue, check_max_runs
 from .runner import END_EVENTS, LiveRun
@@ -322,10 +322,11 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
             if not parents or not parents[0].session_id:
                 raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
             resume, fork = parents[0].session_id, True
-        live = LiveRun(run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id),
-                       setup=None if message is not None or run.kind == "plan" else project.post_create,
-                       message=message, resume=resume, fork=fork, notifier=self.notifier)
-        return await self._planning_run(live, run) if run.kind == "plan" else live
+        args = (run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id))
+        options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier}
+        if run.kind == "plan":
+            return PlanningRun(*args, **options, **await self._planning_options(run))
+        return LiveRun(*args, setup=None if message is not None else project.post_create, **options)
 
     def _execute(self, live: LiveRun) -> asyncio.Task:
         self._live[live.run.id] = live

@@ -202,7 +202,7 @@ class Lifecycle:
         try:
             await self._restore_worktrees(run)
             for worktree in run.worktrees:
-                backup = await asyncio.to_thread(git.rewind, worktree.path, chosen.commits[worktree.repo_name],
+                backup = await asyncio.to_thread(git.revert_all, worktree.path, chosen.commits[worktree.repo_name],
                                                  f"refs/corral/backup/{run.short_id}")
                 backups[worktree.repo_name] = backup.ref
         finally:

@@ -287,12 +287,12 @@ class Planning:
         return await self.plan(plan.project_id, plan.topic, model=plan.model, effort=plan.effort,
                                granularity=plan.granularity, context=plan.context)
 
-    async def _planning_run(self, live: LiveRun, run: Run) -> LiveRun:
+    async def _planning_options(self, run: Run) -> dict[str, Any]:
+        """What a planning session's run needs beyond a run's: its plan, and what to do with the answer."""
         plan = await self.store.plan_of_run(run.id)
         if plan is None:
             raise NotFound(f"run {run.short_id} belongs to no plan", code="PLAN_NOT_FOUND")
-        return PlanningRun(live.run, live.agent, live.adapter, live.store, live.stderr_path, message=live.message,
-                           resume=live.resume, notifier=live.notifier, plan=plan, finished=self._plan_finished)
+        return {"plan": plan, "finished": self._plan_finished}
 
     async def _plan_finished(self, live: PlanningRun, status: str, reason: str | None) -> tuple[str, str | None]:
         """The planning agent ended: its answer becomes the plan's tasks, or the plan fails saying why."""

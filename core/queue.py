@@ -53,11 +53,17 @@ class Queue:
     async def set_max_runs(self, limit: int | None) -> None:
         await self.store.set_setting(MAX_RUNS, None if check_max_runs(limit) is None else str(limit))
 
+    async def _limits(self) -> tuple[int | None, dict[str, int | None]]:
+        """The global limit and each project's."""
+        return await self.max_runs(), {p.id: p.max_runs for p in await self.projects()}
+
     async def place(self, run: Run) -> Place | None:
         """Where a queued run stands in line, or None when it may start now."""
-        limit = await self.max_runs()
-        project_limits = {p.id: p.max_runs for p in await self.projects()}
-        rows = await self.store.processes(RunStatus.ACTIVE)
+        return self._place(run, *await self._limits(), await self.store.processes(RunStatus.ACTIVE))
+
+    @staticmethod
+    def _place(run: Run, limit: int | None, project_limits: dict[str, int | None],
+               rows: list[dict]) -> Place | None:
         working = [r for r in rows if r["status"] in WORKING]
         total, per_project = len(working), Counter(r["project_id"] for r in working)
         waiting = sorted((r for r in rows if r["status"] == RunStatus.QUEUED and
@@ -83,11 +89,12 @@ class Queue:
         await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
         told: Place | None = None
         while live.stop_as is None:
-            place = await self.place(run)
+            limit, project_limits = await self._limits()
+            if limit is None and project_limits.get(run.project_id) is None:
+                break  # no limit to keep: nothing to wait for, nothing to count
+            place = self._place(run, limit, project_limits, await self.store.processes(RunStatus.ACTIVE))
             if place is None:
-                project = next((p for p in await self.projects() if p.id == run.project_id), None)
-                if await self.store.take_slot(run.id, run.project_id, await self.max_runs(),
-                                              project.max_runs if project else None):
+                if await self.store.take_slot(run.id, run.project_id, limit, project_limits.get(run.project_id)):
                     break
             elif place != told:
                 await live.catch_up()

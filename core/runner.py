@@ -106,7 +106,8 @@ class LiveRun:
 
     async def execute(self) -> None:
         await self.catch_up()
-        self._turn = len(await self.store.events_of(self.run.id, "run.turn"))
+        last_turn = await self.store.last_event(self.run.id, "run.turn")
+        self._turn = last_turn.payload["turn"] if last_turn else 0
         try:
             await self._execute()
         except Exception as error:  # a bug of ours must still end the run, visibly

@@ -98,12 +98,14 @@ class Scheduler:
     async def schedule(self) -> list[Task]:
         """One pass: tasks catch up with their runs, then ready tasks start. Returns those started."""
         tasks = await self.store.list_tasks()
+        if not any(t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.REVIEW) for t in tasks):
+            return []  # nothing on its way: the usual case of a dashboard's pass
         runs = {r.id: r for r in await self.store.list_runs()}
-        for task in tasks:
-            await self._follow_run(task, runs.get(task.run_id or ""))
+        moved = [await self._follow_run(task, runs.get(task.run_id or "")) for task in tasks]
         if await self.queue_paused():
             return []
-        tasks = await self.store.list_tasks()
+        if any(moved):
+            tasks = await self.store.list_tasks()
         by_id = {t.id: t for t in tasks}
         projects = {p.id: p for p in await self.projects()}
         active = [r for r in runs.values() if r.active]
@@ -157,12 +159,13 @@ class Scheduler:
         unmerged = [d for d in deps if d.status == TaskStatus.REVIEW and d.run_id]
         return f"corral/run-{unmerged[0].run_id[:8]}" if len(unmerged) == 1 else "HEAD"
 
-    async def _follow_run(self, task: Task, run: Run | None) -> None:
-        """Move a task on as its run did: ended runs, and review work that was merged."""
+    async def _follow_run(self, task: Task, run: Run | None) -> bool:
+        """Move a task on as its run did: ended runs, and review work that was merged. True if it moved."""
         if task.status == TaskStatus.RUNNING and run is not None and run.status in RUN_ENDED_AS:
-            await self.store.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status])
-        elif task.status == TaskStatus.REVIEW and run is not None and run.worktrees:
+            return await self.store.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status])
+        if task.status == TaskStatus.REVIEW and run is not None and run.worktrees:
             landed = [await asyncio.to_thread(git.is_landed, w.repo_path, run.branch, w.base_branch or w.base_sha)
                       for w in run.worktrees]
             if all(landed):
-                await self.store.claim_task(task.id, TaskStatus.REVIEW, TaskStatus.DONE)
+                return await self.store.claim_task(task.id, TaskStatus.REVIEW, TaskStatus.DONE)
+        return False

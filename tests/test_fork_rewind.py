@@ -104,6 +104,9 @@ async def test_rewind_puts_the_files_and_the_session_back_to_a_turn(engine, mode
     assert "one.txt" in said(resumed) and "two.txt" not in said(resumed)  # the session was cut too
     assert (worktree / "two.txt").read_text() == "two.txt\n"
     assert [t.number for t in await engine.turns(run.id)][-1] > 3  # turns go on counting
+    assert git(repo, "for-each-ref", f"refs/corral/turns/{run.short_id}/")
+    await engine.delete_run(run.id, force=True)
+    assert git(repo, "for-each-ref", f"refs/corral/turns/{run.short_id}/") == ""  # its snapshots go with it
 
 
 async def test_rewind_refuses_a_working_run_and_an_unknown_turn(engine, model, repo):

@@ -1,7 +1,7 @@
 """Turn checkpoints: the worktree as it stands, kept as a commit under a ref of its own.
 
 A snapshot leaves the branch, the index and the files alone, so it can be taken while the
-agent works; rewinding to one moves the branch there (behind a backup ref) like a revert."""
+agent works; rewinding to one is a revert to its commit (files.revert_all, behind a backup ref)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from dulwich.refs import check_ref_format
 
 from .changes import scan
 from .commit import identity
-from .files import Backup, revert_all
 from .repo import GitError, open_repo
 
 TURNS = "refs/corral/turns/"
@@ -50,12 +49,6 @@ def snapshot(worktree: str | Path, ref: str, message: str) -> str:
         store.add_object(commit)
         r.refs[ref.encode()] = commit.id
         return commit.id.decode()
-
-
-def rewind(worktree: str | Path, commit: str, backup_ref: str) -> Backup:
-    """Put the worktree's branch, index and files back to a snapshot; what was there before
-    (uncommitted work included) is kept under backup_ref."""
-    return revert_all(worktree, commit, backup_ref)
 
 
 def forget_snapshots(repo: str | Path, run_short_id: str) -> None:
