@@ -1,7 +1,9 @@
 """Agent processes: spawn in a folder, read stdout line by line on the event loop, stop the whole group.
 
 Structured agents talk over pipes (a PTY would echo our input and cut lines at 4096 bytes);
-pexpect's fdspawn reads the pipe through asyncio, so no thread is parked per agent.
+pexpect's fdspawn owns the pipe and reads it when asyncio says it is readable, so no thread is
+parked per agent. Lines are split as the bytes arrive: a line costs time linear in its length,
+however long it is, and one longer than the limit is cut rather than held whole.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
-import re
 import signal
 import subprocess
 from collections.abc import AsyncIterator
@@ -19,8 +20,60 @@ import pexpect
 from pexpect.fdpexpect import fdspawn
 
 READ_SIZE = 1 << 16
-_COMPLETE_LINES = re.compile(rb".*\n", re.DOTALL)
+LINE_LIMIT = 16 << 20  # bytes of one output line kept; a Write of a large file fits, a runaway does not
 _PR_SET_PDEATHSIG = 1
+
+
+class CutLine(bytes):
+    """The head of an output line that was longer than the limit; `size` is the whole line's length."""
+
+    size: int
+
+
+class LineSplitter:
+    """Turns chunks of output into lines, looking at each byte once."""
+
+    def __init__(self, limit: int = LINE_LIMIT):
+        self.limit = limit
+        self._partial = bytearray()
+        self._dropped = 0  # bytes of the current line beyond the limit
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        pieces = chunk.split(b"\n")
+        if len(pieces) == 1:
+            self._keep(chunk)
+            return []
+        self._keep(pieces[0])
+        lines = [self._take()]
+        for piece in pieces[1:-1]:
+            lines.append(piece if len(piece) <= self.limit else self._cut(piece[:self.limit], len(piece)))
+        self._keep(pieces[-1])
+        return lines
+
+    def close(self) -> list[bytes]:
+        """What is left when the output ends: a last line without its newline."""
+        return [self._take()] if self._partial or self._dropped else []
+
+    def _keep(self, data: bytes) -> None:
+        room = self.limit - len(self._partial)
+        if len(data) <= room:
+            self._partial += data
+        else:
+            self._partial += data[:room]
+            self._dropped += len(data) - room
+
+    def _take(self) -> bytes:
+        line = bytes(self._partial)
+        self._partial.clear()
+        if self._dropped:
+            line, self._dropped = self._cut(line, len(line) + self._dropped), 0
+        return line
+
+    @staticmethod
+    def _cut(head: bytes, size: int) -> CutLine:
+        line = CutLine(head)
+        line.size = size
+        return line
 
 
 def _child_setup() -> None:
@@ -33,8 +86,11 @@ def _child_setup() -> None:
 
 
 class AgentProcess:
-    def __init__(self, argv: list[str], cwd: str | Path, env: dict[str, str], stderr_path: Path):
+    def __init__(self, argv: list[str], cwd: str | Path, env: dict[str, str], stderr_path: Path,
+                 line_limit: int = LINE_LIMIT):
         self.argv = argv
+        self.line_limit = line_limit
+        self.bytes_read = 0
         self._stderr = open(stderr_path, "ab")
         try:
             self._proc = subprocess.Popen(
@@ -44,21 +100,33 @@ class AgentProcess:
             self._stderr.close()
             raise
         self.pid = self._proc.pid
-        # The reader owns a duplicate: asyncio closes it at EOF, so Popen's own copy closes now.
+        # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
         self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE)
         self._proc.stdout.close()
 
     async def lines(self) -> AsyncIterator[list[bytes]]:
-        """Complete output lines, in batches of whatever arrived together; the last may lack a newline."""
-        reader = self._reader
-        while True:
-            # Greedy: one match takes every complete line read so far, the partial rest stays buffered.
-            index = await reader.expect([_COMPLETE_LINES, pexpect.EOF], timeout=None, async_=True)
-            if index == 1:
-                if reader.before:
-                    yield [reader.before]
-                return
-            yield (reader.before + reader.after).split(b"\n")[:-1]
+        """Complete output lines, in batches of whatever arrived together; the last may lack a
+        newline. A batch is empty when a full read ended no line (see `bytes_read`): a caller
+        counting output sees a flood without newlines as it comes."""
+        reader, splitter = self._reader, LineSplitter(self.line_limit)
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    chunk = reader.read_nonblocking(READ_SIZE, timeout=0)
+                except pexpect.TIMEOUT:
+                    await _readable(loop, reader.child_fd)
+                    continue
+                except pexpect.EOF:
+                    if rest := splitter.close():
+                        yield rest
+                    return
+                self.bytes_read += len(chunk)
+                lines = splitter.feed(chunk)
+                if lines or len(chunk) == READ_SIZE:
+                    yield lines
+        finally:
+            reader.close()
 
     def send(self, data: bytes) -> bool:
         """Write to the agent's stdin; False when it has gone."""
@@ -108,6 +176,15 @@ class AgentProcess:
         return code
 
 
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
 async def _exited(pid: int) -> None:
     """Wait for a child to exit without parking a thread: a pidfd turns readable when it does."""
     try:
@@ -120,13 +197,9 @@ async def _exited(pid: int) -> None:
             except ChildProcessError:
                 return
             await asyncio.sleep(0.05)
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
     try:
-        await done
+        await _readable(asyncio.get_running_loop(), fd)
     finally:
-        loop.remove_reader(fd)
         os.close(fd)
 
 

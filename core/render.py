@@ -31,6 +31,14 @@ def tokens(count: int) -> str:
     return f"{count / 1000:.1f}k" if count >= 1000 else str(count)
 
 
+def size(count: int) -> str:
+    """Bytes as a person reads them: 812 B, 4.2 KB, 20.0 MB."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
+
+
 def tool_summary(tool: str | None, tool_input: dict[str, Any] | None) -> str:
     """The one thing a person wants to see of a tool call: the command, the file, the pattern."""
     tool_input = tool_input or {}
@@ -153,6 +161,9 @@ def describe(event: Event) -> str:
         return f"checkpoint {p.get('commit', '')[:8]} in {p.get('repo')}"
     if kind == "agent.output":
         return _one_line(p.get("text") or str(p.get("data")), 120)
+    if kind == "agent.output_cut":
+        return (f"a line of {size(p.get('bytes') or 0)} was cut to its first {size(p.get('kept') or 0)}: "
+                f"{_one_line(p.get('head', ''), 60)}")
     if p.get("reason"):
         return str(p["reason"])
     return _one_line(", ".join(f"{k}={v}" for k, v in p.items()), 120)

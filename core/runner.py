@@ -14,13 +14,14 @@ from .agents import AgentAdapter, AgentMissing
 from .landing import CHECKPOINT
 from .models import Agent, Approval, Event, Run, RunStatus, now
 from .notify import Notifier
-from .process import AgentProcess, started_at
+from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 SETUP_TIMEOUT = 600
 DEFAULT_MAX_OUTPUT_MB = 500.0
+CUT_HEAD = 2000  # characters of a cut line kept in its event, to tell what it was
 DEFAULT_IDLE_TIMEOUT = 1800  # seconds of silence (not waiting on the user) before an agent counts as hung
 TURN_MESSAGE = "corral: run {} after turn {}"
 
@@ -129,9 +130,10 @@ class LiveRun:
                                          **self.launch_options)
         except AgentMissing as error:
             return await self._finish(RunStatus.FAILED, str(error))
+        cap = (self.agent.max_output_mb or DEFAULT_MAX_OUTPUT_MB) * 1024 * 1024
         try:
             self.process = AgentProcess(launch.argv, self.run.cwd, {**os.environ, **launch.env},
-                                        self.stderr_path)
+                                        self.stderr_path, line_limit=min(LINE_LIMIT, int(cap)))
         except OSError as error:
             return await self._finish(RunStatus.FAILED, f"could not start {launch.argv[0]}: {error.strerror}")
         await self._set(status=RunStatus.RUNNING, started_at=self.run.started_at or now(), ended_at=None,
@@ -144,15 +146,17 @@ class LiveRun:
         loop = asyncio.get_running_loop()
         self._heard = loop.time()
         watchdogs = [self._watchdog(), asyncio.create_task(self._hang_watch())]
-        printed, cap = 0, (self.agent.max_output_mb or DEFAULT_MAX_OUTPUT_MB) * 1024 * 1024
         async for lines in self.process.lines():
             self._heard = loop.time()
             items: list[tuple[str, dict[str, Any]]] = []
-            printed += sum(len(line) + 1 for line in lines)
-            if printed > cap and self.stop_as is None:
+            if self.process.bytes_read > cap and self.stop_as is None:
                 asyncio.create_task(self.stop(RunStatus.FAILED, f"the agent printed more than the limit of "
                                                                 f"{cap / 1024 / 1024:g} MB of output"))
             for line in lines:
+                if isinstance(line, CutLine):
+                    items.append(("agent.output_cut", {"bytes": line.size, "kept": len(line),
+                                                       "head": line[:CUT_HEAD].decode("utf-8", "replace")}))
+                    continue
                 parsed = parser.parse(line)
                 if parsed.message_id and parsed.message_id != self._turn_message:
                     await self._turn_over(items)  # a response without tools was a turn too

@@ -18,6 +18,7 @@ from core.config import Paths
 from core.engine import Engine
 from core.errors import Conflict
 from core.models import RunStatus
+from core.process import LINE_LIMIT
 
 BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
 CORRAL = str(Path(sys.executable).with_name("corral"))
@@ -147,3 +148,64 @@ async def test_an_agent_flooding_output_is_stopped_at_the_cap(engine, repo, monk
     done = await engine.wait(run.id)
     assert done.status == RunStatus.FAILED and "more than the limit of 1 MB" in done.reason
     assert len(await engine.events(run.id)) < 200000
+
+
+async def test_megabyte_lines_of_an_agent_are_stored_whole(engine, repo, monkeypatch):
+    monkeypatch.setenv("CORRAL_FLOOD_LINES", "10")
+    monkeypatch.setenv("CORRAL_FLOOD_LINE_BYTES", str(1 << 20))
+    project = await engine.add_project(repo)
+    await engine.add_agent("flood", command=str(FLOOD_AGENT))
+    run = await engine.start_run(project.id, "flood", agent="flood")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    messages = [e.payload["text"] for e in await engine.events(run.id) if e.type == "agent.message"]
+    assert len(messages) == 2 and all(len(text) > 1 << 20 for text in messages)
+
+
+async def test_a_line_longer_than_the_limit_is_cut_and_recorded_and_the_run_goes_on(engine, repo, monkeypatch):
+    monkeypatch.setenv("CORRAL_FLOOD_LINES", "6")
+    monkeypatch.setenv("CORRAL_FLOOD_LINE_BYTES", str(LINE_LIMIT + (1 << 20)))
+    project = await engine.add_project(repo)
+    await engine.add_agent("flood", command=str(FLOOD_AGENT))
+    run = await engine.start_run(project.id, "flood", agent="flood")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    (cut,) = [e.payload for e in await engine.events(run.id) if e.type == "agent.output_cut"]
+    assert cut["kept"] == LINE_LIMIT and cut["bytes"] > LINE_LIMIT + (1 << 20)
+    assert cut["head"].startswith('{"type": "assistant"')
+
+
+async def test_an_endless_line_past_the_output_cap_ends_the_run_and_is_not_kept(engine, repo, monkeypatch):
+    monkeypatch.setenv("CORRAL_FLOOD_LINES", "10")
+    monkeypatch.setenv("CORRAL_FLOOD_TAIL", str(20 << 20))  # 20 MB without a newline, then silence
+    project = await engine.add_project(repo)
+    await engine.add_agent("flood", command=str(FLOOD_AGENT), max_output_mb=1)
+    run = await engine.start_run(project.id, "flood", agent="flood")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED and "more than the limit of 1 MB" in done.reason
+    assert sum(len(json.dumps(e.payload)) for e in await engine.events(run.id)) < 2 << 20
+
+
+def test_cancel_reaches_a_run_whose_agent_prints_an_endless_line(agent_env, repo, monkeypatch):
+    monkeypatch.setenv("CORRAL_FLOOD_LINES", "100")
+    monkeypatch.setenv("CORRAL_FLOOD_TAIL", str(64 << 20))
+
+    def corral(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([CORRAL, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    project = json.loads(corral("project", "add", str(repo), "--json").stdout)
+    corral("agent", "add", "flood", "--command", str(FLOOD_AGENT))
+    run = json.loads(corral("run", "--project", project["id"], "--agent", "flood", "flood", "--json").stdout)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "agent.message" not in corral("events", run["id"]).stdout:
+        time.sleep(0.1)
+    corral("cancel", run["id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        shown = json.loads(corral("show", run["id"], "--json").stdout)
+        if shown["status"] == "cancelled":
+            break
+        time.sleep(0.2)
+    assert shown["status"] == "cancelled", shown

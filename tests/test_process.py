@@ -7,7 +7,9 @@ import os
 import sys
 import textwrap
 
-from core.process import AgentProcess
+import pytest
+
+from core.process import AgentProcess, CutLine, LineSplitter
 
 
 def python(code: str) -> list[str]:
@@ -26,6 +28,44 @@ async def test_lines_arrive_whole_and_in_order_including_a_last_partial_one(tmp_
     assert len(lines) == 50001
     assert lines[12345].startswith(b'{"n": 12345,')
     assert lines[-1] == b"no newline at the end"
+
+
+@pytest.mark.timeout(60)
+async def test_lines_of_megabytes_arrive_whole(tmp_path):
+    proc = AgentProcess(python("""
+        import sys
+        for n in range(3):
+            sys.stdout.write("ab"[n % 2] * (4 << 20) + "\\n")
+        sys.stdout.write("ok\\n")
+    """), tmp_path, dict(os.environ), tmp_path / "stderr.log")
+    lines = [line async for batch in proc.lines() for line in batch]
+    assert await proc.wait() == 0
+    assert [(len(line), line[:1]) for line in lines] == [(4 << 20, b"a"), (4 << 20, b"b"), (4 << 20, b"a"), (2, b"o")]
+    assert not any(isinstance(line, CutLine) for line in lines)
+
+
+@pytest.mark.timeout(60)
+async def test_a_line_longer_than_the_limit_is_cut_and_says_how_long_it_was(tmp_path):
+    proc = AgentProcess(python("""
+        import sys
+        sys.stdout.write("before\\n" + "b" * (3 << 20) + "\\nbetween\\n" + "c" * (5 << 20))
+    """), tmp_path, dict(os.environ), tmp_path / "stderr.log", line_limit=1 << 20)
+    lines = [line async for batch in proc.lines() for line in batch]
+    assert await proc.wait() == 0
+    assert lines[0] == b"before" and lines[2] == b"between"
+    for line, size, byte in ((lines[1], 3 << 20, b"b"), (lines[3], 5 << 20, b"c")):
+        assert isinstance(line, CutLine) and line.size == size
+        assert line == byte * (1 << 20)
+    assert proc.bytes_read == len("before\nbetween\n") + (8 << 20) + 1
+
+
+def test_lines_split_the_same_however_the_output_is_chunked():
+    text = b"".join(b"line %d %s\n" % (n, b"x" * (n * 37 % 500)) for n in range(300)) + b"tail"
+    expected = text.split(b"\n")
+    for size in (1, 7, 64, 4096, len(text)):
+        splitter = LineSplitter()
+        lines = [line for at in range(0, len(text), size) for line in splitter.feed(text[at:at + size])]
+        assert lines + splitter.close() == expected
 
 
 async def test_a_silent_agent_does_not_block_the_event_loop(tmp_path):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 from locking import database_held_elsewhere
@@ -113,3 +116,30 @@ async def test_a_database_held_by_another_process_gives_a_clear_error(tmp_path, 
     await pending
     assert len(await store.events("r1")) == 5
     await store.close()
+
+
+async def test_an_event_loop_busy_elsewhere_does_not_hold_the_write_lock(store):
+    """A driver's loop that is busy (a long line, a slow widget) must not keep other corral
+    processes from writing: a transaction never waits on the loop between its statements."""
+    loop = asyncio.get_running_loop()
+    began = threading.Event()
+
+    def trace(statement: str) -> None:
+        if statement.startswith("BEGIN") and not began.is_set():
+            began.set()
+            loop.call_soon_threadsafe(time.sleep, 1.0)  # the loop, busy for a second
+
+    def another_process_writes() -> None:
+        assert began.wait(5)
+        time.sleep(0.2)
+        other = sqlite3.connect(store.path, timeout=0.3, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # 'database is locked' while the writer's transaction is open
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+    await store._writer.set_trace_callback(trace)
+    elsewhere = asyncio.create_task(asyncio.to_thread(another_process_writes))
+    await store.append(_events("r1", 1, 50))
+    await elsewhere

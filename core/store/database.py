@@ -44,6 +44,38 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
+    """Write a batch in one transaction and return each write's result (rows changed, rows
+    returned, or events stored, their ids set)."""
+    conn.execute("BEGIN IMMEDIATE")
+    results: list[Any] = []
+    try:
+        for write in batch:
+            if write.events is None:
+                cursor = conn.execute(write.sql, write.params)
+                results.append(cursor.fetchall() if write.returning else cursor.rowcount)
+                continue
+            events = write.events
+            conn.executemany(_INSERT_EVENT, [
+                (e.run_id, e.seq, e.type, json.dumps(e.payload, separators=(",", ":")), e.created_at)
+                for e in events
+            ])
+            (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+            results.append(len(events))
+            # One writer holds the lock for the whole transaction, so the ids are consecutive.
+            for offset, event in enumerate(events):
+                event.id = last - len(events) + 1 + offset
+        conn.execute("COMMIT")
+    except BaseException:
+        for write in batch:
+            for event in write.events or ():
+                event.id = None
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return results
+
+
 class Database:
     def __init__(self, path: Path, on_commit: Callable[[list[Event]], None] | None = None):
         self.path = path
@@ -194,35 +226,9 @@ class Database:
     async def _commit(self, batch: list[_Write]) -> list[Any]:
         conn = self._writer
         assert conn is not None
-        await conn.execute("BEGIN IMMEDIATE")
-        results: list[Any] = []
-        try:
-            for write in batch:
-                if write.events is None:
-                    cursor = await conn.execute(write.sql, write.params)
-                    results.append(list(await cursor.fetchall()) if write.returning else cursor.rowcount)
-                    await cursor.close()
-                    continue
-                events = write.events
-                await conn.executemany(_INSERT_EVENT, [
-                    (e.run_id, e.seq, e.type, json.dumps(e.payload, separators=(",", ":")), e.created_at)
-                    for e in events
-                ])
-                async with conn.execute("SELECT last_insert_rowid()") as cursor:
-                    (last,) = await cursor.fetchone()
-                results.append(len(events))
-                # One writer holds the lock for the whole transaction, so the ids are consecutive.
-                for offset, event in enumerate(events):
-                    event.id = last - len(events) + 1 + offset
-            await conn.execute("COMMIT")
-        except BaseException:
-            for write in batch:
-                for event in write.events or ():
-                    event.id = None
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            raise
-        return results
+        # The whole transaction is one call in the connection's thread: SQLite's write lock is
+        # never held while this process's event loop is busy with something else.
+        return await conn._execute(_commit_batch, conn._conn, batch)
 
     # -- reads ---------------------------------------------------------------------------
 
