@@ -214,18 +214,21 @@ class Lifecycle:
 
     # -- recovery ----------------------------------------------------------------------------
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, rows: list[dict] | None = None) -> int:
         """Runs whose corral process is gone (killed, crashed, the machine slept) are interrupted:
         their agents are ended if still alive, so none keeps working unseen, and their work is
-        committed to their branch. They can be continued."""
-        for row in await self.store.processes(RunStatus.ACTIVE):
+        committed to their branch. They can be continued. `rows`: the active runs' processes, when
+        the caller has just read them. Returns how many runs it ended."""
+        ended = 0
+        for row in rows if rows is not None else await self.store.processes(RunStatus.ACTIVE):
             if row["owner_pid"] is None or still_running(row["owner_pid"], row["owner_started"]):
                 continue
             if row["pid"] and still_running(row["pid"], row["agent_started"]):
                 kill_group(row["pid"])
             run = await self.run(row["id"])
-            await self._end_unowned(run, RunStatus.INTERRUPTED,
-                                    f"its corral process (pid {row['owner_pid']}) ended while it ran")
+            ended += await self._end_unowned(run, RunStatus.INTERRUPTED,
+                                             f"its corral process (pid {row['owner_pid']}) ended while it ran")
+        return ended
 
     async def _owner(self, run: Run) -> int | None:
         return await self.store.run_owner(run.id)

@@ -44,6 +44,7 @@ class Queue:
 
     if TYPE_CHECKING:  # provided by the engine and its other parts
         async def projects(self) -> list[Project]: ...  # the engine's
+        async def _reconcile(self, rows: list[dict] | None = None) -> int: ...  # the engine's
 
     async def max_runs(self) -> int | None:
         """How many runs may work at once over all projects; None: no limit."""
@@ -92,7 +93,10 @@ class Queue:
             limit, project_limits = await self._limits()
             if limit is None and project_limits.get(run.project_id) is None:
                 break  # no limit to keep: nothing to wait for, nothing to count
-            place = self._place(run, limit, project_limits, await self.store.processes(RunStatus.ACTIVE))
+            rows = await self.store.processes(RunStatus.ACTIVE)
+            if await self._reconcile(rows):
+                continue  # a run whose corral died held a slot: it is free now
+            place = self._place(run, limit, project_limits, rows)
             if place is None:
                 if await self.store.take_slot(run.id, run.project_id, limit, project_limits.get(run.project_id)):
                     break

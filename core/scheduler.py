@@ -58,6 +58,7 @@ class Scheduler:
         async def projects(self) -> list[Project]: ...  # the engine's
         async def start_run(self, project_key: str, prompt: str, **kwargs: Any) -> Run: ...  # the engine's
         async def cancel(self, run_key: str) -> Run: ...  # the engine's
+        async def _reconcile(self, rows: list[dict] | None = None) -> int: ...  # the engine's
         async def task(self, key: str) -> Task: ...  # the engine's
         async def max_runs(self) -> int | None: ...  # the engine's
 
@@ -141,9 +142,11 @@ class Scheduler:
         return started
 
     async def run_scheduler(self, every: float = SCHEDULE_EVERY) -> None:
-        """Schedule forever (a long-lived corral: the dashboard, the server)."""
+        """Schedule forever (a long-lived corral: the dashboard, the server), and end the runs
+        whose corral process died, so they show as interrupted and free their slots."""
         while True:
             try:
+                await self._reconcile()
                 await self.schedule()
             except CorralError as error:
                 log.warning("scheduling: %s", error)

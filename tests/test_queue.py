@@ -4,15 +4,52 @@ corral process on one home keeps to the same limits."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from model_server import text
+from model_server import text, tool
 from test_api_fixtures import until_event
 
 from core.config import Paths
 from core.engine import Engine
 from core.errors import CorralError
 from core.models import RunStatus
+
+
+CORRAL = str(Path(sys.executable).with_name("corral"))
+BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
+
+
+def corral(*args: str) -> dict:
+    done = subprocess.run([CORRAL, *args, "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def driver_of(run_id: str) -> int:
+    """The pid of the background `corral drive` process of a run, as `ps` would show it."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"drive" in argv and run_id.encode() in argv:
+            return int(pid)
+    raise AssertionError(f"no driver process for run {run_id}")
+
+
+async def status_becomes(engine: Engine, run_id: str, wanted: set[str], within: float = 30.0) -> str:
+    deadline = asyncio.get_running_loop().time() + within
+    while (status := (await engine.run(run_id)).status) not in wanted:
+        assert asyncio.get_running_loop().time() < deadline, f"run {run_id[:8]} still {status}"
+        await asyncio.sleep(0.1)
+    return status
 
 
 async def first(engine: Engine, run_id: str, kind: str):
@@ -90,3 +127,34 @@ async def test_a_queued_run_can_be_cancelled_and_bad_limits_are_refused(engine, 
     assert await engine.max_runs() == 1 and (await engine.project(project.id)).max_runs is None
     await engine.set_max_runs(None)
     assert await engine.max_runs() is None
+
+
+async def test_a_killed_driver_is_noticed_by_a_running_corral(engine, model, repo):
+    """The dashboard and the server watch like this; nothing else runs a crash sweep meanwhile."""
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    project = await engine.add_project(repo)
+    watching = asyncio.create_task(engine.run_scheduler())
+    try:
+        held = await asyncio.to_thread(corral, "run", "--project", project.id, "compute")
+        await status_becomes(engine, held["id"], {RunStatus.NEEDS_ATTENTION})
+        os.kill(driver_of(held["id"]), signal.SIGKILL)
+        await status_becomes(engine, held["id"], {RunStatus.INTERRUPTED}, within=15)
+        assert "ended while it ran" in (await engine.run(held["id"])).reason
+    finally:
+        watching.cancel()
+
+
+async def test_the_slot_of_a_killed_driver_goes_to_the_next_run(engine, model, repo):
+    """No dashboard is open: the waiting run's own driver sees that the slot's holder is gone."""
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    project = await engine.add_project(repo)
+    await engine.set_max_runs(1)
+    held = await asyncio.to_thread(corral, "run", "--project", project.id, "compute")
+    await status_becomes(engine, held["id"], {RunStatus.NEEDS_ATTENTION})
+    waiting = await asyncio.to_thread(corral, "run", "--project", project.id, "compute again")
+    while not [e for e in await engine.events(waiting["id"]) if e.type == "run.queued"]:
+        await asyncio.sleep(0.1)  # its driver waits for the slot
+    os.kill(driver_of(held["id"]), signal.SIGKILL)
+    await status_becomes(engine, waiting["id"], {RunStatus.RUNNING, RunStatus.NEEDS_ATTENTION}, within=15)
+    assert (await engine.run(held["id"])).status == RunStatus.INTERRUPTED
+    await engine.cancel(waiting["id"])
