@@ -20,7 +20,18 @@ from .store import Store
 EDITABLE = frozenset({"title", "description", "type", "priority", "phase", "acceptance", "tags", "depends_on",
                       "status", "position"})
 MOVABLE = {TaskStatus.BACKLOG: {TaskStatus.QUEUED}, TaskStatus.QUEUED: {TaskStatus.BACKLOG},
-           TaskStatus.FAILED: {TaskStatus.BACKLOG}, TaskStatus.CANCELLED: {TaskStatus.BACKLOG}}
+           TaskStatus.FAILED: {TaskStatus.BACKLOG}, TaskStatus.CANCELLED: {TaskStatus.BACKLOG},
+           TaskStatus.REVIEW: {TaskStatus.DONE}}  # review to done: only a task whose run changed nothing
+
+
+def _check_move(task: Task, status: str) -> None:
+    """The moves a user makes by hand; the rest follow the task's run."""
+    if status == task.status:
+        return
+    if status not in MOVABLE.get(task.status, set()):
+        raise Conflict(f"task {task.key} is {task.status}: it cannot be moved to {status}", code="TASK_STATUS")
+    if task.status == TaskStatus.REVIEW and not task.no_changes:
+        raise Conflict(f"task {task.key} has work to merge: it is done once its run is merged", code="TASK_STATUS")
 
 
 def short_name(name: str) -> str:
@@ -97,6 +108,7 @@ class Board:
     if TYPE_CHECKING:  # provided by the engine and its other parts
         async def project(self, key: str) -> Project: ...  # the engine's
         async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]: ...  # the engine's
+        async def schedule(self) -> list[Task]: ...  # the engine's
 
     async def create_task(self, project_key: str, title: str, *, description: str = "", type: str = "feature",
                           priority: str = "medium", acceptance: list[str] | None = None,
@@ -149,10 +161,8 @@ class Board:
         if unknown:
             raise CorralError(f"cannot change {', '.join(sorted(unknown))} of a task", code="INVALID_FIELD")
         check_fields(changes)
-        if "status" in changes and changes["status"] != task.status \
-                and changes["status"] not in MOVABLE.get(task.status, set()):
-            raise Conflict(f"task {task.key} is {task.status}: it cannot be moved to {changes['status']}",
-                           code="TASK_STATUS")
+        if "status" in changes:
+            _check_move(task, changes["status"])
         if "depends_on" in changes:
             everything = await self.store.list_tasks(task.project_id)
             deps = [self._resolve(everything, k).id for k in changes["depends_on"]]
@@ -173,6 +183,8 @@ class Board:
         await self.store.update_task(task.id, fields, history)
         if "depends_on" in changes and changes["depends_on"] != task.depends_on:
             await self.store.set_dependencies(task.id, changes["depends_on"])
+        if status != task.status and status == TaskStatus.DONE:
+            await self.schedule()  # what waited on it may start
         return await self.task(task.id)
 
     async def delete_tasks(self, keys: list[str]) -> list[Task]:
@@ -194,10 +206,8 @@ class Board:
         chosen = [self._resolve(everything, k) for k in keys]
         check_fields(changes)
         for task in chosen:
-            if "status" in changes and changes["status"] != task.status \
-                    and changes["status"] not in MOVABLE.get(task.status, set()):
-                raise Conflict(f"task {task.key} is {task.status}: it cannot be moved to {changes['status']}",
-                               code="TASK_STATUS")
+            if "status" in changes:
+                _check_move(task, changes["status"])
         return [await self.update_task(task.id, **changes) for task in chosen]
 
     async def task_history(self, key: str) -> list[dict[str, Any]]:

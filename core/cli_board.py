@@ -16,7 +16,8 @@ from .scheduler import spawn_driver
 
 
 def task_line(task: Task) -> str:
-    return f"{task.key:<14} {task.status:<9} {task.priority:<8} {render._one_line(task.title, 50)}"
+    line = f"{task.key:<14} {task.status:<9} {task.priority:<8} {render._one_line(task.title, 50)}"
+    return line + ("  (no changes)" if task.status == TaskStatus.REVIEW and task.no_changes else "")
 
 
 def plan_line(plan: Plan) -> str:
@@ -210,7 +211,8 @@ async def task_add(engine: Engine, title: str, project_key: str | None, descript
 @click.option("--priority", type=click.Choice(PRIORITIES))
 @click.option("--after", help="Comma-separated keys of the tasks it depends on ('' for none).")
 @click.option("--tags", help="Comma-separated tags ('' for none).")
-@click.option("--status", type=click.Choice([TaskStatus.BACKLOG, TaskStatus.QUEUED]))
+@click.option("--status", type=click.Choice([TaskStatus.BACKLOG, TaskStatus.QUEUED, TaskStatus.DONE]),
+              help="backlog or queued; done for a task in review whose run changed nothing.")
 @engine_command
 async def task_edit(engine: Engine, key: str, title: str | None, description: str | None, kind: str | None,
                     priority: str | None, after: str | None, tags: str | None, status: str | None) -> None:

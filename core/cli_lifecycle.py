@@ -15,7 +15,7 @@ from .store import Store
 from .cli import _print_json, engine_command, main, parse_limit, watch_run
 from .engine import Engine
 from .models import Run, RunStatus
-from .scheduler import spawn_driver
+from .scheduler import DEFAULT_TASK_RUNS, spawn_driver
 
 
 def _report(run: Run, waited: bool, as_json: bool, started: str) -> None:
@@ -117,18 +117,24 @@ def queue() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
 async def queue_status(engine: Engine, as_json: bool) -> None:
-    """The limits, the runs working and the runs waiting, in the order they will start."""
+    """The limits, the runs working and the runs waiting, in the order they will start; then the
+    board's queued tasks and what each waits for."""
     limit = await engine.max_runs()
     active = await engine.runs(RunStatus.ACTIVE)
     waiting = sorted((r for r in active if r.status == RunStatus.QUEUED),
                      key=lambda r: (r.queued_at or r.created_at, r.id))
     working = [r for r in active if r.status != RunStatus.QUEUED]
+    tasks = await engine.waiting_tasks()
     if as_json:
-        return _print_json({"max_runs": limit, "working": [r.id for r in working],
-                            "waiting": [r.id for r in waiting]})
-    click.echo(f"{len(working)} working (limit: {limit or 'none'}), {len(waiting)} waiting")
+        return _print_json({"max_runs": limit, "task_runs": limit or DEFAULT_TASK_RUNS,
+                            "working": [r.id for r in working], "waiting": [r.id for r in waiting],
+                            "tasks": [{"key": w.task.key, "title": w.task.title, "reason": w.reason} for w in tasks]})
+    click.echo(f"{len(working)} working (limit: {limit or 'none'}; tasks: {limit or DEFAULT_TASK_RUNS} at once), "
+               f"{len(waiting)} waiting")
     for run in waiting:
         click.echo(render.run_line(run) + (f"\n          {run.reason}" if run.reason else ""))
+    for wait in tasks:
+        click.echo(f"{wait.task.key:<14} {render._one_line(wait.task.title, 40)}\n          {wait.reason}")
 
 
 @queue.command("limit")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import TYPE_CHECKING
 from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import Event, Project, Run, Worktree, now
+from .models import Event, Project, Run, Task, Worktree, now
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT = "corral: checkpoint of run {}"
 
@@ -50,6 +53,7 @@ class Landing:
         async def run(self, key: str) -> Run: ...  # the engine's
         async def project(self, key: str) -> Project: ...  # the engine's
         async def projects(self) -> list[Project]: ...  # the engine's
+        async def schedule(self) -> list[Task]: ...  # the engine's
 
     # -- reading -------------------------------------------------------------------------
 
@@ -177,6 +181,10 @@ class Landing:
         await self._note(run, "run.landed", {"how": how, "landings": [
             {"repo": w.repo_name, "target": l.target, "how": l.how, "commit": l.commit}
             for (w, _), l in zip(plan, landed)]})
+        try:
+            await self.schedule()  # the run's task is done now, and what waited on it may start
+        except CorralError as error:
+            log.warning("scheduling after the merge of run %s: %s", run.short_id, error)
         return landed
 
     async def rebase(self, run_key: str, onto: str | None = None) -> list[str]:

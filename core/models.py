@@ -200,6 +200,7 @@ class Task(Record):
     tags: list[str] = field(default_factory=list)
     run_id: str | None = None
     depends_on: list[str] = field(default_factory=list)  # task ids
+    no_changes: bool = False  # in review, but its run's branch holds no commit: nothing to merge
 
 
 @dataclass

@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import git
@@ -40,6 +41,38 @@ def task_prompt(task: Task, done: list[Task]) -> str:
     if done:
         lines += ["", "Done before this, in the code you start from: " + "; ".join(f"{t.key} {t.title}" for t in done)]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TaskWait:
+    """A queued task and what it waits for before it starts."""
+
+    task: Task
+    reason: str
+
+
+def _board_order(task: Task) -> tuple:
+    return PRIORITIES.index(task.priority), task.position, task.created_at
+
+
+def _what_it_needs(dep: Task) -> str:
+    if dep.status == TaskStatus.REVIEW:
+        return "in review, no changes: mark it done" if dep.no_changes else "in review: merge its run"
+    if dep.status == TaskStatus.FAILED:
+        return "failed: retry it"
+    return dep.status
+
+
+def _holds_work(run: Run) -> bool:
+    """Whether the run's branch has a commit of its own in some repo (a gone branch counts as
+    work: where it went is for `is_landed` to say)."""
+    for worktree in run.worktrees:
+        try:
+            if git.resolve(worktree.repo_path, run.branch) != worktree.base_sha:
+                return True
+        except git.GitError:
+            return True
+    return False
 
 
 def spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
@@ -115,7 +148,7 @@ class Scheduler:
                        for p in projects.values()}
         ready = [t for t in tasks if t.status == TaskStatus.QUEUED
                  and all(self._satisfied(by_id.get(d), projects[t.project_id]) for d in t.depends_on)]
-        ready.sort(key=lambda t: (PRIORITIES.index(t.priority), t.position, t.created_at))
+        ready.sort(key=_board_order)
         started = []
         for task in ready:
             if room <= 0:
@@ -152,6 +185,38 @@ class Scheduler:
                 log.warning("scheduling: %s", error)
             await asyncio.sleep(every)
 
+    async def waiting_tasks(self) -> list[TaskWait]:
+        """Queued tasks in the order they would start, each with what it waits for."""
+        tasks = await self.store.list_tasks()
+        queued = sorted((t for t in tasks if t.status == TaskStatus.QUEUED), key=_board_order)
+        if not queued:
+            return []
+        by_id = {t.id: t for t in tasks}
+        projects = {p.id: p for p in await self.projects()}
+        paused = await self.queue_paused()
+        active = [r for r in await self.store.list_runs() if r.active]
+        limit = await self.max_runs() or DEFAULT_TASK_RUNS
+        room = limit - len(active)
+        per_project = {p.id: (p.max_runs or 1 << 30) - sum(r.project_id == p.id for r in active)
+                       for p in projects.values()}
+        waits = []
+        for task in queued:
+            project = projects[task.project_id]
+            blockers = [by_id[d] for d in task.depends_on if d in by_id and not self._satisfied(by_id[d], project)]
+            if blockers:
+                reason = "waits for " + ", ".join(f"{d.key} ({_what_it_needs(d)})" for d in blockers)
+            elif paused:
+                reason = "the queue is paused: `corral queue resume` goes on"
+            elif room <= 0:
+                reason = f"{len(active)} runs are working (the limit is {limit})"
+            elif per_project[project.id] <= 0:
+                reason = f"the project's runs are at its limit of {project.max_runs}"
+            else:
+                reason = "starts now"
+                room, per_project[project.id] = room - 1, per_project[project.id] - 1
+            waits.append(TaskWait(task, reason))
+        return waits
+
     def _satisfied(self, dep: Task | None, project: Project) -> bool:
         if dep is None:
             return True  # deleted: nothing left to wait for
@@ -167,6 +232,11 @@ class Scheduler:
         if task.status == TaskStatus.RUNNING and run is not None and run.status in RUN_ENDED_AS:
             return await self.store.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status])
         if task.status == TaskStatus.REVIEW and run is not None and run.worktrees:
+            changed = await asyncio.to_thread(_holds_work, run)
+            if task.no_changes == changed:
+                await self.store.update_task(task.id, {"no_changes": not changed}, [])
+            if not changed:
+                return False  # nothing to merge, so nothing was merged: the user says what it is
             landed = [await asyncio.to_thread(git.is_landed, w.repo_path, run.branch, w.base_branch or w.base_sha)
                       for w in run.worktrees]
             if all(landed):

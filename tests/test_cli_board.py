@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from model_server import text, tool
@@ -46,3 +47,27 @@ def test_plan_approve_and_the_board_from_the_command_line(agent_env, model, repo
     assert missing.returncode == 1 and missing.stderr.strip() == "Error: no task 'FTR-AP-9'"
     figures = json.loads(corral("metrics", "--json", cwd=repo).stdout)
     assert figures["tasks"]["queued"] == 2
+
+
+def test_a_merge_from_the_command_line_finishes_its_task_and_starts_what_waited(agent_env, model, repo):
+    model.set_script([tool("Write", {"file_path": "parser.py", "content": "def parse(text):\n    return text\n"}),
+                      text("Written.")])
+    assert corral("project", "add", str(repo)).returncode == 0
+    assert corral("task", "add", "Write the parser", "--queue", cwd=repo).returncode == 0
+    assert corral("task", "add", "Test the parser", "--after", "FTR-AP-1000", "--queue", cwd=repo).returncode == 0
+    deadline = time.monotonic() + 90
+    while (first := json.loads(corral("task", "show", "FTR-AP-1000", "--json").stdout))["status"] != "review":
+        assert time.monotonic() < deadline, first
+        time.sleep(0.2)  # its run's driver moves it on when the run ends
+
+    status = corral("queue", "status")
+    assert "tasks: 3 at once" in status.stdout
+    assert "FTR-AP-1001" in status.stdout and "waits for FTR-AP-1000 (in review: merge its run)" in status.stdout
+
+    model.set_script([text("Tested.")])
+    merged = corral("merge", first["run_id"])
+    assert merged.returncode == 0, merged.stderr
+    board = {t["key"]: t for t in json.loads(corral("tasks", "--json").stdout)}
+    assert board["FTR-AP-1000"]["status"] == "done"
+    assert board["FTR-AP-1001"]["status"] == "running" and board["FTR-AP-1001"]["run_id"]
+    assert "FTR-AP-1001" not in corral("queue", "status").stdout

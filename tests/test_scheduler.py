@@ -7,16 +7,22 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from model_server import error, text, tool
 
+from core.errors import Conflict
 from core.models import TaskStatus
 
 
 async def settle(engine, project_id: str, done: set[str], timeout: float = 90) -> list:
-    """Schedule until every task of the project has one of the `done` statuses."""
+    """Schedule until every task of the project has one of the `done` statuses. A task in review
+    whose run changed nothing is marked done, as its user would (there is nothing to merge)."""
     deadline = time.monotonic() + timeout
     while True:
         await engine.schedule()
+        for task in await engine.tasks(project_id, status=TaskStatus.REVIEW):
+            if task.no_changes and TaskStatus.DONE in done:
+                await engine.update_task(task.key, status=TaskStatus.DONE)
         tasks = await engine.tasks(project_id)
         if all(t.status in done for t in tasks):
             return tasks
@@ -118,3 +124,29 @@ async def test_a_failed_run_fails_its_task_and_its_dependents_wait_until_a_retry
     await engine.retry_task(base.key)
     tasks = await settle(engine, project.id, {TaskStatus.DONE})
     assert len({t.run_id for t in tasks}) == 2
+
+
+async def test_a_task_whose_run_changed_nothing_stays_in_review_and_its_dependent_waits(engine, model, repo):
+    model.set_script([text("Nothing needed changing.")])
+    project = await engine.add_project(repo)
+    base = await engine.create_task(project.id, "check the config", status=TaskStatus.QUEUED)
+    top = await engine.create_task(project.id, "build on it", depends_on=[base.key], status=TaskStatus.QUEUED)
+    deadline = time.monotonic() + 90
+    while not (await engine.task(base.key)).no_changes:
+        assert time.monotonic() < deadline, await engine.task(base.key)
+        await engine.schedule()
+        await asyncio.sleep(0.2)
+    for _ in range(3):  # passes after it was flagged change nothing
+        await engine.schedule()
+    assert (await engine.task(base.key)).status == TaskStatus.REVIEW
+    assert (await engine.task(top.key)).run_id is None
+    (wait,) = await engine.waiting_tasks()
+    assert wait.task.key == top.key and wait.reason == f"waits for {base.key} (in review, no changes: mark it done)"
+
+    model.set_script([tool("Write", {"file_path": "built.txt", "content": "built\n"}), text("Built.")])
+    await engine.update_task(base.key, status=TaskStatus.DONE)  # the user: nothing to do was the right answer
+    assert (await engine.task(top.key)).status == TaskStatus.RUNNING
+    tasks = {t.key: t for t in await settle(engine, project.id, {TaskStatus.REVIEW, TaskStatus.DONE})}
+    assert tasks[top.key].status == TaskStatus.REVIEW and not tasks[top.key].no_changes
+    with pytest.raises(Conflict, match="has work to merge"):
+        await engine.update_task(top.key, status=TaskStatus.DONE)

@@ -11,15 +11,16 @@ from ..models import Plan, Task, now
 _PLAN_COLUMNS = ("id, project_id, run_id, topic, model, effort, granularity, context, status, reason, "
                  "created_at, updated_at")
 _TASK_COLUMNS = ("id, project_id, plan_id, key, title, description, type, priority, status, phase, acceptance, "
-                 "tags, run_id, position, created_at, updated_at")
+                 "tags, run_id, position, created_at, updated_at, no_changes")
 TASK_FIELDS = frozenset({"title", "description", "type", "priority", "status", "phase", "acceptance", "tags",
-                         "run_id", "position", "plan_id"})
+                         "run_id", "position", "plan_id", "no_changes"})
 
 
 def _task(row: sqlite3.Row, deps: dict[str, list[str]]) -> Task:
     data = dict(row)
     data["acceptance"] = json.loads(data["acceptance"])
     data["tags"] = json.loads(data["tags"])
+    data["no_changes"] = bool(data["no_changes"])
     return Task(**data, depends_on=deps.get(data["id"], []))
 
 

@@ -200,4 +200,8 @@ MIGRATIONS: list[list[str]] = [
             new TEXT,
             at TEXT NOT NULL)""",
     ],
+    # 10: a task in review whose run changed nothing is told apart: there is nothing to merge
+    [
+        "ALTER TABLE tasks ADD COLUMN no_changes INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
