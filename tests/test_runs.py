@@ -50,6 +50,18 @@ async def test_a_run_writes_and_edits_files_in_its_own_worktree(engine, model, r
     assert "corral: checkpoint" in _git(repo, "log", "--format=%s", done.branch)
 
 
+async def test_a_write_of_a_large_file_is_recorded_whole(engine, model, repo):
+    content = "".join(f"line {n}: {'x' * 60}\n" for n in range(3000))  # about 200,000 characters
+    model.set_script([tool("Write", {"file_path": "big.txt", "content": content}), text("Wrote it.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "write a big file")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert (Path(done.worktrees[0].path) / "big.txt").read_text() == content
+    (call,) = [e for e in await engine.events(run.id) if e.type == "agent.tool_call"]
+    assert call.payload["input"]["content"] == content
+
+
 async def _until(engine, run_id: str, kind: str):
     async for event in engine.follow(run_id):
         if event.type == kind:
