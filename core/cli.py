@@ -197,7 +197,8 @@ async def project_set(engine: Engine, project_key: str, post_create: str | None,
     changed = await engine.update_project(project_key, **changes)
     click.echo(f"{changed.name}: " + "; ".join([
         f"new worktrees run {changed.post_create!r}" if changed.post_create else "no post-create command",
-        f"at most {changed.max_runs} runs at once" if changed.max_runs else "no limit of runs of its own",
+        f"at most {render.plural(changed.max_runs, 'run')} at once" if changed.max_runs
+        else "no limit of runs of its own",
         "desktop notifications on" if changed.notify else "desktop notifications off",
         "plans approved by hand" if not changed.auto_approve_plan else "plans approved at once",
         "tasks wait for merged dependencies" if changed.deps_need_merge else "tasks wait for completed ones"]))
@@ -280,7 +281,7 @@ async def agent_list(engine: Engine, as_json: bool) -> None:
         return _print_json([a.to_dict() for a in profiles])
     for a in profiles:
         extras = ", ".join(filter(None, [a.model, a.allowed_tools and "allows " + ",".join(a.allowed_tools),
-                                         a.max_turns and f"{a.max_turns} turns", a.command]))
+                                         a.max_turns and render.plural(a.max_turns, "turn"), a.command]))
         click.echo(f"{a.name:<16} {a.cli}" + (f"  ({extras})" if extras else ""))
 
 

@@ -138,7 +138,7 @@ async def queue_limit(engine: Engine, max_runs: str) -> None:
     """Set how many runs may work at once over all projects ('none': no limit)."""
     await engine.set_max_runs(parse_limit(max_runs))
     limit = await engine.max_runs()
-    click.echo(f"at most {limit} runs at once" if limit else "no limit of runs at once")
+    click.echo(f"at most {render.plural(limit, 'run')} at once" if limit else "no limit of runs at once")
 
 
 @main.command("attach")

@@ -15,6 +15,9 @@ import pytest
 from locking import database_held_elsewhere
 from model_server import text, tool
 
+from core import render
+from core.models import Event
+
 CORRAL = [str(Path(sys.executable).with_name("corral"))]  # the console script pip installed
 BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
 
@@ -58,7 +61,7 @@ def test_run_wait_prints_the_run_and_the_events_and_diff_show_its_work(project, 
     events = [json.loads(line) for line in corral("events", run["id"][:8], "--json").stdout.splitlines()]
     assert events[0]["type"] == "run.created" and events[-1]["type"] == "run.completed"
     assert all("type" in e and "payload" in e for e in events)
-    assert "hello.py" in corral("diff", run["id"], "--stat").stdout
+    assert "1 file changed, 1 insertion(+), 0 deletions(-)" in corral("diff", run["id"], "--stat").stdout
     assert "+print('hi')" in corral("diff", run["id"]).stdout
     shown = corral_json("show", run["id"])
     assert shown["cost_usd"] > 0 and shown["changes"][0]["path"] == "hello.py"
@@ -208,6 +211,16 @@ def test_landing_verbs_review_reject_and_merge(project, model, repo):
     assert corral_json("branches") == []
 
 
+
+
+def test_counts_agree_with_their_words(project):
+    corral("agent", "add", "solo", "--max-turns", "1")
+    assert "(1 turn)" in corral("agent", "list").stdout
+    assert "at most 1 run at once" in corral("project", "set", project["name"], "--max-runs", "1").stdout
+    assert corral("queue", "limit", "1").stdout.strip() == "at most 1 run at once"
+    result = {"tokens_in": 1, "tokens_out": 2, "cost_usd": 0.5}
+    for turns, words in ((1, "1 token in, 2 out, $0.5000, 1 turn"), (None, "1 token in, 2 out, $0.5000")):
+        assert render.describe(Event("r", 1, "run.result", {**result, "num_turns": turns}, "")) == words
 def test_a_conflicting_merge_exits_non_zero_naming_the_files(project, model, repo):
     run = _finished(project, model, {"README.md": "agent\n"})
     (repo / "README.md").write_text("user\n")

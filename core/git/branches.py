@@ -15,6 +15,7 @@ from dulwich.porcelain import DivergedBranches
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
+from ..render import plural
 from .changes import changes
 from .history import History
 from .merging import merge_trees, objects_of
@@ -180,7 +181,7 @@ def delete_branch_and_worktree(repo: str | Path, branch: str, base: str, force: 
             base_sha = _commit_named(r, base)
             ahead = h.counts(tip, base_sha)[0]
             if ahead and not _landed(r, h, tip, base_sha):
-                raise WouldLoseWork(f"branch '{branch}' has {ahead} commit{'s' if ahead > 1 else ''} not merged "
+                raise WouldLoseWork(f"branch '{branch}' has {plural(ahead, 'commit')} not merged "
                                f"into '{base}'; deleting it would lose them (force deletes it anyway)",
                                     code="BRANCH_UNMERGED", details={"branch": branch, "force": True})
             for path in mine:
