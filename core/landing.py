@@ -110,6 +110,9 @@ class Landing:
         run = await self._ended(run_key)
         if not paths:
             raise CorralError("name the files to reject", code="NO_PATHS")
+        if any(not path.strip() for path in paths):  # "" is no file, not every file
+            raise CorralError("an empty path names no file: name the files to reject ('.' for all of them)",
+                              code="INVALID_PATH")
         restored: list[str] = []
         bases = {w.path: w.base_sha for w in run.worktrees}
         for path, wanted in self._split(run, paths).items():

@@ -194,8 +194,15 @@ def _finished(project, model, files: dict[str, str]) -> dict:
     return json.loads(corral("run", "--project", project["id"], "--wait", "--json", "write").stdout)
 
 
+def one_line_error(done: subprocess.CompletedProcess, message: str) -> None:
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_landing_verbs_review_reject_and_merge(project, model, repo):
     run = _finished(project, model, {"keep.txt": "keep\n", "drop.txt": "drop\n"})
+    assert [f["path"] for f in corral_json("diff", run["id"])] == ["drop.txt", "keep.txt"]
+    one_line_error(corral("reject", run["id"], "", check=False), "an empty path names no file")
     assert [f["path"] for f in corral_json("diff", run["id"])] == ["drop.txt", "keep.txt"]
     assert corral("reject", run["id"], "drop.txt").stdout.strip() == "rejected drop.txt"
     corral("commit", run["id"], "-m", "Keep only keep.txt")

@@ -94,6 +94,13 @@ async def test_reject_one_file_and_revert_the_rest_with_a_backup(engine, model, 
     assert await engine.changes(run.id) == [(run.worktrees[0], [])]
 
 
+async def test_an_empty_path_rejects_nothing(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"keep.txt": "keep\n"})
+    for paths in ([""], ["keep.txt", "  "]):
+        with pytest.raises(CorralError, match="an empty path names no file"):
+            await engine.reject(run.id, paths)
+    assert (Path(run.worktrees[0].path) / "keep.txt").read_text() == "keep\n"
+    assert "user.rejected" not in [e.type for e in await engine.events(run.id)]
 async def test_an_unmerged_branch_is_deleted_only_when_forced(engine, model, repo):
     run = await finished_run(engine, model, repo, {"work.txt": "work\n"})
     with pytest.raises(CorralError, match="not merged"):
