@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
             raise SystemExit(130) from None
         except asyncio.CancelledError:
             raise SystemExit(128 + (stopped_by[0] if stopped_by else signal.SIGINT)) from None
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
+        except (click.exceptions.Exit, click.ClickException, SystemExit, BrokenPipeError):
             raise
         except Exception as error:
             log.exception("internal error")
@@ -82,6 +83,15 @@ def _print_json(data: Any) -> None:
 class _Group(click.Group):
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[COMMAND] [ARGS]...")
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader is gone (`corral runs | head -1`): stop without a word, with the status a
+            # shell shows for a Unix tool ended by SIGPIPE; what is still buffered goes nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(128 + signal.SIGPIPE) from None
 
 
 def _api_settings(host: str, port: int) -> Any:

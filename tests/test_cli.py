@@ -220,14 +220,19 @@ def test_landing_verbs_review_reject_and_merge(project, model, repo):
 
 
 
-def test_counts_agree_with_their_words(project):
-    corral("agent", "add", "solo", "--max-turns", "1")
-    assert "(1 turn)" in corral("agent", "list").stdout
-    assert "at most 1 run at once" in corral("project", "set", project["name"], "--max-runs", "1").stdout
-    assert corral("queue", "limit", "1").stdout.strip() == "at most 1 run at once"
-    result = {"tokens_in": 1, "tokens_out": 2, "cost_usd": 0.5}
-    for turns, words in ((1, "1 token in, 2 out, $0.5000, 1 turn"), (None, "1 token in, 2 out, $0.5000")):
-        assert render.describe(Event("r", 1, "run.result", {**result, "num_turns": turns}, "")) == words
+def test_a_closed_pipe_ends_a_verb_quietly(project):
+    corral("agent", "add", "spare")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a line is written, as after `| head -1`
+    try:
+        for verb in (["runs"], ["agent", "list"], ["project", "list", "--json"]):
+            done = subprocess.run([*CORRAL, *verb], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+            assert (done.returncode, done.stderr) == (128 + signal.SIGPIPE, ""), verb
+    finally:
+        os.close(write_end)
+    closed = subprocess.run([*CORRAL, "runs"], stderr=subprocess.PIPE, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(1))  # no stdout at all
+    assert (closed.returncode, closed.stderr) == (0, "")
 def test_a_conflicting_merge_exits_non_zero_naming_the_files(project, model, repo):
     run = _finished(project, model, {"README.md": "agent\n"})
     (repo / "README.md").write_text("user\n")
