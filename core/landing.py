@@ -147,6 +147,8 @@ class Landing:
     # -- landing -------------------------------------------------------------------------
 
     def _target(self, run: Run, worktree: Worktree, into: str | None) -> str:
+        if into is not None:
+            git.check_branch_name(into)
         target = into or worktree.base_branch
         if not target:
             raise CorralError(f"run {run.short_id} started from a commit, not a branch: say where to "
@@ -214,8 +216,9 @@ class Landing:
     async def rename_branch(self, run_key: str, name: str) -> Run:
         run = await self._ended(run_key)
         name = name.strip()
-        if not name or name == run.branch:
-            raise CorralError("give the branch a new name", code="INVALID_NAME")
+        if name == run.branch:
+            raise CorralError(f"the branch is already called {name}: give it a new name", code="INVALID_NAME")
+        git.check_branch_name(name)
         for worktree in run.worktrees:
             await asyncio.to_thread(git.rename_branch, worktree.repo_path, run.branch, name)
         await self.store.update_run(run.id, branch=name)

@@ -220,6 +220,26 @@ def test_landing_verbs_review_reject_and_merge(project, model, repo):
 
 
 
+def test_a_branch_name_git_refuses_gets_one_line_and_changes_nothing(project, model, repo):
+    run = _finished(project, model, {"x.txt": "x\n"})
+    refs = subprocess.run(["git", "-C", str(repo), "for-each-ref"], capture_output=True, text=True).stdout
+    for name in ("HEAD", "-x", "refs/heads/main", "two words"):
+        one_line_error(corral("branch", "rename", run["id"], "--", name, check=False), "cannot be a branch name")
+        one_line_error(corral("merge", run["id"], "--into", name, check=False), "cannot be a branch name")
+    assert subprocess.run(["git", "-C", str(repo), "for-each-ref"], capture_output=True, text=True).stdout == refs
+    assert corral_json("show", run["id"])["branch"] == run["branch"]
+
+
+def test_counts_agree_with_their_words(project):
+    corral("agent", "add", "solo", "--max-turns", "1")
+    assert "(1 turn)" in corral("agent", "list").stdout
+    assert "at most 1 run at once" in corral("project", "set", project["name"], "--max-runs", "1").stdout
+    assert corral("queue", "limit", "1").stdout.strip() == "at most 1 run at once"
+    result = {"tokens_in": 1, "tokens_out": 2, "cost_usd": 0.5}
+    for turns, words in ((1, "1 token in, 2 out, $0.5000, 1 turn"), (None, "1 token in, 2 out, $0.5000")):
+        assert render.describe(Event("r", 1, "run.result", {**result, "num_turns": turns}, "")) == words
+
+
 def test_a_closed_pipe_ends_a_verb_quietly(project):
     corral("agent", "add", "spare")
     read_end, write_end = os.pipe()

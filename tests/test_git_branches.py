@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -165,11 +166,35 @@ def test_rename_refuses_existing_or_invalid_names(repo, wt):
     before = snapshot(repo, wt)
     with pytest.raises(GitError, match="already exists"):
         git.rename_branch(repo, BRANCH, "main")
-    with pytest.raises(GitError, match="invalid branch name"):
-        git.rename_branch(repo, BRANCH, "bad..name")
+    for bad in ("bad..name", "HEAD", "-x", "refs/heads/main"):
+        with pytest.raises(GitError, match="cannot be a branch name"):
+            git.rename_branch(repo, BRANCH, bad)
     with pytest.raises(GitError, match="no branch named"):
         git.rename_branch(repo, "corral/run-nope", "x")
     assert snapshot(repo, wt) == before
+
+
+NAMES = ["ok", "feat/x", "corral/run-1a2b", "ü", "@a", "a@", "x/HEAD", "HEADx", "a{b", "@}", "a.lockx",
+         "HEAD", "-x", "--force", "@{-1}", "a@{b", "a..b", ".a", "a/.b", "a.lock", "a.lock/b", "a/", "/a", "a//b",
+         "a b", " ", "", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "a.", "a/b.", "a\tb", "a\nb", "a\x7fb"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_branch_names_are_refused_as_git_check_ref_format_refuses_them(repo, name):
+    accepted = subprocess.run(["git", "check-ref-format", "--branch", name], cwd=repo,
+                              capture_output=True).returncode == 0
+    try:
+        git.check_branch_name(name)
+    except GitError as error:
+        assert not accepted and "\n" not in str(error)
+    else:
+        assert accepted
+
+
+@pytest.mark.parametrize("name", ["refs/heads/main", "@"])
+def test_names_git_would_read_as_something_else_are_refused_too(name):
+    with pytest.raises(GitError, match="cannot be a branch name: git"):
+        git.check_branch_name(name)
 
 
 # --- delete ------------------------------------------------------------------------------

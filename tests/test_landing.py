@@ -101,6 +101,20 @@ async def test_an_empty_path_rejects_nothing(engine, model, repo):
             await engine.reject(run.id, paths)
     assert (Path(run.worktrees[0].path) / "keep.txt").read_text() == "keep\n"
     assert "user.rejected" not in [e.type for e in await engine.events(run.id)]
+
+
+async def test_branch_names_git_refuses_are_refused_and_change_nothing(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"work.txt": "work\n"})
+    before = git(repo, "for-each-ref")
+    for name in ("HEAD", "-x", "refs/heads/main", "a..b", "with space"):
+        with pytest.raises(CorralError, match="cannot be a branch name"):
+            await engine.rename_branch(run.id, name)
+        with pytest.raises(CorralError, match="cannot be a branch name"):
+            await engine.merge(run.id, into=name)
+    assert git(repo, "for-each-ref") == before and (await engine.run(run.id)).branch == run.branch
+    assert subprocess.run(["git", "-C", str(repo), "status"], capture_output=True, text=True).stderr == ""
+
+
 async def test_an_unmerged_branch_is_deleted_only_when_forced(engine, model, repo):
     run = await finished_run(engine, model, repo, {"work.txt": "work\n"})
     with pytest.raises(CorralError, match="not merged"):

@@ -12,14 +12,13 @@ from pathlib import Path
 from dulwich import porcelain
 from dulwich.objects import Commit
 from dulwich.porcelain import DivergedBranches
-from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
 from ..render import plural
 from .changes import changes
 from .history import History
 from .merging import merge_trees, objects_of
-from .repo import HEADS, GitError, branch_of, commit_of, main_path
+from .repo import HEADS, GitError, branch_of, check_branch_name, commit_of, main_path
 from .worktrees import _linked, delete_branch, list_worktrees, remove_worktree
 
 REMOTES = b"refs/remotes/"
@@ -111,9 +110,8 @@ def rename_branch(repo: str | Path, old: str, new: str) -> None:
     """Rename a branch, like `git branch -m`: its reflog, config and the worktrees that
     have it checked out follow."""
     with Repo(main_path(repo)) as r:
+        check_branch_name(new)
         sha, old_ref, new_ref = _tip(r, old), HEADS + old.encode(), HEADS + new.encode()
-        if not check_ref_format(new_ref):
-            raise GitError(f"invalid branch name '{new}'")
         if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs.keys()):
             raise GitError(f"a branch named '{new}' already exists")
         message = f"Branch: renamed {old_ref.decode()} to {new_ref.decode()}".encode()

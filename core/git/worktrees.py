@@ -19,7 +19,7 @@ from . import checkout
 from .changes import _files_of, changes
 from .commit import identity
 from .merging import objects_of
-from .repo import HEADS, GitError, branch_of, commit_of, main_path
+from .repo import HEADS, GitError, branch_of, check_branch_name, commit_of, main_path
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,9 @@ def restore_worktree(repo: str | Path, path: str | Path, branch: str) -> str:
 
 
 def _add_worktree(repo: str | Path, path: str | Path, branch: str, base: str | None) -> str:
+    check_branch_name(branch)
     with Repo(main_path(repo)) as r:
         ref = HEADS + branch.encode()
-        if not check_ref_format(ref):
-            raise GitError(f"invalid branch name '{branch}'")
         path = Path(path).absolute().resolve()
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise GitError(f"{path} already exists and is not empty")
