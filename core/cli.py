@@ -17,7 +17,7 @@ import click
 
 from . import render
 from .api.token_commands import token
-from .config import Paths
+from .config import Paths, private_file
 from .engine import Engine
 from .errors import CorralError
 from .models import Run, RunStatus
@@ -27,8 +27,8 @@ log = logging.getLogger("corral")
 
 
 def _setup_logging(paths: Paths) -> Path:
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    logfile = paths.logs / "corral.log"
+    paths.ensure()
+    logfile = private_file(paths.logs / "corral.log")
     handler = logging.FileHandler(logfile)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(handler)

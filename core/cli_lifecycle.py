@@ -10,7 +10,7 @@ import click
 
 from . import render
 from .attach import record_hook, run_in_terminal
-from .config import Paths
+from .config import Paths, private_file
 from .store import Store
 from .cli import _print_json, engine_command, main, parse_limit, watch_run
 from .engine import Engine
@@ -174,5 +174,5 @@ def hook(run_id: str) -> None:
 
         asyncio.run(record())
     except Exception as error:  # the agent must go on whatever happens here
-        with open(paths.logs / "hooks.log", "a") as log:
+        with open(private_file(paths.logs / "hooks.log"), "a") as log:
             log.write(f"run {run_id}: {error.__class__.__name__}: {error}\n")

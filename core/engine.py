@@ -23,7 +23,7 @@ from . import agents, git
 from .attach import Attach
 from .board import Board
 from .bus import EventBus
-from .config import Paths
+from .config import Paths, private_file
 from .errors import Conflict, CorralError, NotFound
 from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
@@ -322,7 +322,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
             if not parents or not parents[0].session_id:
                 raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
             resume, fork = parents[0].session_id, True
-        args = (run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id))
+        args = (run, profile, agents.adapter(profile.cli), self.store, private_file(self.paths.run_log(run.id)))
         options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier}
         if run.kind == "plan":
             return PlanningRun(*args, **options, **await self._planning_options(run))

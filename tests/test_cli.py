@@ -253,6 +253,22 @@ def test_a_closed_pipe_ends_a_verb_quietly(project):
     closed = subprocess.run([*CORRAL, "runs"], stderr=subprocess.PIPE, text=True, timeout=60,
                             preexec_fn=lambda: os.close(1))  # no stdout at all
     assert (closed.returncode, closed.stderr) == (0, "")
+
+
+def test_the_home_is_private_to_the_user(agent_env):
+    home = Path(os.environ["CORRAL_HOME"])
+    home.mkdir(mode=0o755)
+    corral("project", "list")
+    database, log = home / "corral.db", home / "logs" / "corral.log"
+    for path in (database, log, home / "logs", home):  # an older corral's permissions, fixed at start
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    corral("agent", "add", "late")
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (home, home / "worktrees", home / "logs")}
+    assert modes == {home.name: "0o700", "worktrees": "0o700", "logs": "0o700"}
+    files = [database, log, *home.glob("corral.db-*")]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o600" for p in files}
+
+
 def test_a_conflicting_merge_exits_non_zero_naming_the_files(project, model, repo):
     run = _finished(project, model, {"README.md": "agent\n"})
     (repo / "README.md").write_text("user\n")
@@ -268,3 +284,12 @@ def test_a_pull_request_without_gh_says_how_to_get_it(project, model):
     run = _finished(project, model, {"x.txt": "x\n"})
     done = corral("pr", run["id"], check=False)
     assert done.returncode == 1 and "`gh` is not installed" in done.stderr
+
+
+async def test_the_database_and_run_logs_stay_private_while_in_use(engine, model, repo):
+    model.set_script([text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.wait((await engine.start_run(project.id, "look")).id)
+    files = [engine.paths.run_log(run.id), *engine.paths.home.glob("corral.db*")]
+    assert {p.name for p in files} >= {"corral.db", "corral.db-wal", "corral.db-shm", f"{run.short_id}.log"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o600" for p in files}
