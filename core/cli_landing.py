@@ -47,7 +47,8 @@ async def revert(engine: Engine, run_key: str) -> None:
 
 @main.command("commit")
 @click.argument("run_key", metavar="RUN")
-@click.option("-m", "--message", required=True, help="The commit message.")
+@click.option("-m", "--message", required=True,
+              help="The commit message; {changes} in it becomes a list of what changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
 async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> None:
@@ -61,17 +62,20 @@ async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> N
 
 @main.command("merge")
 @click.argument("run_key", metavar="RUN")
-@click.option("--squash", "how", flag_value="squash", help="Land the run as one commit.")
+@click.option("--squash", "how", flag_value="squash", default=True,
+              help="Land the run as one commit, its checkpoints squashed (the default).")
+@click.option("--merge", "how", flag_value="merge",
+              help="Keep the run's commits: fast-forward when it can, else a merge commit.")
 @click.option("--rebase", "how", flag_value="rebase", help="Replay the run's commits on the branch.")
 @click.option("--into", help="The branch to land on (default: the one the run started from).")
 @click.option("-m", "--message", help="Message of the merge or squash commit.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
-async def merge(engine: Engine, run_key: str, how: str | None, into: str | None, message: str | None,
+async def merge(engine: Engine, run_key: str, how: str, into: str | None, message: str | None,
                 as_json: bool) -> None:
-    """Land a run's branch: fast-forward or merge commit, --squash, or --rebase. A conflict
+    """Land a run's branch as one squashed commit, or with --merge or --rebase. A conflict
     changes nothing and exits non-zero, naming the files."""
-    landed = await engine.merge(run_key, how or "merge", into, message)
+    landed = await engine.merge(run_key, how, into, message)
     if as_json:
         return _print_json([{**l.__dict__, "repo": str(l.repo)} for l in landed])
     for landing in landed:

@@ -19,7 +19,7 @@ from .errors import Conflict, CorralError, NotFound
 from .models import Event, Project, Run, Worktree, now
 from .store import Store
 
-CHECKPOINT = "corral: checkpoint of run {}"
+CHECKPOINT = "corral: run {}: {{changes}}"  # .format(run's short id); git.commit_all fills in what it holds
 
 
 @dataclass(frozen=True)
@@ -160,10 +160,11 @@ class Landing:
             if Path(worktree.path).is_dir():
                 await asyncio.to_thread(git.commit_all, worktree.path, CHECKPOINT.format(run.short_id))
 
-    async def merge(self, run_key: str, how: str = "merge", into: str | None = None,
+    async def merge(self, run_key: str, how: str = "squash", into: str | None = None,
                     message: str | None = None) -> list[git.Landing]:
-        """Land the run's branch on its base branch (or `into`): merge (fast-forward when it can),
-        squash or rebase. Conflicts in any repo are found before anything is written anywhere."""
+        """Land the run's branch on its base branch (or `into`): squash (its checkpoints become one
+        commit), merge (its commits kept: fast-forward when it can) or rebase. Conflicts in any
+        repo are found before anything is written anywhere."""
         run = await self._ended(run_key)
         if how not in git.HOWS:
             raise CorralError(f"land with one of {', '.join(git.HOWS)}, not {how!r}", code="INVALID_HOW")

@@ -208,12 +208,10 @@ def test_landing_verbs_review_reject_and_merge(project, model, repo):
     corral("commit", run["id"], "-m", "Keep only keep.txt")
     [branch] = corral_json("branches")
     assert branch["name"] == run["branch"] and branch["ahead"] == 2 and not branch["merged"]
-    merged = corral("merge", run["id"], "--squash", "-m", "Add keep.txt")
-    assert "squash: main is now" in merged.stdout
+    merged = corral("merge", run["id"], "-m", "Add keep.txt")
+    assert "squash: main is now" in merged.stdout  # squashed unless asked otherwise
     assert (repo / "keep.txt").exists() and not (repo / "drop.txt").exists()
-    assert corral_json("branches")[0]["merged"] is False  # squashed: the branch's commits are not on main
-    removed = corral("clean", "--dry-run").stdout
-    assert "would remove" not in removed  # its worktree stays until the branch goes
+    assert corral_json("branches")[0]["merged"] is True  # main holds its work, squashed
     corral("branch", "delete", run["branch"])  # allowed: main holds its changes
     assert corral_json("branches") == []
 

@@ -519,6 +519,23 @@ def test_commit_all_commits_everything_on_the_branch(worked_on, repo):
     ]
 
 
+def test_a_checkpoint_message_names_what_the_commit_holds(repo, tmp_path):
+    wt = tmp_path / "wt"
+    git.add_worktree(repo, wt, "run-1")
+    write(wt / "src" / "app.py", "print('hi')\n")
+    write(wt / "tests" / "test_x.py", "def test_x(): pass\n")
+    git.commit_all(wt, "corral: run 3f2a9c1e: {changes}")
+    assert run(wt, "log", "-1", "--format=%s").strip() == "corral: run 3f2a9c1e: edit src/app.py, add tests/test_x.py"
+    (wt / "tests" / "test_x.py").unlink()
+    git.commit_all(wt, "corral: run 3f2a9c1e: {changes}")
+    assert run(wt, "log", "-1", "--format=%s").strip() == "corral: run 3f2a9c1e: delete tests/test_x.py"
+    for n in range(12):
+        write(wt / f"generated/file_{n}.txt", f"{n}\n")
+    (wt / "README.md").unlink()
+    git.commit_all(wt, "corral: run 3f2a9c1e: {changes}")
+    assert run(wt, "log", "-1", "--format=%s").strip() == "corral: run 3f2a9c1e: add 12 files, delete 1 file"
+
+
 def test_commit_all_with_nothing_to_commit_returns_none(repo, tmp_path):
     wt = tmp_path / "wt"
     base = git.add_worktree(repo, wt, "run-1")

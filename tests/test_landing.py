@@ -46,7 +46,7 @@ def refs_and_status(repo: Path) -> tuple[str, str]:
 
 async def test_merge_fast_forwards_the_users_branch_and_checkout(engine, model, repo):
     run = await finished_run(engine, model, repo, {"hello.py": "print('hi')\n"})
-    [landed] = await engine.merge(run.id)
+    [landed] = await engine.merge(run.id, how="merge")
     assert landed.how == "fast-forward" and landed.target == "main"
     assert (repo / "hello.py").read_text() == "print('hi')\n"  # main is checked out: its files follow
     assert git(repo, "status", "--porcelain") == ""

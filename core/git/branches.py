@@ -32,7 +32,7 @@ class Branch:
     committed_at: str  # ISO 8601, in the committer's time zone
     ahead: int  # commits on the branch that base does not have
     behind: int  # commits on base that the branch does not have
-    merged: bool  # the tip is in base's history
+    merged: bool  # base holds the branch's work: its tip is in base's history, or it was squashed in
     pushed: bool  # a remote-tracking branch of the same name has the tip
     worktree: str | None  # where it is checked out
     base: str | None  # what ahead, behind and merged compare with
@@ -91,7 +91,7 @@ def corral_branches(repo: str | Path, base: str | None = None,
                 committed_at=when.isoformat(),
                 ahead=ahead,
                 behind=behind,
-                merged=base_sha is not None and ahead == 0,
+                merged=base_sha is not None and (ahead == 0 or _commits_landed(r.path, tip, base_sha)),
                 pushed=any(_contains(h, sha, tip) for sha in remote.get(name.encode(), [])),
                 worktree=checked_out.get(name),
                 base=against,
