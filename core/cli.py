@@ -214,6 +214,19 @@ async def project_set(engine: Engine, project_key: str, post_create: str | None,
         "tasks wait for merged dependencies" if changed.deps_need_merge else "tasks wait for completed ones"]))
 
 
+@project.command("delete")
+@click.argument("project_key", metavar="PROJECT")
+@click.option("--force", is_flag=True, help="Delete it even when a run's branch holds work not merged.")
+@engine_command
+async def project_delete(engine: Engine, project_key: str, force: bool) -> None:
+    """Forget PROJECT and its runs, with their branches and worktrees (its repos stay); refused
+    while a run is active or, unless --force, holds work not merged."""
+    found = await engine.project(project_key)
+    runs = [r for r in await engine.runs() if r.project_id == found.id]
+    await engine.delete_project(found.id, force=force)
+    click.echo(f"deleted project {found.name} and its {render.plural(len(runs), 'run')}")
+
+
 def parse_limit(text: str) -> int | None:
     if text.strip().lower() in ("none", "0", ""):
         return None

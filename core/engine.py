@@ -152,11 +152,11 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         found = await self.store.projects_with_repo(str(root))
         return found[0] if found else None
 
-    async def delete_project(self, key: str) -> None:
-        """Forget a project (its repos stay as they are); refused while one of its runs is active."""
+    async def delete_project(self, key: str, force: bool = False) -> None:
+        """Forget a project and its runs (their branches and worktrees too; the repos stay): refused,
+        deleting nothing, while one of its runs is active or, unless forced, holds unmerged work."""
         project = await self.project(key)
-        if any(r.project_id == project.id for r in await self.store.list_runs(RunStatus.ACTIVE)):
-            raise Conflict(f"project {project.name!r} has active runs: cancel them first", code="PROJECT_BUSY")
+        await self.delete_runs_of(project, force)
         await self.store.delete_project(project.id)
 
     async def update_project(self, project_key: str, **changes: Any) -> Project:

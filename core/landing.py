@@ -17,6 +17,7 @@ from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
 from .models import Event, Project, Run, Worktree, now
+from .render import plural
 from .store import Store
 
 CHECKPOINT = "corral: run {}: {{changes}}"  # .format(run's short id); git.commit_all fills in what it holds
@@ -261,9 +262,39 @@ class Landing:
                                     worktree.base_branch or worktree.base_sha, force)
         for repo_path in {w.repo_path for w in run.worktrees}:  # its turn snapshots keep objects alive
             await asyncio.to_thread(git.forget_snapshots, repo_path, run.short_id)
+        self._drop_run_folder(run)
         await self.store.delete_run(run.id)
         for log in self.paths.logs.glob(f"{run.short_id}.*"):
             log.unlink(missing_ok=True)
+
+    async def delete_runs_of(self, project: Project, force: bool = False) -> None:
+        """Delete every run of the project (planning sessions too), or none: refused while one is
+        active, or, unless forced, while one holds work its base does not have."""
+        runs = [r for r in await self.store.list_runs(kind=None) if r.project_id == project.id]
+        if active := [r for r in runs if r.active]:
+            raise Conflict(f"project {project.name!r} has {plural(len(active), 'active run')}: cancel "
+                           f"{'it' if len(active) == 1 else 'them'} first", code="PROJECT_BUSY")
+        if not force and (unmerged := [r for r in runs if await self._holds_work(r)]):
+            raise git.WouldLoseWork(
+                f"project {project.name!r} has {plural(len(unmerged), 'run')} with work not merged "
+                f"({', '.join(r.short_id for r in unmerged)}): land or delete "
+                f"{'it' if len(unmerged) == 1 else 'them'} first, or force", code="PROJECT_UNMERGED")
+        for run in runs:
+            await self.delete_run(run.id, force=True)
+
+    async def _holds_work(self, run: Run) -> bool:
+        """Whether deleting the run would lose work: commits not in its base, or uncommitted changes."""
+        for worktree in run.worktrees:
+            if Path(worktree.path).exists() and await self._has_uncommitted(worktree):
+                return True
+            try:
+                await asyncio.to_thread(git.resolve, worktree.repo_path, f"refs/heads/{run.branch}")
+            except git.GitError:
+                continue  # no branch: no commits to lose
+            if not await asyncio.to_thread(git.is_landed, worktree.repo_path, run.branch,
+                                           worktree.base_branch or worktree.base_sha):
+                return True
+        return False
 
     # -- sharing -------------------------------------------------------------------------
 
@@ -321,11 +352,20 @@ class Landing:
                 found.append(Cleanup(run.id, worktree.path, size, why))
                 if not dry_run:
                     await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
+            if not dry_run:
+                self._drop_run_folder(run)
         if not dry_run:
             for project in await self.projects():
                 for repo in project.repos:
                     await asyncio.to_thread(git.prune_worktrees, repo.path)
         return found
+
+    def _drop_run_folder(self, run: Run) -> None:
+        """The folder that held the run's worktrees, once they are all gone."""
+        try:
+            self.paths.run_dir(run.id).rmdir()
+        except OSError:  # it still holds a worktree, or is gone already
+            pass
 
     async def _has_uncommitted(self, worktree: Worktree) -> bool:
         try:

@@ -228,6 +228,18 @@ def test_a_branch_name_git_refuses_gets_one_line_and_changes_nothing(project, mo
     assert corral_json("show", run["id"])["branch"] == run["branch"]
 
 
+def test_deleting_a_project_takes_its_runs_and_refuses_unmerged_work(project, model, repo):
+    run = _finished(project, model, {"x.txt": "x\n"})
+    one_line_error(corral("project", "delete", project["name"], check=False),
+                   f"has 1 run with work not merged ({run['id'][:8]})")
+    assert [r["id"] for r in corral_json("runs")] == [run["id"]]
+    done = corral("project", "delete", project["name"], "--force")
+    assert done.stdout.strip() == f"deleted project {project['name']} and its 1 run"
+    assert corral_json("runs") == [] and corral_json("project", "list") == []
+    assert subprocess.run(["git", "-C", str(repo), "branch", "--list", "corral/*"], capture_output=True,
+                          text=True).stdout == ""
+
+
 def test_counts_agree_with_their_words(project):
     corral("agent", "add", "solo", "--max-turns", "1")
     assert "(1 turn)" in corral("agent", "list").stdout

@@ -168,3 +168,38 @@ async def test_push_to_a_remote_marks_the_branch_pushed(engine, model, repo, tmp
     assert git(remote, "rev-parse", run.branch).strip() == sha
     [branch] = await engine.branches()
     assert branch.branch.pushed
+
+
+async def test_a_forced_delete_leaves_no_folder_behind(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"work.txt": "work\n"})
+    (Path(run.worktrees[0].path) / "scratch.txt").write_text("not committed\n")
+    await engine.delete_run(run.id, force=True)
+    assert not engine.paths.run_dir(run.id).exists()
+    assert git(repo, "branch", "--list", "corral/*") == "" and await engine.runs() == []
+
+
+async def test_deleting_a_project_deletes_its_runs_but_never_unmerged_work_unasked(engine, model, repo):
+    kept = await finished_run(engine, model, repo, {"work.txt": "work\n"})
+    model.set_script([text("Nothing to do.")])
+    empty = await engine.wait((await engine.start_run(kept.project_id, "look around")).id)
+    before = (git(repo, "for-each-ref"), [r.id for r in await engine.runs()])
+    with pytest.raises(git_module.WouldLoseWork, match=f"has 1 run with work not merged \\({kept.short_id}\\)"):
+        await engine.delete_project(kept.project_id)
+    assert (git(repo, "for-each-ref"), [r.id for r in await engine.runs()]) == before
+    await engine.merge(kept.id)
+    await engine.delete_project(kept.project_id)
+    assert await engine.runs() == [] and await engine.projects() == []
+    assert git(repo, "branch", "--list", "corral/*") == ""
+    assert not Path(kept.worktrees[0].path).exists() and not Path(empty.worktrees[0].path).exists()
+
+
+async def test_a_project_with_an_active_run_is_not_deleted(engine, model, repo):
+    model.set_script([text("Thinking...", delay=30)])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "think")
+    with pytest.raises(CorralError, match="has 1 active run: cancel it first"):
+        await engine.delete_project(project.id)
+    assert [r.id for r in await engine.runs()] == [run.id]
+    await engine.cancel(run.id)
+    await engine.delete_project(project.id, force=True)
+    assert await engine.runs() == []
