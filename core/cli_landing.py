@@ -105,7 +105,8 @@ async def branches(engine: Engine, project_key: str | None, as_json: bool) -> No
         click.echo("no corral branches")
     for item in found:
         b = item.branch
-        flags = ", ".join(filter(None, ["merged" if b.merged else "unmerged", b.pushed and "pushed"]))
+        state = "merged" if b.merged else "unmerged" if b.changed else "no changes"
+        flags = ", ".join(filter(None, [state, b.pushed and "pushed"]))
         click.echo(f"{b.name:<22} {item.repo_name:<12} +{b.ahead} -{b.behind} vs {b.base or '?':<10} {flags:<16} "
                    f"{b.subject[:40]}")
 

@@ -265,7 +265,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         if not project.repos:
             raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
         profile = await self.agent(agent, project.id)
-        agents.adapter(profile.cli)  # an unknown kind of agent fails here, before any worktree is made
+        adapter = agents.adapter(profile.cli)  # an unknown kind of agent fails here, before any worktree is made
         bases = {repo.id: await asyncio.to_thread(git.resolve, repo.path, base) for repo in project.repos}
         base_branches = {repo.id: await asyncio.to_thread(_branch_named, repo.path, base) for repo in project.repos}
 
@@ -283,12 +283,17 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         self.store.append([Event(run.id, 1, "run.created", {
             "task": prompt, "agent": profile.name, "base": base, "branch": run.branch}, stamp)])
         try:
+            adapter.binary(profile)  # a missing agent fails the run before a worktree or branch is made
             for repo in project.repos:
                 path = self.paths.run_dir(run_id) / repo.name
                 await self._add_worktree(run, Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id],
                                                        base_branches[repo.id]), bases[repo.id])
+        except agents.AgentMissing as error:
+            await self._end_unowned(run, RunStatus.FAILED, str(error))
+            return await self.run(run.id)
         except CorralError as error:
             await self._end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
+            await self._drop_unstarted(run)
             return await self.run(run.id)
         if not detach:
             self._execute(await self._live_run(run))

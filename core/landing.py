@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from .errors import Conflict, CorralError, NotFound
 from .models import Event, Project, Run, Worktree, now
 from .render import plural
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT = "corral: run {}: {{changes}}"  # .format(run's short id); git.commit_all fills in what it holds
 
@@ -335,7 +338,8 @@ class Landing:
     # -- clean-up ------------------------------------------------------------------------
 
     async def clean(self, dry_run: bool = False) -> list[Cleanup]:
-        """Remove the worktrees of ended runs whose work is merged or whose branch is gone."""
+        """Remove the worktrees of ended runs whose work is merged, whose branch has no commits of
+        its own, or whose branch is gone."""
         branches = {(b.repo_path, b.branch.name): b.branch for b in await self.branches()}
         found = []
         for run in await self.store.list_runs():
@@ -345,7 +349,8 @@ class Landing:
                 if not Path(worktree.path).exists():
                     continue
                 branch = branches.get((worktree.repo_path, run.branch))
-                why = "branch deleted" if branch is None else "merged" if branch.merged else None
+                why = ("branch deleted" if branch is None else "merged" if branch.merged
+                       else "no changes" if not branch.changed else None)
                 if why is None or await self._has_uncommitted(worktree):
                     continue  # uncommitted work is never thrown away by a clean-up
                 size = await asyncio.to_thread(git.disk_usage, worktree.path)
@@ -359,6 +364,19 @@ class Landing:
                 for repo in project.repos:
                     await asyncio.to_thread(git.prune_worktrees, repo.path)
         return found
+
+    async def _drop_unstarted(self, run: Run) -> None:
+        """A run whose agent never started holds nothing: its worktrees and the branches with no
+        commits of their own go (the run stays, saying why it failed)."""
+        for worktree in run.worktrees:
+            try:
+                if await asyncio.to_thread(git.resolve, worktree.repo_path,
+                                           f"refs/heads/{run.branch}") == worktree.base_sha:
+                    await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
+                                            worktree.base_sha)
+            except git.GitError as error:  # gone already, or it holds something after all: it stays
+                log.info("run %s left as it is: %s", run.short_id, error)
+        self._drop_run_folder(run)
 
     def _drop_run_folder(self, run: Run) -> None:
         """The folder that held the run's worktrees, once they are all gone."""

@@ -131,12 +131,14 @@ def test_a_killed_corral_records_its_run_as_stopped_and_leaves_no_agent_behind(p
     assert not Path(f"/proc/{agent_pid}").exists() or "Z" in Path(f"/proc/{agent_pid}/stat").read_text().split()[2]
 
 
-def test_a_missing_agent_binary_fails_the_run_with_how_to_install_it(project):
+def test_a_missing_agent_binary_fails_the_run_with_how_to_install_it(project, repo):
     corral("agent", "add", "ghost", "--command", "/nonexistent/claude")
     done = corral("run", "--project", project["id"], "--agent", "ghost", "--wait", "--json", "x", check=False)
     assert done.returncode == 1
     run = json.loads(done.stdout)
     assert run["status"] == "failed" and "npm install -g @anthropic-ai/claude-code" in run["reason"]
+    assert run["worktrees"] == [] and corral_json("branches") == []  # nothing made for a run that never started
+    assert "corral/" not in subprocess.run(["git", "-C", str(repo), "branch"], capture_output=True, text=True).stdout
 
 
 def test_an_agent_that_prints_garbage_and_crashes_fails_cleanly(project, tmp_path):

@@ -55,8 +55,8 @@ def test_branches_list_state_like_git(repo, tmp_path):
             run(repo, "log", "-1", "--format=%cI", b.name).strip())
         assert not b.pushed
     a, bb, c = branches
-    assert (a.ahead, a.behind, a.merged, a.subject) == (2, 2, False, "a2: the last one")
-    assert (bb.ahead, bb.merged, c.merged) == (0, True, True)
+    assert (a.ahead, a.behind, a.merged, a.changed, a.subject) == (2, 2, False, True, "a2: the last one")
+    assert (bb.ahead, bb.merged, bb.changed, c.merged, c.changed) == (0, False, False, False, False)
     assert (a.worktree, bb.worktree, c.worktree) == (str((tmp_path / "a").resolve()),
                                                     str((tmp_path / "b").resolve()), None)
 
@@ -85,6 +85,16 @@ def test_merged_after_landing_and_counts_in_a_long_history(repo, wt):
     git.land(repo, BRANCH, "main")
     [b] = git.corral_branches(repo)
     assert b.merged and (b.ahead, b.behind) == counts(repo, BRANCH, "main")
+
+
+def test_a_branch_with_no_commits_of_its_own_is_not_merged_and_a_squashed_one_is(repo, wt, tmp_path):
+    [empty] = git.corral_branches(repo)
+    assert (empty.ahead, empty.merged, empty.changed) == (0, False, False)
+    commit(wt, "work", {"a.txt": "a\n"})
+    commit(repo, "main moves", {"m.txt": "m\n"})
+    git.land(repo, BRANCH, "main", how="squash")
+    [squashed] = git.corral_branches(repo)
+    assert (squashed.ahead, squashed.merged, squashed.changed) == (1, True, True)
 
 
 # --- push --------------------------------------------------------------------------------

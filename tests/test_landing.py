@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from claude_env import init_git_repo
 from model_server import text, tool
 
 from core import git as git_module
@@ -53,6 +54,20 @@ async def test_merge_fast_forwards_the_users_branch_and_checkout(engine, model, 
     [branch] = await engine.branches()
     assert branch.run_id == run.id and branch.branch.merged and branch.branch.ahead == 0
     assert "run.landed" in [e.type for e in await engine.events(run.id)]
+
+
+async def test_checkpoints_are_named_after_what_they_hold_and_a_merge_squashes_them(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"keep.txt": "keep\n", "drop.txt": "drop\n"})
+    await engine.reject(run.id, ["drop.txt"])
+    [landed] = await engine.merge(run.id)
+    assert landed.how == "squash"
+    assert git(repo, "log", "--format=%s", f"main..{run.branch}").splitlines() == [
+        f"corral: run {run.short_id}: delete drop.txt",
+        f"corral: run {run.short_id}: add drop.txt, add keep.txt"]
+    assert git(repo, "log", "--format=%s", "-2", "main").splitlines() == ["write the files", "init"]
+    assert git(repo, "ls-tree", "--name-only", "main").split() == ["README.md", "keep.txt"]
+    [branch] = await engine.branches()
+    assert branch.branch.merged  # squashed in: main holds all of its work
 
 
 async def test_squash_lands_one_commit_after_the_base_moved(engine, model, repo):
@@ -203,3 +218,34 @@ async def test_a_project_with_an_active_run_is_not_deleted(engine, model, repo):
     await engine.cancel(run.id)
     await engine.delete_project(project.id, force=True)
     assert await engine.runs() == []
+
+
+async def test_a_run_whose_agent_never_started_leaves_no_worktree_or_branch(engine, repo):
+    project = await engine.add_project(repo)
+    await engine.add_agent("ghost", command="/nonexistent/claude")
+    run = await engine.wait((await engine.start_run(project.id, "x", agent="ghost")).id)
+    assert run.status == RunStatus.FAILED and "npm install" in run.reason
+    assert not engine.paths.run_dir(run.id).exists()
+    assert git(repo, "branch", "--list", "corral/*") == "" and "corral" not in git(repo, "worktree", "list")
+    assert await engine.branches() == []
+
+
+async def test_a_run_whose_second_worktree_cannot_be_made_leaves_nothing_in_the_first_repo(engine, repo, tmp_path):
+    other = init_git_repo(tmp_path / "api")
+    (other / ".git" / "worktrees").write_text("in the way\n")  # its worktrees cannot be registered
+    project = await engine.add_project(repo)
+    await engine.add_repo(project.id, other)
+    run = await engine.start_run(project.id, "x")
+    assert run.status == RunStatus.FAILED and "could not make the worktree" in run.reason
+    assert git(repo, "branch", "--list", "corral/*") == "" and "corral" not in git(repo, "worktree", "list")
+    assert not engine.paths.run_dir(run.id).exists()
+
+
+async def test_a_run_that_changed_nothing_is_no_changes_not_merged_and_clean_removes_it(engine, model, repo):
+    model.set_script([text("Nothing to do.")])
+    project = await engine.add_project(repo)
+    run = await engine.wait((await engine.start_run(project.id, "look around")).id)
+    [branch] = await engine.branches()
+    assert (branch.branch.merged, branch.branch.changed) == (False, False)
+    [removed] = await engine.clean()
+    assert removed.why == "no changes" and not engine.paths.run_dir(run.id).exists()

@@ -33,6 +33,7 @@ class Branch:
     ahead: int  # commits on the branch that base does not have
     behind: int  # commits on base that the branch does not have
     merged: bool  # base holds the branch's work: its tip is in base's history, or it was squashed in
+    changed: bool  # it has commits of its own (its tip is not where it was made)
     pushed: bool  # a remote-tracking branch of the same name has the tip
     worktree: str | None  # where it is checked out
     base: str | None  # what ahead, behind and merged compare with
@@ -82,6 +83,7 @@ def corral_branches(repo: str | Path, base: str | None = None,
                     except GitError:
                         continue
             ahead, behind = h.counts(tip, base_sha) if base_sha else (0, 0)
+            changed = tip != _made_at(r, HEADS + b"corral/" + ref)
             when = datetime.fromtimestamp(c.commit_time, timezone(timedelta(seconds=c.commit_timezone)))
             out.append(Branch(
                 name=name,
@@ -91,12 +93,19 @@ def corral_branches(repo: str | Path, base: str | None = None,
                 committed_at=when.isoformat(),
                 ahead=ahead,
                 behind=behind,
-                merged=base_sha is not None and (ahead == 0 or _commits_landed(r.path, tip, base_sha)),
+                merged=changed and base_sha is not None and (ahead == 0 or _commits_landed(r.path, tip, base_sha)),
+                changed=changed,
                 pushed=any(_contains(h, sha, tip) for sha in remote.get(name.encode(), [])),
                 worktree=checked_out.get(name),
                 base=against,
             ))
         return out
+
+
+def _made_at(r: Repo, ref: bytes) -> bytes | None:
+    """The commit the branch was made at, from the first entry of its reflog (None if unknown)."""
+    first = next(iter(r.read_reflog(ref)), None)
+    return first.new_sha if first is not None and first.old_sha == b"0" * 40 else None
 
 
 def _contains(h: History, tip: bytes, commit: bytes) -> bool:
