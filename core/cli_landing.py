@@ -175,12 +175,12 @@ async def delete(engine: Engine, run_key: str, force: bool) -> None:
 async def clean(engine: Engine, dry_run: bool) -> None:
     """Remove worktrees of ended runs whose work is merged or whose branch is gone."""
     removed = await engine.clean(dry_run)
+    remove, keep = ("would remove", "would keep") if dry_run else ("removed", "kept")
     for item in removed:
-        click.echo(f"{'would remove' if dry_run else 'removed'} {item.path} ({item.why}, {_size(item.bytes)})")
-    kept = await engine.disk_use()
-    total = sum(kept.values())
-    click.echo(f"{len(removed)} worktree(s) {'to remove' if dry_run else 'removed'}; "
-               f"{len(kept)} run(s) keep worktrees using {_size(total)}")
+        click.echo(f"{remove} {item.path} ({item.why}, {_size(item.bytes)})")
+    kept = await engine.disk_use(leaving={item.path for item in removed})
+    click.echo(f"{remove} {render.plural(len(removed), 'worktree')} ({_size(sum(c.bytes for c in removed))}); "
+               f"{keep} the worktrees of {render.plural(len(kept), 'run')} ({_size(sum(kept.values()))})")
 
 
 def _size(count: int) -> str:

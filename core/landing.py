@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -391,12 +392,12 @@ class Landing:
         except git.GitError:
             return True  # cannot tell: keep it
 
-    async def disk_use(self) -> dict[str, int]:
-        """Bytes each run's worktrees take on disk, by run id."""
+    async def disk_use(self, leaving: Collection[str] = ()) -> dict[str, int]:
+        """Bytes each run's worktrees take on disk, by run id; `leaving`: paths not to count."""
         use: dict[str, int] = {}
         for run in await self.store.list_runs():
             for worktree in run.worktrees:
-                if Path(worktree.path).exists():
+                if worktree.path not in leaving and Path(worktree.path).exists():
                     use[run.id] = use.get(run.id, 0) + await asyncio.to_thread(git.disk_usage, worktree.path)
         return use
 

@@ -218,6 +218,14 @@ def test_landing_verbs_review_reject_and_merge(project, model, repo):
     assert corral_json("branches") == []
 
 
+def test_clean_counts_what_it_removes_and_what_it_keeps(project, model):
+    runs = [_finished(project, model, {f"{n}.txt": f"{n}\n"}) for n in ("merged", "kept", "also-kept")]
+    corral("merge", runs[0]["id"])
+    done = corral("clean", "--dry-run").stdout.splitlines()
+    assert done[0].startswith(f"would remove {runs[0]['worktrees'][0]['path']} (merged, ")
+    assert done[1].startswith("would remove 1 worktree (") and "would keep the worktrees of 2 runs (" in done[1]
+    assert corral("clean").stdout.splitlines()[1].startswith("removed 1 worktree (")
+    assert "kept the worktrees of 2 runs" in corral("clean").stdout
 
 
 def test_a_branch_name_git_refuses_gets_one_line_and_changes_nothing(project, model, repo):
