@@ -275,7 +275,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         stamp = now()
         run = Run(id=run_id, project_id=project.id, agent_id=profile.id, agent_name=profile.name,
                   task=prompt, status=RunStatus.QUEUED, base_ref=base,
-                  branch=f"corral/{'plan' if kind == 'plan' else 'run'}-{run_id[:8]}",
+                  branch=git.plan_ref(run_id[:8]) if kind == "plan" else f"corral/run-{run_id[:8]}",
                   created_at=stamp, updated_at=stamp, queued_at=stamp, kind=kind)
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled

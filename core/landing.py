@@ -265,7 +265,7 @@ class Landing:
             await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
                                     worktree.base_branch or worktree.base_sha, force)
         for repo_path in {w.repo_path for w in run.worktrees}:  # its turn snapshots keep objects alive
-            await asyncio.to_thread(git.forget_snapshots, repo_path, run.short_id)
+            await asyncio.to_thread(git.forget_run_refs, repo_path, run.short_id)
         self._drop_run_folder(run)
         await self.store.delete_run(run.id)
         for log in self.paths.logs.glob(f"{run.short_id}.*"):

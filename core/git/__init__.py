@@ -20,7 +20,7 @@ from .files import Backup, reject_files, revert_all
 from .landing import HOWS, Landing, can_land, land, rebase_branch
 from .merging import MergeConflict
 from .repo import GitError, check_branch_name, current_branch, repo_root, resolve
-from .snapshot import forget_snapshots, snapshot, turn_ref
+from .snapshot import forget_run_refs, plan_ref, snapshot, turn_ref
 from .worktrees import (
            Worktree,
            add_worktree,
@@ -39,4 +39,4 @@ __all__ = ["HOWS", "WouldLoseWork", "Backup", "Branch", "FileChange", "GitError"
            "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
            "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",
            "repo_root", "resolve", "restore_worktree", "revert_all", "snapshot",
-           "forget_snapshots", "turn_ref", "is_landed"]
+           "forget_run_refs", "plan_ref", "turn_ref", "is_landed"]
