@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import click
 
 from . import render
 from .api.token_commands import token
-from .config import Paths
+from .config import Paths, private_file
 from .engine import Engine
 from .errors import CorralError
 from .models import Run, RunStatus
@@ -26,8 +27,8 @@ log = logging.getLogger("corral")
 
 
 def _setup_logging(paths: Paths) -> Path:
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    logfile = paths.logs / "corral.log"
+    paths.ensure()
+    logfile = private_file(paths.logs / "corral.log")
     handler = logging.FileHandler(logfile)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(handler)
@@ -65,7 +66,7 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
             raise SystemExit(130) from None
         except asyncio.CancelledError:
             raise SystemExit(128 + (stopped_by[0] if stopped_by else signal.SIGINT)) from None
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
+        except (click.exceptions.Exit, click.ClickException, SystemExit, BrokenPipeError):
             raise
         except Exception as error:
             log.exception("internal error")
@@ -82,6 +83,15 @@ def _print_json(data: Any) -> None:
 class _Group(click.Group):
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[COMMAND] [ARGS]...")
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader is gone (`corral runs | head -1`): stop without a word, with the status a
+            # shell shows for a Unix tool ended by SIGPIPE; what is still buffered goes nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(128 + signal.SIGPIPE) from None
 
 
 def _api_settings(host: str, port: int) -> Any:
@@ -197,10 +207,24 @@ async def project_set(engine: Engine, project_key: str, post_create: str | None,
     changed = await engine.update_project(project_key, **changes)
     click.echo(f"{changed.name}: " + "; ".join([
         f"new worktrees run {changed.post_create!r}" if changed.post_create else "no post-create command",
-        f"at most {changed.max_runs} runs at once" if changed.max_runs else "no limit of runs of its own",
+        f"at most {render.plural(changed.max_runs, 'run')} at once" if changed.max_runs
+        else "no limit of runs of its own",
         "desktop notifications on" if changed.notify else "desktop notifications off",
         "plans approved by hand" if not changed.auto_approve_plan else "plans approved at once",
         "tasks wait for merged dependencies" if changed.deps_need_merge else "tasks wait for completed ones"]))
+
+
+@project.command("delete")
+@click.argument("project_key", metavar="PROJECT")
+@click.option("--force", is_flag=True, help="Delete it even when a run's branch holds work not merged.")
+@engine_command
+async def project_delete(engine: Engine, project_key: str, force: bool) -> None:
+    """Forget PROJECT and its runs, with their branches and worktrees (its repos stay); refused
+    while a run is active or, unless --force, holds work not merged."""
+    found = await engine.project(project_key)
+    runs = [r for r in await engine.runs() if r.project_id == found.id]
+    await engine.delete_project(found.id, force=force)
+    click.echo(f"deleted project {found.name} and its {render.plural(len(runs), 'run')}")
 
 
 def parse_limit(text: str) -> int | None:
@@ -280,7 +304,7 @@ async def agent_list(engine: Engine, as_json: bool) -> None:
         return _print_json([a.to_dict() for a in profiles])
     for a in profiles:
         extras = ", ".join(filter(None, [a.model, a.allowed_tools and "allows " + ",".join(a.allowed_tools),
-                                         a.max_turns and f"{a.max_turns} turns", a.command]))
+                                         a.max_turns and render.plural(a.max_turns, "turn"), a.command]))
         click.echo(f"{a.name:<16} {a.cli}" + (f"  ({extras})" if extras else ""))
 
 

@@ -113,7 +113,7 @@ async def plan_approve(engine: Engine, plan_key: str) -> None:
     """Queue the plan's tasks; they run in dependency order, a few at a time."""
     approved = await engine.approve_plan(plan_key)
     queued = [t for t in await engine.tasks(plan_id=approved.id) if t.status != TaskStatus.BACKLOG]
-    click.echo(f"plan {approved.id[:8]} approved: {len(queued)} tasks on their way (`corral tasks`)")
+    click.echo(f"plan {approved.id[:8]} approved: {render.plural(len(queued), 'task')} on their way (`corral tasks`)")
 
 
 @plan.command("cancel")

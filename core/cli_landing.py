@@ -47,7 +47,8 @@ async def revert(engine: Engine, run_key: str) -> None:
 
 @main.command("commit")
 @click.argument("run_key", metavar="RUN")
-@click.option("-m", "--message", required=True, help="The commit message.")
+@click.option("-m", "--message", required=True,
+              help="The commit message; {changes} in it becomes a list of what changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
 async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> None:
@@ -61,17 +62,20 @@ async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> N
 
 @main.command("merge")
 @click.argument("run_key", metavar="RUN")
-@click.option("--squash", "how", flag_value="squash", help="Land the run as one commit.")
+@click.option("--squash", "how", flag_value="squash", default=True,
+              help="Land the run as one commit, its checkpoints squashed (the default).")
+@click.option("--merge", "how", flag_value="merge",
+              help="Keep the run's commits: fast-forward when it can, else a merge commit.")
 @click.option("--rebase", "how", flag_value="rebase", help="Replay the run's commits on the branch.")
 @click.option("--into", help="The branch to land on (default: the one the run started from).")
 @click.option("-m", "--message", help="Message of the merge or squash commit.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @engine_command
-async def merge(engine: Engine, run_key: str, how: str | None, into: str | None, message: str | None,
+async def merge(engine: Engine, run_key: str, how: str, into: str | None, message: str | None,
                 as_json: bool) -> None:
-    """Land a run's branch: fast-forward or merge commit, --squash, or --rebase. A conflict
+    """Land a run's branch as one squashed commit, or with --merge or --rebase. A conflict
     changes nothing and exits non-zero, naming the files."""
-    landed = await engine.merge(run_key, how or "merge", into, message)
+    landed = await engine.merge(run_key, how, into, message)
     if as_json:
         return _print_json([{**l.__dict__, "repo": str(l.repo)} for l in landed])
     for landing in landed:
@@ -101,7 +105,8 @@ async def branches(engine: Engine, project_key: str | None, as_json: bool) -> No
         click.echo("no corral branches")
     for item in found:
         b = item.branch
-        flags = ", ".join(filter(None, ["merged" if b.merged else "unmerged", b.pushed and "pushed"]))
+        state = "merged" if b.merged else "unmerged" if b.changed else "no changes"
+        flags = ", ".join(filter(None, [state, b.pushed and "pushed"]))
         click.echo(f"{b.name:<22} {item.repo_name:<12} +{b.ahead} -{b.behind} vs {b.base or '?':<10} {flags:<16} "
                    f"{b.subject[:40]}")
 
@@ -170,17 +175,9 @@ async def delete(engine: Engine, run_key: str, force: bool) -> None:
 async def clean(engine: Engine, dry_run: bool) -> None:
     """Remove worktrees of ended runs whose work is merged or whose branch is gone."""
     removed = await engine.clean(dry_run)
+    remove, keep = ("would remove", "would keep") if dry_run else ("removed", "kept")
     for item in removed:
-        click.echo(f"{'would remove' if dry_run else 'removed'} {item.path} ({item.why}, {_size(item.bytes)})")
-    kept = await engine.disk_use()
-    total = sum(kept.values())
-    click.echo(f"{len(removed)} worktree(s) {'to remove' if dry_run else 'removed'}; "
-               f"{len(kept)} run(s) keep worktrees using {_size(total)}")
-
-
-def _size(count: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return ""
+        click.echo(f"{remove} {item.path} ({item.why}, {render.size(item.bytes)})")
+    kept = await engine.disk_use(leaving={item.path for item in removed})
+    click.echo(f"{remove} {render.plural(len(removed), 'worktree')} ({render.size(sum(c.bytes for c in removed))}); "
+               f"{keep} the worktrees of {render.plural(len(kept), 'run')} ({render.size(sum(kept.values()))})")

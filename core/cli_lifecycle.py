@@ -10,7 +10,7 @@ import click
 
 from . import render
 from .attach import record_hook, run_in_terminal
-from .config import Paths
+from .config import Paths, private_file
 from .store import Store
 from .cli import _print_json, engine_command, main, parse_limit, watch_run
 from .engine import Engine
@@ -144,7 +144,7 @@ async def queue_limit(engine: Engine, max_runs: str) -> None:
     """Set how many runs may work at once over all projects ('none': no limit)."""
     await engine.set_max_runs(parse_limit(max_runs))
     limit = await engine.max_runs()
-    click.echo(f"at most {limit} runs at once" if limit else "no limit of runs at once")
+    click.echo(f"at most {render.plural(limit, 'run')} at once" if limit else "no limit of runs at once")
 
 
 @main.command("attach")
@@ -180,5 +180,5 @@ def hook(run_id: str) -> None:
 
         asyncio.run(record())
     except Exception as error:  # the agent must go on whatever happens here
-        with open(paths.logs / "hooks.log", "a") as log:
+        with open(private_file(paths.logs / "hooks.log"), "a") as log:
             log.write(f"run {run_id}: {error.__class__.__name__}: {error}\n")

@@ -8,6 +8,14 @@ from pathlib import Path
 
 import platformdirs
 
+PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # the home holds prompts, events and webhook secrets
+
+
+def private_file(path: Path) -> Path:
+    """Make the file if it is missing, readable by its owner only; the path."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, PRIVATE_FILE))
+    return path
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -37,5 +45,13 @@ class Paths:
         return self.logs / f"{run_id[:8]}.log"
 
     def ensure(self) -> None:
-        for path in (self.home, self.worktrees, self.logs):
-            path.mkdir(parents=True, exist_ok=True)
+        """Make the home and its folders, private to the user, and make private what an older
+        corral (or another umask) left readable: the folders 0700, the database and logs 0600."""
+        for folder in (self.home, self.worktrees, self.logs):
+            folder.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
+            folder.chmod(PRIVATE_FOLDER)
+        private_file(self.database)  # SQLite gives its -wal and -shm files the database's mode
+        database_files = [self.database.with_name(self.database.name + end) for end in ("", "-wal", "-shm")]
+        for path in [*database_files, *self.logs.iterdir()]:
+            if path.is_file() and not path.is_symlink():
+                path.chmod(PRIVATE_FILE)

@@ -23,7 +23,7 @@ from . import agents, git
 from .attach import Attach
 from .board import Board
 from .bus import EventBus
-from .config import Paths
+from .config import Paths, private_file
 from .errors import Conflict, CorralError, NotFound
 from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
@@ -152,11 +152,11 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         found = await self.store.projects_with_repo(str(root))
         return found[0] if found else None
 
-    async def delete_project(self, key: str) -> None:
-        """Forget a project (its repos stay as they are); refused while one of its runs is active."""
+    async def delete_project(self, key: str, force: bool = False) -> None:
+        """Forget a project and its runs (their branches and worktrees too; the repos stay): refused,
+        deleting nothing, while one of its runs is active or, unless forced, holds unmerged work."""
         project = await self.project(key)
-        if any(r.project_id == project.id for r in await self.store.list_runs(RunStatus.ACTIVE)):
-            raise Conflict(f"project {project.name!r} has active runs: cancel them first", code="PROJECT_BUSY")
+        await self.delete_runs_of(project, force)
         await self.store.delete_project(project.id)
 
     async def update_project(self, project_key: str, **changes: Any) -> Project:
@@ -265,7 +265,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         if not project.repos:
             raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
         profile = await self.agent(agent, project.id)
-        agents.adapter(profile.cli)  # an unknown kind of agent fails here, before any worktree is made
+        adapter = agents.adapter(profile.cli)  # an unknown kind of agent fails here, before any worktree is made
         bases = {repo.id: await asyncio.to_thread(git.resolve, repo.path, base) for repo in project.repos}
         base_branches = {repo.id: await asyncio.to_thread(_branch_named, repo.path, base) for repo in project.repos}
 
@@ -275,7 +275,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         stamp = now()
         run = Run(id=run_id, project_id=project.id, agent_id=profile.id, agent_name=profile.name,
                   task=prompt, status=RunStatus.QUEUED, base_ref=base,
-                  branch=f"corral/{'plan' if kind == 'plan' else 'run'}-{run_id[:8]}",
+                  branch=git.plan_ref(run_id[:8]) if kind == "plan" else f"corral/run-{run_id[:8]}",
                   created_at=stamp, updated_at=stamp, queued_at=stamp, kind=kind)
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
@@ -283,12 +283,17 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         self.store.append([Event(run.id, 1, "run.created", {
             "task": prompt, "agent": profile.name, "base": base, "branch": run.branch}, stamp)])
         try:
+            adapter.binary(profile)  # a missing agent fails the run before a worktree or branch is made
             for repo in project.repos:
                 path = self.paths.run_dir(run_id) / repo.name
                 await self._add_worktree(run, Worktree(repo.id, repo.name, repo.path, str(path), bases[repo.id],
                                                        base_branches[repo.id]), bases[repo.id])
+        except agents.AgentMissing as error:
+            await self._end_unowned(run, RunStatus.FAILED, str(error))
+            return await self.run(run.id)
         except CorralError as error:
             await self._end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
+            await self._drop_unstarted(run)
             return await self.run(run.id)
         if not detach:
             self._execute(await self._live_run(run))
@@ -322,7 +327,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
             if not parents or not parents[0].session_id:
                 raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
             resume, fork = parents[0].session_id, True
-        args = (run, profile, agents.adapter(profile.cli), self.store, self.paths.run_log(run.id))
+        args = (run, profile, agents.adapter(profile.cli), self.store, private_file(self.paths.run_log(run.id)))
         options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier}
         if run.kind == "plan":
             return PlanningRun(*args, **options, **await self._planning_options(run))

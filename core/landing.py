@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,11 +19,12 @@ from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
 from .models import Event, Project, Run, Task, Worktree, now
+from .render import plural
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "corral: checkpoint of run {}"
+CHECKPOINT = "corral: run {}: {{changes}}"  # .format(run's short id); git.commit_all fills in what it holds
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ class Landing:
         run = await self._ended(run_key)
         if not paths:
             raise CorralError("name the files to reject", code="NO_PATHS")
+        if any(not path.strip() for path in paths):  # "" is no file, not every file
+            raise CorralError("an empty path names no file: name the files to reject ('.' for all of them)",
+                              code="INVALID_PATH")
         restored: list[str] = []
         bases = {w.path: w.base_sha for w in run.worktrees}
         for path, wanted in self._split(run, paths).items():
@@ -148,6 +153,8 @@ class Landing:
     # -- landing -------------------------------------------------------------------------
 
     def _target(self, run: Run, worktree: Worktree, into: str | None) -> str:
+        if into is not None:
+            git.check_branch_name(into)
         target = into or worktree.base_branch
         if not target:
             raise CorralError(f"run {run.short_id} started from a commit, not a branch: say where to "
@@ -159,10 +166,11 @@ class Landing:
             if Path(worktree.path).is_dir():
                 await asyncio.to_thread(git.commit_all, worktree.path, CHECKPOINT.format(run.short_id))
 
-    async def merge(self, run_key: str, how: str = "merge", into: str | None = None,
+    async def merge(self, run_key: str, how: str = "squash", into: str | None = None,
                     message: str | None = None) -> list[git.Landing]:
-        """Land the run's branch on its base branch (or `into`): merge (fast-forward when it can),
-        squash or rebase. Conflicts in any repo are found before anything is written anywhere."""
+        """Land the run's branch on its base branch (or `into`): squash (its checkpoints become one
+        commit), merge (its commits kept: fast-forward when it can) or rebase. Conflicts in any
+        repo are found before anything is written anywhere."""
         run = await self._ended(run_key)
         if how not in git.HOWS:
             raise CorralError(f"land with one of {', '.join(git.HOWS)}, not {how!r}", code="INVALID_HOW")
@@ -219,8 +227,9 @@ class Landing:
     async def rename_branch(self, run_key: str, name: str) -> Run:
         run = await self._ended(run_key)
         name = name.strip()
-        if not name or name == run.branch:
-            raise CorralError("give the branch a new name", code="INVALID_NAME")
+        if name == run.branch:
+            raise CorralError(f"the branch is already called {name}: give it a new name", code="INVALID_NAME")
+        git.check_branch_name(name)
         for worktree in run.worktrees:
             await asyncio.to_thread(git.rename_branch, worktree.repo_path, run.branch, name)
         await self.store.update_run(run.id, branch=name)
@@ -261,10 +270,40 @@ class Landing:
             await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
                                     worktree.base_branch or worktree.base_sha, force)
         for repo_path in {w.repo_path for w in run.worktrees}:  # its turn snapshots keep objects alive
-            await asyncio.to_thread(git.forget_snapshots, repo_path, run.short_id)
+            await asyncio.to_thread(git.forget_run_refs, repo_path, run.short_id)
+        self._drop_run_folder(run)
         await self.store.delete_run(run.id)
         for log in self.paths.logs.glob(f"{run.short_id}.*"):
             log.unlink(missing_ok=True)
+
+    async def delete_runs_of(self, project: Project, force: bool = False) -> None:
+        """Delete every run of the project (planning sessions too), or none: refused while one is
+        active, or, unless forced, while one holds work its base does not have."""
+        runs = [r for r in await self.store.list_runs(kind=None) if r.project_id == project.id]
+        if active := [r for r in runs if r.active]:
+            raise Conflict(f"project {project.name!r} has {plural(len(active), 'active run')}: cancel "
+                           f"{'it' if len(active) == 1 else 'them'} first", code="PROJECT_BUSY")
+        if not force and (unmerged := [r for r in runs if await self._holds_work(r)]):
+            raise git.WouldLoseWork(
+                f"project {project.name!r} has {plural(len(unmerged), 'run')} with work not merged "
+                f"({', '.join(r.short_id for r in unmerged)}): land or delete "
+                f"{'it' if len(unmerged) == 1 else 'them'} first, or force", code="PROJECT_UNMERGED")
+        for run in runs:
+            await self.delete_run(run.id, force=True)
+
+    async def _holds_work(self, run: Run) -> bool:
+        """Whether deleting the run would lose work: commits not in its base, or uncommitted changes."""
+        for worktree in run.worktrees:
+            if Path(worktree.path).exists() and await self._has_uncommitted(worktree):
+                return True
+            try:
+                await asyncio.to_thread(git.resolve, worktree.repo_path, f"refs/heads/{run.branch}")
+            except git.GitError:
+                continue  # no branch: no commits to lose
+            if not await asyncio.to_thread(git.is_landed, worktree.repo_path, run.branch,
+                                           worktree.base_branch or worktree.base_sha):
+                return True
+        return False
 
     # -- sharing -------------------------------------------------------------------------
 
@@ -305,7 +344,8 @@ class Landing:
     # -- clean-up ------------------------------------------------------------------------
 
     async def clean(self, dry_run: bool = False) -> list[Cleanup]:
-        """Remove the worktrees of ended runs whose work is merged or whose branch is gone."""
+        """Remove the worktrees of ended runs whose work is merged, whose branch has no commits of
+        its own, or whose branch is gone."""
         branches = {(b.repo_path, b.branch.name): b.branch for b in await self.branches()}
         found = []
         for run in await self.store.list_runs():
@@ -315,18 +355,41 @@ class Landing:
                 if not Path(worktree.path).exists():
                     continue
                 branch = branches.get((worktree.repo_path, run.branch))
-                why = "branch deleted" if branch is None else "merged" if branch.merged else None
+                why = ("branch deleted" if branch is None else "merged" if branch.merged
+                       else "no changes" if not branch.changed else None)
                 if why is None or await self._has_uncommitted(worktree):
                     continue  # uncommitted work is never thrown away by a clean-up
                 size = await asyncio.to_thread(git.disk_usage, worktree.path)
                 found.append(Cleanup(run.id, worktree.path, size, why))
                 if not dry_run:
                     await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
+            if not dry_run:
+                self._drop_run_folder(run)
         if not dry_run:
             for project in await self.projects():
                 for repo in project.repos:
                     await asyncio.to_thread(git.prune_worktrees, repo.path)
         return found
+
+    async def _drop_unstarted(self, run: Run) -> None:
+        """A run whose agent never started holds nothing: its worktrees and the branches with no
+        commits of their own go (the run stays, saying why it failed)."""
+        for worktree in run.worktrees:
+            try:
+                if await asyncio.to_thread(git.resolve, worktree.repo_path,
+                                           f"refs/heads/{run.branch}") == worktree.base_sha:
+                    await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
+                                            worktree.base_sha)
+            except git.GitError as error:  # gone already, or it holds something after all: it stays
+                log.info("run %s left as it is: %s", run.short_id, error)
+        self._drop_run_folder(run)
+
+    def _drop_run_folder(self, run: Run) -> None:
+        """The folder that held the run's worktrees, once they are all gone."""
+        try:
+            self.paths.run_dir(run.id).rmdir()
+        except OSError:  # it still holds a worktree, or is gone already
+            pass
 
     async def _has_uncommitted(self, worktree: Worktree) -> bool:
         try:
@@ -334,12 +397,12 @@ class Landing:
         except git.GitError:
             return True  # cannot tell: keep it
 
-    async def disk_use(self) -> dict[str, int]:
-        """Bytes each run's worktrees take on disk, by run id."""
+    async def disk_use(self, leaving: Collection[str] = ()) -> dict[str, int]:
+        """Bytes each run's worktrees take on disk, by run id; `leaving`: paths not to count."""
         use: dict[str, int] = {}
         for run in await self.store.list_runs():
             for worktree in run.worktrees:
-                if Path(worktree.path).exists():
+                if worktree.path not in leaving and Path(worktree.path).exists():
                     use[run.id] = use.get(run.id, 0) + await asyncio.to_thread(git.disk_usage, worktree.path)
         return use
 

@@ -139,13 +139,12 @@ class PlanningRun(LiveRun):
             if name != OUTPUT_TOOL:
                 self.emit("plan.log", {"plan_id": self.plan.id, "type": "tool", "tool": name,
                                        "message": f"{name} → {tool_summary(name, payload.get('input') or {})}"})
+            self.emit("plan.stats", self.stats())  # the status counts as the agent explores
         elif kind == "agent.tool_result" and payload.get("is_error"):
             self.emit("plan.log", {"plan_id": self.plan.id, "type": "error", "tool": payload.get("name"),
                                    "message": str(payload.get("output") or "")[:500]})
         elif kind == "agent.message":
-            self._turns += 1
             self.emit("plan.progress", {"plan_id": self.plan.id, "type": "text", "content": payload["text"]})
-            self.emit("plan.stats", self.stats())
         elif kind == "agent.error":
             self.emit("plan.log", {"plan_id": self.plan.id, "type": "error", "message": payload.get("message")})
 
@@ -155,7 +154,11 @@ class PlanningRun(LiveRun):
                 "tool_calls": self._tool_calls, "turns": self._turns}
 
     async def _turn_over(self, items: list) -> None:
-        self._turn_message = None  # a planning session changes no files: nothing to snapshot
+        """A model response ended: counted, with nothing to snapshot (a planning session changes no files)."""
+        if self._turn_message is not None:
+            self._turns += 1
+            items.append(("plan.stats", self.stats()))
+        self._turn_message = None
 
     async def _checkpoint(self) -> None:
         return None  # read-only: nothing to commit
@@ -182,6 +185,7 @@ class Planning:
         async def delete_tasks(self, keys: list[str]) -> list[Task]: ...
         async def tasks(self, project_key: str | None = None, **filters: Any) -> list[Task]: ...
         async def schedule(self) -> list[Task]: ...  # the engine's
+        def _drop_run_folder(self, run: Run) -> None: ...  # Landing's
 
     async def plan(self, project_key: str, topic: str, *, model: str | None = None, effort: str = "medium",
                    granularity: str = "balanced", context: str = "", agent: str = "claude",
@@ -339,10 +343,11 @@ class Planning:
         return [made[d["ref"]] for d in drafts]
 
     async def _drop_worktree(self, run: Run) -> None:
-        """A planning session's worktree holds nothing of value once it ends (its branch stays,
-        for a refinement to make it again)."""
+        """A planning session's worktree holds nothing of value once it ends (its ref, not a branch,
+        stays for a refinement to make it again)."""
         for worktree in run.worktrees:
             try:
                 await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
             except git.GitError as error:
                 log.warning("planning worktree of run %s: %s", run.short_id, error)
+        self._drop_run_folder(run)

@@ -15,6 +15,9 @@ import pytest
 from locking import database_held_elsewhere
 from model_server import text, tool
 
+from core import render
+from core.models import Event
+
 CORRAL = [str(Path(sys.executable).with_name("corral"))]  # the console script pip installed
 BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
 
@@ -58,7 +61,7 @@ def test_run_wait_prints_the_run_and_the_events_and_diff_show_its_work(project, 
     events = [json.loads(line) for line in corral("events", run["id"][:8], "--json").stdout.splitlines()]
     assert events[0]["type"] == "run.created" and events[-1]["type"] == "run.completed"
     assert all("type" in e and "payload" in e for e in events)
-    assert "hello.py" in corral("diff", run["id"], "--stat").stdout
+    assert "1 file changed, 1 insertion(+), 0 deletions(-)" in corral("diff", run["id"], "--stat").stdout
     assert "+print('hi')" in corral("diff", run["id"]).stdout
     shown = corral_json("show", run["id"])
     assert shown["cost_usd"] > 0 and shown["changes"][0]["path"] == "hello.py"
@@ -128,12 +131,14 @@ def test_a_killed_corral_records_its_run_as_stopped_and_leaves_no_agent_behind(p
     assert not Path(f"/proc/{agent_pid}").exists() or "Z" in Path(f"/proc/{agent_pid}/stat").read_text().split()[2]
 
 
-def test_a_missing_agent_binary_fails_the_run_with_how_to_install_it(project):
+def test_a_missing_agent_binary_fails_the_run_with_how_to_install_it(project, repo):
     corral("agent", "add", "ghost", "--command", "/nonexistent/claude")
     done = corral("run", "--project", project["id"], "--agent", "ghost", "--wait", "--json", "x", check=False)
     assert done.returncode == 1
     run = json.loads(done.stdout)
     assert run["status"] == "failed" and "npm install -g @anthropic-ai/claude-code" in run["reason"]
+    assert run["worktrees"] == [] and corral_json("branches") == []  # nothing made for a run that never started
+    assert "corral/" not in subprocess.run(["git", "-C", str(repo), "branch"], capture_output=True, text=True).stdout
 
 
 def test_an_agent_that_prints_garbage_and_crashes_fails_cleanly(project, tmp_path):
@@ -191,21 +196,97 @@ def _finished(project, model, files: dict[str, str]) -> dict:
     return json.loads(corral("run", "--project", project["id"], "--wait", "--json", "write").stdout)
 
 
+def one_line_error(done: subprocess.CompletedProcess, message: str) -> None:
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_landing_verbs_review_reject_and_merge(project, model, repo):
     run = _finished(project, model, {"keep.txt": "keep\n", "drop.txt": "drop\n"})
+    assert [f["path"] for f in corral_json("diff", run["id"])] == ["drop.txt", "keep.txt"]
+    one_line_error(corral("reject", run["id"], "", check=False), "an empty path names no file")
     assert [f["path"] for f in corral_json("diff", run["id"])] == ["drop.txt", "keep.txt"]
     assert corral("reject", run["id"], "drop.txt").stdout.strip() == "rejected drop.txt"
     corral("commit", run["id"], "-m", "Keep only keep.txt")
     [branch] = corral_json("branches")
     assert branch["name"] == run["branch"] and branch["ahead"] == 2 and not branch["merged"]
-    merged = corral("merge", run["id"], "--squash", "-m", "Add keep.txt")
-    assert "squash: main is now" in merged.stdout
+    merged = corral("merge", run["id"], "-m", "Add keep.txt")
+    assert "squash: main is now" in merged.stdout  # squashed unless asked otherwise
     assert (repo / "keep.txt").exists() and not (repo / "drop.txt").exists()
-    assert corral_json("branches")[0]["merged"] is False  # squashed: the branch's commits are not on main
-    removed = corral("clean", "--dry-run").stdout
-    assert "would remove" not in removed  # its worktree stays until the branch goes
+    assert corral_json("branches")[0]["merged"] is True  # main holds its work, squashed
     corral("branch", "delete", run["branch"])  # allowed: main holds its changes
     assert corral_json("branches") == []
+
+
+def test_clean_counts_what_it_removes_and_what_it_keeps(project, model):
+    runs = [_finished(project, model, {f"{n}.txt": f"{n}\n"}) for n in ("merged", "kept", "also-kept")]
+    corral("merge", runs[0]["id"])
+    done = corral("clean", "--dry-run").stdout.splitlines()
+    assert done[0].startswith(f"would remove {runs[0]['worktrees'][0]['path']} (merged, ")
+    assert done[1].startswith("would remove 1 worktree (") and "would keep the worktrees of 2 runs (" in done[1]
+    assert corral("clean").stdout.splitlines()[1].startswith("removed 1 worktree (")
+    assert "kept the worktrees of 2 runs" in corral("clean").stdout
+
+
+def test_a_branch_name_git_refuses_gets_one_line_and_changes_nothing(project, model, repo):
+    run = _finished(project, model, {"x.txt": "x\n"})
+    refs = subprocess.run(["git", "-C", str(repo), "for-each-ref"], capture_output=True, text=True).stdout
+    for name in ("HEAD", "-x", "refs/heads/main", "two words"):
+        one_line_error(corral("branch", "rename", run["id"], "--", name, check=False), "cannot be a branch name")
+        one_line_error(corral("merge", run["id"], "--into", name, check=False), "cannot be a branch name")
+    assert subprocess.run(["git", "-C", str(repo), "for-each-ref"], capture_output=True, text=True).stdout == refs
+    assert corral_json("show", run["id"])["branch"] == run["branch"]
+
+
+def test_deleting_a_project_takes_its_runs_and_refuses_unmerged_work(project, model, repo):
+    run = _finished(project, model, {"x.txt": "x\n"})
+    one_line_error(corral("project", "delete", project["name"], check=False),
+                   f"has 1 run with work not merged ({run['id'][:8]})")
+    assert [r["id"] for r in corral_json("runs")] == [run["id"]]
+    done = corral("project", "delete", project["name"], "--force")
+    assert done.stdout.strip() == f"deleted project {project['name']} and its 1 run"
+    assert corral_json("runs") == [] and corral_json("project", "list") == []
+    assert subprocess.run(["git", "-C", str(repo), "branch", "--list", "corral/*"], capture_output=True,
+                          text=True).stdout == ""
+
+
+def test_counts_agree_with_their_words(project):
+    corral("agent", "add", "solo", "--max-turns", "1")
+    assert "(1 turn)" in corral("agent", "list").stdout
+    assert "at most 1 run at once" in corral("project", "set", project["name"], "--max-runs", "1").stdout
+    assert corral("queue", "limit", "1").stdout.strip() == "at most 1 run at once"
+    result = {"tokens_in": 1, "tokens_out": 2, "cost_usd": 0.5}
+    for turns, words in ((1, "1 token in, 2 out, $0.5000, 1 turn"), (None, "1 token in, 2 out, $0.5000")):
+        assert render.describe(Event("r", 1, "run.result", {**result, "num_turns": turns}, "")) == words
+
+
+def test_a_closed_pipe_ends_a_verb_quietly(project):
+    corral("agent", "add", "spare")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a line is written, as after `| head -1`
+    try:
+        for verb in (["runs"], ["agent", "list"], ["project", "list", "--json"]):
+            done = subprocess.run([*CORRAL, *verb], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+            assert (done.returncode, done.stderr) == (128 + signal.SIGPIPE, ""), verb
+    finally:
+        os.close(write_end)
+    closed = subprocess.run([*CORRAL, "runs"], stderr=subprocess.PIPE, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(1))  # no stdout at all
+    assert (closed.returncode, closed.stderr) == (0, "")
+
+
+def test_the_home_is_private_to_the_user(agent_env):
+    home = Path(os.environ["CORRAL_HOME"])
+    home.mkdir(mode=0o755)
+    corral("project", "list")
+    database, log = home / "corral.db", home / "logs" / "corral.log"
+    for path in (database, log, home / "logs", home):  # an older corral's permissions, fixed at start
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    corral("agent", "add", "late")
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (home, home / "worktrees", home / "logs")}
+    assert modes == {home.name: "0o700", "worktrees": "0o700", "logs": "0o700"}
+    files = [database, log, *home.glob("corral.db-*")]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o600" for p in files}
 
 
 def test_a_conflicting_merge_exits_non_zero_naming_the_files(project, model, repo):
@@ -223,3 +304,12 @@ def test_a_pull_request_without_gh_says_how_to_get_it(project, model):
     run = _finished(project, model, {"x.txt": "x\n"})
     done = corral("pr", run["id"], check=False)
     assert done.returncode == 1 and "`gh` is not installed" in done.stderr
+
+
+async def test_the_database_and_run_logs_stay_private_while_in_use(engine, model, repo):
+    model.set_script([text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.wait((await engine.start_run(project.id, "look")).id)
+    files = [engine.paths.run_log(run.id), *engine.paths.home.glob("corral.db*")]
+    assert {p.name for p in files} >= {"corral.db", "corral.db-wal", "corral.db-shm", f"{run.short_id}.log"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o600" for p in files}

@@ -163,6 +163,20 @@ def test_add_worktree_creates_branch_at_base_and_git_lists_it(repo, tmp_path):
     assert git.current_branch(wt) == "run-1"
 
 
+def test_a_worktree_from_a_ref_that_is_not_a_branch_is_detached_and_no_branch_appears(repo, tmp_path):
+    wt = tmp_path / "plan"
+    base = git.add_worktree(repo, wt, "refs/corral/plan/1a2b3c4d")
+    assert head(repo, "refs/corral/plan/1a2b3c4d") == base
+    assert run(repo, "branch", "--list", "--format=%(refname)").split() == ["refs/heads/main"]
+    assert Worktree(wt.resolve(), None, base) in porcelain_worktrees(repo)
+    assert run(wt, "status", "--porcelain") == "" and run(wt, "branch", "--show-current") == ""
+    git.remove_worktree(repo, wt)
+    git.restore_worktree(repo, wt, "refs/corral/plan/1a2b3c4d")
+    assert (wt / "src" / "app.py").read_text() == APP_PY
+    git.forget_run_refs(repo, "1a2b3c4d")
+    assert run(repo, "for-each-ref", "refs/corral") == ""
+
+
 def test_add_worktree_leaves_the_users_checkout_alone(repo, tmp_path):
     write(repo / "README.md", "# Demo, edited by the user\n")
     write(repo / "scratch.txt", "untracked\n")
@@ -517,6 +531,23 @@ def test_commit_all_commits_everything_on_the_branch(worked_on, repo):
         "Checkpoint: turn 1",
         "agent commit",
     ]
+
+
+def test_a_checkpoint_message_names_what_the_commit_holds(repo, tmp_path):
+    wt = tmp_path / "wt"
+    git.add_worktree(repo, wt, "run-1")
+    write(wt / "src" / "app.py", "print('hi')\n")
+    write(wt / "tests" / "test_x.py", "def test_x(): pass\n")
+    git.commit_all(wt, "corral: run 3f2a9c1e: {changes}")
+    assert run(wt, "log", "-1", "--format=%s").strip() == "corral: run 3f2a9c1e: edit src/app.py, add tests/test_x.py"
+    (wt / "tests" / "test_x.py").unlink()
+    git.commit_all(wt, "corral: run 3f2a9c1e: {changes}")
+    assert run(wt, "log", "-1", "--format=%s").strip() == "corral: run 3f2a9c1e: delete tests/test_x.py"
+    for n in range(12):
+        write(wt / f"generated/file_{n}.txt", f"{n}\n")
+    (wt / "README.md").unlink()
+    git.commit_all(wt, "corral: run 3f2a9c1e: {changes}")
+    assert run(wt, "log", "-1", "--format=%s").strip() == "corral: run 3f2a9c1e: add 12 files, delete 1 file"
 
 
 def test_commit_all_with_nothing_to_commit_returns_none(repo, tmp_path):

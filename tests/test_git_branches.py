@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -54,8 +55,8 @@ def test_branches_list_state_like_git(repo, tmp_path):
             run(repo, "log", "-1", "--format=%cI", b.name).strip())
         assert not b.pushed
     a, bb, c = branches
-    assert (a.ahead, a.behind, a.merged, a.subject) == (2, 2, False, "a2: the last one")
-    assert (bb.ahead, bb.merged, c.merged) == (0, True, True)
+    assert (a.ahead, a.behind, a.merged, a.changed, a.subject) == (2, 2, False, True, "a2: the last one")
+    assert (bb.ahead, bb.merged, bb.changed, c.merged, c.changed) == (0, False, False, False, False)
     assert (a.worktree, bb.worktree, c.worktree) == (str((tmp_path / "a").resolve()),
                                                     str((tmp_path / "b").resolve()), None)
 
@@ -84,6 +85,16 @@ def test_merged_after_landing_and_counts_in_a_long_history(repo, wt):
     git.land(repo, BRANCH, "main")
     [b] = git.corral_branches(repo)
     assert b.merged and (b.ahead, b.behind) == counts(repo, BRANCH, "main")
+
+
+def test_a_branch_with_no_commits_of_its_own_is_not_merged_and_a_squashed_one_is(repo, wt, tmp_path):
+    [empty] = git.corral_branches(repo)
+    assert (empty.ahead, empty.merged, empty.changed) == (0, False, False)
+    commit(wt, "work", {"a.txt": "a\n"})
+    commit(repo, "main moves", {"m.txt": "m\n"})
+    git.land(repo, BRANCH, "main", how="squash")
+    [squashed] = git.corral_branches(repo)
+    assert (squashed.ahead, squashed.merged, squashed.changed) == (1, True, True)
 
 
 # --- push --------------------------------------------------------------------------------
@@ -165,11 +176,35 @@ def test_rename_refuses_existing_or_invalid_names(repo, wt):
     before = snapshot(repo, wt)
     with pytest.raises(GitError, match="already exists"):
         git.rename_branch(repo, BRANCH, "main")
-    with pytest.raises(GitError, match="invalid branch name"):
-        git.rename_branch(repo, BRANCH, "bad..name")
+    for bad in ("bad..name", "HEAD", "-x", "refs/heads/main"):
+        with pytest.raises(GitError, match="cannot be a branch name"):
+            git.rename_branch(repo, BRANCH, bad)
     with pytest.raises(GitError, match="no branch named"):
         git.rename_branch(repo, "corral/run-nope", "x")
     assert snapshot(repo, wt) == before
+
+
+NAMES = ["ok", "feat/x", "corral/run-1a2b", "ü", "@a", "a@", "x/HEAD", "HEADx", "a{b", "@}", "a.lockx",
+         "HEAD", "-x", "--force", "@{-1}", "a@{b", "a..b", ".a", "a/.b", "a.lock", "a.lock/b", "a/", "/a", "a//b",
+         "a b", " ", "", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "a.", "a/b.", "a\tb", "a\nb", "a\x7fb"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_branch_names_are_refused_as_git_check_ref_format_refuses_them(repo, name):
+    accepted = subprocess.run(["git", "check-ref-format", "--branch", name], cwd=repo,
+                              capture_output=True).returncode == 0
+    try:
+        git.check_branch_name(name)
+    except GitError as error:
+        assert not accepted and "\n" not in str(error)
+    else:
+        assert accepted
+
+
+@pytest.mark.parametrize("name", ["refs/heads/main", "@"])
+def test_names_git_would_read_as_something_else_are_refused_too(name):
+    with pytest.raises(GitError, match="cannot be a branch name: git"):
+        git.check_branch_name(name)
 
 
 # --- delete ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ output; the answer becomes tasks (or the plan fails saying why); approval queues
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 
 import pytest
@@ -17,6 +18,10 @@ PLAN = {"tasks": [
     {"ref": "t2", "title": "Store sessions", "type": "feature", "depends_on": ["t1"]},
     {"ref": "t3", "title": "Document the login", "type": "docs", "priority": "low", "depends_on": ["t1", "t2"]},
 ]}
+
+
+def git(repo, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def answer(tasks: dict) -> dict:
@@ -51,6 +56,8 @@ async def test_a_plan_is_written_read_only_then_approved_into_queued_tasks(engin
     assert "add OAuth login" in str(request["messages"])
     assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True,
                           text=True).stdout == ""  # the user's repo untouched
+    assert git(repo, "branch", "--format=%(refname:short)").split() == ["main"]  # no branch left behind
+    assert await engine.branches() == [] and not engine.paths.run_dir(run.id).exists()
     assert engine.runs is not None and run.id not in [r.id for r in await engine.runs()]  # not a work run
 
     approved = await engine.approve_plan(plan.id)
@@ -97,6 +104,20 @@ async def test_one_planning_session_per_project_and_it_can_be_cancelled(engine, 
         await engine.plan(project.id, "  ")
 
 
+async def test_the_status_counts_tool_calls_and_turns_while_the_agent_explores(engine, model, repo):
+    model.set_script([tool("Read", {"file_path": "README.md"}), tool("Glob", {"pattern": "*.md"}),
+                      text("Thinking...", delay=60)])
+    project = await engine.add_project(repo)
+    plan = await engine.plan(project.id, "add OAuth login")
+    async with asyncio.timeout(20):  # long before the agent says a word
+        async for event in engine.follow(plan.run_id):
+            if event.type == "agent.tool_result" and event.payload.get("name") == "Glob":
+                break
+    progress = await engine.plan_progress(project.id)
+    assert (progress["phase"], progress["tool_calls"], progress["turns"]) == ("exploring", 2, 2)
+    await engine.cancel_plan(project.id)
+
+
 async def test_a_plan_is_refined_by_a_follow_up_to_the_same_session(engine, model, repo):
     smaller = {"tasks": [{"ref": "only", "title": "One small task", "type": "chore"}]}
     model.set_script([answer(PLAN), text("Planned."), answer(smaller), text("Smaller.")])
@@ -106,6 +127,7 @@ async def test_a_plan_is_refined_by_a_follow_up_to_the_same_session(engine, mode
     refined = await engine.refine_plan(plan.id, "make it one task")
     again = await engine.wait(refined.run_id)
     assert again.status == RunStatus.COMPLETED and again.session_id == first.session_id
+    assert git(repo, "branch", "--format=%(refname:short)").split() == ["main"]
     assert [t.title for t in await engine.tasks(plan_id=plan.id)] == ["One small task"]
     assert (await engine.plan_of(plan.id)).status == "pending"
     with pytest.raises(Conflict, match="no tasks to approve"):

@@ -47,7 +47,7 @@ async def test_a_run_writes_and_edits_files_in_its_own_worktree(engine, model, r
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert done.session_id and done.tokens_in > 0 and done.tokens_out > 0 and done.cost_usd > 0
     assert str(worktree) in _git(repo, "worktree", "list")
-    assert "corral: checkpoint" in _git(repo, "log", "--format=%s", done.branch)
+    assert f"corral: run {done.short_id}: add hello.py" in _git(repo, "log", "--format=%s", done.branch)
 
 
 async def test_a_write_of_a_large_file_is_recorded_whole(engine, model, repo):

@@ -19,8 +19,8 @@ from .commit import commit_all
 from .files import Backup, reject_files, revert_all
 from .landing import HOWS, Landing, can_land, land, rebase_branch
 from .merging import MergeConflict
-from .repo import GitError, current_branch, repo_root, resolve
-from .snapshot import forget_snapshots, snapshot, turn_ref
+from .repo import GitError, check_branch_name, current_branch, repo_root, resolve
+from .snapshot import forget_run_refs, plan_ref, snapshot, turn_ref
 from .worktrees import (
            Worktree,
            add_worktree,
@@ -34,8 +34,9 @@ from .worktrees import (
 )
 
 __all__ = ["HOWS", "WouldLoseWork", "Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
-           "can_land", "changes", "commit_all", "copy_worktree_includes", "corral_branches", "current_branch",
+           "can_land", "changes", "check_branch_name",
+           "commit_all", "copy_worktree_includes", "corral_branches", "current_branch",
            "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
            "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",
            "repo_root", "resolve", "restore_worktree", "revert_all", "snapshot",
-           "forget_snapshots", "turn_ref", "is_landed"]
+           "forget_run_refs", "plan_ref", "turn_ref", "is_landed"]

@@ -12,13 +12,13 @@ from pathlib import Path
 from dulwich import porcelain
 from dulwich.objects import Commit
 from dulwich.porcelain import DivergedBranches
-from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
+from ..render import plural
 from .changes import changes
 from .history import History
 from .merging import merge_trees, objects_of
-from .repo import HEADS, GitError, branch_of, commit_of, main_path
+from .repo import HEADS, GitError, branch_of, check_branch_name, commit_of, main_path
 from .worktrees import _linked, delete_branch, list_worktrees, remove_worktree
 
 REMOTES = b"refs/remotes/"
@@ -32,7 +32,8 @@ class Branch:
     committed_at: str  # ISO 8601, in the committer's time zone
     ahead: int  # commits on the branch that base does not have
     behind: int  # commits on base that the branch does not have
-    merged: bool  # the tip is in base's history
+    merged: bool  # base holds the branch's work: its tip is in base's history, or it was squashed in
+    changed: bool  # it has commits of its own (its tip is not where it was made)
     pushed: bool  # a remote-tracking branch of the same name has the tip
     worktree: str | None  # where it is checked out
     base: str | None  # what ahead, behind and merged compare with
@@ -82,6 +83,7 @@ def corral_branches(repo: str | Path, base: str | None = None,
                     except GitError:
                         continue
             ahead, behind = h.counts(tip, base_sha) if base_sha else (0, 0)
+            changed = tip != _made_at(r, HEADS + b"corral/" + ref)
             when = datetime.fromtimestamp(c.commit_time, timezone(timedelta(seconds=c.commit_timezone)))
             out.append(Branch(
                 name=name,
@@ -91,12 +93,19 @@ def corral_branches(repo: str | Path, base: str | None = None,
                 committed_at=when.isoformat(),
                 ahead=ahead,
                 behind=behind,
-                merged=base_sha is not None and ahead == 0,
+                merged=changed and base_sha is not None and (ahead == 0 or _commits_landed(r.path, tip, base_sha)),
+                changed=changed,
                 pushed=any(_contains(h, sha, tip) for sha in remote.get(name.encode(), [])),
                 worktree=checked_out.get(name),
                 base=against,
             ))
         return out
+
+
+def _made_at(r: Repo, ref: bytes) -> bytes | None:
+    """The commit the branch was made at, from the first entry of its reflog (None if unknown)."""
+    first = next(iter(r.read_reflog(ref)), None)
+    return first.new_sha if first is not None and first.old_sha == b"0" * 40 else None
 
 
 def _contains(h: History, tip: bytes, commit: bytes) -> bool:
@@ -110,9 +119,8 @@ def rename_branch(repo: str | Path, old: str, new: str) -> None:
     """Rename a branch, like `git branch -m`: its reflog, config and the worktrees that
     have it checked out follow."""
     with Repo(main_path(repo)) as r:
+        check_branch_name(new)
         sha, old_ref, new_ref = _tip(r, old), HEADS + old.encode(), HEADS + new.encode()
-        if not check_ref_format(new_ref):
-            raise GitError(f"invalid branch name '{new}'")
         if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs.keys()):
             raise GitError(f"a branch named '{new}' already exists")
         message = f"Branch: renamed {old_ref.decode()} to {new_ref.decode()}".encode()
@@ -180,7 +188,7 @@ def delete_branch_and_worktree(repo: str | Path, branch: str, base: str, force: 
             base_sha = _commit_named(r, base)
             ahead = h.counts(tip, base_sha)[0]
             if ahead and not _landed(r, h, tip, base_sha):
-                raise WouldLoseWork(f"branch '{branch}' has {ahead} commit{'s' if ahead > 1 else ''} not merged "
+                raise WouldLoseWork(f"branch '{branch}' has {plural(ahead, 'commit')} not merged "
                                f"into '{base}'; deleting it would lose them (force deletes it anyway)",
                                     code="BRANCH_UNMERGED", details={"branch": branch, "force": True})
             for path in mine:

@@ -6,10 +6,15 @@ import os
 import time
 from pathlib import Path
 
+from dulwich.diff_tree import tree_changes
 from dulwich.repo import Repo
 
+from ..render import plural
 from .changes import scan
 from .repo import GitError, open_repo
+
+CHANGES = "{changes}"  # in a commit message: what the commit holds, e.g. "edit app.py, add tests/x.py"
+VERBS = {"modify": "edit", "add": "add", "delete": "delete"}  # in the order a summary lists them
 
 
 def identity(r: Repo, kind: str) -> bytes:
@@ -28,7 +33,8 @@ def identity(r: Repo, kind: str) -> bytes:
 
 
 def commit_all(worktree: str | Path, message: str) -> str | None:
-    """Stage everything, like `git add -A`, and commit it on the checked-out branch.
+    """Stage everything, like `git add -A`, and commit it on the checked-out branch; {changes}
+    in the message becomes a summary of what the commit holds.
 
     Returns the new commit's sha, or None when there was nothing to commit. Hooks and
     signing are skipped: these commits are checkpoints of work that must not be lost."""
@@ -36,14 +42,14 @@ def commit_all(worktree: str | Path, message: str) -> str | None:
         raise GitError("empty commit message")
     with open_repo(worktree) as r:
         try:
-            return _commit_all(r, message.strip().encode() + b"\n")
+            return _commit_all(r, message.strip())
         except GitError:
             raise
         except Exception as e:  # e.g. the index is locked by a git command running there
             raise GitError(f"could not commit in {r.path}: {e}") from e
 
 
-def _commit_all(r: Repo, message: bytes) -> str | None:
+def _commit_all(r: Repo, message: str) -> str | None:
     wt = r.get_worktree()
     if stale := scan(r)[2]:
         wt.stage(stale)
@@ -57,8 +63,23 @@ def _commit_all(r: Repo, message: bytes) -> str | None:
     tree = index.commit(r.object_store)
     if tree == head_tree:
         return None
+    if CHANGES in message:
+        message = message.replace(CHANGES, _what_changed(r, head_tree, tree))
     tz = time.localtime().tm_gmtoff
     return wt.commit(
-        message=message, tree=tree, author=identity(r, "AUTHOR"), committer=identity(r, "COMMITTER"),
+        message=message.encode() + b"\n", tree=tree, author=identity(r, "AUTHOR"), committer=identity(r, "COMMITTER"),
         commit_timezone=tz, author_timezone=tz, no_verify=True, sign=False, signoff=False,
     ).decode()
+
+
+def _what_changed(r: Repo, old_tree: bytes | None, new_tree: bytes) -> str:
+    """What changed between two trees, in a few words: each file when that is short, else counts."""
+    done: dict[str, list[str]] = {verb: [] for verb in VERBS.values()}
+    for change in tree_changes(r.object_store, old_tree, new_tree):
+        entry = change.new if change.type != "delete" else change.old
+        path = entry.path.decode(errors="replace")
+        done[VERBS.get(change.type, "edit")].append(path)
+    each = ", ".join(f"{verb} {path}" for verb, paths in done.items() for path in sorted(paths))
+    if len(each) <= 60:
+        return each
+    return ", ".join(f"{verb} {plural(len(paths), 'file')}" for verb, paths in done.items() if paths)

@@ -15,6 +15,7 @@ from pathlib import Path
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
+from ..render import plural
 from . import checkout
 from .commit import identity
 from .history import History
@@ -45,7 +46,7 @@ def _conflict(doing: str, conflicts: dict[str, str]) -> MergeConflict:
     files = sorted(conflicts)
     shown = ", ".join(f"{f} ({conflicts[f]})" for f in files[:5])
     more = f" and {len(files) - 5} more" if len(files) > 5 else ""
-    return MergeConflict(f"{doing} conflicts in {len(files)} file(s): {shown}{more}", conflicts)
+    return MergeConflict(f"{doing} conflicts in {plural(len(files), 'file')}: {shown}{more}", conflicts)
 
 
 def _merged_tree(h: History, objs: Objects, ours: bytes, theirs: bytes, doing: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,40 @@ def commit_of(r: Repo, ref: str) -> Commit:
     if not r.refs.keys(HEADS):
         raise GitError(f"{r.path} has no commits yet")
     raise GitError(f"unknown ref '{ref}' in {r.path}")
+
+
+_BAD_CHARACTER = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def check_branch_name(name: str) -> None:
+    """Refuse what `git check-ref-format --branch` refuses, and `@` and `refs/...`, which git
+    reads as HEAD and as a full ref: a GitError saying why."""
+    if why := _branch_name_problem(name):
+        raise GitError(f"{name!r} cannot be a branch name: {why}", code="INVALID_BRANCH_NAME")
+
+
+def _branch_name_problem(name: str) -> str | None:
+    if name in ("HEAD", "@"):
+        return f"git reads {name} as the checked-out commit"
+    if name.startswith("-"):
+        return "it starts with '-'"
+    if name.startswith("refs/"):
+        return "git would read it as a full ref name"
+    if bad := _BAD_CHARACTER.search(name):
+        return "it contains a space" if bad[0] == " " else f"it contains {bad[0]!r}"
+    for part in name.split("/"):
+        if not part:
+            return "it is empty" if not name else "it has '/' at an end, or '//'"
+        if part.startswith("."):
+            return f"its part {part!r} starts with '.'"
+        if part.endswith(".lock"):
+            return f"its part {part!r} ends with '.lock'"
+    for sequence in ("..", "@{"):
+        if sequence in name:
+            return f"it contains {sequence!r}"
+    if name.endswith("."):
+        return "it ends with '.'"
+    return None
 
 
 def branch_of(head: bytes | None) -> tuple[str | None, bytes | None]:

@@ -17,10 +17,15 @@ from .commit import identity
 from .repo import GitError, open_repo
 
 TURNS = "refs/corral/turns/"
+PLANS = "refs/corral/plan/"  # a planning session's worktree is made from one: not a branch, never listed
 
 
 def turn_ref(run_short_id: str, turn: int) -> str:
     return f"{TURNS}{run_short_id}/{turn}"
+
+
+def plan_ref(run_short_id: str) -> str:
+    return f"{PLANS}{run_short_id}"
 
 
 def snapshot(worktree: str | Path, ref: str, message: str) -> str:
@@ -51,9 +56,11 @@ def snapshot(worktree: str | Path, ref: str, message: str) -> str:
         return commit.id.decode()
 
 
-def forget_snapshots(repo: str | Path, run_short_id: str) -> None:
-    """Drop the turn refs of a run (when the run is deleted)."""
+def forget_run_refs(repo: str | Path, run_short_id: str) -> None:
+    """Drop the refs kept for a run's own use, its turn snapshots and a planning session's ref,
+    when the run is deleted (backups of reverted work stay)."""
     with open_repo(repo) as r:
         prefix = f"{TURNS}{run_short_id}/".encode()
         for name in list(r.refs.keys(prefix)):
             r.refs.remove_if_equals(prefix + name, None)
+        r.refs.remove_if_equals(plan_ref(run_short_id).encode(), None)

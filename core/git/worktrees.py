@@ -19,7 +19,7 @@ from . import checkout
 from .changes import _files_of, changes
 from .commit import identity
 from .merging import objects_of
-from .repo import HEADS, GitError, branch_of, commit_of, main_path
+from .repo import HEADS, GitError, branch_of, check_branch_name, commit_of, main_path
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,9 @@ class Worktree:
 
 
 def add_worktree(repo: str | Path, path: str | Path, branch: str, base: str = "HEAD") -> str:
-    """Create `branch` at `base` and check it out in a new linked worktree at `path`.
+    """Create `branch` at `base` and check it out in a new linked worktree at `path`. A full
+    ref name (refs/corral/...) instead of a branch makes that ref, not a branch, and a
+    worktree whose HEAD is detached at its commit (a planning session's: it commits nothing).
 
     Written by hand rather than with dulwich.worktree.add_worktree, which first checks
     out the main HEAD (leaving its extra files behind when `base` differs) and names
@@ -39,17 +41,20 @@ def add_worktree(repo: str | Path, path: str | Path, branch: str, base: str = "H
 
 
 def restore_worktree(repo: str | Path, path: str | Path, branch: str) -> str:
-    """Check out the existing `branch` again in a new worktree at `path` (its old one was
-    deleted by hand); worktrees git still lists at a path that is gone are forgotten first."""
+    """Check out the existing `branch` (or full ref, detached) again in a new worktree at `path`
+    (its old one was deleted); worktrees git still lists at a path that is gone are forgotten first."""
     prune_worktrees(repo)
     return _add_worktree(repo, path, branch, None)
 
 
 def _add_worktree(repo: str | Path, path: str | Path, branch: str, base: str | None) -> str:
+    detached = branch.startswith("refs/")  # a full ref, not a branch: HEAD is detached at its commit
+    if not detached:
+        check_branch_name(branch)
+    elif not check_ref_format(branch.encode()):
+        raise GitError(f"invalid ref '{branch}'")
     with Repo(main_path(repo)) as r:
-        ref = HEADS + branch.encode()
-        if not check_ref_format(ref):
-            raise GitError(f"invalid branch name '{branch}'")
+        ref = branch.encode() if detached else HEADS + branch.encode()
         path = Path(path).absolute().resolve()
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise GitError(f"{path} already exists and is not empty")
@@ -71,7 +76,7 @@ def _add_worktree(repo: str | Path, path: str | Path, branch: str, base: str | N
             path.mkdir(parents=True, exist_ok=True)
             (admin / "gitdir").write_text(f"{path / '.git'}\n")
             (admin / "commondir").write_text("../..\n")
-            (admin / "HEAD").write_bytes(b"ref: " + ref + b"\n")
+            (admin / "HEAD").write_bytes((sha if detached else b"ref: " + ref) + b"\n")
             (path / ".git").write_text(f"gitdir: {admin}\n")
             with Repo(str(path)) as wt:
                 checkout.fill(wt, objects_of(r), r[sha].tree, _files_of(r, r[sha].tree))
