@@ -7,6 +7,7 @@ from test_tui_runs import runs_pane, start, until
 
 from core.models import RunStatus
 from tui.app import make_app
+from tui.diff_lines import parse, side_by_side
 from tui.widgets.diff_view import DiffView
 from tui.widgets.diffs_pane import DiffsPane
 
@@ -50,3 +51,11 @@ async def test_the_diff_body_follows_the_run_after_the_terminal_was_resized_on_a
         assert "second.txt" in shown and "+ second run" in shown
         assert "first" not in shown
 
+
+def test_a_changed_last_line_is_paired_with_its_replacement_across_the_no_newline_note():
+    diff = parse("diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n same\n-old end\n"
+                 "\\ No newline at end of file\n+new end\n\\ No newline at end of file\n")
+    rows = [(left.text if left else None, right.text if right else None) for left, right in side_by_side(diff[0].lines)]
+    assert ("old end", "new end") in rows
+    note = "\\ No newline at end of file"
+    assert rows[rows.index(("old end", "new end")) + 1] == (note, note)  # each side says its file has no newline
