@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from model_server import text, tool
+from textual.command import CommandList, CommandPalette
 
 from core.models import RunStatus
 from tui.app import CorralApp, make_app
@@ -14,6 +15,7 @@ from tui.screens.confirm import ConfirmDialog
 from tui.screens.deny import DenyDialog
 from tui.screens.help import HelpScreen
 from tui.screens.new_run import NewRunDialog
+from tui.screens.text_entry import TextDialog
 from tui.widgets.diff_view import DiffView
 from tui.widgets.diffs_pane import FileList
 from tui.widgets.runs_pane import RunsPane
@@ -42,6 +44,13 @@ def transcript_text(app: CorralApp) -> str:
 def status_of(app: CorralApp, run_id: str) -> str | None:
     run = app.feed.by_id.get(run_id)
     return run.status if run else None
+
+
+def palette_text(app: CorralApp) -> str:
+    found = app.screen.query(CommandList)
+    commands = found.first() if found else None
+    return "\n".join(str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count)) \
+        if commands else ""
 
 
 async def start(pilot, app: CorralApp) -> None:
@@ -204,8 +213,8 @@ async def test_help_lists_every_key_and_the_palette_has_every_action(engine, rep
         listed = {binding.id for _, bindings in app.screen.sections for binding in bindings if binding.id}
         for _, owner, bindings in app.key_sections():
             assert all(b.id for b in bindings if b.action != "command_palette"), f"a key of {owner} has no id"
-        assert {"runs.allow", "runs.deny", "runs.allow_always", "runs.cancel", "runs.diff", "new_run", "quit",
-                "projects.new_agent", "projects.add_repo", "transcript.toggle", "diff.split", "tab.branches",
+        assert {"runs.allow", "runs.deny", "runs.allow_always", "runs.cancel", "runs.continue", "runs.diff", "new_run",
+                "quit", "projects.new_agent", "projects.add_repo", "transcript.toggle", "diff.split", "tab.branches",
                 "diffs.reject", "diffs.commit", "diffs.merge", "diffs.revert", "branches.merge", "branches.rebase",
                 "branches.delete", "branches.rename", "merge.land", "merge.how_squash", "delete_branch.force"} <= listed
         await pilot.press("escape")
@@ -256,3 +265,47 @@ async def test_a_fork_is_listed_under_its_run_and_p_pauses_a_run(engine, model, 
         table.select(later.id)
         await pilot.press("p")
         await until(pilot, lambda: status_of(app, later.id) == RunStatus.PAUSED, "the run paused")
+
+
+async def test_a_paused_run_is_continued_from_the_dashboard_with_a_message(engine, model, repo):
+    # the paused turn leaves two assistant messages in the session: the answer after them is the third step
+    model.set_script([tool("Bash", BASH), text("Not reached."), text("Finished without the shell.")])
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        run = await engine.start_run(app.project.id, "compute the answer")
+        await until(pilot, lambda: app.feed.pending.get(run.id), "the permission request")
+        assert runs_pane(app).check_action("continue_run", ()) is None  # a run that is going cannot be continued
+        await pilot.press("p")
+        await until(pilot, lambda: status_of(app, run.id) == RunStatus.PAUSED, "the run paused")
+        assert runs_pane(app).table.get_row(run.id)[0].plain == "‖ paused"
+        await until(pilot, lambda: "r continues it" in transcript_text(app), "the pause in the transcript")
+
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, TextDialog), "the continue dialog")
+        await pilot.press("enter")  # an empty message is refused, in the dialog
+        error = app.screen.query_one("#dialog-error")
+        await until(pilot, lambda: "say what the agent should do next" in str(error.render()), "the refusal")
+        await pilot.press(*"finish without the shell", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, TextDialog), "the dialog to close")
+        await until(pilot, lambda: status_of(app, run.id) == RunStatus.COMPLETED, "the run to go on and complete")
+        await until(pilot, lambda: "Finished without the shell." in transcript_text(app), "the agent's answer")
+        shown = transcript_text(app)
+        assert shown.index("r continues it") < shown.index("finish without the shell") < \
+            shown.index("Finished without the shell.")
+        assert "finish without the shell" in str(model.last_main().messages)
+
+
+async def test_continue_is_in_the_help_and_the_palette_as_continue_and_resume(engine, repo):
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        keys = {b.id: b for _, _, bindings in app.key_sections() for b in bindings}
+        assert keys["runs.continue"].key == "r"
+        for word in ("continue", "resume"):
+            await pilot.press("ctrl+p")
+            await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+            await pilot.press(*word)
+            await until(pilot, lambda: "Runs: Continue" in palette_text(app), f"the command found by {word!r}")
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette closed")

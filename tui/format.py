@@ -51,6 +51,7 @@ STATUS_MARK = {
     RunStatus.FAILED: "✗",
     RunStatus.CANCELLED: "■",
     RunStatus.INTERRUPTED: "■",
+    RunStatus.PAUSED: "‖",
 }
 
 STATUS_WORD = {
@@ -61,6 +62,7 @@ STATUS_WORD = {
     RunStatus.FAILED: "failed",
     RunStatus.CANCELLED: "cancelled",
     RunStatus.INTERRUPTED: "stopped",
+    RunStatus.PAUSED: "paused",
 }
 
 

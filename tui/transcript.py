@@ -18,7 +18,7 @@ HIDDEN = frozenset({"agent.system"})
 class Block:
     """One thing in the transcript. `version` changes whenever the block does (it keys the line cache)."""
 
-    kind: str  # task | text | thinking | tool | attention | answer | error | note | outcome
+    kind: str  # task | user | text | thinking | tool | attention | answer | error | note | outcome
     text: str = ""
     title: str = ""
     input: dict[str, Any] | None = None
@@ -86,6 +86,8 @@ class Transcript:
         if kind == "run.created":
             return self._append(Block("task", text=p.get("task", ""),
                                       title=f"{p.get('branch', '')} from {p.get('base', '')}"))
+        if kind == "user.message":
+            return self._append(Block("user", text=p.get("text", "")))
         if kind == "run.started":
             return self._append(Block("note", text=f"agent started (pid {p.get('pid')})"))
         if kind == "agent.token":
@@ -143,11 +145,13 @@ class Transcript:
             if p.get("is_error"):
                 block.tone = "error"
             return self._append(block)
-        if kind in ("run.completed", "run.failed", "run.cancelled", "run.interrupted"):
+        if kind in ("run.completed", "run.failed", "run.cancelled", "run.interrupted", "run.paused"):
             self._settle_stream()
             word = kind.split(".")[1]
             tone = {"completed": "success", "failed": "error"}.get(word, "warning")
             text = word + (f": {p['reason']}" if p.get("reason") else "")
+            if word in ("paused", "interrupted"):
+                text += " · r continues it with a message"
             return self._append(Block("outcome", text=text, tone=tone))
         if kind == "run.checkpoint_failed":
             return self._append(Block("note", text=render.describe(event), tone="error"))

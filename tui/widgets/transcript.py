@@ -153,10 +153,12 @@ class TranscriptView(ScrollView, can_focus=True):
     def _draw(self, block: Block, width: int) -> list[Strip]:
         s = self._style
         kind = block.kind
-        if kind == "task":
-            lines = [self._strip(Text("Task", style=s("task")), width)]
+        if kind in ("task", "user"):
+            lines = [Strip.blank(0)] if kind == "user" else []  # a message of the user's starts a new part
+            lines.append(self._strip(Text("Task" if kind == "task" else "You", style=s("task")), width))
             lines += self._wrapped(Text(block.text), width, indent=2)
-            lines.append(self._strip(Text(f"  {block.title}", style=s("dim")), width))
+            if block.title:
+                lines.append(self._strip(Text(f"  {block.title}", style=s("dim")), width))
             return lines
         if kind == "text":
             text = Text(block.text.strip("\n") + (" ▍" if block.streaming else ""))
