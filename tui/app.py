@@ -129,12 +129,16 @@ class CorralApp(App):
             except CorralError as error:
                 if "not a git repository" not in str(error):
                     self.notify(str(error), severity="warning")
-        await self._load_projects()
+        await self.load_projects()
         self.project = project  # only now: the new-run dialog needs the projects the moment it has one
         self._update_title()
 
     def _update_title(self) -> None:
-        self.title = f"corral · {self.project.name}" if self.project else "corral"
+        """The header names what the Runs tab lists: the project, or all of them when there are several."""
+        if len(self.projects) > 1:
+            self.title = "corral · all projects"
+        else:
+            self.title = f"corral · {self.project.name}" if self.project else "corral"
         runs = self.feed.runs
         busy = sum(1 for r in runs if r.status in (RunStatus.RUNNING, RunStatus.QUEUED))
         waiting = sum(1 for r in runs if r.status == RunStatus.NEEDS_ATTENTION)
@@ -273,15 +277,17 @@ class CorralApp(App):
     @on(ProjectsLoaded)
     def projects_loaded(self, message: ProjectsLoaded) -> None:
         self.projects, self.agents = message.projects, message.agents
+        self._update_title()
+        self.feed.show_runs()
         if (pane := self.on_dashboard(ProjectsPane)) is not None:
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
-    async def _load_projects(self) -> None:
+    async def load_projects(self) -> None:
         self.projects, self.agents = await self.engine.projects(), await self.engine.agents()
         self.post_message(ProjectsLoaded(self.projects, self.agents))
 
     def reload_projects(self) -> None:
-        self.engine_work(self._load_projects, group="projects", exclusive=True)
+        self.engine_work(self.load_projects, group="projects", exclusive=True)
 
     # -- what the user does with runs ----------------------------------------------------------
 

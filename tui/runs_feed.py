@@ -105,6 +105,8 @@ class RunsFeed:
     async def _load_runs(self) -> None:
         try:
             runs = await self.app.engine.runs()
+            if {r.project_id for r in runs} - {p.id for p in self.app.projects}:
+                await self.app.load_projects()  # added elsewhere since: its runs need its name
             pending = {}
             for run in runs:
                 if run.status == RunStatus.NEEDS_ATTENTION:
@@ -128,13 +130,14 @@ class RunsFeed:
                             severity="warning", timeout=5)
         self._attention = waiting
         self.loaded_once = True
-        self._show_runs()
+        self.show_runs()
 
-    def _show_runs(self) -> None:
+    def show_runs(self) -> None:
         if self.pane is None:
             return
         table = self.pane.table
-        table.show_runs(self.runs, self.app.clock())
+        projects = self.app.projects
+        table.show_runs(self.runs, self.app.clock(), {p.id: p.name for p in projects} if len(projects) > 1 else {})
         if self._select_when_listed in self.by_id:
             table.select(self._select_when_listed)
             self._select_when_listed = None
@@ -144,7 +147,7 @@ class RunsFeed:
 
     def pane_ready(self, pane: "RunsPane") -> None:
         self.pane = pane
-        self._show_runs()
+        self.show_runs()
         if self.selected_run_id:
             self.select(self.selected_run_id, again=True)
 

@@ -107,7 +107,10 @@ class BranchTable(DataTable):
 
     def _columns(self) -> tuple[str, ...]:
         width = self.size.width or self.app.size.width
-        return NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+        columns = NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+        if "repo" not in columns and len({item.repo_id for item in self.branches}) > 1:
+            columns = (columns[0], "repo", *columns[1:])  # same-named branches in several repos: say which
+        return columns
 
     def _widths(self, columns: tuple[str, ...]) -> dict[str, int]:
         width = self.size.width or self.app.size.width

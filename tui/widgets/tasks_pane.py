@@ -112,6 +112,12 @@ class TasksPane(Vertical):
             self.show(self.tasks, self.plan, self.progress)
 
     def _plan_line(self) -> Text:
+        line = self._plan_words()
+        if len(self.app.projects) > 1 and self.app.project is not None:  # the header says all projects
+            line = Text.assemble((f"{self.app.project.name} · ", "bold"), line)
+        return line
+
+    def _plan_words(self) -> Text:
         if self.progress is not None:
             p = self.progress
             return Text(f"Planning “{format.one_line(p['topic'], 40)}”: {p['phase']}, {p['elapsed'] // 1000}s, "
