@@ -309,3 +309,28 @@ async def test_continue_is_in_the_help_and_the_palette_as_continue_and_resume(en
             await until(pilot, lambda: "Runs: Continue" in palette_text(app), f"the command found by {word!r}")
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette closed")
+
+
+async def test_a_transcript_read_while_its_tab_was_hidden_follows_to_its_end(engine, model, repo):
+    model.set_script([*(tool("Write", {"file_path": f"{n}.txt", "content": f"{n}\n"}) for n in range(6)),
+                      text("Wrote six files.")])
+    project = await engine.add_project(repo)
+    long = await engine.wait((await engine.start_run(project.id, "write six files")).id)
+    model.set_script([text("Nothing to do.")])
+    short = await engine.wait((await engine.start_run(project.id, "do nothing")).id)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await start(pilot, app)
+        await until(pilot, lambda: app.selected_run_id == short.id, "the newest run picked")
+        await pilot.press("3")
+        await pilot.resize_terminal(100, 24)  # zoomed and back while the Runs tab is hidden: it has no width
+        await pilot.pause()
+        await pilot.resize_terminal(60, 24)
+        await pilot.pause()
+        view = runs_pane(app).transcript
+        app.select_run(long.id)  # as D on a branch in the Branches tab does
+        await until(pilot, lambda: "Wrote six files." in [b.text for b in view.blocks], "the transcript read")
+        await pilot.press("2")
+        await until(pilot, lambda: view.size.width and view.max_scroll_y > 0, "the transcript laid out")
+        await pilot.pause()
+        assert view.scroll_y == view.max_scroll_y  # it follows the run, as when it was read on screen

@@ -76,13 +76,9 @@ class TranscriptView(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False)
 
     def add_events(self, events_: list[Event]) -> None:
-        following = self.cursor < 0 and self.scroll_y >= self.max_scroll_y - 1
         first = self.transcript.add(events_)
-        if first is None:
-            return
-        self._rebuild(first)
-        if following:
-            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
+        if first is not None:
+            self._rebuild(first)
 
     @property
     def blocks(self) -> list[Block]:
@@ -97,7 +93,8 @@ class TranscriptView(ScrollView, can_focus=True):
     def _rebuild(self, first: int) -> None:
         width = self.scrollable_content_region.width or self.size.width
         if width <= 0:
-            return
+            return  # hidden: the resize that shows it rebuilds it all
+        following = self.cursor < 0 and self.scroll_y >= self.max_scroll_y - 1  # at the end: stay there
         if width != self._width:
             self._width, first = width, 0
         if not self.transcript.blocks or not self._starts:
@@ -114,6 +111,8 @@ class TranscriptView(ScrollView, can_focus=True):
             self._owner.extend([index] * len(strips))
         self.virtual_size = Size(width, len(self._lines))
         self.refresh()
+        if following:
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
 
     def _style(self, name: str) -> Style:
         style = self.get_component_rich_style(f"transcript--{name}", partial=False)
