@@ -27,6 +27,11 @@ def elapsed(run: Run) -> str:
     return duration((end - start).total_seconds()) if start else "-"
 
 
+def plural(count: int, word: str) -> str:
+    """`1 file`, `2 files`: a count with its noun."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def tokens(count: int) -> str:
     return f"{count / 1000:.1f}k" if count >= 1000 else str(count)
 
@@ -107,7 +112,7 @@ def stat(changes: list[tuple[Worktree, list[Any]]]) -> str:
             added, deleted, count = added + change.added, deleted + change.deleted, count + 1
     if not count:
         return "no changes"
-    rows.append(f" {count} file{'s' if count != 1 else ''} changed, {added} insertions(+), {deleted} deletions(-)")
+    rows.append(f" {plural(count, 'file')} changed, {plural(added, 'insertion')}(+), {plural(deleted, 'deletion')}(-)")
     return "\n".join(rows)
 
 
@@ -135,7 +140,7 @@ def describe(event: Event) -> str:
     if kind in ("plan.log", "plan.progress"):
         return _one_line(str(p.get("message") or p.get("content") or ""), 120)
     if kind == "plan.completed":
-        return f"{len(p.get('tasks') or [])} tasks written"
+        return f"{plural(len(p.get('tasks') or []), 'task')} written"
     if kind == "run.queued":
         return f"waiting, number {p.get('position')} in line: {p.get('reason')}"
     if kind == "run.turn":
@@ -146,8 +151,9 @@ def describe(event: Event) -> str:
         verdict = "allowed" if p.get("allow") else "denied"
         return f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
     if kind == "run.result":
-        text = (f"{p.get('tokens_in')} tokens in, {p.get('tokens_out')} out, ${p.get('cost_usd', 0):.4f}, "
-                f"{p.get('num_turns')} turns")
+        text = f"{p.get('tokens_in')} tokens in, {p.get('tokens_out')} out, ${p.get('cost_usd', 0):.4f}"
+        if p.get("num_turns") is not None:
+            text += f", {plural(p['num_turns'], 'turn')}"
         return text + (f": {p['reason']}" if p.get("reason") else "")
     if kind == "run.checkpoint":
         return f"checkpoint {p.get('commit', '')[:8]} in {p.get('repo')}"

@@ -344,7 +344,7 @@ class CorralApp(App):
             return
         names = ", ".join(r.short_id for r in driving[:4]) + (" …" if len(driving) > 4 else "")
         many = len(driving) > 1
-        question = (f"{len(driving)} run{'s' if many else ''} ({names}) {'are' if many else 'is'} driven by this "
+        question = (f"{format.plural(len(driving), 'run')} ({names}) {'are' if many else 'is'} driven by this "
                     f"corral and will be cancelled. Their work stays on their branches.")
 
         def confirmed(yes: bool | None) -> None:

@@ -97,5 +97,4 @@ def ago(stamp: str | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+plural = render.plural  # one helper for the words of the dashboard and of the terminal verbs

@@ -121,12 +121,12 @@ class TasksPane(Vertical):
         if self.progress is not None:
             p = self.progress
             return Text(f"Planning “{format.one_line(p['topic'], 40)}”: {p['phase']}, {p['elapsed'] // 1000}s, "
-                        f"{p['tool_calls']} tool calls", style="bold")
+                        f"{format.plural(p['tool_calls'], 'tool call')}", style="bold")
         if self.plan is None:
             return Text("No plan yet: P plans work with an agent that reads the code.", style="dim")
         plan = self.plan
         mine = [t for t in self.tasks if t.plan_id == plan.id]
-        line = f"Plan “{format.one_line(plan.topic, 40)}”: {plan.status}, {len(mine)} tasks"
+        line = f"Plan “{format.one_line(plan.topic, 40)}”: {plan.status}, {format.plural(len(mine), 'task')}"
         if plan.status == "pending":
             line += " · a approves it"
         if plan.reason:

@@ -16,7 +16,7 @@ from textual.strip import Strip
 
 from core.models import Event
 
-from ..format import one_line
+from ..format import one_line, plural
 from ..transcript import Block, Transcript
 
 OUTPUT_LINES = 200  # an expanded tool result shows this much; the rest is in `corral events`
@@ -204,7 +204,7 @@ class TranscriptView(ScrollView, can_focus=True):
             if block.output is not None:
                 count = len(block.output.splitlines())
                 first = one_line(block.output.splitlines()[0]) if count else "(no output)"
-                more = f"  (+{count - 1} lines)" if count > 1 else ""
+                more = f"  (+{plural(count - 1, 'line')})" if count > 1 else ""
                 lines.append(self._strip(Text(f"  └ {first}{more}", style=output_style), width))
             return lines
         if block.input:
@@ -215,7 +215,8 @@ class TranscriptView(ScrollView, can_focus=True):
                 lines += self._wrapped(Text(("└ " if number == 0 else "  ") + line, style=output_style),
                                        width, indent=2)
             if len(out) > OUTPUT_LINES:
-                lines.append(self._strip(Text(f"    … {len(out) - OUTPUT_LINES} more lines", style=s("dim")), width))
+                more = plural(len(out) - OUTPUT_LINES, "more line")
+                lines.append(self._strip(Text(f"    … {more}", style=s("dim")), width))
         return lines
 
     # -- painting ------------------------------------------------------------------------------
