@@ -121,6 +121,8 @@ async def test_a_bash_call_is_allowed_from_the_keyboard(engine, model, repo):
         await until(pilot, lambda: status_of(app, run.id) == RunStatus.COMPLETED, "the run to complete")
         assert (Path(run.worktrees[0].path) / "answer.txt").read_text() == "42\n"
         await until(pilot, lambda: "allowed Bash" in transcript_text(app), "the answer in the transcript")
+        shown = transcript_text(app)
+        assert shown.index("asks to use Bash") < shown.index("allowed Bash") < shown.index("└ (Bash completed")
         assert not banner.has_class("-open")
         assert "needs you" not in app.sub_title
 

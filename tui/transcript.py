@@ -116,12 +116,14 @@ class Transcript:
         if kind == "agent.tool_result":
             block = self._tools.get(p.get("id") or "")
             if block is None:
-                block = Block("tool", title=p.get("name") or "tool")
-                self._append(block)
+                block = self.blocks[self._append(Block("tool", title=p.get("name") or "tool"))]
+            first = self.blocks.index(block)
+            if any(b.kind != "tool" for b in self.blocks[first + 1:]):
+                self.blocks.append(self.blocks.pop(first))  # after the request and answer that came between
             block.output = p.get("output") or ""
             block.is_error = bool(p.get("is_error"))
             block.touch()
-            return self.blocks.index(block)
+            return first
         if kind == "agent.needs_attention":
             return self._append(Block("attention", title=p.get("tool") or "a tool",
                                       text=render.tool_summary(p.get("tool"), p.get("input")),
