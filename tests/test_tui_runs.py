@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Callable
 
 from model_server import text, tool
+from rich.console import Console
 from textual.command import CommandList, CommandPalette
+from textual.widgets import Static
 
 from core.models import RunStatus
 from tui.app import CorralApp, make_app
@@ -44,6 +47,13 @@ def transcript_text(app: CorralApp) -> str:
 def status_of(app: CorralApp, run_id: str) -> str | None:
     run = app.feed.by_id.get(run_id)
     return run.status if run else None
+
+
+def help_text(screen) -> str:
+    console = Console(width=100, file=io.StringIO(), color_system=None)
+    for static in screen.query(Static):
+        console.print(static.content)
+    return console.file.getvalue()
 
 
 def palette_text(app: CorralApp) -> str:
@@ -219,8 +229,12 @@ async def test_help_lists_every_key_and_the_palette_has_every_action(engine, rep
                 "quit", "projects.new_agent", "projects.add_repo", "transcript.toggle", "diff.split", "tab.branches",
                 "diffs.reject", "diffs.commit", "diffs.merge", "diffs.revert", "branches.merge", "branches.rebase",
                 "branches.delete", "branches.rename", "merge.land", "merge.how_squash", "delete_branch.force"} <= listed
+        shown = help_text(app.screen)
+        assert "+  Priority up" in shown and "-  Priority down" in shown and "?  Every key" in shown
+        assert not {"question_mark", "plus", "minus"} & set(shown.split())  # keys as they are typed
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        assert ("Every key", "key ?") in [(title, keys) for title, keys, _ in app.palette_commands()]
         titles = [title for title, _, _ in app.palette_commands()]
         wanted = {"New run", "Quit", "Runs: Allow", "Runs: Deny", "Projects: New agent", "Diffs: Side by side",
                   "Diffs: Reject the selected file", "Diffs: Commit the run's worktree",
