@@ -106,3 +106,14 @@ async def test_runs_of_every_project_show_their_project_and_branches_their_repo(
 def column(table, key: str) -> list[str]:
     index = table.get_column_index(key)
     return [table.get_row_at(row)[index].plain for row in range(table.row_count)]
+
+
+async def test_the_projects_footer_keeps_help_in_a_side_pane_and_a_terminal(engine, repo):
+    for size in ((60, 24), (80, 24)):
+        app = make_app(engine, repo)
+        async with app.run_test(size=size) as pilot:
+            await open_projects(pilot, app)
+            await pilot.pause()
+            shown = {key.key for key in app.query("FooterKey") if key.region.right <= size[0]}
+            assert "question_mark" in shown, f"? Help is cut off at {size[0]} columns"
+            assert {"p", "r", "a"} <= shown  # new project, add repo, new agent

@@ -50,7 +50,8 @@ def test_diffs_tab(snap_compare, demo, size):
 def test_projects_tab(snap_compare, demo, size):
     """The Projects tab: the project shop "(this folder)" with its repo at ~/src/shop, and the agent
     profiles writer (claude-haiku-4-5, Read, Grep, 20 turns) and claude (defaults). Stacked at 60 and 80
-    columns, side by side at 160; the footer lists p, r, x, a and e."""
+    columns, side by side at 160; the footer lists p, r and a, then q, n and ? (remove and edit are in the
+    help), even at 60 columns."""
     assert snap_compare(demo, terminal_size=size, run_before=projects_tab)
 
 
