@@ -85,6 +85,7 @@ def test_tasks_tab(snap_compare, demo, size):
     tasks, then the board in column order: DOC-SH-1004 backlog (low: ↓), TST-SH-1003 queued,
     FTR-SH-1002 running (bold), FTR-SH-1001 review (italic, selected), FTR-SH-1000 done (dim); the
     high ones marked !, those waiting for another task marked ⤷. Below, the selected task: its type,
-    priority, "after FTR-SH-1000", its description and acceptance criterion. The titles fit the width
+    priority, "after FTR-SH-1000", its description and its acceptance criterion as a bullet (•, not a
+    check mark: nothing has checked it). The titles fit the width
     (no sideways scrolling); the footer lists P a Q g."""
     assert snap_compare(demo, terminal_size=size, run_before=tasks_tab)

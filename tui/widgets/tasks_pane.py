@@ -151,7 +151,7 @@ class TasksPane(Vertical):
                  + (" · after " + ", ".join(self.keys.get(d, "?") for d in task.depends_on) if task.depends_on else "")]
         if task.description:
             lines.append(format.one_line(task.description, 300))
-        lines += [f"  ✓ {c}" for c in task.acceptance[:4]]
+        lines += [f"  • {c}" for c in task.acceptance[:4]]  # criteria to check, not checked
         detail.update(Text("\n".join(lines)))
 
     # -- actions -----------------------------------------------------------------------------------
