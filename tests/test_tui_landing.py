@@ -171,6 +171,7 @@ async def test_an_unmerged_branch_is_deleted_only_when_forced(engine, model, rep
         await pilot.press("f")
         await until(pilot, lambda: not isinstance(app.screen, DeleteBranchDialog), "the dialog to close")
         await until(pilot, lambda: pane.table.row_count == 0, "the branch gone from the table")
+        assert [n.message for n in app._notifications if n.severity == "error"] == []  # nothing about its worktree
     assert git(repo, "branch", "--list", "corral/*") == ""
     assert run.worktrees[0].path not in git(repo, "worktree", "list")
 
