@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from model_server import text, tool
+from model_server import error, text, tool
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Static
@@ -350,3 +350,20 @@ async def test_a_transcript_read_while_its_tab_was_hidden_follows_to_its_end(eng
         await until(pilot, lambda: view.size.width and view.max_scroll_y > 0, "the transcript laid out")
         await pilot.pause()
         assert view.scroll_y == view.max_scroll_y  # it follows the run, as when it was read on screen
+
+
+async def test_retries_of_a_failing_model_call_are_counted_in_the_row_and_the_transcript(engine, model, repo):
+    model.set_script([error(500, "api_error", "scripted outage", times=3), text("Back after the outage.")])
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        run = await engine.start_run(app.project.id, "say something")
+        table = runs_pane(app).table
+        await until(pilot, lambda: run.id in table.rows and table.get_row(run.id)[0].plain == "↻ retrying",
+                    "the row to say the agent is retrying")
+        await until(pilot, lambda: "model error 500, retry 2 of 10" in transcript_text(app), "the second retry")
+        await until(pilot, lambda: status_of(app, run.id) == RunStatus.COMPLETED, "the run to complete")
+        await until(pilot, lambda: "Back after the outage." in transcript_text(app), "the answer after the outage")
+        shown = transcript_text(app)
+        assert "model error 500, retry 3 of 10" in shown and shown.count("model error") == 1  # one line, counting
+        assert table.get_row(run.id)[0].plain == "✓ done"

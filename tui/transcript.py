@@ -18,7 +18,7 @@ HIDDEN = frozenset({"agent.system"})
 class Block:
     """One thing in the transcript. `version` changes whenever the block does (it keys the line cache)."""
 
-    kind: str  # task | user | text | thinking | tool | attention | answer | error | note | outcome
+    kind: str  # task | user | text | thinking | tool | attention | answer | error | retry | note | outcome
     text: str = ""
     title: str = ""
     input: dict[str, Any] | None = None
@@ -135,6 +135,13 @@ class Transcript:
             if p.get("message"):
                 text += f": {p['message']}"
             return self._append(Block("answer", text=text, tone="success" if allowed else "error"))
+        if kind == "agent.retry":
+            last = self.blocks[-1] if self.blocks else None
+            if last is not None and last.kind == "retry":  # one line that counts the retries up, not ten
+                last.text = render.describe(event)
+                last.touch()
+                return len(self.blocks) - 1
+            return self._append(Block("retry", text=render.describe(event), tone="warning"))
         if kind == "agent.request_cancelled":
             return self._append(Block("note", text="the agent withdrew its permission request"))
         if kind == "agent.error":

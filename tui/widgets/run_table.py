@@ -57,6 +57,7 @@ class RunTable(DataTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.runs: list[Run] = []
         self.projects: dict[str, str] = {}  # project id -> name, when there are several
+        self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
         self._depth: dict[str, int] = {}  # how deep a fork is under the run it came from
         self.query_text = ""
         self.now = datetime.now()
@@ -66,9 +67,9 @@ class RunTable(DataTable):
 
     # -- what it shows -------------------------------------------------------------------------
 
-    def show_runs(self, runs: list[Run], now: datetime, projects: dict[str, str]) -> None:
+    def show_runs(self, runs: list[Run], now: datetime, projects: dict[str, str], retrying: set[str]) -> None:
         """`projects` names the projects when there are several: each run then says which it is in."""
-        self.runs, self.now, self.projects = runs, now, projects
+        self.runs, self.now, self.projects, self.retrying = runs, now, projects, set(retrying)
         self._update()
 
     def set_filter(self, text: str) -> None:
@@ -159,7 +160,7 @@ class RunTable(DataTable):
         style = self._style(run)
         attention = run.status == RunStatus.NEEDS_ATTENTION
         values = {
-            "status": format.status(run),
+            "status": "↻ retrying" if run.id in self.retrying and run.active else format.status(run),
             "run": run.short_id,
             "project": format.one_line(self.projects.get(run.project_id, "?"), 8),
             "agent": format.one_line(run.agent_name, 8),
