@@ -54,6 +54,7 @@ log = logging.getLogger("corral.tui")
 
 W = TypeVar("W", bound=Widget)
 SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
+SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
 
 if TYPE_CHECKING:
@@ -107,9 +108,10 @@ class CorralApp(App):
         yield Footer()
 
     def on_resize(self, event: events.Resize) -> None:
-        narrow = event.size.width < 70  # a tmux side pane: every key counts, ^p is in the help
+        narrow = event.size.width < SIDE_PANE  # every key counts, ^p is in the help
         for footer in self.query(Footer):
             footer.compact, footer.show_command_palette = narrow, not narrow
+        self._update_title()
 
     def on_mount(self) -> None:
         self.engine_work(self._open_here(), group="start")
@@ -135,8 +137,8 @@ class CorralApp(App):
 
     def _update_title(self) -> None:
         """The header names what the Runs tab lists: the project, or all of them when there are several."""
-        if len(self.projects) > 1:
-            self.title = "corral · all projects"
+        if len(self.projects) > 1:  # in a side pane, without the app's name: who needs you still fits
+            self.title = "all projects" if self.size.width < SIDE_PANE else "corral · all projects"
         else:
             self.title = f"corral · {self.project.name}" if self.project else "corral"
         runs = self.feed.runs
