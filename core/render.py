@@ -142,6 +142,10 @@ def describe(event: Event) -> str:
     if kind == "agent.tool_result":
         mark = "error" if p.get("is_error") else "ok"
         return f"{p.get('name') or 'tool'} {mark}: {_one_line(p.get('output', ''), 100)}"
+    if kind == "agent.retry":
+        wait = f" in {duration(max(1, round((p.get('delay_ms') or 0) / 1000)))}" if p.get("delay_ms") else ""
+        return (f"model error {p.get('status') or '?'}, retry {p.get('attempt')} of {p.get('max_retries')}{wait}"
+                + (f" ({p['error']})" if p.get("error") else ""))
     if kind == "agent.needs_attention":
         return f"asks to use {p.get('tool')}: {tool_summary(p.get('tool'), p.get('input'))}"
     if kind == "plan.phase":

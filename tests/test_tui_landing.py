@@ -9,12 +9,14 @@ from pathlib import Path
 from model_server import text, tool
 from test_tui_runs import BASH, start, until
 
-from core.models import RunStatus
+from core.git import Branch, FileChange
+from core.models import RunStatus, Worktree
+from core.render import stat
 from tui.app import CorralApp, make_app
 from tui.messages import RunsLoaded
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.delete_branch import DeleteBranchDialog
-from tui.screens.merge import MergeDialog
+from tui.screens.merge import MergeDialog, landing_words
 from tui.screens.text_entry import TextDialog
 from tui.widgets.branches_pane import BranchesPane
 from tui.widgets.diffs_pane import DiffsPane, FileList
@@ -111,7 +113,8 @@ async def test_a_conflicting_merge_names_the_files_and_changes_nothing(engine, m
         error = app.screen.query_one("#dialog-error")
         await until(pilot, lambda: "Conflict" in str(error.render()), "the conflict")
         shown = str(error.render())
-        assert "nothing was changed" in shown and "✗ README.md" in shown
+        assert shown.count("nothing was changed") == 1 and shown.count("README.md") == 1  # said once
+        assert "✗ README.md" in shown
         assert refs_and_status(repo) == before
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, MergeDialog), "the dialog to close")
@@ -168,6 +171,7 @@ async def test_an_unmerged_branch_is_deleted_only_when_forced(engine, model, rep
         await pilot.press("f")
         await until(pilot, lambda: not isinstance(app.screen, DeleteBranchDialog), "the dialog to close")
         await until(pilot, lambda: pane.table.row_count == 0, "the branch gone from the table")
+        assert [n.message for n in app._notifications if n.severity == "error"] == []  # nothing about its worktree
     assert git(repo, "branch", "--list", "corral/*") == ""
     assert run.worktrees[0].path not in git(repo, "worktree", "list")
 
@@ -202,3 +206,15 @@ async def test_a_branch_is_rebased_renamed_and_squashed_onto_main_from_the_branc
     assert (repo / "a.txt").read_text() == "a\n" and (repo / "b.txt").exists()
     assert len(git(repo, "log", "-1", "--format=%P", "main").split()) == 1  # one commit, not a merge
     assert git(repo, "log", "-1", "--format=%s", "main").strip() == "write the files"
+
+
+def test_the_words_of_a_landing_agree_with_one_commit_and_one_line():
+    one = Branch("corral/run-1", "abc", "s", "", ahead=1, behind=2, merged=False, pushed=False, worktree=None,
+                 base="main")
+    _, squash = landing_words(one.name, "main", "squash", one)
+    _, rebase = landing_words(one.name, "main", "rebase", one)
+    assert "the branch's 1 commit," in squash and "The branch, with its 1 commit, is replayed" in rebase
+    assert "commit become" not in squash + rebase and "commit are" not in squash + rebase
+    worktree = Worktree("r", "app", "/app", "/wt", "abc")
+    change = FileChange(path="a.txt", status="modified", added=1, deleted=1, binary=False)
+    assert stat([(worktree, [change])]).endswith("1 file changed, 1 insertion(+), 1 deletion(-)")

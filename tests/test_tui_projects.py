@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from claude_env import init_git_repo
-from test_tui_runs import start, until
+from model_server import text
+from test_tui_runs import runs_pane, start, until
 
 from tui.app import make_app
 from tui.screens.add_repo import AddRepoDialog
 from tui.screens.agent_profile import AgentDialog
+from tui.widgets.branch_table import BranchTable
+from tui.widgets.branches_pane import BranchesPane
 from tui.widgets.projects_pane import AgentTable, ProjectsPane, ProjectTree
+from tui.widgets.tasks_pane import TasksPane
 
 
 async def open_projects(pilot, app) -> ProjectsPane:
@@ -72,3 +76,46 @@ async def test_a_repo_is_added_to_the_project_and_a_wrong_path_is_refused_in_the
         assert [r.name for r in project.repos] == ["app", "api"]
         tree = app.query_one(ProjectTree)
         await until(pilot, lambda: len(tree.root.children[0].children) == 2, "the repo in the tree")
+
+
+async def test_runs_of_every_project_show_their_project_and_branches_their_repo(engine, model, repo, tmp_path):
+    model.set_script([text("Done.")])
+    here, there = await engine.add_project(repo), await engine.add_project(init_git_repo(tmp_path / "api"))
+    for project in (here, there):
+        await engine.wait((await engine.start_run(project.id, f"polish {project.name}")).id)
+    for size in ((60, 24), (80, 24)):
+        app = make_app(engine, repo)
+        async with app.run_test(size=size) as pilot:
+            await start(pilot, app)
+            table = runs_pane(app).table
+            await until(pilot, lambda: table.row_count == 2, "the runs of both projects")
+            assert app.title == ("all projects" if size[0] < 70 else "corral · all projects")
+            assert column(table, "project") == ["api", "app"]  # newest first
+            assert column(table, "task")[0].startswith("polish api")
+
+            await pilot.press("4")
+            await until(pilot, lambda: app.query(BranchesPane) and app.query_one(BranchTable).row_count == 2,
+                        "the branches of both repos")
+            branches = app.query_one(BranchTable)
+            assert sorted(column(branches, "repo")) == ["api", "app"]
+            assert branches.max_scroll_x == 0  # it fits: nothing to scroll sideways for
+            await pilot.press("5")
+            await until(pilot, lambda: app.query(TasksPane) and "No plan yet" in str(app.query_one("#plan-status")
+                                                                                    .render()), "the Tasks tab")
+            assert str(app.query_one("#plan-status").render()).startswith("app · ")  # whose tasks these are
+
+
+def column(table, key: str) -> list[str]:
+    index = table.get_column_index(key)
+    return [table.get_row_at(row)[index].plain for row in range(table.row_count)]
+
+
+async def test_the_projects_footer_keeps_help_in_a_side_pane_and_a_terminal(engine, repo):
+    for size in ((60, 24), (80, 24)):
+        app = make_app(engine, repo)
+        async with app.run_test(size=size) as pilot:
+            await open_projects(pilot, app)
+            await pilot.pause()
+            shown = {key.key for key in app.query("FooterKey") if key.region.right <= size[0]}
+            assert "question_mark" in shown, f"? Help is cut off at {size[0]} columns"
+            assert {"p", "r", "a"} <= shown  # new project, add repo, new agent

@@ -50,7 +50,8 @@ def test_diffs_tab(snap_compare, demo, size):
 def test_projects_tab(snap_compare, demo, size):
     """The Projects tab: the project shop "(this folder)" with its repo at ~/src/shop, and the agent
     profiles writer (claude-haiku-4-5, Read, Grep, 20 turns) and claude (defaults). Stacked at 60 and 80
-    columns, side by side at 160; the footer lists p, r, x, a and e."""
+    columns, side by side at 160; the footer lists p, r and a, then q, n and ? (remove and edit are in the
+    help), even at 60 columns."""
     assert snap_compare(demo, terminal_size=size, run_before=projects_tab)
 
 
@@ -84,6 +85,7 @@ def test_tasks_tab(snap_compare, demo, size):
     tasks, then the board in column order: DOC-SH-1004 backlog (low: ↓), TST-SH-1003 queued,
     FTR-SH-1002 running (bold), FTR-SH-1001 review (italic, selected), FTR-SH-1000 done (dim); the
     high ones marked !, those waiting for another task marked ⤷. Below, the selected task: its type,
-    priority, "after FTR-SH-1000", its description and acceptance criterion. The titles fit the width
+    priority, "after FTR-SH-1000", its description and its acceptance criterion as a bullet (•, not a
+    check mark: nothing has checked it). The titles fit the width
     (no sideways scrolling); the footer lists P a Q g."""
     assert snap_compare(demo, terminal_size=size, run_before=tasks_tab)

@@ -11,7 +11,8 @@ from tui.screens.task_graph import TaskGraph
 from tui.screens.text_entry import TextDialog
 from tui.widgets.tasks_pane import TasksPane
 
-PLAN = {"tasks": [{"ref": "a", "title": "Add the client", "type": "feature", "priority": "high"},
+PLAN = {"tasks": [{"ref": "a", "title": "Add the client", "type": "feature", "priority": "high",
+                   "acceptance_criteria": ["a failed call is retried once"]},
                   {"ref": "b", "title": "Test the client", "type": "test", "depends_on": ["a"]},
                   {"ref": "c", "title": "Write the docs", "type": "docs", "priority": "low"}]}
 
@@ -36,6 +37,10 @@ async def test_a_plan_from_the_tasks_tab_is_approved_and_its_board_changed(engin
         assert [t.title for t in pane.tasks] == ["Add the client", "Test the client", "Write the docs"]
         pane.table.move_cursor(row=1)
         await until(pilot, lambda: "after FTR-AP-1000" in str(app.query_one("#task-detail").render()), "its deps")
+        pane.table.move_cursor(row=0)
+        await until(pilot, lambda: "a failed call is retried once" in str(app.query_one("#task-detail").render()),
+                    "its acceptance criterion")
+        assert "• a failed call is retried once" in str(app.query_one("#task-detail").render())  # to check, not checked
 
         await pilot.press("g")
         await until(pilot, lambda: isinstance(app.screen, TaskGraph), "the graph")

@@ -54,6 +54,7 @@ log = logging.getLogger("corral.tui")
 
 W = TypeVar("W", bound=Widget)
 SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
+SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
 
 if TYPE_CHECKING:
@@ -107,9 +108,10 @@ class CorralApp(App):
         yield Footer()
 
     def on_resize(self, event: events.Resize) -> None:
-        narrow = event.size.width < 70  # a tmux side pane: every key counts, ^p is in the help
+        narrow = event.size.width < SIDE_PANE  # every key counts, ^p is in the help
         for footer in self.query(Footer):
             footer.compact, footer.show_command_palette = narrow, not narrow
+        self._update_title()
 
     def on_mount(self) -> None:
         self.engine_work(self._open_here(), group="start")
@@ -129,12 +131,16 @@ class CorralApp(App):
             except CorralError as error:
                 if "not a git repository" not in str(error):
                     self.notify(str(error), severity="warning")
-        await self._load_projects()
+        await self.load_projects()
         self.project = project  # only now: the new-run dialog needs the projects the moment it has one
         self._update_title()
 
     def _update_title(self) -> None:
-        self.title = f"corral · {self.project.name}" if self.project else "corral"
+        """The header names what the Runs tab lists: the project, or all of them when there are several."""
+        if len(self.projects) > 1:  # in a side pane, without the app's name: who needs you still fits
+            self.title = "all projects" if self.size.width < SIDE_PANE else "corral · all projects"
+        else:
+            self.title = f"corral · {self.project.name}" if self.project else "corral"
         runs = self.feed.runs
         busy = sum(1 for r in runs if r.status in (RunStatus.RUNNING, RunStatus.QUEUED))
         waiting = sum(1 for r in runs if r.status == RunStatus.NEEDS_ATTENTION)
@@ -273,15 +279,17 @@ class CorralApp(App):
     @on(ProjectsLoaded)
     def projects_loaded(self, message: ProjectsLoaded) -> None:
         self.projects, self.agents = message.projects, message.agents
+        self._update_title()
+        self.feed.show_runs()
         if (pane := self.on_dashboard(ProjectsPane)) is not None:
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
-    async def _load_projects(self) -> None:
+    async def load_projects(self) -> None:
         self.projects, self.agents = await self.engine.projects(), await self.engine.agents()
         self.post_message(ProjectsLoaded(self.projects, self.agents))
 
     def reload_projects(self) -> None:
-        self.engine_work(self._load_projects, group="projects", exclusive=True)
+        self.engine_work(self.load_projects, group="projects", exclusive=True)
 
     # -- what the user does with runs ----------------------------------------------------------
 
@@ -338,7 +346,7 @@ class CorralApp(App):
             return
         names = ", ".join(r.short_id for r in driving[:4]) + (" …" if len(driving) > 4 else "")
         many = len(driving) > 1
-        question = (f"{len(driving)} run{'s' if many else ''} ({names}) {'are' if many else 'is'} driven by this "
+        question = (f"{format.plural(len(driving), 'run')} ({names}) {'are' if many else 'is'} driven by this "
                     f"corral and will be cancelled. Their work stays on their branches.")
 
         def confirmed(yes: bool | None) -> None:

@@ -14,6 +14,7 @@ from .screens.agent_profile import AgentDialog
 from .screens.confirm import ConfirmDialog
 from .screens.delete_branch import DeleteBranchDialog
 from .screens.dialog import Dialog
+from .screens.help import key_label
 from .screens.merge import MergeDialog
 from .screens.new_run import NewRunDialog
 from .widgets.branch_table import BranchTable
@@ -62,7 +63,8 @@ def palette_commands(app: "CorralApp") -> list[tuple[str, str, Callable[[], Any]
                 continue
             what = binding.tooltip or binding.description
             name = what if owner is None else f"{title}: {what}"
-            found.append((name, f"key {binding.key.split(',')[0]}", partial(_run_in, app, owner, binding.action)))
+            key = key_label(binding.key.split(",")[0])
+            found.append((name, f"key {key}", partial(_run_in, app, owner, binding.action)))
     return found
 
 

@@ -90,13 +90,18 @@ def side_by_side(lines: list[DiffLine]) -> list[tuple[DiffLine | None, DiffLine 
     rows: list[tuple[DiffLine | None, DiffLine | None]] = []
     dels: list[DiffLine] = []
     adds: list[DiffLine] = []
+    ends: list[DiffLine | None] = [None, None]  # "\ No newline at end of file" of the old and the new side
 
     def settle() -> None:
         for index in range(max(len(dels), len(adds))):
             rows.append((dels[index] if index < len(dels) else None, adds[index] if index < len(adds) else None))
+        if ends != [None, None]:
+            rows.append((ends[0], ends[1]))
         dels.clear()
         adds.clear()
+        ends[:] = [None, None]
 
+    previous = None
     for line in lines:
         if line.kind == "del":
             if adds:
@@ -104,8 +109,11 @@ def side_by_side(lines: list[DiffLine]) -> list[tuple[DiffLine | None, DiffLine 
             dels.append(line)
         elif line.kind == "add":
             adds.append(line)
+        elif line.text.startswith("\\") and previous in ("del", "add"):
+            ends[previous == "add"] = line  # the note of one side must not part a line from its replacement
         else:
             settle()
             rows.append((line, line))
+        previous = line.kind
     settle()
     return rows

@@ -51,6 +51,7 @@ STATUS_MARK = {
     RunStatus.FAILED: "✗",
     RunStatus.CANCELLED: "■",
     RunStatus.INTERRUPTED: "■",
+    RunStatus.PAUSED: "‖",
 }
 
 STATUS_WORD = {
@@ -61,6 +62,7 @@ STATUS_WORD = {
     RunStatus.FAILED: "failed",
     RunStatus.CANCELLED: "cancelled",
     RunStatus.INTERRUPTED: "stopped",
+    RunStatus.PAUSED: "paused",
 }
 
 
@@ -95,5 +97,4 @@ def ago(stamp: str | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+plural = render.plural  # one helper for the words of the dashboard and of the terminal verbs

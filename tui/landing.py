@@ -17,6 +17,7 @@ from .screens.confirm import ConfirmDialog
 from .screens.delete_branch import DeleteBranchDialog
 from .screens.merge import MergeDialog
 from .screens.text_entry import TextDialog
+from .widgets.branch_table import key_of
 
 if TYPE_CHECKING:
     from .app import CorralApp
@@ -226,6 +227,9 @@ class RunLanding:
         def done(deleted: Any) -> None:
             if deleted is not None:
                 self.app.notify(f"deleted {item.branch.name}", timeout=4)
+                # gone at once: else its detail asks for what its worktree holds before the branches are re-read
+                self.branches = [b for b in self.branches if key_of(b) != key_of(item)]
+                self.show_branches()
                 self._changed(item.run_id, diff=False)
 
         self.app.push_screen(DeleteBranchDialog(self.engine, item, run), done)

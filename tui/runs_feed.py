@@ -40,6 +40,7 @@ class RunsFeed:
         self._attention: set[str] = set()
         self._select_when_listed: str | None = None
         self._changes_stale = False
+        self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
 
     @property
     def selected_run(self) -> Run | None:
@@ -65,6 +66,11 @@ class RunsFeed:
         row_changed = ring = False
         for event in events:
             if event.type not in STREAMED:
+                row_changed = True
+            if event.type == "agent.retry":
+                self.retrying.add(event.run_id)
+            elif event.run_id in self.retrying and event.type != "agent.system":
+                self.retrying.discard(event.run_id)  # the model answered, or the run gave up
                 row_changed = True
             if event.type == "agent.needs_attention" and event.run_id not in self._attention:
                 self._attention.add(event.run_id)
@@ -105,6 +111,8 @@ class RunsFeed:
     async def _load_runs(self) -> None:
         try:
             runs = await self.app.engine.runs()
+            if {r.project_id for r in runs} - {p.id for p in self.app.projects}:
+                await self.app.load_projects()  # added elsewhere since: its runs need its name
             pending = {}
             for run in runs:
                 if run.status == RunStatus.NEEDS_ATTENTION:
@@ -128,13 +136,15 @@ class RunsFeed:
                             severity="warning", timeout=5)
         self._attention = waiting
         self.loaded_once = True
-        self._show_runs()
+        self.show_runs()
 
-    def _show_runs(self) -> None:
+    def show_runs(self) -> None:
         if self.pane is None:
             return
         table = self.pane.table
-        table.show_runs(self.runs, self.app.clock())
+        projects = self.app.projects
+        table.show_runs(self.runs, self.app.clock(), {p.id: p.name for p in projects} if len(projects) > 1 else {},
+                        self.retrying)
         if self._select_when_listed in self.by_id:
             table.select(self._select_when_listed)
             self._select_when_listed = None
@@ -144,7 +154,7 @@ class RunsFeed:
 
     def pane_ready(self, pane: "RunsPane") -> None:
         self.pane = pane
-        self._show_runs()
+        self.show_runs()
         if self.selected_run_id:
             self.select(self.selected_run_id, again=True)
 

@@ -18,7 +18,7 @@ HIDDEN = frozenset({"agent.system"})
 class Block:
     """One thing in the transcript. `version` changes whenever the block does (it keys the line cache)."""
 
-    kind: str  # task | text | thinking | tool | attention | answer | error | note | outcome
+    kind: str  # task | user | text | thinking | tool | attention | answer | error | retry | note | outcome
     text: str = ""
     title: str = ""
     input: dict[str, Any] | None = None
@@ -86,6 +86,8 @@ class Transcript:
         if kind == "run.created":
             return self._append(Block("task", text=p.get("task", ""),
                                       title=f"{p.get('branch', '')} from {p.get('base', '')}"))
+        if kind == "user.message":
+            return self._append(Block("user", text=p.get("text", "")))
         if kind == "run.started":
             return self._append(Block("note", text=f"agent started (pid {p.get('pid')})"))
         if kind == "agent.token":
@@ -114,12 +116,14 @@ class Transcript:
         if kind == "agent.tool_result":
             block = self._tools.get(p.get("id") or "")
             if block is None:
-                block = Block("tool", title=p.get("name") or "tool")
-                self._append(block)
+                block = self.blocks[self._append(Block("tool", title=p.get("name") or "tool"))]
+            first = self.blocks.index(block)
+            if any(b.kind != "tool" for b in self.blocks[first + 1:]):
+                self.blocks.append(self.blocks.pop(first))  # after the request and answer that came between
             block.output = p.get("output") or ""
             block.is_error = bool(p.get("is_error"))
             block.touch()
-            return self.blocks.index(block)
+            return first
         if kind == "agent.needs_attention":
             return self._append(Block("attention", title=p.get("tool") or "a tool",
                                       text=render.tool_summary(p.get("tool"), p.get("input")),
@@ -131,6 +135,13 @@ class Transcript:
             if p.get("message"):
                 text += f": {p['message']}"
             return self._append(Block("answer", text=text, tone="success" if allowed else "error"))
+        if kind == "agent.retry":
+            last = self.blocks[-1] if self.blocks else None
+            if last is not None and last.kind == "retry":  # one line that counts the retries up, not ten
+                last.text = render.describe(event)
+                last.touch()
+                return len(self.blocks) - 1
+            return self._append(Block("retry", text=render.describe(event), tone="warning"))
         if kind == "agent.request_cancelled":
             return self._append(Block("note", text="the agent withdrew its permission request"))
         if kind == "agent.error":
@@ -143,11 +154,13 @@ class Transcript:
             if p.get("is_error"):
                 block.tone = "error"
             return self._append(block)
-        if kind in ("run.completed", "run.failed", "run.cancelled", "run.interrupted"):
+        if kind in ("run.completed", "run.failed", "run.cancelled", "run.interrupted", "run.paused"):
             self._settle_stream()
             word = kind.split(".")[1]
             tone = {"completed": "success", "failed": "error"}.get(word, "warning")
             text = word + (f": {p['reason']}" if p.get("reason") else "")
+            if word in ("paused", "interrupted"):
+                text += " · r continues it with a message"
             return self._append(Block("outcome", text=text, tone=tone))
         if kind == "run.checkpoint_failed":
             return self._append(Block("note", text=render.describe(event), tone="error"))

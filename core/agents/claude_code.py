@@ -64,6 +64,14 @@ class ClaudeCodeParser(LineParser):
                 "permission_mode": obj.get("permissionMode"),
                 "version": obj.get("claude_code_version"),
             })])
+        if obj.get("subtype") == "api_retry":  # a failed model call, tried again after a delay
+            return Parsed([("agent.retry", {
+                "attempt": obj.get("attempt"),
+                "max_retries": obj.get("max_retries"),
+                "status": obj.get("error_status"),
+                "error": obj.get("error"),
+                "delay_ms": obj.get("retry_delay_ms"),
+            })])
         return Parsed([("agent.system", {k: v for k, v in obj.items() if k != "type"})])
 
     def _on_assistant(self, obj: dict) -> Parsed:

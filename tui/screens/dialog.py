@@ -19,7 +19,7 @@ SHOWN_FILES = 6  # a conflict's files, before "and N more": the dialog must fit 
 
 
 def conflict_text(error: git.MergeConflict) -> Text:
-    """A conflict, plainly: nothing changed, and which files would clash."""
+    """A conflict, plainly: nothing changed, and which files would clash (the engine's sentence says the same)."""
     text = Text.assemble(("Conflict: nothing was changed.", "bold"))
     for path in error.files[:SHOWN_FILES]:
         why = error.reasons.get(path, "conflict")
@@ -28,7 +28,6 @@ def conflict_text(error: git.MergeConflict) -> Text:
             text.append(f"  ({why})")
     if len(error.files) > SHOWN_FILES:
         text.append(f"\n  and {len(error.files) - SHOWN_FILES} more")
-    text.append(f"\n{error}", style="dim")
     return text
 
 

@@ -7,22 +7,23 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.widgets import Static
 
 from .dialog import Dialog
 
-KEY_NAMES = {"down": "↓", "up": "↑", "left": "←", "right": "→", "escape": "esc", "question_mark": "?",
-             "slash": "/", "space": "space", "pageup": "pgup", "pagedown": "pgdn"}
+KEY_NAMES = {"enter": "enter"}  # where a word reads better than Textual's symbol
 
 
 def key_label(keys: str) -> str:
+    """Keys as they are typed: `?` for question_mark, `+` for plus, `^p` for ctrl+p."""
     shown = []
     for key in keys.split(","):
         key = key.strip()
         if key.startswith("ctrl+"):
             shown.append("^" + key[5:])
         else:
-            shown.append(KEY_NAMES.get(key, key))
+            shown.append(KEY_NAMES.get(key) or format_key(key))
     return " ".join(shown)
 
 

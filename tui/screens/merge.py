@@ -35,8 +35,8 @@ def landing_words(branch: str, target: str, how: str, found: git.Branch | None) 
         return f"Nothing to land: {target} already has all of {branch}.", ""
     if how == "squash":
         return (f"Land {branch} on {target} as one squashed commit.",
-                f"Its {commits} become one new commit on {target}, with the run's task as its message; "
-                "the branch stays as it is.")
+                f"One new commit on {target} holds the work of the branch's {commits}, with the run's task as its "
+                "message; the branch stays as it is.")
     if found.behind == 0:
         return (f"Land {branch} on {target} as a fast-forward.",
                 f"{target} has nothing the branch lacks, so it moves up to the branch's {commits}"
@@ -45,8 +45,8 @@ def landing_words(branch: str, target: str, how: str, found: git.Branch | None) 
         return (f"Land {branch} on {target} as a merge commit.",
                 f"{target} has {moved} the branch does not, so a new commit on {target} joins the two.")
     return (f"Land {branch} on {target} as a rebase.",
-            f"Its {commits} are replayed on top of {target}'s {moved} it does not have (the branch and its "
-            f"worktree move with them), then {target} moves up to them.")
+            f"The branch, with its {commits}, is replayed on top of {target}'s {moved} it does not have (its "
+            f"worktree moves with it), then {target} moves up to it.")
 
 
 def describe(branch: str, how: str, compared: Compared) -> Text:

@@ -8,6 +8,8 @@ from textual.widgets import Static
 from core import render
 from core.models import Approval, Run
 
+from ..format import plural
+
 
 class ApprovalBanner(Static):
     DEFAULT_CSS = """
@@ -37,7 +39,7 @@ class ApprovalBanner(Static):
         elif others:
             names = ", ".join(r.short_id for r in others[:3]) + (" …" if len(others) > 3 else "")
             many = len(others) > 1
-            self.update(Text(f"? {len(others)} run{'s' if many else ''} need{'' if many else 's'} you: {names}"))
+            self.update(Text(f"? {plural(len(others), 'run')} need{'' if many else 's'} you: {names}"))
             self.set_class(True, "-open")
         else:
             self.update("")

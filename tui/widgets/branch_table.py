@@ -107,7 +107,10 @@ class BranchTable(DataTable):
 
     def _columns(self) -> tuple[str, ...]:
         width = self.size.width or self.app.size.width
-        return NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+        columns = NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+        if "repo" not in columns and len({item.repo_id for item in self.branches}) > 1:
+            columns = (columns[0], "repo", *columns[1:])  # branches of several repos: say which each is in
+        return columns
 
     def _widths(self, columns: tuple[str, ...]) -> dict[str, int]:
         width = self.size.width or self.app.size.width
@@ -115,7 +118,9 @@ class BranchTable(DataTable):
         widths = {key: COLUMNS[key][1] for key in columns}
         widths["branch"] = max(12, min(longest, 22 if width < 70 else 32))
         used = sum(w + 2 * self.cell_padding for w in widths.values())
-        widths["subject"] = max(8, width - used - 2 * self.cell_padding - 2)
+        subject = width - used - 2 * self.cell_padding - 2
+        if subject >= 8:  # shorter, it says nothing: the detail below has it
+            widths["subject"] = subject
         return widths
 
     def _update(self) -> None:
@@ -135,7 +140,7 @@ class BranchTable(DataTable):
             if layout != self._layout:
                 self._layout = layout
                 self.clear(columns=True)
-                for key in (*columns, "subject"):
+                for key in widths:
                     label = COLUMNS[key][0] if key != "subject" else "last commit"
                     self.add_column(Text(label, justify="right" if key in RIGHT else "left"), key=key,
                                     width=widths[key])
@@ -169,7 +174,7 @@ class BranchTable(DataTable):
             "subject": Text(format.one_line(branch.subject)),
         }
         cells = []
-        for key in (*columns, "subject"):
+        for key in widths:
             cell = values[key]
             cell.no_wrap, cell.overflow = True, "ellipsis"
             cell.justify = "right" if key in RIGHT else "left"

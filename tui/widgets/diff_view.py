@@ -46,6 +46,7 @@ class DiffView(ScrollView, can_focus=True):
         self.file_starts: dict[tuple[str | None, str], int] = {}
         self._lines: list[Strip] = []
         self._width = 0
+        self._pending = False  # asked to rebuild while it had no width (hidden): the next resize does it
         self.split_chosen = False  # once the user picks a layout, the width no longer decides it
 
     def show(self, files: list[DiffFile], message: str | None = None) -> None:
@@ -71,7 +72,7 @@ class DiffView(ScrollView, can_focus=True):
         self.split = not self.split
 
     def on_resize(self, event: events.Resize) -> None:
-        if self.scrollable_content_region.width != self._width:
+        if self._pending or self.scrollable_content_region.width != self._width:
             self._rebuild()
 
     def notify_style_update(self) -> None:
@@ -90,8 +91,9 @@ class DiffView(ScrollView, can_focus=True):
     def _rebuild(self) -> None:
         width = self.scrollable_content_region.width or self.size.width
         if width <= 0:
+            self._pending = True
             return
-        self._width = width
+        self._width, self._pending = width, False
         self._lines, self.file_starts = [], {}
         if not self.files:
             self._lines.append(self._strip(Text(self.message, style=self._style("note"))))

@@ -82,7 +82,7 @@ class DiffsPane(Vertical):
         added = sum(c.added for _, files in changes for c in files)
         deleted = sum(c.deleted for _, files in changes for c in files)
         title = Text.assemble((run.short_id, "bold"), f"  {format.status(run)} · {run.branch} · ",
-                              f"{count} file{'s' if count != 1 else ''} ", (f"+{added}", "bold"), " ",
+                              f"{format.plural(count, 'file')} ", (f"+{added}", "bold"), " ",
                               (f"-{deleted}", "bold"), "  ", (format.one_line(run.task), "dim"))
         title.no_wrap, title.overflow = True, "ellipsis"
         self.query_one("#diff-title", Static).update(title)

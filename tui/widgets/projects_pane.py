@@ -41,9 +41,10 @@ class ProjectsPane(Vertical):
     BINDINGS = [
         Binding("p", "new_project", "New project", id="projects.new_project"),
         Binding("r", "add_repo", "Add repo", id="projects.add_repo"),
-        Binding("x", "remove", "Remove", id="projects.remove"),
+        Binding("x", "remove", "Remove", tooltip="Remove the repo or agent profile", show=False,
+                id="projects.remove"),  # the footer keeps ? Help in a 60-column side pane
         Binding("a", "new_agent", "New agent", id="projects.new_agent"),
-        Binding("e", "edit_agent", "Edit agent", id="projects.edit_agent"),
+        Binding("e", "edit_agent", "Edit agent", show=False, id="projects.edit_agent"),  # enter on a profile too
         Binding("tab", "switch_focus", "Projects/agents", show=False, id="projects.switch_focus"),
     ]
 

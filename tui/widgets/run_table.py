@@ -18,6 +18,7 @@ from .. import format
 COLUMNS = {  # key: (label, width)
     "status": ("status", 11),
     "run": ("run", 8),
+    "project": ("project", 8),
     "agent": ("agent", 8),
     "elapsed": ("elapsed", 7),
     "tokens": ("tokens", 6),
@@ -26,7 +27,10 @@ COLUMNS = {  # key: (label, width)
 }
 NARROW = ("status", "run", "elapsed")
 MEDIUM = ("status", "run", "elapsed", "tokens", "cost")
-WIDE = tuple(COLUMNS)
+WIDE = ("status", "run", "agent", "elapsed", "tokens", "cost", "files")
+# With runs of several projects, the project takes the place of what matters least at that width.
+WITH_PROJECT = {NARROW: ("status", "run", "project"), MEDIUM: ("status", "run", "project", "elapsed", "cost"),
+                WIDE: ("status", "run", "project", "agent", "elapsed", "tokens", "cost", "files")}
 RIGHT = {"elapsed", "tokens", "cost", "files"}
 
 
@@ -52,6 +56,8 @@ class RunTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.runs: list[Run] = []
+        self.projects: dict[str, str] = {}  # project id -> name, when there are several
+        self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
         self._depth: dict[str, int] = {}  # how deep a fork is under the run it came from
         self.query_text = ""
         self.now = datetime.now()
@@ -61,8 +67,9 @@ class RunTable(DataTable):
 
     # -- what it shows -------------------------------------------------------------------------
 
-    def show_runs(self, runs: list[Run], now: datetime) -> None:
-        self.runs, self.now = runs, now
+    def show_runs(self, runs: list[Run], now: datetime, projects: dict[str, str], retrying: set[str]) -> None:
+        """`projects` names the projects when there are several: each run then says which it is in."""
+        self.runs, self.now, self.projects, self.retrying = runs, now, projects, set(retrying)
         self._update()
 
     def set_filter(self, text: str) -> None:
@@ -95,11 +102,13 @@ class RunTable(DataTable):
         self._depth = {}
         q = self.query_text
         return [r for r in self.runs if q in " ".join((r.id, r.status, format.STATUS_WORD.get(r.status, ""),
-                                                         r.agent_name, r.task)).lower()]
+                                                         r.agent_name, self.projects.get(r.project_id, ""),
+                                                         r.task)).lower()]
 
     def _wanted_columns(self) -> tuple[str, ...]:
         width = self.size.width or self.app.size.width
-        return NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+        columns = NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+        return WITH_PROJECT[columns] if self.projects else columns
 
     def _task_width(self) -> int:
         used = sum(COLUMNS[c][1] + 2 * self.cell_padding for c in self._columns)
@@ -151,8 +160,9 @@ class RunTable(DataTable):
         style = self._style(run)
         attention = run.status == RunStatus.NEEDS_ATTENTION
         values = {
-            "status": format.status(run),
+            "status": "↻ retrying" if run.id in self.retrying and run.active else format.status(run),
             "run": run.short_id,
+            "project": format.one_line(self.projects.get(run.project_id, "?"), 8),
             "agent": format.one_line(run.agent_name, 8),
             "elapsed": format.elapsed(run, self.now),
             "tokens": format.tokens(run),

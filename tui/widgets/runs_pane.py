@@ -12,10 +12,12 @@ from textual.widgets import DataTable, Input
 
 from core.attach import run_in_terminal
 from core.errors import CorralError
+from core.models import Run
 
 from .. import format
 from ..screens.confirm import ConfirmDialog
 from ..screens.deny import DenyDialog
+from ..screens.text_entry import TextDialog
 from .approval_banner import ApprovalBanner
 from .filter_input import FilterInput
 from .run_table import RunTable
@@ -33,6 +35,8 @@ class RunsPane(Vertical):
         Binding("d", "deny", "Deny", id="runs.deny"),
         Binding("c", "cancel_run", "Cancel run", show=False, id="runs.cancel"),
         Binding("p", "pause_run", "Pause run", show=False, id="runs.pause"),
+        Binding("r", "continue_run", "Continue", tooltip="Continue (resume) the run with a message", show=False,
+                id="runs.continue"),
         Binding("t", "attach", "Open session", show=False, id="runs.attach"),
         Binding("D", "diff", "Diff", id="runs.diff"),
         Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
@@ -76,12 +80,15 @@ class RunsPane(Vertical):
             self.app.select_run(self.table.selected_run_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Answers show as unavailable unless the selected run waits on one; cancel only while it runs."""
+        """Answers show as unavailable unless the selected run waits on one; cancel only while it runs;
+        continue once it has ended, if its agent has a session to go on from."""
         run = self.app.feed.selected_run
         if action in ("allow", "allow_always", "deny"):
             return True if run is not None and self.app.feed.pending.get(run.id) else None
         if action == "cancel_run":
             return True if run is not None and run.active else None
+        if action == "continue_run":
+            return True if run is not None and not run.active and run.session_id else None
         return True
 
     def action_allow(self) -> None:
@@ -137,6 +144,22 @@ class RunsPane(Vertical):
             return
         app.notify(f"pausing {run.short_id}…", timeout=3)
         app.engine_work(app.engine.pause(run.id), group=f"pause-{run.id}")
+
+    def action_continue_run(self) -> None:
+        app, run = self.app, self.app.feed.selected_run
+        if run is None or run.active:
+            app.notify("pick a run that has ended", severity="warning", timeout=3)
+            return
+
+        def continued(resumed: Run | None) -> None:
+            if resumed is not None:
+                app.notify(f"continuing {resumed.short_id}…", timeout=3)
+                app.feed.request_runs()
+
+        app.push_screen(TextDialog(
+            "Continue run", f"What should the agent of run {run.short_id} do next? It goes on from its session, "
+            f"in the same worktree, on {run.branch}.", lambda message: app.engine.continue_run(run.id, message),
+            placeholder="the next instruction", button="Continue", id="continue"), continued)
 
     async def action_attach(self) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""

@@ -112,15 +112,21 @@ class TasksPane(Vertical):
             self.show(self.tasks, self.plan, self.progress)
 
     def _plan_line(self) -> Text:
+        line = self._plan_words()
+        if len(self.app.projects) > 1 and self.app.project is not None:  # the header says all projects
+            line = Text.assemble((f"{self.app.project.name} · ", "bold"), line)
+        return line
+
+    def _plan_words(self) -> Text:
         if self.progress is not None:
             p = self.progress
             return Text(f"Planning “{format.one_line(p['topic'], 40)}”: {p['phase']}, {p['elapsed'] // 1000}s, "
-                        f"{p['tool_calls']} tool calls", style="bold")
+                        f"{format.plural(p['tool_calls'], 'tool call')}", style="bold")
         if self.plan is None:
             return Text("No plan yet: P plans work with an agent that reads the code.", style="dim")
         plan = self.plan
         mine = [t for t in self.tasks if t.plan_id == plan.id]
-        line = f"Plan “{format.one_line(plan.topic, 40)}”: {plan.status}, {len(mine)} tasks"
+        line = f"Plan “{format.one_line(plan.topic, 40)}”: {plan.status}, {format.plural(len(mine), 'task')}"
         if plan.status == "pending":
             line += " · a approves it"
         if plan.reason:
@@ -145,7 +151,7 @@ class TasksPane(Vertical):
                  + (" · after " + ", ".join(self.keys.get(d, "?") for d in task.depends_on) if task.depends_on else "")]
         if task.description:
             lines.append(format.one_line(task.description, 300))
-        lines += [f"  ✓ {c}" for c in task.acceptance[:4]]
+        lines += [f"  • {c}" for c in task.acceptance[:4]]  # criteria to check, not checked
         detail.update(Text("\n".join(lines)))
 
     # -- actions -----------------------------------------------------------------------------------

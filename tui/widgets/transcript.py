@@ -16,7 +16,7 @@ from textual.strip import Strip
 
 from core.models import Event
 
-from ..format import one_line
+from ..format import one_line, plural
 from ..transcript import Block, Transcript
 
 OUTPUT_LINES = 200  # an expanded tool result shows this much; the rest is in `corral events`
@@ -76,13 +76,9 @@ class TranscriptView(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False)
 
     def add_events(self, events_: list[Event]) -> None:
-        following = self.cursor < 0 and self.scroll_y >= self.max_scroll_y - 1
         first = self.transcript.add(events_)
-        if first is None:
-            return
-        self._rebuild(first)
-        if following:
-            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
+        if first is not None:
+            self._rebuild(first)
 
     @property
     def blocks(self) -> list[Block]:
@@ -97,7 +93,8 @@ class TranscriptView(ScrollView, can_focus=True):
     def _rebuild(self, first: int) -> None:
         width = self.scrollable_content_region.width or self.size.width
         if width <= 0:
-            return
+            return  # hidden: the resize that shows it rebuilds it all
+        following = self.cursor < 0 and self.scroll_y >= self.max_scroll_y - 1  # at the end: stay there
         if width != self._width:
             self._width, first = width, 0
         if not self.transcript.blocks or not self._starts:
@@ -114,6 +111,8 @@ class TranscriptView(ScrollView, can_focus=True):
             self._owner.extend([index] * len(strips))
         self.virtual_size = Size(width, len(self._lines))
         self.refresh()
+        if following:
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
 
     def _style(self, name: str) -> Style:
         style = self.get_component_rich_style(f"transcript--{name}", partial=False)
@@ -153,10 +152,12 @@ class TranscriptView(ScrollView, can_focus=True):
     def _draw(self, block: Block, width: int) -> list[Strip]:
         s = self._style
         kind = block.kind
-        if kind == "task":
-            lines = [self._strip(Text("Task", style=s("task")), width)]
+        if kind in ("task", "user"):
+            lines = [Strip.blank(0)] if kind == "user" else []  # a message of the user's starts a new part
+            lines.append(self._strip(Text("Task" if kind == "task" else "You", style=s("task")), width))
             lines += self._wrapped(Text(block.text), width, indent=2)
-            lines.append(self._strip(Text(f"  {block.title}", style=s("dim")), width))
+            if block.title:
+                lines.append(self._strip(Text(f"  {block.title}", style=s("dim")), width))
             return lines
         if kind == "text":
             text = Text(block.text.strip("\n") + (" ▍" if block.streaming else ""))
@@ -203,7 +204,7 @@ class TranscriptView(ScrollView, can_focus=True):
             if block.output is not None:
                 count = len(block.output.splitlines())
                 first = one_line(block.output.splitlines()[0]) if count else "(no output)"
-                more = f"  (+{count - 1} lines)" if count > 1 else ""
+                more = f"  (+{plural(count - 1, 'line')})" if count > 1 else ""
                 lines.append(self._strip(Text(f"  └ {first}{more}", style=output_style), width))
             return lines
         if block.input:
@@ -214,7 +215,8 @@ class TranscriptView(ScrollView, can_focus=True):
                 lines += self._wrapped(Text(("└ " if number == 0 else "  ") + line, style=output_style),
                                        width, indent=2)
             if len(out) > OUTPUT_LINES:
-                lines.append(self._strip(Text(f"    … {len(out) - OUTPUT_LINES} more lines", style=s("dim")), width))
+                more = plural(len(out) - OUTPUT_LINES, "more line")
+                lines.append(self._strip(Text(f"    … {more}", style=s("dim")), width))
         return lines
 
     # -- painting ------------------------------------------------------------------------------
