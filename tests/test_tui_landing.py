@@ -209,8 +209,8 @@ async def test_a_branch_is_rebased_renamed_and_squashed_onto_main_from_the_branc
 
 
 def test_the_words_of_a_landing_agree_with_one_commit_and_one_line():
-    one = Branch("corral/run-1", "abc", "s", "", ahead=1, behind=2, merged=False, pushed=False, worktree=None,
-                 base="main")
+    one = Branch("corral/run-1", "abc", "s", "", ahead=1, behind=2, merged=False, changed=True, pushed=False,
+                 worktree=None, base="main")
     _, squash = landing_words(one.name, "main", "squash", one)
     _, rebase = landing_words(one.name, "main", "rebase", one)
     assert "the branch's 1 commit," in squash and "The branch, with its 1 commit, is replayed" in rebase

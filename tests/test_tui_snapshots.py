@@ -59,8 +59,8 @@ def test_projects_tab(snap_compare, demo, size):
 def test_branches_tab(snap_compare, demo, size):
     """The Branches tab: six corral branches of the repo shop, newest commit first, with +ahead −behind
     against main (zeros dim), and a state: corral/run-9c0d1e2f (selected) and corral/run-7e8f9a0b
-    "unmerged" in bold warning colour (the latter with ↑, pushed), corral/run-3a4b5c6d "merged" in the
-    success colour, the branches of the two active runs "running" in the accent colour, and
+    "unmerged" in bold warning colour (the latter with ↑, pushed), corral/run-3a4b5c6d of the failed
+    run "no changes", dim (it has no commit of its own), the branches of the two active runs "running" in the accent colour, and
     corral/try-search-index, made outside corral, unmerged with no run. Below the table, the selected
     branch in full: its repo and path, run 9c0d1e2f ✓ done with its task, +1 −2 against main, unmerged,
     not pushed, its tip and subject (14m ago) and its worktree. At 60 columns the table keeps branch,

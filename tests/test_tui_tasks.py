@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from model_server import text, tool
 from test_tui_runs import start, until
 
@@ -62,3 +64,23 @@ async def test_a_plan_from_the_tasks_tab_is_approved_and_its_board_changed(engin
         await until(pilot, lambda: pane.tasks[0].priority == "medium", "the docs' priority raised from low")
         ordered = [t.title for t in await engine.tasks(status=TaskStatus.QUEUED)]
         assert ordered == ["Add the client", "Test the client"]
+
+
+async def test_a_task_whose_run_changed_nothing_is_marked_done_from_the_board(engine, model, repo):
+    model.set_script([text("Nothing needed changing.")])
+    project = await engine.add_project(repo)
+    task = await engine.create_task(project.id, "check the config", status=TaskStatus.QUEUED)
+    deadline = asyncio.get_running_loop().time() + 90
+    while not (await engine.task(task.key)).no_changes:
+        assert asyncio.get_running_loop().time() < deadline, await engine.task(task.key)
+        await engine.schedule()
+        await asyncio.sleep(0.2)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        await pilot.press("5")
+        await until(pilot, lambda: app.query(TasksPane) and app.query_one(TasksPane).table.row_count == 1, "the task")
+        pane = app.query_one(TasksPane)
+        assert "no changes · check the config" in str(pane.table.get_row_at(0)[-1])
+        await pilot.press("d")
+        await until(pilot, lambda: pane.tasks[0].status == TaskStatus.DONE, "the task done")

@@ -37,9 +37,12 @@ def key_of(item: RunBranch) -> str:
 
 
 def state(item: RunBranch, run: Run | None) -> str:
-    """running (its run is still going: hands off), merged (nothing to lose) or unmerged."""
+    """running (its run is still going: hands off), no changes (no commit of its own), merged
+    (nothing to lose) or unmerged."""
     if run is not None and run.active:
         return "running"
+    if not item.branch.changed:
+        return "no changes"
     return "merged" if item.branch.merged else "unmerged"
 
 
@@ -57,9 +60,10 @@ class BranchTable(DataTable):
     BranchTable > .branches--merged { color: $success; }
     BranchTable > .branches--unmerged { color: $warning; text-style: bold; }
     BranchTable > .branches--muted { color: $text-muted; }
+    BranchTable > .branches--no-changes { color: $text-muted; }
     """
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
-        "branches--running", "branches--merged", "branches--unmerged", "branches--muted"}
+        "branches--running", "branches--merged", "branches--unmerged", "branches--muted", "branches--no-changes"}
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="branches.down"),
         Binding("k", "cursor_up", "Up", show=False, id="branches.up"),
@@ -153,7 +157,7 @@ class BranchTable(DataTable):
                 self.move_cursor(row=keys.index(key_of(keep)), animate=False)
 
     def style_of(self, name: str) -> Style:
-        style = self.get_component_rich_style(f"branches--{name}", partial=False)
+        style = self.get_component_rich_style(f"branches--{name.replace(' ', '-')}", partial=False)
         return Style(color=style.color, bold=style.bold)
 
     def _row(self, item: RunBranch, columns: tuple[str, ...], widths: dict[str, int]) -> list[Text]:

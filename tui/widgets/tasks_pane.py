@@ -39,6 +39,8 @@ class TasksPane(Vertical):
         Binding("x", "cancel_task", "Cancel", tooltip="Cancel the task (and its run)", show=False,
                 id="tasks.cancel"),
         Binding("r", "retry", "Retry", tooltip="Queue a failed task again", show=False, id="tasks.retry"),
+        Binding("d", "done", "Done", tooltip="Mark done a task in review whose run changed nothing", show=False,
+                id="tasks.done"),
         Binding("j,down", "cursor(1)", "Next", show=False, id="tasks.next"),
         Binding("k,up", "cursor(-1)", "Previous", show=False, id="tasks.previous"),
         Binding("K", "move(-1)", "Move up", show=False, id="tasks.up"),
@@ -95,6 +97,8 @@ class TasksPane(Vertical):
         self.keys = keys
         for task in self.tasks:
             title = ("⤷ " if task.depends_on else "") + task.title  # waits for others: see the detail
+            if task.status == TaskStatus.REVIEW and task.no_changes:
+                title = "no changes · " + title  # nothing to merge: `d` says it is done
             self.table.add_row(task.key, Text(task.status, style=_status_style(task.status, error)),
                                PRIORITY_MARK[task.priority], format.one_line(title, self._title_width()), key=task.id)
         if keep is not None and any(t.id == keep for t in self.tasks):
@@ -198,6 +202,16 @@ class TasksPane(Vertical):
     def action_cancel_task(self) -> None:
         if (task := self.selected) is not None:
             self._then_refresh(self.app.engine.cancel_task(task.id))
+
+    def action_done(self) -> None:
+        task = self.selected
+        if task is None:
+            return
+        if task.status != TaskStatus.REVIEW or not task.no_changes:
+            self.app.notify("only a task in review whose run changed nothing is marked done by hand; "
+                            "merge a run's work to finish its task", severity="warning", timeout=4)
+            return
+        self._then_refresh(self.app.engine.update_task(task.id, status=TaskStatus.DONE))
 
     def action_retry(self) -> None:
         if (task := self.selected) is not None:
