@@ -90,7 +90,10 @@ async def test_a_rejected_file_stays_out_of_the_commit_and_the_merge_lands_the_r
 
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, MergeDialog) and app.screen.ready, "the landing plan")
-        assert f"Land {run.branch} on main as a fast-forward." in app.screen.plan_text
+        assert f"Land {run.branch} on main as one squashed commit." in app.screen.plan_text  # the default
+        await pilot.press("m")  # keep the commits instead
+        await until(pilot, lambda: f"Land {run.branch} on main as a fast-forward." in app.screen.plan_text,
+                    "the plan of a merge")
         await pilot.press("y")
         await until(pilot, lambda: not isinstance(app.screen, MergeDialog), "the dialog to close")
     assert (repo / "keep.txt").read_text() == "keep\n"
@@ -108,7 +111,7 @@ async def test_a_conflicting_merge_names_the_files_and_changes_nothing(engine, m
         await open_diff(pilot, app, run.id, 1)
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, MergeDialog) and app.screen.ready, "the landing plan")
-        assert "as a merge commit" in app.screen.plan_text
+        assert "as one squashed commit" in app.screen.plan_text
         await pilot.press("y")
         error = app.screen.query_one("#dialog-error")
         await until(pilot, lambda: "Conflict" in str(error.render()), "the conflict")

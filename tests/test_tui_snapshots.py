@@ -72,9 +72,10 @@ def test_branches_tab(snap_compare, demo, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_merge_confirmation(snap_compare, demo, size):
     """The merge confirmation over the Diffs tab of run 9c0d1e2f, titled "Land corral/run-9c0d1e2f":
-    How, with merge picked and focused (squash and rebase beside it), Into main, then in bold "Land
-    corral/run-9c0d1e2f on main as a merge commit." and why: main has 2 commits the branch does not.
-    A dim hint says uncommitted work is committed first and that m s r pick the way; buttons Land (y)
+    How, with squash picked and focused (merge and rebase after it), Into main, then in bold "Land
+    corral/run-9c0d1e2f on main as one squashed commit." and what that does: one new commit on main
+    holds the branch's work, with the run's task as its message.
+    A dim hint says uncommitted work is committed first and that s m r pick the way; buttons Land (y)
     and Back (esc). It fits within 60 columns; wider, the dialog stays 80 wide and centred."""
     assert snap_compare(demo, terminal_size=size, run_before=merge_dialog)
 

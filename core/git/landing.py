@@ -23,7 +23,7 @@ from .merging import MergeConflict, Objects, merge_trees, objects_of
 from .repo import HEADS, GitError, commit_of, main_path
 from .worktrees import list_worktrees
 
-HOWS = ("merge", "squash", "rebase")
+HOWS = ("squash", "merge", "rebase")  # the default first
 
 
 @dataclass(frozen=True)

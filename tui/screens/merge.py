@@ -71,7 +71,7 @@ class MergeDialog(Dialog[Any]):
         Binding("r", "how('rebase')", "Rebase, then fast-forward", id="merge.how_rebase"),
     ]
 
-    def __init__(self, engine: Engine, run: Run, how: str = "merge") -> None:
+    def __init__(self, engine: Engine, run: Run, how: str = "squash") -> None:
         super().__init__()
         self.engine, self.run = engine, run
         self.title_text = f"Land {run.branch}"
@@ -90,7 +90,7 @@ class MergeDialog(Dialog[Any]):
                 yield Input(self.target, compact=True, id="into", placeholder="the branch to land on")
             yield Static(id="plan", classes="dialog-text")
             yield Static("Work not yet committed in the run's worktree is committed first. "
-                         "m s r pick the way, y lands.", classes="dialog-hint")
+                         "s m r pick the way, y lands.", classes="dialog-hint")
             yield self.error_line()
             yield self.buttons(Button("Land (y)", id="land", variant="primary"), Button("Back (esc)", id="back"))
 
