@@ -1,8 +1,10 @@
+# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """Tokens, read-only access, rate limits, body sizes, CORS, and errors that are not the caller's."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,15 +14,19 @@ from typing import get_args
 import httpx
 import pytest
 from model_server import text, tool
-from test_api_fixtures import (
+from test_api_fixtures import (  # noqa: F401  (fixtures)
     BASH,
     Socket,
     SocketRefused,
     client_of,
     error_of,
+    served,
     token_for,
+    until,
     until_event,
 )
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from core.api.app import create_app
 from core.api.schemas import RunStatusName
@@ -100,6 +106,8 @@ async def test_a_token_in_the_query_string_opens_streams_only(engine):
     async with client_of(app) as anonymous:
         stream = await anonymous.get("/api/runs/feedbeef/events/stream", params={"access_token": token})
         error_of(stream, 404, "RUN_NOT_FOUND")  # past the token check
+        stream = await anonymous.get("/api/projects/feedbeef/events", params={"access_token": token})
+        error_of(stream, 404, "PROJECT_NOT_FOUND")
         error_of(await anonymous.get("/api/projects", params={"access_token": token}), 401, "TOKEN_REQUIRED")
     async with Socket(app, f"/api/runs/feedbeef/ws?access_token={token}&last_event_id=0") as socket:
         assert (await socket.receive())["error"]["code"] == "RUN_NOT_FOUND"
@@ -131,17 +139,57 @@ def test_the_rate_limit_starts_afresh_each_window():
     assert limiter.hit("a").allowed and limiter.hit("a").remaining == 0
 
 
-async def test_an_oversize_body_is_refused_with_413(engine):
+async def test_an_oversize_body_is_refused_with_413_the_same_with_or_without_a_length(engine):
     app = create_app(engine, ServerSettings(max_body_bytes=1000))
     async with client_of(app) as small:
-        error_of(await small.post("/api/projects", json={"name": "x" * 2000}), 413, "PAYLOAD_TOO_LARGE")
+        sized = await small.post("/api/projects", json={"name": "x" * 2000})
+        error_of(sized, 413, "PAYLOAD_TOO_LARGE")
 
         async def chunks():  # no Content-Length: counted as it arrives
             for _ in range(3):
                 yield b'{"name": "' + b"x" * 600
-        error_of(await small.post("/api/projects", content=chunks(), headers={"Content-Type": "application/json"}),
-                 413, "PAYLOAD_TOO_LARGE")
+        chunked = await small.post("/api/projects", content=chunks(), headers={"Content-Type": "application/json"})
+        error_of(chunked, 413, "PAYLOAD_TOO_LARGE")
+        assert chunked.json() == sized.json() and sized.json()["error"]["details"] == {"limit": 1000}
         assert (await small.get("/api/projects")).json() == []
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
+async def test_a_body_that_is_not_json_is_refused_with_415(engine, content_type):
+    async with client_of(create_app(engine, ServerSettings())) as client:
+        refused = await client.post("/api/projects", content=b"name=app", headers={"Content-Type": content_type})
+        message = error_of(refused, 415, "UNSUPPORTED_MEDIA_TYPE")
+        assert "Content-Type: application/json" in message and content_type in message
+        assert refused.json()["error"]["details"] == {"content_type": content_type}
+        assert (await client.get("/api/projects")).json() == []
+        made = await client.post("/api/projects", content=b'{"name": "app"}',
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+        assert made.status_code == 201
+        answered = await client.post("/api/queue/pause", headers={"Content-Type": content_type})
+        assert answered.status_code == 200  # no body, nothing to refuse
+
+
+async def test_no_token_reaches_a_log_line_on_any_route(served, engine):
+    token = await token_for(engine)
+    async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
+        for method, path in [("GET", "/api/projects"), ("GET", "/api/runs?status=completed"),
+                             ("GET", "/api/runs/feedbeef/events/stream"), ("GET", "/api/projects/feedbeef/events"),
+                             ("POST", "/api/queue/pause"), ("GET", "/api/nothing"), ("GET", "/api/health")]:
+            separator = "&" if "?" in path else "?"
+            await client.request(method, f"{path}{separator}access_token={token}")
+        await client.get(f"/api/projects?access_token={token}", headers={"Host": "evil.example"})
+    with pytest.raises(InvalidStatus):
+        async with connect(f"{served.url.replace('http', 'ws')}/api/runs/feedbeef/ws?access_token={token}",
+                           origin="http://evil.example"):
+            pass
+    async with connect(f"{served.url.replace('http', 'ws')}/api/runs/feedbeef/ws?access_token={token}") as ws:
+        await ws.recv()
+    corral_log = Path(os.environ["CORRAL_HOME"]) / "logs" / "corral.log"
+    await until(lambda: '"GET /api/runs?status=completed HTTP/1.1" 200' in served.output()
+                and "/api/runs/feedbeef/ws" in served.output(), what="the access log")
+    assert "/api/projects/feedbeef/events" in served.output()
+    assert token not in served.output() and token not in corral_log.read_text()
+    assert token.split("_")[-1] not in served.output()
 
 
 async def test_cors_is_off_unless_origins_are_configured(engine):

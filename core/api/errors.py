@@ -29,6 +29,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class RefusedRequest(HTTPException):
+    """An HTTP error with the API's code and details, for where FastAPI lets only HTTPException
+    through (e.g. while it reads a request body)."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(status, message)
+        self.code = code
+        self.details = details or {}
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -71,6 +81,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if isinstance(error, RefusedRequest):
+            return error_response(error.status_code, error.code, error.detail, error.details)
         status = error.status_code
         if status == 404:
             message = f"no route {request.method} {request.url.path}"
