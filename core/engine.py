@@ -443,6 +443,13 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         run = await self.run(run_key)
         pending = [a for a in await self.store.approvals([run.id], "pending")
                    if request_id is None or a.request_id == request_id]
+        if request_id is not None and not pending:
+            asked = [a for a in await self.store.approvals([run.id]) if a.request_id == request_id]
+            if not asked:
+                raise NotFound(f"run {run.short_id} has no permission request {request_id!r}",
+                               code="REQUEST_NOT_FOUND", details={"request_id": request_id})
+            raise Conflict(f"permission request {request_id!r} of run {run.short_id} is not pending: it was "
+                           f"{asked[0].status}", code="REQUEST_NOT_PENDING", details={"request_id": request_id})
         if not run.active or not pending:
             raise Conflict(f"run {run.short_id} has no pending permission request ({run.status})",
                            code="NOTHING_TO_APPROVE")
@@ -450,12 +457,14 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         if run.id not in self._live and not alive(await self._owner(run)):
             raise Conflict(f"run {run.short_id} has no corral process driving it any more",
                            code="RUN_NOT_DRIVEN")
-        if not await self.store.answer_approval(approval.id, allow, message, always):
+        answered_at = now()
+        if not await self.store.answer_approval(approval.id, allow, message, always, answered_at):
             raise Conflict(f"that request of run {run.short_id} was already answered",
                            code="ALREADY_ANSWERED")
         approval.status = "allowed" if allow else "denied"
         approval.message = message
         approval.always = always and allow
+        approval.answered_at = answered_at
         live = self._live.get(run.id)
         if live is not None:
             await live.answer(approval)

@@ -118,6 +118,7 @@ async def test_a_permission_request_is_allowed_over_http_while_the_stream_follow
 
     allowed = await client.post(f"/api/runs/{run['id']}/approvals/allow")
     assert allowed.status_code == 200 and allowed.json()["status"] == "allowed"
+    assert allowed.json()["answered_at"] >= allowed.json()["created_at"]
     stream = await asyncio.wait_for(following, 60)
 
     kinds = [e["event"] for e in sse_events(stream.text)]
@@ -133,9 +134,16 @@ async def test_a_permission_request_is_allowed_over_http_while_the_stream_follow
 async def test_a_denied_request_tells_the_agent_why(client, engine, model, project):
     model.set_script([tool("Bash", BASH), text("Understood.")])
     run = await start_run(client, project)
-    await until_event(engine, run["id"], "agent.needs_attention")
-    denied = await client.post(f"/api/runs/{run['id']}/approvals/deny", json={"message": "no shell today"})
+    asked = (await until_event(engine, run["id"], "agent.needs_attention")).payload["request_id"]
+    unknown = await client.post(f"/api/runs/{run['id']}/approvals/allow", json={"request_id": "req-nope"})
+    assert "no permission request 'req-nope'" in error_of(unknown, 404, "REQUEST_NOT_FOUND")
+    denied = await client.post(f"/api/runs/{run['id']}/approvals/deny",
+                               json={"message": "no shell today", "request_id": asked})
     assert (denied.json()["status"], denied.json()["message"]) == ("denied", "no shell today")
+    [stored] = await engine.store.approvals([run["id"]])
+    assert denied.json()["answered_at"] == stored.answered_at >= denied.json()["created_at"]
+    again = await client.post(f"/api/runs/{run['id']}/approvals/allow", json={"request_id": asked})
+    assert f"{asked!r}" in error_of(again, 409, "REQUEST_NOT_PENDING") and "was denied" in again.text
     assert (await engine.wait(run["id"])).status == "completed"
     assert "no shell today" in str([r for r in model.tool_results() if r.get("is_error")])
     assert not (Path(run["worktrees"][0]["path"]) / "answer.txt").exists()
