@@ -158,6 +158,16 @@ async def test_a_run_lands_on_another_branch_with_into(client, engine, model, pr
     error_of(await client.post(f"/api/runs/{run['id']}/merge", json={"into": "no-such-branch"}), 400, "GIT_ERROR")
 
 
+async def test_a_run_started_from_a_commit_is_told_to_give_into_in_the_apis_words(client, engine, model, project, repo):
+    model.set_script(writes({"fix.txt": "fix\n"}))
+    run = await start_run(client, project, source_branch=git(repo, "rev-parse", "HEAD").strip())
+    await engine.wait(run["id"])
+    refused = await client.post(f"/api/runs/{run['id']}/merge", json={})
+    message = error_of(refused, 400, "NO_TARGET")
+    assert "`into`" in message and "--" not in message and refused.json()["error"]["details"] == {"field": "into"}
+    assert (await client.post(f"/api/runs/{run['id']}/merge", json={"into": "main"})).status_code == 200
+
+
 async def test_deleting_a_run_is_refused_while_it_is_active_and_while_its_work_is_unmerged(
         client, engine, model, project, repo):
     model.set_script([tool("Bash", BASH), text("Done.")])
@@ -307,7 +317,7 @@ async def test_push_accept_and_a_pull_request_are_recorded(client, engine, model
     assert "more.txt" in git(remote, "ls-tree", "--name-only", run["branch"])
 
     missing = await client.post(f"/api/runs/{run['id']}/pull-request", json={"title": "Add it"})
-    assert "GitHub CLI `gh` is not installed" in error_of(missing, 400, "GH_MISSING")
+    assert "GitHub CLI `gh` is not installed" in error_of(missing, 400, "GH_MISSING") and "corral" not in missing.text
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -343,6 +353,10 @@ async def test_a_renamed_branch_keeps_its_run_and_can_be_merged_by_its_new_name(
 
     for bad in ("has space", "a..b", "feat/auth"):
         error_of(await client.post(f"/api/runs/{run['id']}/rename-branch", json={"name": bad}), 400)
+    for taken in ("main", "feat"):  # a branch, and a folder of branches
+        onto = await client.post(f"/api/runs/{run['id']}/rename-branch", json={"name": taken})
+        assert f"'{taken}' already exists" in error_of(onto, 409, "BRANCH_EXISTS")
+    assert (await client.get(f"/api/runs/{run['id']}")).json()["branch"] == "feat/auth"
     merged = await client.post(f"/api/projects/{project['id']}/branches/merge", params={"branch": "feat/auth"})
     assert merged.status_code == 200, merged.text
     assert merged.json()["branch"] == "feat/auth" and (repo / "auth.py").exists()
