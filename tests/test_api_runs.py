@@ -199,6 +199,30 @@ async def test_bad_run_requests_start_nothing(client, project, body, status, cod
     assert (await client.get("/api/runs")).json() == []
 
 
+async def test_runs_are_listed_a_page_at_a_time_with_their_total(client, engine, project):
+    gone = {"name": "gone", "command": "/no/such/agent", "project_id": project["id"]}  # its runs fail at once
+    agent = (await client.post("/api/agents", json=gone)).json()
+    for n in range(3):
+        await engine.wait((await start_run(client, project, f"task {n}", agent_id=agent["id"]))["id"])
+    everything = await client.get("/api/runs")
+    ids = [r["id"] for r in everything.json()]
+    assert len(ids) == 3 and everything.headers["X-Total-Count"] == "3"
+    second = await client.get("/api/runs", params={"limit": 1, "offset": 1})
+    assert [r["id"] for r in second.json()] == ids[1:2] and second.headers["X-Total-Count"] == "3"
+    beyond = await client.get("/api/runs", params={"offset": 5})
+    assert beyond.json() == [] and beyond.headers["X-Total-Count"] == "3"
+    failed = await client.get("/api/runs", params={"status": "failed", "limit": 2})
+    assert [r["id"] for r in failed.json()] == ids[:2] and failed.headers["X-Total-Count"] == "3"
+    assert (await client.get("/api/runs", params={"status": "completed"})).headers["X-Total-Count"] == "0"
+
+
+async def test_a_query_parameter_a_route_does_not_take_is_refused_not_ignored(client):
+    typo = await client.get("/api/runs", params={"stauts": "failed"})
+    message = error_of(typo, 422, "VALIDATION_ERROR")
+    assert message.startswith("query.stauts: not a parameter of /api/runs (it takes limit, offset, project_id, status)")
+    assert "it takes none" in error_of(await client.post("/api/queue/pause", params={"now": 1}), 422)
+
+
 async def test_a_project_without_repos_cannot_run(client):
     empty = (await client.post("/api/projects", json={"name": "empty"})).json()
     error_of(await client.post("/api/runs", json={"project_id": empty["id"], "task": "x"}), 400, "NO_REPO")
@@ -221,6 +245,8 @@ async def test_an_unknown_run_is_404_on_every_route(client, method, path, params
 
 @pytest.mark.parametrize("path, params, body", [
     ("/api/runs", {"status": "sleeping"}, None),
+    ("/api/runs", {"limit": 0}, None),
+    ("/api/runs", {"offset": -1}, None),
     ("/api/runs/x/events", {"after": "soon"}, None),
     ("/api/runs/x/events", {"limit": 0}, None),
     ("/api/runs/x/events", {"after": 10**30}, None),

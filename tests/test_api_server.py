@@ -95,6 +95,8 @@ async def test_the_api_can_be_served_beside_another_app_on_the_same_engine(engin
     settings = ServerSettings(port=free_port())
     async with api_server(engine, settings), httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.port}") as client:
         assert (await client.get("/api/health")).json()["status"] == "ok"
+        checked = await client.head("/api/health")
+        assert checked.status_code == 200 and checked.content == b""
         assert (await client.post("/api/agents", json={"name": "remote"})).status_code == 201
     assert [a.name for a in await engine.agents()] == ["claude", "remote"]
     with pytest.raises(OSError):

@@ -10,11 +10,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware import Middleware
 
 from ..engine import Engine
+from .dependencies import TOTAL_HEADER, known_parameters
 from .errors import install_error_handlers
 from .routes import agents, board, events, landing, lifecycle, projects, runs, server
 from .routes import webhooks as webhook_routes
@@ -63,10 +64,11 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
         middleware.insert(0, Middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
-            expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"]))
+            expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+                            TOTAL_HEADER]))
     app = FastAPI(title="corral", version=server.corral_version(), description=DESCRIPTION,
                   lifespan=lifespan, middleware=middleware, openapi_url="/openapi.json", docs_url="/docs",
-                  redoc_url=None)
+                  redoc_url=None, dependencies=[Depends(known_parameters)])
     app.state.engine = engine
     app.state.settings = settings
     app.state.closing = asyncio.Event()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from ...engine import Engine
 from ...errors import NotFound
 from ...models import Plan, TaskStatus
-from ..dependencies import EngineDep
+from ..dependencies import PAGED, EngineDep, Limit, Offset, page
 from ..errors import ERROR_RESPONSES
 from ..schemas_board import (
     BulkIn,
@@ -136,20 +136,20 @@ async def cancel_project(project_id: str, engine: EngineDep) -> list[TaskOut]:
 
 # -- tasks ---------------------------------------------------------------------------------------
 
-@router.get("/projects/{project_id}/tasks", response_model=TaskPage, tags=["tasks"], summary="The project's tasks")
-async def list_tasks(project_id: str, engine: EngineDep,
+@router.get("/projects/{project_id}/tasks", response_model=TaskPage, tags=["tasks"], summary="The project's tasks",
+            responses=PAGED)
+async def list_tasks(project_id: str, engine: EngineDep, response: Response,
                      status: Annotated[TaskStatusName | None, Query()] = None,
                      task_type: Annotated[TaskType | None, Query()] = None,
                      priority: Annotated[Priority | None, Query()] = None,
                      tag: Annotated[str | None, Query(max_length=100)] = None,
                      search: Annotated[str | None, Query(max_length=500)] = None,
-                     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> TaskPage:
+                     limit: Limit = None, offset: Offset = 0) -> TaskPage:
     everything = await engine.tasks(project_id, status=status, type=task_type, priority=priority, tag=tag,
                                     text=search)
     keys = await _keys(engine, (await engine.project(project_id)).id)
-    page = everything[offset:None if limit is None else offset + limit]
-    return TaskPage(tasks=[TaskOut.of(t, keys) for t in page], total=len(everything), limit=limit, offset=offset)
+    shown = page(everything, limit, offset, response)
+    return TaskPage(tasks=[TaskOut.of(t, keys) for t in shown], total=len(everything), limit=limit, offset=offset)
 
 
 @router.post("/projects/{project_id}/tasks", status_code=201, response_model=TaskOut, tags=["tasks"],

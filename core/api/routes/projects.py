@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from ...errors import CorralError
-from ..dependencies import EngineDep
+from ...models import Project
+from ..dependencies import PAGED, EngineDep, Limit, Offset, page
 from ..errors import ERROR_RESPONSES
 from ..schemas import AgentOut, ProjectIn, ProjectOut, RepoIn, RepoOut
 
@@ -36,9 +38,18 @@ async def create_project(body: ProjectIn, engine: EngineDep) -> ProjectOut:
     return ProjectOut.of(await engine.project(project.id))
 
 
-@router.get("/projects", response_model=list[ProjectOut], summary="List projects")
-async def list_projects(engine: EngineDep) -> list[ProjectOut]:
-    return [ProjectOut.of(p) for p in await engine.projects()]
+def _matches(project: Project, search: str) -> bool:
+    words = [project.name, *(r.name for r in project.repos), *(r.path for r in project.repos)]
+    return any(search.lower() in word.lower() for word in words)
+
+
+@router.get("/projects", response_model=list[ProjectOut], summary="List projects, oldest first", responses=PAGED)
+async def list_projects(engine: EngineDep, response: Response,
+                        search: Annotated[str | None, Query(min_length=1, max_length=500, description=(
+                            "Only projects whose name, or a repo's name or path, contains this (any case)"))] = None,
+                        limit: Limit = None, offset: Offset = 0) -> list[ProjectOut]:
+    projects = [p for p in await engine.projects() if search is None or _matches(p, search)]
+    return [ProjectOut.of(p) for p in page(projects, limit, offset, response)]
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, summary="Get a project")

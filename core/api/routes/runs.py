@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ...errors import CorralError
-from ..dependencies import EngineDep
+from ..dependencies import PAGED, EngineDep, Limit, Offset, page
 from ..errors import ERROR_RESPONSES
 from ..schemas import (
     AllowIn,
@@ -44,15 +44,16 @@ async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
     return RunOut.of(run)
 
 
-@router.get("/runs", response_model=list[RunOut], summary="List runs, newest first")
-async def list_runs(engine: EngineDep,
+@router.get("/runs", response_model=list[RunOut], summary="List runs, newest first", responses=PAGED)
+async def list_runs(engine: EngineDep, response: Response,
                     status: Annotated[list[RunStatusName] | None, Query(description="Repeatable")] = None,
-                    project_id: Annotated[str | None, Query()] = None) -> list[RunOut]:
+                    project_id: Annotated[str | None, Query()] = None,
+                    limit: Limit = None, offset: Offset = 0) -> list[RunOut]:
     runs = await engine.runs(frozenset(status) if status else None)
     if project_id is not None:
         project = await engine.project(project_id)
         runs = [r for r in runs if r.project_id == project.id]
-    return [RunOut.of(r) for r in runs]
+    return [RunOut.of(r) for r in page(runs, limit, offset, response)]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, summary="Get a run")
