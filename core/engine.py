@@ -72,6 +72,9 @@ def _one(found: list[T], what: str, key: str) -> T:
     return found[0]
 
 
+RESTART_EVENTS = frozenset({"user.message", "run.queued", "run.started", "run.attached"})
+
+
 class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
     def __init__(self, paths: Paths | None = None):
         self.paths = paths or Paths.from_env()
@@ -378,15 +381,19 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         """Every event after `after` (or `after_id`), then live ones as they are committed, until
         the run ends (a run that is continued later goes on in a new follow)."""
         run = await self.run(run_key)
-        last = (await self.store.events(run.id, after - 1, limit=1))[-1:] if after else []
-        last_type = last[0].type if last else None
+        last = (await self.store.events(run.id, after_id=after_id - 1, limit=1) if after_id
+                else await self.store.events(run.id, after - 1, limit=1) if after else [])[:1]
+        # Ended: an end event came after the last (re)start; landing, pushing... an ended run adds notes after it.
+        ended = bool(last) and (last[0].type in END_EVENTS.values() or not run.active)
         with self.bus.subscribe(run.id) as subscription:
             events = await self.store.events(run.id, after, after_id=after_id)
             while True:
                 for event in events:
-                    after, last_type = event.seq, event.type
+                    after = event.seq
+                    if event.type in END_EVENTS.values() or event.type in RESTART_EVENTS:
+                        ended = event.type in END_EVENTS.values()
                     yield event
-                if last_type in END_EVENTS.values() and not (await self.run(run.id)).active:
+                if ended and not (await self.run(run.id)).active:
                     return
                 if run.id in self._live:
                     # What this process commits comes through the bus: read the store only for a gap.

@@ -6,6 +6,7 @@ scripted model; git is checked with the git CLI."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from test_api_fixtures import (  # noqa: F401  (fixtures)
     error_of,
     project,
     settings,
+    sse_events,
     start_run,
     token_for,
     until_event,
@@ -98,6 +100,20 @@ async def test_a_finished_run_is_merged_listed_as_merged_and_deleted(client, eng
     assert not engine.paths.run_log(run["id"]).exists()
     assert (await client.get(f"/api/projects/{project['id']}/branches")).json() == []
     error_of(await client.delete(f"/api/runs/{run['id']}"), 404, "RUN_NOT_FOUND")
+
+
+async def test_the_event_stream_of_a_merged_run_ends_after_the_merge(client, engine, model, project):
+    run = await finished(client, engine, model, project, {"done.txt": "done\n"})
+    assert (await client.post(f"/api/runs/{run['id']}/merge", json={})).status_code == 200
+    url = f"/api/runs/{run['id']}/events/stream"
+    streamed = sse_events((await asyncio.wait_for(client.get(url), 30)).text)
+    kinds = [e["event"] for e in streamed]
+    assert kinds[-1] == "run.landed" and "run.completed" in kinds
+    completed = next(e["id"] for e in streamed if e["event"] == "run.completed")
+    after_end = await asyncio.wait_for(client.get(url, headers={"Last-Event-ID": str(completed)}), 30)
+    assert [e["event"] for e in sse_events(after_end.text)][-1] == "run.landed"
+    assert (await client.get(url, headers={"Last-Event-ID": str(streamed[-1]["id"])})).status_code == 204
+    assert (await asyncio.wait_for(engine.wait(run["id"]), 30)).status == "completed"
 
 
 async def test_a_conflicting_merge_is_409_names_the_files_and_changes_nothing(client, engine, model, project, repo):
