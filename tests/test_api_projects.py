@@ -157,6 +157,8 @@ async def test_a_projects_own_agent_can_be_changed_and_deleted(client, project):
     ("patch", "/api/agents/claude", {"max_turns": 0}, 422, "VALIDATION_ERROR"),
     ("patch", "/api/agents/claude", {"permission_mode": "do anything"}, 422, "VALIDATION_ERROR"),
     ("patch", "/api/agents/claude", {"cli": "cursor"}, 400, "UNKNOWN_AGENT_CLI"),
+    ("patch", "/api/agents/claude", {"allowed_tools": None}, 422, "VALIDATION_ERROR"),
+    ("patch", "/api/agents/claude", {"permission_mode": None}, 422, "VALIDATION_ERROR"),
     ("put", "/api/agents/nobody", {"name": "y"}, 404, "AGENT_NOT_FOUND"),
     ("delete", "/api/agents/claude", None, 409, "DEFAULT_AGENT"),
     ("delete", "/api/agents/nobody", None, 404, "AGENT_NOT_FOUND"),

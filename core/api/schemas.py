@@ -143,6 +143,13 @@ class AgentUpdate(AgentLimits):
     permission_mode: str | None = Field(None, pattern=r"^[A-Za-z]+$", max_length=40,
                                         description="The agent CLI's permission mode, e.g. acceptEdits")
 
+    @field_validator("name", "cli", "allowed_tools", "permission_mode")
+    @classmethod
+    def _given(cls, value: Any) -> Any:
+        if value is None:  # only when sent: a field left out keeps its value
+            raise ValueError("cannot be null: leave the field out to keep its value")
+        return value
+
 
 class AgentOut(BaseModel):
     id: str
