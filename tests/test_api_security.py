@@ -216,28 +216,6 @@ async def test_an_unexpected_failure_is_a_500_in_the_error_shape(engine, monkeyp
     assert "fire" not in message
 
 
-async def test_the_openapi_document_describes_every_route_with_its_models(engine):
-    async with client_of(create_app(engine, ServerSettings())) as client:
-        document = (await client.get("/openapi.json")).json()
-        assert "swagger-ui" in (await client.get("/docs")).text
-    paths = document["paths"]
-    for path in ("/api/projects", "/api/projects/{project_id}/repos", "/api/agents/{agent_id}", "/api/runs",
-                 "/api/runs/{run_id}/events/stream", "/api/runs/{run_id}/approvals/allow",
-                 "/api/runs/{run_id}/diff-stats", "/api/projects/{project_id}/webhooks", "/api/health"):
-        assert path in paths
-    for path, operations in paths.items():
-        for method, operation in operations.items():
-            if method in ("post", "put", "patch") and "requestBody" in operation:
-                assert "$ref" in json.dumps(operation["requestBody"]), (method, path)
-            ok = operation["responses"].get("200") or operation["responses"].get("201") \
-                or operation["responses"].get("204")
-            assert ok, (method, path)
-            if path != "/api/health":
-                assert "404" in operation["responses"] and "422" in operation["responses"], (method, path)
-    error_schema = document["components"]["schemas"]["ErrorBody"]
-    assert error_schema["properties"]["error"]["$ref"].endswith("/ErrorInfo")
-
-
 def test_run_statuses_of_the_api_are_the_engines():
     assert set(get_args(RunStatusName)) == RunStatus.ACTIVE | RunStatus.ENDED
 

@@ -60,4 +60,5 @@ async def known_parameters(connection: HTTPConnection) -> None:
     unknown = [name for name in connection.query_params if name not in known]
     if unknown:
         raise RequestValidationError([{"loc": ("query", name), "type": "extra_forbidden",
-                                       "msg": f"not a parameter of {connection.url.path} ({takes})"} for name in unknown])
+                                       "msg": f"not a parameter of {connection.url.path} ({takes})"}
+                                      for name in unknown])

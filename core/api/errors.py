@@ -12,7 +12,6 @@ from starlette.exceptions import HTTPException
 
 from ..errors import CorralError
 from ..git import MergeConflict
-from .schemas import ErrorBody
 
 log = logging.getLogger("corral.api")
 
@@ -20,12 +19,6 @@ CODES = {
     400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR", 429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 503: "UNAVAILABLE",
-}
-
-# For the OpenAPI document: what each route may answer besides success.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": CODES[status].replace("_", " ").lower()}
-    for status in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 

@@ -21,11 +21,11 @@ from ...engine import Engine
 from ...errors import CorralError, NotFound
 from ...models import Event, Run
 from ..dependencies import EngineDep, caller_token
-from ..errors import ERROR_RESPONSES, corral_error_body, error_body, validation_details
+from ..errors import corral_error_body, error_body, validation_details
 from ..schemas import MAX_ID, ApprovalOut, ClientMessage, EventOut
 
 log = logging.getLogger("corral.api")
-router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["events"])
 
 _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -113,7 +113,7 @@ def _sse(event: Event) -> str:
                      "description": "`id:` (the event's id), `event:` (its type) and `data:` (its JSON) "
                                     "per event; `:` comment lines keep the connection alive"},
                204: {"description": "The run ended and the client has seen its last event"}})
-async def stream_events(
+async def stream_run_events(
         run_id: str, request: Request, engine: EngineDep,
         last_event_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Replay events after this id")] = None,
         last_event_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None) -> Response:

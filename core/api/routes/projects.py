@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Response
 from ...errors import CorralError
 from ...models import Project
 from ..dependencies import PAGED, EngineDep, Limit, Offset, page
-from ..errors import ERROR_RESPONSES
+from ..openapi import errors
 from ..schemas import AgentOut, ProjectIn, ProjectOut, RepoIn, RepoOut
 
-router = APIRouter(tags=["projects"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["projects"])
 
 
 def _existing_folder(path: str) -> Path:
@@ -24,7 +24,8 @@ def _existing_folder(path: str) -> Path:
     return folder
 
 
-@router.post("/projects", status_code=201, response_model=ProjectOut, summary="Create a project")
+@router.post("/projects", status_code=201, response_model=ProjectOut, summary="Create a project",
+             responses=errors(400, 409))
 async def create_project(body: ProjectIn, engine: EngineDep) -> ProjectOut:
     """Create a project, with the git repos given (each one must exist and have a commit)."""
     folders = [_existing_folder(r.repo_path) for r in body.repos]
@@ -58,7 +59,7 @@ async def get_project(project_id: str, engine: EngineDep) -> ProjectOut:
 
 
 @router.delete("/projects/{project_id}", status_code=204, response_class=Response,
-               summary="Delete a project")
+               summary="Delete a project", responses=errors(409))
 async def delete_project(project_id: str, engine: EngineDep) -> Response:
     """Forget the project (its repos stay as they are); refused while one of its runs is active."""
     await engine.delete_project(project_id)
@@ -66,7 +67,7 @@ async def delete_project(project_id: str, engine: EngineDep) -> Response:
 
 
 @router.post("/projects/{project_id}/repos", status_code=201, response_model=RepoOut,
-             summary="Add a repo to a project")
+             summary="Add a repo to a project", responses=errors(409))
 async def add_repo(project_id: str, body: RepoIn, engine: EngineDep) -> RepoOut:
     """The path must be a git repository with at least one commit: runs get a worktree of it."""
     project = await engine.project(project_id)
@@ -82,7 +83,7 @@ async def remove_repo(project_id: str, repo_id: str, engine: EngineDep) -> Respo
 
 @router.get("/projects/{project_id}/agents", response_model=list[AgentOut],
             summary="Agent profiles a project can use")
-async def project_agents(project_id: str, engine: EngineDep) -> list[AgentOut]:
+async def list_project_agents(project_id: str, engine: EngineDep) -> list[AgentOut]:
     """The project's own profiles and those of every project (project_id null)."""
     project = await engine.project(project_id)
     return [AgentOut.of(a) for a in await engine.agents() if a.project_id in (None, project.id)]
