@@ -192,7 +192,7 @@ async def test_no_token_reaches_a_log_line_on_any_route(served, engine):
     assert token.split("_")[-1] not in served.output()
 
 
-async def test_cors_is_off_unless_origins_are_configured(engine):
+async def test_cors_is_off_unless_origins_are_configured_or_allowed(engine):
     preflight = {"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
     async with client_of(create_app(engine, EVERYWHERE)) as plain:
         answer = await plain.options("/api/projects", headers=preflight)
@@ -204,6 +204,9 @@ async def test_cors_is_off_unless_origins_are_configured(engine):
         assert answer.headers["access-control-allow-origin"] == "http://localhost:5173"
         refused = await browser.get("/api/projects", headers={"Origin": "http://localhost:5173"})
         assert refused.status_code == 401 and refused.headers["access-control-allow-origin"]
+    async with client_of(create_app(engine, ServerSettings(allowed_origins=["http://localhost:5173"]))) as allowed:
+        answer = await allowed.options("/api/projects", headers=preflight)  # the origin let in gets CORS too
+        assert answer.headers["access-control-allow-origin"] == "http://localhost:5173"
 
 
 async def test_an_unexpected_failure_is_a_500_in_the_error_shape(engine, monkeypatch):

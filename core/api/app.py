@@ -79,9 +79,11 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
                 app.state.engine = None
 
     middleware = [Middleware(RequestGuard, settings=settings)]
-    if settings.cors_origins:
+    # A web client let in by --allowed-origin needs CORS answers too: its fetches are cross-origin.
+    web_clients = list(dict.fromkeys([*settings.cors_origins, *settings.allowed_origins]))
+    if web_clients:
         middleware.insert(0, Middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+            CORSMiddleware, allow_origins=web_clients, allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
             expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
                             TOTAL_HEADER]))

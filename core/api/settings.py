@@ -31,8 +31,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 3000
     allowed_hosts: list[str] = field(default_factory=list)  # more names it answers to, e.g. behind a proxy
-    allowed_origins: list[str] = field(default_factory=list)  # web pages that may change things
-    cors_origins: list[str] = field(default_factory=list)  # none: no CORS headers at all
+    allowed_origins: list[str] = field(default_factory=list)  # web pages that may change things (with CORS)
+    cors_origins: list[str] = field(default_factory=list)  # the same, older name; neither: no CORS headers
     max_body_bytes: int = 1_048_576
     rate_limit: int = 600  # requests per window, per token (or per address without one)
     rate_window: float = 60.0
