@@ -94,13 +94,15 @@ class _Group(click.Group):
             raise SystemExit(128 + signal.SIGPIPE) from None
 
 
-def _api_settings(host: str, port: int) -> Any:
+def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> Any:
     from .api.settings import ServerSettings
 
     paths = Paths.from_env()
     try:
         _setup_logging(paths)
-        return ServerSettings.load(paths.home / "config.toml", host=host, port=port)
+        return ServerSettings.load(paths.home / "config.toml", host=host, port=port,
+                                   allowed_hosts=list(allowed_hosts) or None,
+                                   allowed_origins=list(allowed_origins) or None)
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
 
@@ -112,8 +114,13 @@ def _api_settings(host: str, port: int) -> Any:
               help="Address the API listens on; beyond loopback every request needs a token.")
 @click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True, help="Port of --serve.")
 @click.option("--api-port", type=click.IntRange(1, 65535), help="Serve the API on this port beside the dashboard.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME[:PORT]",
+              help="Another name the API answers to (its Host header), e.g. behind a proxy. Repeatable.")
+@click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
+              help="A web page origin (https://host[:port]) that may change things through the API. Repeatable.")
 @click.pass_context
-def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | None) -> None:
+def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | None,
+         allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
     """Plan, run, watch and land the work of AI coding agents on your git repositories.
 
     With no command, opens the dashboard on the repo you are in. State lives in
@@ -125,7 +132,7 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | 
         return
     if serve and api_port:
         raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
-    api = _api_settings(host, api_port or port) if serve or api_port else None
+    api = _api_settings(host, api_port or port, allowed_hosts, allowed_origins) if serve or api_port else None
     if serve:
         from .api.server import (
             serve as serve_api,  # fastapi and uvicorn load only to serve

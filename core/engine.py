@@ -72,6 +72,9 @@ def _one(found: list[T], what: str, key: str) -> T:
     return found[0]
 
 
+RESTART_EVENTS = frozenset({"user.message", "run.queued", "run.started", "run.attached"})
+
+
 class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
     def __init__(self, paths: Paths | None = None):
         self.paths = paths or Paths.from_env()
@@ -383,15 +386,19 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         """Every event after `after` (or `after_id`), then live ones as they are committed, until
         the run ends (a run that is continued later goes on in a new follow)."""
         run = await self.run(run_key)
-        last = (await self.store.events(run.id, after - 1, limit=1))[-1:] if after else []
-        last_type = last[0].type if last else None
+        last = (await self.store.events(run.id, after_id=after_id - 1, limit=1) if after_id
+                else await self.store.events(run.id, after - 1, limit=1) if after else [])[:1]
+        # Ended: an end event came after the last (re)start; landing, pushing... an ended run adds notes after it.
+        ended = bool(last) and (last[0].type in END_EVENTS.values() or not run.active)
         with self.bus.subscribe(run.id) as subscription:
             events = await self.store.events(run.id, after, after_id=after_id)
             while True:
                 for event in events:
-                    after, last_type = event.seq, event.type
+                    after = event.seq
+                    if event.type in END_EVENTS.values() or event.type in RESTART_EVENTS:
+                        ended = event.type in END_EVENTS.values()
                     yield event
-                if last_type in END_EVENTS.values() and not (await self.run(run.id)).active:
+                if ended and not (await self.run(run.id)).active:
                     return
                 if run.id in self._live:
                     # What this process commits comes through the bus: read the store only for a gap.
@@ -448,6 +455,13 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         run = await self.run(run_key)
         pending = [a for a in await self.store.approvals([run.id], "pending")
                    if request_id is None or a.request_id == request_id]
+        if request_id is not None and not pending:
+            asked = [a for a in await self.store.approvals([run.id]) if a.request_id == request_id]
+            if not asked:
+                raise NotFound(f"run {run.short_id} has no permission request {request_id!r}",
+                               code="REQUEST_NOT_FOUND", details={"request_id": request_id})
+            raise Conflict(f"permission request {request_id!r} of run {run.short_id} is not pending: it was "
+                           f"{asked[0].status}", code="REQUEST_NOT_PENDING", details={"request_id": request_id})
         if not run.active or not pending:
             raise Conflict(f"run {run.short_id} has no pending permission request ({run.status})",
                            code="NOTHING_TO_APPROVE")
@@ -455,12 +469,14 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         if run.id not in self._live and not alive(await self._owner(run)):
             raise Conflict(f"run {run.short_id} has no corral process driving it any more",
                            code="RUN_NOT_DRIVEN")
-        if not await self.store.answer_approval(approval.id, allow, message, always):
+        answered_at = now()
+        if not await self.store.answer_approval(approval.id, allow, message, always, answered_at):
             raise Conflict(f"that request of run {run.short_id} was already answered",
                            code="ALREADY_ANSWERED")
         approval.status = "allowed" if allow else "denied"
         approval.message = message
         approval.always = always and allow
+        approval.answered_at = answered_at
         live = self._live.get(run.id)
         if live is not None:
             await live.answer(approval)

@@ -78,7 +78,7 @@ class Landing:
         missing = [w for w in run.worktrees if not Path(w.path).is_dir()]
         if missing:
             raise CorralError(f"the worktree of run {run.short_id} is gone ({missing[0].path}): its "
-                              f"committed work is on {run.branch}; `corral clean` forgets the worktree",
+                              f"committed work is on {run.branch}; a clean-up forgets the worktree",
                               code="WORKTREE_MISSING")
         return run.worktrees
 
@@ -157,8 +157,8 @@ class Landing:
             git.check_branch_name(into)
         target = into or worktree.base_branch
         if not target:
-            raise CorralError(f"run {run.short_id} started from a commit, not a branch: say where to "
-                              "land it with --into BRANCH", code="NO_TARGET")
+            raise CorralError(f"run {run.short_id} started from a commit, not a branch: give `into`, the "
+                              "branch to land it on", code="NO_TARGET", details={"field": "into"})
         return target
 
     async def _checkpoint_all(self, run: Run) -> None:
@@ -323,7 +323,7 @@ class Landing:
         gh = shutil.which("gh")
         if gh is None:
             raise CorralError("the GitHub CLI `gh` is not installed: install it from https://cli.github.com "
-                              "and run `gh auth login`, or push with `corral push`", code="GH_MISSING")
+                              "and run `gh auth login`, or push the run's branch instead", code="GH_MISSING")
         worktree = run.worktrees[0]
         await self.push(run.id, remote)
         title = title or run.task.splitlines()[0][:72]

@@ -7,12 +7,12 @@ import json
 
 import httpx
 from model_server import text, tool
-from test_api_server import served  # noqa: F401  (fixture)
 from test_api_fixtures import (  # noqa: F401  (fixtures)
     app,
     client,
     error_of,
     project,
+    served,
     settings,
     until_event,
 )

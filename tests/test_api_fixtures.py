@@ -1,5 +1,6 @@
 """What the API tests share: the app on the test's engine, an HTTP client and a WebSocket client
-that talk to it in this process, and readers for the error shape and event streams.
+that talk to it in this process, a real `corral --serve` process, and readers for the error shape
+and event streams.
 
 The other test_api modules import the fixtures they use from here.
 """
@@ -7,9 +8,16 @@ The other test_api modules import the fixtures they use from here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +27,7 @@ from core.api.app import create_app
 from core.api.settings import ServerSettings
 from core.api.tokens import create_token
 
+CORRAL = str(Path(sys.executable).with_name("corral"))
 BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
 WRITE = {"file_path": "hello.py", "content": "print('hello')\n"}
 
@@ -53,6 +62,60 @@ async def project(client, repo) -> dict:
     response = await client.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@contextlib.contextmanager
+def corral_serve(folder: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """`corral --serve [options]` on a free port, its output in folder/serve.log; ready when
+    /api/health answers, terminated at the end."""
+    port = free_port()
+    log = folder / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([CORRAL, "--serve", "--port", str(port), *options], stdout=out,
+                                   stderr=subprocess.STDOUT, env=env or os.environ.copy())
+    server = Served(process, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, f"corral --serve exited: {server.output()}"
+            assert time.monotonic() < deadline, f"corral --serve did not answer: {server.output()}"
+            try:
+                if httpx.get(f"{server.url}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(30)
+
+
+@pytest.fixture
+def served(agent_env, tmp_path) -> Iterator[Served]:
+    """`corral --serve` with the test's CORRAL_HOME and agent environment."""
+    with corral_serve(tmp_path) as server:
+        yield server
 
 
 async def token_for(engine, name: str = "ci", read_only: bool = False) -> str:

@@ -6,6 +6,7 @@ scripted model; git is checked with the git CLI."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from test_api_fixtures import (  # noqa: F401  (fixtures)
     error_of,
     project,
     settings,
+    sse_events,
     start_run,
     token_for,
     until_event,
@@ -100,6 +102,20 @@ async def test_a_finished_run_is_merged_listed_as_merged_and_deleted(client, eng
     error_of(await client.delete(f"/api/runs/{run['id']}"), 404, "RUN_NOT_FOUND")
 
 
+async def test_the_event_stream_of_a_merged_run_ends_after_the_merge(client, engine, model, project):
+    run = await finished(client, engine, model, project, {"done.txt": "done\n"})
+    assert (await client.post(f"/api/runs/{run['id']}/merge", json={})).status_code == 200
+    url = f"/api/runs/{run['id']}/events/stream"
+    streamed = sse_events((await asyncio.wait_for(client.get(url), 30)).text)
+    kinds = [e["event"] for e in streamed]
+    assert kinds[-1] == "run.landed" and "run.completed" in kinds
+    completed = next(e["id"] for e in streamed if e["event"] == "run.completed")
+    after_end = await asyncio.wait_for(client.get(url, headers={"Last-Event-ID": str(completed)}), 30)
+    assert [e["event"] for e in sse_events(after_end.text)][-1] == "run.landed"
+    assert (await client.get(url, headers={"Last-Event-ID": str(streamed[-1]["id"])})).status_code == 204
+    assert (await asyncio.wait_for(engine.wait(run["id"]), 30)).status == "completed"
+
+
 async def test_a_conflicting_merge_is_409_names_the_files_and_changes_nothing(client, engine, model, project, repo):
     run = await finished(client, engine, model, project, {"README.md": "the agent's readme\n", "new.txt": "new\n"})
     user_commits(repo, "README.md", "the user's readme\n")
@@ -156,6 +172,16 @@ async def test_a_run_lands_on_another_branch_with_into(client, engine, model, pr
     assert merged.json()["landings"][0]["target"] == "release"
     assert "fix.txt" in git(repo, "ls-tree", "--name-only", "release") and not (repo / "fix.txt").exists()
     error_of(await client.post(f"/api/runs/{run['id']}/merge", json={"into": "no-such-branch"}), 400, "GIT_ERROR")
+
+
+async def test_a_run_started_from_a_commit_is_told_to_give_into_in_the_apis_words(client, engine, model, project, repo):
+    model.set_script(writes({"fix.txt": "fix\n"}))
+    run = await start_run(client, project, source_branch=git(repo, "rev-parse", "HEAD").strip())
+    await engine.wait(run["id"])
+    refused = await client.post(f"/api/runs/{run['id']}/merge", json={})
+    message = error_of(refused, 400, "NO_TARGET")
+    assert "`into`" in message and "--" not in message and refused.json()["error"]["details"] == {"field": "into"}
+    assert (await client.post(f"/api/runs/{run['id']}/merge", json={"into": "main"})).status_code == 200
 
 
 async def test_deleting_a_run_is_refused_while_it_is_active_and_while_its_work_is_unmerged(
@@ -307,7 +333,7 @@ async def test_push_accept_and_a_pull_request_are_recorded(client, engine, model
     assert "more.txt" in git(remote, "ls-tree", "--name-only", run["branch"])
 
     missing = await client.post(f"/api/runs/{run['id']}/pull-request", json={"title": "Add it"})
-    assert "GitHub CLI `gh` is not installed" in error_of(missing, 400, "GH_MISSING")
+    assert "GitHub CLI `gh` is not installed" in error_of(missing, 400, "GH_MISSING") and "corral" not in missing.text
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -343,6 +369,10 @@ async def test_a_renamed_branch_keeps_its_run_and_can_be_merged_by_its_new_name(
 
     for bad in ("has space", "a..b", "feat/auth"):
         error_of(await client.post(f"/api/runs/{run['id']}/rename-branch", json={"name": bad}), 400)
+    for taken in ("main", "feat"):  # a branch, and a folder of branches
+        onto = await client.post(f"/api/runs/{run['id']}/rename-branch", json={"name": taken})
+        assert f"'{taken}' already exists" in error_of(onto, 409, "BRANCH_EXISTS")
+    assert (await client.get(f"/api/runs/{run['id']}")).json()["branch"] == "feat/auth"
     merged = await client.post(f"/api/projects/{project['id']}/branches/merge", params={"branch": "feat/auth"})
     assert merged.status_code == 200, merged.text
     assert merged.json()["branch"] == "feat/auth" and (repo / "auth.py").exists()

@@ -69,6 +69,24 @@ async def test_a_second_project_of_the_same_name_is_a_conflict(client, project):
     error_of(await client.post("/api/projects", json={"name": "app"}), 409, "PROJECT_EXISTS")
 
 
+async def test_projects_are_found_by_a_word_of_their_names_or_repos_a_page_at_a_time(client, repo, tmp_path):
+    for name, repos in (("App", [{"repo_path": str(repo)}]), ("billing", []), ("web-app", [])):
+        assert (await client.post("/api/projects", json={"name": name, "repos": repos})).status_code == 201
+
+    def names(response) -> list[str]:
+        return [p["name"] for p in response.json()]
+
+    everything = await client.get("/api/projects")
+    assert names(everything) == ["App", "billing", "web-app"] and everything.headers["X-Total-Count"] == "3"
+    found = await client.get("/api/projects", params={"search": "APP"})
+    assert names(found) == ["App", "web-app"] and found.headers["X-Total-Count"] == "2"
+    assert names(await client.get("/api/projects", params={"search": str(tmp_path)})) == ["App"]  # a repo's path
+    second = await client.get("/api/projects", params={"limit": 1, "offset": 1})
+    assert names(second) == ["billing"] and second.headers["X-Total-Count"] == "3"
+    error_of(await client.get("/api/projects", params={"status": "active"}), 422, "VALIDATION_ERROR")
+    error_of(await client.get("/api/projects", params={"limit": 1001}), 422, "VALIDATION_ERROR")
+
+
 @pytest.mark.parametrize("body, field", [
     ({}, "body.name"),
     ({"name": 3}, "body.name"),
@@ -139,6 +157,8 @@ async def test_a_projects_own_agent_can_be_changed_and_deleted(client, project):
     ("patch", "/api/agents/claude", {"max_turns": 0}, 422, "VALIDATION_ERROR"),
     ("patch", "/api/agents/claude", {"permission_mode": "do anything"}, 422, "VALIDATION_ERROR"),
     ("patch", "/api/agents/claude", {"cli": "cursor"}, 400, "UNKNOWN_AGENT_CLI"),
+    ("patch", "/api/agents/claude", {"allowed_tools": None}, 422, "VALIDATION_ERROR"),
+    ("patch", "/api/agents/claude", {"permission_mode": None}, 422, "VALIDATION_ERROR"),
     ("put", "/api/agents/nobody", {"name": "y"}, 404, "AGENT_NOT_FOUND"),
     ("delete", "/api/agents/claude", None, 409, "DEFAULT_AGENT"),
     ("delete", "/api/agents/nobody", None, 404, "AGENT_NOT_FOUND"),

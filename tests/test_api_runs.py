@@ -118,6 +118,7 @@ async def test_a_permission_request_is_allowed_over_http_while_the_stream_follow
 
     allowed = await client.post(f"/api/runs/{run['id']}/approvals/allow")
     assert allowed.status_code == 200 and allowed.json()["status"] == "allowed"
+    assert allowed.json()["answered_at"] >= allowed.json()["created_at"]
     stream = await asyncio.wait_for(following, 60)
 
     kinds = [e["event"] for e in sse_events(stream.text)]
@@ -133,9 +134,16 @@ async def test_a_permission_request_is_allowed_over_http_while_the_stream_follow
 async def test_a_denied_request_tells_the_agent_why(client, engine, model, project):
     model.set_script([tool("Bash", BASH), text("Understood.")])
     run = await start_run(client, project)
-    await until_event(engine, run["id"], "agent.needs_attention")
-    denied = await client.post(f"/api/runs/{run['id']}/approvals/deny", json={"message": "no shell today"})
+    asked = (await until_event(engine, run["id"], "agent.needs_attention")).payload["request_id"]
+    unknown = await client.post(f"/api/runs/{run['id']}/approvals/allow", json={"request_id": "req-nope"})
+    assert "no permission request 'req-nope'" in error_of(unknown, 404, "REQUEST_NOT_FOUND")
+    denied = await client.post(f"/api/runs/{run['id']}/approvals/deny",
+                               json={"message": "no shell today", "request_id": asked})
     assert (denied.json()["status"], denied.json()["message"]) == ("denied", "no shell today")
+    [stored] = await engine.store.approvals([run["id"]])
+    assert denied.json()["answered_at"] == stored.answered_at >= denied.json()["created_at"]
+    again = await client.post(f"/api/runs/{run['id']}/approvals/allow", json={"request_id": asked})
+    assert f"{asked!r}" in error_of(again, 409, "REQUEST_NOT_PENDING") and "was denied" in again.text
     assert (await engine.wait(run["id"])).status == "completed"
     assert "no shell today" in str([r for r in model.tool_results() if r.get("is_error")])
     assert not (Path(run["worktrees"][0]["path"]) / "answer.txt").exists()
@@ -191,6 +199,30 @@ async def test_bad_run_requests_start_nothing(client, project, body, status, cod
     assert (await client.get("/api/runs")).json() == []
 
 
+async def test_runs_are_listed_a_page_at_a_time_with_their_total(client, engine, project):
+    gone = {"name": "gone", "command": "/no/such/agent", "project_id": project["id"]}  # its runs fail at once
+    agent = (await client.post("/api/agents", json=gone)).json()
+    for n in range(3):
+        await engine.wait((await start_run(client, project, f"task {n}", agent_id=agent["id"]))["id"])
+    everything = await client.get("/api/runs")
+    ids = [r["id"] for r in everything.json()]
+    assert len(ids) == 3 and everything.headers["X-Total-Count"] == "3"
+    second = await client.get("/api/runs", params={"limit": 1, "offset": 1})
+    assert [r["id"] for r in second.json()] == ids[1:2] and second.headers["X-Total-Count"] == "3"
+    beyond = await client.get("/api/runs", params={"offset": 5})
+    assert beyond.json() == [] and beyond.headers["X-Total-Count"] == "3"
+    failed = await client.get("/api/runs", params={"status": "failed", "limit": 2})
+    assert [r["id"] for r in failed.json()] == ids[:2] and failed.headers["X-Total-Count"] == "3"
+    assert (await client.get("/api/runs", params={"status": "completed"})).headers["X-Total-Count"] == "0"
+
+
+async def test_a_query_parameter_a_route_does_not_take_is_refused_not_ignored(client):
+    typo = await client.get("/api/runs", params={"stauts": "failed"})
+    message = error_of(typo, 422, "VALIDATION_ERROR")
+    assert message.startswith("query.stauts: not a parameter of /api/runs (it takes limit, offset, project_id, status)")
+    assert "it takes none" in error_of(await client.post("/api/queue/pause", params={"now": 1}), 422)
+
+
 async def test_a_project_without_repos_cannot_run(client):
     empty = (await client.post("/api/projects", json={"name": "empty"})).json()
     error_of(await client.post("/api/runs", json={"project_id": empty["id"], "task": "x"}), 400, "NO_REPO")
@@ -213,6 +245,8 @@ async def test_an_unknown_run_is_404_on_every_route(client, method, path, params
 
 @pytest.mark.parametrize("path, params, body", [
     ("/api/runs", {"status": "sleeping"}, None),
+    ("/api/runs", {"limit": 0}, None),
+    ("/api/runs", {"offset": -1}, None),
     ("/api/runs/x/events", {"after": "soon"}, None),
     ("/api/runs/x/events", {"limit": 0}, None),
     ("/api/runs/x/events", {"after": 10**30}, None),

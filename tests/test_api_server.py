@@ -1,70 +1,24 @@
+# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """A real `corral --serve` process: HTTP, SSE and the WebSocket over the network, and its shutdown."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from model_server import text, tool
-from test_api_fixtures import BASH
+from test_api_fixtures import BASH, CORRAL, free_port, served  # noqa: F401  (fixture)
 from websockets.asyncio.client import connect
 
 from core.api.server import api_server
 from core.api.settings import ServerSettings
-
-CORRAL = str(Path(sys.executable).with_name("corral"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Served:
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-
-@pytest.fixture
-def served(agent_env, tmp_path) -> Iterator[Served]:
-    """`corral --serve` on a free port, with the test's CORRAL_HOME and agent environment."""
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([CORRAL, "--serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                   env=os.environ.copy())
-    server = Served(process, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"corral --serve exited: {server.output()}"
-            assert time.monotonic() < deadline, f"corral --serve did not answer: {server.output()}"
-            try:
-                if httpx.get(f"{server.url}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(30)
 
 
 async def sse(client: httpx.AsyncClient, path: str) -> AsyncIterator[dict]:
@@ -141,6 +95,8 @@ async def test_the_api_can_be_served_beside_another_app_on_the_same_engine(engin
     settings = ServerSettings(port=free_port())
     async with api_server(engine, settings), httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.port}") as client:
         assert (await client.get("/api/health")).json()["status"] == "ok"
+        checked = await client.head("/api/health")
+        assert checked.status_code == 200 and checked.content == b""
         assert (await client.post("/api/agents", json={"name": "remote"})).status_code == 201
     assert [a.name for a in await engine.agents()] == ["claude", "remote"]
     with pytest.raises(OSError):

@@ -173,7 +173,7 @@ class ClaudeCode(AgentAdapter):
     name = "claude-code"
     default_binary = "claude"
     install_hint = ("install Claude Code with `npm install -g @anthropic-ai/claude-code`, "
-                    "or point the agent at it with `corral agent add NAME --command PATH`")
+                    "or set the agent profile's `command` to its path")
 
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
                resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,

@@ -1,15 +1,22 @@
-"""What routes are handed: the engine the server shares, and the token of the caller."""
+"""What routes are handed: the engine the server shares, the token of the caller, pages of lists;
+and the check that a request names no query parameter its route does not take."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Query, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
 
 from ..engine import Engine
 from ..store.api_tables import ApiToken
 from .security import TOKEN_SCOPE_KEY
+
+T = TypeVar("T")
+TOTAL_HEADER = "X-Total-Count"
 
 
 def _engine(connection: HTTPConnection) -> Engine:
@@ -21,3 +28,37 @@ def caller_token(connection: HTTPConnection) -> ApiToken | None:
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]
+
+# -- pages of lists --------------------------------------------------------------------------
+
+Limit = Annotated[int | None, Query(ge=1, le=1000, description="At most this many (default: all)")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many first")]
+PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": {TOTAL_HEADER: {
+    "description": "How many there are in all, before limit and offset", "schema": {"type": "integer"}}}}}
+
+
+def page(items: list[T], limit: int | None, offset: int, response: Response) -> list[T]:
+    """The items from `offset`, at most `limit` of them; the count of all goes in X-Total-Count."""
+    response.headers[TOTAL_HEADER] = str(len(items))
+    return items[offset:None if limit is None else offset + limit]
+
+
+# -- query parameters ------------------------------------------------------------------------
+
+def _query_names(dependant: Dependant) -> set[str]:
+    return {p.alias for p in dependant.query_params}.union(*(_query_names(d) for d in dependant.dependencies))
+
+
+async def known_parameters(connection: HTTPConnection) -> None:
+    """A query parameter the route does not take is refused, as an unknown body field is: a
+    mistyped filter is an error, not a filter silently ignored."""
+    route = connection.scope.get("route")
+    if connection.scope["type"] != "http" or not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
+    unknown = [name for name in connection.query_params if name not in known]
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", name), "type": "extra_forbidden",
+                                       "msg": f"not a parameter of {connection.url.path} ({takes})"}
+                                      for name in unknown])

@@ -12,7 +12,6 @@ from starlette.exceptions import HTTPException
 
 from ..errors import CorralError
 from ..git import MergeConflict
-from .schemas import ErrorBody
 
 log = logging.getLogger("corral.api")
 
@@ -22,11 +21,15 @@ CODES = {
     422: "VALIDATION_ERROR", 429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 503: "UNAVAILABLE",
 }
 
-# For the OpenAPI document: what each route may answer besides success.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": CODES[status].replace("_", " ").lower()}
-    for status in (400, 401, 403, 404, 409, 413, 422, 429)
-}
+
+class RefusedRequest(HTTPException):
+    """An HTTP error with the API's code and details, for where FastAPI lets only HTTPException
+    through (e.g. while it reads a request body)."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(status, message)
+        self.code = code
+        self.details = details or {}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -71,6 +74,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if isinstance(error, RefusedRequest):
+            return error_response(error.status_code, error.code, error.detail, error.details)
         status = error.status_code
         if status == 404:
             message = f"no route {request.method} {request.url.path}"

@@ -34,6 +34,11 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def example(**fields: Any) -> ConfigDict:
+    """A body's example for the OpenAPI document (and /docs' "Try it out")."""
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 class ErrorInfo(BaseModel):
@@ -49,6 +54,8 @@ class ErrorBody(BaseModel):
 # -- projects and repos ------------------------------------------------------------------------
 
 class RepoIn(Body):
+    model_config = example(repo_path="/home/me/src/api", name="api")
+
     repo_path: str = Field(min_length=1, description="Absolute path of a git repository with a commit")
     name: Name | None = Field(None, description="Name within the project (default: the folder's name)")
 
@@ -61,6 +68,8 @@ class RepoIn(Body):
 
 
 class ProjectIn(Body):
+    model_config = example(name="app", repos=[{"repo_path": "/home/me/src/app"}])
+
     name: Name
     repos: list[RepoIn] = []
 
@@ -118,6 +127,10 @@ class AgentLimits(Body):
 
 
 class AgentIn(AgentLimits):
+    model_config = example(name="reviewer", cli="claude-code", model="claude-sonnet-4-6", max_turns=40,
+                            instructions="Review for security problems; change nothing.",
+                            allowed_tools=["Read", "Grep", "Glob"])
+
     name: Name
     project_id: str | None = Field(None, description="The project the profile belongs to; none: every project")
     cli: str = Field("claude-code", validation_alias=AliasChoices("cli", "cli_name"), max_length=100)
@@ -133,6 +146,8 @@ class AgentIn(AgentLimits):
 class AgentUpdate(AgentLimits):
     """Only the fields given change."""
 
+    model_config = example(model="claude-opus-4-1", max_turns=80)
+
     name: Name | None = None
     cli: str | None = Field(None, validation_alias=AliasChoices("cli", "cli_name"), max_length=100)
     model: str | None = Field(None, max_length=200)
@@ -142,6 +157,13 @@ class AgentUpdate(AgentLimits):
     command: str | None = Field(None, max_length=4096)
     permission_mode: str | None = Field(None, pattern=r"^[A-Za-z]+$", max_length=40,
                                         description="The agent CLI's permission mode, e.g. acceptEdits")
+
+    @field_validator("name", "cli", "allowed_tools", "permission_mode")
+    @classmethod
+    def _given(cls, value: Any) -> Any:
+        if value is None:  # only when sent: a field left out keeps its value
+            raise ValueError("cannot be null: leave the field out to keep its value")
+        return value
 
 
 class AgentOut(BaseModel):
@@ -169,6 +191,9 @@ class AgentOut(BaseModel):
 # -- runs ------------------------------------------------------------------------------------
 
 class RunIn(Body):
+    model_config = example(task="Add a /health endpoint that returns the version", agent_id="claude",
+                            project_id="app", source_branch="main")
+
     task: str = Field(min_length=1, max_length=200_000, description="What the agent should do")
     agent_id: str = Field("claude", description="Agent profile id or name")
     project_id: str | None = Field(None, description="Default: the project of the agent profile")
@@ -252,12 +277,16 @@ class ApprovalOut(BaseModel):
 
 
 class AllowIn(Body):
+    model_config = example(request_id="toolu_01A09q90qw90lq917835lq9", always=False)
+
     request_id: str | None = Field(None, description="Which request (default: the oldest pending one)")
     always: bool = Field(False, description="Also allow what the agent offers to remember, for this run")
     message: str | None = Field(None, max_length=10_000)
 
 
 class DenyIn(Body):
+    model_config = example(message="Leave the database alone: use the test fixtures")
+
     request_id: str | None = Field(None, description="Which request (default: the oldest pending one)")
     message: str | None = Field(None, max_length=10_000, description="Why: the agent is told")
 
@@ -267,10 +296,14 @@ class NotifyIn(Body):
 
 
 class ContinueIn(Body):
+    model_config = example(message="Now add a test for it")
+
     message: str = Field(min_length=1, max_length=100_000, description="What the agent should do next")
 
 
 class ForkIn(Body):
+    model_config = example(message="Try it with a middleware instead")
+
     message: str = Field(min_length=1, max_length=100_000, description="What the forked run's agent should do")
 
 
@@ -356,6 +389,8 @@ class HealthOut(BaseModel):
 # -- webhooks and notifications -----------------------------------------------------------------
 
 class WebhookIn(Body):
+    model_config = example(url="https://ci.example/hooks/corral", events=["run.completed", "run.failed"])
+
     url: HttpUrl
     events: list[WebhookEvent] = Field(default_factory=lambda: list(ALL_WEBHOOK_EVENTS), min_length=1)
     format: Literal["json", "discord"] = Field("json", description="json: signed JSON; discord: a Discord message")

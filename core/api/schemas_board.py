@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from ..board import Metrics
 from ..models import Plan, Task
-from .schemas import Body
+from .schemas import Body, example
 
 Effort = Literal["low", "medium", "high"]
 Granularity = Literal["high-level", "balanced", "detailed"]
@@ -20,6 +20,9 @@ Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class PlanIn(Body):
+    model_config = example(topic="Log in with GitHub", effort="medium", granularity="balanced",
+                            context="FastAPI back end, React front end")
+
     topic: str = Field(min_length=1, max_length=20_000, description="What to plan: the feature or goal")
     model: str | None = Field(None, max_length=200, description="The model that plans (default: the profile's)")
     effort: Effort = "medium"
@@ -103,6 +106,9 @@ class PlanStatusOut(BaseModel):
 
 
 class TaskIn(Body):
+    model_config = example(title="Add the OAuth client", task_type="feature", priority="high", tags=["auth"],
+                            acceptance_criteria=["A user can log in with GitHub"], phase="backend")
+
     title: str = Field(min_length=1, max_length=500)
     description: str = Field("", max_length=100_000)
     task_type: TaskType = "feature"
@@ -116,6 +122,8 @@ class TaskIn(Body):
 
 class TaskUpdate(Body):
     """Only the fields given change; each change is kept in the task's history."""
+
+    model_config = example(priority="high", status="queued")
 
     title: str | None = Field(None, min_length=1, max_length=500)
     description: str | None = Field(None, max_length=100_000)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from .. import git
 from ..landing import Cleanup, RunBranch
 from ..models import Worktree
-from .schemas import Body
+from .schemas import Body, example
 
 BranchName = Annotated[str, Field(min_length=1, max_length=250)]
 RemoteName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$")]
@@ -20,6 +20,8 @@ Message = Annotated[str, Field(min_length=1, max_length=100_000)]
 # -- keeping and throwing away ---------------------------------------------------------------
 
 class RejectIn(Body):
+    model_config = example(paths=["package-lock.json"])
+
     paths: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
         min_length=1, max_length=10_000,
         description='Files or folders to put back as they were at the run\'s base; ["."] rejects every '
@@ -49,6 +51,8 @@ class RevertedOut(BaseModel):
 # -- landing ---------------------------------------------------------------------------------
 
 class MergeIn(Body):
+    model_config = example(how="squash", into="main", message="Add a /health endpoint")
+
     how: Literal["merge", "squash", "rebase"] = Field(
         "merge", description="merge: fast-forward when it can, else a merge commit; squash: one commit; "
                              "rebase: the run's commits replayed on the target")
@@ -118,6 +122,8 @@ class PullRequestOut(BaseModel):
 
 
 class RenameBranchIn(Body):
+    model_config = example(name="feat/health")
+
     name: BranchName
 
 

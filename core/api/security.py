@@ -1,4 +1,5 @@
-"""Who may call the API, how often, and with how much: bearer tokens, rate limits, body sizes.
+"""Who may call the API, how often, and with how much: the names and web pages it answers,
+bearer tokens, rate limits, body kinds and sizes.
 
 One ASGI middleware in front of every route and socket. On loopback a request needs no token
 (a token it does send is still checked); beyond loopback every request but /api/health needs one.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,19 +17,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import Headers, QueryParams
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import CorralError
 from ..models import now
 from ..store.api_tables import ApiToken
-from .errors import error_response
+from .errors import RefusedRequest, error_response
+from .names import ServerNames
 from .settings import ServerSettings
 from .tokens import check_token
 
 TOKEN_SCOPE_KEY = "corral.token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset({"/api/health"})
+# Browsers' EventSource and WebSocket cannot set headers: these take ?access_token= too.
+STREAM_PATHS = re.compile(r"/api/(runs/[^/]+/(events/stream|ws)|projects/[^/]+/events)")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOUCH_EVERY = 60.0  # seconds between writes of a token's last use
 
 
@@ -67,33 +72,63 @@ class RateLimiter:
 
 
 def presented_token(scope: Scope) -> str | None:
-    """The bearer token of a request; streams and sockets may give it as ?access_token= too,
-    because browsers' EventSource and WebSocket cannot set headers."""
+    """The bearer token of a request, from its header or, on event streams and sockets, from
+    ?access_token=, which is taken out of every request's query string: the access log prints it."""
+    query = QueryParams(scope.get("query_string", b""))
+    in_query = query.get("access_token")
+    if in_query is not None:
+        scope["query_string"] = urlencode([(k, v) for k, v in query.multi_items() if k != "access_token"]).encode()
     header = Headers(scope=scope).get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    if scope["type"] == "websocket" or scope["path"].endswith("/events/stream"):
-        query = QueryParams(scope.get("query_string", b""))
-        if "access_token" in query:
-            # Kept out of the access log, which prints the query string of this same scope.
-            scope["query_string"] = urlencode([(k, v) for k, v in query.multi_items() if k != "access_token"]).encode()
-        return query.get("access_token")
+    return in_query if STREAM_PATHS.fullmatch(scope["path"]) else None
+
+
+def foreign_request(scope: Scope, names: ServerNames) -> tuple[str, str, dict[str, str]] | None:
+    """(code, message, details) when a web page is behind the request: a name that is not the
+    server's (DNS rebinding), or a foreign origin changing something or opening a socket."""
+    headers = Headers(scope=scope)
+    host = headers.get("host")
+    if host is not None and not names.answers_to(host):
+        return ("HOST_NOT_ALLOWED", f"this server does not answer to the name {host!r} (a web page may be "
+                "reaching it by DNS rebinding); if it is one of its names, add it to the server's allowed hosts "
+                "(--allowed-host, or allowed_hosts in [server] of config.toml)", {"host": host})
+    origin = headers.get("origin")
+    changes = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
+    if origin is not None and changes and not names.trusts(origin):
+        return ("ORIGIN_NOT_ALLOWED", f"a web page from {origin} may not change anything here or open a socket; "
+                "if you trust it, add it to the server's allowed origins (--allowed-origin, or allowed_origins "
+                "in [server] of config.toml)", {"origin": origin})
     return None
+
+
+def not_json(scope: Scope) -> str | None:
+    """The media type of a body that is not JSON (a form, text...); None for JSON or no body."""
+    headers = Headers(scope=scope)
+    kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+    has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+    if scope["method"] not in BODY_METHODS or not kind or not has_body:
+        return None
+    return None if kind == "application/json" or kind.endswith("+json") else kind
 
 
 class RequestGuard:
     def __init__(self, app: ASGIApp, settings: ServerSettings):
         self.app = app
         self.settings = settings
+        self.names = ServerNames.of(settings)
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_window)
         self._touched: dict[str, float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
+        text = presented_token(scope)  # first: it takes a token out of what the access log prints
+        foreign = foreign_request(scope, self.names)
+        if foreign is not None:
+            return await self._refuse(scope, receive, send, 403, *foreign)
         store = scope["app"].state.engine.store
-        text = presented_token(scope)
         try:
             token = await check_token(store, text) if text else None
         except CorralError as error:  # e.g. the database is busy: say so, in the usual shape
@@ -126,14 +161,22 @@ class RequestGuard:
         scope[TOKEN_SCOPE_KEY] = token
         if scope["type"] == "websocket":
             return await self.app(scope, receive, send)
+        kind = not_json(scope)
+        if kind is not None:
+            return await self._refuse(scope, receive, send, 415, "UNSUPPORTED_MEDIA_TYPE",
+                                      f"the body must be JSON, sent with Content-Type: application/json "
+                                      f"(not {kind})", {"content_type": kind}, limits)
         declared = Headers(scope=scope).get("content-length")
         if declared and declared.isdigit() and int(declared) > self.settings.max_body_bytes:
-            return await self._refuse(scope, receive, send, 413, "PAYLOAD_TOO_LARGE", self._too_large(),
-                                      {"limit": self.settings.max_body_bytes}, limits)
+            too_large = self._too_large()
+            return await self._refuse(scope, receive, send, 413, too_large.code, too_large.detail,
+                                      too_large.details, limits)
         await self.app(scope, self._counting(receive), self._with_headers(send, limits))
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.settings.max_body_bytes} bytes"
+    def _too_large(self) -> RefusedRequest:
+        limit = self.settings.max_body_bytes
+        return RefusedRequest(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes",
+                              {"limit": limit})
 
     def _counting(self, receive: Receive) -> Receive:
         """Bodies sent without a length are counted as they arrive."""
@@ -145,7 +188,7 @@ class RequestGuard:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.settings.max_body_bytes:
-                    raise HTTPException(413, self._too_large())
+                    raise self._too_large()
             return message
 
         return counted

@@ -6,6 +6,7 @@ import ipaddress
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def is_loopback(host: str) -> bool:
@@ -17,11 +18,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def origin_of(value: str) -> str:
+    """`scheme://host[:port]` in lower case; ValueError for anything else."""
+    parts = urlsplit(value.strip().rstrip("/").lower())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+        raise ValueError(f"{value!r} is not a web origin: give scheme://host[:port], e.g. https://dash.example")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 3000
-    cors_origins: list[str] = field(default_factory=list)  # none: no CORS headers at all
+    allowed_hosts: list[str] = field(default_factory=list)  # more names it answers to, e.g. behind a proxy
+    allowed_origins: list[str] = field(default_factory=list)  # web pages that may change things (with CORS)
+    cors_origins: list[str] = field(default_factory=list)  # the same, older name; neither: no CORS headers
     max_body_bytes: int = 1_048_576
     rate_limit: int = 600  # requests per window, per token (or per address without one)
     rate_window: float = 60.0
@@ -29,6 +40,13 @@ class ServerSettings:
     webhook_attempts: int = 5
     webhook_backoff: float = 2.0  # seconds before the first retry; doubles each time
     webhook_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("allowed_hosts", "allowed_origins", "cors_origins"):
+            value = getattr(self, name)
+            if isinstance(value, str):  # `allowed_hosts = "a.example"` in config.toml means one
+                setattr(self, name, [value])
+        self.allowed_origins = [origin_of(o) for o in self.allowed_origins]
 
     @property
     def tokens_required(self) -> bool:

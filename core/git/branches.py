@@ -115,6 +115,13 @@ def _contains(h: History, tip: bytes, commit: bytes) -> bool:
         return False
 
 
+class BranchExists(GitError):
+    """The new name of a branch is taken."""
+
+    code = "BRANCH_EXISTS"
+    status = 409
+
+
 def rename_branch(repo: str | Path, old: str, new: str) -> None:
     """Rename a branch, like `git branch -m`: its reflog, config and the worktrees that
     have it checked out follow."""
@@ -122,14 +129,14 @@ def rename_branch(repo: str | Path, old: str, new: str) -> None:
         check_branch_name(new)
         sha, old_ref, new_ref = _tip(r, old), HEADS + old.encode(), HEADS + new.encode()
         if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs.keys()):
-            raise GitError(f"a branch named '{new}' already exists")
+            raise BranchExists(f"a branch named '{new}' already exists")
         message = f"Branch: renamed {old_ref.decode()} to {new_ref.decode()}".encode()
         try:
             added = r.refs.add_if_new(new_ref, sha, message=message)
         except OSError as e:  # e.g. a branch named like one of the new name's directories
             raise GitError(f"cannot create branch '{new}': {e}") from e
         if not added:
-            raise GitError(f"a branch named '{new}' already exists")
+            raise BranchExists(f"a branch named '{new}' already exists")
         logs = Path(r.commondir(), "logs")
         if (logs / old_ref.decode()).exists():
             (logs / new_ref.decode()).parent.mkdir(parents=True, exist_ok=True)

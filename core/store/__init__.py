@@ -308,12 +308,12 @@ class Store(ApiTables, BoardTables, Database):
              json.dumps(approval.suggestions), approval.created_at))
 
     async def answer_approval(self, approval_id: int, allow: bool, message: str | None,
-                              always: bool = False) -> bool:
-        """Record the user's answer; False when it was already answered (by someone else)."""
+                              always: bool = False, at: str | None = None) -> bool:
+        """Record the user's answer (made `at`, default now); False when it was already answered."""
         changed = await self.execute(
             "UPDATE approvals SET status = ?, message = ?, always = ?, answered_at = ? "
             "WHERE id = ? AND status = 'pending'",
-            ("allowed" if allow else "denied", message, int(always and allow), now(), approval_id))
+            ("allowed" if allow else "denied", message, int(always and allow), at or now(), approval_id))
         return bool(changed)
 
     async def expire_approvals(self, run_id: str, request_id: str | None = None) -> None:

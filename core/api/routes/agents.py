@@ -7,10 +7,10 @@ from fastapi import APIRouter, Response
 from ...engine import Engine
 from ...models import Agent
 from ..dependencies import EngineDep
-from ..errors import ERROR_RESPONSES
+from ..openapi import errors
 from ..schemas import AgentIn, AgentOut, AgentUpdate
 
-router = APIRouter(tags=["agents"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["agents"])
 
 
 async def find_agent(engine: Engine, key: str) -> Agent:
@@ -22,7 +22,8 @@ async def find_agent(engine: Engine, key: str) -> Agent:
     return await engine.agent(key)  # refuses an unknown or ambiguous name in the usual words
 
 
-@router.post("/agents", status_code=201, response_model=AgentOut, summary="Create an agent profile")
+@router.post("/agents", status_code=201, response_model=AgentOut, summary="Create an agent profile",
+             responses=errors(400, 404, 409))
 async def create_agent(body: AgentIn, engine: EngineDep) -> AgentOut:
     fields = body.model_dump(exclude={"name", "project_id"})
     agent = await engine.add_agent(body.name, project=body.project_id, **fields)
@@ -47,20 +48,22 @@ async def _update(agent_id: str, body: AgentUpdate, engine: Engine) -> AgentOut:
     return AgentOut.of(await engine.update_agent(agent.id, **changes))
 
 
-@router.patch("/agents/{agent_id}", response_model=AgentOut, summary="Change some fields of a profile")
-async def patch_agent(agent_id: str, body: AgentUpdate, engine: EngineDep) -> AgentOut:
+@router.patch("/agents/{agent_id}", response_model=AgentOut, summary="Change some fields of a profile",
+              responses=errors(409))
+async def update_agent(agent_id: str, body: AgentUpdate, engine: EngineDep) -> AgentOut:
     """Only the fields given change."""
     return await _update(agent_id, body, engine)
 
 
-@router.put("/agents/{agent_id}", response_model=AgentOut, summary="Change some fields of a profile")
+@router.put("/agents/{agent_id}", response_model=AgentOut, summary="Change some fields of a profile",
+            responses=errors(409))
 async def put_agent(agent_id: str, body: AgentUpdate, engine: EngineDep) -> AgentOut:
     """Partial, like PATCH: only the fields given change."""
     return await _update(agent_id, body, engine)
 
 
 @router.delete("/agents/{agent_id}", status_code=204, response_class=Response,
-               summary="Delete an agent profile")
+               summary="Delete an agent profile", responses=errors(409))
 async def delete_agent(agent_id: str, engine: EngineDep) -> Response:
     agent = await find_agent(engine, agent_id)
     await engine.delete_agent(agent.id)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from ...engine import Engine
 from ...errors import NotFound
 from ...models import Plan, TaskStatus
-from ..dependencies import EngineDep
-from ..errors import ERROR_RESPONSES
+from ..dependencies import PAGED, EngineDep, Limit, Offset, page
+from ..openapi import errors
 from ..schemas_board import (
     BulkIn,
     DagOut,
@@ -33,7 +33,7 @@ from ..schemas_board import (
     Tokens,
 )
 
-router = APIRouter(tags=["planning"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["planning"])
 
 
 async def _keys(engine: Engine, project_id: str) -> dict[str, str]:
@@ -54,7 +54,7 @@ async def _latest(engine: Engine, project_id: str) -> Plan:
 # -- planning ------------------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/plan", status_code=201, response_model=PlanStarted,
-             summary="Start a planning session")
+             summary="Start a planning session", responses=errors(409))
 async def start_plan(project_id: str, body: PlanIn, engine: EngineDep) -> PlanStarted:
     """An agent explores the project's code read-only and writes tasks. 409 while the project is
     already planning. Follow the run's events for plan.started, plan.phase, plan.progress,
@@ -66,13 +66,13 @@ async def start_plan(project_id: str, body: PlanIn, engine: EngineDep) -> PlanSt
 
 
 @router.post("/projects/{project_id}/generate-plan", status_code=201, response_model=PlanStarted,
-             summary="Generate a plan")
+             summary="Generate a plan", responses=errors(409))
 async def generate_plan(project_id: str, body: PlanIn, engine: EngineDep) -> PlanStarted:
     return await start_plan(project_id, body, engine)
 
 
 @router.get("/projects/{project_id}/plan/status", response_model=PlanStatusOut, summary="The planning session")
-async def plan_status(project_id: str, engine: EngineDep) -> PlanStatusOut:
+async def get_plan_status(project_id: str, engine: EngineDep) -> PlanStatusOut:
     progress = await engine.plan_progress(project_id)
     if progress is None:
         return PlanStatusOut(active=False)
@@ -99,27 +99,30 @@ async def list_plans(project_id: str, engine: EngineDep) -> list[PlanOut]:
 
 
 @router.post("/projects/{project_id}/regenerate-plan", status_code=201, response_model=PlanStarted,
-             summary="Plan the topic again")
+             summary="Plan the topic again", responses=errors(409))
 async def regenerate_plan(project_id: str, engine: EngineDep) -> PlanStarted:
     plan = await engine.regenerate_plan((await _latest(engine, project_id)).id)
     return PlanStarted(plan_id=plan.id, run_id=plan.run_id, status="started")
 
 
-@router.post("/projects/{project_id}/refine-plan", response_model=PlanStarted, summary="Refine the plan")
+@router.post("/projects/{project_id}/refine-plan", response_model=PlanStarted, summary="Refine the plan",
+             responses=errors(409))
 async def refine_plan(project_id: str, body: RefineIn, engine: EngineDep) -> PlanStarted:
     """A follow-up message to the same planning session; its answer replaces the plan's tasks."""
     plan = await engine.refine_plan((await _latest(engine, project_id)).id, body.message)
     return PlanStarted(plan_id=plan.id, run_id=plan.run_id, status="started")
 
 
-@router.post("/projects/{project_id}/approve", response_model=PlanOut, summary="Approve the pending plan")
+@router.post("/projects/{project_id}/approve", response_model=PlanOut, summary="Approve the pending plan",
+             responses=errors(409))
 async def approve_plan(project_id: str, engine: EngineDep) -> PlanOut:
     """Queues the plan's tasks; they run in dependency order within the limits. 409 when the plan
     is not pending or has no tasks."""
     return await _plan_out(engine, await engine.approve_plan((await _latest(engine, project_id)).id))
 
 
-@router.post("/projects/{project_id}/cancel", response_model=list[TaskOut], summary="Cancel the project's work")
+@router.post("/projects/{project_id}/cancel", response_model=list[TaskOut], summary="Cancel the project's work",
+             responses=errors(409))
 async def cancel_project(project_id: str, engine: EngineDep) -> list[TaskOut]:
     """Stops its planning session and cancels its queued and running tasks (their runs too);
     completed work stays. Returns the tasks cancelled."""
@@ -136,20 +139,20 @@ async def cancel_project(project_id: str, engine: EngineDep) -> list[TaskOut]:
 
 # -- tasks ---------------------------------------------------------------------------------------
 
-@router.get("/projects/{project_id}/tasks", response_model=TaskPage, tags=["tasks"], summary="The project's tasks")
-async def list_tasks(project_id: str, engine: EngineDep,
+@router.get("/projects/{project_id}/tasks", response_model=TaskPage, tags=["tasks"], summary="The project's tasks",
+            responses=PAGED)
+async def list_tasks(project_id: str, engine: EngineDep, response: Response,
                      status: Annotated[TaskStatusName | None, Query()] = None,
                      task_type: Annotated[TaskType | None, Query()] = None,
                      priority: Annotated[Priority | None, Query()] = None,
                      tag: Annotated[str | None, Query(max_length=100)] = None,
                      search: Annotated[str | None, Query(max_length=500)] = None,
-                     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> TaskPage:
+                     limit: Limit = None, offset: Offset = 0) -> TaskPage:
     everything = await engine.tasks(project_id, status=status, type=task_type, priority=priority, tag=tag,
                                     text=search)
     keys = await _keys(engine, (await engine.project(project_id)).id)
-    page = everything[offset:None if limit is None else offset + limit]
-    return TaskPage(tasks=[TaskOut.of(t, keys) for t in page], total=len(everything), limit=limit, offset=offset)
+    shown = page(everything, limit, offset, response)
+    return TaskPage(tasks=[TaskOut.of(t, keys) for t in shown], total=len(everything), limit=limit, offset=offset)
 
 
 @router.post("/projects/{project_id}/tasks", status_code=201, response_model=TaskOut, tags=["tasks"],
@@ -169,7 +172,8 @@ async def get_task(key: str, engine: EngineDep) -> TaskOut:
     return TaskOut.of(task, await _keys(engine, task.project_id))
 
 
-@router.patch("/tasks/{key}", response_model=TaskOut, tags=["tasks"], summary="Change a task")
+@router.patch("/tasks/{key}", response_model=TaskOut, tags=["tasks"], summary="Change a task",
+              responses=errors(409))
 async def update_task(key: str, body: TaskUpdate, engine: EngineDep) -> TaskOut:
     """A dependency cycle is a 409 and changes nothing; status moves between backlog and queued."""
     task = await engine.update_task(key, **body.changes())
@@ -178,31 +182,34 @@ async def update_task(key: str, body: TaskUpdate, engine: EngineDep) -> TaskOut:
     return TaskOut.of(await engine.task(task.id), await _keys(engine, task.project_id))
 
 
-@router.delete("/tasks/{key}", status_code=204, tags=["tasks"], summary="Delete a task")
+@router.delete("/tasks/{key}", status_code=204, tags=["tasks"], summary="Delete a task", responses=errors(409))
 async def delete_task(key: str, engine: EngineDep) -> Response:
     await engine.delete_tasks([key])
     return Response(status_code=204)
 
 
 @router.get("/tasks/{key}/history", response_model=list[HistoryOut], tags=["tasks"], summary="A task's changes")
-async def task_history(key: str, engine: EngineDep) -> list[HistoryOut]:
+async def get_task_history(key: str, engine: EngineDep) -> list[HistoryOut]:
     return [HistoryOut(**h) for h in await engine.task_history(key)]
 
 
-@router.post("/tasks/{key}/retry", response_model=TaskOut, tags=["tasks"], summary="Queue a failed task again")
+@router.post("/tasks/{key}/retry", response_model=TaskOut, tags=["tasks"], summary="Queue a failed task again",
+             responses=errors(409))
 async def retry_task(key: str, engine: EngineDep) -> TaskOut:
     task = await engine.retry_task(key)
     return TaskOut.of(task, await _keys(engine, task.project_id))
 
 
-@router.post("/tasks/{key}/cancel", response_model=TaskOut, tags=["tasks"], summary="Cancel a task")
+@router.post("/tasks/{key}/cancel", response_model=TaskOut, tags=["tasks"], summary="Cancel a task",
+             responses=errors(409))
 async def cancel_task(key: str, engine: EngineDep) -> TaskOut:
     task = await engine.cancel_task(key)
     return TaskOut.of(task, await _keys(engine, task.project_id))
 
 
-@router.post("/tasks/bulk", response_model=list[TaskOut], tags=["tasks"], summary="Change or delete many tasks")
-async def bulk(body: BulkIn, engine: EngineDep) -> list[TaskOut]:
+@router.post("/tasks/bulk", response_model=list[TaskOut], tags=["tasks"], summary="Change or delete many tasks",
+             responses=errors(400, 404, 409))
+async def update_tasks(body: BulkIn, engine: EngineDep) -> list[TaskOut]:
     """Every task is checked before any changes; with `delete` they are deleted (and [] returned)."""
     if body.delete:
         await engine.delete_tasks(body.keys)
@@ -216,14 +223,14 @@ async def bulk(body: BulkIn, engine: EngineDep) -> list[TaskOut]:
 
 
 @router.get("/projects/{project_id}/dag", response_model=DagOut, tags=["tasks"], summary="The task DAG")
-async def dag(project_id: str, engine: EngineDep) -> DagOut:
+async def get_task_dag(project_id: str, engine: EngineDep) -> DagOut:
     tasks, edges = await engine.dag(project_id)
     keys = {t.id: t.key for t in tasks}
     return DagOut(nodes=[TaskOut.of(t, keys) for t in tasks], edges=[{"from": a, "to": b} for a, b in edges])
 
 
 @router.get("/projects/{project_id}/phases", response_model=list[PhaseOut], tags=["tasks"], summary="Phases")
-async def phases(project_id: str, engine: EngineDep) -> list[PhaseOut]:
+async def list_phases(project_id: str, engine: EngineDep) -> list[PhaseOut]:
     """The tasks grouped by phase, in the order the phases first appear on the board."""
     grouped: dict[str | None, list[str]] = {}
     for task in await engine.tasks(project_id):
@@ -232,7 +239,7 @@ async def phases(project_id: str, engine: EngineDep) -> list[PhaseOut]:
 
 
 @router.get("/projects/{project_id}/metrics", response_model=MetricsOut, tags=["tasks"], summary="Figures")
-async def metrics(project_id: str, engine: EngineDep) -> MetricsOut:
+async def get_metrics(project_id: str, engine: EngineDep) -> MetricsOut:
     return MetricsOut.of(await engine.metrics(project_id))
 
 

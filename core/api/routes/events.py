@@ -19,15 +19,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from ...engine import Engine
 from ...errors import CorralError, NotFound
-from ...models import Event, Run, RunStatus
+from ...models import Event, Run
 from ..dependencies import EngineDep, caller_token
-from ..errors import ERROR_RESPONSES, corral_error_body, error_body, validation_details
+from ..errors import corral_error_body, error_body, validation_details
 from ..schemas import MAX_ID, ApprovalOut, ClientMessage, EventOut
 
 log = logging.getLogger("corral.api")
-router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["events"])
 
-END_TYPES = frozenset(f"run.{status}" for status in RunStatus.ENDED)
 _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -40,14 +39,15 @@ async def list_events(run_id: str, engine: EngineDep,
 
 
 async def resume_point(engine: Engine, run: Run, after_id: int) -> bool:
-    """Check that `after_id` is one of the run's events; False when it was the run's last."""
+    """Check that `after_id` is one of the run's events; False when the run has ended and it was
+    its last (its end, or a note after it: a merge, a push...)."""
     if not after_id:
         return True
-    seen = await engine.events(run.id, after_id=after_id - 1, limit=1)
+    seen = await engine.events(run.id, after_id=after_id - 1, limit=2)
     if not seen or seen[0].id != after_id:
         raise CorralError(f"event {after_id} is not an event of run {run.short_id}",
                           code="UNKNOWN_EVENT_ID", details={"last_event_id": after_id})
-    return seen[0].type not in END_TYPES
+    return len(seen) > 1 or run.active
 
 
 async def feed(source: AsyncIterator[Event], tick: float, closing: asyncio.Event) -> AsyncIterator[list[Event]]:
@@ -113,7 +113,7 @@ def _sse(event: Event) -> str:
                      "description": "`id:` (the event's id), `event:` (its type) and `data:` (its JSON) "
                                     "per event; `:` comment lines keep the connection alive"},
                204: {"description": "The run ended and the client has seen its last event"}})
-async def stream_events(
+async def stream_run_events(
         run_id: str, request: Request, engine: EngineDep,
         last_event_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Replay events after this id")] = None,
         last_event_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None) -> Response:

@@ -17,7 +17,7 @@ from ...errors import NotFound
 from ...landing import RunBranch
 from ...models import Project, Run
 from ..dependencies import EngineDep
-from ..errors import ERROR_RESPONSES
+from ..openapi import errors
 from ..schemas import RunOut
 from ..schemas_landing import (
     BackupOut,
@@ -45,9 +45,11 @@ from ..schemas_landing import (
     TipOut,
 )
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter()
 
-@router.delete("/runs/{run_id}", status_code=204, response_class=Response, tags=["runs"], summary="Delete a run")
+
+@router.delete("/runs/{run_id}", status_code=204, response_class=Response, tags=["runs"], summary="Delete a run",
+               responses=errors(409))
 async def delete_run(run_id: str, engine: EngineDep,
                      force: Annotated[bool, Query(description="Also when its branch holds unmerged or "
                                                               "uncommitted work")] = False) -> Response:
@@ -58,8 +60,8 @@ async def delete_run(run_id: str, engine: EngineDep,
 
 
 @router.post("/runs/{run_id}/reject", response_model=RejectedOut, tags=["changes"],
-             summary="Put files back as they were before the run")
-async def reject(run_id: str, body: RejectIn, engine: EngineDep) -> RejectedOut:
+             summary="Put files back as they were before the run", responses=errors(409))
+async def reject_files(run_id: str, body: RejectIn, engine: EngineDep) -> RejectedOut:
     """Reject one file, several, or every change with `["."]`: each goes back to the run's base
     (a file the run added is removed). Paths are relative to the worktree and must stay in it."""
     run = await engine.run(run_id)
@@ -70,8 +72,8 @@ async def reject(run_id: str, body: RejectIn, engine: EngineDep) -> RejectedOut:
 
 
 @router.post("/runs/{run_id}/revert", response_model=RevertedOut, tags=["changes"],
-             summary="Throw away all of a run's work")
-async def revert(run_id: str, engine: EngineDep) -> RevertedOut:
+             summary="Throw away all of a run's work", responses=errors(409))
+async def revert_run(run_id: str, engine: EngineDep) -> RevertedOut:
     """Reset the run's worktrees to the commit it started from; a backup ref keeps the work reachable."""
     run = await engine.run(run_id)
     backups = await engine.revert(run.id)
@@ -92,8 +94,9 @@ async def _rebase(engine: Engine, run: Run, body: RebaseIn) -> RebasedOut:
                       tips=[TipOut(repo=w.repo_name, commit=t) for w, t in zip(run.worktrees, tips)])
 
 
-@router.post("/runs/{run_id}/merge", response_model=MergedOut, tags=["landing"], summary="Land a run's branch")
-async def merge(run_id: str, engine: EngineDep, body: MergeIn | None = None) -> MergedOut:
+@router.post("/runs/{run_id}/merge", response_model=MergedOut, tags=["landing"], summary="Land a run's branch",
+             responses=errors(409))
+async def merge_run(run_id: str, engine: EngineDep, body: MergeIn | None = None) -> MergedOut:
     """Land the run's branch on the branch it started from (or `into`), in every repo of the run.
     A conflict anywhere is found before anything is written: 409 MERGE_CONFLICT, the files in
     `details.files`, and no repo changed."""
@@ -101,8 +104,8 @@ async def merge(run_id: str, engine: EngineDep, body: MergeIn | None = None) -> 
 
 
 @router.post("/runs/{run_id}/rebase", response_model=RebasedOut, tags=["landing"],
-             summary="Replay a run's branch on its newest base")
-async def rebase(run_id: str, engine: EngineDep, body: RebaseIn | None = None) -> RebasedOut:
+             summary="Replay a run's branch on its newest base", responses=errors(409))
+async def rebase_run(run_id: str, engine: EngineDep, body: RebaseIn | None = None) -> RebasedOut:
     """Replay the run's commits on the newest commit of its base branch (or `onto`).
     409 MERGE_CONFLICT, changing nothing, when they conflict."""
     return await _rebase(engine, await engine.run(run_id), body or RebaseIn())
@@ -115,21 +118,23 @@ async def _push(engine: Engine, run_id: str, remote: str) -> PushedOut:
                      commits=[TipOut(repo=w.repo_name, commit=s) for w, s in zip(run.worktrees, shas)])
 
 
-@router.post("/runs/{run_id}/push", response_model=PushedOut, tags=["landing"], summary="Push a run's branch")
-async def push(run_id: str, engine: EngineDep, body: PushIn | None = None) -> PushedOut:
+@router.post("/runs/{run_id}/push", response_model=PushedOut, tags=["landing"], summary="Push a run's branch",
+             responses=errors(409))
+async def push_run(run_id: str, engine: EngineDep, body: PushIn | None = None) -> PushedOut:
     """Push the run's branch to the same name on `remote` (uncommitted work is committed first)."""
     return await _push(engine, run_id, (body or PushIn()).remote)
 
 
-@router.post("/runs/{run_id}/accept", response_model=PushedOut, tags=["landing"], summary="Accept a run")
-async def accept(run_id: str, engine: EngineDep, body: PushIn | None = None) -> PushedOut:
+@router.post("/runs/{run_id}/accept", response_model=PushedOut, tags=["landing"], summary="Accept a run",
+             responses=errors(409))
+async def accept_run(run_id: str, engine: EngineDep, body: PushIn | None = None) -> PushedOut:
     """Accept the run's work by pushing its branch (to `origin` unless `remote` is given)."""
     return await _push(engine, run_id, (body or PushIn()).remote)
 
 
 @router.post("/runs/{run_id}/pull-request", response_model=PullRequestOut, tags=["landing"],
-             summary="Open a pull request for a run")
-async def pull_request(run_id: str, engine: EngineDep, body: PullRequestIn | None = None) -> PullRequestOut:
+             summary="Open a pull request for a run", responses=errors(409))
+async def open_pull_request(run_id: str, engine: EngineDep, body: PullRequestIn | None = None) -> PullRequestOut:
     """Push the run's branch (to `origin` unless `remote` is given) and open a pull request with the
     GitHub CLI (`gh`) on the server; its URL is kept on the run (`pr_url`). 400 GH_MISSING when
     `gh` is not installed there."""
@@ -140,7 +145,7 @@ async def pull_request(run_id: str, engine: EngineDep, body: PullRequestIn | Non
 
 
 @router.post("/runs/{run_id}/rename-branch", response_model=RunOut, tags=["landing"],
-             summary="Rename a run's branch")
+             summary="Rename a run's branch", responses=errors(409))
 async def rename_branch(run_id: str, body: RenameBranchIn, engine: EngineDep) -> RunOut:
     """Give the run's branch a new name in every repo of the run; its worktrees follow."""
     run = await engine.run(run_id)
@@ -151,7 +156,7 @@ async def rename_branch(run_id: str, body: RenameBranchIn, engine: EngineDep) ->
             summary="A run's agent log",
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                              "description": "What the agent CLI wrote to its stderr"}})
-async def logs(run_id: str, engine: EngineDep) -> PlainTextResponse:
+async def get_run_log(run_id: str, engine: EngineDep) -> PlainTextResponse:
     """The raw log of the run's agent process (its stderr), as plain text. 404 when it has none."""
     run = await engine.run(run_id)
     path = engine.paths.run_log(run.id)
@@ -213,7 +218,7 @@ async def list_branches(project_id: str, engine: EngineDep) -> list[BranchOut]:
 
 
 @router.delete("/projects/{project_id}/branches", status_code=204, response_class=Response, tags=["branches"],
-               summary="Delete a corral branch")
+               summary="Delete a corral branch", responses=errors(409))
 async def delete_branch(project_id: str, branch: BranchQuery, engine: EngineDep, repo_id: RepoQuery = None,
                         force: Annotated[bool, Query(description="Also when it holds unmerged or "
                                                                  "uncommitted work")] = False) -> Response:
@@ -226,7 +231,7 @@ async def delete_branch(project_id: str, branch: BranchQuery, engine: EngineDep,
 
 
 @router.post("/projects/{project_id}/branches/merge", response_model=MergedOut, tags=["branches"],
-             summary="Land a branch's run")
+             summary="Land a branch's run", responses=errors(409))
 async def merge_branch(project_id: str, branch: BranchQuery, engine: EngineDep, repo_id: RepoQuery = None,
                        body: MergeIn | None = None) -> MergedOut:
     """Like POST /runs/{id}/merge for the run the branch belongs to (it lands in every repo of the
@@ -235,7 +240,7 @@ async def merge_branch(project_id: str, branch: BranchQuery, engine: EngineDep, 
 
 
 @router.post("/projects/{project_id}/branches/rebase", response_model=RebasedOut, tags=["branches"],
-             summary="Rebase a branch's run")
+             summary="Rebase a branch's run", responses=errors(409))
 async def rebase_branch(project_id: str, branch: BranchQuery, engine: EngineDep, repo_id: RepoQuery = None,
                         body: RebaseIn | None = None) -> RebasedOut:
     """Like POST /runs/{id}/rebase for the run the branch belongs to."""
@@ -244,7 +249,7 @@ async def rebase_branch(project_id: str, branch: BranchQuery, engine: EngineDep,
 
 @router.get("/projects/{project_id}/branches/pr-status", response_model=list[PullRequestStatusOut],
             tags=["branches"], summary="Pull requests of pushed branches")
-async def pr_status(project_id: str, engine: EngineDep) -> list[PullRequestStatusOut]:
+async def list_pull_requests(project_id: str, engine: EngineDep) -> list[PullRequestStatusOut]:
     """For each pushed corral branch, the pull request recorded for its run. Makes no network calls:
     a pull request opened elsewhere is not seen."""
     project = await engine.project(project_id)
@@ -263,14 +268,14 @@ def _settings(project: Project) -> ProjectSettings:
 
 @router.get("/projects/{project_id}/settings", response_model=ProjectSettings, tags=["settings"],
             summary="A project's settings")
-async def project_settings(project_id: str, engine: EngineDep) -> ProjectSettings:
+async def get_project_settings(project_id: str, engine: EngineDep) -> ProjectSettings:
     project = await engine.project(project_id)
     return _settings(project)
 
 
 @router.put("/projects/{project_id}/settings", response_model=ProjectSettings, tags=["settings"],
             summary="Change a project's settings")
-async def put_project_settings(project_id: str, body: ProjectSettings, engine: EngineDep) -> ProjectSettings:
+async def set_project_settings(project_id: str, body: ProjectSettings, engine: EngineDep) -> ProjectSettings:
     """`post_create` runs in each new worktree of the project (not in those made already); a
     failure is reported as a run.setup_failed event and the run goes on. `max_runs` limits the
     project's runs working at once: more wait as `queued` and start in order."""
@@ -281,7 +286,7 @@ async def put_project_settings(project_id: str, body: ProjectSettings, engine: E
 # -- clean-up --------------------------------------------------------------------------------
 
 @router.post("/clean", response_model=CleanOut, tags=["clean-up"], summary="Remove finished worktrees")
-async def clean(engine: EngineDep, body: CleanIn | None = None) -> CleanOut:
+async def clean_worktrees(engine: EngineDep, body: CleanIn | None = None) -> CleanOut:
     """Remove the worktrees of ended runs whose work is merged or whose branch is gone; a worktree
     with uncommitted changes is always kept. `dry_run` only says what would go."""
     body = body or CleanIn()
@@ -291,7 +296,7 @@ async def clean(engine: EngineDep, body: CleanIn | None = None) -> CleanOut:
 
 
 @router.get("/disk-use", response_model=DiskUseOut, tags=["clean-up"], summary="Disk used by run worktrees")
-async def disk_use(engine: EngineDep) -> DiskUseOut:
+async def get_disk_use(engine: EngineDep) -> DiskUseOut:
     use = await engine.disk_use()
     runs = sorted((RunDiskUse(run_id=k, bytes=v) for k, v in use.items()), key=lambda r: (-r.bytes, r.run_id))
     return DiskUseOut(runs=runs, total_bytes=sum(use.values()))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..dependencies import EngineDep
-from ..errors import ERROR_RESPONSES
+from ..openapi import errors
 from ..schemas import ForkIn, QueueOut, QueueSettings, RewindIn, RunOut, TurnOut
 
-router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["runs"])
 
 
-@router.post("/runs/{run_id}/fork", status_code=201, response_model=RunOut, summary="Fork a run")
+@router.post("/runs/{run_id}/fork", status_code=201, response_model=RunOut, summary="Fork a run",
+             responses=errors(409))
 async def fork_run(run_id: str, body: ForkIn, engine: EngineDep) -> RunOut:
     """A new run on a new branch from where this run is now; its agent goes on from a copy of
     this run's session with `message`. 409 while the run works (pause it first) or without a session."""
@@ -19,18 +20,19 @@ async def fork_run(run_id: str, body: ForkIn, engine: EngineDep) -> RunOut:
 
 
 @router.get("/runs/{run_id}/forks", response_model=list[RunOut], summary="Runs forked from a run")
-async def run_forks(run_id: str, engine: EngineDep) -> list[RunOut]:
+async def list_forks(run_id: str, engine: EngineDep) -> list[RunOut]:
     return [RunOut.of(r) for r in await engine.forks(run_id)]
 
 
 @router.get("/runs/{run_id}/turns", response_model=list[TurnOut], summary="A run's turns")
-async def run_turns(run_id: str, engine: EngineDep) -> list[TurnOut]:
+async def list_turns(run_id: str, engine: EngineDep) -> list[TurnOut]:
     """Each turn of the agent (a model response and its tools) with the snapshot of the worktrees
     after it: the points a rewind can go back to."""
     return [TurnOut(**turn.__dict__) for turn in await engine.turns(run_id)]
 
 
-@router.post("/runs/{run_id}/rewind", response_model=RunOut, summary="Rewind a run to a turn")
+@router.post("/runs/{run_id}/rewind", response_model=RunOut, summary="Rewind a run to a turn",
+             responses=errors(409))
 async def rewind_run(run_id: str, body: RewindIn, engine: EngineDep) -> RunOut:
     """Put the run's worktrees back as they were after `turn` (what was there is kept under
     refs/corral/backup/<run>), and make its next continuation go on from that turn. 409 while it works."""
@@ -38,7 +40,7 @@ async def rewind_run(run_id: str, body: RewindIn, engine: EngineDep) -> RunOut:
 
 
 @router.get("/queue", response_model=QueueOut, tags=["queue"], summary="Runs working and waiting")
-async def queue(engine: EngineDep) -> QueueOut:
+async def get_queue(engine: EngineDep) -> QueueOut:
     """Waiting runs are in the order they will start."""
     active = await engine.runs(frozenset({"queued", "running", "needs_attention"}))
     waiting = sorted((r for r in active if r.status == "queued"), key=lambda r: (r.queued_at or r.created_at, r.id))
@@ -47,7 +49,7 @@ async def queue(engine: EngineDep) -> QueueOut:
 
 
 @router.put("/settings/queue", response_model=QueueSettings, tags=["queue"], summary="Limit runs at once")
-async def put_queue_settings(body: QueueSettings, engine: EngineDep) -> QueueSettings:
+async def set_queue_settings(body: QueueSettings, engine: EngineDep) -> QueueSettings:
     """How many runs may work at once over all projects (null: no limit); more wait as queued.
     A project can have its own limit too (its settings' `max_runs`)."""
     await engine.set_max_runs(body.max_runs)
@@ -55,5 +57,5 @@ async def put_queue_settings(body: QueueSettings, engine: EngineDep) -> QueueSet
 
 
 @router.get("/settings/queue", response_model=QueueSettings, tags=["queue"], summary="The limit of runs at once")
-async def queue_settings(engine: EngineDep) -> QueueSettings:
+async def get_queue_settings(engine: EngineDep) -> QueueSettings:
     return QueueSettings(max_runs=await engine.max_runs())

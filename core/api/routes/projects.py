@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from ...errors import CorralError
-from ..dependencies import EngineDep
-from ..errors import ERROR_RESPONSES
+from ...models import Project
+from ..dependencies import PAGED, EngineDep, Limit, Offset, page
+from ..openapi import errors
 from ..schemas import AgentOut, ProjectIn, ProjectOut, RepoIn, RepoOut
 
-router = APIRouter(tags=["projects"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["projects"])
 
 
 def _existing_folder(path: str) -> Path:
@@ -22,7 +24,8 @@ def _existing_folder(path: str) -> Path:
     return folder
 
 
-@router.post("/projects", status_code=201, response_model=ProjectOut, summary="Create a project")
+@router.post("/projects", status_code=201, response_model=ProjectOut, summary="Create a project",
+             responses=errors(400, 409))
 async def create_project(body: ProjectIn, engine: EngineDep) -> ProjectOut:
     """Create a project, with the git repos given (each one must exist and have a commit)."""
     folders = [_existing_folder(r.repo_path) for r in body.repos]
@@ -36,9 +39,18 @@ async def create_project(body: ProjectIn, engine: EngineDep) -> ProjectOut:
     return ProjectOut.of(await engine.project(project.id))
 
 
-@router.get("/projects", response_model=list[ProjectOut], summary="List projects")
-async def list_projects(engine: EngineDep) -> list[ProjectOut]:
-    return [ProjectOut.of(p) for p in await engine.projects()]
+def _matches(project: Project, search: str) -> bool:
+    words = [project.name, *(r.name for r in project.repos), *(r.path for r in project.repos)]
+    return any(search.lower() in word.lower() for word in words)
+
+
+@router.get("/projects", response_model=list[ProjectOut], summary="List projects, oldest first", responses=PAGED)
+async def list_projects(engine: EngineDep, response: Response,
+                        search: Annotated[str | None, Query(min_length=1, max_length=500, description=(
+                            "Only projects whose name, or a repo's name or path, contains this (any case)"))] = None,
+                        limit: Limit = None, offset: Offset = 0) -> list[ProjectOut]:
+    projects = [p for p in await engine.projects() if search is None or _matches(p, search)]
+    return [ProjectOut.of(p) for p in page(projects, limit, offset, response)]
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, summary="Get a project")
@@ -47,7 +59,7 @@ async def get_project(project_id: str, engine: EngineDep) -> ProjectOut:
 
 
 @router.delete("/projects/{project_id}", status_code=204, response_class=Response,
-               summary="Delete a project")
+               summary="Delete a project", responses=errors(409))
 async def delete_project(project_id: str, engine: EngineDep) -> Response:
     """Forget the project (its repos stay as they are); refused while one of its runs is active."""
     await engine.delete_project(project_id)
@@ -55,7 +67,7 @@ async def delete_project(project_id: str, engine: EngineDep) -> Response:
 
 
 @router.post("/projects/{project_id}/repos", status_code=201, response_model=RepoOut,
-             summary="Add a repo to a project")
+             summary="Add a repo to a project", responses=errors(409))
 async def add_repo(project_id: str, body: RepoIn, engine: EngineDep) -> RepoOut:
     """The path must be a git repository with at least one commit: runs get a worktree of it."""
     project = await engine.project(project_id)
@@ -71,7 +83,7 @@ async def remove_repo(project_id: str, repo_id: str, engine: EngineDep) -> Respo
 
 @router.get("/projects/{project_id}/agents", response_model=list[AgentOut],
             summary="Agent profiles a project can use")
-async def project_agents(project_id: str, engine: EngineDep) -> list[AgentOut]:
+async def list_project_agents(project_id: str, engine: EngineDep) -> list[AgentOut]:
     """The project's own profiles and those of every project (project_id null)."""
     project = await engine.project(project_id)
     return [AgentOut.of(a) for a in await engine.agents() if a.project_id in (None, project.id)]

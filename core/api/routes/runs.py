@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ...errors import CorralError
-from ..dependencies import EngineDep
-from ..errors import ERROR_RESPONSES
+from ..dependencies import PAGED, EngineDep, Limit, Offset, page
+from ..openapi import errors
 from ..schemas import (
     AllowIn,
     ApprovalOut,
@@ -28,10 +28,10 @@ from ..schemas import (
 )
 from .agents import find_agent
 
-router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["runs"])
 
 
-@router.post("/runs", status_code=201, response_model=RunOut, summary="Start a run")
+@router.post("/runs", status_code=201, response_model=RunOut, summary="Start a run", responses=errors(400, 404))
 async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
     """Make the run's branch and worktrees from `source_branch` and start the agent on `task`.
     The run goes on in this server; follow it with the event stream."""
@@ -44,15 +44,17 @@ async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
     return RunOut.of(run)
 
 
-@router.get("/runs", response_model=list[RunOut], summary="List runs, newest first")
-async def list_runs(engine: EngineDep,
+@router.get("/runs", response_model=list[RunOut], summary="List runs, newest first",
+            responses=PAGED | errors(400, 404))
+async def list_runs(engine: EngineDep, response: Response,
                     status: Annotated[list[RunStatusName] | None, Query(description="Repeatable")] = None,
-                    project_id: Annotated[str | None, Query()] = None) -> list[RunOut]:
+                    project_id: Annotated[str | None, Query()] = None,
+                    limit: Limit = None, offset: Offset = 0) -> list[RunOut]:
     runs = await engine.runs(frozenset(status) if status else None)
     if project_id is not None:
         project = await engine.project(project_id)
         runs = [r for r in runs if r.project_id == project.id]
-    return [RunOut.of(r) for r in runs]
+    return [RunOut.of(r) for r in page(runs, limit, offset, response)]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, summary="Get a run")
@@ -60,19 +62,20 @@ async def get_run(run_id: str, engine: EngineDep) -> RunOut:
     return RunOut.of(await engine.run(run_id))
 
 
-@router.post("/runs/{run_id}/cancel", response_model=RunOut, summary="Cancel a run")
+@router.post("/runs/{run_id}/cancel", response_model=RunOut, summary="Cancel a run", responses=errors(409))
 async def cancel_run(run_id: str, engine: EngineDep) -> RunOut:
     """Stop the agent; what it did so far is committed to the run's branch. 409 if it already ended."""
     return RunOut.of(await engine.cancel(run_id))
 
 
-@router.post("/runs/{run_id}/pause", response_model=RunOut, summary="Pause a run")
+@router.post("/runs/{run_id}/pause", response_model=RunOut, summary="Pause a run", responses=errors(409))
 async def pause_run(run_id: str, engine: EngineDep) -> RunOut:
     """Stop the agent but keep its session; its work is committed to the run's branch. 409 if it ended."""
     return RunOut.of(await engine.pause(run_id))
 
 
-@router.post("/runs/{run_id}/continue", response_model=RunOut, summary="Continue a run with a message")
+@router.post("/runs/{run_id}/continue", response_model=RunOut, summary="Continue a run with a message",
+             responses=errors(409))
 async def continue_run(run_id: str, body: ContinueIn, engine: EngineDep) -> RunOut:
     """Resume the agent's session of an ended, paused or interrupted run with a new message, in
     the same worktree. 409 while it is active, without a session, or when another corral took it."""
@@ -85,7 +88,7 @@ async def notify_run(run_id: str, body: NotifyIn, engine: EngineDep) -> RunOut:
 
 
 @router.get("/runs/{run_id}/tasks", response_model=list[RunTaskOut], summary="A run's tasks")
-async def run_tasks(run_id: str, engine: EngineDep) -> list[RunTaskOut]:
+async def list_run_tasks(run_id: str, engine: EngineDep) -> list[RunTaskOut]:
     """The agent's own todo list, rebuilt from its events."""
     return [RunTaskOut(**task.__dict__) for task in await engine.run_tasks(run_id)]
 
@@ -94,13 +97,13 @@ async def run_tasks(run_id: str, engine: EngineDep) -> list[RunTaskOut]:
 
 @router.get("/runs/{run_id}/approvals", response_model=list[ApprovalOut],
             summary="A run's pending permission requests", tags=["approvals"])
-async def pending_approvals(run_id: str, engine: EngineDep) -> list[ApprovalOut]:
+async def list_approvals(run_id: str, engine: EngineDep) -> list[ApprovalOut]:
     return [ApprovalOut.of(a) for a in await engine.approvals(run_id)]
 
 
 @router.post("/runs/{run_id}/approvals/allow", response_model=ApprovalOut,
-             summary="Allow a permission request", tags=["approvals"])
-async def allow(run_id: str, engine: EngineDep, body: AllowIn | None = None) -> ApprovalOut:
+             summary="Allow a permission request", tags=["approvals"], responses=errors(409))
+async def allow_approval(run_id: str, engine: EngineDep, body: AllowIn | None = None) -> ApprovalOut:
     """Allow the oldest pending request (or `request_id`); `always` also allows, for the rest of
     the run, what the agent offered to remember. 409 when nothing is pending."""
     body = body or AllowIn()
@@ -109,8 +112,8 @@ async def allow(run_id: str, engine: EngineDep, body: AllowIn | None = None) -> 
 
 
 @router.post("/runs/{run_id}/approvals/deny", response_model=ApprovalOut,
-             summary="Deny a permission request", tags=["approvals"])
-async def deny(run_id: str, engine: EngineDep, body: DenyIn | None = None) -> ApprovalOut:
+             summary="Deny a permission request", tags=["approvals"], responses=errors(409))
+async def deny_approval(run_id: str, engine: EngineDep, body: DenyIn | None = None) -> ApprovalOut:
     """Deny the oldest pending request (or `request_id`); the agent is told `message`."""
     body = body or DenyIn()
     return ApprovalOut.of(await engine.approve(run_id, allow=False, message=body.message,
@@ -120,7 +123,7 @@ async def deny(run_id: str, engine: EngineDep, body: DenyIn | None = None) -> Ap
 # -- what changed ------------------------------------------------------------------------------
 
 @router.get("/runs/{run_id}/changes", response_model=ChangesOut, summary="A run's diff", tags=["changes"])
-async def changes(run_id: str, engine: EngineDep,
+async def get_run_diff(run_id: str, engine: EngineDep,
                   path: Annotated[list[str] | None, Query(description="Only these files; repeatable")] = None,
                   ) -> ChangesOut:
     """The unified diff of the run's work against the commit it started from."""
@@ -130,7 +133,7 @@ async def changes(run_id: str, engine: EngineDep,
 
 @router.get("/runs/{run_id}/diff-stats", response_model=DiffStatsOut, summary="Files changed by a run",
             tags=["changes"])
-async def diff_stats(run_id: str, engine: EngineDep) -> DiffStatsOut:
+async def get_diff_stats(run_id: str, engine: EngineDep) -> DiffStatsOut:
     run = await engine.run(run_id)
     files = [FileChangeOut.of(w.repo_name, c) for w, found in await engine.changes(run.id) for c in found]
     return DiffStatsOut(run_id=run.id, files_changed=len(files), insertions=sum(f.added for f in files),
@@ -138,8 +141,8 @@ async def diff_stats(run_id: str, engine: EngineDep) -> DiffStatsOut:
 
 
 @router.post("/runs/{run_id}/commit", response_model=CommitsOut, summary="Commit a run's worktree",
-             tags=["changes"])
-async def commit(run_id: str, body: CommitIn, engine: EngineDep) -> CommitsOut:
+             tags=["changes"], responses=errors(409))
+async def commit_run(run_id: str, body: CommitIn, engine: EngineDep) -> CommitsOut:
     """Commit what the run's worktrees hold on its branch (after the run ended; 409 before)."""
     run = await engine.run(run_id)
     made = await engine.commit(run.id, body.message)

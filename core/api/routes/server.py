@@ -20,6 +20,7 @@ def corral_version() -> str:
 
 
 @router.get("/health", response_model=HealthOut, summary="Is the server up")
-async def health(engine: EngineDep) -> HealthOut:
-    """Needs no token, also beyond loopback."""
+@router.head("/health", include_in_schema=False)
+async def get_health(engine: EngineDep) -> HealthOut:
+    """Needs no token, also beyond loopback. HEAD answers the same, without the body."""
     return HealthOut(version=corral_version(), runs_driven=len(engine.driving()))

@@ -12,7 +12,6 @@ from ...errors import NotFound
 from ...models import now
 from ...store.api_tables import Webhook
 from ..dependencies import EngineDep
-from ..errors import ERROR_RESPONSES
 from ..schemas import (
     DeliveryOut,
     NotificationSettings,
@@ -22,7 +21,7 @@ from ..schemas import (
 )
 from ..webhooks import NOTIFICATIONS_ID
 
-router = APIRouter(tags=["webhooks"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["webhooks"])
 
 
 @router.post("/projects/{project_id}/webhooks", status_code=201, response_model=WebhookCreated,
@@ -39,7 +38,7 @@ async def create_webhook(project_id: str, body: WebhookIn, engine: EngineDep) ->
 
 @router.get("/projects/{project_id}/webhooks", response_model=list[WebhookOut],
             summary="A project's webhooks")
-async def project_webhooks(project_id: str, engine: EngineDep) -> list[WebhookOut]:
+async def list_webhooks(project_id: str, engine: EngineDep) -> list[WebhookOut]:
     project = await engine.project(project_id)
     return [WebhookOut.of(w) for w in await engine.store.webhooks(project.id)]
 
@@ -65,7 +64,7 @@ async def delete_webhook(webhook_id: str, engine: EngineDep) -> Response:
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut],
             summary="A webhook's latest delivery attempts")
-async def deliveries(webhook_id: str, engine: EngineDep,
+async def list_deliveries(webhook_id: str, engine: EngineDep,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeliveryOut]:
     """Oldest first; the attempts at one delivery share its `delivery_id` (sent as X-Delivery-ID)."""
     await _webhook(engine, webhook_id)
@@ -85,7 +84,7 @@ async def get_notifications(engine: EngineDep) -> NotificationSettings:
 
 @router.put("/settings/notifications", response_model=NotificationSettings, tags=["settings"],
             summary="Change where run notifications go")
-async def put_notifications(body: NotificationSettings, engine: EngineDep) -> NotificationSettings:
+async def set_notifications(body: NotificationSettings, engine: EngineDep) -> NotificationSettings:
     """Events of every project's runs are posted to the Discord webhook URL; null turns them off.
     Its deliveries are at /api/webhooks/notifications/deliveries."""
     if body.discord_webhook_url is None:
