@@ -76,7 +76,8 @@ async def test_tasks_are_made_changed_filtered_and_deleted_over_http(client, eng
     error_of(await client.post("/api/tasks/bulk", json={"keys": [first["key"], "NOPE-1"], "priority": "high"}),
              404, "TASK_NOT_FOUND")
     assert (await client.get(f"/api/tasks/{first['key']}")).json()["priority"] == "low"  # nothing changed
-    error_of(await client.patch(f"/api/tasks/{first['key']}", json={"status": "done"}), 422)
+    error_of(await client.patch(f"/api/tasks/{first['key']}", json={"status": "done"}), 409, "TASK_STATUS")
+    error_of(await client.patch(f"/api/tasks/{first['key']}", json={"status": "running"}), 422)
     error_of(await client.post(f"{base}/tasks", json={"title": ""}), 422)
     assert (await client.delete(f"/api/tasks/{first['key']}")).status_code == 204
     assert (await client.get(f"/api/tasks/{second['key']}")).json()["depends_on"] == []

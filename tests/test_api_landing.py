@@ -74,11 +74,11 @@ async def test_a_finished_run_is_merged_listed_as_merged_and_deleted(client, eng
     run = await finished(client, engine, model, project, {"hello.py": "print('hi')\n"})
     [branch] = (await client.get(f"/api/projects/{project['id']}/branches")).json()
     assert branch | {"name": run["branch"], "run_id": run["id"], "repo": "app", "base": "main", "ahead": 1,
-                     "behind": 0, "merged": False, "pushed": False} == branch
+                     "behind": 0, "merged": False, "changed": True, "pushed": False} == branch
     assert branch["worktree"] == run["worktrees"][0]["path"] and branch["subject"]
     assert branch["repo_id"] == project["repos"][0]["id"] and len(branch["tip"]) == 40
 
-    merged = await client.post(f"/api/runs/{run['id']}/merge", json={})
+    merged = await client.post(f"/api/runs/{run['id']}/merge", json={"how": "merge"})
     assert merged.status_code == 200, merged.text
     [landing] = merged.json()["landings"]
     assert (landing["repo"], landing["target"], landing["how"]) == ("app", "main", "fast-forward")

@@ -56,6 +56,8 @@ class TaskOut(BaseModel):
     tags: list[str]
     depends_on: list[str] = Field(description="Keys of the tasks it waits for")
     run_id: str | None
+    no_changes: bool = Field(False, description="In review, but its run changed nothing: there is nothing to "
+                                                "merge (set its status to done when that was right)")
     position: int
     created_at: str
     updated_at: str
@@ -133,7 +135,8 @@ class TaskUpdate(Body):
     tags: list[Tag] | None = Field(None, max_length=50)
     phase: str | None = Field(None, max_length=200)
     depends_on: list[Key] | None = Field(None, max_length=500)
-    status: Literal["backlog", "queued"] | None = None
+    status: Literal["backlog", "queued", "done"] | None = Field(
+        None, description="backlog or queued; done only for a task in review whose run changed nothing")
     position: int | None = Field(None, ge=0, le=1_000_000_000)
 
     def changes(self) -> dict:

@@ -53,9 +53,9 @@ class RevertedOut(BaseModel):
 class MergeIn(Body):
     model_config = example(how="squash", into="main", message="Add a /health endpoint")
 
-    how: Literal["merge", "squash", "rebase"] = Field(
-        "merge", description="merge: fast-forward when it can, else a merge commit; squash: one commit; "
-                             "rebase: the run's commits replayed on the target")
+    how: Literal["squash", "merge", "rebase"] = Field(
+        "squash", description="squash: one commit holding the run's work (the default); merge: fast-forward "
+                              "when it can, else a merge commit; rebase: the run's commits replayed on the target")
     into: BranchName | None = Field(None, description="Branch to land on (default: the one the run started from)")
     message: Message | None = Field(None, description="Message of the merge or squash commit")
 
@@ -139,7 +139,8 @@ class BranchOut(BaseModel):
     committed_at: str
     ahead: int = Field(description="Commits on the branch that its base does not have")
     behind: int = Field(description="Commits on its base that the branch does not have")
-    merged: bool
+    merged: bool = Field(description="Its base holds its work: merged, fast-forwarded or squashed in")
+    changed: bool = Field(description="It has commits of its own; false: no changes, so nothing to merge")
     pushed: bool = Field(description="A remote-tracking branch of the same name holds the tip")
     worktree: str | None = Field(description="Where it is checked out")
     base: str | None = Field(description="What ahead, behind and merged compare with")
@@ -150,7 +151,7 @@ class BranchOut(BaseModel):
         b = found.branch
         return cls(project_id=found.project_id, repo_id=found.repo_id, repo=found.repo_name, name=b.name,
                    tip=b.tip, subject=b.subject, committed_at=b.committed_at, ahead=b.ahead, behind=b.behind,
-                   merged=b.merged, pushed=b.pushed, worktree=b.worktree, base=b.base, run_id=found.run_id)
+                   merged=b.merged, changed=b.changed, pushed=b.pushed, worktree=b.worktree, base=b.base, run_id=found.run_id)
 
 
 class PullRequestStatusOut(BaseModel):

@@ -60,9 +60,12 @@ async def get_project(project_id: str, engine: EngineDep) -> ProjectOut:
 
 @router.delete("/projects/{project_id}", status_code=204, response_class=Response,
                summary="Delete a project", responses=errors(409))
-async def delete_project(project_id: str, engine: EngineDep) -> Response:
-    """Forget the project (its repos stay as they are); refused while one of its runs is active."""
-    await engine.delete_project(project_id)
+async def delete_project(project_id: str, engine: EngineDep, force: Annotated[bool, Query(
+        description="Also delete runs whose work is not merged")] = False) -> Response:
+    """Forget the project and its runs, with their branches and worktrees (its repos stay as they are);
+    refused, deleting nothing, while one of its runs is active, or (409 PROJECT_UNMERGED) while a run
+    holds work not merged, unless forced."""
+    await engine.delete_project(project_id, force=force)
     return Response(status_code=204)
 
 
