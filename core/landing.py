@@ -288,6 +288,11 @@ class Landing:
                 f"project {project.name!r} has {plural(len(unmerged), 'run')} with work not merged "
                 f"({', '.join(r.short_id for r in unmerged)}): land or delete "
                 f"{'it' if len(unmerged) == 1 else 'them'} first, or force", code="PROJECT_UNMERGED")
+        for run in runs:  # what would stop a delete half way is found before any is deleted
+            for worktree in run.worktrees:
+                if await asyncio.to_thread(git.current_branch, worktree.repo_path) == run.branch:
+                    raise Conflict(f"run {run.short_id}'s branch {run.branch} is checked out in "
+                                   f"{worktree.repo_path}: switch to another branch first", code="BRANCH_CHECKED_OUT")
         for run in runs:
             await self.delete_run(run.id, force=True)
 

@@ -101,7 +101,8 @@ class AgentProcess:
             raise
         self.pid = self._proc.pid
         # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
-        self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE)
+        self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE,
+                               use_poll=True)  # select() fails on a descriptor past 1023
         self._proc.stdout.close()
 
     async def lines(self) -> AsyncIterator[list[bytes]]:

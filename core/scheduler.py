@@ -14,7 +14,7 @@ import logging
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from . import git
@@ -63,7 +63,7 @@ def _what_it_needs(dep: Task) -> str:
     return dep.status
 
 
-def _holds_work(run: Run) -> bool:
+def _has_commits(run: Run) -> bool:
     """Whether the run's branch has a commit of its own in some repo (a gone branch counts as
     work: where it went is for `is_landed` to say)."""
     for worktree in run.worktrees:
@@ -229,16 +229,19 @@ class Scheduler:
 
     async def _follow_run(self, task: Task, run: Run | None) -> bool:
         """Move a task on as its run did: ended runs, and review work that was merged. True if it moved."""
+        moved = False
         if task.status == TaskStatus.RUNNING and run is not None and run.status in RUN_ENDED_AS:
-            return await self.store.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status])
+            if not await self.store.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status]):
+                return False
+            moved, task = True, replace(task, status=RUN_ENDED_AS[run.status])  # and on, in this same pass
         if task.status == TaskStatus.REVIEW and run is not None and run.worktrees:
-            changed = await asyncio.to_thread(_holds_work, run)
+            changed = await asyncio.to_thread(_has_commits, run)
             if task.no_changes == changed:
                 await self.store.update_task(task.id, {"no_changes": not changed}, [])
             if not changed:
-                return False  # nothing to merge, so nothing was merged: the user says what it is
+                return moved  # nothing to merge, so nothing was merged: the user says what it is
             landed = [await asyncio.to_thread(git.is_landed, w.repo_path, run.branch, w.base_branch or w.base_sha)
                       for w in run.worktrees]
             if all(landed):
-                return await self.store.claim_task(task.id, TaskStatus.REVIEW, TaskStatus.DONE)
-        return False
+                return await self.store.claim_task(task.id, TaskStatus.REVIEW, TaskStatus.DONE) or moved
+        return moved

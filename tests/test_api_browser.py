@@ -42,20 +42,21 @@ async def _project(client: httpx.AsyncClient, repo: Path) -> dict:
 async def test_a_page_reaching_the_server_by_another_name_can_neither_read_nor_start_runs(server, repo):
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         project = await _project(client, repo)
-        for host in ("evil.example", f"evil.example:{server.port}", f"localhost:{server.port + 1}"):
+        for host in ("evil.example", f"evil.example:{server.port}", "[::1]evil.example"):
             message = error_of(await client.get("/api/projects", headers={"Host": host}), 403, "HOST_NOT_ALLOWED")
             assert repr(host) in message and "--allowed-host" in message
         started = await client.post("/api/runs", json={"project_id": project["id"], "task": "rm -rf ~"},
                                     headers={"Host": f"evil.example:{server.port}"})
         error_of(started, 403, "HOST_NOT_ALLOWED")
         assert (await client.get("/api/runs")).json() == []
-        for host in ("localhost", f"localhost:{server.port}", "127.0.0.1", f"[::1]:{server.port}"):
+        for host in ("localhost", f"localhost:{server.port}", "127.0.0.1", f"[::1]:{server.port}",
+                     f"localhost:{server.port + 1}"):  # the last: through a tunnel or a port mapping
             assert (await client.get("/api/projects", headers={"Host": host})).status_code == 200, host
 
 
 async def test_a_foreign_page_cannot_change_anything_with_or_without_a_body(server, engine):
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        for origin in (EVIL, "null", f"http://localhost:{server.port + 1}"):
+        for origin in (EVIL, "null", f"http://localhost:{server.port + 1}", "http://localhost"):
             message = error_of(await client.post("/api/queue/pause", headers={"Origin": origin}),
                                403, "ORIGIN_NOT_ALLOWED")
             assert origin in message and "--allowed-origin" in message
@@ -112,7 +113,25 @@ def test_the_names_a_server_answers_to_beyond_loopback_are_its_address_and_those
     assert ServerNames.of(settings).answers_to(host) is answers
 
 
+@pytest.mark.parametrize(("settings", "origin", "trusted"), [
+    (ServerSettings(port=3000), "http://localhost:3000", True),
+    (ServerSettings(port=3000), "http://LOCALHOST:3000", True),
+    (ServerSettings(port=3000), "http://localhost", False),  # a page on port 80 is another site
+    (ServerSettings(port=80), "http://localhost", True),
+    (ServerSettings(port=3000, allowed_hosts=["*"]), "http://evil.example", False),
+    (ServerSettings(port=3000, allowed_hosts=["localhost"]), "http://localhost:8080", False),
+    (ServerSettings(port=3000, allowed_origins=["https://dash.example"]), "https://dash.example:443", True),
+    (ServerSettings(port=3000, allowed_origins=["https://dash.example"]), "http://dash.example", False),
+])
+def test_only_the_servers_own_origins_and_those_allowed_are_trusted(settings, origin, trusted):
+    """A name allowed as a Host never makes its pages trusted: a wildcard or a port-less name would
+    let every page on it answer an agent's permission request."""
+    assert ServerNames.of(settings).trusts(origin) is trusted
+
+
 def test_an_allowed_origin_must_be_a_web_origin():
     with pytest.raises(ValueError, match="not a web origin"):
         ServerSettings(allowed_origins=["dash.example"])
+    with pytest.raises(ValueError, match="not a web origin"):
+        ServerSettings(cors_origins=["*"])
     assert ServerNames.of(ServerSettings(cors_origins=["http://localhost:5173"])).trusts("http://localhost:5173")

@@ -97,6 +97,13 @@ def test_a_branch_with_no_commits_of_its_own_is_not_merged_and_a_squashed_one_is
     assert (squashed.ahead, squashed.merged, squashed.changed) == (1, True, True)
 
 
+def test_a_fork_made_on_unmerged_work_holds_that_work_though_it_has_no_commit_of_its_own(repo, wt):
+    commit(wt, "work", {"a.txt": "a\n"})
+    run(repo, "branch", "corral/run-f0f0f0f0", BRANCH)  # a fork starts at its parent's tip
+    fork = next(b for b in git.corral_branches(repo) if b.name == "corral/run-f0f0f0f0")
+    assert (fork.ahead, fork.changed, fork.merged) == (1, True, False)
+
+
 # --- push --------------------------------------------------------------------------------
 
 

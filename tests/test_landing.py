@@ -11,7 +11,7 @@ from model_server import text, tool
 
 from core import git as git_module
 from core.errors import CorralError
-from core.models import RunStatus
+from core.models import Run, RunStatus
 
 
 def git(repo: Path, *args: str) -> str:
@@ -206,6 +206,25 @@ async def test_deleting_a_project_deletes_its_runs_but_never_unmerged_work_unask
     assert await engine.runs() == [] and await engine.projects() == []
     assert git(repo, "branch", "--list", "corral/*") == ""
     assert not Path(kept.worktrees[0].path).exists() and not Path(empty.worktrees[0].path).exists()
+
+
+async def test_a_project_delete_that_would_stop_half_way_deletes_nothing(engine, model, repo):
+    project = await engine.add_project(repo)
+
+    async def run(script: list) -> Run:
+        model.set_script(script)
+        return await engine.wait((await engine.start_run(project.id, "work")).id)
+
+    empty = await run([text("Nothing to do.")])  # one before and one after: whichever is deleted first
+    kept = await run([tool("Write", {"file_path": "work.txt", "content": "work\n"}), text("Done.")])
+    await run([text("Nothing to do.")])
+    git(repo, "worktree", "remove", "--force", kept.worktrees[0].path)
+    git(repo, "checkout", "-q", kept.branch)  # the user took the branch into their own checkout
+    before = (git(repo, "for-each-ref"), [r.id for r in await engine.runs()])
+    with pytest.raises(CorralError, match="is checked out in"):
+        await engine.delete_project(kept.project_id, force=True)
+    assert (git(repo, "for-each-ref"), [r.id for r in await engine.runs()]) == before
+    assert Path(empty.worktrees[0].path).exists() and [p.id for p in await engine.projects()] == [kept.project_id]
 
 
 async def test_a_project_with_an_active_run_is_not_deleted(engine, model, repo):

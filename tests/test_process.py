@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import sys
 import textwrap
 
@@ -135,3 +136,22 @@ async def test_stop_is_gentle_first(tmp_path):
     assert await anext(lines) == [b"ready"]
     assert await proc.stop() == 0
     assert await anext(lines) == [b"interrupted"]
+
+
+async def test_output_is_read_when_the_process_holds_more_than_a_thousand_files(tmp_path):
+    """A busy server may hold many descriptors; the pipe's then lands past select()'s limit of 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.fail(f"the descriptor limit ({hard}) leaves no room for this test")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    held = []
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        held = [os.dup(null) for _ in range(1100)] + [null]
+        proc = AgentProcess(python("print('far along')"), tmp_path, dict(os.environ), tmp_path / "stderr.log")
+        assert [line async for batch in proc.lines() for line in batch] == [b"far along"]
+        assert await proc.wait() == 0
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -150,3 +150,16 @@ async def test_a_task_whose_run_changed_nothing_stays_in_review_and_its_dependen
     assert tasks[top.key].status == TaskStatus.REVIEW and not tasks[top.key].no_changes
     with pytest.raises(Conflict, match="has work to merge"):
         await engine.update_task(top.key, status=TaskStatus.DONE)
+
+
+async def test_one_pass_moves_a_task_to_review_and_says_its_run_changed_nothing(engine, model, repo):
+    """A `corral drive` runs one pass when its run ends: with no dashboard open, that pass is all."""
+    model.set_script([text("Nothing needed changing.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "check the config")
+    assert (await engine.wait(run.id)).status == "completed"
+    task = await engine.create_task(project.id, "check the config", status=TaskStatus.QUEUED)
+    assert await engine.store.claim_task(task.id, TaskStatus.QUEUED, TaskStatus.RUNNING, run_id=run.id)
+    await engine.schedule()
+    task = await engine.task(task.key)
+    assert task.status == TaskStatus.REVIEW and task.no_changes

@@ -35,6 +35,7 @@ class RunsFeed:
         self.loaded_once = False
         self._loading_runs = False
         self._runs_again = False
+        self._gone_projects: set[str] = set()  # left behind by an older corral's project delete
         self._transcript_loading = False
         self._held: list[Event] = []
         self._attention: set[str] = set()
@@ -111,8 +112,9 @@ class RunsFeed:
     async def _load_runs(self) -> None:
         try:
             runs = await self.app.engine.runs()
-            if {r.project_id for r in runs} - {p.id for p in self.app.projects}:
+            if unknown := {r.project_id for r in runs} - {p.id for p in self.app.projects} - self._gone_projects:
                 await self.app.load_projects()  # added elsewhere since: its runs need its name
+                self._gone_projects |= unknown - {p.id for p in self.app.projects}
             pending = {}
             for run in runs:
                 if run.status == RunStatus.NEEDS_ATTENTION:

@@ -47,6 +47,7 @@ class ServerSettings:
             if isinstance(value, str):  # `allowed_hosts = "a.example"` in config.toml means one
                 setattr(self, name, [value])
         self.allowed_origins = [origin_of(o) for o in self.allowed_origins]
+        self.cors_origins = [origin_of(o) for o in self.cors_origins]  # "*" would let every page in
 
     @property
     def tokens_required(self) -> bool:

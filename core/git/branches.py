@@ -33,7 +33,7 @@ class Branch:
     ahead: int  # commits on the branch that base does not have
     behind: int  # commits on base that the branch does not have
     merged: bool  # base holds the branch's work: its tip is in base's history, or it was squashed in
-    changed: bool  # it has commits of its own (its tip is not where it was made)
+    changed: bool  # it holds work: commits since it was made, or commits its base does not have
     pushed: bool  # a remote-tracking branch of the same name has the tip
     worktree: str | None  # where it is checked out
     base: str | None  # what ahead, behind and merged compare with
@@ -83,7 +83,8 @@ def corral_branches(repo: str | Path, base: str | None = None,
                     except GitError:
                         continue
             ahead, behind = h.counts(tip, base_sha) if base_sha else (0, 0)
-            changed = tip != _made_at(r, HEADS + b"corral/" + ref)
+            # Commits since it was made, or work its base lacks (a fork starts on its parent's work).
+            changed = ahead > 0 or tip != _made_at(r, HEADS + b"corral/" + ref)
             when = datetime.fromtimestamp(c.commit_time, timezone(timedelta(seconds=c.commit_timezone)))
             out.append(Branch(
                 name=name,

@@ -76,8 +76,11 @@ class TranscriptView(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False)
 
     def add_events(self, events_: list[Event]) -> None:
+        picked = self.blocks[self.cursor] if 0 <= self.cursor < len(self.blocks) else None
         first = self.transcript.add(events_)
         if first is not None:
+            if picked is not None:  # a tool's block may have moved below its request: the cursor goes with it
+                self.cursor = next((i for i, block in enumerate(self.blocks) if block is picked), -1)
             self._rebuild(first)
 
     @property
