@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
 
+from ..api import tokens
 from ..config import Paths
 from ..errors import CorralError
 from ..store import Store
-from . import tokens
+from .root import json_option, print_json
 
 T = TypeVar("T")
 
@@ -48,12 +48,12 @@ def token() -> None:
 @token.command("create")
 @click.option("--name", default="token", show_default=True, help="What the token is for.")
 @click.option("--read-only", is_flag=True, help="May read and follow runs, but not start or change anything.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 def create(name: str, read_only: bool, as_json: bool) -> None:
     """Make a token and print it; it is shown this once and only its hash is kept."""
     made, text = _with_store(lambda store: tokens.create_token(store, name, read_only))
     if as_json:
-        click.echo(json.dumps({**_listed(made), "token": text}, indent=2))
+        print_json({**_listed(made), "token": text})
         return
     click.echo(text)
     kind = "read-only" if read_only else "full access"
@@ -62,12 +62,12 @@ def create(name: str, read_only: bool, as_json: bool) -> None:
 
 
 @token.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 def list_tokens(as_json: bool) -> None:
     """List tokens (never their secret)."""
     found = _with_store(lambda store: store.api_tokens())
     if as_json:
-        click.echo(json.dumps([_listed(t) for t in found], indent=2))
+        print_json([_listed(t) for t in found])
         return
     if not found:
         click.echo("no tokens yet: make one with `corral token create --name NAME`")
@@ -82,3 +82,6 @@ def revoke(key: str) -> None:
     """Revoke a token by its id or name: requests with it get 401 from then on."""
     revoked = _with_store(lambda store: tokens.revoke_token(store, key))
     click.echo(f"revoked token {revoked.name} ({revoked.id})")
+
+
+COMMANDS = [token]

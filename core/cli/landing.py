@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import click
 
-from . import render
-from .cli import _print_json, engine_command, main
-from .engine import Engine
-from .landing import to_json
+from .. import render
+from ..engine import Engine
+from ..landing import to_json
+from .root import engine_command, json_option, print_json
 
 
-@main.command("diff")
+@click.command("diff")
 @click.argument("run_key", metavar="RUN")
 @click.option("--stat", is_flag=True, help="Files changed with lines added and deleted.")
-@click.option("--json", "as_json", is_flag=True, help="The changed files with their counts, as JSON.")
+@json_option("The changed files with their counts, as JSON.")
 @engine_command
 async def diff(engine: Engine, run_key: str, stat: bool, as_json: bool) -> None:
     """Print what a run changed against the commit it started from."""
@@ -22,11 +22,11 @@ async def diff(engine: Engine, run_key: str, stat: bool, as_json: bool) -> None:
         return
     changes = await engine.changes(run_key)
     if as_json:
-        return _print_json([{"repo": w.repo_name, **c.__dict__} for w, files in changes for c in files])
+        return print_json([{"repo": w.repo_name, **c.__dict__} for w, files in changes for c in files])
     click.echo(render.stat(changes))
 
 
-@main.command("reject")
+@click.command("reject")
 @click.argument("run_key", metavar="RUN")
 @click.argument("paths", metavar="FILE...", nargs=-1, required=True)
 @engine_command
@@ -36,7 +36,7 @@ async def reject(engine: Engine, run_key: str, paths: tuple[str, ...]) -> None:
         click.echo(f"rejected {path}")
 
 
-@main.command("revert")
+@click.command("revert")
 @click.argument("run_key", metavar="RUN")
 @engine_command
 async def revert(engine: Engine, run_key: str) -> None:
@@ -45,22 +45,22 @@ async def revert(engine: Engine, run_key: str) -> None:
         click.echo(f"reverted; the work is kept at {backup.ref} ({backup.commit[:8]})")
 
 
-@main.command("commit")
+@click.command("commit")
 @click.argument("run_key", metavar="RUN")
 @click.option("-m", "--message", required=True,
               help="The commit message; {changes} in it becomes a list of what changed.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> None:
     """Commit what the run's worktree holds on its branch."""
     made = await engine.commit(run_key, message)
     if as_json:
-        return _print_json([{"repo": w.repo_name, "commit": sha} for w, sha in made])
+        return print_json([{"repo": w.repo_name, "commit": sha} for w, sha in made])
     for worktree, sha in made:
         click.echo(f"{worktree.repo_name}: committed {sha[:8]}")
 
 
-@main.command("merge")
+@click.command("merge")
 @click.argument("run_key", metavar="RUN")
 @click.option("--squash", "how", flag_value="squash", default=True,
               help="Land the run as one commit, its checkpoints squashed (the default).")
@@ -69,7 +69,7 @@ async def commit(engine: Engine, run_key: str, message: str, as_json: bool) -> N
 @click.option("--rebase", "how", flag_value="rebase", help="Replay the run's commits on the branch.")
 @click.option("--into", help="The branch to land on (default: the one the run started from).")
 @click.option("-m", "--message", help="Message of the merge or squash commit.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def merge(engine: Engine, run_key: str, how: str, into: str | None, message: str | None,
                 as_json: bool) -> None:
@@ -77,12 +77,12 @@ async def merge(engine: Engine, run_key: str, how: str, into: str | None, messag
     changes nothing and exits non-zero, naming the files."""
     landed = await engine.merge(run_key, how, into, message)
     if as_json:
-        return _print_json([{**l.__dict__, "repo": str(l.repo)} for l in landed])
+        return print_json([{**l.__dict__, "repo": str(l.repo)} for l in landed])
     for landing in landed:
         click.echo(f"{landing.how}: {landing.target} is now {landing.commit[:8]} ({landing.repo.name})")
 
 
-@main.command("rebase")
+@click.command("rebase")
 @click.argument("run_key", metavar="RUN")
 @click.option("--onto", help="The branch to replay on (default: the one the run started from).")
 @engine_command
@@ -92,15 +92,15 @@ async def rebase(engine: Engine, run_key: str, onto: str | None) -> None:
         click.echo(f"rebased: the run's branch is now {tip[:8]}")
 
 
-@main.command("branches")
+@click.command("branches")
 @click.option("--project", "project_key", help="Only this project's repos.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def branches(engine: Engine, project_key: str | None, as_json: bool) -> None:
     """Every corral branch with ahead/behind its base, its run, merged and pushed."""
     found = await engine.branches(project_key)
     if as_json:
-        return _print_json([to_json(b) for b in found])
+        return print_json([to_json(b) for b in found])
     if not found:
         click.echo("no corral branches")
     for item in found:
@@ -111,7 +111,7 @@ async def branches(engine: Engine, project_key: str | None, as_json: bool) -> No
                    f"{b.subject[:40]}")
 
 
-@main.group("branch")
+@click.group("branch")
 def branch() -> None:
     """Rename or delete a corral branch."""
 
@@ -137,7 +137,7 @@ async def branch_rename(engine: Engine, run_key: str, name: str) -> None:
     click.echo(f"run {run.short_id} is on {run.branch}")
 
 
-@main.command("push")
+@click.command("push")
 @click.argument("run_key", metavar="RUN")
 @click.option("--remote", default="origin", show_default=True)
 @engine_command
@@ -148,7 +148,7 @@ async def push(engine: Engine, run_key: str, remote: str) -> None:
         click.echo(f"pushed {run.branch} ({sha[:8]}) to {remote}")
 
 
-@main.command("pr")
+@click.command("pr")
 @click.argument("run_key", metavar="RUN")
 @click.option("--title", help="Pull request title (default: the task's first line).")
 @click.option("--body", help="Pull request body.")
@@ -158,7 +158,7 @@ async def pull_request(engine: Engine, run_key: str, title: str | None, body: st
     click.echo(await engine.pull_request(run_key, title, body))
 
 
-@main.command("delete")
+@click.command("delete")
 @click.argument("run_key", metavar="RUN")
 @click.option("--force", is_flag=True, help="Delete even when its branch holds unmerged work.")
 @engine_command
@@ -169,7 +169,7 @@ async def delete(engine: Engine, run_key: str, force: bool) -> None:
     click.echo(f"deleted run {run.short_id}")
 
 
-@main.command("clean")
+@click.command("clean")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @engine_command
 async def clean(engine: Engine, dry_run: bool) -> None:
@@ -181,3 +181,6 @@ async def clean(engine: Engine, dry_run: bool) -> None:
     kept = await engine.disk_use(leaving={item.path for item in removed})
     click.echo(f"{remove} {render.plural(len(removed), 'worktree')} ({render.size(sum(c.bytes for c in removed))}); "
                f"{keep} the worktrees of {render.plural(len(kept), 'run')} ({render.size(sum(kept.values()))})")
+
+
+COMMANDS = [diff, reject, revert, commit, merge, rebase, branches, branch, push, pull_request, delete, clean]

@@ -1,18 +1,15 @@
-"""The verbs of planning and the task board: plan, tasks, task, queue pause/resume/run, metrics."""
+"""The verbs of planning and the task board: plan, tasks, task, metrics."""
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
-from . import render
-from .cli import _default_project, _print_json, engine_command, main
-from .cli_lifecycle import queue
-from .engine import Engine
-from .models import PRIORITIES, TASK_TYPES, Plan, Task, TaskStatus
-from .planning import EFFORTS, GRANULARITIES
-from .scheduler import spawn_driver
+from .. import render
+from ..engine import Engine
+from ..models import PRIORITIES, TASK_TYPES, Plan, Task, TaskStatus
+from ..planning import EFFORTS, GRANULARITIES
+from ..scheduler import spawn_driver
+from .root import default_project, engine_command, json_option, print_json
 
 
 def task_line(task: Task) -> str:
@@ -34,7 +31,7 @@ class _PlanGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@main.group(cls=_PlanGroup)
+@click.group(cls=_PlanGroup)
 def plan() -> None:
     """Plan work with an agent that explores the code read-only: `corral plan TOPIC`."""
 
@@ -47,19 +44,19 @@ def plan() -> None:
 @click.option("--granularity", type=click.Choice(list(GRANULARITIES)), default="balanced", show_default=True)
 @click.option("--context", default="", help="What the planner should know: stack, constraints.")
 @click.option("--wait", is_flag=True, help="Show progress on stderr and return with the plan.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan (and its tasks) as JSON.")
+@json_option("Print the plan (and its tasks) as JSON.")
 @engine_command
 async def plan_new(engine: Engine, topic: str, project_key: str | None, model: str | None, effort: str,
                    granularity: str, context: str, wait: bool, as_json: bool) -> None:
     """Start planning TOPIC."""
-    project_id = await _default_project(engine, project_key)
+    project_id = await default_project(engine, project_key)
     made = await engine.plan(project_id, topic, model=model, effort=effort, granularity=granularity,
                              context=context, detach=not wait)
     run = await engine.run(made.run_id or "")
     if not wait:
         if run.active:
             spawn_driver(run, engine.paths)
-        return _print_json(made.to_dict()) if as_json else click.echo(
+        return print_json(made.to_dict()) if as_json else click.echo(
             f"planning {made.id[:8]}: follow it with `corral events {run.short_id} --follow`, "
             f"then `corral plan show {made.id[:8]}`")
     async for event in engine.follow(run.id):
@@ -72,7 +69,7 @@ async def _show_plan(engine: Engine, key: str, as_json: bool) -> None:
     shown = await engine.plan_of(key)
     tasks = await engine.tasks(plan_id=shown.id)
     if as_json:
-        return _print_json({**shown.to_dict(), "tasks": [t.to_dict() for t in tasks]})
+        return print_json({**shown.to_dict(), "tasks": [t.to_dict() for t in tasks]})
     click.echo(plan_line(shown))
     keys = {t.id: t.key for t in await engine.tasks(shown.project_id)}
     for task in tasks:
@@ -86,7 +83,7 @@ async def _show_plan(engine: Engine, key: str, as_json: bool) -> None:
 
 @plan.command("show")
 @click.argument("plan_key", metavar="PLAN")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def plan_show(engine: Engine, plan_key: str, as_json: bool) -> None:
     """A plan and its tasks."""
@@ -95,13 +92,13 @@ async def plan_show(engine: Engine, plan_key: str, as_json: bool) -> None:
 
 @plan.command("list")
 @click.option("--project", "project_key", help="Project id or name (default: the one of this folder).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def plan_list(engine: Engine, project_key: str | None, as_json: bool) -> None:
     """The project's plans, newest first."""
-    plans = await engine.plans(await _default_project(engine, project_key))
+    plans = await engine.plans(await default_project(engine, project_key))
     if as_json:
-        return _print_json([p.to_dict() for p in plans])
+        return print_json([p.to_dict() for p in plans])
     for p in plans:
         click.echo(plan_line(p))
 
@@ -121,7 +118,7 @@ async def plan_approve(engine: Engine, plan_key: str) -> None:
 @engine_command
 async def plan_cancel(engine: Engine, project_key: str | None) -> None:
     """Stop the project's planning session."""
-    cancelled = await engine.cancel_plan(await _default_project(engine, project_key))
+    cancelled = await engine.cancel_plan(await default_project(engine, project_key))
     click.echo(plan_line(cancelled))
 
 
@@ -148,7 +145,7 @@ async def plan_regenerate(engine: Engine, plan_key: str) -> None:
 
 # -- the board ---------------------------------------------------------------------------------
 
-@main.command("tasks")
+@click.command("tasks")
 @click.option("--project", "project_key", help="Project id or name (default: every project).")
 @click.option("--status", type=click.Choice(TaskStatus.ALL))
 @click.option("--type", "kind", type=click.Choice(list(TASK_TYPES)))
@@ -157,7 +154,7 @@ async def plan_regenerate(engine: Engine, plan_key: str) -> None:
 @click.option("--search", help="Text in the key, title or description.")
 @click.option("--limit", type=click.IntRange(min=1))
 @click.option("--offset", type=click.IntRange(min=0), default=0)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def tasks(engine: Engine, project_key: str | None, status: str | None, kind: str | None,
                 priority: str | None, tag: str | None, search: str | None, limit: int | None, offset: int,
@@ -166,14 +163,14 @@ async def tasks(engine: Engine, project_key: str | None, status: str | None, kin
     found = await engine.tasks(project_key, status=status, type=kind, priority=priority, tag=tag, text=search,
                                limit=limit, offset=offset)
     if as_json:
-        return _print_json([t.to_dict() for t in found])
+        return print_json([t.to_dict() for t in found])
     if not found:
         click.echo("no tasks: plan some with `corral plan \"what to build\"` or add one with `corral task add`")
     for task in found:
         click.echo(task_line(task))
 
 
-@main.group()
+@click.group()
 def task() -> None:
     """Add, change, show, delete, retry or cancel a task of the board."""
 
@@ -195,7 +192,7 @@ def _listed(text: str | None) -> list[str] | None:
 async def task_add(engine: Engine, title: str, project_key: str | None, description: str, kind: str, priority: str,
                    after: str | None, tags: str | None, queued: bool) -> None:
     """Add a task to the board."""
-    made = await engine.create_task(await _default_project(engine, project_key), title, description=description,
+    made = await engine.create_task(await default_project(engine, project_key), title, description=description,
                                     type=kind, priority=priority, depends_on=_listed(after), tags=_listed(tags),
                                     status=TaskStatus.QUEUED if queued else TaskStatus.BACKLOG)
     click.echo(task_line(made))
@@ -229,14 +226,14 @@ async def task_edit(engine: Engine, key: str, title: str | None, description: st
 
 @task.command("show")
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def task_show(engine: Engine, key: str, as_json: bool) -> None:
     """A task with its dependencies, run and history."""
     found = await engine.task(key)
     history = await engine.task_history(found.id)
     if as_json:
-        return _print_json({**found.to_dict(), "history": history})
+        return print_json({**found.to_dict(), "history": history})
     keys = {t.id: t.key for t in await engine.tasks(found.project_id)}
     click.echo(f"{found.key}  {found.title}\nstatus   {found.status}\ntype     {found.type}, {found.priority}")
     if found.depends_on:
@@ -298,52 +295,19 @@ async def task_bulk(engine: Engine, keys: tuple[str, ...], status: str | None, p
         await engine.schedule()
 
 
-# -- the queue of tasks --------------------------------------------------------------------------
-
-@queue.command("pause")
-@engine_command
-async def queue_pause(engine: Engine) -> None:
-    """Start no more queued tasks (runs going on go on)."""
-    await engine.pause_queue()
-    click.echo("the queue is paused: `corral queue resume` starts tasks again")
-
-
-@queue.command("resume")
-@engine_command
-async def queue_resume(engine: Engine) -> None:
-    """Start queued tasks again."""
-    started = await engine.resume_queue()
-    click.echo("the queue goes on" + (f": started {', '.join(t.key for t in started)}" if started else ""))
-
-
-@queue.command("run")
-@click.option("--every", type=click.FloatRange(min=0.1), default=3.0, show_default=True, help="Seconds between passes.")
-@engine_command
-async def queue_run(engine: Engine, every: float) -> None:
-    """Keep starting tasks as they become ready, until none is queued or running (Ctrl-C stops)."""
-    while True:
-        for started in await engine.schedule():
-            click.echo(f"started {task_line(started)}", err=True)
-        board = await engine.tasks()
-        if not any(t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING) for t in board):
-            break
-        await asyncio.sleep(every)
-    for status in TaskStatus.ALL:
-        count = sum(t.status == status for t in board)
-        if count:
-            click.echo(f"{count} {status}")
-
-
-@main.command("metrics")
+@click.command("metrics")
 @click.option("--project", "project_key", help="Project id or name (default: the one of this folder).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @engine_command
 async def metrics(engine: Engine, project_key: str | None, as_json: bool) -> None:
     """A project's tasks by status, runs, tokens, cost and time spent."""
-    figures = await engine.metrics(await _default_project(engine, project_key))
+    figures = await engine.metrics(await default_project(engine, project_key))
     if as_json:
-        return _print_json(figures.__dict__)
+        return print_json(figures.__dict__)
     counted = ", ".join(f"{n} {status}" for status, n in figures.tasks.items() if n)
     click.echo(f"tasks    {counted or 'none'}")
     click.echo(f"runs     {figures.runs}, {render.tokens(figures.tokens_in + figures.tokens_out)} tokens, "
                f"${figures.cost_usd:.4f}, {figures.run_seconds:.0f}s of agent time")
+
+
+COMMANDS = [plan, tasks, task, metrics]

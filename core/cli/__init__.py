@@ -1,0 +1,10 @@
+"""The `corral` command: with no verb it opens the dashboard; the verbs script the same engine."""
+
+from . import agents, board, landing, lifecycle, projects, queue, runs, tokens
+from .root import main
+
+for verbs in (runs, lifecycle, queue, board, landing, projects, agents, tokens):
+    for command in verbs.COMMANDS:
+        main.add_command(command)
+
+__all__ = ["main"]

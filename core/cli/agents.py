@@ -1,0 +1,72 @@
+"""`corral agent ...`: the profiles that say which agent CLI, model, instructions and tools a run uses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .. import render
+from ..engine import Engine
+from ..runner import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OUTPUT_MB
+from .root import engine_command, json_option, print_json
+
+
+@click.group()
+def agent() -> None:
+    """Agent profiles: which CLI, model, instructions and tools a run uses."""
+
+
+@agent.command("add")
+@click.argument("name")
+@click.option("--cli", default="claude-code", show_default=True, help="Which agent CLI to drive.")
+@click.option("--model", help="Model name passed to the CLI.")
+@click.option("--instructions", help="Added to the agent's system prompt.")
+@click.option("--allowed-tools", help="Comma-separated tools that run without asking, e.g. Bash,WebFetch.")
+@click.option("--max-turns", type=click.IntRange(min=1), help="Stop the agent after this many turns.")
+@click.option("--max-budget-usd", type=click.FloatRange(min=0, min_open=True), help="Stop when spending reaches this.")
+@click.option("--timeout", "timeout_seconds", type=click.IntRange(min=1), help="Wall-clock seconds a run may take.")
+@click.option("--max-output-mb", type=click.FloatRange(min=0, min_open=True),
+              help=f"Output a run may print (default {DEFAULT_MAX_OUTPUT_MB:g}).")
+@click.option("--idle-timeout", "idle_timeout_seconds", type=click.IntRange(min=1),
+              help="Seconds of silence (not waiting on you) after which the agent counts as hung "
+                   f"(default {DEFAULT_IDLE_TIMEOUT}).")
+@click.option("--command", "command", help="Path of the agent binary, instead of the one on PATH.")
+@click.option("--project", "project_key", help="Make the profile belong to one project.")
+@json_option()
+@engine_command
+async def agent_add(engine: Engine, name: str, cli: str, model: str | None, instructions: str | None,
+                    allowed_tools: str | None, max_turns: int | None, max_budget_usd: float | None,
+                    timeout_seconds: int | None, max_output_mb: float | None, idle_timeout_seconds: int | None,
+                    command: str | None, project_key: str | None, as_json: bool) -> None:
+    """Add an agent profile called NAME."""
+    tools = [t.strip() for t in (allowed_tools or "").split(",") if t.strip()]
+    if command:
+        command = str(Path(command).expanduser().absolute()) if os.sep in command else command
+    created = await engine.add_agent(name, cli=cli, project=project_key, model=model,
+                                     instructions=instructions, allowed_tools=tools,
+                                     max_turns=max_turns, command=command, max_budget_usd=max_budget_usd,
+                                     timeout_seconds=timeout_seconds, max_output_mb=max_output_mb,
+                                     idle_timeout_seconds=idle_timeout_seconds)
+    if as_json:
+        print_json(created.to_dict())
+    else:
+        click.echo(f"added agent {created.name} ({created.cli})")
+
+
+@agent.command("list")
+@json_option()
+@engine_command
+async def agent_list(engine: Engine, as_json: bool) -> None:
+    """List agent profiles."""
+    profiles = await engine.agents()
+    if as_json:
+        return print_json([a.to_dict() for a in profiles])
+    for a in profiles:
+        extras = ", ".join(filter(None, [a.model, a.allowed_tools and "allows " + ",".join(a.allowed_tools),
+                                         a.max_turns and render.plural(a.max_turns, "turn"), a.command]))
+        click.echo(f"{a.name:<16} {a.cli}" + (f"  ({extras})" if extras else ""))
+
+
+COMMANDS = [agent]

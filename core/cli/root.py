@@ -1,0 +1,178 @@
+"""The root `corral` group (with no verb it opens the dashboard) and what every verb module shares."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .. import render
+from ..api.settings import ServerSettings
+from ..config import Paths, private_file
+from ..engine import Engine
+from ..errors import CorralError
+from ..models import Run
+
+log = logging.getLogger("corral")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _setup_logging(paths: Paths) -> Path:
+    paths.ensure()
+    logfile = private_file(paths.logs / "corral.log")
+    handler = logging.FileHandler(logfile)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    return logfile
+
+
+def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Run an async verb with an open engine; errors become one line on stderr, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        paths = Paths.from_env()
+        stopped_by: list[int] = []
+
+        async def main() -> Any:
+            # SIGINT is asyncio.run's; a kill or a dropped SSH session also ends the verb cleanly,
+            # so runs this process drives are recorded as stopped, never left "running".
+            task = asyncio.current_task()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, lambda sig=sig: (stopped_by.append(sig), task.cancel()))
+            async with Engine(paths) as engine:
+                return await fn(engine, *args, **kwargs)
+
+        try:
+            logfile = _setup_logging(paths)
+        except OSError as error:
+            raise click.ClickException(f"cannot use {paths.home}: {error.strerror}") from None
+        try:
+            return asyncio.run(main())
+        except CorralError as error:
+            raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+        except asyncio.CancelledError:
+            raise SystemExit(128 + (stopped_by[0] if stopped_by else signal.SIGINT)) from None
+        except (click.exceptions.Exit, click.ClickException, SystemExit, BrokenPipeError):
+            raise
+        except Exception as error:
+            log.exception("internal error")
+            raise click.ClickException(
+                f"internal error: {error.__class__.__name__}: {error} (details in {logfile})") from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def json_option(help: str = "Print JSON.") -> Callable[[F], F]:
+    """The `--json` flag of a verb, passed to it as `as_json`."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+async def default_project(engine: Engine, key: str | None) -> str:
+    if key:
+        return key
+    found = await engine.project_for_path(Path.cwd())
+    if found is None:
+        raise CorralError("no project for this folder: pass --project, or add it with `corral project add .`")
+    return found.id
+
+
+def parse_limit(text: str) -> int | None:
+    if text.strip().lower() in ("none", "0", ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number of runs (or 'none')") from None
+
+
+async def watch_run(engine: Engine, run: Run, after: int = 0) -> Run:
+    """Print the run's progress on stderr until it ends; the run as it ended."""
+    async for event in engine.follow(run.id, after):
+        if line := render.progress(run, event):
+            click.echo(line, err=True)
+    return await engine.run(run.id)
+
+
+class _Group(click.Group):
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[COMMAND] [ARGS]...")
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader is gone (`corral runs | head -1`): stop without a word, with the status a
+            # shell shows for a Unix tool ended by SIGPIPE; what is still buffered goes nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(128 + signal.SIGPIPE) from None
+
+
+def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> Any:
+    paths = Paths.from_env()
+    try:
+        _setup_logging(paths)
+        return ServerSettings.load(paths.home / "config.toml", host=host, port=port,
+                                   allowed_hosts=list(allowed_hosts) or None,
+                                   allowed_origins=list(allowed_origins) or None)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="corral")
+@click.option("--serve", is_flag=True, help="Serve the HTTP API (docs at /docs) instead of opening the dashboard.")
+@click.option("--host", default=ServerSettings.host, show_default=True,
+              help="Address the API listens on; beyond loopback every request needs a token.")
+@click.option("--port", type=click.IntRange(1, 65535), default=ServerSettings.port, show_default=True,
+              help="Port of --serve.")
+@click.option("--api-port", type=click.IntRange(1, 65535), help="Serve the API on this port beside the dashboard.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME[:PORT]",
+              help="Another name the API answers to (its Host header), e.g. behind a proxy. Repeatable.")
+@click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
+              help="A web page origin (https://host[:port]) that may change things through the API. Repeatable.")
+@click.pass_context
+def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | None,
+         allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
+    """Plan, run, watch and land the work of AI coding agents on your git repositories.
+
+    With no command, opens the dashboard on the repo you are in. State lives in
+    CORRAL_HOME (default: your user data folder).
+    """
+    if ctx.invoked_subcommand is not None:
+        if serve or api_port:
+            raise click.UsageError("--serve and --api-port take no command")
+        return
+    if serve and api_port:
+        raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
+    api = _api_settings(host, api_port or port, allowed_hosts, allowed_origins) if serve or api_port else None
+    if serve:
+        from ..api.server import (
+            serve as serve_api,  # fastapi and uvicorn load only to serve
+        )
+
+        try:
+            serve_api(api)
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+        return
+    from tui.app import run_dashboard  # textual loads only for the dashboard
+
+    run_dashboard(Path.cwd(), api_settings=api)

@@ -1,0 +1,143 @@
+"""The verbs of runs: run, runs, show, events, approve, cancel (and the hidden `drive`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import render
+from ..engine import Engine
+from ..errors import CorralError
+from ..models import RunStatus
+from ..scheduler import spawn_driver
+from .root import default_project, engine_command, json_option, print_json, watch_run
+
+
+@click.command("run")
+@click.argument("prompt")
+@click.option("--project", "project_key", help="Project id or name (default: the one of this folder).")
+@click.option("--agent", "agent_name", default="claude", show_default=True, help="Agent profile.")
+@click.option("--base", default="HEAD", show_default=True, help="Branch, tag or commit to start from.")
+@click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
+@json_option("Print the run as JSON.")
+@engine_command
+async def run_command(engine: Engine, prompt: str, project_key: str | None, agent_name: str, base: str,
+                      wait: bool, as_json: bool) -> None:
+    """Start an agent on PROMPT in a new worktree and branch."""
+    project_id = await default_project(engine, project_key)
+    run = await engine.start_run(project_id, prompt, agent=agent_name, base=base, detach=not wait)
+    if run.status == RunStatus.QUEUED and not wait:
+        spawn_driver(run, engine.paths)
+    elif wait and run.active:
+        run = await watch_run(engine, run)
+    if as_json:
+        print_json(run.to_dict())
+    elif wait or not run.active:
+        click.echo(render.run_line(run) + (f"\n{run.reason}" if run.reason else ""))
+    else:
+        click.echo(f"started run {run.short_id} on branch {run.branch}: follow it with "
+                   f"`corral events {run.short_id} --follow`")
+    if run.status not in (RunStatus.COMPLETED, RunStatus.QUEUED):
+        raise SystemExit(1)
+
+
+@click.command("drive", hidden=True)
+@click.argument("run_key", metavar="RUN")
+@click.option("--message", help="Continue the run's session with this message.")
+@engine_command
+async def drive(engine: Engine, run_key: str, message: str | None) -> None:
+    """Execute a queued run in this process (used by `corral run` without --wait); then start
+    the board's tasks that were waiting for it."""
+    await engine.drive(run_key, message)
+    await engine.schedule()
+
+
+@click.command("runs")
+@click.option("--status", type=click.Choice(sorted(RunStatus.ACTIVE | RunStatus.ENDED)), multiple=True,
+              help="Only runs with this status (repeatable).")
+@click.option("--attention", is_flag=True, help="Only runs waiting on an answer from you.")
+@json_option()
+@engine_command
+async def runs(engine: Engine, status: tuple[str, ...], attention: bool, as_json: bool) -> None:
+    """List runs, newest first."""
+    wanted = set(status) | ({RunStatus.NEEDS_ATTENTION} if attention else set())
+    found = await engine.runs(frozenset(wanted) or None)
+    if as_json:
+        return print_json([r.to_dict() for r in found])
+    if not found:
+        click.echo("no runs yet: start one with `corral run \"what to do\"`")
+    for r, depth in render.run_tree(found):
+        click.echo(render.run_line(r, depth))
+
+
+@click.command("show")
+@click.argument("run_key", metavar="RUN")
+@json_option()
+@engine_command
+async def show(engine: Engine, run_key: str, as_json: bool) -> None:
+    """Show a run: status, branch, tokens, cost, files changed, pending requests."""
+    run = await engine.run(run_key)
+    pending = await engine.approvals(run.id)
+    try:
+        changes = await engine.changes(run.id)
+    except CorralError:
+        changes = []
+    tasks = await engine.run_tasks(run.id)
+    if as_json:
+        data = run.to_dict()
+        data["tasks"] = [t.__dict__ for t in tasks]
+        data["pending_approvals"] = [a.to_dict() for a in pending]
+        data["changes"] = [{"repo": w.repo_name, **c.__dict__} for w, files in changes for c in files]
+        return print_json(data)
+    click.echo(render.run_details(run, pending, changes))
+    marks = {"completed": "x", "in_progress": ">", "pending": " "}
+    for task in tasks:
+        click.echo(f"task     [{marks.get(task.status, ' ')}] {task.subject}")
+
+
+@click.command("events")
+@click.argument("run_key", metavar="RUN")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the run ends.")
+@click.option("--after", type=click.IntRange(min=0), default=0, help="Only events after this sequence number.")
+@json_option("Print JSON Lines.")
+@engine_command
+async def events(engine: Engine, run_key: str, follow: bool, after: int, as_json: bool) -> None:
+    """Print a run's events."""
+    source = engine.follow(run_key, after) if follow else _iterate(await engine.events(run_key, after))
+    async for event in source:
+        click.echo(event.to_json() if as_json else render.event_line(event))
+
+
+async def _iterate(items: list) -> Any:
+    for item in items:
+        yield item
+
+
+@click.command("approve")
+@click.argument("run_key", metavar="RUN")
+@click.option("--deny", is_flag=True, help="Refuse the request instead of allowing it.")
+@click.option("--message", help="What to tell the agent (with --deny: why).")
+@json_option()
+@engine_command
+async def approve(engine: Engine, run_key: str, deny: bool, message: str | None, as_json: bool) -> None:
+    """Answer the run's pending permission request: allow it, or --deny it."""
+    answered = await engine.approve(run_key, allow=not deny, message=message)
+    if as_json:
+        return print_json(answered.to_dict())
+    click.echo(f"{answered.status} {answered.tool}: {render.tool_summary(answered.tool, answered.input)}")
+
+
+@click.command("cancel")
+@click.argument("run_key", metavar="RUN")
+@json_option()
+@engine_command
+async def cancel(engine: Engine, run_key: str, as_json: bool) -> None:
+    """Stop a run's agent; the work so far stays on its branch."""
+    run = await engine.cancel(run_key)
+    if as_json:
+        return print_json(run.to_dict())
+    click.echo(render.run_line(run))
+
+
+COMMANDS = [run_command, drive, runs, show, events, approve, cancel]
