@@ -125,7 +125,8 @@ class _Group(click.Group):
             raise SystemExit(128 + signal.SIGPIPE) from None
 
 
-def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> Any:
+def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...],
+                  allowed_origins: tuple[str, ...]) -> ServerSettings:
     paths = Paths.from_env()
     try:
         _setup_logging(paths)
