@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+from claude_env import include_env_file
 from model_server import text, tool
 
 from core.attach import record_hook
 from core.bus import Subscription
 from core.models import Event, Project, RunStatus, now
 from core.store import Store
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 async def drained(engine, subscription: Subscription) -> list[Event]:
@@ -31,11 +27,7 @@ async def drained(engine, subscription: Subscription) -> list[Event]:
 
 async def test_events_of_every_writer_reach_the_bus_as_stored(engine, model, repo):
     model.set_script([tool("Write", {"file_path": "hello.py", "content": "print('hi')\n"}), text("Done.")])
-    (repo / ".gitignore").write_text(".env\n")
-    (repo / ".worktreeinclude").write_text(".env\n")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env")
-    (repo / ".env").write_text("SECRET=1\n")
+    include_env_file(repo)
     project = await engine.add_project(repo)
     with engine.bus.subscribe() as subscription:
         run = await engine.start_run(project.id, "write hello")  # the engine, then the run's driver
