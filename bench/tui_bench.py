@@ -50,7 +50,7 @@ def stamp(seconds: float) -> str:
     return f"2026-03-{1 + hours // 24:02d}T{hours % 24:02d}:{minutes:02d}:{seconds:02d}.000Z"
 
 
-def run_events(run_id: str, count: int, rng: random.Random) -> list[Event]:
+def run_events(run_id: str, count: int, rng: random.Random) -> list[tuple[str, dict]]:
     """A run's log as an agent writes it: mostly streamed text, with tool calls and their results."""
     items: list[tuple[str, dict]] = [("run.created", {"task": "bench", "agent": "claude", "base": "HEAD",
                                                       "branch": f"corral/run-{run_id[:8]}"})]
@@ -67,8 +67,7 @@ def run_events(run_id: str, count: int, rng: random.Random) -> list[Event]:
                                                 "output": "\n".join(rng.choices(WORDS, k=40)), "is_error": False}))
         else:
             items.append(("agent.message", {"text": " ".join(rng.choices(WORDS, k=30))}))
-    items = items[: count - 1] + [("run.completed", {})]
-    return [Event(run_id, seq, kind, payload, stamp(seq)) for seq, (kind, payload) in enumerate(items, 1)]
+    return items[: count - 1] + [("run.completed", {})]
 
 
 async def fill(paths: Paths, runs: int, events: int, streams: int) -> list[str]:
@@ -96,7 +95,7 @@ async def fill(paths: Paths, runs: int, events: int, streams: int) -> list[str]:
             log = log[:-1]  # still going
             streaming.append(run_id)
         for start in range(0, len(log), 5000):
-            await store.append(log[start:start + 5000])
+            await store.append(run_id, log[start:start + 5000], at=stamp(start))
     await store.close()
     return streaming
 
@@ -147,7 +146,6 @@ async def measure(paths: Paths, streaming: list[str], seconds: float, rate: floa
             await pilot.pause(0.3)
             latencies.clear()
 
-            seqs = {run_id: await engine.store.last_seq(run_id) for run_id in streaming}
             rng = random.Random(11)
             interval = 1 / rate
             end = time.perf_counter() + seconds
@@ -155,9 +153,8 @@ async def measure(paths: Paths, streaming: list[str], seconds: float, rate: floa
             while time.perf_counter() < end:
                 tick = time.perf_counter()
                 for run_id in streaming:
-                    seqs[run_id] += 1
-                    engine.store.append([Event(run_id, seqs[run_id], "agent.token",
-                                               {"text": " ".join(rng.choices(WORDS, k=3)) + " "}, stamp(0))])
+                    engine.store.append(run_id, [("agent.token", {"text": " ".join(rng.choices(WORDS, k=3)) + " "})],
+                                        at=stamp(0))
                     sent += 1
                 await asyncio.sleep(max(0.0, interval - (time.perf_counter() - tick)))
             await engine.store.flush()

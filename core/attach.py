@@ -87,7 +87,7 @@ async def record_hook(store: Store, run_id: str, data: dict[str, Any]) -> None:
     """Store what one hook call reported, and the session it happened in."""
     items = hook_events(data)
     if items:
-        await store.append_next(run_id, items)
+        await store.append(run_id, items)
     session = data.get("session_id")
     if isinstance(session, str) and session:
         await store.update_run(run_id, session_id=session)
@@ -122,14 +122,14 @@ class Attach:
         except BaseException:
             await self.store.update_run(run.id, status=run.status, reason=run.reason, ended_at=run.ended_at)
             raise
-        await self.store.append_next(run.id, [("run.attached", {"command": argv[0], "cwd": run.cwd})])
+        await self.store.append(run.id, [("run.attached", {"command": argv[0], "cwd": run.cwd})])
         return Attachment(await self.run(run.id), argv, run.cwd, {**os.environ, "CORRAL_HOME": str(self.paths.home)})
 
     async def detach(self, run_key: str, exit_code: int) -> Run:
         """The interactive session ended: keep its work on the branch; the run is paused, to be
         continued or attached again."""
         run = await self.run(run_key)
-        await self.store.append_next(run.id, [("run.detached", {"exit_code": exit_code})])
+        await self.store.append(run.id, [("run.detached", {"exit_code": exit_code})])
         await self._end_unowned(run, RunStatus.PAUSED, "the attached session ended")
         return await self.run(run.id)
 

@@ -283,8 +283,8 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
-        self.store.append([Event(run.id, 1, "run.created", {
-            "task": prompt, "agent": profile.name, "base": base, "branch": run.branch}, stamp)])
+        self.store.append(run.id, [("run.created", {
+            "task": prompt, "agent": profile.name, "base": base, "branch": run.branch})], at=stamp)
         try:
             adapter.binary(profile)  # a missing agent fails the run before a worktree or branch is made
             for repo in project.repos:
@@ -307,7 +307,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         await asyncio.to_thread(git.add_worktree, worktree.repo_path, worktree.path, run.branch, start_at)
         copied = await asyncio.to_thread(git.copy_worktree_includes, worktree.repo_path, worktree.path)
         if copied:
-            await self.store.append_next(run.id, [("run.setup", {"repo": worktree.repo_name, "copied": copied})])
+            await self.store.append(run.id, [("run.setup", {"repo": worktree.repo_name, "copied": copied})])
         await self.store.add_worktree(run.id, worktree)
         run.worktrees.append(worktree)
 

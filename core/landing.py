@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import Event, Project, Run, Task, Worktree, now
+from .models import Project, Run, Task, Worktree
 from .render import plural
 from .store import Store
 
@@ -106,8 +106,7 @@ class Landing:
 
     async def _note(self, run: Run, kind: str, payload: dict) -> None:
         """An event on the run for something done to it from outside the agent."""
-        seq = await self.store.last_seq(run.id) + 1
-        await self.store.append([Event(run.id, seq, kind, payload, now())])
+        await self.store.append(run.id, [(kind, payload)])
 
     # -- keeping and throwing away -------------------------------------------------------
 

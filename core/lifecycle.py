@@ -18,7 +18,7 @@ from . import git
 from .config import Paths
 from .errors import Conflict, CorralError
 from .landing import CHECKPOINT
-from .models import Event, Run, RunStatus, Worktree, now
+from .models import Run, RunStatus, Worktree, now
 from .notify import Notifier
 from .process import kill_group, still_running
 from .runner import END_EVENTS, LiveRun
@@ -143,9 +143,9 @@ class Lifecycle:
                   branch=f"corral/run-{run_id[:8]}", created_at=stamp, updated_at=stamp,
                   parent_run_id=parent.id, queued_at=stamp, resume_at=parent.resume_at)
         await self.store.create_run(run)
-        self.store.append([Event(run.id, 1, "run.created", {
+        self.store.append(run.id, [("run.created", {
             "task": message, "agent": parent.agent_name, "base": parent.branch, "branch": run.branch,
-            "forked_from": parent.id}, stamp)])
+            "forked_from": parent.id})], at=stamp)
         try:
             for worktree in parent.worktrees:
                 path = self.paths.run_dir(run_id) / worktree.repo_name
@@ -169,9 +169,8 @@ class Lifecycle:
         for worktree in run.worktrees:
             if not Path(worktree.path).is_dir():
                 await asyncio.to_thread(git.restore_worktree, worktree.repo_path, worktree.path, run.branch)
-                seq = await self.store.last_seq(run.id) + 1
-                await self.store.append([Event(run.id, seq, "run.worktree_restored", {
-                    "repo": worktree.repo_name, "path": worktree.path, "branch": run.branch}, now())])
+                await self.store.append(run.id, [("run.worktree_restored", {
+                    "repo": worktree.repo_name, "path": worktree.path, "branch": run.branch})])
 
     # -- turns and rewinding -------------------------------------------------------------------
 
@@ -208,8 +207,7 @@ class Lifecycle:
         finally:
             await self.store.update_run(run.id, status=run.status)
         await self.store.update_run(run.id, resume_at=chosen.session_line)
-        seq = await self.store.last_seq(run.id) + 1
-        await self.store.append([Event(run.id, seq, "run.rewound", {"turn": turn, "backups": backups}, now())])
+        await self.store.append(run.id, [("run.rewound", {"turn": turn, "backups": backups})])
         return await self.run(run.id)
 
     # -- recovery ----------------------------------------------------------------------------
@@ -245,7 +243,6 @@ class Lifecycle:
                 except git.GitError as error:
                     log.warning("checkpoint of run %s: %s", run.short_id, error)
         await self.store.expire_approvals(run.id)
-        seq = await self.store.last_seq(run.id) + 1
-        await self.store.append([Event(run.id, seq, END_EVENTS[status], {"reason": reason}, now())])
+        await self.store.append(run.id, [(END_EVENTS[status], {"reason": reason})])
         self.notifier.ended(run, status, reason)
         return True

@@ -138,7 +138,7 @@ def _common_parent(paths: list[str]) -> str:
 @dataclass
 class Event(Record):
     run_id: str
-    seq: int
+    seq: int  # numbered by the store as it commits (0 until then), so two writers never collide
     type: str
     payload: dict[str, Any]
     created_at: str

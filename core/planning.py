@@ -124,7 +124,6 @@ class PlanningRun(LiveRun):
             self.emit("plan.phase", {"plan_id": self.plan.id, "phase": phase})
 
     async def execute(self) -> None:
-        await self.catch_up()
         self.emit("plan.started", {"plan_id": self.plan.id, "topic": self.plan.topic, "model": self.plan.model,
                                    "effort": self.plan.effort})
         self._set_phase("starting")

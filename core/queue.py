@@ -101,7 +101,6 @@ class Queue:
                 if await self.store.take_slot(run.id, run.project_id, limit, project_limits.get(run.project_id)):
                     break
             elif place != told:
-                await live.catch_up()
                 live.emit("run.queued", {"position": place.position, "reason": place.reason})
                 await self.store.update_run(run.id, reason=f"waiting: {place.reason}")
                 told = place

@@ -12,7 +12,7 @@ from typing import Any
 from . import git
 from .agents import AgentAdapter, AgentMissing
 from .landing import CHECKPOINT
-from .models import Agent, Approval, Event, Run, RunStatus, now
+from .models import Agent, Approval, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
 from .store import Store
@@ -71,7 +71,6 @@ class LiveRun:
         self.result: dict[str, Any] | None = None
         self.stop_as: tuple[str, str] | None = None  # (status, reason) when the user stops it
         self.done = asyncio.Event()
-        self._seq = 0
         self._turn = 0  # the agent's turns (model responses) so far, over every execution of the run
         self._turn_message: str | None = None
         self._turn_line: str | None = None
@@ -80,18 +79,13 @@ class LiveRun:
 
     # -- events ----------------------------------------------------------------------------
 
-    def emit(self, kind: str, payload: dict[str, Any]) -> Event:
-        return self.emit_many([(kind, payload)])[-1]
+    def emit(self, kind: str, payload: dict[str, Any]) -> None:
+        self.emit_many([(kind, payload)])
 
-    def emit_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
-        stamp = now()
-        events = []
-        for kind, payload in items:
-            self._seq += 1
-            events.append(Event(self.run.id, self._seq, kind, payload, stamp))
-        if events:
-            self.store.append(events).add_done_callback(_log_write_failure)
-        return events
+    def emit_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue events in order without waiting: the store numbers them as it commits."""
+        if items:
+            self.store.append(self.run.id, items).add_done_callback(_log_write_failure)
 
     async def _set(self, **fields: Any) -> None:
         for name, value in fields.items():
@@ -101,12 +95,7 @@ class LiveRun:
 
     # -- the run ---------------------------------------------------------------------------
 
-    async def catch_up(self) -> None:
-        """Number new events after those stored (and those this object emitted, stored or not)."""
-        self._seq = max(self._seq, await self.store.last_seq(self.run.id))
-
     async def execute(self) -> None:
-        await self.catch_up()
         last_turn = await self.store.last_event(self.run.id, "run.turn")
         self._turn = last_turn.payload["turn"] if last_turn else 0
         try:

@@ -18,8 +18,8 @@ from core.store import Store, database
 from core.store.migrations import MIGRATIONS
 
 
-def _events(run_id: str, first: int, count: int) -> list[Event]:
-    return [Event(run_id, seq, "agent.token", {"text": f"t{seq}"}, now()) for seq in range(first, first + count)]
+def _tokens(first: int, count: int) -> list[tuple[str, dict]]:
+    return [("agent.token", {"text": f"t{n}"}) for n in range(first, first + count)]
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ async def test_events_are_committed_in_batches_in_order_with_ids(tmp_path):
     committed: list[Event] = []
     store = Store(tmp_path / "corral.db", on_commit=committed.extend)
     await store.open()
-    futures = [store.append(_events("r1", 1 + i * 100, 100)) for i in range(50)]
+    futures = [store.append("r1", _tokens(1 + i * 100, 100)) for i in range(50)]
     await asyncio.gather(*futures)
     stored = await store.events("r1")
     await store.close()
@@ -66,7 +66,7 @@ async def test_events_are_committed_in_batches_in_order_with_ids(tmp_path):
 
 async def test_a_bad_write_fails_only_its_caller(store):
     await store.create_project(Project("p1", "app", now()))
-    events = store.append(_events("r1", 1, 3))
+    events = store.append("r1", _tokens(1, 3))
     duplicate = store.create_project(Project("p2", "app", now()))  # same name: refused
     with pytest.raises(Exception, match="UNIQUE"):
         await asyncio.gather(events, duplicate)
@@ -80,20 +80,19 @@ async def test_two_processes_write_to_one_home(tmp_path):
     await store.open()
     script = textwrap.dedent(f"""
         import asyncio
-        from core.models import Event, now
         from core.store import Store
         async def main():
             store = Store(__import__("pathlib").Path({str(path)!r}))
             await store.open()
             for batch in range(20):
-                store.append([Event("other", batch * 100 + i, "x", {{}}, now()) for i in range(1, 101)])
+                store.append("other", [("x", {{}})] * 100)
                 await asyncio.sleep(0.005)
             await store.close()
         asyncio.run(main())
     """)
     other = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
     for batch in range(20):
-        store.append(_events("mine", batch * 100 + 1, 100))
+        store.append("mine", _tokens(batch * 100 + 1, 100))
         await asyncio.sleep(0.005)
     await store.flush()
     assert await other.wait() == 0
@@ -110,7 +109,7 @@ async def test_a_database_held_by_another_process_gives_a_clear_error(tmp_path, 
     with database_held_elsewhere(path):
         with pytest.raises(StoreBusy, match="busy: another corral process holds it"):
             await store.create_project(Project("p1", "app", now()))
-        pending = store.append(_events("r1", 1, 5))  # events wait for the lock instead of failing
+        pending = store.append("r1", _tokens(1, 5))  # events wait for the lock instead of failing
         await asyncio.sleep(0.5)
         assert not pending.done()
     await pending
@@ -141,5 +140,5 @@ async def test_an_event_loop_busy_elsewhere_does_not_hold_the_write_lock(store):
 
     await store._writer.set_trace_callback(trace)
     elsewhere = asyncio.create_task(asyncio.to_thread(another_process_writes))
-    await store.append(_events("r1", 1, 50))
+    await store.append("r1", _tokens(1, 50))
     await elsewhere

@@ -265,15 +265,6 @@ class Store(ApiTables, BoardTables, Database):
             params.append(limit)
         return [_event(r) for r in await self.fetch(sql, params)]
 
-    async def append_next(self, run_id: str, items: list[tuple[str, dict[str, Any]]]) -> None:
-        """Add events after the run's last, numbering them in the same write: for a process that
-        is not the run's driver (an attached session's hooks), which may write at the same time."""
-        for kind, payload in items:
-            await self.execute(
-                "INSERT INTO events (run_id, seq, type, payload, created_at) "
-                "SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ? FROM events WHERE run_id = ?",
-                (run_id, kind, json.dumps(payload, separators=(",", ":")), now(), run_id))
-
     async def last_event(self, run_id: str, kind: str) -> Event | None:
         """The run's latest event of one type."""
         rows = await self.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
@@ -293,10 +284,6 @@ class Store(ApiTables, BoardTables, Database):
             "JOIN runs r ON r.id = e.run_id WHERE r.project_id = ? AND e.id > ? ORDER BY e.id LIMIT ?",
             (project_id, after_id, limit))
         return [_event(r) for r in rows]
-
-    async def last_seq(self, run_id: str) -> int:
-        row = await self.fetch_one("SELECT max(seq) AS seq FROM events WHERE run_id = ?", (run_id,))
-        return row["seq"] or 0 if row else 0
 
     # -- approvals -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 
 from ..errors import StoreBusy
-from ..models import Event
+from ..models import Event, now
 from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, payload, created_at) VAL
 
 
 class _Write:
-    """One queued statement, or a list of events, and the future its caller waits on."""
+    """One queued statement, or one run's new events, and the future its caller waits on."""
 
     __slots__ = ("sql", "params", "events", "future", "returning")
 
@@ -44,11 +44,26 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _number(conn: sqlite3.Connection, events: list[Event], next_seq: dict[str, int]) -> None:
+    """Give events the run's next sequence numbers, read inside the write transaction: another
+    process writing to the same run waits for the lock and then reads what this one wrote."""
+    run_id = events[0].run_id
+    seq = next_seq.get(run_id)
+    if seq is None:  # one lookup per run per batch, on the (run_id, seq) unique index
+        (last,) = conn.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
+        seq = (last or 0) + 1
+    for event in events:
+        event.seq = seq
+        seq += 1
+    next_seq[run_id] = seq
+
+
 def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
     """Write a batch in one transaction and return each write's result (rows changed, rows
-    returned, or events stored, their ids set)."""
+    returned, or events stored, their seq and ids set)."""
     conn.execute("BEGIN IMMEDIATE")
     results: list[Any] = []
+    next_seq: dict[str, int] = {}
     try:
         for write in batch:
             if write.events is None:
@@ -56,12 +71,13 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
                 results.append(cursor.fetchall() if write.returning else cursor.rowcount)
                 continue
             events = write.events
+            _number(conn, events, next_seq)
             conn.executemany(_INSERT_EVENT, [
                 (e.run_id, e.seq, e.type, json.dumps(e.payload, separators=(",", ":")), e.created_at)
                 for e in events
             ])
             (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-            results.append(len(events))
+            results.append(events)
             # One writer holds the lock for the whole transaction, so the ids are consecutive.
             for offset, event in enumerate(events):
                 event.id = last - len(events) + 1 + offset
@@ -69,7 +85,7 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
     except BaseException:
         for write in batch:
             for event in write.events or ():
-                event.id = None
+                event.id, event.seq = None, 0
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
@@ -152,9 +168,17 @@ class Database:
         await self._queue.put(_Write(sql, tuple(params), None, future, returning=True))
         return await future
 
-    def append(self, events: list[Event]) -> asyncio.Future:
-        """Queue events without waiting; the future resolves (ids set) once they are committed."""
+    def append(self, run_id: str, items: Iterable[tuple[str, dict[str, Any]]],
+               at: str | None = None) -> asyncio.Future:
+        """The one way to add events: queue a run's (type, payload) items without waiting. The
+        writer numbers them after the run's last in its transaction and publishes them through
+        `on_commit`; the future resolves to the events, seq and id set, once they are committed."""
+        stamp = at or now()
+        events = [Event(run_id, 0, kind, payload, stamp) for kind, payload in items]
         future = asyncio.get_running_loop().create_future()
+        if not events:
+            future.set_result(events)
+            return future
         self._queue.put_nowait(_Write(None, (), events, future))
         return future
 
