@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.config import Paths
 from core.engine import Engine
-from core.models import Agent, Approval, Event, Plan, Project, Repo, Run, Task, Worktree
+from core.models import Agent, Approval, Plan, Project, Repo, Run, Task, Worktree
 from core.store import Store
 from tui.app import CorralApp
 
@@ -116,9 +116,11 @@ def _branches(base: str) -> None:
         _git(REPO, "commit", "-q", "-m", subject, when=f"2026-03-02T10:{18 + minute}:00Z")
 
 
-def _events(run_id: str, items: list[tuple[str, dict]], minute: int) -> list[Event]:
-    return [Event(run_id, seq, kind, payload, at(minute, min(59, seq * 2)))
-            for seq, (kind, payload) in enumerate(items, start=1)]
+async def _events(store: Store, run_id: str, items: list[tuple[str, dict]], minute: int) -> None:
+    """A run's events, two seconds apart from `minute` on."""
+    for seq, item in enumerate(items, start=1):
+        written = store.append(run_id, [item], at=at(minute, min(59, seq * 2)))
+    await written
 
 
 async def build(paths: Paths) -> None:
@@ -154,7 +156,7 @@ async def build(paths: Paths) -> None:
         await store.add_worktree(run_id, Worktree("0f1e2d3c-aaaa-4bbb-8ccc-000000000010", "shop", str(REPO),
                                                   str(path), base, "main"))
     bash = {"command": "python -m pytest -q tests/test_health.py", "description": "Run the health check tests"}
-    await store.append(_events(ATTENTION, [
+    await _events(store, ATTENTION, [
         ("run.created", {"task": runs[0][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{ATTENTION[:8]}"}),
         ("run.started", {"pid": 4242, "command": "claude", "cwd": str(worktree)}),
         ("session.init", {"session_id": "5c1d0a9e", "model": "claude-sonnet-4-6", "version": "2.1.331"}),
@@ -176,9 +178,9 @@ async def build(paths: Paths) -> None:
         ("agent.message", {"text": "The route is in place. Now let me run its tests."}),
         ("agent.tool_call", {"id": "t4", "name": "Bash", "input": bash}),
         ("agent.needs_attention", {"request_id": "r1", "tool": "Bash", "input": bash, "reason": None}),
-    ], 27))
+    ], 27)
     await store.add_approval(Approval(0, ATTENTION, "r1", "Bash", bash, "pending", None, at(27, 30)))
-    await store.append(_events(STREAMING, [
+    await _events(store, STREAMING, [
         ("run.created", {"task": runs[1][2], "agent": "writer", "base": "HEAD", "branch": f"corral/run-{STREAMING[:8]}"}),
         ("run.started", {"pid": 4243, "command": "claude", "cwd": "~/src/shop"}),
         ("agent.tool_call", {"id": "w1", "name": "Bash", "input": {"command": "git log --merges --oneline v0.3..HEAD"}}),
@@ -187,8 +189,8 @@ async def build(paths: Paths) -> None:
                                "is_error": False}),
         ("agent.token", {"text": "## 0.4\n\n- Checkout is faster: the cart page loads"}),
         ("agent.token", {"text": " in half the time.\n- Saved carts: come back later to what you"}),
-    ], 25))
-    await store.append(_events(DONE, [
+    ], 25)
+    await _events(store, DONE, [
         ("run.created", {"task": runs[2][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{DONE[:8]}"}),
         ("run.started", {"pid": 4100, "command": "claude", "cwd": str(worktree)}),
         ("agent.message", {"text": "The test fails when the machine is not on UTC: parse_stamp returns a naive "
@@ -201,16 +203,16 @@ async def build(paths: Paths) -> None:
         ("run.result", {"tokens_in": 48210, "tokens_out": 3120, "cost_usd": 0.4213, "num_turns": 6}),
         ("run.checkpoint", {"repo": "shop", "commit": "c0ffee1234"}),
         ("run.completed", {}),
-    ], 12))
-    await store.append(_events(FAILED, [
+    ], 12)
+    await _events(store, FAILED, [
         ("run.created", {"task": runs[3][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{FAILED[:8]}"}),
         ("agent.error", {"message": "API error 429: rate limited, try again later", "status": 429}),
         ("run.failed", {"reason": "API error 429: rate limited, try again later"}),
-    ], 8))
-    await store.append(_events(CANCELLED, [
+    ], 8)
+    await _events(store, CANCELLED, [
         ("run.created", {"task": runs[4][2], "agent": "writer", "base": "HEAD", "branch": f"corral/run-{CANCELLED[:8]}"}),
         ("run.cancelled", {"reason": "cancelled by the user"}),
-    ], 2))
+    ], 2)
     await _board(store)
     await store.flush()
     await store.close()
