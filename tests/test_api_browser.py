@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """What a web page in the user's browser can do to a loopback `corral --serve`: read nothing new,
 change nothing, unless the user allowed its origin.
 
@@ -15,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import BASH, Served, corral_serve, error_of, until_event
 from model_server import text, tool
-from test_api_fixtures import BASH, Served, corral_serve, error_of, until_event
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 

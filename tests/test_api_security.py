@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """Tokens, read-only access, rate limits, body sizes, CORS, and errors that are not the caller's."""
 
 from __future__ import annotations
@@ -13,18 +12,8 @@ from typing import get_args
 
 import httpx
 import pytest
+from helpers import BASH, Socket, SocketRefused, client_of, error_of, token_for, until_event, wait_until
 from model_server import text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    BASH,
-    Socket,
-    SocketRefused,
-    client_of,
-    error_of,
-    served,
-    token_for,
-    until,
-    until_event,
-)
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -185,7 +174,7 @@ async def test_no_token_reaches_a_log_line_on_any_route(served, engine):
     async with connect(f"{served.url.replace('http', 'ws')}/api/runs/feedbeef/ws?access_token={token}") as ws:
         await ws.recv()
     corral_log = Path(os.environ["CORRAL_HOME"]) / "logs" / "corral.log"
-    await until(lambda: '"GET /api/runs?status=completed HTTP/1.1" 200' in served.output()
+    await wait_until(lambda: '"GET /api/runs?status=completed HTTP/1.1" 200' in served.output()
                 and "/api/runs/feedbeef/ws" in served.output(), what="the access log")
     assert "/api/projects/feedbeef/events" in served.output()
     assert token not in served.output() and token not in corral_log.read_text()

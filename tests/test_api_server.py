@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """A real `corral --serve` process: HTTP, SSE and the WebSocket over the network, and its shutdown."""
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import BASH, CORRAL, free_port
 from model_server import text, tool
-from test_api_fixtures import BASH, CORRAL, free_port, served  # noqa: F401  (fixture)
 from websockets.asyncio.client import connect
 
 from core.api.server import api_server

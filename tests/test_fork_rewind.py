@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import until_event
 from model_server import text, tool
-from test_api_fixtures import until_event
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus

@@ -9,8 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from helpers import until_event
 from model_server import text, tool
-from test_api_fixtures import until_event
 
 from core.models import RunStatus
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import until_event
 from model_server import text, tool
-from test_api_fixtures import until_event
 
 from core.config import Paths
 from core.engine import Engine

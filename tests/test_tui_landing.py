@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from helpers import BASH, start, until
 from model_server import text, tool
-from test_tui_runs import BASH, start, until
 
 from core.git import Branch, FileChange
 from core.models import RunStatus, Worktree

@@ -1,9 +1,5 @@
-"""What the API tests share: the app on the test's engine, an HTTP client and a WebSocket client
-that talk to it in this process, a real `corral --serve` process, and readers for the error shape
-and event streams.
-
-The other test_api modules import the fixtures they use from here.
-"""
+"""What the tests share besides fixtures: the corral console script, git, waiting on runs and
+screens, the API's clients and readers, the git CLI helpers the core.git tests check against."""
 
 from __future__ import annotations
 
@@ -12,6 +8,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -21,29 +18,135 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+from model_server import text, tool
 
-from core.api.app import create_app
-from core.api.settings import ServerSettings
 from core.api.tokens import create_token
+from core.models import RunStatus
+from tui.app import CorralApp
+from tui.widgets.runs_pane import RunsPane
 
-CORRAL = str(Path(sys.executable).with_name("corral"))
+CORRAL = str(Path(sys.executable).with_name("corral"))  # the console script pip installed
 BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
 WRITE = {"file_path": "hello.py", "content": "print('hello')\n"}
 
 
-@pytest.fixture
-def settings() -> ServerSettings:
-    """Quick keep-alives and retries, so tests see them without waiting."""
-    return ServerSettings(keepalive_seconds=0.05, webhook_backoff=0.05, webhook_attempts=3)
+# --- the command line and processes ------------------------------------------------------
 
 
-@pytest.fixture
-async def app(engine, settings):
-    """The API on the test's engine, with its lifespan (the webhook sender) running."""
-    app = create_app(engine, settings)
-    async with app.router.lifespan_context(app):
-        yield app
+def corral(*args: str, check: bool = True, timeout: float = 120, cwd: Path | None = None
+           ) -> subprocess.CompletedProcess:
+    """`corral args...`; with check, a failure says what it printed."""
+    done = subprocess.run([CORRAL, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    if check and done.returncode != 0:
+        raise AssertionError(f"corral {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return done
+
+
+def corral_json(*args: str, **kwargs):
+    return json.loads(corral(*args, "--json", **kwargs).stdout)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a reaper (a container's init may take its time)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- the user's repository ---------------------------------------------------------------
+
+
+def git(repo: Path | str, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def refs_and_status(repo: Path) -> tuple[str, str]:
+    return git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
+
+
+# --- runs --------------------------------------------------------------------------------
+
+
+async def finished_run(engine, model, repo: Path, files: dict[str, str]):
+    """A completed run that wrote `files` (name -> content) in its worktree."""
+    model.set_script([*(tool("Write", {"file_path": name, "content": body}) for name, body in files.items()),
+                      text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "write the files")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    return done
+
+
+async def until_event(engine, run_id: str, kind: str):
+    async for event in engine.follow(run_id):
+        if event.type == kind:
+            return event
+    raise AssertionError(f"run ended without {kind}")
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+# --- the dashboard -----------------------------------------------------------------------
+
+
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    """Let the app work until `condition` holds; fail saying `what` did not happen."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def runs_pane(app: CorralApp) -> RunsPane:
+    return app.query_one(RunsPane)
+
+
+async def start(pilot, app: CorralApp) -> None:
+    await until(pilot, lambda: app.project is not None and app.query(RunsPane) and app.feed.loaded_once,
+                "the dashboard to open on the repo")
+
+
+class Terminal:
+    """A tmux server of its own: keys go in with send-keys, the screen comes back with capture-pane."""
+
+    def __init__(self, socket: str):
+        self.socket = socket
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "corral")
+
+    def dead(self) -> bool:
+        return self.tmux("display-message", "-p", "-t", "corral", "#{pane_dead}").strip() == "1"
+
+    async def until(self, condition, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; the screen:\n{self.screen()}")
+            await asyncio.sleep(0.1)
+
+
+# --- the HTTP API ------------------------------------------------------------------------
 
 
 def client_of(app, **headers: str) -> httpx.AsyncClient:
@@ -51,23 +154,10 @@ def client_of(app, **headers: str) -> httpx.AsyncClient:
                              headers=headers, timeout=60)
 
 
-@pytest.fixture
-async def client(app):
-    async with client_of(app) as client:
-        yield client
-
-
-@pytest.fixture
-async def project(client, repo) -> dict:
-    response = await client.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+async def add_project(client: httpx.AsyncClient, repo: Path) -> dict:
+    made = await client.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})
+    assert made.status_code == 201, made.text
+    return made.json()
 
 
 @dataclass
@@ -111,13 +201,6 @@ def corral_serve(folder: Path, *options: str, env: dict[str, str] | None = None)
             process.wait(30)
 
 
-@pytest.fixture
-def served(agent_env, tmp_path) -> Iterator[Served]:
-    """`corral --serve` with the test's CORRAL_HOME and agent environment."""
-    with corral_serve(tmp_path) as server:
-        yield server
-
-
 async def token_for(engine, name: str = "ci", read_only: bool = False) -> str:
     return (await create_token(engine.store, name, read_only))[1]
 
@@ -139,25 +222,10 @@ async def start_run(client, project: dict, task: str = "do it", **extra: Any) ->
     return response.json()
 
 
-async def until_event(engine, run_id: str, kind: str):
-    async for event in engine.follow(run_id):
-        if event.type == kind:
-            return event
-    raise AssertionError(f"run ended without {kind}")
-
-
-async def until(condition: Callable[[], bool], timeout: float = 30, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-def sse_events(text: str) -> list[dict]:
+def sse_events(body: str) -> list[dict]:
     """The events of an SSE body: {"id", "event", "data"} (comment lines and `retry:` left out)."""
     found = []
-    for block in text.split("\n\n"):
+    for block in body.split("\n\n"):
         fields: dict[str, Any] = {}
         for line in block.splitlines():
             if line.startswith(":") or ": " not in line:
