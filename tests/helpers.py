@@ -300,3 +300,67 @@ class Socket:
     async def __aexit__(self, *exc: object) -> None:
         await self._to_app.put({"type": "websocket.disconnect", "code": 1000})
         await asyncio.wait_for(self._task, 30)
+
+
+# --- the git CLI, which core.git must agree with ------------------------------------------
+
+IDENTITY = ["-c", "user.name=Test User", "-c", "user.email=test@example.com"]
+APP_PY = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(12))
+BRANCH = "corral/run-1a2b3c4d"  # a run's branch
+
+
+def run(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, capture_output=True, check=True)
+    return result.stdout.decode()  # no newline translation: CRLF must survive
+
+
+def write(path: Path, content: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+
+
+def head(path: Path, ref: str = "HEAD") -> str:
+    return run(path, "rev-parse", ref).strip()
+
+
+def commit(path: Path, message: str, files: dict[str, str | bytes | None]) -> str:
+    """Write (None: delete) files and commit them with the git CLI; the new sha."""
+    for name, content in files.items():
+        if content is None:
+            (path / name).unlink()
+        else:
+            write(path / name, content)
+    run(path, "add", "-A")
+    run(path, "commit", "-q", "-m", message)
+    return head(path)
+
+
+def files_of(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file under root (not .git) with its mode and content or link target."""
+    out = {}
+    for parent, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in [n for n in names if n != ".git"] + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+            full = os.path.join(parent, name)
+            st = os.lstat(full)
+            data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else Path(full).read_bytes()
+            out[os.path.relpath(full, root)] = (st.st_mode, data)
+    return out
+
+
+def snapshot(repo: Path, *worktrees: Path) -> tuple:
+    """All that a refused operation must leave exactly as it was."""
+    return (
+        run(repo, "for-each-ref"),
+        run(repo, "rev-parse", "HEAD"),
+        run(repo, "symbolic-ref", "-q", "HEAD") if (repo / ".git" / "HEAD").read_text().startswith("ref:") else "",
+        *[(run(w, "status", "--porcelain", "--untracked-files=all"), files_of(w), run(w, "ls-files", "-s"))
+          for w in (repo, *worktrees)],
+    )
+
+
+def fsck(repo: Path) -> None:
+    run(repo, "fsck", "--strict", "--no-progress")
