@@ -75,7 +75,6 @@ async def test_tasks_are_made_changed_filtered_and_deleted_over_http(client, eng
     error_of(await client.get(f"/api/tasks/{first['key']}"), 404, "TASK_NOT_FOUND")
 
 
-
 async def test_a_projects_events_stream_replays_its_runs_and_planning_in_order(served, model, repo):
     """Against a real `corral --serve`: the project stream never ends by itself, so the client leaves."""
     model.set_script([tool("StructuredOutput", PLAN), text("Planned.")])

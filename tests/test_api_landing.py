@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from claude_env import init_git_repo
-from helpers import BASH, client_of, error_of, sse_events, start_run, token_for, until_event
+from helpers import BASH, client_of, error_of, refs_and_status, sse_events, start_run, token_for, until_event
 from model_server import text, tool
 
 from core.api.app import create_app
@@ -29,10 +29,6 @@ def user_commits(repo: Path, name: str, content: str, message: str = "the user's
     (repo / name).write_text(content)
     git(repo, "add", name)
     git(repo, "commit", "-qm", message)
-
-
-def refs_and_status(repo: Path) -> tuple[str, str]:
-    return git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
 
 
 def writes(files: dict[str, str]) -> list[dict]:

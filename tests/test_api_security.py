@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import get_args
 
 import httpx
 import pytest
-from helpers import BASH, Socket, SocketRefused, client_of, error_of, token_for, until_event, wait_until
+from helpers import BASH, Socket, SocketRefused, client_of, corral, error_of, token_for, until_event, wait_until
 from model_server import text, tool
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -23,7 +22,6 @@ from core.api.security import RateLimiter
 from core.api.settings import ServerSettings
 from core.models import RunStatus
 
-CORRAL = str(Path(sys.executable).with_name("corral"))
 EVERYWHERE = ServerSettings(host="0.0.0.0")
 
 
@@ -213,7 +211,7 @@ def test_run_statuses_of_the_api_are_the_engines():
 
 
 def _corral(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CORRAL, "token", *args], capture_output=True, text=True, timeout=60)
+    return corral("token", *args, check=False, timeout=60)
 
 
 async def test_tokens_made_by_the_command_line_open_the_api_until_revoked(agent_env, engine):

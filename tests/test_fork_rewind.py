@@ -6,25 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import until_event
+from helpers import BASH, git, until_event
 from model_server import text, tool
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus
 
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
-
 
 def write(name: str) -> dict:
     return tool("Write", {"file_path": name, "content": f"{name}\n"})
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def files_on(repo: Path, ref: str) -> set[str]:

@@ -7,11 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import BASH, CORRAL, running, until_event
 from model_server import text, tool
 
 from core.config import Paths
@@ -20,31 +20,13 @@ from core.errors import Conflict
 from core.models import RunStatus
 from core.process import LINE_LIMIT
 
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
-CORRAL = str(Path(sys.executable).with_name("corral"))
-
-
-async def _until(engine, run_id: str, kind: str):
-    async for event in engine.follow(run_id):
-        if event.type == kind:
-            return event
-    raise AssertionError(f"run ended without {kind}")
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
 
 async def test_a_paused_run_continues_after_corral_restarts(engine, model, repo):
     model.set_script([tool("Write", {"file_path": "draft.txt", "content": "draft\n"}), tool("Bash", BASH),
                       text("Finished after the pause.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "draft and compute")
-    await _until(engine, run.id, "agent.needs_attention")
+    await until_event(engine, run.id, "agent.needs_attention")
     paused = await engine.pause(run.id)
     assert paused.status == RunStatus.PAUSED and paused.session_id
     assert await engine.approvals(run.id) == []
@@ -68,7 +50,7 @@ async def test_continue_is_refused_while_active_without_a_session_and_when_taken
     model.set_script([tool("Bash", BASH), text("Done.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "compute")
-    await _until(engine, run.id, "agent.needs_attention")
+    await until_event(engine, run.id, "agent.needs_attention")
     with pytest.raises(Conflict, match="still needs_attention"):
         await engine.continue_run(run.id, "more")
     await engine.cancel(run.id)
@@ -106,9 +88,9 @@ def test_a_killed_corral_leaves_an_interrupted_run_that_can_be_continued(agent_e
     after = json.loads(corral("show", run["id"], "--json").stdout)  # the first start reconciles
     assert after["status"] == "interrupted" and f"pid {driver.pid}" in after["reason"]
     deadline = time.monotonic() + 10
-    while _running(run["pid"]) and time.monotonic() < deadline:
+    while running(run["pid"]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _running(run["pid"]), "the agent kept working after its corral died"
+    assert not running(run["pid"]), "the agent kept working after its corral died"
     events = [json.loads(line) for line in corral("events", run["id"], "--json").stdout.splitlines()]
     kinds = [e["type"] for e in events]
     assert "agent.needs_attention" in kinds and kinds[-1] == "run.interrupted"
