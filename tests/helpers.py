@@ -72,6 +72,15 @@ def refs_and_status(repo: Path) -> tuple[str, str]:
     return git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
 
 
+def include_env(repo: Path) -> None:
+    """An ignored .env in the checkout that .worktreeinclude names, committed."""
+    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".worktreeinclude").write_text(".env\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env")
+    (repo / ".env").write_text("SECRET=1\n")
+
+
 # --- runs --------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import BASH, git, until_event
+from helpers import BASH, git, include_env, until_event
 from model_server import text, tool
 
 from core.errors import Conflict, CorralError
@@ -30,11 +30,7 @@ def said(request) -> str:
 
 async def test_a_fork_goes_on_from_the_parents_session_on_its_own_branch(engine, model, repo):
     model.set_script([write("a.txt"), text("A is done."), write("b.txt"), text("B is done.")])
-    (repo / ".gitignore").write_text(".env\n")
-    (repo / ".worktreeinclude").write_text(".env\n")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env")
-    (repo / ".env").write_text("SECRET=1\n")
+    include_env(repo)
     project = await engine.add_project(repo)
     parent = await engine.wait((await engine.start_run(project.id, "write a")).id)
     assert parent.status == RunStatus.COMPLETED, parent.reason

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from claude_env import init_git_repo
-from helpers import finished_run, git, refs_and_status
+from helpers import finished_run, git, include_env, refs_and_status
 from model_server import text, tool
 
 from core import git as git_module
@@ -137,11 +137,7 @@ async def test_clean_removes_worktrees_of_merged_runs_and_delete_forgets_a_run(e
 
 
 async def test_new_worktrees_get_included_files_and_the_post_create_command(engine, model, repo):
-    (repo / ".gitignore").write_text(".env\n")
-    (repo / ".worktreeinclude").write_text(".env\n")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env")
-    (repo / ".env").write_text("SECRET=1\n")
+    include_env(repo)
     project = await engine.add_project(repo)
     await engine.update_project(project.id, post_create="cat .env > setup-ran.txt && exit 3")
     model.set_script([text("Nothing to do.")])

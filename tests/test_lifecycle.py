@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import BASH, CORRAL, running, until_event
+from helpers import BASH, CORRAL, corral, corral_json, running, until_event
 from model_server import text, tool
 
 from core.config import Paths
@@ -68,15 +68,12 @@ def test_a_killed_corral_leaves_an_interrupted_run_that_can_be_continued(agent_e
     model.set_script([tool("Write", {"file_path": "half.txt", "content": "half\n"}), tool("Bash", BASH),
                       text("Finished after the crash.")])
 
-    def corral(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([CORRAL, *args], capture_output=True, text=True, timeout=120)
-
-    project = json.loads(corral("project", "add", str(repo), "--json").stdout)
+    project = corral_json("project", "add", str(repo), check=False)
     driver = subprocess.Popen([CORRAL, "run", "--project", project["id"], "--wait", "half and compute"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        runs = json.loads(corral("runs", "--json").stdout)
+        runs = corral_json("runs", check=False)
         if runs and runs[0]["status"] == "needs_attention":
             break
         time.sleep(0.1)
@@ -85,17 +82,17 @@ def test_a_killed_corral_leaves_an_interrupted_run_that_can_be_continued(agent_e
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
 
-    after = json.loads(corral("show", run["id"], "--json").stdout)  # the first start reconciles
+    after = corral_json("show", run["id"], check=False)  # the first start reconciles
     assert after["status"] == "interrupted" and f"pid {driver.pid}" in after["reason"]
     deadline = time.monotonic() + 10
     while running(run["pid"]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(run["pid"]), "the agent kept working after its corral died"
-    events = [json.loads(line) for line in corral("events", run["id"], "--json").stdout.splitlines()]
+    events = [json.loads(line) for line in corral("events", run["id"], "--json", check=False).stdout.splitlines()]
     kinds = [e["type"] for e in events]
     assert "agent.needs_attention" in kinds and kinds[-1] == "run.interrupted"
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    done = corral("continue", run["id"], "--wait", "--json", "finish up, no commands")
+    done = corral("continue", run["id"], "--wait", "--json", "finish up, no commands", check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "completed"
     assert (Path(after["worktrees"][0]["path"]) / "half.txt").read_text() == "half\n"
@@ -172,21 +169,16 @@ def test_cancel_reaches_a_run_whose_agent_prints_an_endless_line(agent_env, repo
     monkeypatch.setenv("CORRAL_FLOOD_LINES", "100")
     monkeypatch.setenv("CORRAL_FLOOD_TAIL", str(64 << 20))
 
-    def corral(*args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([CORRAL, *args], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done
-
-    project = json.loads(corral("project", "add", str(repo), "--json").stdout)
-    corral("agent", "add", "flood", "--command", str(FLOOD_AGENT))
-    run = json.loads(corral("run", "--project", project["id"], "--agent", "flood", "flood", "--json").stdout)
+    project = corral_json("project", "add", str(repo), timeout=60)
+    corral("agent", "add", "flood", "--command", str(FLOOD_AGENT), timeout=60)
+    run = corral_json("run", "--project", project["id"], "--agent", "flood", "flood", timeout=60)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "agent.message" not in corral("events", run["id"]).stdout:
+    while time.monotonic() < deadline and "agent.message" not in corral("events", run["id"], timeout=60).stdout:
         time.sleep(0.1)
-    corral("cancel", run["id"])
+    corral("cancel", run["id"], timeout=60)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        shown = json.loads(corral("show", run["id"], "--json").stdout)
+        shown = corral_json("show", run["id"], timeout=60)
         if shown["status"] == "cancelled":
             break
         time.sleep(0.2)
