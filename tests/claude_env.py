@@ -198,15 +198,6 @@ def init_git_repo(path: os.PathLike | str) -> Path:
     return path
 
 
-def include_env_file(repo: Path) -> None:
-    """An ignored `.env` that the repo's committed `.worktreeinclude` copies into each new worktree."""
-    (repo / ".gitignore").write_text(".env\n")
-    (repo / ".worktreeinclude").write_text(".env\n")
-    for args in (["add", "."], ["-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "include .env"]):
-        subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True)
-    (repo / ".env").write_text("SECRET=1\n")
-
-
 def stream_json_args(*, model: str | None = None, max_turns: int | None = None,
                      allowed_tools: list[str] | None = None,
                      permission_mode: str = "acceptEdits",

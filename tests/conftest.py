@@ -1,9 +1,12 @@
-"""Shared fixtures: a corral home, a real git repo, the real Claude Code CLI and a scripted model."""
+"""Shared fixtures: a corral home, a real git repo, the real Claude Code CLI and a scripted model; the
+API on the test's engine with an in-process client, and a real `corral --serve`; a tmux terminal."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +14,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from claude_env import claude_binary, claude_env, init_git_repo, prepare_home  # noqa: E402
+from helpers import Served, Terminal, add_project, client_of, corral_serve  # noqa: E402
 from model_server import ModelServer  # noqa: E402
 
+from core.api.app import create_app  # noqa: E402
+from core.api.settings import ServerSettings  # noqa: E402
 from core.config import Paths  # noqa: E402
 from core.engine import Engine  # noqa: E402
 
@@ -50,3 +56,42 @@ def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatc
 async def engine(agent_env: dict[str, str]):
     async with Engine(Paths.from_env()) as engine:
         yield engine
+
+
+@pytest.fixture
+def settings() -> ServerSettings:
+    """Quick keep-alives and retries, so tests see them without waiting."""
+    return ServerSettings(keepalive_seconds=0.05, webhook_backoff=0.05, webhook_attempts=3)
+
+
+@pytest.fixture
+async def app(engine, settings):
+    """The API on the test's engine, with its lifespan (the webhook sender) running."""
+    app = create_app(engine, settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app):
+    async with client_of(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def project(client, repo) -> dict:
+    return await add_project(client, repo)
+
+
+@pytest.fixture
+def served(agent_env, tmp_path) -> Iterator[Served]:
+    """`corral --serve` with the test's CORRAL_HOME and agent environment."""
+    with corral_serve(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def terminal(tmp_path) -> Iterator[Terminal]:
+    term = Terminal(f"corral-test-{os.getpid()}-{tmp_path.name}")
+    yield term
+    subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """Planning and the task board over HTTP."""
 
 from __future__ import annotations
@@ -6,16 +5,8 @@ from __future__ import annotations
 import json
 
 import httpx
+from helpers import error_of, until_event
 from model_server import text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    app,
-    client,
-    error_of,
-    project,
-    served,
-    settings,
-    until_event,
-)
 
 PLAN = {"tasks": [{"ref": "a", "title": "Add the client", "type": "feature", "phase": "one"},
                   {"ref": "b", "title": "Test it", "type": "test", "depends_on": ["a"], "phase": "two"}]}
@@ -82,7 +73,6 @@ async def test_tasks_are_made_changed_filtered_and_deleted_over_http(client, eng
     assert (await client.delete(f"/api/tasks/{first['key']}")).status_code == 204
     assert (await client.get(f"/api/tasks/{second['key']}")).json()["depends_on"] == []
     error_of(await client.get(f"/api/tasks/{first['key']}"), 404, "TASK_NOT_FOUND")
-
 
 
 async def test_a_projects_events_stream_replays_its_runs_and_planning_in_order(served, model, repo):

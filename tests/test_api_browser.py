@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """What a web page in the user's browser can do to a loopback `corral --serve`: read nothing new,
 change nothing, unless the user allowed its origin.
 
@@ -15,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import BASH, Served, add_project, corral_serve, error_of, until_event
 from model_server import text, tool
-from test_api_fixtures import BASH, Served, corral_serve, error_of, until_event
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -33,15 +32,9 @@ def server(agent_env, tmp_path) -> Iterator[Served]:
         yield served
 
 
-async def _project(client: httpx.AsyncClient, repo: Path) -> dict:
-    made = await client.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})
-    assert made.status_code == 201, made.text
-    return made.json()
-
-
 async def test_a_page_reaching_the_server_by_another_name_can_neither_read_nor_start_runs(server, repo):
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        project = await _project(client, repo)
+        project = await add_project(client, repo)
         for host in ("evil.example", f"evil.example:{server.port}", "[::1]evil.example"):
             message = error_of(await client.get("/api/projects", headers={"Host": host}), 403, "HOST_NOT_ALLOWED")
             assert repr(host) in message and "--allowed-host" in message
@@ -75,7 +68,7 @@ async def test_a_foreign_page_cannot_change_anything_with_or_without_a_body(serv
 async def test_a_foreign_page_cannot_answer_a_permission_request_over_the_socket(server, engine, model, repo):
     model.set_script([tool("Bash", BASH), text("Done.")])
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        project = await _project(client, repo)
+        project = await add_project(client, repo)
         run = (await client.post("/api/runs", json={"project_id": project["id"], "task": "compute"})).json()
         await until_event(engine, run["id"], "agent.needs_attention")
         path = f"/api/runs/{run['id']}/ws"

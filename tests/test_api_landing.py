@@ -2,7 +2,6 @@
 branches, project settings, clean-up and logs. Runs are real Claude Code runs against the
 scripted model; git is checked with the git CLI."""
 
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 
 from __future__ import annotations
 
@@ -12,20 +11,8 @@ from pathlib import Path
 
 import pytest
 from claude_env import init_git_repo
+from helpers import BASH, client_of, error_of, refs_and_status, sse_events, start_run, token_for, until_event
 from model_server import text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    BASH,
-    app,
-    client,
-    client_of,
-    error_of,
-    project,
-    settings,
-    sse_events,
-    start_run,
-    token_for,
-    until_event,
-)
 
 from core.api.app import create_app
 from core.api.settings import ServerSettings
@@ -42,10 +29,6 @@ def user_commits(repo: Path, name: str, content: str, message: str = "the user's
     (repo / name).write_text(content)
     git(repo, "add", name)
     git(repo, "commit", "-qm", message)
-
-
-def refs_and_status(repo: Path) -> tuple[str, str]:
-    return git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
 
 
 def writes(files: dict[str, str]) -> list[dict]:

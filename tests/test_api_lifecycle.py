@@ -1,21 +1,11 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """Pause, continue and a run's tasks over HTTP."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import BASH, error_of, start_run, until_event
 from model_server import text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    BASH,
-    app,
-    client,
-    error_of,
-    project,
-    settings,
-    start_run,
-    until_event,
-)
 
 
 async def test_a_run_is_paused_and_continued_over_http(client, engine, model, project):

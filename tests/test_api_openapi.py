@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """The OpenAPI document a client generator reads, and /docs, which must work with no network."""
 
 from __future__ import annotations
@@ -8,7 +7,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from test_api_fixtures import app, client, settings  # noqa: F401  (fixtures)
 
 from core.api import schemas, schemas_board, schemas_landing
 

@@ -1,6 +1,5 @@
 """Projects, their repos and agent profiles over HTTP, and what bad input gets back."""
 
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import subprocess
 
 import pytest
 from claude_env import init_git_repo
-from test_api_fixtures import app, client, error_of, project, settings  # noqa: F401  (fixtures)
+from helpers import error_of
 
 
 async def test_a_project_is_created_with_its_repo_listed_read_and_deleted(client, repo):

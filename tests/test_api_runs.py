@@ -1,6 +1,5 @@
 """Runs over HTTP, driven by the server's engine: the real Claude Code CLI against a scripted model."""
 
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 
 from __future__ import annotations
 
@@ -8,19 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from helpers import BASH, WRITE, error_of, sse_events, start_run, until_event
 from model_server import error, text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    BASH,
-    WRITE,
-    app,
-    client,
-    error_of,
-    project,
-    settings,
-    sse_events,
-    start_run,
-    until_event,
-)
 
 
 async def test_a_run_of_a_projects_agent_writes_its_file_and_reports_what_changed(client, engine, model, project):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from test_api_fixtures import corral_serve
+from helpers import corral_serve
 
 BIN = Path(sys.executable).parent
 

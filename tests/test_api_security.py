@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """Tokens, read-only access, rate limits, body sizes, CORS, and errors that are not the caller's."""
 
 from __future__ import annotations
@@ -6,25 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import get_args
 
 import httpx
 import pytest
+from helpers import BASH, Socket, SocketRefused, client_of, corral, error_of, token_for, until_event, wait_until
 from model_server import text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    BASH,
-    Socket,
-    SocketRefused,
-    client_of,
-    error_of,
-    served,
-    token_for,
-    until,
-    until_event,
-)
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -34,7 +22,6 @@ from core.api.security import RateLimiter
 from core.api.settings import ServerSettings
 from core.models import RunStatus
 
-CORRAL = str(Path(sys.executable).with_name("corral"))
 EVERYWHERE = ServerSettings(host="0.0.0.0")
 
 
@@ -185,7 +172,7 @@ async def test_no_token_reaches_a_log_line_on_any_route(served, engine):
     async with connect(f"{served.url.replace('http', 'ws')}/api/runs/feedbeef/ws?access_token={token}") as ws:
         await ws.recv()
     corral_log = Path(os.environ["CORRAL_HOME"]) / "logs" / "corral.log"
-    await until(lambda: '"GET /api/runs?status=completed HTTP/1.1" 200' in served.output()
+    await wait_until(lambda: '"GET /api/runs?status=completed HTTP/1.1" 200' in served.output()
                 and "/api/runs/feedbeef/ws" in served.output(), what="the access log")
     assert "/api/projects/feedbeef/events" in served.output()
     assert token not in served.output() and token not in corral_log.read_text()
@@ -224,7 +211,7 @@ def test_run_statuses_of_the_api_are_the_engines():
 
 
 def _corral(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CORRAL, "token", *args], capture_output=True, text=True, timeout=60)
+    return corral("token", *args, check=False, timeout=60)
 
 
 async def test_tokens_made_by_the_command_line_open_the_api_until_revoked(agent_env, engine):

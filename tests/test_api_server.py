@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 """A real `corral --serve` process: HTTP, SSE and the WebSocket over the network, and its shutdown."""
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import BASH, CORRAL, add_project, free_port
 from model_server import text, tool
-from test_api_fixtures import BASH, CORRAL, free_port, served  # noqa: F401  (fixture)
 from websockets.asyncio.client import connect
 
 from core.api.server import api_server
@@ -36,16 +35,10 @@ async def sse(client: httpx.AsyncClient, path: str) -> AsyncIterator[dict]:
                 fields[name] = value
 
 
-async def _project(client: httpx.AsyncClient, repo: Path) -> dict:
-    made = await client.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})
-    assert made.status_code == 201, made.text
-    return made.json()
-
-
 async def test_a_real_server_runs_claude_code_followed_over_sse_and_answered_over_http(served, model, repo):
     model.set_script([tool("Bash", BASH), text("The answer is in answer.txt.")])
     async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
-        project = await _project(client, repo)
+        project = await add_project(client, repo)
         run = (await client.post("/api/runs", json={"project_id": project["id"], "task": "compute"})).json()
         seen = []
         async for event in sse(client, f"/api/runs/{run['id']}/events/stream"):
@@ -64,7 +57,7 @@ async def test_a_real_server_runs_claude_code_followed_over_sse_and_answered_ove
 async def test_a_real_server_takes_answers_over_its_socket_and_cancels_its_runs_when_stopped(served, model, repo):
     model.set_script([tool("Bash", BASH), text("Done.")])
     async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
-        project = await _project(client, repo)
+        project = await add_project(client, repo)
         run = (await client.post("/api/runs", json={"project_id": project["id"], "task": "one"})).json()
         async with connect(f"ws://127.0.0.1:{served.url.rsplit(':', 1)[1]}/api/runs/{run['id']}/ws") as ws:
             kinds = []

@@ -1,24 +1,13 @@
 """The run WebSocket: events out, approval answers in."""
 
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from helpers import BASH, WRITE, Socket, SocketClosed, start_run
 from model_server import text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    BASH,
-    WRITE,
-    Socket,
-    SocketClosed,
-    app,
-    client,
-    project,
-    settings,
-    start_run,
-)
 
 
 async def _until(socket: Socket, kind: str) -> dict:

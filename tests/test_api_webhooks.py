@@ -1,7 +1,6 @@
 """Webhooks: signed JSON to a receiver on 127.0.0.1, retried with backoff, every attempt recorded;
 Discord messages for the notification settings."""
 
-# ruff: noqa: F811  (the fixtures are imported from test_api_fixtures)
 
 from __future__ import annotations
 
@@ -13,19 +12,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import BASH, WRITE, error_of, start_run, until_event, wait_until
 from model_server import error, text, tool
-from test_api_fixtures import (  # noqa: F401  (fixtures)
-    BASH,
-    WRITE,
-    app,
-    client,
-    error_of,
-    project,
-    settings,
-    start_run,
-    until,
-    until_event,
-)
 
 SECRET = "a-secret-of-our-own-1234"
 
@@ -81,7 +69,7 @@ async def test_a_webhook_is_signed_and_retried_until_delivered(app, client, engi
     assert hook["secret"] == SECRET and hook["format"] == "json"
     run = await start_run(client, project)
     await engine.wait(run["id"])
-    await until(lambda: len(receiver.to("/hook")) == 3, what="three attempts")
+    await wait_until(lambda: len(receiver.to("/hook")) == 3, what="three attempts")
     await app.state.webhooks.idle()
 
     sent = receiver.to("/hook")
@@ -111,7 +99,7 @@ async def test_a_webhook_gives_up_after_its_attempts_and_at_once_on_a_refusal(ap
     gone = await _hook(client, project, url=f"{receiver.url}/gone", events=["agent.needs_attention"])
     run = await start_run(client, project)
     await until_event(engine, run["id"], "agent.needs_attention")
-    await until(lambda: len(receiver.to("/down")) == 3 and receiver.to("/gone"), what="the attempts")
+    await wait_until(lambda: len(receiver.to("/down")) == 3 and receiver.to("/gone"), what="the attempts")
     await app.state.webhooks.idle()
 
     assert [a["status_code"] for a in (await client.get(f"/api/webhooks/{down['id']}/deliveries")).json()] == \
@@ -133,7 +121,7 @@ async def test_notification_settings_post_a_failed_run_to_discord(app, client, e
     model.set_script([error(400, "invalid_request_error", "refused by the scripted model")])
     run = await start_run(client, project, "fix the login page")
     await engine.wait(run["id"])
-    await until(lambda: receiver.to("/discord"), what="the Discord message")
+    await wait_until(lambda: receiver.to("/discord"), what="the Discord message")
     await app.state.webhooks.idle()
     [posted] = receiver.to("/discord")
     [embed] = json.loads(posted["body"])["embeds"]

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the terminal fixture is imported)
 """Attach: the run's session opened in the real Claude Code terminal UI (in tmux), what happens
 there reported back by its hooks, and the run paused with that work on its branch."""
 
@@ -6,19 +5,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from claude_env import prepare_home
+from helpers import CORRAL, until_event
 from model_server import text, tool
-from test_api_fixtures import until_event
-from test_tui_terminal import Terminal, terminal  # noqa: F401  (fixture)
 
 from core.errors import Conflict
 from core.models import RunStatus
-
-CORRAL = Path(sys.executable).with_name("corral")
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 

@@ -6,31 +6,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from helpers import BASH, CORRAL, corral, corral_json
 from locking import database_held_elsewhere
 from model_server import text, tool
 
 from core import render
 from core.models import Event
-
-CORRAL = [str(Path(sys.executable).with_name("corral"))]  # the console script pip installed
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
-
-
-def corral(*args: str, check: bool = True, timeout: float = 120, cwd: Path | None = None):
-    done = subprocess.run([*CORRAL, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
-    if check and done.returncode != 0:
-        raise AssertionError(f"corral {' '.join(args)} exited {done.returncode}: {done.stderr}")
-    return done
-
-
-def corral_json(*args: str, **kwargs):
-    return json.loads(corral(*args, "--json", **kwargs).stdout)
 
 
 def wait_for_status(run_id: str, status: str, timeout: float = 60) -> dict:
@@ -70,7 +56,7 @@ def test_run_wait_prints_the_run_and_the_events_and_diff_show_its_work(project, 
 
 def test_a_permission_request_is_answered_from_another_terminal(project, model):
     model.set_script([tool("Bash", BASH), text("Done.")])
-    waiting = subprocess.Popen([*CORRAL, "run", "--project", project["id"], "--wait", "--json", "compute"],
+    waiting = subprocess.Popen([CORRAL, "run", "--project", project["id"], "--wait", "--json", "compute"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         run_id = None
@@ -116,7 +102,7 @@ def test_cancel_ends_a_run_driven_by_another_process(project, model):
 
 def test_a_killed_corral_records_its_run_as_stopped_and_leaves_no_agent_behind(project, model):
     model.set_script([tool("Bash", BASH), text("Done.")])
-    waiting = subprocess.Popen([*CORRAL, "run", "--project", project["id"], "--wait", "compute"],
+    waiting = subprocess.Popen([CORRAL, "run", "--project", project["id"], "--wait", "compute"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (runs := corral_json("runs")) and time.monotonic() < deadline:
@@ -266,11 +252,11 @@ def test_a_closed_pipe_ends_a_verb_quietly(project):
     os.close(read_end)  # the reader is gone before a line is written, as after `| head -1`
     try:
         for verb in (["runs"], ["agent", "list"], ["project", "list", "--json"]):
-            done = subprocess.run([*CORRAL, *verb], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+            done = subprocess.run([CORRAL, *verb], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
             assert (done.returncode, done.stderr) == (128 + signal.SIGPIPE, ""), verb
     finally:
         os.close(write_end)
-    closed = subprocess.run([*CORRAL, "runs"], stderr=subprocess.PIPE, text=True, timeout=60,
+    closed = subprocess.run([CORRAL, "runs"], stderr=subprocess.PIPE, text=True, timeout=60,
                             preexec_fn=lambda: os.close(1))  # no stdout at all
     assert (closed.returncode, closed.stderr) == (0, "")
 

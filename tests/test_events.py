@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from claude_env import include_env_file
+from helpers import include_env
 from model_server import text, tool
 
 from core.attach import record_hook
@@ -27,7 +27,7 @@ async def drained(engine, subscription: Subscription) -> list[Event]:
 
 async def test_events_of_every_writer_reach_the_bus_as_stored(engine, model, repo):
     model.set_script([tool("Write", {"file_path": "hello.py", "content": "print('hi')\n"}), text("Done.")])
-    include_env_file(repo)
+    include_env(repo)
     project = await engine.add_project(repo)
     with engine.bus.subscribe() as subscription:
         run = await engine.start_run(project.id, "write hello")  # the engine, then the run's driver

@@ -6,26 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from claude_env import include_env_file
+from helpers import BASH, git, include_env, until_event
 from model_server import text, tool
-from test_api_fixtures import until_event
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus
 
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
-
 
 def write(name: str) -> dict:
     return tool("Write", {"file_path": name, "content": f"{name}\n"})
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def files_on(repo: Path, ref: str) -> set[str]:
@@ -38,7 +30,7 @@ def said(request) -> str:
 
 async def test_a_fork_goes_on_from_the_parents_session_on_its_own_branch(engine, model, repo):
     model.set_script([write("a.txt"), text("A is done."), write("b.txt"), text("B is done.")])
-    include_env_file(repo)
+    include_env(repo)
     project = await engine.add_project(repo)
     parent = await engine.wait((await engine.start_run(project.id, "write a")).id)
     assert parent.status == RunStatus.COMPLETED, parent.reason

@@ -6,27 +6,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from claude_env import include_env_file, init_git_repo
+from claude_env import init_git_repo
+from helpers import finished_run, git, include_env, refs_and_status
 from model_server import text, tool
 
 from core import git as git_module
 from core.errors import CorralError
 from core.models import Run, RunStatus
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
-
-
-async def finished_run(engine, model, repo, files: dict[str, str]):
-    """A completed run that wrote `files` (name -> content) in its worktree."""
-    model.set_script([*(tool("Write", {"file_path": name, "content": content}) for name, content in files.items()),
-                      text("Done.")])
-    project = await engine.add_project(repo)
-    run = await engine.start_run(project.id, "write the files")
-    done = await engine.wait(run.id)
-    assert done.status == RunStatus.COMPLETED, done.reason
-    return done
 
 
 async def test_commit_puts_the_users_touches_on_the_run_branch(engine, model, repo):
@@ -39,10 +25,6 @@ async def test_commit_puts_the_users_touches_on_the_run_branch(engine, model, re
     assert git(worktree, "status", "--porcelain") == ""
     with pytest.raises(CorralError, match="nothing to commit"):
         await engine.commit(run.id, "again")
-
-
-def refs_and_status(repo: Path) -> tuple[str, str]:
-    return git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
 
 
 async def test_merge_fast_forwards_the_users_branch_and_checkout(engine, model, repo):
@@ -155,7 +137,7 @@ async def test_clean_removes_worktrees_of_merged_runs_and_delete_forgets_a_run(e
 
 
 async def test_new_worktrees_get_included_files_and_the_post_create_command(engine, model, repo):
-    include_env_file(repo)
+    include_env(repo)
     project = await engine.add_project(repo)
     await engine.update_project(project.id, post_create="cat .env > setup-ran.txt && exit 3")
     model.set_script([text("Nothing to do.")])

@@ -7,11 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import BASH, CORRAL, corral, corral_json, running, until_event
 from model_server import text, tool
 
 from core.config import Paths
@@ -20,31 +20,13 @@ from core.errors import Conflict
 from core.models import RunStatus
 from core.process import LINE_LIMIT
 
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
-CORRAL = str(Path(sys.executable).with_name("corral"))
-
-
-async def _until(engine, run_id: str, kind: str):
-    async for event in engine.follow(run_id):
-        if event.type == kind:
-            return event
-    raise AssertionError(f"run ended without {kind}")
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
 
 async def test_a_paused_run_continues_after_corral_restarts(engine, model, repo):
     model.set_script([tool("Write", {"file_path": "draft.txt", "content": "draft\n"}), tool("Bash", BASH),
                       text("Finished after the pause.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "draft and compute")
-    await _until(engine, run.id, "agent.needs_attention")
+    await until_event(engine, run.id, "agent.needs_attention")
     paused = await engine.pause(run.id)
     assert paused.status == RunStatus.PAUSED and paused.session_id
     assert await engine.approvals(run.id) == []
@@ -68,7 +50,7 @@ async def test_continue_is_refused_while_active_without_a_session_and_when_taken
     model.set_script([tool("Bash", BASH), text("Done.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "compute")
-    await _until(engine, run.id, "agent.needs_attention")
+    await until_event(engine, run.id, "agent.needs_attention")
     with pytest.raises(Conflict, match="still needs_attention"):
         await engine.continue_run(run.id, "more")
     await engine.cancel(run.id)
@@ -86,15 +68,12 @@ def test_a_killed_corral_leaves_an_interrupted_run_that_can_be_continued(agent_e
     model.set_script([tool("Write", {"file_path": "half.txt", "content": "half\n"}), tool("Bash", BASH),
                       text("Finished after the crash.")])
 
-    def corral(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([CORRAL, *args], capture_output=True, text=True, timeout=120)
-
-    project = json.loads(corral("project", "add", str(repo), "--json").stdout)
+    project = corral_json("project", "add", str(repo), check=False)
     driver = subprocess.Popen([CORRAL, "run", "--project", project["id"], "--wait", "half and compute"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        runs = json.loads(corral("runs", "--json").stdout)
+        runs = corral_json("runs", check=False)
         if runs and runs[0]["status"] == "needs_attention":
             break
         time.sleep(0.1)
@@ -103,17 +82,17 @@ def test_a_killed_corral_leaves_an_interrupted_run_that_can_be_continued(agent_e
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
 
-    after = json.loads(corral("show", run["id"], "--json").stdout)  # the first start reconciles
+    after = corral_json("show", run["id"], check=False)  # the first start reconciles
     assert after["status"] == "interrupted" and f"pid {driver.pid}" in after["reason"]
     deadline = time.monotonic() + 10
-    while _running(run["pid"]) and time.monotonic() < deadline:
+    while running(run["pid"]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _running(run["pid"]), "the agent kept working after its corral died"
-    events = [json.loads(line) for line in corral("events", run["id"], "--json").stdout.splitlines()]
+    assert not running(run["pid"]), "the agent kept working after its corral died"
+    events = [json.loads(line) for line in corral("events", run["id"], "--json", check=False).stdout.splitlines()]
     kinds = [e["type"] for e in events]
     assert "agent.needs_attention" in kinds and kinds[-1] == "run.interrupted"
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    done = corral("continue", run["id"], "--wait", "--json", "finish up, no commands")
+    done = corral("continue", run["id"], "--wait", "--json", "finish up, no commands", check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "completed"
     assert (Path(after["worktrees"][0]["path"]) / "half.txt").read_text() == "half\n"
@@ -190,21 +169,16 @@ def test_cancel_reaches_a_run_whose_agent_prints_an_endless_line(agent_env, repo
     monkeypatch.setenv("CORRAL_FLOOD_LINES", "100")
     monkeypatch.setenv("CORRAL_FLOOD_TAIL", str(64 << 20))
 
-    def corral(*args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([CORRAL, *args], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done
-
-    project = json.loads(corral("project", "add", str(repo), "--json").stdout)
-    corral("agent", "add", "flood", "--command", str(FLOOD_AGENT))
-    run = json.loads(corral("run", "--project", project["id"], "--agent", "flood", "flood", "--json").stdout)
+    project = corral_json("project", "add", str(repo), timeout=60)
+    corral("agent", "add", "flood", "--command", str(FLOOD_AGENT), timeout=60)
+    run = corral_json("run", "--project", project["id"], "--agent", "flood", "flood", timeout=60)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "agent.message" not in corral("events", run["id"]).stdout:
+    while time.monotonic() < deadline and "agent.message" not in corral("events", run["id"], timeout=60).stdout:
         time.sleep(0.1)
-    corral("cancel", run["id"])
+    corral("cancel", run["id"], timeout=60)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        shown = json.loads(corral("show", run["id"], "--json").stdout)
+        shown = corral_json("show", run["id"], timeout=60)
         if shown["status"] == "cancelled":
             break
         time.sleep(0.2)

@@ -9,12 +9,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from helpers import BASH, until_event
 from model_server import text, tool
-from test_api_fixtures import until_event
 
 from core.models import RunStatus
-
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
 
 
 @pytest.fixture

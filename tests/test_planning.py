@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 
 import pytest
+from helpers import git
 from model_server import text, tool
 
 from core.errors import Conflict, CorralError, NotFound
@@ -18,10 +19,6 @@ PLAN = {"tasks": [
     {"ref": "t2", "title": "Store sessions", "type": "feature", "depends_on": ["t1"]},
     {"ref": "t3", "title": "Document the login", "type": "docs", "priority": "low", "depends_on": ["t1", "t2"]},
 ]}
-
-
-def git(repo, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def answer(tasks: dict) -> dict:

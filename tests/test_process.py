@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from helpers import running
 
 from core.process import AgentProcess, CutLine, LineSplitter
 
@@ -109,20 +110,11 @@ async def test_stop_escalates_to_kill_and_reaches_the_agents_children(tmp_path):
     code = await proc.stop(grace=0.3)
     assert code == -9
     for _ in range(100):
-        if not _running(child):
+        if not running(child):
             break
         await asyncio.sleep(0.02)
     else:
         raise AssertionError("the agent's child process survived the stop")
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie waiting for a reaper (a container's init may take its time)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 async def test_stop_is_gentle_first(tmp_path):

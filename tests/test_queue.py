@@ -4,31 +4,17 @@ corral process on one home keeps to the same limits."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import BASH, corral_json, until_event
 from model_server import text, tool
-from test_api_fixtures import until_event
 
 from core.config import Paths
 from core.engine import Engine
 from core.errors import CorralError
 from core.models import RunStatus
-
-
-CORRAL = str(Path(sys.executable).with_name("corral"))
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
-
-
-def corral(*args: str) -> dict:
-    done = subprocess.run([CORRAL, *args, "--json"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def driver_of(run_id: str) -> int:
@@ -135,7 +121,7 @@ async def test_a_killed_driver_is_noticed_by_a_running_corral(engine, model, rep
     project = await engine.add_project(repo)
     watching = asyncio.create_task(engine.run_scheduler())
     try:
-        held = await asyncio.to_thread(corral, "run", "--project", project.id, "compute")
+        held = await asyncio.to_thread(corral_json, "run", "--project", project.id, "compute")
         await status_becomes(engine, held["id"], {RunStatus.NEEDS_ATTENTION})
         os.kill(driver_of(held["id"]), signal.SIGKILL)
         await status_becomes(engine, held["id"], {RunStatus.INTERRUPTED}, within=15)
@@ -149,9 +135,9 @@ async def test_the_slot_of_a_killed_driver_goes_to_the_next_run(engine, model, r
     model.set_script([tool("Bash", BASH), text("Done.")])
     project = await engine.add_project(repo)
     await engine.set_max_runs(1)
-    held = await asyncio.to_thread(corral, "run", "--project", project.id, "compute")
+    held = await asyncio.to_thread(corral_json, "run", "--project", project.id, "compute")
     await status_becomes(engine, held["id"], {RunStatus.NEEDS_ATTENTION})
-    waiting = await asyncio.to_thread(corral, "run", "--project", project.id, "compute again")
+    waiting = await asyncio.to_thread(corral_json, "run", "--project", project.id, "compute again")
     while not [e for e in await engine.events(waiting["id"]) if e.type == "run.queued"]:
         await asyncio.sleep(0.1)  # its driver waits for the slot
     os.kill(driver_of(held["id"]), signal.SIGKILL)

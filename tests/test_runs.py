@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import BASH, git, until_event
 from model_server import error, text, tool
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def _types(events) -> list[str]:
@@ -35,7 +31,7 @@ async def test_a_run_writes_and_edits_files_in_its_own_worktree(engine, model, r
     worktree = Path(done.worktrees[0].path)
     assert (worktree / "hello.py").read_text() == "print('hello corral')\n"
     assert not (repo / "hello.py").exists()
-    assert _git(repo, "status", "--porcelain") == ""
+    assert git(repo, "status", "--porcelain") == ""
     diff = await engine.diff(run.id)
     assert "+print('hello corral')" in diff and "hello.py" in diff
     events = await engine.events(run.id)
@@ -46,8 +42,8 @@ async def test_a_run_writes_and_edits_files_in_its_own_worktree(engine, model, r
     assert kinds[-1] == "run.completed"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert done.session_id and done.tokens_in > 0 and done.tokens_out > 0 and done.cost_usd > 0
-    assert str(worktree) in _git(repo, "worktree", "list")
-    assert f"corral: run {done.short_id}: add hello.py" in _git(repo, "log", "--format=%s", done.branch)
+    assert str(worktree) in git(repo, "worktree", "list")
+    assert f"corral: run {done.short_id}: add hello.py" in git(repo, "log", "--format=%s", done.branch)
 
 
 async def test_a_write_of_a_large_file_is_recorded_whole(engine, model, repo):
@@ -62,22 +58,12 @@ async def test_a_write_of_a_large_file_is_recorded_whole(engine, model, repo):
     assert call.payload["input"]["content"] == content
 
 
-async def _until(engine, run_id: str, kind: str):
-    async for event in engine.follow(run_id):
-        if event.type == kind:
-            return event
-    raise AssertionError(f"run ended without {kind}")
-
-
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
-
-
 async def test_a_bash_call_waits_for_approval_and_runs_when_allowed(engine, model, repo):
     model.set_script([tool("Bash", BASH), text("The answer is in answer.txt.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "compute the answer")
 
-    asked = await _until(engine, run.id, "agent.needs_attention")
+    asked = await until_event(engine, run.id, "agent.needs_attention")
     assert asked.payload["tool"] == "Bash" and asked.payload["input"]["command"] == BASH["command"]
     assert (await engine.run(run.id)).status == RunStatus.NEEDS_ATTENTION
     worktree = Path(run.worktrees[0].path)
@@ -98,7 +84,7 @@ async def test_a_denied_bash_call_is_reported_to_the_agent(engine, model, repo):
     model.set_script([tool("Bash", BASH), text("Understood, I will not run it.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "compute the answer")
-    await _until(engine, run.id, "agent.needs_attention")
+    await until_event(engine, run.id, "agent.needs_attention")
 
     await engine.approve(run.id, allow=False, message="no shell commands today")
     done = await engine.wait(run.id)
@@ -147,7 +133,7 @@ async def test_two_runs_go_in_parallel_on_separate_branches(engine, model, repo)
     assert [d.status for d in done] == [RunStatus.COMPLETED, RunStatus.COMPLETED]
     for d in done:
         assert (Path(d.worktrees[0].path) / "notes.txt").read_text() == "from a run\n"
-    branches = _git(repo, "branch", "--list", "corral/*")
+    branches = git(repo, "branch", "--list", "corral/*")
     assert first.branch in branches and second.branch in branches
 
 
@@ -155,20 +141,20 @@ async def test_cancel_stops_the_agent_and_keeps_its_work(engine, model, repo):
     model.set_script([tool("Write", {"file_path": "partial.txt", "content": "half\n"}), tool("Bash", BASH)])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "long job")
-    await _until(engine, run.id, "agent.needs_attention")
+    await until_event(engine, run.id, "agent.needs_attention")
     cancelled = await engine.cancel(run.id)
     assert cancelled.status == RunStatus.CANCELLED
     assert await engine.approvals(run.id) == []  # nothing left to answer
     assert "agent.request_cancelled" in _types(await engine.events(run.id))  # the agent withdrew it
     assert _types(await engine.events(run.id))[-1] == "run.cancelled"
-    assert "partial.txt" in _git(repo, "show", "--stat", "--format=", cancelled.branch)
+    assert "partial.txt" in git(repo, "show", "--stat", "--format=", cancelled.branch)
 
 
 async def test_allow_always_lets_the_same_command_run_again_without_asking(engine, model, repo):
     model.set_script([tool("Bash", BASH), tool("Bash", BASH), text("Ran it twice.")])
     project = await engine.add_project(repo)
     run = await engine.start_run(project.id, "compute twice")
-    await _until(engine, run.id, "agent.needs_attention")
+    await until_event(engine, run.id, "agent.needs_attention")
     answered = await engine.approve(run.id, always=True)
     assert answered.always and answered.suggestions  # the agent offered a rule to remember
     done = await engine.wait(run.id)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from helpers import runs_pane, start, until
 from model_server import text, tool
-from test_tui_runs import runs_pane, start, until
 
 from core.models import RunStatus
 from tui.app import make_app

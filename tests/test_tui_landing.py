@@ -3,14 +3,13 @@ scripted model: reject, commit, merge, revert in Diffs; merge, rebase, rename, d
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from helpers import BASH, finished_run, git, refs_and_status, start, until
 from model_server import text, tool
-from test_tui_runs import BASH, start, until
 
 from core.git import Branch, FileChange
-from core.models import RunStatus, Worktree
+from core.models import Worktree
 from core.render import stat
 from tui.app import CorralApp, make_app
 from tui.messages import RunsLoaded
@@ -22,29 +21,10 @@ from tui.widgets.branches_pane import BranchesPane
 from tui.widgets.diffs_pane import DiffsPane, FileList
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
-
-
 def user_commit(repo: Path, name: str, content: str, message: str) -> None:
     (repo / name).write_text(content)
     git(repo, "add", name)
     git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", message)
-
-
-def refs_and_status(repo: Path) -> tuple[str, str]:
-    return git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
-
-
-async def finished_run(engine, model, repo: Path, files: dict[str, str]):
-    """A completed run that wrote `files` (name -> content) in its worktree."""
-    model.set_script([*(tool("Write", {"file_path": name, "content": body}) for name, body in files.items()),
-                      text("Done.")])
-    project = await engine.add_project(repo)
-    run = await engine.start_run(project.id, "write the files")
-    done = await engine.wait(run.id)
-    assert done.status == RunStatus.COMPLETED, done.reason
-    return done
 
 
 def file_names(app: CorralApp) -> list[str]:

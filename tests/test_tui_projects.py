@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from claude_env import init_git_repo
+from helpers import runs_pane, start, until
 from model_server import text
-from test_tui_runs import runs_pane, start, until
 
 from tui.app import make_app
 from tui.screens.add_repo import AddRepoDialog

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
-from typing import Callable
 
+from helpers import BASH, runs_pane, start, until
 from model_server import error, text, tool
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
@@ -21,23 +20,8 @@ from tui.screens.new_run import NewRunDialog
 from tui.screens.text_entry import TextDialog
 from tui.widgets.diff_view import DiffView
 from tui.widgets.diffs_pane import FileList
-from tui.widgets.runs_pane import RunsPane
 
-BASH = {"command": "python3 -c 'print(6 * 7)' > answer.txt", "description": "Compute the answer"}
 WRITE = {"file_path": "hello.py", "content": "print('hello corral')\n"}
-
-
-async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
-    """Let the app work until `condition` holds; fail saying `what` did not happen."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-def runs_pane(app: CorralApp) -> RunsPane:
-    return app.query_one(RunsPane)
 
 
 def transcript_text(app: CorralApp) -> str:
@@ -61,11 +45,6 @@ def palette_text(app: CorralApp) -> str:
     commands = found.first() if found else None
     return "\n".join(str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count)) \
         if commands else ""
-
-
-async def start(pilot, app: CorralApp) -> None:
-    await until(pilot, lambda: app.project is not None and app.query(RunsPane) and app.feed.loaded_once,
-                "the dashboard to open on the repo")
 
 
 async def test_a_run_started_from_the_new_run_dialog_streams_into_the_table_and_transcript(engine, model, repo):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from helpers import start, until
 from model_server import text, tool
-from test_tui_runs import start, until
 
 from core.models import TaskStatus
 from tui.app import make_app

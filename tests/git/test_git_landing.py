@@ -3,67 +3,13 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
-import test_git
-from test_git import APP_PY, head, run, write
+from helpers import APP_PY, BRANCH, commit, files_of, fsck, head, run, snapshot, write
 
 from core import git
 from core.git import GitError, MergeConflict
-
-isolated_git_config, repo = test_git.isolated_git_config, test_git.repo  # fixtures, shared
-
-BRANCH = "corral/run-1a2b3c4d"
-
-
-def commit(path: Path, message: str, files: dict[str, str | bytes | None]) -> str:
-    """Write (None: delete) files and commit them with the git CLI; the new sha."""
-    for name, content in files.items():
-        if content is None:
-            (path / name).unlink()
-        else:
-            write(path / name, content)
-    run(path, "add", "-A")
-    run(path, "commit", "-q", "-m", message)
-    return head(path)
-
-
-def files_of(root: Path) -> dict[str, tuple[int, bytes]]:
-    """Every file under root (not .git) with its mode and content or link target."""
-    out = {}
-    for parent, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d != ".git"]
-        for name in [n for n in names if n != ".git"] + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
-            full = os.path.join(parent, name)
-            st = os.lstat(full)
-            data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else Path(full).read_bytes()
-            out[os.path.relpath(full, root)] = (st.st_mode, data)
-    return out
-
-
-def snapshot(repo: Path, *worktrees: Path) -> tuple:
-    """All that a refused operation must leave exactly as it was."""
-    return (
-        run(repo, "for-each-ref"),
-        run(repo, "rev-parse", "HEAD"),
-        run(repo, "symbolic-ref", "-q", "HEAD") if (repo / ".git" / "HEAD").read_text().startswith("ref:") else "",
-        *[(run(w, "status", "--porcelain", "--untracked-files=all"), files_of(w), run(w, "ls-files", "-s"))
-          for w in (repo, *worktrees)],
-    )
-
-
-def fsck(repo: Path) -> None:
-    run(repo, "fsck", "--strict", "--no-progress")
-
-
-@pytest.fixture
-def wt(repo, tmp_path) -> Path:
-    """A run's worktree on BRANCH, made from main."""
-    path = tmp_path / "wt"
-    git.add_worktree(repo, path, BRANCH)
-    return path
 
 
 def merge_tree(repo: Path, ours: str, theirs: str) -> str:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import test_git
-from test_git import head, run, write
+from helpers import head, run, write
 
 from core import git
 from core.git import GitError
-
-isolated_git_config, repo, worked_on = test_git.isolated_git_config, test_git.repo, test_git.worked_on  # fixtures
 
 
 def test_commit_all_commits_everything_on_the_branch(worked_on, repo):

@@ -4,61 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from helpers import APP_PY, head, run, write
 
 from core import git
 from core.git import FileChange, GitError, Worktree
-
-IDENTITY = ["-c", "user.name=Test User", "-c", "user.email=test@example.com"]
-
-APP_PY = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(12))
-
-
-@pytest.fixture(autouse=True)
-def isolated_git_config(tmp_path, monkeypatch):
-    """No machine-wide git identity or config leaks into the tests."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for kind in ("AUTHOR", "COMMITTER"):
-        for field in ("NAME", "EMAIL", "DATE"):
-            monkeypatch.delenv(f"GIT_{kind}_{field}", raising=False)
-
-
-def run(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, capture_output=True, check=True)
-    return result.stdout.decode()  # no newline translation: CRLF must survive
-
-
-def write(path: Path, content: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content)
-
-
-@pytest.fixture
-def repo(tmp_path) -> Path:
-    root = tmp_path / "repo"
-    run(tmp_path, "init", "-q", "-b", "main", str(root))
-    write(root / "README.md", "# Demo\n\nSome words.\n")
-    write(root / "src" / "app.py", APP_PY)
-    write(root / "docs" / "notes.txt", "one\ntwo\nthree\n")
-    write(root / ".gitignore", "*.log\nbuild/\n")
-    run(root, "add", "-A")
-    run(root, "commit", "-q", "-m", "initial")
-    return root
-
-
-def head(path: Path, ref: str = "HEAD") -> str:
-    return run(path, "rev-parse", ref).strip()
 
 
 def porcelain_worktrees(repo: Path) -> list[Worktree]:
@@ -343,23 +296,6 @@ def test_delete_branch(repo, tmp_path):
 
 
 # --- changes / diff --------------------------------------------------------------
-
-
-@pytest.fixture
-def worked_on(repo, tmp_path) -> tuple[Path, str]:
-    """A run's worktree with a committed change and every kind of uncommitted one."""
-    wt = tmp_path / "wt"
-    base = git.add_worktree(repo, wt, "run-1")
-    write(wt / "docs" / "notes.txt", "one\n2\nthree\nfour\n")
-    run(wt, "commit", "-q", "-am", "agent commit")
-    write(wt / "src" / "app.py", APP_PY.replace("return 3", "return 33").replace("def f9", "def nine") + "x = 1\n")
-    write(wt / "src" / "new_module.py", "import os\n\nprint(os.getcwd())\n")
-    (wt / "README.md").unlink()
-    write(wt / "debug.log", "ignored\n")
-    write(wt / "build" / "out.txt", "ignored too\n")
-    write(wt / "logo.png", b"\x89PNG\r\n\x1a\n\x00\x00binary")
-    write(wt / "no-newline.txt", "no newline at end")
-    return wt, base
 
 
 def test_changes_cover_committed_uncommitted_untracked_and_deleted(worked_on):

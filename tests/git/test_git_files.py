@@ -7,16 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import test_git
-import test_git_landing
-from test_git import APP_PY, head, run, write
-from test_git_landing import BRANCH, commit, files_of, fsck, snapshot
+from helpers import APP_PY, BRANCH, commit, files_of, fsck, head, run, snapshot, write
 
 from core import git
 from core.git import GitError
-
-isolated_git_config, repo = test_git.isolated_git_config, test_git.repo  # fixtures, shared
-wt = test_git_landing.wt
 
 
 def staged_and_on_disk_like(path: Path, rev: str, files: list[str]) -> None:

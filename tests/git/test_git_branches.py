@@ -7,16 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-import test_git
-import test_git_landing
-from test_git import head, run, write
-from test_git_landing import BRANCH, commit, fsck, snapshot
+from helpers import BRANCH, commit, fsck, head, run, snapshot, write
 
 from core import git
 from core.git import GitError
-
-isolated_git_config, repo = test_git.isolated_git_config, test_git.repo  # fixtures, shared
-wt = test_git_landing.wt
 
 
 def counts(repo: Path, branch: str, base: str) -> tuple[int, int]:
