@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import agents
 from .config import Paths
 from .errors import Conflict
-from .models import Agent, Run, RunStatus
+from .models import Agent, EventType, Run, RunStatus
 from .process import started_at
 from .store import Store
 
@@ -53,19 +53,19 @@ def hook_events(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The run events one hook call stands for."""
     name = data.get("hook_event_name")
     if name == "SessionStart":
-        return [("session.attached", {"session_id": data.get("session_id"), "source": data.get("source")})]
+        return [(EventType.SESSION_ATTACHED, {"session_id": data.get("session_id"), "source": data.get("source")})]
     if name == "UserPromptSubmit":
-        return [("user.message", {"text": str(data.get("prompt") or ""), "attached": True})]
+        return [(EventType.USER_MESSAGE, {"text": str(data.get("prompt") or ""), "attached": True})]
     if name == "PostToolUse":
         tool_id = data.get("tool_use_id") or ""
         response = data.get("tool_response")
         output = response if isinstance(response, str) else json.dumps(response)
         call = {"id": tool_id, "name": data.get("tool_name"), "input": data.get("tool_input") or {}}
-        return [("agent.tool_call", call),
-                ("agent.tool_result", {"id": tool_id, "name": data.get("tool_name"), "output": output[:OUTPUT_LIMIT],
+        return [(EventType.AGENT_TOOL_CALL, call),
+                (EventType.AGENT_TOOL_RESULT, {"id": tool_id, "name": data.get("tool_name"), "output": output[:OUTPUT_LIMIT],
                                        "truncated": len(output) > OUTPUT_LIMIT, "is_error": False})]
     if name == "Stop":
-        return [("agent.idle", {})]
+        return [(EventType.AGENT_IDLE, {})]
     return []
 
 
@@ -122,14 +122,14 @@ class Attach:
         except BaseException:
             await self.store.update_run(run.id, status=run.status, reason=run.reason, ended_at=run.ended_at)
             raise
-        await self.store.append(run.id, [("run.attached", {"command": argv[0], "cwd": run.cwd})])
+        await self.store.append(run.id, [(EventType.RUN_ATTACHED, {"command": argv[0], "cwd": run.cwd})])
         return Attachment(await self.run(run.id), argv, run.cwd, {**os.environ, "CORRAL_HOME": str(self.paths.home)})
 
     async def detach(self, run_key: str, exit_code: int) -> Run:
         """The interactive session ended: keep its work on the branch; the run is paused, to be
         continued or attached again."""
         run = await self.run(run_key)
-        await self.store.append(run.id, [("run.detached", {"exit_code": exit_code})])
+        await self.store.append(run.id, [(EventType.RUN_DETACHED, {"exit_code": exit_code})])
         await self._end_unowned(run, RunStatus.PAUSED, "the attached session ended")
         return await self.run(run.id)
 

@@ -27,12 +27,12 @@ from .config import Paths, private_file
 from .errors import Conflict, CorralError, NotFound
 from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
-from .models import Agent, Approval, Event, Project, Repo, Run, RunStatus, Worktree, now
+from .models import END_EVENTS, Agent, Approval, Event, EventType, Project, Repo, Run, RunStatus, Worktree, now
 from .notify import Notifier
 from .planning import Planning, PlanningRun
 from .process import started_at
 from .queue import Queue, check_max_runs
-from .runner import END_EVENTS, LiveRun
+from .runner import LiveRun
 from .scheduler import Scheduler
 from .store import Store
 from .tasks import RunTask, run_tasks
@@ -72,7 +72,7 @@ def _one(found: list[T], what: str, key: str) -> T:
     return found[0]
 
 
-RESTART_EVENTS = frozenset({"user.message", "run.queued", "run.started", "run.attached"})
+RESTART_EVENTS = frozenset({EventType.USER_MESSAGE, EventType.RUN_QUEUED, EventType.RUN_STARTED, EventType.RUN_ATTACHED})
 
 
 class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
@@ -283,7 +283,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
-        self.store.append(run.id, [("run.created", {
+        self.store.append(run.id, [(EventType.RUN_CREATED, {
             "task": prompt, "agent": profile.name, "base": base, "branch": run.branch})], at=stamp)
         try:
             adapter.binary(profile)  # a missing agent fails the run before a worktree or branch is made
@@ -307,7 +307,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         await asyncio.to_thread(git.add_worktree, worktree.repo_path, worktree.path, run.branch, start_at)
         copied = await asyncio.to_thread(git.copy_worktree_includes, worktree.repo_path, worktree.path)
         if copied:
-            await self.store.append(run.id, [("run.setup", {"repo": worktree.repo_name, "copied": copied})])
+            await self.store.append(run.id, [(EventType.RUN_SETUP, {"repo": worktree.repo_name, "copied": copied})])
         await self.store.add_worktree(run.id, worktree)
         run.worktrees.append(worktree)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import Project, Run, Task, Worktree
+from .models import EventType, Project, Run, Task, Worktree
 from .render import plural
 from .store import Store
 
@@ -122,7 +122,7 @@ class Landing:
         bases = {w.path: w.base_sha for w in run.worktrees}
         for path, wanted in self._split(run, paths).items():
             restored += await asyncio.to_thread(git.reject_files, path, bases[path], wanted)
-        await self._note(run, "user.rejected", {"paths": restored})
+        await self._note(run, EventType.USER_REJECTED, {"paths": restored})
         return restored
 
     async def revert(self, run_key: str) -> list[git.Backup]:
@@ -130,7 +130,7 @@ class Landing:
         run = await self._ended(run_key)
         backups = [await asyncio.to_thread(git.revert_all, w.path, w.base_sha, f"refs/corral/backup/{run.short_id}")
                    for w in self._worktrees(run)]
-        await self._note(run, "user.reverted", {"backups": [b.ref for b in backups]})
+        await self._note(run, EventType.USER_REVERTED, {"backups": [b.ref for b in backups]})
         return backups
 
     async def commit(self, run_key: str, message: str) -> list[tuple[Worktree, str]]:
@@ -146,7 +146,7 @@ class Landing:
         if not made:
             raise CorralError(f"run {run.short_id} has nothing to commit: its work is already on "
                               f"{run.branch}", code="NOTHING_TO_COMMIT")
-        await self._note(run, "user.committed", {"commits": {w.repo_name: sha for w, sha in made}, "message": message})
+        await self._note(run, EventType.USER_COMMITTED, {"commits": {w.repo_name: sha for w, sha in made}, "message": message})
         return made
 
     # -- landing -------------------------------------------------------------------------
@@ -185,7 +185,7 @@ class Landing:
         message = message or f"{run.task.splitlines()[0][:72]}\n\nFrom corral run {run.short_id} ({run.branch})."
         landed = [await asyncio.to_thread(git.land, w.repo_path, run.branch, target, how, message)
                   for w, target in plan]
-        await self._note(run, "run.landed", {"how": how, "landings": [
+        await self._note(run, EventType.RUN_LANDED, {"how": how, "landings": [
             {"repo": w.repo_name, "target": l.target, "how": l.how, "commit": l.commit}
             for (w, _), l in zip(plan, landed)]})
         try:
@@ -200,7 +200,7 @@ class Landing:
         await self._checkpoint_all(run)
         tips = [await asyncio.to_thread(git.rebase_branch, w.repo_path, run.branch, self._target(run, w, onto))
                 for w in run.worktrees]
-        await self._note(run, "run.rebased", {"tips": tips})
+        await self._note(run, EventType.RUN_REBASED, {"tips": tips})
         return tips
 
     # -- branches ------------------------------------------------------------------------
@@ -232,7 +232,7 @@ class Landing:
         for worktree in run.worktrees:
             await asyncio.to_thread(git.rename_branch, worktree.repo_path, run.branch, name)
         await self.store.update_run(run.id, branch=name)
-        await self._note(run, "run.branch_renamed", {"from": run.branch, "to": name})
+        await self._note(run, EventType.RUN_BRANCH_RENAMED, {"from": run.branch, "to": name})
         return await self.run(run.id)
 
     async def delete_branch(self, name: str, *, project: str | None = None, force: bool = False,
@@ -315,7 +315,7 @@ class Landing:
         run = await self._ended(run_key)
         await self._checkpoint_all(run)
         shas = [await asyncio.to_thread(git.push_branch, w.repo_path, run.branch, remote) for w in run.worktrees]
-        await self._note(run, "run.pushed", {"remote": remote, "commits": shas})
+        await self._note(run, EventType.RUN_PUSHED, {"remote": remote, "commits": shas})
         return shas
 
     async def pull_request(self, run_key: str, title: str | None = None, body: str | None = None,
@@ -342,7 +342,7 @@ class Landing:
             raise CorralError(f"gh could not open the pull request: {reason}", code="GH_FAILED")
         url = out.decode().strip().splitlines()[-1]
         await self.store.update_run(run.id, pr_url=url)
-        await self._note(run, "run.pull_request", {"url": url})
+        await self._note(run, EventType.RUN_PULL_REQUEST, {"url": url})
         return url
 
     # -- clean-up ------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from . import git
 from .config import Paths
 from .errors import Conflict, CorralError
 from .landing import CHECKPOINT
-from .models import Run, RunStatus, Worktree, now
+from .models import END_EVENTS, EventType, Run, RunStatus, Worktree, now
 from .notify import Notifier
 from .process import kill_group, still_running
-from .runner import END_EVENTS, LiveRun
+from .runner import LiveRun
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Lifecycle:
                   branch=f"corral/run-{run_id[:8]}", created_at=stamp, updated_at=stamp,
                   parent_run_id=parent.id, queued_at=stamp, resume_at=parent.resume_at)
         await self.store.create_run(run)
-        self.store.append(run.id, [("run.created", {
+        self.store.append(run.id, [(EventType.RUN_CREATED, {
             "task": message, "agent": parent.agent_name, "base": parent.branch, "branch": run.branch,
             "forked_from": parent.id})], at=stamp)
         try:
@@ -169,7 +169,7 @@ class Lifecycle:
         for worktree in run.worktrees:
             if not Path(worktree.path).is_dir():
                 await asyncio.to_thread(git.restore_worktree, worktree.repo_path, worktree.path, run.branch)
-                await self.store.append(run.id, [("run.worktree_restored", {
+                await self.store.append(run.id, [(EventType.RUN_WORKTREE_RESTORED, {
                     "repo": worktree.repo_name, "path": worktree.path, "branch": run.branch})])
 
     # -- turns and rewinding -------------------------------------------------------------------
@@ -178,7 +178,7 @@ class Lifecycle:
         """The run's agent turns so far, each with the snapshot it can be rewound to."""
         run = await self.run(run_key)
         return [Turn(e.payload["turn"], e.created_at, e.payload.get("commits") or {}, e.payload.get("session_line"))
-                for e in await self.store.events_of(run.id, "run.turn")]
+                for e in await self.store.events_of(run.id, EventType.RUN_TURN)]
 
     async def rewind(self, run_key: str, turn: int) -> Run:
         """Put the run's worktrees back as they were after `turn`, behind a backup ref of what was
@@ -207,7 +207,7 @@ class Lifecycle:
         finally:
             await self.store.update_run(run.id, status=run.status)
         await self.store.update_run(run.id, resume_at=chosen.session_line)
-        await self.store.append(run.id, [("run.rewound", {"turn": turn, "backups": backups})])
+        await self.store.append(run.id, [(EventType.RUN_REWOUND, {"turn": turn, "backups": backups})])
         return await self.run(run.id)
 
     # -- recovery ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 
@@ -12,7 +13,7 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class RunStatus:
+class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     NEEDS_ATTENTION = "needs_attention"
@@ -22,8 +23,101 @@ class RunStatus:
     INTERRUPTED = "interrupted"
     PAUSED = "paused"
 
-    ACTIVE = frozenset({QUEUED, RUNNING, NEEDS_ATTENTION})
-    ENDED = frozenset({COMPLETED, FAILED, CANCELLED, INTERRUPTED, PAUSED})
+
+# enum bodies cannot hold sets of their own members, so the groupings are attached after the class
+RunStatus.ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.NEEDS_ATTENTION})  # type: ignore[attr-defined]
+RunStatus.ENDED = frozenset(set(RunStatus) - RunStatus.ACTIVE)  # type: ignore[attr-defined]
+
+
+class TaskStatus(StrEnum):
+    BACKLOG = "backlog"  # written down, not asked for yet (a plan not approved, or added by hand)
+    QUEUED = "queued"  # to be run when its dependencies allow
+    RUNNING = "running"  # its run is waiting for a slot, working, or waiting on the user
+    REVIEW = "review"  # its run completed: the work waits to be merged
+    DONE = "done"  # its work is merged
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TaskStatus.ALL = tuple(TaskStatus)  # type: ignore[attr-defined]
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class EventType(StrEnum):
+    """Every kind of event a run's log holds."""
+
+    RUN_CREATED = "run.created"
+    RUN_SETUP = "run.setup"
+    RUN_SETUP_FAILED = "run.setup_failed"
+    RUN_QUEUED = "run.queued"
+    RUN_STARTED = "run.started"
+    RUN_ATTACHED = "run.attached"
+    RUN_DETACHED = "run.detached"
+    RUN_TURN = "run.turn"
+    RUN_RESULT = "run.result"
+    RUN_WARNING = "run.warning"
+    RUN_CHECKPOINT = "run.checkpoint"
+    RUN_CHECKPOINT_FAILED = "run.checkpoint_failed"
+    RUN_COMPLETED = "run.completed"
+    RUN_FAILED = "run.failed"
+    RUN_CANCELLED = "run.cancelled"
+    RUN_INTERRUPTED = "run.interrupted"
+    RUN_PAUSED = "run.paused"
+    RUN_REWOUND = "run.rewound"
+    RUN_WORKTREE_RESTORED = "run.worktree_restored"
+    RUN_LANDED = "run.landed"
+    RUN_REBASED = "run.rebased"
+    RUN_BRANCH_RENAMED = "run.branch_renamed"
+    RUN_PUSHED = "run.pushed"
+    RUN_PULL_REQUEST = "run.pull_request"
+    SESSION_INIT = "session.init"
+    SESSION_ATTACHED = "session.attached"
+    AGENT_OUTPUT = "agent.output"
+    AGENT_OUTPUT_CUT = "agent.output_cut"
+    AGENT_TOKEN = "agent.token"
+    AGENT_MESSAGE = "agent.message"
+    AGENT_THINKING = "agent.thinking"
+    AGENT_TOOL_CALL = "agent.tool_call"
+    AGENT_TOOL_RESULT = "agent.tool_result"
+    AGENT_SYSTEM = "agent.system"
+    AGENT_RETRY = "agent.retry"
+    AGENT_ERROR = "agent.error"
+    AGENT_NEEDS_ATTENTION = "agent.needs_attention"
+    AGENT_REQUEST_CANCELLED = "agent.request_cancelled"
+    AGENT_IDLE = "agent.idle"
+    USER_MESSAGE = "user.message"
+    USER_APPROVAL = "user.approval"
+    USER_REJECTED = "user.rejected"
+    USER_REVERTED = "user.reverted"
+    USER_COMMITTED = "user.committed"
+    PLAN_STARTED = "plan.started"
+    PLAN_PHASE = "plan.phase"
+    PLAN_LOG = "plan.log"
+    PLAN_PROGRESS = "plan.progress"
+    PLAN_STATS = "plan.stats"
+    PLAN_COMPLETED = "plan.completed"
+    PLAN_FAILED = "plan.failed"
+    PLAN_CANCELLED = "plan.cancelled"
+
+
+# the event that closes a run, by the status it ends in
+END_EVENTS: dict[RunStatus, EventType] = {
+    RunStatus.COMPLETED: EventType.RUN_COMPLETED,
+    RunStatus.FAILED: EventType.RUN_FAILED,
+    RunStatus.CANCELLED: EventType.RUN_CANCELLED,
+    RunStatus.INTERRUPTED: EventType.RUN_INTERRUPTED,
+    RunStatus.PAUSED: EventType.RUN_PAUSED,
+}
+PLAN_EVENTS = frozenset(e for e in EventType if e.startswith("plan."))
+# what a webhook may subscribe to: a run's end (not a pause) and a question for the user
+WEBHOOK_EVENTS = (EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_CANCELLED,
+                  EventType.AGENT_NEEDS_ATTENTION)
 
 
 class Record:
@@ -163,18 +257,6 @@ class Approval(Record):
     answered_at: str | None = None
     suggestions: list[dict[str, Any]] = field(default_factory=list)  # rules the agent offers for "always"
     always: bool = False
-
-
-class TaskStatus:
-    BACKLOG = "backlog"  # written down, not asked for yet (a plan not approved, or added by hand)
-    QUEUED = "queued"  # to be run when its dependencies allow
-    RUNNING = "running"  # its run is waiting for a slot, working, or waiting on the user
-    REVIEW = "review"  # its run completed: the work waits to be merged
-    DONE = "done"  # its work is merged
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    ALL = (BACKLOG, QUEUED, RUNNING, REVIEW, DONE, FAILED, CANCELLED)
 
 
 TASK_TYPES = {"feature": "FTR", "bug": "BUG", "refactor": "REF", "docs": "DOC", "test": "TST", "chore": "CHR"}

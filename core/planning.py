@@ -21,6 +21,7 @@ from .errors import Conflict, CorralError, NotFound
 from .models import (
     PRIORITIES,
     TASK_TYPES,
+    EventType,
     Plan,
     Project,
     Run,
@@ -121,31 +122,31 @@ class PlanningRun(LiveRun):
     def _set_phase(self, phase: str) -> None:
         if phase != self._phase:
             self._phase = phase
-            self.emit("plan.phase", {"plan_id": self.plan.id, "phase": phase})
+            self.emit(EventType.PLAN_PHASE, {"plan_id": self.plan.id, "phase": phase})
 
     async def execute(self) -> None:
-        self.emit("plan.started", {"plan_id": self.plan.id, "topic": self.plan.topic, "model": self.plan.model,
+        self.emit(EventType.PLAN_STARTED, {"plan_id": self.plan.id, "topic": self.plan.topic, "model": self.plan.model,
                                    "effort": self.plan.effort})
         self._set_phase("starting")
         await super().execute()
 
     async def _react(self, kind: str, payload: dict[str, Any]) -> None:
         await super()._react(kind, payload)
-        if kind == "agent.tool_call" and not payload.get("parent_tool_use_id"):
+        if kind == EventType.AGENT_TOOL_CALL and not payload.get("parent_tool_use_id"):
             self._tool_calls += 1
             name = payload.get("name") or ""
             self._set_phase("writing" if name == OUTPUT_TOOL else "exploring")
             if name != OUTPUT_TOOL:
-                self.emit("plan.log", {"plan_id": self.plan.id, "type": "tool", "tool": name,
+                self.emit(EventType.PLAN_LOG, {"plan_id": self.plan.id, "type": "tool", "tool": name,
                                        "message": f"{name} → {tool_summary(name, payload.get('input') or {})}"})
-            self.emit("plan.stats", self.stats())  # the status counts as the agent explores
-        elif kind == "agent.tool_result" and payload.get("is_error"):
-            self.emit("plan.log", {"plan_id": self.plan.id, "type": "error", "tool": payload.get("name"),
+            self.emit(EventType.PLAN_STATS, self.stats())  # the status counts as the agent explores
+        elif kind == EventType.AGENT_TOOL_RESULT and payload.get("is_error"):
+            self.emit(EventType.PLAN_LOG, {"plan_id": self.plan.id, "type": "error", "tool": payload.get("name"),
                                    "message": str(payload.get("output") or "")[:500]})
-        elif kind == "agent.message":
-            self.emit("plan.progress", {"plan_id": self.plan.id, "type": "text", "content": payload["text"]})
-        elif kind == "agent.error":
-            self.emit("plan.log", {"plan_id": self.plan.id, "type": "error", "message": payload.get("message")})
+        elif kind == EventType.AGENT_MESSAGE:
+            self.emit(EventType.PLAN_PROGRESS, {"plan_id": self.plan.id, "type": "text", "content": payload["text"]})
+        elif kind == EventType.AGENT_ERROR:
+            self.emit(EventType.PLAN_LOG, {"plan_id": self.plan.id, "type": "error", "message": payload.get("message")})
 
     def stats(self) -> dict[str, Any]:
         return {"plan_id": self.plan.id, "elapsed": round((asyncio.get_running_loop().time() - self._started) * 1000),
@@ -156,7 +157,7 @@ class PlanningRun(LiveRun):
         """A model response ended: counted, with nothing to snapshot (a planning session changes no files)."""
         if self._turn_message is not None:
             self._turns += 1
-            items.append(("plan.stats", self.stats()))
+            items.append((EventType.PLAN_STATS, self.stats()))
         self._turn_message = None
 
     async def _checkpoint(self) -> None:
@@ -233,8 +234,8 @@ class Planning:
         if not active or not active[0].run_id:
             return None
         plan, run = active[0], await self.run(active[0].run_id)
-        phase = await self.store.last_event(run.id, "plan.phase")
-        stats = await self.store.last_event(run.id, "plan.stats")
+        phase = await self.store.last_event(run.id, EventType.PLAN_PHASE)
+        stats = await self.store.last_event(run.id, EventType.PLAN_STATS)
         started = run.started_at or run.created_at
         elapsed = datetime.now(timezone.utc) - datetime.fromisoformat(started.replace("Z", "+00:00"))
         return {"plan_id": plan.id, "topic": plan.topic, "phase": phase.payload["phase"] if phase else "starting",
@@ -309,7 +310,7 @@ class Planning:
                 made = await self._write_tasks(plan, drafts)
                 project = await self.project(plan.project_id)
                 await self.store.update_plan(plan.id, status="pending", reason=None)
-                live.emit("plan.completed", {"plan_id": plan.id, "tasks": [
+                live.emit(EventType.PLAN_COMPLETED, {"plan_id": plan.id, "tasks": [
                     {"id": t.id, "key": t.key, "title": t.title, "task_type": t.type} for t in made],
                     "stats": live.stats()})
                 if project.auto_approve_plan:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import CorralError
-from .models import Project, Run, RunStatus
+from .models import EventType, Project, Run, RunStatus
 from .process import started_at
 from .runner import LiveRun
 from .store import Store
@@ -101,7 +101,7 @@ class Queue:
                 if await self.store.take_slot(run.id, run.project_id, limit, project_limits.get(run.project_id)):
                     break
             elif place != told:
-                live.emit("run.queued", {"position": place.position, "reason": place.reason})
+                live.emit(EventType.RUN_QUEUED, {"position": place.position, "reason": place.reason})
                 await self.store.update_run(run.id, reason=f"waiting: {place.reason}")
                 told = place
             await asyncio.sleep(QUEUE_POLL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from .models import Approval, Event, Run, Worktree
+from .models import Approval, Event, EventType, Run, Worktree
 
 
 def _when(stamp: str | None) -> datetime | None:
@@ -129,51 +129,51 @@ def describe(event: Event) -> str:
     """One line that says what happened."""
     p = event.payload
     kind = event.type
-    if kind == "run.created":
+    if kind == EventType.RUN_CREATED:
         return f"created on {p.get('branch')} from {p.get('base')}: {_one_line(p.get('task', ''), 80)}"
-    if kind == "run.started":
+    if kind == EventType.RUN_STARTED:
         return f"agent started (pid {p.get('pid')}) in {p.get('cwd')}"
-    if kind == "session.init":
+    if kind == EventType.SESSION_INIT:
         return f"session {p.get('session_id')} ({p.get('model')}, Claude Code {p.get('version')})"
-    if kind in ("agent.message", "agent.token", "agent.thinking"):
+    if kind in (EventType.AGENT_MESSAGE, EventType.AGENT_TOKEN, EventType.AGENT_THINKING):
         return _one_line(p.get("text", ""), 120)
-    if kind == "agent.tool_call":
+    if kind == EventType.AGENT_TOOL_CALL:
         return f"{p.get('name')}: {tool_summary(p.get('name'), p.get('input'))}"
-    if kind == "agent.tool_result":
+    if kind == EventType.AGENT_TOOL_RESULT:
         mark = "error" if p.get("is_error") else "ok"
         return f"{p.get('name') or 'tool'} {mark}: {_one_line(p.get('output', ''), 100)}"
-    if kind == "agent.retry":
+    if kind == EventType.AGENT_RETRY:
         wait = f" in {duration(max(1, round((p.get('delay_ms') or 0) / 1000)))}" if p.get("delay_ms") else ""
         return (f"model error {p.get('status') or '?'}, retry {p.get('attempt')} of {p.get('max_retries')}{wait}"
                 + (f" ({p['error']})" if p.get("error") else ""))
-    if kind == "agent.needs_attention":
+    if kind == EventType.AGENT_NEEDS_ATTENTION:
         return f"asks to use {p.get('tool')}: {tool_summary(p.get('tool'), p.get('input'))}"
-    if kind == "plan.phase":
+    if kind == EventType.PLAN_PHASE:
         return p.get("phase", "")
-    if kind in ("plan.log", "plan.progress"):
+    if kind in (EventType.PLAN_LOG, EventType.PLAN_PROGRESS):
         return _one_line(str(p.get("message") or p.get("content") or ""), 120)
-    if kind == "plan.completed":
+    if kind == EventType.PLAN_COMPLETED:
         return f"{plural(len(p.get('tasks') or []), 'task')} written"
-    if kind == "run.queued":
+    if kind == EventType.RUN_QUEUED:
         return f"waiting, number {p.get('position')} in line: {p.get('reason')}"
-    if kind == "run.turn":
+    if kind == EventType.RUN_TURN:
         return f"turn {p.get('turn')} kept"
-    if kind == "agent.request_cancelled":
+    if kind == EventType.AGENT_REQUEST_CANCELLED:
         return "withdrew its permission request"
-    if kind == "user.approval":
+    if kind == EventType.USER_APPROVAL:
         verdict = "allowed" if p.get("allow") else "denied"
         return f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
-    if kind == "run.result":
+    if kind == EventType.RUN_RESULT:
         text = (f"{plural(p.get('tokens_in') or 0, 'token')} in, {p.get('tokens_out') or 0} out, "
                 f"${p.get('cost_usd') or 0:.4f}")
         if p.get("num_turns") is not None:
             text += f", {plural(p['num_turns'], 'turn')}"
         return text + (f": {p['reason']}" if p.get("reason") else "")
-    if kind == "run.checkpoint":
+    if kind == EventType.RUN_CHECKPOINT:
         return f"checkpoint {p.get('commit', '')[:8]} in {p.get('repo')}"
-    if kind == "agent.output":
+    if kind == EventType.AGENT_OUTPUT:
         return _one_line(p.get("text") or str(p.get("data")), 120)
-    if kind == "agent.output_cut":
+    if kind == EventType.AGENT_OUTPUT_CUT:
         return (f"a line of {size(p.get('bytes') or 0)} was cut to its first {size(p.get('kept') or 0)}: "
                 f"{_one_line(p.get('head', ''), 60)}")
     if p.get("reason"):
@@ -185,7 +185,7 @@ def event_line(event: Event) -> str:
     return f"{event.seq:>5} {event.created_at[11:19]} {event.type:<22} {describe(event)}"
 
 
-_QUIET = {"agent.token", "agent.thinking", "agent.output", "agent.system", "run.checkpoint"}
+_QUIET = {EventType.AGENT_TOKEN, EventType.AGENT_THINKING, EventType.AGENT_OUTPUT, EventType.AGENT_SYSTEM, EventType.RUN_CHECKPOINT}
 
 
 def progress(run: Run, event: Event) -> str | None:
@@ -193,6 +193,6 @@ def progress(run: Run, event: Event) -> str | None:
     if event.type in _QUIET:
         return None
     line = f"[{run.short_id}] {event.type:<22} {describe(event)}"
-    if event.type == "agent.needs_attention":
+    if event.type == EventType.AGENT_NEEDS_ATTENTION:
         line += f"\n[{run.short_id}] answer with: corral approve {run.short_id} [--deny --message TEXT]"
     return line

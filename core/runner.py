@@ -12,7 +12,7 @@ from typing import Any
 from . import git
 from .agents import AgentAdapter, AgentMissing
 from .landing import CHECKPOINT
-from .models import Agent, Approval, Run, RunStatus, now
+from .models import END_EVENTS, Agent, Approval, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
 from .store import Store
@@ -25,20 +25,11 @@ CUT_HEAD = 2000  # characters of a cut line kept in its event, to tell what it w
 DEFAULT_IDLE_TIMEOUT = 1800  # seconds of silence (not waiting on the user) before an agent counts as hung
 TURN_MESSAGE = "corral: run {} after turn {}"
 
-END_EVENTS = {
-    RunStatus.COMPLETED: "run.completed",
-    RunStatus.FAILED: "run.failed",
-    RunStatus.CANCELLED: "run.cancelled",
-    RunStatus.INTERRUPTED: "run.interrupted",
-    RunStatus.PAUSED: "run.paused",
-}
-
-
 def fold_tokens(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """Merge runs of streamed tokens read together into one event: same text, far fewer rows."""
     folded: list[tuple[str, dict[str, Any]]] = []
     for kind, payload in events:
-        if (kind == "agent.token" and folded and folded[-1][0] == "agent.token"
+        if (kind == EventType.AGENT_TOKEN and folded and folded[-1][0] == EventType.AGENT_TOKEN
                 and folded[-1][1].get("parent_tool_use_id") == payload.get("parent_tool_use_id")):
             folded[-1][1]["text"] += payload["text"]
         else:
@@ -96,7 +87,7 @@ class LiveRun:
     # -- the run ---------------------------------------------------------------------------
 
     async def execute(self) -> None:
-        last_turn = await self.store.last_event(self.run.id, "run.turn")
+        last_turn = await self.store.last_event(self.run.id, EventType.RUN_TURN)
         self._turn = last_turn.payload["turn"] if last_turn else 0
         try:
             await self._execute()
@@ -112,7 +103,7 @@ class LiveRun:
         if self.setup:
             await self._run_setup(self.setup)
         if self.message is not None:
-            self.emit("user.message", {"text": self.message})
+            self.emit(EventType.USER_MESSAGE, {"text": self.message})
         try:
             launch = self.adapter.launch(self.agent, self.message or self.run.task, resume=self.resume,
                                          fork=self.fork, resume_at=self.run.resume_at if self.resume else None,
@@ -128,7 +119,7 @@ class LiveRun:
         await self._set(status=RunStatus.RUNNING, started_at=self.run.started_at or now(), ended_at=None,
                         reason=None, pid=self.process.pid, agent_started=started_at(self.process.pid),
                         owner_pid=os.getpid(), owner_started=started_at(os.getpid()), resume_at=None)
-        self.emit("run.started", {"pid": self.process.pid, "command": launch.argv[0], "cwd": self.run.cwd})
+        self.emit(EventType.RUN_STARTED, {"pid": self.process.pid, "command": launch.argv[0], "cwd": self.run.cwd})
         self.process.send(launch.stdin)
 
         parser = self.adapter.parser()
@@ -143,7 +134,7 @@ class LiveRun:
                                                                 f"{cap / 1024 / 1024:g} MB of output"))
             for line in lines:
                 if isinstance(line, CutLine):
-                    items.append(("agent.output_cut", {"bytes": line.size, "kept": len(line),
+                    items.append((EventType.AGENT_OUTPUT_CUT, {"bytes": line.size, "kept": len(line),
                                                        "head": line[:CUT_HEAD].decode("utf-8", "replace")}))
                     continue
                 parsed = parser.parse(line)
@@ -173,9 +164,9 @@ class LiveRun:
         for kind, payload in events:
             if payload.get("parent_tool_use_id"):
                 continue  # a subagent's own tools
-            if kind == "agent.tool_call":
+            if kind == EventType.AGENT_TOOL_CALL:
                 self._turn_tools.add(payload.get("id") or "")
-            elif kind == "agent.tool_result" and payload.get("id") in self._turn_tools:
+            elif kind == EventType.AGENT_TOOL_RESULT and payload.get("id") in self._turn_tools:
                 self._turn_tools.discard(payload["id"])
                 if not self._turn_tools:
                     return True
@@ -195,17 +186,17 @@ class LiveRun:
                     TURN_MESSAGE.format(self.run.short_id, self._turn))
             except Exception as error:  # a worktree that cannot be read must not stop the run
                 log.warning("turn %d of run %s: %s", self._turn, self.run.short_id, error)
-        items.append(("run.turn", {"turn": self._turn, "commits": commits, "session_line": self._turn_line}))
+        items.append((EventType.RUN_TURN, {"turn": self._turn, "commits": commits, "session_line": self._turn_line}))
         self._turn_message = None
         self._turn_tools.clear()
 
     async def _react(self, kind: str, payload: dict[str, Any]) -> None:
         """What an event changes beyond the log: the run's row, the pending approvals."""
-        if kind == "session.init" and payload.get("session_id"):
+        if kind == EventType.SESSION_INIT and payload.get("session_id"):
             if self.resume and payload.get("version"):
                 await self._compare_version(payload["version"])
             await self._set(session_id=payload["session_id"])
-        elif kind == "agent.needs_attention" and payload.get("request_id"):
+        elif kind == EventType.AGENT_NEEDS_ATTENTION and payload.get("request_id"):
             approval = Approval(0, self.run.id, payload["request_id"], payload.get("tool") or "",
                                 payload.get("input") or {}, "pending", None, now(),
                                 suggestions=payload.get("suggestions") or [])
@@ -214,12 +205,12 @@ class LiveRun:
             await self._set(status=RunStatus.NEEDS_ATTENTION)
             if self.notifier is not None:
                 self.notifier.needs_you(self.run, approval)
-        elif kind == "agent.request_cancelled" and payload.get("request_id") in self.outstanding:
+        elif kind == EventType.AGENT_REQUEST_CANCELLED and payload.get("request_id") in self.outstanding:
             del self.outstanding[payload["request_id"]]
             await self.store.expire_approvals(self.run.id, payload["request_id"])
             if not self.outstanding:
                 await self._set(status=RunStatus.RUNNING)
-        elif kind == "run.result":
+        elif kind == EventType.RUN_RESULT:
             self.result = payload
             await self._set(tokens_in=payload["tokens_in"], tokens_out=payload["tokens_out"],
                             cost_usd=payload["cost_usd"],
@@ -228,10 +219,10 @@ class LiveRun:
     async def _compare_version(self, version: str) -> None:
         """A session resumed by another version of the agent mostly works; say so when it differs."""
         first = None
-        for event in await self.store.events_of(self.run.id, "session.init"):
+        for event in await self.store.events_of(self.run.id, EventType.SESSION_INIT):
             first = event.payload.get("version") or first
         if first and first != version:
-            self.emit("run.warning", {"message": f"the session was started by version {first} of the agent; "
+            self.emit(EventType.RUN_WARNING, {"message": f"the session was started by version {first} of the agent; "
                                                  f"version {version} goes on with it"})
 
     async def _hang_watch(self) -> None:
@@ -269,19 +260,19 @@ class LiveRun:
             except asyncio.TimeoutError:
                 os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
-                self.emit("run.setup_failed", {"repo": worktree.repo_name, "command": command,
+                self.emit(EventType.RUN_SETUP_FAILED, {"repo": worktree.repo_name, "command": command,
                                                "reason": f"still running after {SETUP_TIMEOUT}s: stopped"})
                 continue
             except OSError as error:
-                self.emit("run.setup_failed", {"repo": worktree.repo_name, "command": command,
+                self.emit(EventType.RUN_SETUP_FAILED, {"repo": worktree.repo_name, "command": command,
                                                "reason": error.strerror})
                 continue
             tail = out.decode("utf-8", "replace")[-2000:]
             if proc.returncode:
-                self.emit("run.setup_failed", {"repo": worktree.repo_name, "command": command,
+                self.emit(EventType.RUN_SETUP_FAILED, {"repo": worktree.repo_name, "command": command,
                                                "reason": f"exited with status {proc.returncode}", "output": tail})
             else:
-                self.emit("run.setup", {"repo": worktree.repo_name, "command": command, "output": tail})
+                self.emit(EventType.RUN_SETUP, {"repo": worktree.repo_name, "command": command, "output": tail})
 
     def _outcome(self, code: int) -> tuple[str, str | None]:
         if self.stop_as is not None:
@@ -324,10 +315,10 @@ class LiveRun:
                 sha = await asyncio.to_thread(git.commit_all, worktree.path,
                                               CHECKPOINT.format(self.run.short_id))
             except Exception as error:
-                self.emit("run.checkpoint_failed", {"repo": worktree.repo_name, "reason": str(error)})
+                self.emit(EventType.RUN_CHECKPOINT_FAILED, {"repo": worktree.repo_name, "reason": str(error)})
                 continue
             if sha:
-                self.emit("run.checkpoint", {"repo": worktree.repo_name, "commit": sha})
+                self.emit(EventType.RUN_CHECKPOINT, {"repo": worktree.repo_name, "commit": sha})
 
     async def _count_changes(self) -> int | None:
         try:
@@ -344,7 +335,7 @@ class LiveRun:
         allow = approval.status == "allowed"
         self._heard = asyncio.get_running_loop().time()
         self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always))
-        self.emit("user.approval", {"request_id": approval.request_id, "tool": approval.tool,
+        self.emit(EventType.USER_APPROVAL, {"request_id": approval.request_id, "tool": approval.tool,
                                     "allow": allow, "always": approval.always, "message": approval.message})
         if not self.outstanding and self.run.status == RunStatus.NEEDS_ATTENTION:
             await self._set(status=RunStatus.RUNNING)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import Event
+from .models import Event, EventType
 
 
 @dataclass
@@ -19,10 +19,10 @@ class RunTask:
 
 def run_tasks(events: list[Event]) -> list[RunTask]:
     """Replay the calls that succeeded, in order: the last TodoWrite list, plus tasks created and updated."""
-    calls = {e.payload.get("id"): e.payload for e in events if e.type == "agent.tool_call"}
+    calls = {e.payload.get("id"): e.payload for e in events if e.type == EventType.AGENT_TOOL_CALL}
     tasks: dict[str, RunTask] = {}
     for event in events:
-        if event.type != "agent.tool_result" or event.payload.get("is_error"):
+        if event.type != EventType.AGENT_TOOL_RESULT or event.payload.get("is_error"):
             continue
         call = calls.get(event.payload.get("id"))
         if call is None:

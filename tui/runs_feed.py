@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from core.models import Approval, Event, Run, RunStatus
+from core.models import END_EVENTS, Approval, Event, EventType, Run, RunStatus
 
 from .messages import ChangesLoaded, EventsArrived, RunsLoaded, TranscriptLoaded
 
@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from .widgets.runs_pane import RunsPane
 
 FRAME = 1 / 30  # events that arrive within one frame reach the screen together
-STREAMED = frozenset({"agent.token", "agent.message", "agent.thinking", "agent.tool_call", "agent.tool_result",
-                      "agent.output", "agent.system"})  # these change the transcript, not the run's row
-ENDED = {"run.completed": "completed", "run.failed": "failed", "run.cancelled": "was cancelled",
-         "run.interrupted": "was interrupted"}
-CHANGED_FILES = frozenset({"run.checkpoint", *ENDED})
+STREAMED = frozenset({EventType.AGENT_TOKEN, EventType.AGENT_MESSAGE, EventType.AGENT_THINKING,
+                      EventType.AGENT_TOOL_CALL, EventType.AGENT_TOOL_RESULT, EventType.AGENT_OUTPUT,
+                      EventType.AGENT_SYSTEM})  # these change the transcript, not the run's row
+# a pause is not announced: the run is picked up again
+ENDED = {END_EVENTS[status]: str(status) if status in (RunStatus.COMPLETED, RunStatus.FAILED) else f"was {status}"
+         for status in END_EVENTS if status != RunStatus.PAUSED}
+CHANGED_FILES = frozenset({EventType.RUN_CHECKPOINT, *ENDED})
 
 
 class RunsFeed:
@@ -68,12 +70,12 @@ class RunsFeed:
         for event in events:
             if event.type not in STREAMED:
                 row_changed = True
-            if event.type == "agent.retry":
+            if event.type == EventType.AGENT_RETRY:
                 self.retrying.add(event.run_id)
-            elif event.run_id in self.retrying and event.type != "agent.system":
+            elif event.run_id in self.retrying and event.type != EventType.AGENT_SYSTEM:
                 self.retrying.discard(event.run_id)  # the model answered, or the run gave up
                 row_changed = True
-            if event.type == "agent.needs_attention" and event.run_id not in self._attention:
+            if event.type == EventType.AGENT_NEEDS_ATTENTION and event.run_id not in self._attention:
                 self._attention.add(event.run_id)
                 ring = True
             if event.type in ENDED:
@@ -97,7 +99,7 @@ class RunsFeed:
         name = run.short_id if run else event.run_id[:8]
         reason = event.payload.get("reason")
         self.app.notify(f"run {name} {ENDED[event.type]}" + (f": {reason}" if reason else ""),
-                        severity="error" if event.type == "run.failed" else "information", timeout=4)
+                        severity="error" if event.type == EventType.RUN_FAILED else "information", timeout=4)
 
     # -- the runs table ------------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import render
-from core.models import Event
+from core.models import END_EVENTS, Event, EventType
 
 # Events that say nothing a reader of the transcript needs.
-HIDDEN = frozenset({"agent.system"})
+HIDDEN = frozenset({EventType.AGENT_SYSTEM})
 
 
 @dataclass(eq=False)
@@ -83,37 +83,37 @@ class Transcript:
     def _fold(self, event: Event) -> int | None:
         p = event.payload
         kind = event.type
-        if kind == "run.created":
+        if kind == EventType.RUN_CREATED:
             return self._append(Block("task", text=p.get("task", ""),
                                       title=f"{p.get('branch', '')} from {p.get('base', '')}"))
-        if kind == "user.message":
+        if kind == EventType.USER_MESSAGE:
             return self._append(Block("user", text=p.get("text", "")))
-        if kind == "run.started":
+        if kind == EventType.RUN_STARTED:
             return self._append(Block("note", text=f"agent started (pid {p.get('pid')})"))
-        if kind == "agent.token":
+        if kind == EventType.AGENT_TOKEN:
             block = self._last("text")
             if block is None:
                 return self._append(Block("text", text=p.get("text", ""), streaming=True))
             block.text += p.get("text", "")
             block.touch()
             return len(self.blocks) - 1
-        if kind == "agent.message":
+        if kind == EventType.AGENT_MESSAGE:
             block = self._last("text")
             if block is None:
                 return self._append(Block("text", text=p.get("text", "")))
             block.text, block.streaming = p.get("text", block.text), False
             block.touch()
             return len(self.blocks) - 1
-        if kind == "agent.thinking":
+        if kind == EventType.AGENT_THINKING:
             return self._append(Block("thinking", text=p.get("text", "")))
-        if kind == "agent.tool_call":
+        if kind == EventType.AGENT_TOOL_CALL:
             self._settle_stream()
             block = Block("tool", title=p.get("name") or "tool", input=p.get("input") or {},
                           text=render.tool_summary(p.get("name"), p.get("input")))
             if p.get("id"):
                 self._tools[p["id"]] = block
             return self._append(block)
-        if kind == "agent.tool_result":
+        if kind == EventType.AGENT_TOOL_RESULT:
             block = self._tools.get(p.get("id") or "")
             if block is None:
                 block = self.blocks[self._append(Block("tool", title=p.get("name") or "tool"))]
@@ -124,37 +124,37 @@ class Transcript:
             block.is_error = bool(p.get("is_error"))
             block.touch()
             return first
-        if kind == "agent.needs_attention":
+        if kind == EventType.AGENT_NEEDS_ATTENTION:
             return self._append(Block("attention", title=p.get("tool") or "a tool",
                                       text=render.tool_summary(p.get("tool"), p.get("input")),
                                       output=p.get("reason")))
-        if kind == "user.approval":
+        if kind == EventType.USER_APPROVAL:
             allowed = bool(p.get("allow"))
             verdict = ("allowed always" if p.get("always") else "allowed") if allowed else "denied"
             text = f"{verdict} {p.get('tool') or ''}".strip()
             if p.get("message"):
                 text += f": {p['message']}"
             return self._append(Block("answer", text=text, tone="success" if allowed else "error"))
-        if kind == "agent.retry":
+        if kind == EventType.AGENT_RETRY:
             last = self.blocks[-1] if self.blocks else None
             if last is not None and last.kind == "retry":  # one line that counts the retries up, not ten
                 last.text = render.describe(event)
                 last.touch()
                 return len(self.blocks) - 1
             return self._append(Block("retry", text=render.describe(event), tone="warning"))
-        if kind == "agent.request_cancelled":
+        if kind == EventType.AGENT_REQUEST_CANCELLED:
             return self._append(Block("note", text="the agent withdrew its permission request"))
-        if kind == "agent.error":
+        if kind == EventType.AGENT_ERROR:
             message = p.get("message") or p.get("reason") or render.describe(event)
             return self._append(Block("error", text=str(message)))
-        if kind == "agent.output":
+        if kind == EventType.AGENT_OUTPUT:
             return self._append(Block("note", text=render.describe(event)))
-        if kind == "run.result":
+        if kind == EventType.RUN_RESULT:
             block = Block("note", text=render.describe(event))
             if p.get("is_error"):
                 block.tone = "error"
             return self._append(block)
-        if kind in ("run.completed", "run.failed", "run.cancelled", "run.interrupted", "run.paused"):
+        if kind in END_EVENTS.values():
             self._settle_stream()
             word = kind.split(".")[1]
             tone = {"completed": "success", "failed": "error"}.get(word, "warning")
@@ -162,7 +162,7 @@ class Transcript:
             if word in ("paused", "interrupted"):
                 text += " · r continues it with a message"
             return self._append(Block("outcome", text=text, tone=tone))
-        if kind == "run.checkpoint_failed":
+        if kind == EventType.RUN_CHECKPOINT_FAILED:
             return self._append(Block("note", text=render.describe(event), tone="error"))
         return self._append(Block("note", text=render.describe(event)))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..models import Agent, Approval
+from ..models import Agent, Approval, EventType
 from .base import AgentAdapter, Launch, LineParser, Parsed
 
 TOOL_OUTPUT_LIMIT = 20_000
@@ -37,11 +37,11 @@ class ClaudeCodeParser(LineParser):
             obj = None
         if not isinstance(obj, dict):
             text = line.decode("utf-8", "replace").rstrip("\r")
-            return Parsed([("agent.output", {"text": text})] if text.strip() else [])
+            return Parsed([(EventType.AGENT_OUTPUT, {"text": text})] if text.strip() else [])
         kind = obj.get("type")
         handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         if handler is None:
-            return Parsed([("agent.output", {"data": obj})])
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
         return handler(obj)
 
     def _on_stream_event(self, obj: dict) -> Parsed:
@@ -51,12 +51,12 @@ class ClaudeCodeParser(LineParser):
             payload = {"text": delta.get("text", "")}
             if obj.get("parent_tool_use_id"):
                 payload["parent_tool_use_id"] = obj["parent_tool_use_id"]
-            return Parsed([("agent.token", payload)])
+            return Parsed([(EventType.AGENT_TOKEN, payload)])
         return Parsed()  # the rest of the stream is repeated whole in the `assistant` line
 
     def _on_system(self, obj: dict) -> Parsed:
         if obj.get("subtype") == "init":
-            return Parsed([("session.init", {
+            return Parsed([(EventType.SESSION_INIT, {
                 "session_id": obj.get("session_id"),
                 "model": obj.get("model"),
                 "cwd": obj.get("cwd"),
@@ -65,19 +65,19 @@ class ClaudeCodeParser(LineParser):
                 "version": obj.get("claude_code_version"),
             })])
         if obj.get("subtype") == "api_retry":  # a failed model call, tried again after a delay
-            return Parsed([("agent.retry", {
+            return Parsed([(EventType.AGENT_RETRY, {
                 "attempt": obj.get("attempt"),
                 "max_retries": obj.get("max_retries"),
                 "status": obj.get("error_status"),
                 "error": obj.get("error"),
                 "delay_ms": obj.get("retry_delay_ms"),
             })])
-        return Parsed([("agent.system", {k: v for k, v in obj.items() if k != "type"})])
+        return Parsed([(EventType.AGENT_SYSTEM, {k: v for k, v in obj.items() if k != "type"})])
 
     def _on_assistant(self, obj: dict) -> Parsed:
         message = obj.get("message") or {}
         if obj.get("is_api_error_message") or obj.get("error"):
-            return Parsed([("agent.error", {
+            return Parsed([(EventType.AGENT_ERROR, {
                 "message": _text_of(message.get("content")),
                 "status": obj.get("api_error_status"),
                 "kind": obj.get("api_error_type") or obj.get("error"),
@@ -87,12 +87,12 @@ class ClaudeCodeParser(LineParser):
         for block in message.get("content") or []:
             kind = block.get("type")
             if kind == "text" and block.get("text"):
-                events.append(("agent.message", {"text": block["text"]}))
+                events.append((EventType.AGENT_MESSAGE, {"text": block["text"]}))
             elif kind == "thinking" and block.get("thinking"):
-                events.append(("agent.thinking", {"text": block["thinking"]}))
+                events.append((EventType.AGENT_THINKING, {"text": block["thinking"]}))
             elif kind == "tool_use":
                 self._tool_names[block.get("id", "")] = block.get("name", "")
-                events.append(("agent.tool_call", {
+                events.append((EventType.AGENT_TOOL_CALL, {
                     "id": block.get("id"), "name": block.get("name"), "input": block.get("input", {})}))
         if parent:
             for _, payload in events:
@@ -108,7 +108,7 @@ class ClaudeCodeParser(LineParser):
                 continue
             output = _text_of(block.get("content"))
             tool_id = block.get("tool_use_id", "")
-            events.append(("agent.tool_result", {
+            events.append((EventType.AGENT_TOOL_RESULT, {
                 "id": tool_id,
                 "name": self._tool_names.get(tool_id),
                 "output": output[:TOOL_OUTPUT_LIMIT],
@@ -137,13 +137,13 @@ class ClaudeCodeParser(LineParser):
             payload["structured_output"] = obj["structured_output"]
         if failed:
             payload["reason"] = _failure_reason(obj)
-        return Parsed([("run.result", payload)], turn_ended=True)
+        return Parsed([(EventType.RUN_RESULT, payload)], turn_ended=True)
 
     def _on_control_request(self, obj: dict) -> Parsed:
         request = obj.get("request") or {}
         if request.get("subtype") != "can_use_tool":
-            return Parsed([("agent.output", {"data": obj})])
-        return Parsed([("agent.needs_attention", {
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
+        return Parsed([(EventType.AGENT_NEEDS_ATTENTION, {
             "kind": "permission",
             "request_id": obj.get("request_id"),
             "tool": request.get("tool_name"),
@@ -154,7 +154,7 @@ class ClaudeCodeParser(LineParser):
         })])
 
     def _on_control_cancel_request(self, obj: dict) -> Parsed:
-        return Parsed([("agent.request_cancelled", {"request_id": obj.get("request_id")})])
+        return Parsed([(EventType.AGENT_REQUEST_CANCELLED, {"request_id": obj.get("request_id")})])
 
     def _on_control_response(self, obj: dict) -> Parsed:
         return Parsed()  # the acknowledgement of our own requests

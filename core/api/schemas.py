@@ -16,14 +16,26 @@ from pydantic import (
 )
 
 from .. import git
-from ..models import Agent, Approval, Event, Project, Repo, Run, Worktree
+from ..models import (
+    WEBHOOK_EVENTS,
+    Agent,
+    Approval,
+    ApprovalStatus,
+    Event,
+    EventType,
+    Project,
+    Repo,
+    Run,
+    RunStatus,
+    Worktree,
+)
 from ..store.api_tables import Webhook, WebhookDelivery
 
-WebhookEvent = Literal["run.completed", "run.failed", "run.cancelled", "agent.needs_attention"]
-ALL_WEBHOOK_EVENTS: list[WebhookEvent] = ["run.completed", "run.failed", "run.cancelled",
-                                          "agent.needs_attention"]
-RunStatusName = Literal["queued", "running", "needs_attention", "completed", "failed", "cancelled",
-                        "interrupted", "paused"]
+# Literal types of the enums' plain values: the OpenAPI document lists them inline, as it always has
+WebhookEvent = Literal[tuple(e.value for e in WEBHOOK_EVENTS)]  # type: ignore[valid-type]
+ALL_WEBHOOK_EVENTS: list[WebhookEvent] = [e.value for e in WEBHOOK_EVENTS]
+RunStatusName = Literal[tuple(s.value for s in RunStatus)]  # type: ignore[valid-type]
+ApprovalStatusName = Literal[tuple(s.value for s in ApprovalStatus)]  # type: ignore[valid-type]
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -264,7 +276,7 @@ class ApprovalOut(BaseModel):
     request_id: str
     tool: str
     input: dict[str, Any]
-    status: Literal["pending", "allowed", "denied", "expired"]
+    status: ApprovalStatusName
     message: str | None
     created_at: str
     answered_at: str | None
@@ -389,7 +401,7 @@ class HealthOut(BaseModel):
 # -- webhooks and notifications -----------------------------------------------------------------
 
 class WebhookIn(Body):
-    model_config = example(url="https://ci.example/hooks/corral", events=["run.completed", "run.failed"])
+    model_config = example(url="https://ci.example/hooks/corral", events=[EventType.RUN_COMPLETED.value, EventType.RUN_FAILED.value])
 
     url: HttpUrl
     events: list[WebhookEvent] = Field(default_factory=lambda: list(ALL_WEBHOOK_EVENTS), min_length=1)

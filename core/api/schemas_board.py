@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from ..board import Metrics
-from ..models import Plan, Task
+from ..models import PRIORITIES, TASK_TYPES, Plan, Task, TaskStatus
 from .schemas import Body, example
 
 Effort = Literal["low", "medium", "high"]
 Granularity = Literal["high-level", "balanced", "detailed"]
-TaskType = Literal["feature", "bug", "refactor", "docs", "test", "chore"]
-Priority = Literal["critical", "high", "medium", "low"]
-TaskStatusName = Literal["backlog", "queued", "running", "review", "done", "failed", "cancelled"]
+TaskType = Literal[tuple(TASK_TYPES)]  # type: ignore[valid-type]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+TaskStatusName = Literal[tuple(s.value for s in TaskStatus)]  # type: ignore[valid-type]
 Key = Annotated[str, Field(min_length=1, max_length=100)]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from ..engine import Engine
-from ..models import Event, Run, now
+from ..models import Event, EventType, Run, now
 from ..store.api_tables import Webhook, WebhookDelivery
 from .schemas import ALL_WEBHOOK_EVENTS, RunOut
 from .settings import ServerSettings
@@ -27,8 +27,8 @@ log = logging.getLogger("corral.webhooks")
 
 RETRIED_STATUSES = frozenset({408, 429})
 NOTIFICATIONS_ID = "notifications"  # the webhook behind the notification settings
-COLOURS = {"run.completed": 0x2E7D32, "run.failed": 0xC62828, "run.cancelled": 0x757575,
-           "agent.needs_attention": 0xF9A825}
+COLOURS = {EventType.RUN_COMPLETED: 0x2E7D32, EventType.RUN_FAILED: 0xC62828, EventType.RUN_CANCELLED: 0x757575,
+           EventType.AGENT_NEEDS_ATTENTION: 0xF9A825}
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -44,11 +44,12 @@ def json_body(webhook: Webhook, delivery_id: str, run: Run, event: Event) -> dic
 
 def discord_body(run: Run, event: Event) -> dict[str, Any]:
     """A Discord message: one embed saying what happened to which run."""
-    what = {"run.completed": "completed", "run.failed": "failed", "run.cancelled": "was cancelled",
-            "agent.needs_attention": "needs your answer"}.get(event.type, event.type)
+    what = {EventType.RUN_COMPLETED: "completed", EventType.RUN_FAILED: "failed",
+            EventType.RUN_CANCELLED: "was cancelled",
+            EventType.AGENT_NEEDS_ATTENTION: "needs your answer"}.get(event.type, event.type)
     fields = [{"name": "branch", "value": run.branch, "inline": True},
               {"name": "agent", "value": run.agent_name, "inline": True}]
-    if event.type == "agent.needs_attention":
+    if event.type == EventType.AGENT_NEEDS_ATTENTION:
         fields.append({"name": "asks to use", "value": str(event.payload.get("tool") or "a tool"), "inline": True})
     elif event.payload.get("reason"):
         fields.append({"name": "reason", "value": str(event.payload["reason"])[:1000]})

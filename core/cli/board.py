@@ -6,7 +6,7 @@ import click
 
 from .. import render
 from ..engine import Engine
-from ..models import PRIORITIES, TASK_TYPES, Plan, Task, TaskStatus
+from ..models import PLAN_EVENTS, PRIORITIES, TASK_TYPES, EventType, Plan, Task, TaskStatus
 from ..planning import EFFORTS, GRANULARITIES
 from ..scheduler import spawn_driver
 from .root import default_project, engine_command, json_option, print_json
@@ -60,7 +60,7 @@ async def plan_new(engine: Engine, topic: str, project_key: str | None, model: s
             f"planning {made.id[:8]}: follow it with `corral events {run.short_id} --follow`, "
             f"then `corral plan show {made.id[:8]}`")
     async for event in engine.follow(run.id):
-        if event.type in ("plan.phase", "plan.log", "plan.completed", "plan.failed", "plan.cancelled"):
+        if event.type in PLAN_EVENTS - {EventType.PLAN_STARTED, EventType.PLAN_PROGRESS, EventType.PLAN_STATS}:
             click.echo(f"[{made.id[:8]}] {event.type:<15} {render.describe(event)}", err=True)
     await _show_plan(engine, made.id, as_json)
 

@@ -12,7 +12,7 @@ from .. import render
 from ..attach import record_hook, run_in_terminal
 from ..config import Paths, private_file
 from ..engine import Engine
-from ..models import Run, RunStatus
+from ..models import EventType, Run, RunStatus
 from ..scheduler import spawn_driver
 from ..store import Store
 from .root import engine_command, json_option, print_json, watch_run
@@ -103,7 +103,7 @@ async def rewind(engine: Engine, run_key: str, turn: int, as_json: bool) -> None
     if as_json:
         return print_json(run.to_dict())
     events = await engine.events(run.id)
-    backups = next(e.payload["backups"] for e in reversed(events) if e.type == "run.rewound")
+    backups = next(e.payload["backups"] for e in reversed(events) if e.type == EventType.RUN_REWOUND)
     click.echo(f"run {run.short_id} rewound to turn {turn}; the work after it is kept in "
                + ", ".join(sorted(set(backups.values()))))
 
