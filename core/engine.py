@@ -27,7 +27,22 @@ from .config import Paths, private_file
 from .errors import Conflict, CorralError, NotFound
 from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
-from .models import END_EVENTS, Agent, Approval, Event, EventType, Project, Repo, Run, RunStatus, Worktree, now
+from .models import (
+    END_EVENTS,
+    PROJECT_FLAGS,
+    Agent,
+    Approval,
+    ApprovalStatus,
+    Event,
+    EventType,
+    Project,
+    ProjectSetting,
+    Repo,
+    Run,
+    RunStatus,
+    Worktree,
+    now,
+)
 from .notify import Notifier
 from .planning import Planning, PlanningRun
 from .process import started_at
@@ -168,14 +183,14 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         auto_approve_plan (a finished plan's tasks are queued at once), deps_need_merge (a task
         waits for its dependencies to be merged, not only completed)."""
         project = await self.project(project_key)
-        unknown = set(changes) - {"post_create", "max_runs", "notify", "auto_approve_plan", "deps_need_merge"}
+        unknown = set(changes) - set(ProjectSetting)
         if unknown:
             raise CorralError(f"unknown project settings: {', '.join(sorted(unknown))}", code="UNKNOWN_SETTING")
-        if "post_create" in changes:
-            changes["post_create"] = (changes["post_create"] or "").strip() or None
-        if "max_runs" in changes:
-            check_max_runs(changes["max_runs"])
-        for flag in ("notify", "auto_approve_plan", "deps_need_merge"):
+        if ProjectSetting.POST_CREATE in changes:
+            changes[ProjectSetting.POST_CREATE] = (changes[ProjectSetting.POST_CREATE] or "").strip() or None
+        if ProjectSetting.MAX_RUNS in changes:
+            check_max_runs(changes[ProjectSetting.MAX_RUNS])
+        for flag in PROJECT_FLAGS:
             if flag in changes:
                 changes[flag] = int(bool(changes[flag]))
         if changes:
@@ -361,7 +376,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
                         asyncio.create_task(live[run_id].stop(*STOP_REQUESTS[asked]))
                 waiting = [run_id for run_id, l in live.items() if l.outstanding]
                 for approval in await self.store.approvals(waiting):
-                    if approval.status != "pending" and approval.request_id in live[approval.run_id].outstanding:
+                    if approval.status != ApprovalStatus.PENDING and approval.request_id in live[approval.run_id].outstanding:
                         await live[approval.run_id].answer(approval)
             except CorralError as error:
                 log.warning("watching runs: %s", error)
@@ -446,14 +461,14 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
 
     async def approvals(self, run_key: str) -> list[Approval]:
         run = await self.run(run_key)
-        return await self.store.approvals([run.id], "pending")
+        return await self.store.approvals([run.id], ApprovalStatus.PENDING)
 
     async def approve(self, run_key: str, *, allow: bool = True, message: str | None = None,
                       request_id: str | None = None, always: bool = False) -> Approval:
         """Answer the run's oldest pending permission request (or the one named). `always` also
         allows what the agent offered to remember (e.g. this command) for the rest of the run."""
         run = await self.run(run_key)
-        pending = [a for a in await self.store.approvals([run.id], "pending")
+        pending = [a for a in await self.store.approvals([run.id], ApprovalStatus.PENDING)
                    if request_id is None or a.request_id == request_id]
         if request_id is not None and not pending:
             asked = [a for a in await self.store.approvals([run.id]) if a.request_id == request_id]
@@ -473,7 +488,7 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         if not await self.store.answer_approval(approval.id, allow, message, always, answered_at):
             raise Conflict(f"that request of run {run.short_id} was already answered",
                            code="ALREADY_ANSWERED")
-        approval.status = "allowed" if allow else "denied"
+        approval.status = ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED
         approval.message = message
         approval.always = always and allow
         approval.answered_at = answered_at

@@ -134,6 +134,19 @@ class Repo(Record):
     created_at: str
 
 
+class ProjectSetting(StrEnum):
+    """What a user may change about a project: each is a field of Project and a column of its table."""
+
+    POST_CREATE = "post_create"
+    MAX_RUNS = "max_runs"
+    NOTIFY = "notify"
+    AUTO_APPROVE_PLAN = "auto_approve_plan"
+    DEPS_NEED_MERGE = "deps_need_merge"
+
+
+PROJECT_FLAGS = frozenset({ProjectSetting.NOTIFY, ProjectSetting.AUTO_APPROVE_PLAN, ProjectSetting.DEPS_NEED_MERGE})
+
+
 @dataclass
 class Project(Record):
     id: str
@@ -145,6 +158,10 @@ class Project(Record):
     auto_approve_plan: bool = False  # a finished plan's tasks are queued without asking
     deps_need_merge: bool = True  # a task waits for its dependencies to be merged, not only completed
     repos: list[Repo] = field(default_factory=list)
+
+
+if set(ProjectSetting) - Project.__dataclass_fields__.keys():  # a misspelt setting fails at import
+    raise TypeError("a ProjectSetting is not a field of Project")
 
 
 @dataclass

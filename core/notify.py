@@ -8,14 +8,14 @@ import asyncio
 import logging
 import shutil
 
-from .models import Approval, Run
+from .models import Approval, Run, RunStatus
 from .render import tool_summary
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 5.0
-ENDINGS = {"completed": "completed", "failed": "failed", "interrupted": "was interrupted"}
+ENDINGS = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.INTERRUPTED: "was interrupted"}
 
 
 async def desktop(title: str, body: str, urgency: str = "normal") -> bool:
@@ -51,7 +51,7 @@ class Notifier:
             task = run.task.strip()
             self._send(run, f"corral: run {run.short_id} {ENDINGS[status]}",
                        reason or (task.splitlines()[0][:120] if task else ""),
-                       "critical" if status == "failed" else "normal")
+                       "critical" if status == RunStatus.FAILED else "normal")
 
     def _send(self, run: Run, title: str, body: str, urgency: str) -> None:
         async def send() -> None:

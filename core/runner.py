@@ -12,7 +12,7 @@ from typing import Any
 from . import git
 from .agents import AgentAdapter, AgentMissing
 from .landing import CHECKPOINT
-from .models import END_EVENTS, Agent, Approval, EventType, Run, RunStatus, now
+from .models import END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
 from .store import Store
@@ -198,7 +198,7 @@ class LiveRun:
             await self._set(session_id=payload["session_id"])
         elif kind == EventType.AGENT_NEEDS_ATTENTION and payload.get("request_id"):
             approval = Approval(0, self.run.id, payload["request_id"], payload.get("tool") or "",
-                                payload.get("input") or {}, "pending", None, now(),
+                                payload.get("input") or {}, ApprovalStatus.PENDING, None, now(),
                                 suggestions=payload.get("suggestions") or [])
             await self.store.add_approval(approval)
             self.outstanding[approval.request_id] = approval
@@ -332,7 +332,7 @@ class LiveRun:
         """Pass the user's recorded answer to the agent; False when the agent no longer waits on it."""
         if self.outstanding.pop(approval.request_id, None) is None or self.process is None:
             return False
-        allow = approval.status == "allowed"
+        allow = approval.status == ApprovalStatus.ALLOWED
         self._heard = asyncio.get_running_loop().time()
         self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always))
         self.emit(EventType.USER_APPROVAL, {"request_id": approval.request_id, "tool": approval.tool,

@@ -15,6 +15,7 @@ Granularity = Literal["high-level", "balanced", "detailed"]
 TaskType = Literal[tuple(TASK_TYPES)]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 TaskStatusName = Literal[tuple(s.value for s in TaskStatus)]  # type: ignore[valid-type]
+NewTaskStatus = Literal[TaskStatus.BACKLOG.value, TaskStatus.QUEUED.value]  # what a user may put a task in
 Key = Annotated[str, Field(min_length=1, max_length=100)]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -119,7 +120,7 @@ class TaskIn(Body):
     tags: list[Tag] = Field([], max_length=50)
     phase: str | None = Field(None, max_length=200)
     depends_on: list[Key] = Field([], max_length=500, description="Keys (or ids) of tasks it waits for")
-    status: Literal["backlog", "queued"] = "backlog"
+    status: NewTaskStatus = TaskStatus.BACKLOG.value
 
 
 class TaskUpdate(Body):
@@ -135,7 +136,7 @@ class TaskUpdate(Body):
     tags: list[Tag] | None = Field(None, max_length=50)
     phase: str | None = Field(None, max_length=200)
     depends_on: list[Key] | None = Field(None, max_length=500)
-    status: Literal["backlog", "queued", "done"] | None = Field(
+    status: Literal[NewTaskStatus, TaskStatus.DONE.value] | None = Field(
         None, description="backlog or queued; done only for a task in review whose run changed nothing")
     position: int | None = Field(None, ge=0, le=1_000_000_000)
 
@@ -154,7 +155,7 @@ class TaskPage(BaseModel):
 
 class BulkIn(Body):
     keys: list[Key] = Field(min_length=1, max_length=1000)
-    status: Literal["backlog", "queued"] | None = None
+    status: NewTaskStatus | None = None
     priority: Priority | None = None
     tags: list[Tag] | None = Field(None, max_length=50)
     delete: bool = False

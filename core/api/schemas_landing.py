@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from .. import git
 from ..landing import Cleanup, RunBranch
-from ..models import Worktree
+from ..models import ProjectSetting, Worktree
 from .schemas import Body, example
 
 BranchName = Annotated[str, Field(min_length=1, max_length=250)]
@@ -174,6 +174,10 @@ class ProjectSettings(Body):
     auto_approve_plan: bool = Field(False, description="A finished plan's tasks are queued without approval")
     deps_need_merge: bool = Field(True, description="A task waits for its dependencies to be merged (false: "
                                   "completed is enough)")
+
+
+if set(ProjectSettings.model_fields) != set(ProjectSetting):  # the schema and the engine take the same names
+    raise TypeError("ProjectSettings and core.models.ProjectSetting name different settings")
 
 
 # -- clean-up --------------------------------------------------------------------------------

@@ -6,7 +6,19 @@ import json
 import sqlite3
 from typing import Any
 
-from ..models import Agent, Approval, Event, Project, Repo, Run, Worktree, now
+from ..models import (
+    PROJECT_FLAGS,
+    Agent,
+    Approval,
+    ApprovalStatus,
+    Event,
+    Project,
+    ProjectSetting,
+    Repo,
+    Run,
+    Worktree,
+    now,
+)
 from .api_tables import ApiTables
 from .board_tables import BoardTables
 from .database import Database
@@ -67,7 +79,7 @@ class Store(ApiTables, BoardTables, Database):
         await self.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
     async def update_project(self, project_id: str, **fields: Any) -> None:
-        unknown = set(fields) - {"post_create", "max_runs", "notify", "auto_approve_plan", "deps_need_merge"}
+        unknown = set(fields) - set(ProjectSetting)
         if unknown:
             raise ValueError(f"not project settings: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
@@ -77,10 +89,8 @@ class Store(ApiTables, BoardTables, Database):
         await self.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
 
     async def list_projects(self) -> list[Project]:
-        flags = ("notify", "auto_approve_plan", "deps_need_merge")
-        projects = [Project(**{**dict(r), **{f: bool(r[f]) for f in flags}}) for r in await self.fetch(
-            "SELECT id, name, created_at, post_create, max_runs, notify, auto_approve_plan, deps_need_merge "
-            "FROM projects ORDER BY created_at")]
+        projects = [Project(**{**dict(r), **{f: bool(r[f]) for f in PROJECT_FLAGS}}) for r in await self.fetch(
+            f"SELECT id, name, created_at, {', '.join(ProjectSetting)} FROM projects ORDER BY created_at")]
         repos = await self.fetch(
             "SELECT id, project_id, name, path, created_at FROM repos ORDER BY created_at")
         by_id = {p.id: p for p in projects}
@@ -300,7 +310,7 @@ class Store(ApiTables, BoardTables, Database):
         changed = await self.execute(
             "UPDATE approvals SET status = ?, message = ?, always = ?, answered_at = ? "
             "WHERE id = ? AND status = 'pending'",
-            ("allowed" if allow else "denied", message, int(always and allow), at or now(), approval_id))
+            (ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED, message, int(always and allow), at or now(), approval_id))
         return bool(changed)
 
     async def expire_approvals(self, run_id: str, request_id: str | None = None) -> None:

@@ -263,4 +263,5 @@ class TasksPane(Vertical):
 
 
 def _status_style(status: str, error: str) -> str:
-    return {"running": "bold", "review": "italic", "done": "dim", "failed": error, "cancelled": "dim"}.get(status, "")
+    return {TaskStatus.RUNNING: "bold", TaskStatus.REVIEW: "italic", TaskStatus.DONE: "dim", TaskStatus.FAILED: error,
+            TaskStatus.CANCELLED: "dim"}.get(status, "")

@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from ...engine import Engine
 from ...errors import NotFound
 from ...landing import RunBranch
-from ...models import Project, Run
+from ...models import Project, ProjectSetting, Run
 from ..dependencies import EngineDep
 from ..openapi import errors
 from ..schemas import RunOut
@@ -262,8 +262,7 @@ async def list_pull_requests(project_id: str, engine: EngineDep) -> list[PullReq
 # -- project settings ------------------------------------------------------------------------
 
 def _settings(project: Project) -> ProjectSettings:
-    return ProjectSettings(post_create=project.post_create, max_runs=project.max_runs, notify=project.notify,
-                           auto_approve_plan=project.auto_approve_plan, deps_need_merge=project.deps_need_merge)
+    return ProjectSettings(**{name: getattr(project, name) for name in ProjectSetting})
 
 
 @router.get("/projects/{project_id}/settings", response_model=ProjectSettings, tags=["settings"],

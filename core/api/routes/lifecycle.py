@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ...models import RunStatus
 from ..dependencies import EngineDep
 from ..openapi import errors
 from ..schemas import ForkIn, QueueOut, QueueSettings, RewindIn, RunOut, TurnOut
@@ -42,9 +43,10 @@ async def rewind_run(run_id: str, body: RewindIn, engine: EngineDep) -> RunOut:
 @router.get("/queue", response_model=QueueOut, tags=["queue"], summary="Runs working and waiting")
 async def get_queue(engine: EngineDep) -> QueueOut:
     """Waiting runs are in the order they will start."""
-    active = await engine.runs(frozenset({"queued", "running", "needs_attention"}))
-    waiting = sorted((r for r in active if r.status == "queued"), key=lambda r: (r.queued_at or r.created_at, r.id))
-    return QueueOut(max_runs=await engine.max_runs(), working=[r.id for r in active if r.status != "queued"],
+    active = await engine.runs(RunStatus.ACTIVE)
+    waiting = sorted((r for r in active if r.status == RunStatus.QUEUED),
+                     key=lambda r: (r.queued_at or r.created_at, r.id))
+    return QueueOut(max_runs=await engine.max_runs(), working=[r.id for r in active if r.status != RunStatus.QUEUED],
                     waiting=[r.id for r in waiting])
 
 
