@@ -9,13 +9,13 @@ import logging
 import shutil
 
 from .models import Approval, Run, RunStatus
-from .render import tool_summary
+from .render import ENDED, tool_summary
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 5.0
-ENDINGS = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.INTERRUPTED: "was interrupted"}
+ENDINGS = {s: ENDED[s] for s in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.INTERRUPTED)}
 
 
 async def desktop(title: str, body: str, urgency: str = "normal") -> bool:

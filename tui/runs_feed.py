@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from core import render
 from core.models import END_EVENTS, Approval, Event, EventType, Run, RunStatus
 
 from .messages import ChangesLoaded, EventsArrived, RunsLoaded, TranscriptLoaded
@@ -20,8 +21,7 @@ STREAMED = frozenset({EventType.AGENT_TOKEN, EventType.AGENT_MESSAGE, EventType.
                       EventType.AGENT_TOOL_CALL, EventType.AGENT_TOOL_RESULT, EventType.AGENT_OUTPUT,
                       EventType.AGENT_SYSTEM})  # these change the transcript, not the run's row
 # a pause is not announced: the run is picked up again
-ENDED = {END_EVENTS[status]: str(status) if status in (RunStatus.COMPLETED, RunStatus.FAILED) else f"was {status}"
-         for status in END_EVENTS if status != RunStatus.PAUSED}
+ENDED = {END_EVENTS[status]: render.ENDED[status] for status in END_EVENTS if status != RunStatus.PAUSED}
 CHANGED_FILES = frozenset({EventType.RUN_CHECKPOINT, *ENDED})
 
 

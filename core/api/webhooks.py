@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from ..engine import Engine
-from ..models import Event, EventType, Run, now
+from ..models import END_EVENTS, WEBHOOK_EVENTS, Event, EventType, Run, now
+from ..render import ENDED
 from ..store.api_tables import Webhook, WebhookDelivery
 from .schemas import ALL_WEBHOOK_EVENTS, RunOut
 from .settings import ServerSettings
@@ -44,8 +45,7 @@ def json_body(webhook: Webhook, delivery_id: str, run: Run, event: Event) -> dic
 
 def discord_body(run: Run, event: Event) -> dict[str, Any]:
     """A Discord message: one embed saying what happened to which run."""
-    what = {EventType.RUN_COMPLETED: "completed", EventType.RUN_FAILED: "failed",
-            EventType.RUN_CANCELLED: "was cancelled",
+    what = {**{e: ENDED[s] for s, e in END_EVENTS.items() if e in WEBHOOK_EVENTS},
             EventType.AGENT_NEEDS_ATTENTION: "needs your answer"}.get(event.type, event.type)
     fields = [{"name": "branch", "value": run.branch, "inline": True},
               {"name": "agent", "value": run.agent_name, "inline": True}]
