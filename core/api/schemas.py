@@ -15,9 +15,18 @@ from pydantic import (
     field_validator,
 )
 
-from .. import git
-from ..models import Agent, Approval, Event, Project, Repo, Run, Worktree
-from ..store.api_tables import Webhook, WebhookDelivery
+from ..models import (
+    Agent,
+    Approval,
+    Event,
+    FileChange,
+    Project,
+    Repo,
+    Run,
+    Webhook,
+    WebhookDelivery,
+    Worktree,
+)
 
 WebhookEvent = Literal["run.completed", "run.failed", "run.cancelled", "agent.needs_attention"]
 ALL_WEBHOOK_EVENTS: list[WebhookEvent] = ["run.completed", "run.failed", "run.cancelled",
@@ -366,7 +375,7 @@ class FileChangeOut(BaseModel):
     old_path: str | None
 
     @classmethod
-    def of(cls, repo: str, change: git.FileChange) -> FileChangeOut:
+    def of(cls, repo: str, change: FileChange) -> FileChangeOut:
         return cls(repo=repo, **change.__dict__)
 
 
