@@ -265,6 +265,15 @@ class Backup:
     commit: str  # the branch's tip before the revert, uncommitted work included
 
 
+@dataclass(frozen=True)
+class LandingPlan:
+    """What landing a run's branch would do in one of its repos: the branch against its target."""
+
+    repo: str  # the repo's name in the project
+    target: str  # the branch it would land on
+    branch: Branch | None  # the run's branch compared with the target; None when the repo lacks it
+
+
 # -- what the HTTP API keeps: its tokens, webhooks and their deliveries -----------------------------
 
 NOTIFICATIONS_ID = "notifications"  # the webhook behind the notification settings
