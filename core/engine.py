@@ -16,11 +16,13 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import agents, git
-from .attach import Attach
+from . import tokens as api_tokens
+from .attach import Attach, record_hook
 from .board import Board
 from .bus import EventBus
 from .config import Paths, private_file
@@ -29,8 +31,10 @@ from .landing import Landing
 from .lifecycle import STOP_REQUESTS, Lifecycle, alive
 from .models import (
     END_EVENTS,
+    NOTIFICATIONS_ID,
     PROJECT_FLAGS,
     Agent,
+    ApiToken,
     Approval,
     ApprovalStatus,
     Event,
@@ -40,6 +44,8 @@ from .models import (
     Repo,
     Run,
     RunStatus,
+    Webhook,
+    WebhookDelivery,
     Worktree,
     now,
 )
@@ -117,6 +123,19 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         if self._watcher is not None:
             self._watcher.cancel()
         await self.store.close()
+
+    @classmethod
+    @asynccontextmanager
+    async def for_records(cls, paths: Paths | None = None) -> AsyncIterator[Engine]:
+        """An engine for a quick read or write (a token, a hook call): its store open, nothing else;
+        it neither reconciles runs nor drives any."""
+        engine = cls(paths)
+        engine.paths.ensure()
+        await engine.store.open()
+        try:
+            yield engine
+        finally:
+            await engine.store.close()
 
     async def __aenter__(self) -> "Engine":
         return await self.open()
@@ -496,3 +515,76 @@ class Engine(Landing, Lifecycle, Queue, Attach, Board, Planning, Scheduler):
         if live is not None:
             await live.answer(approval)
         return approval
+
+    # -- hooks, API tokens and webhooks ------------------------------------------------------
+
+    async def record_hook(self, run_id: str, data: dict[str, Any]) -> None:
+        """What one hook call of an attached session reported."""
+        await record_hook(self.store, run_id, data)
+
+    async def create_token(self, name: str = "token", read_only: bool = False) -> tuple[ApiToken, str]:
+        """A new API token and the only copy of its text."""
+        return await api_tokens.create_token(self.store, name, read_only)
+
+    async def tokens(self) -> list[ApiToken]:
+        return await self.store.api_tokens()
+
+    async def revoke_token(self, key: str) -> ApiToken:
+        return await api_tokens.revoke_token(self.store, key)
+
+    async def check_token(self, text: str) -> ApiToken | None:
+        """The live token `text` is, or None."""
+        return await api_tokens.check_token(self.store, text)
+
+    async def touch_token(self, token_id: str) -> None:
+        """Record that the token was just used."""
+        await self.store.api_token_used(token_id, now())
+
+    async def add_webhook(self, project_key: str, url: str, events: list[str], format: str = "json",
+                          secret: str | None = None) -> Webhook:
+        project = await self.project(project_key)
+        webhook = Webhook(id=str(uuid.uuid4()), project_id=project.id, url=url,
+                          secret=secret or api_tokens.new_secret(), events=list(dict.fromkeys(events)), format=format,
+                          created_at=now())
+        await self.store.save_webhook(webhook)
+        return webhook
+
+    async def webhooks(self, project_key: str) -> list[Webhook]:
+        """The project's own webhooks."""
+        project = await self.project(project_key)
+        return await self.store.webhooks(project.id)
+
+    async def webhooks_for_runs_of(self, project_id: str) -> list[Webhook]:
+        """Every webhook an event of the project's runs goes to: its own and those of all projects."""
+        return await self.store.webhooks_for_run_of(project_id)
+
+    async def webhook(self, webhook_id: str) -> Webhook:
+        webhook = await self.store.webhook(webhook_id)
+        if webhook is None:
+            raise NotFound(f"no webhook {webhook_id!r}", code="WEBHOOK_NOT_FOUND")
+        return webhook
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self.webhook(webhook_id)
+        await self.store.delete_webhook(webhook_id)
+
+    async def webhook_deliveries(self, webhook_id: str, limit: int = 100) -> list[WebhookDelivery]:
+        """The webhook's latest delivery attempts, oldest first."""
+        await self.webhook(webhook_id)
+        return await self.store.webhook_deliveries(webhook_id, limit)
+
+    async def record_delivery(self, delivery: WebhookDelivery) -> None:
+        await self.store.add_webhook_delivery(delivery)
+
+    async def notifications(self) -> Webhook | None:
+        """The webhook run notifications of every project go to, if any."""
+        return await self.store.webhook(NOTIFICATIONS_ID)
+
+    async def set_notifications(self, discord_url: str | None, events: list[str]) -> None:
+        """Post events of every project's runs to a Discord webhook; None stops them."""
+        if discord_url is None:
+            await self.store.delete_webhook(NOTIFICATIONS_ID)
+            return
+        await self.store.save_webhook(Webhook(
+            id=NOTIFICATIONS_ID, project_id=None, url=discord_url, secret="", events=list(dict.fromkeys(events)),
+            format="discord", created_at=now()))

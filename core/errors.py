@@ -31,3 +31,22 @@ class Conflict(CorralError):
 class StoreBusy(CorralError):
     code = "STORE_BUSY"
     status = 503
+
+
+class GitError(CorralError):
+    """A git problem with a one-line message meant for the user."""
+
+    code = "GIT_ERROR"
+
+
+class MergeConflict(GitError):
+    """Changes on both sides of a merge touch the same files; nothing was written."""
+
+    code = "MERGE_CONFLICT"
+    status = 409
+
+    def __init__(self, message: str, files: dict[str, str]):
+        super().__init__(message)
+        self.files = sorted(files)
+        self.reasons = files  # path -> "content" | "binary" | "deleted/modified" | ...
+        self.details = {"files": self.files, "reasons": files}

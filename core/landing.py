@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import EventType, Project, Run, Task, Worktree
+from .models import EventType, LandingPlan, Project, Run, Task, Worktree
 from .render import plural
 from .store import Store
 
@@ -150,6 +150,19 @@ class Landing:
         return made
 
     # -- landing -------------------------------------------------------------------------
+
+    async def landing_plan(self, run_key: str, into: str | None = None) -> list[LandingPlan]:
+        """Per repo of the run: the branch it would land on (`into`, else the repo's own base branch)
+        and the run's branch compared with it, for saying what landing would do before it does."""
+        run = await self.run(run_key)
+        default = next((w.base_branch for w in run.worktrees if w.base_branch), "")
+        plans = []
+        for worktree in run.worktrees:
+            target = into or worktree.base_branch or default
+            branches = await asyncio.to_thread(git.corral_branches, worktree.repo_path, target)
+            found = next((b for b in branches if b.name == run.branch), None)
+            plans.append(LandingPlan(worktree.repo_name, target, found))
+        return plans
 
     def _target(self, run: Run, worktree: Worktree, into: str | None) -> str:
         if into is not None:

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -316,3 +317,101 @@ class Plan(Record):
     context: str = ""
     run_id: str | None = None
     reason: str | None = None
+
+
+# -- what git reports: branches, changed files, landings, backups --------------------------------
+
+HOWS = ("squash", "merge", "rebase")  # the default first
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    tip: str
+    subject: str
+    committed_at: str  # ISO 8601, in the committer's time zone
+    ahead: int  # commits on the branch that base does not have
+    behind: int  # commits on base that the branch does not have
+    merged: bool  # base holds the branch's work: its tip is in base's history, or it was squashed in
+    changed: bool  # it holds work: commits since it was made, or commits its base does not have
+    pushed: bool  # a remote-tracking branch of the same name has the tip
+    worktree: str | None  # where it is checked out
+    base: str | None  # what ahead, behind and merged compare with
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    status: str  # "added" | "modified" | "deleted" | "renamed"
+    added: int
+    deleted: int
+    binary: bool
+    old_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Landing:
+    repo: Path
+    target: str
+    how: str  # "fast-forward" | "merge" | "squash" | "rebase" | "up-to-date"
+    commit: str  # the target's tip now
+    previous: str  # the target's tip before
+
+
+@dataclass(frozen=True)
+class Backup:
+    ref: str  # e.g. refs/corral/backup/1a2b3c4d
+    commit: str  # the branch's tip before the revert, uncommitted work included
+
+
+@dataclass(frozen=True)
+class LandingPlan:
+    """What landing a run's branch would do in one of its repos: the branch against its target."""
+
+    repo: str  # the repo's name in the project
+    target: str  # the branch it would land on
+    branch: Branch | None  # the run's branch compared with the target; None when the repo lacks it
+
+
+# -- what the HTTP API keeps: its tokens, webhooks and their deliveries -----------------------------
+
+NOTIFICATIONS_ID = "notifications"  # the webhook behind the notification settings
+
+
+@dataclass
+class ApiToken(Record):
+    id: str
+    name: str
+    salt: str
+    hash: str  # sha256 of salt + secret: the secret itself is shown once and never kept
+    read_only: bool
+    created_at: str
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+
+
+@dataclass
+class Webhook(Record):
+    id: str
+    project_id: str | None  # None: every project's runs
+    url: str
+    secret: str
+    events: list[str]
+    format: str  # "json" (signed) | "discord"
+    created_at: str
+
+
+@dataclass
+class WebhookDelivery(Record):
+    """One attempt to deliver one event; the attempts of a delivery share its delivery_id."""
+
+    id: int | None
+    delivery_id: str
+    webhook_id: str
+    event_type: str
+    run_id: str | None
+    attempt: int
+    status_code: int | None
+    error: str | None
+    delivered: bool
+    created_at: str

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 from model_server import text, tool
 
-from core.api.tokens import create_token
 from core.models import RunStatus
 from tui.app import CorralApp
 from tui.widgets.runs_pane import RunsPane
@@ -211,7 +210,7 @@ def corral_serve(folder: Path, *options: str, env: dict[str, str] | None = None)
 
 
 async def token_for(engine, name: str = "ci", read_only: bool = False) -> str:
-    return (await create_token(engine.store, name, read_only))[1]
+    return (await engine.create_token(name, read_only))[1]
 
 
 def error_of(response: httpx.Response, status: int, code: str | None = None) -> str:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core import git
 from core.engine import Engine
 from core.landing import RunBranch
-from core.models import Run, Worktree
+from core.models import Backup, FileChange, Landing, Run, Worktree
 
 from .format import plural
 from .messages import BranchChangesLoaded, BranchesLoaded
@@ -30,7 +29,7 @@ class RunLanding:
         self.app = app
         self.branches: list[RunBranch] = []
         self.loaded_once = False
-        self.changes: dict[tuple[str, str], list[tuple[Worktree, list[git.FileChange]]]] = {}  # by (run, tip)
+        self.changes: dict[tuple[str, str], list[tuple[Worktree, list[FileChange]]]] = {}  # by (run, tip)
         self._asked: set[tuple[str, str]] = set()
         self._statuses: dict[str, str] = {}
 
@@ -149,7 +148,7 @@ class RunLanding:
         if run is None:
             return
 
-        def done(landed: list[git.Landing] | None) -> None:
+        def done(landed: list[Landing] | None) -> None:
             if landed is None:
                 return
             for landing in landed:
@@ -171,7 +170,7 @@ class RunLanding:
                     f"run started. Nothing is lost: a backup ref, refs/corral/backup/{run.short_id}, keeps the work "
                     "(uncommitted changes too).")
 
-        def done(backups: list[git.Backup] | None) -> None:
+        def done(backups: list[Backup] | None) -> None:
             if backups:
                 self.app.notify(f"reverted; the work is kept at {backups[0].ref} ({backups[0].commit[:8]})",
                                 timeout=6)

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from core.git import FileChange
 from core.landing import RunBranch
-from core.models import Agent, Approval, Event, Project, Run, Worktree
+from core.models import Agent, Approval, Event, FileChange, Project, Run, Worktree
 
 
 class EventsArrived(Message):

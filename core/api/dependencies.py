@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
 
 from ..engine import Engine
-from ..store.api_tables import ApiToken
+from ..models import ApiToken
 from .security import TOKEN_SCOPE_KEY
 
 T = TypeVar("T")

@@ -10,8 +10,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import CorralError
-from ..git import MergeConflict
+from ..errors import CorralError, MergeConflict
 
 log = logging.getLogger("corral.api")
 

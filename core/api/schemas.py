@@ -15,7 +15,6 @@ from pydantic import (
     field_validator,
 )
 
-from .. import git
 from ..models import (
     WEBHOOK_EVENTS,
     Agent,
@@ -23,13 +22,15 @@ from ..models import (
     ApprovalStatus,
     Event,
     EventType,
+    FileChange,
     Project,
     Repo,
     Run,
     RunStatus,
+    Webhook,
+    WebhookDelivery,
     Worktree,
 )
-from ..store.api_tables import Webhook, WebhookDelivery
 
 # Literal types of the enums' plain values: the OpenAPI document lists them inline, as it always has
 WebhookEvent = Literal[tuple(e.value for e in WEBHOOK_EVENTS)]  # type: ignore[valid-type]
@@ -378,7 +379,7 @@ class FileChangeOut(BaseModel):
     old_path: str | None
 
     @classmethod
-    def of(cls, repo: str, change: git.FileChange) -> FileChangeOut:
+    def of(cls, repo: str, change: FileChange) -> FileChangeOut:
         return cls(repo=repo, **change.__dict__)
 
 

@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from .. import git
 from ..landing import Cleanup, RunBranch
-from ..models import ProjectSetting, Worktree
+from ..models import Backup, Landing, ProjectSetting, Worktree
 from .schemas import Body, example
 
 BranchName = Annotated[str, Field(min_length=1, max_length=250)]
@@ -39,7 +38,7 @@ class BackupOut(BaseModel):
     commit: str
 
     @classmethod
-    def of(cls, worktree: Worktree, backup: git.Backup) -> BackupOut:
+    def of(cls, worktree: Worktree, backup: Backup) -> BackupOut:
         return cls(repo=worktree.repo_name, ref=backup.ref, commit=backup.commit)
 
 
@@ -69,7 +68,7 @@ class LandingOut(BaseModel):
     previous: str = Field(description="The target's tip before")
 
     @classmethod
-    def of(cls, worktree: Worktree, landing: git.Landing) -> LandingOut:
+    def of(cls, worktree: Worktree, landing: Landing) -> LandingOut:
         return cls(repo=worktree.repo_name, repo_path=str(landing.repo), target=landing.target,
                    how=landing.how, commit=landing.commit, previous=landing.previous)  # type: ignore[arg-type]
 

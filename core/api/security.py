@@ -19,13 +19,12 @@ from urllib.parse import urlencode
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..engine import Engine
 from ..errors import CorralError
-from ..models import now
-from ..store.api_tables import ApiToken
+from ..models import ApiToken
 from .errors import RefusedRequest, error_response
 from .names import ServerNames
 from .settings import ServerSettings
-from .tokens import check_token
 
 TOKEN_SCOPE_KEY = "corral.token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -128,9 +127,9 @@ class RequestGuard:
         foreign = foreign_request(scope, self.names)
         if foreign is not None:
             return await self._refuse(scope, receive, send, 403, *foreign)
-        store = scope["app"].state.engine.store
+        engine: Engine = scope["app"].state.engine
         try:
-            token = await check_token(store, text) if text else None
+            token = await engine.check_token(text) if text else None
         except CorralError as error:  # e.g. the database is busy: say so, in the usual shape
             return await self._refuse(scope, receive, send, error.status, error.code, error.message)
         client = scope.get("client") or ("unknown", 0)
@@ -157,7 +156,7 @@ class RequestGuard:
                                       f"token {token.name!r} is read-only: it cannot start or change anything",
                                       headers=limits)
         if token is not None:
-            await self._touch(store, token)
+            await self._touch(engine, token)
         scope[TOKEN_SCOPE_KEY] = token
         if scope["type"] == "websocket":
             return await self.app(scope, receive, send)
@@ -204,12 +203,12 @@ class RequestGuard:
 
         return sending
 
-    async def _touch(self, store: Any, token: ApiToken) -> None:
+    async def _touch(self, engine: Engine, token: ApiToken) -> None:
         moment = time.monotonic()
         if moment - self._touched.get(token.id, -TOUCH_EVERY) >= TOUCH_EVERY:
             self._touched[token.id] = moment
             with contextlib.suppress(CorralError):  # only a record of use: a busy database may skip it
-                await store.api_token_used(token.id, now())
+                await engine.touch_token(token.id)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,

@@ -18,16 +18,14 @@ from typing import Any
 import httpx
 
 from ..engine import Engine
-from ..models import END_EVENTS, WEBHOOK_EVENTS, Event, EventType, Run, now
+from ..models import END_EVENTS, WEBHOOK_EVENTS, Event, EventType, Run, Webhook, WebhookDelivery, now
 from ..render import ENDED
-from ..store.api_tables import Webhook, WebhookDelivery
 from .schemas import ALL_WEBHOOK_EVENTS, RunOut
 from .settings import ServerSettings
 
 log = logging.getLogger("corral.webhooks")
 
 RETRIED_STATUSES = frozenset({408, 429})
-NOTIFICATIONS_ID = "notifications"  # the webhook behind the notification settings
 COLOURS = {EventType.RUN_COMPLETED: 0x2E7D32, EventType.RUN_FAILED: 0xC62828, EventType.RUN_CANCELLED: 0x757575,
            EventType.AGENT_NEEDS_ATTENTION: 0xF9A825}
 
@@ -104,7 +102,7 @@ class WebhookSender:
 
     async def _dispatch(self, event: Event) -> None:
         run = await self.engine.run(event.run_id)
-        for webhook in await self.engine.store.webhooks_for_run_of(run.project_id):
+        for webhook in await self.engine.webhooks_for_runs_of(run.project_id):
             if event.type in webhook.events:
                 task = asyncio.create_task(self.deliver(webhook, run, event))
                 self._deliveries.add(task)
@@ -126,7 +124,7 @@ class WebhookSender:
         for attempt in range(1, self.settings.webhook_attempts + 1):
             status, error = await self._post(webhook.url, body, headers)
             delivered = status is not None and 200 <= status < 300
-            await self.engine.store.add_webhook_delivery(WebhookDelivery(
+            await self.engine.record_delivery(WebhookDelivery(
                 None, delivery_id, webhook.id, event.type, run.id, attempt, status, error, delivered, now()))
             if delivered:
                 return True

@@ -9,12 +9,11 @@ import sys
 import click
 
 from .. import render
-from ..attach import record_hook, run_in_terminal
+from ..attach import run_in_terminal
 from ..config import Paths, private_file
 from ..engine import Engine
 from ..models import EventType, Run, RunStatus
 from ..scheduler import spawn_driver
-from ..store import Store
 from .root import engine_command, json_option, print_json, watch_run
 
 
@@ -132,12 +131,8 @@ def hook(run_id: str) -> None:
         data = json.loads(sys.stdin.read() or "{}")
 
         async def record() -> None:
-            store = Store(paths.database)
-            await store.open()
-            try:
-                await record_hook(store, run_id, data if isinstance(data, dict) else {})
-            finally:
-                await store.close()
+            async with Engine.for_records(paths) as engine:
+                await engine.record_hook(run_id, data if isinstance(data, dict) else {})
 
         asyncio.run(record())
     except Exception as error:  # the agent must go on whatever happens here

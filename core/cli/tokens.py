@@ -8,26 +8,19 @@ from typing import Any, TypeVar
 
 import click
 
-from ..api import tokens
 from ..config import Paths
+from ..engine import Engine
 from ..errors import CorralError
-from ..store import Store
+from ..models import ApiToken
 from .root import json_option, print_json
 
 T = TypeVar("T")
 
 
-def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
-    paths = Paths.from_env()
-
+def _with_engine(work: Callable[[Engine], Awaitable[T]]) -> T:
     async def main() -> T:
-        paths.ensure()
-        store = Store(paths.database)
-        await store.open()
-        try:
-            return await work(store)
-        finally:
-            await store.close()
+        async with Engine.for_records(Paths.from_env()) as engine:
+            return await work(engine)
 
     try:
         return asyncio.run(main())
@@ -35,7 +28,7 @@ def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
         raise click.ClickException(str(error)) from None
 
 
-def _listed(token: tokens.ApiToken) -> dict[str, Any]:
+def _listed(token: ApiToken) -> dict[str, Any]:
     return {"id": token.id, "name": token.name, "read_only": token.read_only, "created_at": token.created_at,
             "last_used_at": token.last_used_at, "revoked_at": token.revoked_at}
 
@@ -51,7 +44,7 @@ def token() -> None:
 @json_option()
 def create(name: str, read_only: bool, as_json: bool) -> None:
     """Make a token and print it; it is shown this once and only its hash is kept."""
-    made, text = _with_store(lambda store: tokens.create_token(store, name, read_only))
+    made, text = _with_engine(lambda engine: engine.create_token(name, read_only))
     if as_json:
         print_json({**_listed(made), "token": text})
         return
@@ -65,7 +58,7 @@ def create(name: str, read_only: bool, as_json: bool) -> None:
 @json_option()
 def list_tokens(as_json: bool) -> None:
     """List tokens (never their secret)."""
-    found = _with_store(lambda store: store.api_tokens())
+    found = _with_engine(lambda engine: engine.tokens())
     if as_json:
         print_json([_listed(t) for t in found])
         return
@@ -80,7 +73,7 @@ def list_tokens(as_json: bool) -> None:
 @click.argument("key", metavar="TOKEN")
 def revoke(key: str) -> None:
     """Revoke a token by its id or name: requests with it get 401 from then on."""
-    revoked = _with_store(lambda store: tokens.revoke_token(store, key))
+    revoked = _with_engine(lambda engine: engine.revoke_token(key))
     click.echo(f"revoked token {revoked.name} ({revoked.id})")
 
 

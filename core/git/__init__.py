@@ -5,6 +5,7 @@ What these functions write uses git's own on-disk layout, so `git worktree list`
 `git log` and `git status` see the same thing.
 """
 
+from ..errors import GitError, MergeConflict
 from .branches import (
            Branch,
            WouldLoseWork,
@@ -18,8 +19,7 @@ from .changes import FileChange, changes, diff
 from .commit import commit_all
 from .files import Backup, reject_files, revert_all
 from .landing import HOWS, Landing, can_land, land, rebase_branch
-from .merging import MergeConflict
-from .repo import GitError, check_branch_name, current_branch, repo_root, resolve
+from .repo import check_branch_name, current_branch, repo_root, resolve
 from .snapshot import forget_run_refs, plan_ref, snapshot, turn_ref
 from .worktrees import (
            Worktree,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from dulwich.objects import Commit
 from dulwich.porcelain import DivergedBranches
 from dulwich.repo import Repo
 
+from ..models import Branch
 from ..render import plural
 from .changes import changes
 from .history import History
@@ -22,21 +22,6 @@ from .repo import HEADS, GitError, branch_of, check_branch_name, commit_of, main
 from .worktrees import _linked, delete_branch, list_worktrees, remove_worktree
 
 REMOTES = b"refs/remotes/"
-
-
-@dataclass(frozen=True)
-class Branch:
-    name: str
-    tip: str
-    subject: str
-    committed_at: str  # ISO 8601, in the committer's time zone
-    ahead: int  # commits on the branch that base does not have
-    behind: int  # commits on base that the branch does not have
-    merged: bool  # base holds the branch's work: its tip is in base's history, or it was squashed in
-    changed: bool  # it holds work: commits since it was made, or commits its base does not have
-    pushed: bool  # a remote-tracking branch of the same name has the tip
-    worktree: str | None  # where it is checked out
-    base: str | None  # what ahead, behind and merged compare with
 
 
 def _tip(r: Repo, branch: str) -> bytes:

@@ -24,6 +24,7 @@ from dulwich.objects import S_IFGITLINK, S_ISGITLINK, Blob
 from dulwich.patch import is_binary
 from dulwich.repo import Repo
 
+from ..models import FileChange
 from .indexfile import Stamp, read_index
 from .indexfile import normalizer as blob_normalizer
 from .linediff import hunks, matching_lines, split_lines
@@ -33,16 +34,6 @@ RENAME_LIMIT = 1000  # git's diff.renameLimit
 MAX_SCORE = 60000  # git's similarity scale; a rename needs half of it
 
 Entry = tuple[int, bytes]  # (mode, blob sha)
-
-
-@dataclass(frozen=True)
-class FileChange:
-    path: str
-    status: str  # "added" | "modified" | "deleted" | "renamed"
-    added: int
-    deleted: int
-    binary: bool
-    old_path: str | None = None
 
 
 # --- the worktree on disk ---------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from dulwich.object_store import tree_lookup_path
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
+from ..models import Backup
 from . import checkout
 from .changes import _deltas
 from .commit import commit_all, identity
@@ -21,12 +21,6 @@ from .merging import Entry, objects_of
 from .repo import GitError, branch_of, commit_of, main_path, open_repo
 
 BACKUPS = "refs/corral/backup/"
-
-
-@dataclass(frozen=True)
-class Backup:
-    ref: str  # e.g. refs/corral/backup/1a2b3c4d
-    commit: str  # the branch's tip before the revert, uncommitted work included
 
 
 def _inside(root: Path, path: str) -> bytes:

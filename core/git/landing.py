@@ -9,30 +9,20 @@ checkout changes nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
+from ..errors import MergeConflict
+from ..models import HOWS, Landing
 from ..render import plural
 from . import checkout
 from .commit import identity
 from .history import History
-from .merging import MergeConflict, Objects, merge_trees, objects_of
+from .merging import Objects, merge_trees, objects_of
 from .repo import HEADS, GitError, commit_of, main_path
 from .worktrees import list_worktrees
-
-HOWS = ("squash", "merge", "rebase")  # the default first
-
-
-@dataclass(frozen=True)
-class Landing:
-    repo: Path
-    target: str
-    how: str  # "fast-forward" | "merge" | "squash" | "rebase" | "up-to-date"
-    commit: str  # the target's tip now
-    previous: str  # the target's tip before
 
 
 def _tip(r: Repo, branch: str) -> bytes:

@@ -17,23 +17,9 @@ from dulwich.repo import Repo
 
 from .changes import _renames
 from .linediff import blocks, split_lines
-from .repo import GitError
 
 Entry = tuple[int, bytes]  # (mode, sha)
 EMPTY_TREE = Tree()
-
-
-class MergeConflict(GitError):
-    """Changes on both sides of a merge touch the same files; nothing was written."""
-
-    code = "MERGE_CONFLICT"
-    status = 409
-
-    def __init__(self, message: str, files: dict[str, str]):
-        super().__init__(message)
-        self.files = sorted(files)
-        self.reasons = files  # path -> "content" | "binary" | "deleted/modified" | ...
-        self.details = {"files": self.files, "reasons": files}
 
 
 @dataclass

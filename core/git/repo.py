@@ -13,15 +13,9 @@ from dulwich.objects import Commit, Tag
 from dulwich.objectspec import parse_commit, parse_object
 from dulwich.repo import Repo
 
-from ..errors import CorralError
+from ..errors import GitError
 
 HEADS = b"refs/heads/"
-
-
-class GitError(CorralError):
-    """A git problem with a one-line message meant for the user."""
-
-    code = "GIT_ERROR"
 
 
 @contextmanager

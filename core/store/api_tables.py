@@ -1,57 +1,17 @@
-"""What the HTTP API keeps: its tokens (hashed), webhooks and every attempt to deliver one."""
+"""Where the HTTP API's records are kept: its tokens (hashed), webhooks and every attempt to deliver one."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..models import Record
+from ..models import ApiToken, Webhook, WebhookDelivery
 
 _TOKEN_COLUMNS = "id, name, salt, hash, read_only, created_at, last_used_at, revoked_at"
 _WEBHOOK_COLUMNS = "id, project_id, url, secret, events, format, created_at"
 _DELIVERY_COLUMNS = ("id, delivery_id, webhook_id, event_type, run_id, attempt, status_code, error, "
                      "delivered, created_at")
-
-
-@dataclass
-class ApiToken(Record):
-    id: str
-    name: str
-    salt: str
-    hash: str  # sha256 of salt + secret: the secret itself is shown once and never kept
-    read_only: bool
-    created_at: str
-    last_used_at: str | None = None
-    revoked_at: str | None = None
-
-
-@dataclass
-class Webhook(Record):
-    id: str
-    project_id: str | None  # None: every project's runs
-    url: str
-    secret: str
-    events: list[str]
-    format: str  # "json" (signed) | "discord"
-    created_at: str
-
-
-@dataclass
-class WebhookDelivery(Record):
-    """One attempt to deliver one event; the attempts of a delivery share its delivery_id."""
-
-    id: int | None
-    delivery_id: str
-    webhook_id: str
-    event_type: str
-    run_id: str | None
-    attempt: int
-    status_code: int | None
-    error: str | None
-    delivered: bool
-    created_at: str
 
 
 def _token(row: sqlite3.Row) -> ApiToken:

@@ -11,14 +11,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from core import git
-from core.errors import CorralError
+from core.errors import CorralError, MergeConflict
 
 T = TypeVar("T")
 SHOWN_FILES = 6  # a conflict's files, before "and N more": the dialog must fit a 24-line terminal
 
 
-def conflict_text(error: git.MergeConflict) -> Text:
+def conflict_text(error: MergeConflict) -> Text:
     """A conflict, plainly: nothing changed, and which files would clash (the engine's sentence says the same)."""
     text = Text.assemble(("Conflict: nothing was changed.", "bold"))
     for path in error.files[:SHOWN_FILES]:
@@ -54,7 +53,7 @@ class Dialog(ModalScreen[T]):
 
     def refused(self, error: CorralError) -> None:
         """The engine said no: why, in the dialog, which stays open with nothing lost."""
-        self.show_error(conflict_text(error) if isinstance(error, git.MergeConflict) else str(error))
+        self.show_error(conflict_text(error) if isinstance(error, MergeConflict) else str(error))
 
     def on_mount(self) -> None:
         if self.query("#dialog-error"):

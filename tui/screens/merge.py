@@ -4,7 +4,6 @@ conflict is shown with its files, and nothing changes."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rich.text import Text
@@ -14,17 +13,14 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
-from core import git
 from core.engine import Engine
-from core.models import Run
+from core.models import HOWS, Branch, LandingPlan, Run
 
 from ..format import plural
 from .dialog import Dialog
 
-Compared = list[tuple[str, str, "git.Branch | None"]]  # per repo of the run: its target, its branch against it
 
-
-def landing_words(branch: str, target: str, how: str, found: git.Branch | None) -> tuple[str, str]:
+def landing_words(branch: str, target: str, how: str, found: Branch | None) -> tuple[str, str]:
     """What landing does, in one line, and why, in a sentence."""
     if found is None:
         return f"{branch} is not in this repo.", ""
@@ -49,14 +45,14 @@ def landing_words(branch: str, target: str, how: str, found: git.Branch | None) 
             f"worktree moves with it), then {target} moves up to it.")
 
 
-def describe(branch: str, how: str, compared: Compared) -> Text:
+def describe(branch: str, how: str, compared: list[LandingPlan]) -> Text:
     text = Text()
-    for repo, target, found in compared:
-        head, why = landing_words(branch, target, how, found)
+    for plan in compared:
+        head, why = landing_words(branch, plan.target, how, plan.branch)
         if text:
             text.append("\n")
         if len(compared) > 1:
-            text.append(f"{repo}: ", style="underline")
+            text.append(f"{plan.repo}: ", style="underline")
         text.append(head, style="bold")
         if why:
             text.append(f"\n{why}")
@@ -78,13 +74,13 @@ class MergeDialog(Dialog[Any]):
         self.how = how
         self.default = next((w.base_branch for w in run.worktrees if w.base_branch), "")
         self.target = self.default
-        self.compared: dict[str, Compared] = {}
+        self.compared: dict[str, list[LandingPlan]] = {}
 
     def compose(self) -> ComposeResult:
         with self.frame(id="merge"):
             with Grid(classes="form"):
                 yield Label("How")
-                yield RadioSet(*(RadioButton(how, value=how == self.how, id=f"how-{how}") for how in git.HOWS),
+                yield RadioSet(*(RadioButton(how, value=how == self.how, id=f"how-{how}") for how in HOWS),
                                compact=True, id="how")
                 yield Label("Into")
                 yield Input(self.target, compact=True, id="into", placeholder="the branch to land on")
@@ -130,12 +126,9 @@ class MergeDialog(Dialog[Any]):
             return
 
         async def compare() -> None:
-            found: Compared = []
-            for worktree in run.worktrees:  # untouched, each repo lands on its own base branch
-                into = (worktree.base_branch or target) if target == self.default else target
-                branches = await asyncio.to_thread(git.corral_branches, worktree.repo_path, into)
-                found.append((worktree.repo_name, into, next((b for b in branches if b.name == run.branch), None)))
-            self.compared[target] = found
+            # untouched, each repo lands on its own base branch
+            into = None if target == self.default else target
+            self.compared[target] = await self.engine.landing_plan(run.id, into)
             if self.is_attached:
                 self._show_plan()
 

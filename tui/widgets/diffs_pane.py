@@ -12,8 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.git import FileChange
-from core.models import Run, Worktree
+from core.models import FileChange, Run, Worktree
 
 from .. import diff_lines, format
 from .diff_view import DiffView

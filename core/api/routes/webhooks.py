@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ...errors import NotFound
-from ...models import now
-from ...store.api_tables import Webhook
 from ..dependencies import EngineDep
 from ..schemas import (
     DeliveryOut,
@@ -19,7 +14,6 @@ from ..schemas import (
     WebhookIn,
     WebhookOut,
 )
-from ..webhooks import NOTIFICATIONS_ID
 
 router = APIRouter(tags=["webhooks"])
 
@@ -28,37 +22,24 @@ router = APIRouter(tags=["webhooks"])
              summary="Add a webhook to a project")
 async def create_webhook(project_id: str, body: WebhookIn, engine: EngineDep) -> WebhookCreated:
     """Events of the project's runs are POSTed to `url`; the secret (shown once) signs each body."""
-    project = await engine.project(project_id)
-    webhook = Webhook(id=str(uuid.uuid4()), project_id=project.id, url=str(body.url),
-                      secret=body.secret or secrets.token_urlsafe(32), events=list(dict.fromkeys(body.events)),
-                      format=body.format, created_at=now())
-    await engine.store.save_webhook(webhook)
+    webhook = await engine.add_webhook(project_id, str(body.url), body.events, body.format, body.secret)
     return WebhookCreated(**WebhookOut.of(webhook).model_dump(), secret=webhook.secret)
 
 
 @router.get("/projects/{project_id}/webhooks", response_model=list[WebhookOut],
             summary="A project's webhooks")
 async def list_webhooks(project_id: str, engine: EngineDep) -> list[WebhookOut]:
-    project = await engine.project(project_id)
-    return [WebhookOut.of(w) for w in await engine.store.webhooks(project.id)]
-
-
-async def _webhook(engine: EngineDep, webhook_id: str) -> Webhook:
-    webhook = await engine.store.webhook(webhook_id)
-    if webhook is None:
-        raise NotFound(f"no webhook {webhook_id!r}", code="WEBHOOK_NOT_FOUND")
-    return webhook
+    return [WebhookOut.of(w) for w in await engine.webhooks(project_id)]
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, summary="Get a webhook")
 async def get_webhook(webhook_id: str, engine: EngineDep) -> WebhookOut:
-    return WebhookOut.of(await _webhook(engine, webhook_id))
+    return WebhookOut.of(await engine.webhook(webhook_id))
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, summary="Delete a webhook")
 async def delete_webhook(webhook_id: str, engine: EngineDep) -> Response:
-    await _webhook(engine, webhook_id)
-    await engine.store.delete_webhook(webhook_id)
+    await engine.delete_webhook(webhook_id)
     return Response(status_code=204)
 
 
@@ -67,8 +48,7 @@ async def delete_webhook(webhook_id: str, engine: EngineDep) -> Response:
 async def list_deliveries(webhook_id: str, engine: EngineDep,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeliveryOut]:
     """Oldest first; the attempts at one delivery share its `delivery_id` (sent as X-Delivery-ID)."""
-    await _webhook(engine, webhook_id)
-    return [DeliveryOut.of(d) for d in await engine.store.webhook_deliveries(webhook_id, limit)]
+    return [DeliveryOut.of(d) for d in await engine.webhook_deliveries(webhook_id, limit)]
 
 
 # -- notification settings ---------------------------------------------------------------------
@@ -76,7 +56,7 @@ async def list_deliveries(webhook_id: str, engine: EngineDep,
 @router.get("/settings/notifications", response_model=NotificationSettings, tags=["settings"],
             summary="Where run notifications go")
 async def get_notifications(engine: EngineDep) -> NotificationSettings:
-    webhook = await engine.store.webhook(NOTIFICATIONS_ID)
+    webhook = await engine.notifications()
     if webhook is None:
         return NotificationSettings()
     return NotificationSettings(discord_webhook_url=webhook.url, events=webhook.events)
@@ -87,10 +67,6 @@ async def get_notifications(engine: EngineDep) -> NotificationSettings:
 async def set_notifications(body: NotificationSettings, engine: EngineDep) -> NotificationSettings:
     """Events of every project's runs are posted to the Discord webhook URL; null turns them off.
     Its deliveries are at /api/webhooks/notifications/deliveries."""
-    if body.discord_webhook_url is None:
-        await engine.store.delete_webhook(NOTIFICATIONS_ID)
-        return body
-    await engine.store.save_webhook(Webhook(
-        id=NOTIFICATIONS_ID, project_id=None, url=str(body.discord_webhook_url), secret="",
-        events=list(dict.fromkeys(body.events)), format="discord", created_at=now()))
+    url = None if body.discord_webhook_url is None else str(body.discord_webhook_url)
+    await engine.set_notifications(url, body.events)
     return body

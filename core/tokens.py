@@ -6,13 +6,16 @@ import hashlib
 import hmac
 import secrets
 
-from ..errors import CorralError, NotFound
-from ..models import now
-from ..store import Store
-from ..store.api_tables import ApiToken
+from .errors import CorralError, NotFound
+from .models import ApiToken, now
+from .store import Store
 
 PREFIX = "corral_"
 ID_LENGTH = 12
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def _digest(salt: str, secret: str) -> str:
@@ -25,7 +28,7 @@ async def create_token(store: Store, name: str = "token", read_only: bool = Fals
     if not name:
         raise CorralError("a token needs a name", code="INVALID_NAME")
     token_id = secrets.token_hex(ID_LENGTH // 2)
-    secret = secrets.token_urlsafe(32)
+    secret = new_secret()
     salt = secrets.token_hex(16)
     token = ApiToken(id=token_id, name=name, salt=salt, hash=_digest(salt, secret), read_only=read_only,
                      created_at=now())
