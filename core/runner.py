@@ -134,8 +134,8 @@ class LiveRun:
                                                                 f"{cap / 1024 / 1024:g} MB of output"))
             for line in lines:
                 if isinstance(line, CutLine):
-                    items.append((EventType.AGENT_OUTPUT_CUT, {"bytes": line.size, "kept": len(line),
-                                                       "head": line[:CUT_HEAD].decode("utf-8", "replace")}))
+                    items.append((EventType.AGENT_OUTPUT_CUT, {
+                        "bytes": line.size, "kept": len(line), "head": line[:CUT_HEAD].decode("utf-8", "replace")}))
                     continue
                 parsed = parser.parse(line)
                 if parsed.message_id and parsed.message_id != self._turn_message:
