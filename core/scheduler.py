@@ -142,10 +142,7 @@ class Scheduler:
             tasks = await self.store.list_tasks()
         by_id = {t.id: t for t in tasks}
         projects = {p.id: p for p in await self.projects()}
-        active = [r for r in runs.values() if r.active]
-        room = (await self.max_runs() or DEFAULT_TASK_RUNS) - len(active)
-        per_project = {p.id: (p.max_runs or 1 << 30) - sum(r.project_id == p.id for r in active)
-                       for p in projects.values()}
+        _, active, room, per_project = await self._room(list(runs.values()), projects)
         ready = [t for t in tasks if t.status == TaskStatus.QUEUED
                  and all(self._satisfied(by_id.get(d), projects[t.project_id]) for d in t.depends_on)]
         ready.sort(key=_board_order)
@@ -194,11 +191,7 @@ class Scheduler:
         by_id = {t.id: t for t in tasks}
         projects = {p.id: p for p in await self.projects()}
         paused = await self.queue_paused()
-        active = [r for r in await self.store.list_runs() if r.active]
-        limit = await self.max_runs() or DEFAULT_TASK_RUNS
-        room = limit - len(active)
-        per_project = {p.id: (p.max_runs or 1 << 30) - sum(r.project_id == p.id for r in active)
-                       for p in projects.values()}
+        limit, active, room, per_project = await self._room(await self.store.list_runs(), projects)
         waits = []
         for task in queued:
             project = projects[task.project_id]
@@ -216,6 +209,14 @@ class Scheduler:
                 room, per_project[project.id] = room - 1, per_project[project.id] - 1
             waits.append(TaskWait(task, reason))
         return waits
+
+    async def _room(self, runs: list[Run], projects: dict[str, Project]) -> tuple[int, list[Run], int, dict[str, int]]:
+        """The limit of task runs, the runs working, and how many more may start: in all, per project."""
+        active = [r for r in runs if r.active]
+        limit = await self.max_runs() or DEFAULT_TASK_RUNS
+        per_project = {p.id: (p.max_runs or 1 << 30) - sum(r.project_id == p.id for r in active)
+                       for p in projects.values()}
+        return limit, active, limit - len(active), per_project
 
     def _satisfied(self, dep: Task | None, project: Project) -> bool:
         if dep is None:
