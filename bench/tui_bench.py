@@ -104,7 +104,7 @@ async def measure(paths: Paths, streaming: list[str], seconds: float, rate: floa
     committed: dict[int, float] = {}
     latencies: list[float] = []
     async with Engine(paths) as engine:
-        publish = engine.store.on_commit
+        publish = engine.store.db.on_commit
         assert publish is not None
 
         def timed_publish(events: list[Event]) -> None:
@@ -113,7 +113,7 @@ async def measure(paths: Paths, streaming: list[str], seconds: float, rate: floa
                 committed[id(event)] = now
             publish(events)
 
-        engine.store.on_commit = timed_publish
+        engine.store.db.on_commit = timed_publish
         started = time.perf_counter()
         app = make_app(engine, Path(tempfile.gettempdir()))
         arrived = app.feed.events_arrived

@@ -117,9 +117,9 @@ class Board:
                           plan_id: str | None = None) -> Task:
         project = await self.project(project_key)
         check_fields({"title": title, "type": type, "priority": priority})
-        existing = await self.store.list_tasks(project.id)
+        existing = await self.store.board.list_tasks(project.id)
         deps = [self._resolve(existing, key).id for key in depends_on or []]
-        number = await self.store.next_task_number(project.id)
+        number = await self.store.board.next_task_number(project.id)
         stamp = now()
         key = f"{TASK_TYPES[type]}-{short_name(project.name)}-{number}"
         task = Task(id=str(uuid.uuid4()), project_id=project.id, key=key,
@@ -127,7 +127,7 @@ class Board:
                     position=max((t.position for t in existing), default=0) + 1, created_at=stamp, updated_at=stamp,
                     description=description.strip(), plan_id=plan_id, phase=phase, acceptance=list(acceptance or []),
                     tags=sorted(set(tags or [])), depends_on=deps)
-        await self.store.create_task(task)
+        await self.store.board.create_task(task)
         return task
 
     async def tasks(self, project_key: str | None = None, *, status: str | None = None, type: str | None = None,
@@ -135,14 +135,14 @@ class Board:
                     plan_id: str | None = None, limit: int | None = None, offset: int = 0) -> list[Task]:
         """Tasks in board order, filtered; `text` is searched in key, title and description."""
         project_id = (await self.project(project_key)).id if project_key else None
-        found = [t for t in await self.store.list_tasks(project_id, plan_id)
+        found = [t for t in await self.store.board.list_tasks(project_id, plan_id)
                  if (status is None or t.status == status) and (type is None or t.type == type)
                  and (priority is None or t.priority == priority) and (tag is None or tag in t.tags)
                  and (not text or text.lower() in f"{t.key} {t.title} {t.description}".lower())]
         return found[offset:None if limit is None else offset + limit]
 
     async def task(self, key: str) -> Task:
-        return self._resolve(await self.store.list_tasks(), key)
+        return self._resolve(await self.store.board.list_tasks(), key)
 
     def _resolve(self, tasks: list[Task], key: str) -> Task:
         found = ([t for t in tasks if key in (t.id, t.key)]
@@ -164,7 +164,7 @@ class Board:
         if "status" in changes:
             _check_move(task, changes["status"])
         if "depends_on" in changes:
-            everything = await self.store.list_tasks(task.project_id)
+            everything = await self.store.board.list_tasks(task.project_id)
             deps = [self._resolve(everything, k).id for k in changes["depends_on"]]
             edges = {t.id: t.depends_on for t in everything} | {task.id: deps}
             if cycle := find_cycle(edges):
@@ -176,25 +176,25 @@ class Board:
         if "tags" in changes:
             changes["tags"] = sorted(set(changes["tags"]))
         status = changes.pop("status", task.status)
-        if status != task.status and not await self.store.claim_task(task.id, task.status, status):
+        if status != task.status and not await self.store.board.claim_task(task.id, task.status, status):
             raise Conflict(f"task {task.key} just moved on (it was {task.status}): look again", code="TASK_STATUS")
         history = [(k, getattr(task, k), v) for k, v in changes.items() if getattr(task, k) != v]
         fields = {k: v for k, v in changes.items() if k != "depends_on" and getattr(task, k) != v}
-        await self.store.update_task(task.id, fields, history)
+        await self.store.board.update_task(task.id, fields, history)
         if "depends_on" in changes and changes["depends_on"] != task.depends_on:
-            await self.store.set_dependencies(task.id, changes["depends_on"])
+            await self.store.board.set_dependencies(task.id, changes["depends_on"])
         if status != task.status and status == TaskStatus.DONE:
             await self.schedule()  # what waited on it may start
         return await self.task(task.id)
 
     async def delete_tasks(self, keys: list[str]) -> list[Task]:
         """Delete tasks (refused while one has a run working); other tasks stop depending on them."""
-        everything = await self.store.list_tasks()
+        everything = await self.store.board.list_tasks()
         doomed = [self._resolve(everything, k) for k in keys]
         busy = [t.key for t in doomed if t.status == TaskStatus.RUNNING]
         if busy:
             raise Conflict(f"{', '.join(busy)} has a run working: cancel it first", code="TASK_RUNNING")
-        await self.store.delete_tasks([t.id for t in doomed])
+        await self.store.board.delete_tasks([t.id for t in doomed])
         return doomed
 
     async def bulk_update(self, keys: list[str], **changes: Any) -> list[Task]:
@@ -202,7 +202,7 @@ class Board:
         allowed = {"status", "priority", "tags", "phase", "type"}
         if set(changes) - allowed:
             raise CorralError(f"bulk changes are {', '.join(sorted(allowed))}", code="INVALID_FIELD")
-        everything = await self.store.list_tasks()
+        everything = await self.store.board.list_tasks()
         chosen = [self._resolve(everything, k) for k in keys]
         check_fields(changes)
         for task in chosen:
@@ -211,7 +211,7 @@ class Board:
         return [await self.update_task(task.id, **changes) for task in chosen]
 
     async def task_history(self, key: str) -> list[dict[str, Any]]:
-        return await self.store.task_history((await self.task(key)).id)
+        return await self.store.board.task_history((await self.task(key)).id)
 
     async def dag(self, project_key: str) -> tuple[list[Task], list[tuple[str, str]]]:
         """The project's tasks and their dependency edges (task key, key of what it depends on)."""
@@ -221,7 +221,7 @@ class Board:
 
     async def metrics(self, project_key: str) -> Metrics:
         project = await self.project(project_key)
-        tasks = Counter(t.status for t in await self.store.list_tasks(project.id))
+        tasks = Counter(t.status for t in await self.store.board.list_tasks(project.id))
         runs = [r for r in await self.runs() if r.project_id == project.id]
         seconds = 0.0
         for run in runs:

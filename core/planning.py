@@ -198,25 +198,25 @@ class Planning:
         if granularity not in GRANULARITIES:
             raise CorralError(f"granularity is one of {', '.join(GRANULARITIES)}", code="INVALID_GRANULARITY")
         project = await self.project(project_key)
-        if any(p.status == "planning" for p in await self.store.plans(project.id)):
+        if any(p.status == "planning" for p in await self.store.board.plans(project.id)):
             raise Conflict(f"project {project.name!r} is already planning: wait for it or cancel it",
                            code="PLAN_ACTIVE")
         stamp = now()
         plan = Plan(id=str(uuid.uuid4()), project_id=project.id, topic=topic.strip(), effort=effort,
                     granularity=granularity, status="planning", created_at=stamp, updated_at=stamp, model=model,
                     context=context)
-        await self.store.create_plan(plan)
+        await self.store.board.create_plan(plan)
         run = await self.start_run(project.id, planning_prompt(topic, granularity, context), agent=agent,
                                    detach=True, kind="plan")
-        await self.store.update_plan(plan.id, run_id=run.id)
+        await self.store.board.update_plan(plan.id, run_id=run.id)
         if run.status == RunStatus.FAILED:
-            await self.store.update_plan(plan.id, status="failed", reason=run.reason)
+            await self.store.board.update_plan(plan.id, status="failed", reason=run.reason)
         elif not detach:
             self._execute(await self._live_run(run))
         return await self.plan_of(plan.id)
 
     async def plan_of(self, key: str) -> Plan:
-        found = await self.store.plans(key=key)
+        found = await self.store.board.plans(key=key)
         if not found:
             raise NotFound(f"no plan {key!r}", code="PLAN_NOT_FOUND")
         if len(found) > 1:
@@ -224,13 +224,13 @@ class Planning:
         return found[0]
 
     async def plans(self, project_key: str) -> list[Plan]:
-        return await self.store.plans((await self.project(project_key)).id)
+        return await self.store.board.plans((await self.project(project_key)).id)
 
     async def plan_progress(self, project_key: str) -> dict[str, Any] | None:
         """The project's planning session as it goes (phase, elapsed ms, tokens, tool calls,
         turns), or None when it is not planning."""
         project = await self.project(project_key)
-        active = [p for p in await self.store.plans(project.id) if p.status == "planning"]
+        active = [p for p in await self.store.board.plans(project.id) if p.status == "planning"]
         if not active or not active[0].run_id:
             return None
         plan, run = active[0], await self.run(active[0].run_id)
@@ -246,7 +246,7 @@ class Planning:
 
     async def cancel_plan(self, project_key: str) -> Plan:
         project = await self.project(project_key)
-        active = [p for p in await self.store.plans(project.id) if p.status == "planning"]
+        active = [p for p in await self.store.board.plans(project.id) if p.status == "planning"]
         if not active:
             raise NotFound(f"project {project.name!r} has no planning session going on", code="NO_ACTIVE_PLAN")
         await self.cancel(active[0].run_id or "")
@@ -260,7 +260,7 @@ class Planning:
             raise Conflict(f"plan {plan.id[:8]} is {plan.status}, not waiting for approval", code="PLAN_NOT_PENDING")
         if not tasks:
             raise Conflict(f"plan {plan.id[:8]} has no tasks to approve", code="PLAN_EMPTY")
-        if not await self.store.claim_plan(plan.id, "pending", "approved"):
+        if not await self.store.board.claim_plan(plan.id, "pending", "approved"):
             raise Conflict(f"plan {plan.id[:8]} was just approved elsewhere", code="PLAN_NOT_PENDING")
         for task in tasks:
             await self.update_task(task.id, status=TaskStatus.QUEUED)
@@ -273,11 +273,11 @@ class Planning:
         if plan.status not in ("pending", "failed"):
             raise Conflict(f"plan {plan.id[:8]} is {plan.status}: only a written plan can be refined",
                            code="PLAN_NOT_PENDING")
-        await self.store.update_plan(plan.id, status="planning", reason=None)
+        await self.store.board.update_plan(plan.id, status="planning", reason=None)
         try:
             await self.continue_run(plan.run_id or "", message)
         except CorralError:
-            await self.store.update_plan(plan.id, status=plan.status, reason=plan.reason)
+            await self.store.board.update_plan(plan.id, status=plan.status, reason=plan.reason)
             raise
         return await self.plan_of(plan.id)
 
@@ -287,13 +287,13 @@ class Planning:
         if plan.status == "planning":
             raise Conflict(f"plan {plan.id[:8]} is still being written", code="PLAN_ACTIVE")
         await self.delete_tasks([t.id for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
-        await self.store.update_plan(plan.id, status="replaced")
+        await self.store.board.update_plan(plan.id, status="replaced")
         return await self.plan(plan.project_id, plan.topic, model=plan.model, effort=plan.effort,
                                granularity=plan.granularity, context=plan.context)
 
     async def _planning_options(self, run: Run) -> dict[str, Any]:
         """What a planning session's run needs beyond a run's: its plan, and what to do with the answer."""
-        plan = await self.store.plan_of_run(run.id)
+        plan = await self.store.board.plan_of_run(run.id)
         if plan is None:
             raise NotFound(f"run {run.short_id} belongs to no plan", code="PLAN_NOT_FOUND")
         return {"plan": plan, "finished": self._plan_finished}
@@ -309,7 +309,7 @@ class Planning:
             else:
                 made = await self._write_tasks(plan, drafts)
                 project = await self.project(plan.project_id)
-                await self.store.update_plan(plan.id, status="pending", reason=None)
+                await self.store.board.update_plan(plan.id, status="pending", reason=None)
                 live.emit(EventType.PLAN_COMPLETED, {"plan_id": plan.id, "tasks": [
                     {"id": t.id, "key": t.key, "title": t.title, "task_type": t.type} for t in made],
                     "stats": live.stats()})
@@ -321,7 +321,7 @@ class Planning:
                 await self._drop_worktree(live.run)
                 return status, reason
         plan_status = "cancelled" if status in (RunStatus.CANCELLED, RunStatus.PAUSED) else "failed"
-        await self.store.update_plan(plan.id, status=plan_status, reason=reason)
+        await self.store.board.update_plan(plan.id, status=plan_status, reason=reason)
         live.emit(f"plan.{plan_status}", {"plan_id": plan.id, **({"reason": reason} if reason else {})})
         await self._drop_worktree(live.run)
         return status, reason
@@ -339,7 +339,7 @@ class Planning:
         for draft in drafts:
             task = made[draft["ref"]]
             task.depends_on = [made[str(ref)].id for ref in draft.get("depends_on") or []]
-            await self.store.set_dependencies(task.id, task.depends_on)
+            await self.store.board.set_dependencies(task.id, task.depends_on)
         return [made[d["ref"]] for d in drafts]
 
     async def _drop_worktree(self, run: Run) -> None:

@@ -110,7 +110,7 @@ class Scheduler:
         """Queue a failed or cancelled task again (a new run)."""
         task = await self.task(key)
         if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED) \
-                or not await self.store.claim_task(task.id, task.status, TaskStatus.QUEUED, run_id=None):
+                or not await self.store.board.claim_task(task.id, task.status, TaskStatus.QUEUED, run_id=None):
             raise Conflict(f"task {task.key} is {task.status}: only a failed or cancelled task is retried",
                            code="TASK_STATUS")
         await self.schedule()
@@ -126,12 +126,12 @@ class Scheduler:
                 await self.cancel(task.run_id)
             except Conflict:
                 pass  # it ended meanwhile
-        await self.store.claim_task(task.id, task.status, TaskStatus.CANCELLED)
+        await self.store.board.claim_task(task.id, task.status, TaskStatus.CANCELLED)
         return await self.task(task.id)
 
     async def schedule(self) -> list[Task]:
         """One pass: tasks catch up with their runs, then ready tasks start. Returns those started."""
-        tasks = await self.store.list_tasks()
+        tasks = await self.store.board.list_tasks()
         if not any(t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.REVIEW) for t in tasks):
             return []  # nothing on its way: the usual case of a dashboard's pass
         runs = {r.id: r for r in await self.store.list_runs()}
@@ -139,7 +139,7 @@ class Scheduler:
         if await self.queue_paused():
             return []
         if any(moved):
-            tasks = await self.store.list_tasks()
+            tasks = await self.store.board.list_tasks()
         by_id = {t.id: t for t in tasks}
         projects = {p.id: p for p in await self.projects()}
         _, active, room, per_project = await self._room(list(runs.values()), projects)
@@ -152,7 +152,7 @@ class Scheduler:
                 break
             if per_project.get(task.project_id, 0) <= 0:
                 continue
-            if not await self.store.claim_task(task.id, TaskStatus.QUEUED, TaskStatus.RUNNING):
+            if not await self.store.board.claim_task(task.id, TaskStatus.QUEUED, TaskStatus.RUNNING):
                 continue
             deps = [by_id[d] for d in task.depends_on if d in by_id]
             try:
@@ -160,11 +160,11 @@ class Scheduler:
                                            detach=True)
             except CorralError as error:
                 log.warning("task %s could not start: %s", task.key, error)
-                await self.store.update_task(task.id, {"status": TaskStatus.FAILED},
+                await self.store.board.update_task(task.id, {"status": TaskStatus.FAILED},
                                              [("status", TaskStatus.RUNNING, TaskStatus.FAILED),
                                               ("error", None, str(error))])
                 continue
-            await self.store.update_task(task.id, {"run_id": run.id}, [("run_id", task.run_id, run.id)])
+            await self.store.board.update_task(task.id, {"run_id": run.id}, [("run_id", task.run_id, run.id)])
             if run.active:
                 spawn_driver(run, self.paths)
             room, per_project[task.project_id] = room - 1, per_project[task.project_id] - 1
@@ -184,7 +184,7 @@ class Scheduler:
 
     async def waiting_tasks(self) -> list[TaskWait]:
         """Queued tasks in the order they would start, each with what it waits for."""
-        tasks = await self.store.list_tasks()
+        tasks = await self.store.board.list_tasks()
         queued = sorted((t for t in tasks if t.status == TaskStatus.QUEUED), key=_board_order)
         if not queued:
             return []
@@ -232,17 +232,17 @@ class Scheduler:
         """Move a task on as its run did: ended runs, and review work that was merged. True if it moved."""
         moved = False
         if task.status == TaskStatus.RUNNING and run is not None and run.status in RUN_ENDED_AS:
-            if not await self.store.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status]):
+            if not await self.store.board.claim_task(task.id, TaskStatus.RUNNING, RUN_ENDED_AS[run.status]):
                 return False
             moved, task = True, replace(task, status=RUN_ENDED_AS[run.status])  # and on, in this same pass
         if task.status == TaskStatus.REVIEW and run is not None and run.worktrees:
             changed = await asyncio.to_thread(_has_commits, run)
             if task.no_changes == changed:
-                await self.store.update_task(task.id, {"no_changes": not changed}, [])
+                await self.store.board.update_task(task.id, {"no_changes": not changed}, [])
             if not changed:
                 return moved  # nothing to merge, so nothing was merged: the user says what it is
             landed = [await asyncio.to_thread(git.is_landed, w.repo_path, run.branch, w.base_branch or w.base_sha)
                       for w in run.worktrees]
             if all(landed):
-                return await self.store.claim_task(task.id, TaskStatus.REVIEW, TaskStatus.DONE) or moved
+                return await self.store.board.claim_task(task.id, TaskStatus.REVIEW, TaskStatus.DONE) or moved
         return moved

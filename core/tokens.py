@@ -32,7 +32,7 @@ async def create_token(store: Store, name: str = "token", read_only: bool = Fals
     salt = secrets.token_hex(16)
     token = ApiToken(id=token_id, name=name, salt=salt, hash=_digest(salt, secret), read_only=read_only,
                      created_at=now())
-    await store.add_api_token(token)
+    await store.api.add_api_token(token)
     return token, f"{PREFIX}{token_id}_{secret}"
 
 
@@ -43,7 +43,7 @@ async def check_token(store: Store, text: str) -> ApiToken | None:
     token_id, sep, secret = text[len(PREFIX):].partition("_")
     if len(token_id) != ID_LENGTH or not sep or not secret:
         return None
-    token = await store.api_token(token_id)
+    token = await store.api.api_token(token_id)
     if token is None or token.revoked_at is not None:
         return None
     return token if hmac.compare_digest(_digest(token.salt, secret), token.hash) else None
@@ -51,7 +51,7 @@ async def check_token(store: Store, text: str) -> ApiToken | None:
 
 async def find_token(store: Store, key: str) -> ApiToken:
     """A token by its id or its name."""
-    found = [t for t in await store.api_tokens() if key in (t.id, t.name)]
+    found = [t for t in await store.api.api_tokens() if key in (t.id, t.name)]
     if not found:
         raise NotFound(f"no token {key!r}", code="TOKEN_NOT_FOUND")
     if len(found) > 1:
@@ -61,6 +61,6 @@ async def find_token(store: Store, key: str) -> ApiToken:
 
 async def revoke_token(store: Store, key: str) -> ApiToken:
     token = await find_token(store, key)
-    if not await store.revoke_api_token(token.id, now()):
+    if not await store.api.revoke_api_token(token.id, now()):
         raise CorralError(f"token {token.name!r} ({token.id}) is already revoked", code="ALREADY_REVOKED")
     return token

@@ -221,7 +221,7 @@ async def build(paths: Paths) -> None:
 async def _board(store: Store) -> None:
     """An approved plan whose tasks are on their way: done, in review, running, queued, waiting."""
     plan_id = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d10"
-    await store.create_plan(Plan(plan_id, PROJECT_ID, "let customers pay with a saved card", "medium", "balanced",
+    await store.board.create_plan(Plan(plan_id, PROJECT_ID, "let customers pay with a saved card", "medium", "balanced",
                                  "approved", at(3), at(6)))
     tasks = [("FTR-SH-1000", "Add a cards table and its migration", "feature", "high", "done", [], DONE),
              ("FTR-SH-1001", "Save a card after a successful payment", "feature", "high", "review", [0], None),
@@ -230,7 +230,7 @@ async def _board(store: Store) -> None:
              ("DOC-SH-1004", "Document saved cards for support", "docs", "low", "backlog", [1], None)]
     ids = [f"7a6b5c4d-3e2f-4a1b-8c9d-00000000000{n}" for n in range(len(tasks))]
     for n, (key, title, kind, priority, status, deps, run_id) in enumerate(tasks):
-        await store.create_task(Task(ids[n], PROJECT_ID, key, title, kind, priority, status, n + 1, at(6), at(6 + n),
+        await store.board.create_task(Task(ids[n], PROJECT_ID, key, title, kind, priority, status, n + 1, at(6), at(6 + n),
                                      plan_id=plan_id, run_id=run_id, depends_on=[ids[d] for d in deps],
                                      description="Keep the card token only; never the number." if n == 1 else "",
                                      acceptance=["a second payment needs no card number"] if n == 1 else []))

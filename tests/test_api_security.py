@@ -45,9 +45,9 @@ async def test_beyond_loopback_every_request_needs_a_valid_token(engine):
         error_of(await anonymous.get("/api/projects", headers={"Authorization": token}), 401, "TOKEN_REQUIRED")
         assert (await anonymous.get("/api/projects", headers=bearer(token))).status_code == 200
         assert (await anonymous.post("/api/projects", json={"name": "x"}, headers=bearer(token))).status_code == 201
-        [listed] = await engine.store.api_tokens()
+        [listed] = await engine.store.api.api_tokens()
         assert listed.last_used_at and token.split("_")[-1] not in json.dumps(listed.to_dict())
-        await engine.store.revoke_api_token(listed.id, "now")
+        await engine.store.api.revoke_api_token(listed.id, "now")
         error_of(await anonymous.get("/api/projects", headers=bearer(token)), 401, "TOKEN_INVALID")
     with pytest.raises(SocketRefused) as refused_socket:
         async with Socket(app, "/api/runs/x/ws"):

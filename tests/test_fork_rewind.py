@@ -149,7 +149,7 @@ async def test_a_session_resumed_by_another_agent_version_says_so_and_goes_on(en
     run = await engine.wait((await engine.start_run(project.id, "once")).id)
     [init] = [e for e in await engine.events(run.id) if e.type == "session.init"]
     # As if the session had been started before the agent was upgraded:
-    await engine.store.execute("UPDATE events SET payload = json_set(payload, '$.version', '0.9.0') WHERE id = ?",
+    await engine.store.db.execute("UPDATE events SET payload = json_set(payload, '$.version', '0.9.0') WHERE id = ?",
                                (init.id,))
     done = await engine.wait((await engine.continue_run(run.id, "again")).id)
     assert done.status == RunStatus.COMPLETED, done.reason

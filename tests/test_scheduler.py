@@ -159,7 +159,7 @@ async def test_one_pass_moves_a_task_to_review_and_says_its_run_changed_nothing(
     run = await engine.start_run(project.id, "check the config")
     assert (await engine.wait(run.id)).status == "completed"
     task = await engine.create_task(project.id, "check the config", status=TaskStatus.QUEUED)
-    assert await engine.store.claim_task(task.id, TaskStatus.QUEUED, TaskStatus.RUNNING, run_id=run.id)
+    assert await engine.store.board.claim_task(task.id, TaskStatus.QUEUED, TaskStatus.RUNNING, run_id=run.id)
     await engine.schedule()
     task = await engine.task(task.key)
     assert task.status == TaskStatus.REVIEW and task.no_changes

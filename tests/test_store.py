@@ -31,10 +31,10 @@ async def store(tmp_path):
 
 
 async def test_a_new_database_is_migrated_and_has_the_default_agent(store):
-    (row,) = await store.fetch("PRAGMA user_version")
+    (row,) = await store.db.fetch("PRAGMA user_version")
     assert row[0] == len(MIGRATIONS)
     assert [a.name for a in await store.list_agents()] == ["claude"]
-    (mode,) = await store.fetch("PRAGMA journal_mode")
+    (mode,) = await store.db.fetch("PRAGMA journal_mode")
     assert mode[0] == "wal"
 
 
@@ -138,7 +138,7 @@ async def test_an_event_loop_busy_elsewhere_does_not_hold_the_write_lock(store):
         finally:
             other.close()
 
-    await store._writer.set_trace_callback(trace)
+    await store.db._writer.set_trace_callback(trace)
     elsewhere = asyncio.create_task(asyncio.to_thread(another_process_writes))
     await store.append("r1", _tokens(1, 50))
     await elsewhere

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from ..models import (
@@ -63,35 +66,63 @@ def _approval(row: sqlite3.Row) -> Approval:
     return Approval(**data)
 
 
-class Store(ApiTables, BoardTables, Database):
+class Store:
+    """Projects, repos, agent profiles, runs, their events and approvals, and settings; the board's
+    tables (`board`: plans and tasks) and the API's (`api`: tokens and webhooks) beside them, all
+    written through one Database (`db`), whose writer numbers events and publishes them on commit."""
+
+    def __init__(self, path: Path, on_commit: Callable[[list[Event]], None] | None = None):
+        self.db = Database(path, on_commit)
+        self.board = BoardTables(self.db)
+        self.api = ApiTables(self.db)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    async def open(self) -> None:
+        await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    def append(self, run_id: str, items: Iterable[tuple[str, dict[str, Any]]],
+               at: str | None = None) -> asyncio.Future:
+        """Add a run's events (see Database.append: the one way to write them)."""
+        return self.db.append(run_id, items, at)
+
+    async def flush(self) -> None:
+        """Return once everything queued so far is committed."""
+        await self.db.flush()
+
     # -- projects and repos --------------------------------------------------------------
 
     async def create_project(self, project: Project) -> None:
-        await self.execute("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)",
+        await self.db.execute("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)",
                            (project.id, project.name, project.created_at))
 
     async def add_repo(self, repo: Repo) -> None:
-        await self.execute(
+        await self.db.execute(
             "INSERT INTO repos (id, project_id, name, path, created_at) VALUES (?, ?, ?, ?, ?)",
             (repo.id, repo.project_id, repo.name, repo.path, repo.created_at))
 
     async def delete_project(self, project_id: str) -> None:
-        await self.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+        await self.db.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
     async def update_project(self, project_id: str, **fields: Any) -> None:
         unknown = set(fields) - set(ProjectSetting)
         if unknown:
             raise ValueError(f"not project settings: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self.execute(f"UPDATE projects SET {assignments} WHERE id = ?", [*fields.values(), project_id])
+        await self.db.execute(f"UPDATE projects SET {assignments} WHERE id = ?", [*fields.values(), project_id])
 
     async def remove_repo(self, repo_id: str) -> None:
-        await self.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
+        await self.db.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
 
     async def list_projects(self) -> list[Project]:
-        projects = [Project(**{**dict(r), **{f: bool(r[f]) for f in PROJECT_FLAGS}}) for r in await self.fetch(
+        projects = [Project(**{**dict(r), **{f: bool(r[f]) for f in PROJECT_FLAGS}}) for r in await self.db.fetch(
             f"SELECT id, name, created_at, {', '.join(ProjectSetting)} FROM projects ORDER BY created_at")]
-        repos = await self.fetch(
+        repos = await self.db.fetch(
             "SELECT id, project_id, name, path, created_at FROM repos ORDER BY created_at")
         by_id = {p.id: p for p in projects}
         for row in repos:
@@ -104,14 +135,14 @@ class Store(ApiTables, BoardTables, Database):
                 if key in (p.id, p.name) or (len(key) >= 4 and p.id.startswith(key))]
 
     async def projects_with_repo(self, path: str) -> list[Project]:
-        rows = await self.fetch("SELECT DISTINCT project_id FROM repos WHERE path = ?", (path,))
+        rows = await self.db.fetch("SELECT DISTINCT project_id FROM repos WHERE path = ?", (path,))
         ids = {r["project_id"] for r in rows}
         return [p for p in await self.list_projects() if p.id in ids]
 
     # -- agent profiles ------------------------------------------------------------------
 
     async def create_agent(self, agent: Agent) -> None:
-        await self.execute(
+        await self.db.execute(
             f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (agent.id, agent.name, agent.cli, agent.project_id, agent.model, agent.instructions,
              json.dumps(agent.allowed_tools), agent.max_turns, agent.command, agent.permission_mode,
@@ -119,7 +150,7 @@ class Store(ApiTables, BoardTables, Database):
              agent.idle_timeout_seconds))
 
     async def update_agent(self, agent: Agent) -> None:
-        await self.execute(
+        await self.db.execute(
             "UPDATE agents SET name = ?, cli = ?, model = ?, instructions = ?, allowed_tools = ?, "
             "max_turns = ?, command = ?, permission_mode = ?, max_budget_usd = ?, timeout_seconds = ?, "
             "max_output_mb = ?, idle_timeout_seconds = ? WHERE id = ?",
@@ -128,16 +159,16 @@ class Store(ApiTables, BoardTables, Database):
              agent.timeout_seconds, agent.max_output_mb, agent.idle_timeout_seconds, agent.id))
 
     async def delete_agent(self, agent_id: str) -> None:
-        await self.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
+        await self.db.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
 
     async def list_agents(self) -> list[Agent]:
-        rows = await self.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, name")
+        rows = await self.db.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, name")
         return [_agent(r) for r in rows]
 
     async def find_agents(self, key: str, project_id: str | None = None) -> list[Agent]:
         """The agent whose id is `key`, or those named `key` that the project may use (its own
         profile wins over a global one)."""
-        rows = await self.fetch(
+        rows = await self.db.fetch(
             f"SELECT {_AGENT_COLUMNS} FROM agents WHERE id = ? "
             "OR (name = ? AND (project_id IS NULL OR project_id = ?)) ORDER BY id != ?, project_id IS NULL",
             (key, key, project_id, key))
@@ -148,10 +179,10 @@ class Store(ApiTables, BoardTables, Database):
     async def create_run(self, run: Run) -> None:
         values = [getattr(run, name) for name in _RUN_COLUMNS.split(", ")]
         marks = ", ".join("?" * len(values))
-        await self.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({marks})", values)
+        await self.db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({marks})", values)
 
     async def add_worktree(self, run_id: str, worktree: Worktree) -> None:
-        await self.execute(
+        await self.db.execute(
             "INSERT INTO run_worktrees (run_id, repo_id, repo_name, repo_path, path, base_sha, base_branch) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, worktree.repo_id, worktree.repo_name, worktree.repo_path, worktree.path,
@@ -163,7 +194,7 @@ class Store(ApiTables, BoardTables, Database):
             raise ValueError(f"not run fields: {sorted(unknown)}")
         fields["updated_at"] = now()
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id])
+        await self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id])
 
     async def list_runs(self, statuses: frozenset[str] | None = None, kind: str | None = "work") -> list[Run]:
         """Runs newest first: agents' work (kind "work"), planning sessions ("plan"), or both (None)."""
@@ -172,12 +203,12 @@ class Store(ApiTables, BoardTables, Database):
         if statuses:
             sql += f" AND status IN ({', '.join('?' * len(statuses))})"
             params.extend(sorted(statuses))
-        runs = [_run(r) for r in await self.fetch(sql + " ORDER BY created_at DESC", params)]
+        runs = [_run(r) for r in await self.db.fetch(sql + " ORDER BY created_at DESC", params)]
         return await self._with_worktrees(runs)
 
     async def find_runs(self, key: str) -> list[Run]:
         """The run whose id is `key`, or the runs whose id starts with it."""
-        rows = await self.fetch(
+        rows = await self.db.fetch(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' LIMIT 2",
             (key, key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
         exact = [r for r in rows if r["id"] == key]
@@ -185,17 +216,17 @@ class Store(ApiTables, BoardTables, Database):
 
     async def delete_run(self, run_id: str) -> None:
         """A run and everything recorded of it: its worktrees' rows, approvals and events."""
-        await self.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
-        await self.execute("DELETE FROM runs WHERE id = ?", (run_id,))  # cascades to worktrees, approvals
+        await self.db.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+        await self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))  # cascades to worktrees, approvals
 
     async def run_owner(self, run_id: str) -> int | None:
         """The pid of the corral process driving the run, if one ever did."""
-        row = await self.fetch_one("SELECT owner_pid FROM runs WHERE id = ?", (run_id,))
+        row = await self.db.fetch_one("SELECT owner_pid FROM runs WHERE id = ?", (run_id,))
         return row["owner_pid"] if row else None
 
     async def processes(self, statuses: frozenset[str]) -> list[dict[str, Any]]:
         """Who drives each run with one of `statuses`: owner and agent pids with their start times."""
-        rows = await self.fetch(
+        rows = await self.db.fetch(
             "SELECT id, project_id, status, pid, agent_started, owner_pid, owner_started, created_at, queued_at "
             "FROM runs "
             f"WHERE status IN ({', '.join('?' * len(statuses))})", sorted(statuses))
@@ -206,7 +237,7 @@ class Store(ApiTables, BoardTables, Database):
         processes trying, one wins."""
         fields = {"status": to_status, "updated_at": now(), **fields}
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        changed = await self.execute(
+        changed = await self.db.execute(
             f"UPDATE runs SET {assignments} WHERE id = ? AND status IN ({', '.join('?' * len(from_statuses))})",
             [*fields.values(), run_id, *sorted(from_statuses)])
         return changed == 1
@@ -215,7 +246,7 @@ class Store(ApiTables, BoardTables, Database):
         """Mark a queued run running if that keeps within the limits of runs working at once; the
         count and the change are one write, so of two processes only one takes the last slot."""
         working = "status IN ('running', 'needs_attention')"
-        changed = await self.execute(
+        changed = await self.db.execute(
             f"UPDATE runs SET status = 'running', reason = NULL, updated_at = ? WHERE id = ? AND status = 'queued' "
             f"AND (SELECT count(*) FROM runs WHERE {working}) < ? "
             f"AND (SELECT count(*) FROM runs WHERE {working} AND project_id = ?) < ?",
@@ -224,7 +255,7 @@ class Store(ApiTables, BoardTables, Database):
 
     async def wants_notifications(self, run_id: str) -> bool:
         """Whether the run asked to be notified about, or its project has notifications on."""
-        row = await self.fetch_one("SELECT r.notify OR p.notify AS wanted FROM runs r "
+        row = await self.db.fetch_one("SELECT r.notify OR p.notify AS wanted FROM runs r "
                                    "JOIN projects p ON p.id = r.project_id WHERE r.id = ?", (run_id,))
         return bool(row and row["wanted"])
 
@@ -232,7 +263,7 @@ class Store(ApiTables, BoardTables, Database):
         """Runs another process asked to stop: run id -> what it asked (1 cancel, 2 pause)."""
         if not run_ids:
             return {}
-        rows = await self.fetch(
+        rows = await self.db.fetch(
             f"SELECT id, cancel_requested FROM runs WHERE cancel_requested > 0 "
             f"AND id IN ({', '.join('?' * len(run_ids))})", run_ids)
         return {r["id"]: r["cancel_requested"] for r in rows}
@@ -241,7 +272,7 @@ class Store(ApiTables, BoardTables, Database):
         if not runs:
             return runs
         by_id = {run.id: run for run in runs}
-        rows = await self.fetch(
+        rows = await self.db.fetch(
             "SELECT run_id, repo_id, repo_name, repo_path, path, base_sha, base_branch FROM run_worktrees "
             f"WHERE run_id IN ({', '.join('?' * len(by_id))}) ORDER BY repo_name", list(by_id))
         for row in rows:
@@ -252,14 +283,14 @@ class Store(ApiTables, BoardTables, Database):
     # -- settings ------------------------------------------------------------------------
 
     async def setting(self, key: str) -> str | None:
-        row = await self.fetch_one("SELECT value FROM settings WHERE key = ?", (key,))
+        row = await self.db.fetch_one("SELECT value FROM settings WHERE key = ?", (key,))
         return row["value"] if row else None
 
     async def set_setting(self, key: str, value: str | None) -> None:
         if value is None:
-            await self.execute("DELETE FROM settings WHERE key = ?", (key,))
+            await self.db.execute("DELETE FROM settings WHERE key = ?", (key,))
         else:
-            await self.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+            await self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     # -- events --------------------------------------------------------------------------
@@ -273,23 +304,23 @@ class Store(ApiTables, BoardTables, Database):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_event(r) for r in await self.fetch(sql, params)]
+        return [_event(r) for r in await self.db.fetch(sql, params)]
 
     async def last_event(self, run_id: str, kind: str) -> Event | None:
         """The run's latest event of one type."""
-        rows = await self.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
+        rows = await self.db.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
                                 "WHERE run_id = ? AND type = ? ORDER BY seq DESC LIMIT 1", (run_id, kind))
         return _event(rows[0]) if rows else None
 
     async def events_of(self, run_id: str, kind: str) -> list[Event]:
         """The run's events of one type, in order."""
-        rows = await self.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
+        rows = await self.db.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
                                 "WHERE run_id = ? AND type = ? ORDER BY seq", (run_id, kind))
         return [_event(r) for r in rows]
 
     async def project_events(self, project_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
         """Events of every run of a project (planning sessions too), by id (the order they were stored)."""
-        rows = await self.fetch(
+        rows = await self.db.fetch(
             "SELECT e.id, e.run_id, e.seq, e.type, e.payload, e.created_at FROM events e "
             "JOIN runs r ON r.id = e.run_id WHERE r.project_id = ? AND e.id > ? ORDER BY e.id LIMIT ?",
             (project_id, after_id, limit))
@@ -298,7 +329,7 @@ class Store(ApiTables, BoardTables, Database):
     # -- approvals -----------------------------------------------------------------------
 
     async def add_approval(self, approval: Approval) -> None:
-        await self.execute(
+        await self.db.execute(
             "INSERT OR IGNORE INTO approvals (run_id, request_id, tool, input, suggestions, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (approval.run_id, approval.request_id, approval.tool, json.dumps(approval.input),
@@ -307,7 +338,7 @@ class Store(ApiTables, BoardTables, Database):
     async def answer_approval(self, approval_id: int, allow: bool, message: str | None,
                               always: bool = False, at: str | None = None) -> bool:
         """Record the user's answer (made `at`, default now); False when it was already answered."""
-        changed = await self.execute(
+        changed = await self.db.execute(
             "UPDATE approvals SET status = ?, message = ?, always = ?, answered_at = ? "
             "WHERE id = ? AND status = 'pending'",
             (ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED, message, int(always and allow), at or now(), approval_id))
@@ -315,7 +346,7 @@ class Store(ApiTables, BoardTables, Database):
 
     async def expire_approvals(self, run_id: str, request_id: str | None = None) -> None:
         """Requests the agent withdrew, or still pending when their run ended, cannot be answered."""
-        await self.execute("UPDATE approvals SET status = 'expired', answered_at = ? "
+        await self.db.execute("UPDATE approvals SET status = 'expired', answered_at = ? "
                            "WHERE run_id = ? AND status = 'pending' AND request_id = coalesce(?, request_id)",
                            (now(), run_id, request_id))
 
@@ -329,4 +360,4 @@ class Store(ApiTables, BoardTables, Database):
         if status is not None:
             sql += " AND status = ?"
             params.append(status)
-        return [_approval(r) for r in await self.fetch(sql + " ORDER BY id", params)]
+        return [_approval(r) for r in await self.db.fetch(sql + " ORDER BY id", params)]
