@@ -1,8 +1,6 @@
 """Attach: the user opens a run's agent session interactively in its worktree, and what happens
 there is reported back into the run's events by the agent's own hooks (`corral hook`), set in a
 settings file outside the worktree so nothing is written into the user's repo.
-
-A part of the engine's public API (Engine inherits it).
 """
 
 from __future__ import annotations
@@ -14,13 +12,14 @@ import shlex
 import signal
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import agents
 from .config import Paths
 from .errors import Conflict
-from .models import Agent, EventType, Run, RunStatus
+from .models import EventType, Run, RunStatus
 from .process import started_at
+from .runs import Runs
 from .store import Store
 
 HOOKED = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop")
@@ -94,42 +93,41 @@ async def record_hook(store: Store, run_id: str, data: dict[str, Any]) -> None:
 
 
 class Attach:
-    store: Store
-    paths: Paths
-
-    if TYPE_CHECKING:  # provided by the engine and its other parts
-        async def run(self, key: str) -> Run: ...  # the engine's
-        async def agent(self, key: str, project_id: str | None = None) -> Agent: ...  # the engine's
-        async def _restore_worktrees(self, run: Run) -> None: ...  # the engine's
-        async def _end_unowned(self, run: Run, status: str, reason: str) -> bool: ...  # the engine's
+    def __init__(self, paths: Paths, store: Store, runs: Runs):
+        self.paths = paths
+        self.store = store
+        self.runs = runs
 
     async def attach(self, run_key: str) -> Attachment:
         """Claim an ended run for an interactive session of its agent in this process."""
-        run = await self.run(run_key)
+        run = await self.runs.run(run_key)
         if run.active:
             raise Conflict(f"run {run.short_id} is {run.status}: pause it first, then attach", code="RUN_ACTIVE")
         if not run.session_id:
             raise Conflict(f"run {run.short_id} has no agent session to open: its agent never started",
                            code="NO_SESSION")
-        profile = await self.agent(run.agent_id, run.project_id)
+        profile = await self.runs.profiles.agent(run.agent_id, run.project_id)
         argv = agents.adapter(profile.cli).interactive(profile, run.session_id, hooks_settings(self.paths, run))
         if not await self.store.claim_run(run.id, RunStatus.ENDED, RunStatus.RUNNING, reason="attached",
                                           owner_pid=os.getpid(), owner_started=started_at(os.getpid()),
                                           cancel_requested=0, pid=None, ended_at=None):
             raise Conflict(f"run {run.short_id} was just taken by another corral process", code="RUN_TAKEN")
         try:
-            await self._restore_worktrees(run)
+            await self.runs.restore_worktrees(run)
         except BaseException:
             await self.store.update_run(run.id, status=run.status, reason=run.reason, ended_at=run.ended_at)
             raise
         await self.store.append(run.id, [(EventType.RUN_ATTACHED, {"command": argv[0], "cwd": run.cwd})])
-        return Attachment(await self.run(run.id), argv, run.cwd, {**os.environ, "CORRAL_HOME": str(self.paths.home)})
+        return Attachment(await self.runs.run(run.id), argv, run.cwd, {**os.environ, "CORRAL_HOME": str(self.paths.home)})
 
     async def detach(self, run_key: str, exit_code: int) -> Run:
         """The interactive session ended: keep its work on the branch; the run is paused, to be
         continued or attached again."""
-        run = await self.run(run_key)
+        run = await self.runs.run(run_key)
         await self.store.append(run.id, [(EventType.RUN_DETACHED, {"exit_code": exit_code})])
-        await self._end_unowned(run, RunStatus.PAUSED, "the attached session ended")
-        return await self.run(run.id)
+        await self.runs.end_unowned(run, RunStatus.PAUSED, "the attached session ended")
+        return await self.runs.run(run.id)
 
+    async def record_hook(self, run_id: str, data: dict[str, Any]) -> None:
+        """What one hook call of an attached session reported."""
+        await record_hook(self.store, run_id, data)

@@ -1,7 +1,5 @@
 """The task board: tasks with keys, types, priorities, acceptance criteria and dependencies that
-form a DAG; their history; filters, bulk changes and a project's figures.
-
-A part of the engine's public API (Engine inherits it).
+form a DAG; their history; filters, bulk changes, retrying and cancelling, and a project's figures.
 """
 
 from __future__ import annotations
@@ -11,10 +9,13 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import Conflict, CorralError, NotFound
-from .models import PRIORITIES, TASK_TYPES, Project, Run, Task, TaskStatus, now
+from .lifecycle import Lifecycle
+from .models import PRIORITIES, TASK_TYPES, Task, TaskStatus, now
+from .projects import Projects
+from .scheduler import Scheduler
 from .store import Store
 
 EDITABLE = frozenset({"title", "description", "type", "priority", "phase", "acceptance", "tags", "depends_on",
@@ -103,19 +104,18 @@ class Metrics:
 
 
 class Board:
-    store: Store
-
-    if TYPE_CHECKING:  # provided by the engine and its other parts
-        async def project(self, key: str) -> Project: ...  # the engine's
-        async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]: ...  # the engine's
-        async def schedule(self) -> list[Task]: ...  # the engine's
+    def __init__(self, store: Store, projects: Projects, lifecycle: Lifecycle, scheduler: Scheduler):
+        self.store = store
+        self.projects = projects
+        self.lifecycle = lifecycle
+        self.scheduler = scheduler
 
     async def create_task(self, project_key: str, title: str, *, description: str = "", type: str = "feature",
                           priority: str = "medium", acceptance: list[str] | None = None,
                           tags: list[str] | None = None, phase: str | None = None,
                           depends_on: list[str] | None = None, status: str = TaskStatus.BACKLOG,
                           plan_id: str | None = None) -> Task:
-        project = await self.project(project_key)
+        project = await self.projects.project(project_key)
         check_fields({"title": title, "type": type, "priority": priority})
         existing = await self.store.board.list_tasks(project.id)
         deps = [self._resolve(existing, key).id for key in depends_on or []]
@@ -134,7 +134,7 @@ class Board:
                     priority: str | None = None, tag: str | None = None, text: str | None = None,
                     plan_id: str | None = None, limit: int | None = None, offset: int = 0) -> list[Task]:
         """Tasks in board order, filtered; `text` is searched in key, title and description."""
-        project_id = (await self.project(project_key)).id if project_key else None
+        project_id = (await self.projects.project(project_key)).id if project_key else None
         found = [t for t in await self.store.board.list_tasks(project_id, plan_id)
                  if (status is None or t.status == status) and (type is None or t.type == type)
                  and (priority is None or t.priority == priority) and (tag is None or tag in t.tags)
@@ -184,7 +184,7 @@ class Board:
         if "depends_on" in changes and changes["depends_on"] != task.depends_on:
             await self.store.board.set_dependencies(task.id, changes["depends_on"])
         if status != task.status and status == TaskStatus.DONE:
-            await self.schedule()  # what waited on it may start
+            await self.scheduler.schedule()  # what waited on it may start
         return await self.task(task.id)
 
     async def delete_tasks(self, keys: list[str]) -> list[Task]:
@@ -210,6 +210,29 @@ class Board:
                 _check_move(task, changes["status"])
         return [await self.update_task(task.id, **changes) for task in chosen]
 
+    async def retry_task(self, key: str) -> Task:
+        """Queue a failed or cancelled task again (a new run)."""
+        task = await self.task(key)
+        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED) \
+                or not await self.store.board.claim_task(task.id, task.status, TaskStatus.QUEUED, run_id=None):
+            raise Conflict(f"task {task.key} is {task.status}: only a failed or cancelled task is retried",
+                           code="TASK_STATUS")
+        await self.scheduler.schedule()
+        return await self.task(task.id)
+
+    async def cancel_task(self, key: str) -> Task:
+        """Take a task off the board's queue; a run of it that is going is cancelled."""
+        task = await self.task(key)
+        if task.status in (TaskStatus.DONE, TaskStatus.CANCELLED):
+            raise Conflict(f"task {task.key} is already {task.status}", code="TASK_STATUS")
+        if task.status == TaskStatus.RUNNING and task.run_id:
+            try:
+                await self.lifecycle.cancel(task.run_id)
+            except Conflict:
+                pass  # it ended meanwhile
+        await self.store.board.claim_task(task.id, task.status, TaskStatus.CANCELLED)
+        return await self.task(task.id)
+
     async def task_history(self, key: str) -> list[dict[str, Any]]:
         return await self.store.board.task_history((await self.task(key)).id)
 
@@ -220,9 +243,9 @@ class Board:
         return tasks, [(t.key, keys[d]) for t in tasks for d in t.depends_on if d in keys]
 
     async def metrics(self, project_key: str) -> Metrics:
-        project = await self.project(project_key)
+        project = await self.projects.project(project_key)
         tasks = Counter(t.status for t in await self.store.board.list_tasks(project.id))
-        runs = [r for r in await self.runs() if r.project_id == project.id]
+        runs = [r for r in await self.store.list_runs() if r.project_id == project.id]
         seconds = 0.0
         for run in runs:
             if run.started_at and run.ended_at:

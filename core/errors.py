@@ -1,5 +1,9 @@
 """Errors a user can read: each carries a one-line message and a stable code."""
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class CorralError(Exception):
     """Something the user asked for cannot be done; the message says why in one line."""
@@ -50,3 +54,12 @@ class MergeConflict(GitError):
         self.files = sorted(files)
         self.reasons = files  # path -> "content" | "binary" | "deleted/modified" | ...
         self.details = {"files": self.files, "reasons": files}
+
+
+def the_one(found: list[T], what: str, key: str) -> T:
+    """The one `what` a user's `key` names: not found, or ambiguous, is an error saying so."""
+    if not found:
+        raise NotFound(f"no {what} {key!r}", code=f"{what.upper()}_NOT_FOUND")
+    if len(found) > 1:
+        raise CorralError(f"{what} {key!r} is ambiguous: give more of its id", code="AMBIGUOUS_ID")
+    return found[0]

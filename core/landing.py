@@ -1,7 +1,7 @@
 """Landing a run's work: what changed, keeping or throwing away files, committing, merging,
 branches, pushing, pull requests and clean-up.
 
-A part of the engine's public API (Engine inherits it); the git work is in core.git.
+The git work is in core.git.
 """
 
 from __future__ import annotations
@@ -13,19 +13,18 @@ import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import EventType, LandingPlan, Project, Run, Task, Worktree
+from .models import CHECKPOINT, EventType, LandingPlan, Project, Run, Worktree
 from .render import plural
+from .projects import Projects
+from .runs import Runs
+from .scheduler import Scheduler
 from .store import Store
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT = "corral: run {}: {{changes}}"  # .format(run's short id); git.commit_all fills in what it holds
-
 
 @dataclass(frozen=True)
 class RunBranch:
@@ -48,23 +47,21 @@ class Cleanup:
 
 
 class Landing:
-    store: Store
-    paths: Paths
-
-    if TYPE_CHECKING:  # provided by the engine and its other parts
-        async def run(self, key: str) -> Run: ...  # the engine's
-        async def project(self, key: str) -> Project: ...  # the engine's
-        async def projects(self) -> list[Project]: ...  # the engine's
-        async def schedule(self) -> list[Task]: ...  # the engine's
+    def __init__(self, paths: Paths, store: Store, projects: Projects, runs: Runs, scheduler: Scheduler):
+        self.paths = paths
+        self.store = store
+        self.projects = projects
+        self.runs = runs
+        self.scheduler = scheduler
 
     # -- reading -------------------------------------------------------------------------
 
     async def changes(self, run_key: str) -> list[tuple[Worktree, list[git.FileChange]]]:
-        run = await self.run(run_key)
+        run = await self.runs.run(run_key)
         return [(w, await asyncio.to_thread(git.changes, w.path, w.base_sha)) for w in self._worktrees(run)]
 
     async def diff(self, run_key: str, paths: list[str] | None = None) -> str:
-        run = await self.run(run_key)
+        run = await self.runs.run(run_key)
         worktrees = self._worktrees(run)
         parts = []
         for worktree in worktrees:
@@ -83,7 +80,7 @@ class Landing:
         return run.worktrees
 
     async def _ended(self, run_key: str) -> Run:
-        run = await self.run(run_key)
+        run = await self.runs.run(run_key)
         if run.active:
             raise Conflict(f"run {run.short_id} is {run.status}: wait for it to end or cancel it",
                            code="RUN_ACTIVE")
@@ -154,7 +151,7 @@ class Landing:
     async def landing_plan(self, run_key: str, into: str | None = None) -> list[LandingPlan]:
         """Per repo of the run: the branch it would land on (`into`, else the repo's own base branch)
         and the run's branch compared with it, for saying what landing would do before it does."""
-        run = await self.run(run_key)
+        run = await self.runs.run(run_key)
         default = next((w.base_branch for w in run.worktrees if w.base_branch), "")
         plans = []
         for worktree in run.worktrees:
@@ -202,7 +199,7 @@ class Landing:
             {"repo": w.repo_name, "target": l.target, "how": l.how, "commit": l.commit}
             for (w, _), l in zip(plan, landed)]})
         try:
-            await self.schedule()  # the run's task is done now, and what waited on it may start
+            await self.scheduler.schedule()  # the run's task is done now, and what waited on it may start
         except CorralError as error:
             log.warning("scheduling after the merge of run %s: %s", run.short_id, error)
         return landed
@@ -220,7 +217,7 @@ class Landing:
 
     async def branches(self, project_key: str | None = None) -> list[RunBranch]:
         """Every corral branch across the project's repos (or every project's)."""
-        projects = [await self.project(project_key)] if project_key else await self.projects()
+        projects = [await self.projects.project(project_key)] if project_key else await self.projects.projects()
         runs = {r.branch: r for r in await self.store.list_runs()}
 
         def base_of(name: str) -> str | None:
@@ -246,7 +243,7 @@ class Landing:
             await asyncio.to_thread(git.rename_branch, worktree.repo_path, run.branch, name)
         await self.store.update_run(run.id, branch=name)
         await self._note(run, EventType.RUN_BRANCH_RENAMED, {"from": run.branch, "to": name})
-        return await self.run(run.id)
+        return await self.runs.run(run.id)
 
     async def delete_branch(self, name: str, *, project: str | None = None, force: bool = False,
                             repo: str | None = None) -> list[RunBranch]:
@@ -257,7 +254,7 @@ class Landing:
         if not doomed:
             raise NotFound(f"no corral branch {name!r}", code="BRANCH_NOT_FOUND")
         for found in doomed:
-            if found.run_id and (await self.run(found.run_id)).active:
+            if found.run_id and (await self.runs.run(found.run_id)).active:
                 raise Conflict(f"branch {name} belongs to a run that is still going", code="RUN_ACTIVE")
         for found in doomed:
             base = found.branch.base or "HEAD"
@@ -283,7 +280,7 @@ class Landing:
                                     worktree.base_branch or worktree.base_sha, force)
         for repo_path in {w.repo_path for w in run.worktrees}:  # its turn snapshots keep objects alive
             await asyncio.to_thread(git.forget_run_refs, repo_path, run.short_id)
-        self._drop_run_folder(run)
+        self.runs.drop_folder(run)
         await self.store.delete_run(run.id)
         for log in self.paths.logs.glob(f"{run.short_id}.*"):
             log.unlink(missing_ok=True)
@@ -381,32 +378,12 @@ class Landing:
                 if not dry_run:
                     await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
             if not dry_run:
-                self._drop_run_folder(run)
+                self.runs.drop_folder(run)
         if not dry_run:
-            for project in await self.projects():
+            for project in await self.projects.projects():
                 for repo in project.repos:
                     await asyncio.to_thread(git.prune_worktrees, repo.path)
         return found
-
-    async def _drop_unstarted(self, run: Run) -> None:
-        """A run whose agent never started holds nothing: its worktrees and the branches with no
-        commits of their own go (the run stays, saying why it failed)."""
-        for worktree in run.worktrees:
-            try:
-                if await asyncio.to_thread(git.resolve, worktree.repo_path,
-                                           f"refs/heads/{run.branch}") == worktree.base_sha:
-                    await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
-                                            worktree.base_sha)
-            except git.GitError as error:  # gone already, or it holds something after all: it stays
-                log.info("run %s left as it is: %s", run.short_id, error)
-        self._drop_run_folder(run)
-
-    def _drop_run_folder(self, run: Run) -> None:
-        """The folder that held the run's worktrees, once they are all gone."""
-        try:
-            self.paths.run_dir(run.id).rmdir()
-        except OSError:  # it still holds a worktree, or is gone already
-            pass
 
     async def _has_uncommitted(self, worktree: Worktree) -> bool:
         try:

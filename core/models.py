@@ -241,6 +241,9 @@ class Run(Record):
         return str(_common_parent([w.path for w in self.worktrees]))
 
 
+CHECKPOINT = "corral: run {}: {{changes}}"  # a run's checkpoint commit: .format(its short id); git fills in the rest
+
+
 def _common_parent(paths: list[str]) -> str:
     import os.path
 

@@ -3,7 +3,7 @@ tasks, as structured output; the user edits and approves it, and its tasks are q
 
 A planning session is a run of kind "plan" (its events, following, cancelling and crash recovery
 are a run's) in a throwaway worktree; PlanningRun adds the plan.* events and turns the agent's
-answer into tasks. A part of the engine's public API (Engine inherits it).
+answer into tasks.
 """
 
 from __future__ import annotations
@@ -13,25 +13,28 @@ import dataclasses
 import logging
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import git
-from .board import find_cycle
+from .board import Board, find_cycle
 from .errors import Conflict, CorralError, NotFound
+from .lifecycle import Lifecycle
 from .models import (
     PRIORITIES,
     TASK_TYPES,
     EventType,
     Plan,
-    Project,
     Run,
     RunStatus,
     Task,
     TaskStatus,
     now,
 )
+from .projects import Projects
 from .render import tool_summary
 from .runner import LiveRun
+from .runs import Runs
+from .scheduler import Scheduler
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -172,20 +175,15 @@ class PlanningRun(LiveRun):
 
 
 class Planning:
-    store: Store
-
-    if TYPE_CHECKING:  # provided by the engine and its other parts
-        async def project(self, key: str) -> Project: ...  # the engine's
-        async def run(self, key: str) -> Run: ...  # the engine's
-        async def start_run(self, project_key: str, prompt: str, **kwargs: Any) -> Run: ...  # the engine's
-        async def cancel(self, run_key: str) -> Run: ...  # the engine's
-        async def continue_run(self, run_key: str, message: str, *, detach: bool = False) -> Run: ...
-        async def create_task(self, project_key: str, title: str, **kwargs: Any) -> Task: ...
-        async def update_task(self, key: str, **changes: Any) -> Task: ...
-        async def delete_tasks(self, keys: list[str]) -> list[Task]: ...
-        async def tasks(self, project_key: str | None = None, **filters: Any) -> list[Task]: ...
-        async def schedule(self) -> list[Task]: ...  # the engine's
-        def _drop_run_folder(self, run: Run) -> None: ...  # Landing's
+    def __init__(self, store: Store, projects: Projects, runs: Runs, lifecycle: Lifecycle, board: Board,
+                 scheduler: Scheduler):
+        self.store = store
+        self.projects = projects
+        self.runs = runs
+        self.lifecycle = lifecycle
+        self.board = board
+        self.scheduler = scheduler
+        runs.execute_kind("plan", self._live_run)
 
     async def plan(self, project_key: str, topic: str, *, model: str | None = None, effort: str = "medium",
                    granularity: str = "balanced", context: str = "", agent: str = "claude",
@@ -197,7 +195,7 @@ class Planning:
             raise CorralError(f"effort is one of {', '.join(EFFORTS)}", code="INVALID_EFFORT")
         if granularity not in GRANULARITIES:
             raise CorralError(f"granularity is one of {', '.join(GRANULARITIES)}", code="INVALID_GRANULARITY")
-        project = await self.project(project_key)
+        project = await self.projects.project(project_key)
         if any(p.status == "planning" for p in await self.store.board.plans(project.id)):
             raise Conflict(f"project {project.name!r} is already planning: wait for it or cancel it",
                            code="PLAN_ACTIVE")
@@ -206,13 +204,13 @@ class Planning:
                     granularity=granularity, status="planning", created_at=stamp, updated_at=stamp, model=model,
                     context=context)
         await self.store.board.create_plan(plan)
-        run = await self.start_run(project.id, planning_prompt(topic, granularity, context), agent=agent,
+        run = await self.runs.start_run(project.id, planning_prompt(topic, granularity, context), agent=agent,
                                    detach=True, kind="plan")
         await self.store.board.update_plan(plan.id, run_id=run.id)
         if run.status == RunStatus.FAILED:
             await self.store.board.update_plan(plan.id, status="failed", reason=run.reason)
         elif not detach:
-            self._execute(await self._live_run(run))
+            self.runs.execute(await self.runs.live_run(run))
         return await self.plan_of(plan.id)
 
     async def plan_of(self, key: str) -> Plan:
@@ -224,16 +222,16 @@ class Planning:
         return found[0]
 
     async def plans(self, project_key: str) -> list[Plan]:
-        return await self.store.board.plans((await self.project(project_key)).id)
+        return await self.store.board.plans((await self.projects.project(project_key)).id)
 
     async def plan_progress(self, project_key: str) -> dict[str, Any] | None:
         """The project's planning session as it goes (phase, elapsed ms, tokens, tool calls,
         turns), or None when it is not planning."""
-        project = await self.project(project_key)
+        project = await self.projects.project(project_key)
         active = [p for p in await self.store.board.plans(project.id) if p.status == "planning"]
         if not active or not active[0].run_id:
             return None
-        plan, run = active[0], await self.run(active[0].run_id)
+        plan, run = active[0], await self.runs.run(active[0].run_id)
         phase = await self.store.last_event(run.id, EventType.PLAN_PHASE)
         stats = await self.store.last_event(run.id, EventType.PLAN_STATS)
         started = run.started_at or run.created_at
@@ -245,17 +243,17 @@ class Planning:
                 "turns": stats.payload["turns"] if stats else 0}
 
     async def cancel_plan(self, project_key: str) -> Plan:
-        project = await self.project(project_key)
+        project = await self.projects.project(project_key)
         active = [p for p in await self.store.board.plans(project.id) if p.status == "planning"]
         if not active:
             raise NotFound(f"project {project.name!r} has no planning session going on", code="NO_ACTIVE_PLAN")
-        await self.cancel(active[0].run_id or "")
+        await self.lifecycle.cancel(active[0].run_id or "")
         return await self.plan_of(active[0].id)
 
     async def approve_plan(self, key: str) -> Plan:
         """Queue the plan's tasks (those still in the backlog), to run in dependency order."""
         plan = await self.plan_of(key)
-        tasks = [t for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG]
+        tasks = [t for t in await self.board.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG]
         if plan.status != "pending":
             raise Conflict(f"plan {plan.id[:8]} is {plan.status}, not waiting for approval", code="PLAN_NOT_PENDING")
         if not tasks:
@@ -263,8 +261,8 @@ class Planning:
         if not await self.store.board.claim_plan(plan.id, "pending", "approved"):
             raise Conflict(f"plan {plan.id[:8]} was just approved elsewhere", code="PLAN_NOT_PENDING")
         for task in tasks:
-            await self.update_task(task.id, status=TaskStatus.QUEUED)
-        await self.schedule()
+            await self.board.update_task(task.id, status=TaskStatus.QUEUED)
+        await self.scheduler.schedule()
         return await self.plan_of(plan.id)
 
     async def refine_plan(self, key: str, message: str) -> Plan:
@@ -275,7 +273,7 @@ class Planning:
                            code="PLAN_NOT_PENDING")
         await self.store.board.update_plan(plan.id, status="planning", reason=None)
         try:
-            await self.continue_run(plan.run_id or "", message)
+            await self.lifecycle.continue_run(plan.run_id or "", message)
         except CorralError:
             await self.store.board.update_plan(plan.id, status=plan.status, reason=plan.reason)
             raise
@@ -286,17 +284,17 @@ class Planning:
         plan = await self.plan_of(key)
         if plan.status == "planning":
             raise Conflict(f"plan {plan.id[:8]} is still being written", code="PLAN_ACTIVE")
-        await self.delete_tasks([t.id for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
+        await self.board.delete_tasks([t.id for t in await self.board.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
         await self.store.board.update_plan(plan.id, status="replaced")
         return await self.plan(plan.project_id, plan.topic, model=plan.model, effort=plan.effort,
                                granularity=plan.granularity, context=plan.context)
 
-    async def _planning_options(self, run: Run) -> dict[str, Any]:
-        """What a planning session's run needs beyond a run's: its plan, and what to do with the answer."""
+    async def _live_run(self, run: Run, args: tuple[Any, ...], options: dict[str, Any]) -> PlanningRun:
+        """How a planning session's run is executed: a run that knows its plan, and what to do with the answer."""
         plan = await self.store.board.plan_of_run(run.id)
         if plan is None:
             raise NotFound(f"run {run.short_id} belongs to no plan", code="PLAN_NOT_FOUND")
-        return {"plan": plan, "finished": self._plan_finished}
+        return PlanningRun(*args, **options, plan=plan, finished=self._plan_finished)
 
     async def _plan_finished(self, live: PlanningRun, status: str, reason: str | None) -> tuple[str, str | None]:
         """The planning agent ended: its answer becomes the plan's tasks, or the plan fails saying why."""
@@ -308,7 +306,7 @@ class Planning:
                 status, reason = RunStatus.FAILED, f"the plan is not valid tasks: {error}"
             else:
                 made = await self._write_tasks(plan, drafts)
-                project = await self.project(plan.project_id)
+                project = await self.projects.project(plan.project_id)
                 await self.store.board.update_plan(plan.id, status="pending", reason=None)
                 live.emit(EventType.PLAN_COMPLETED, {"plan_id": plan.id, "tasks": [
                     {"id": t.id, "key": t.key, "title": t.title, "task_type": t.type} for t in made],
@@ -328,10 +326,10 @@ class Planning:
 
     async def _write_tasks(self, plan: Plan, drafts: list[dict[str, Any]]) -> list[Task]:
         """The plan's tasks from the drafts (a refined plan's earlier ones replaced)."""
-        await self.delete_tasks([t.id for t in await self.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
+        await self.board.delete_tasks([t.id for t in await self.board.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
         made: dict[str, Task] = {}
         for draft in drafts:  # in the agent's order; the dependencies once all exist
-            made[draft["ref"]] = await self.create_task(
+            made[draft["ref"]] = await self.board.create_task(
                 plan.project_id, draft["title"], description=str(draft.get("description") or ""),
                 type=draft["type"], priority=draft.get("priority") or "medium",
                 acceptance=[str(a) for a in draft.get("acceptance_criteria") or []],
@@ -350,4 +348,4 @@ class Planning:
                 await asyncio.to_thread(git.remove_worktree, worktree.repo_path, worktree.path)
             except git.GitError as error:
                 log.warning("planning worktree of run %s: %s", run.short_id, error)
-        self._drop_run_folder(run)
+        self.runs.drop_folder(run)

@@ -11,8 +11,7 @@ from typing import Any
 
 from . import git
 from .agents import AgentAdapter, AgentMissing
-from .landing import CHECKPOINT
-from .models import END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
+from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
 from .store import Store

@@ -4,7 +4,7 @@ a few at a time; tasks follow their runs (running, review, done when merged, fai
 A pass is `schedule()`: the dashboard and the server run one every few seconds, `corral plan
 approve` runs one, and each `corral drive` process runs one when its run ends, so a chain of
 tasks goes on without a dashboard open. Two passes at once never start a task twice (starting
-one is a conditional write). A part of the engine's public API (Engine inherits it).
+one is a conditional write).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
 
 from . import git
 from .config import Paths
 from .errors import Conflict, CorralError
 from .models import PRIORITIES, Project, Run, RunStatus, Task, TaskStatus
+from .projects import Projects
+from .queue import Queue
+from .runs import Runs
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -84,16 +86,12 @@ def spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
 
 
 class Scheduler:
-    store: Store
-    paths: Paths
-
-    if TYPE_CHECKING:  # provided by the engine and its other parts
-        async def projects(self) -> list[Project]: ...  # the engine's
-        async def start_run(self, project_key: str, prompt: str, **kwargs: Any) -> Run: ...  # the engine's
-        async def cancel(self, run_key: str) -> Run: ...  # the engine's
-        async def _reconcile(self, rows: list[dict] | None = None) -> int: ...  # the engine's
-        async def task(self, key: str) -> Task: ...  # the engine's
-        async def max_runs(self) -> int | None: ...  # the engine's
+    def __init__(self, paths: Paths, store: Store, projects: Projects, queue: Queue, runs: Runs):
+        self.paths = paths
+        self.store = store
+        self.projects = projects
+        self.queue = queue
+        self.runs = runs
 
     async def queue_paused(self) -> bool:
         return await self.store.setting(PAUSED) == "1"
@@ -105,29 +103,6 @@ class Scheduler:
     async def resume_queue(self) -> list[Task]:
         await self.store.set_setting(PAUSED, None)
         return await self.schedule()
-
-    async def retry_task(self, key: str) -> Task:
-        """Queue a failed or cancelled task again (a new run)."""
-        task = await self.task(key)
-        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED) \
-                or not await self.store.board.claim_task(task.id, task.status, TaskStatus.QUEUED, run_id=None):
-            raise Conflict(f"task {task.key} is {task.status}: only a failed or cancelled task is retried",
-                           code="TASK_STATUS")
-        await self.schedule()
-        return await self.task(task.id)
-
-    async def cancel_task(self, key: str) -> Task:
-        """Take a task off the board's queue; a run of it that is going is cancelled."""
-        task = await self.task(key)
-        if task.status in (TaskStatus.DONE, TaskStatus.CANCELLED):
-            raise Conflict(f"task {task.key} is already {task.status}", code="TASK_STATUS")
-        if task.status == TaskStatus.RUNNING and task.run_id:
-            try:
-                await self.cancel(task.run_id)
-            except Conflict:
-                pass  # it ended meanwhile
-        await self.store.board.claim_task(task.id, task.status, TaskStatus.CANCELLED)
-        return await self.task(task.id)
 
     async def schedule(self) -> list[Task]:
         """One pass: tasks catch up with their runs, then ready tasks start. Returns those started."""
@@ -141,12 +116,12 @@ class Scheduler:
         if any(moved):
             tasks = await self.store.board.list_tasks()
         by_id = {t.id: t for t in tasks}
-        projects = {p.id: p for p in await self.projects()}
+        projects = {p.id: p for p in await self.projects.projects()}
         _, active, room, per_project = await self._room(list(runs.values()), projects)
         ready = [t for t in tasks if t.status == TaskStatus.QUEUED
                  and all(self._satisfied(by_id.get(d), projects[t.project_id]) for d in t.depends_on)]
         ready.sort(key=_board_order)
-        started = []
+        started: list[str] = []  # task ids
         for task in ready:
             if room <= 0:
                 break
@@ -156,7 +131,7 @@ class Scheduler:
                 continue
             deps = [by_id[d] for d in task.depends_on if d in by_id]
             try:
-                run = await self.start_run(task.project_id, task_prompt(task, deps), base=self._base(deps),
+                run = await self.runs.start_run(task.project_id, task_prompt(task, deps), base=self._base(deps),
                                            detach=True)
             except CorralError as error:
                 log.warning("task %s could not start: %s", task.key, error)
@@ -168,15 +143,18 @@ class Scheduler:
             if run.active:
                 spawn_driver(run, self.paths)
             room, per_project[task.project_id] = room - 1, per_project[task.project_id] - 1
-            started.append(await self.task(task.id))
-        return started
+            started.append(task.id)
+        if not started:
+            return []
+        fresh = {t.id: t for t in await self.store.board.list_tasks()}
+        return [fresh[i] for i in started if i in fresh]
 
     async def run_scheduler(self, every: float = SCHEDULE_EVERY) -> None:
         """Schedule forever (a long-lived corral: the dashboard, the server), and end the runs
         whose corral process died, so they show as interrupted and free their slots."""
         while True:
             try:
-                await self._reconcile()
+                await self.runs.reconcile()
                 await self.schedule()
             except CorralError as error:
                 log.warning("scheduling: %s", error)
@@ -189,7 +167,7 @@ class Scheduler:
         if not queued:
             return []
         by_id = {t.id: t for t in tasks}
-        projects = {p.id: p for p in await self.projects()}
+        projects = {p.id: p for p in await self.projects.projects()}
         paused = await self.queue_paused()
         limit, active, room, per_project = await self._room(await self.store.list_runs(), projects)
         waits = []
@@ -213,7 +191,7 @@ class Scheduler:
     async def _room(self, runs: list[Run], projects: dict[str, Project]) -> tuple[int, list[Run], int, dict[str, int]]:
         """The limit of task runs, the runs working, and how many more may start: in all, per project."""
         active = [r for r in runs if r.active]
-        limit = await self.max_runs() or DEFAULT_TASK_RUNS
+        limit = await self.queue.max_runs() or DEFAULT_TASK_RUNS
         per_project = {p.id: (p.max_runs or 1 << 30) - sum(r.project_id == p.id for r in active)
                        for p in projects.values()}
         return limit, active, limit - len(active), per_project

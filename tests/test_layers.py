@@ -16,7 +16,7 @@ def test_importing_core_does_not_import_textual():
 
 def test_the_import_contracts_in_pyproject_are_kept():
     """The layers of [tool.importlinter]: no textual in core, no store or git in the dashboard, no
-    store in the HTTP API or the CLI."""
+    store in the HTTP API or the CLI, and the engine's services each built on those below it."""
     lint = Path(sys.executable).with_name("lint-imports")
     out = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,434 @@
+"""Runs: making them (worktrees on a new branch), executing them here, reading and following
+their events, answering their permission requests, and ending the runs no process drives.
+
+Runs started here are executed by this process (see runner.LiveRun); runs executed by another
+corral process on the same home are read, followed and answered through the store. A run
+beyond the queue's limits waits for a slot in the process that will drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from . import agents, git
+from .bus import EventBus
+from .config import Paths, private_file
+from .errors import Conflict, CorralError, NotFound, the_one
+from .models import (
+    CHECKPOINT,
+    END_EVENTS,
+    Agent,
+    Approval,
+    ApprovalStatus,
+    Event,
+    EventType,
+    Run,
+    RunStatus,
+    Worktree,
+    now,
+)
+from .notify import Notifier
+from .process import kill_group, started_at, still_running
+from .projects import Profiles, Projects
+from .queue import QUEUE_POLL, Place, Queue
+from .runner import LiveRun
+from .store import Store
+from .tasks import RunTask, run_tasks
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 0.25
+FOLLOW_POLL = 0.2
+CANCEL, PAUSE = 1, 2  # what another process may ask of a run's driver
+STOP_REQUESTS = {CANCEL: (RunStatus.CANCELLED, "cancelled by the user"),
+                 PAUSE: (RunStatus.PAUSED, "paused by the user")}
+RESTART_EVENTS = frozenset({EventType.USER_MESSAGE, EventType.RUN_QUEUED, EventType.RUN_STARTED, EventType.RUN_ATTACHED})
+
+# How a kind of run other than "work" is executed: given the run and LiveRun's arguments.
+LiveRunMaker = Callable[[Run, tuple[Any, ...], dict[str, Any]], Awaitable[LiveRun]]
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _branch_named(repo: str, base: str) -> str | None:
+    """The branch a run based on `base` lands on: the branch itself, HEAD's branch, or none."""
+    if base == "HEAD":
+        return git.current_branch(repo)
+    try:
+        git.resolve(repo, f"refs/heads/{base}")
+    except git.GitError:
+        return None
+    return base
+
+
+class Runs:
+    def __init__(self, paths: Paths, store: Store, bus: EventBus, notifier: Notifier, projects: Projects,
+                 profiles: Profiles, queue: Queue):
+        self.paths = paths
+        self.store = store
+        self.bus = bus
+        self.notifier = notifier
+        self.projects = projects
+        self.profiles = profiles
+        self.queue = queue
+        self.live: dict[str, LiveRun] = {}  # the runs this process executes, by id
+        self._kinds: dict[str, LiveRunMaker] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._watcher: asyncio.Task | None = None
+
+    def execute_kind(self, kind: str, maker: LiveRunMaker) -> None:
+        """How runs of `kind` are executed (planning sessions are runs of kind "plan")."""
+        self._kinds[kind] = maker
+
+    # -- making a run ----------------------------------------------------------------------
+
+    async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude",
+                        base: str = "HEAD", detach: bool = False, kind: str = "work") -> Run:
+        """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach).
+        `kind` "plan" is a planning session's read-only run (see Planning.plan)."""
+        prompt = prompt.strip()
+        if not prompt:
+            raise CorralError("the run needs a prompt: what should the agent do?", code="EMPTY_PROMPT")
+        project = await self.projects.project(project_key)
+        if not project.repos:
+            raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
+        profile = await self.profiles.agent(agent, project.id)
+        agents.adapter(profile.cli)  # an unknown kind of agent fails here, before any worktree is made
+        worktrees = [(Worktree(repo.id, repo.name, repo.path, "", await asyncio.to_thread(git.resolve, repo.path, base),
+                               await asyncio.to_thread(_branch_named, repo.path, base)), None)
+                     for repo in project.repos]
+        return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach)
+
+    async def create(self, project_id: str, profile: Agent, task: str, base: str,
+                     worktrees: list[tuple[Worktree, str | None]], *, kind: str = "work",
+                     parent: Run | None = None, detach: bool = False) -> Run:
+        """Record a new run, make its branch and a worktree in each repo (each from its base
+        commit, or from the ref given beside it), and start it here unless `detach`. A run whose
+        agent or worktree cannot be had ends failed, saying why, with nothing left behind."""
+        run_id = str(uuid.uuid4())
+        while self.paths.run_dir(run_id).exists():  # the short id names the folder and the branch
+            run_id = str(uuid.uuid4())
+        stamp = now()
+        run = Run(id=run_id, project_id=project_id, agent_id=profile.id, agent_name=profile.name, task=task,
+                  status=RunStatus.QUEUED, base_ref=base,
+                  branch=git.plan_ref(run_id[:8]) if kind == "plan" else f"corral/run-{run_id[:8]}",
+                  created_at=stamp, updated_at=stamp, queued_at=stamp, kind=kind,
+                  parent_run_id=parent.id if parent else None, resume_at=parent.resume_at if parent else None)
+        await self.store.create_run(run)
+        if not detach:  # this process drives it from the start: a crash from here on is reconciled
+            await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
+        self.store.append(run.id, [(EventType.RUN_CREATED, {
+            "task": task, "agent": profile.name, "base": base, "branch": run.branch,
+            **({"forked_from": parent.id} if parent else {})})], at=stamp)
+        try:
+            agents.adapter(profile.cli).binary(profile)  # a missing agent fails before a worktree is made
+            for worktree, start_at in worktrees:
+                path = str(self.paths.run_dir(run_id) / worktree.repo_name)
+                await self.add_worktree(run, replace(worktree, path=path), start_at or worktree.base_sha)
+        except agents.AgentMissing as error:
+            await self.end_unowned(run, RunStatus.FAILED, str(error))
+            return await self.run(run.id)
+        except CorralError as error:
+            await self.end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
+            await self.drop_unstarted(run)
+            return await self.run(run.id)
+        if not detach:
+            self.execute(await self.live_run(run))
+        return run
+
+    async def add_worktree(self, run: Run, worktree: Worktree, start_at: str) -> None:
+        """Make the run's branch at `start_at` and its worktree, with the repo's `.worktreeinclude` files."""
+        await asyncio.to_thread(git.add_worktree, worktree.repo_path, worktree.path, run.branch, start_at)
+        copied = await asyncio.to_thread(git.copy_worktree_includes, worktree.repo_path, worktree.path)
+        if copied:
+            await self.store.append(run.id, [(EventType.RUN_SETUP, {"repo": worktree.repo_name, "copied": copied})])
+        await self.store.add_worktree(run.id, worktree)
+        run.worktrees.append(worktree)
+
+    async def restore_worktrees(self, run: Run) -> None:
+        """Make a run's deleted worktrees again from its branch."""
+        for worktree in run.worktrees:
+            if not Path(worktree.path).is_dir():
+                await asyncio.to_thread(git.restore_worktree, worktree.repo_path, worktree.path, run.branch)
+                await self.store.append(run.id, [(EventType.RUN_WORKTREE_RESTORED, {
+                    "repo": worktree.repo_name, "path": worktree.path, "branch": run.branch})])
+
+    async def drop_unstarted(self, run: Run) -> None:
+        """A run whose agent never started holds nothing: its worktrees and the branches with no
+        commits of their own go (the run stays, saying why it failed)."""
+        for worktree in run.worktrees:
+            try:
+                if await asyncio.to_thread(git.resolve, worktree.repo_path,
+                                           f"refs/heads/{run.branch}") == worktree.base_sha:
+                    await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
+                                            worktree.base_sha)
+            except git.GitError as error:  # gone already, or it holds something after all: it stays
+                log.info("run %s left as it is: %s", run.short_id, error)
+        self.drop_folder(run)
+
+    def drop_folder(self, run: Run) -> None:
+        """The folder that held the run's worktrees, once they are all gone."""
+        try:
+            self.paths.run_dir(run.id).rmdir()
+        except OSError:  # it still holds a worktree, or is gone already
+            pass
+
+    # -- executing here --------------------------------------------------------------------
+
+    async def drive(self, run_key: str, message: str | None = None) -> Run:
+        """Execute a queued run in this process until it ends (`message`: a continuation)."""
+        run = await self.run(run_key)
+        if run.status != RunStatus.QUEUED:
+            raise Conflict(f"run {run.short_id} is {run.status}, not queued", code="RUN_NOT_QUEUED")
+        await self.execute(await self.live_run(run, message))
+        return await self.run(run.id)
+
+    async def live_run(self, run: Run, message: str | None = None) -> LiveRun:
+        """How this process will execute the run: from its task, as a continuation (`message`),
+        or, for a fork that has no session of its own yet, from a copy of its parent's session."""
+        profile = await self.profiles.agent(run.agent_id, run.project_id)
+        project = await self.projects.project(run.project_id)
+        resume, fork = (run.session_id, False) if message is not None else (None, False)
+        if message is None and run.parent_run_id and not run.session_id:
+            parents = await self.store.find_runs(run.parent_run_id)
+            if not parents or not parents[0].session_id:
+                raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
+            resume, fork = parents[0].session_id, True
+        args = (run, profile, agents.adapter(profile.cli), self.store, private_file(self.paths.run_log(run.id)))
+        options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier}
+        if run.kind in self._kinds:
+            return await self._kinds[run.kind](run, args, options)
+        return LiveRun(*args, setup=None if message is not None else project.post_create, **options)
+
+    def execute(self, live: LiveRun) -> asyncio.Task:
+        """Execute the run in this process once the queue has room for it."""
+        self.live[live.run.id] = live
+        task = asyncio.create_task(self._start_when_free(live), name=f"run-{live.run.short_id}")
+        self._tasks.add(task)
+
+        def ended(_: asyncio.Task) -> None:
+            self._tasks.discard(task)
+            self.live.pop(live.run.id, None)
+
+        task.add_done_callback(ended)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch(), name="corral-run-watcher")
+        return task
+
+    async def _start_when_free(self, live: LiveRun) -> None:
+        """Wait for a slot (told as a run.queued event), then execute the run."""
+        run = live.run
+        await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
+        told: Place | None = None
+        while live.stop_as is None:
+            limit, project_limits = await self.queue.limits()
+            if limit is None and project_limits.get(run.project_id) is None:
+                break  # no limit to keep: nothing to wait for, nothing to count
+            rows = await self.store.processes(RunStatus.ACTIVE)
+            if await self.reconcile(rows):
+                continue  # a run whose corral died held a slot: it is free now
+            place = self.queue.place_in(run, limit, project_limits, rows)
+            if place is None:
+                if await self.store.take_slot(run.id, run.project_id, limit, project_limits.get(run.project_id)):
+                    break
+            elif place != told:
+                live.emit(EventType.RUN_QUEUED, {"position": place.position, "reason": place.reason})
+                await self.store.update_run(run.id, reason=f"waiting: {place.reason}")
+                told = place
+            await asyncio.sleep(QUEUE_POLL)
+        await live.execute()
+
+    async def _watch(self) -> None:
+        """Pick up answers and cancellations that other corral processes wrote for our runs."""
+        while self.live:
+            await asyncio.sleep(WATCH_INTERVAL)
+            live = dict(self.live)
+            try:
+                for run_id, asked in (await self.store.stop_requests(list(live))).items():
+                    if live[run_id].stop_as is None:
+                        asyncio.create_task(live[run_id].stop(*STOP_REQUESTS[asked]))
+                waiting = [run_id for run_id, l in live.items() if l.outstanding]
+                for approval in await self.store.approvals(waiting):
+                    if approval.status != ApprovalStatus.PENDING and approval.request_id in live[approval.run_id].outstanding:
+                        await live[approval.run_id].answer(approval)
+            except CorralError as error:
+                log.warning("watching runs: %s", error)
+
+    def driving(self) -> list[Run]:
+        """The runs whose agents this process runs: they stop when it does."""
+        return [live.run for live in self.live.values()]
+
+    async def stop_runs(self, reason: str = "corral stopped while the run was active") -> None:
+        """Cancel every run this process drives; their work so far stays on their branches."""
+        await asyncio.gather(*(live.cancel(reason) for live in list(self.live.values())))
+
+    async def close(self) -> None:
+        """Stop what this process runs (each run is recorded as cancelled) and stop watching."""
+        await self.stop_runs()
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    # -- reading and following -------------------------------------------------------------
+
+    async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
+        return await self.store.list_runs(statuses)
+
+    async def run(self, key: str) -> Run:
+        return the_one(await self.store.find_runs(key), "run", key)
+
+    async def events(self, run_key: str, after: int = 0, limit: int | None = None,
+                     after_id: int | None = None) -> list[Event]:
+        """A run's events after sequence number `after` (or after the event with id `after_id`)."""
+        run = await self.run(run_key)
+        return await self.store.events(run.id, after, limit, after_id)
+
+    async def follow(self, run_key: str, after: int = 0, after_id: int | None = None) -> AsyncIterator[Event]:
+        """Every event after `after` (or `after_id`), then live ones as they are committed, until
+        the run ends (a run that is continued later goes on in a new follow)."""
+        run = await self.run(run_key)
+        last = (await self.store.events(run.id, after_id=after_id - 1, limit=1) if after_id
+                else await self.store.events(run.id, after - 1, limit=1) if after else [])[:1]
+        # Ended: an end event came after the last (re)start; landing, pushing... an ended run adds notes after it.
+        ended = bool(last) and (last[0].type in END_EVENTS.values() or not run.active)
+        with self.bus.subscribe(run.id) as subscription:
+            events = await self.store.events(run.id, after, after_id=after_id)
+            while True:
+                for event in events:
+                    after = event.seq
+                    if event.type in END_EVENTS.values() or event.type in RESTART_EVENTS:
+                        ended = event.type in END_EVENTS.values()
+                    yield event
+                if ended and not (await self.run(run.id)).active:
+                    return
+                if run.id in self.live:
+                    # What this process commits comes through the bus: read the store only for a gap.
+                    events = [e for e in await subscription.next_batch(timeout=1.0) if e.seq > after]
+                    if events and all(e.seq == after + 1 + i for i, e in enumerate(events)):
+                        continue
+                else:
+                    await asyncio.sleep(FOLLOW_POLL)
+                events = await self.store.events(run.id, after, after_id=after_id)
+
+    async def follow_project(self, project_key: str, after_id: int = 0) -> AsyncIterator[Event]:
+        """Every event of the project's runs (planning sessions too) after event id `after_id`, then
+        live ones, in the order they were stored; it does not end by itself."""
+        project = await self.projects.project(project_key)
+        with self.bus.subscribe() as subscription:
+            while True:
+                events = await self.store.project_events(project.id, after_id)
+                for event in events:
+                    after_id = event.id or after_id
+                    yield event
+                if len(events) < 1000:  # caught up: wait for more (ours come on the bus, others' by polling)
+                    await subscription.next_batch(timeout=FOLLOW_POLL * 5)
+
+    async def set_notify(self, run_key: str, notify: bool) -> Run:
+        """Whether the user wants to be told when this run needs them or ends."""
+        run = await self.run(run_key)
+        await self.store.update_run(run.id, notify=int(notify))
+        return await self.run(run.id)
+
+    async def run_tasks(self, run_key: str) -> list[RunTask]:
+        """The agent's own todo list for the run, as it last stood (not the board's tasks)."""
+        return run_tasks(await self.events(run_key))
+
+    async def wait(self, run_key: str) -> Run:
+        run = await self.run(run_key)
+        live = self.live.get(run.id)
+        if live is not None:
+            await live.done.wait()
+        else:
+            async for _ in self.follow(run.id):
+                pass
+        return await self.run(run.id)
+
+    # -- answering ---------------------------------------------------------------------------
+
+    async def approvals(self, run_key: str) -> list[Approval]:
+        run = await self.run(run_key)
+        return await self.store.approvals([run.id], ApprovalStatus.PENDING)
+
+    async def approve(self, run_key: str, *, allow: bool = True, message: str | None = None,
+                      request_id: str | None = None, always: bool = False) -> Approval:
+        """Answer the run's oldest pending permission request (or the one named). `always` also
+        allows what the agent offered to remember (e.g. this command) for the rest of the run."""
+        run = await self.run(run_key)
+        pending = [a for a in await self.store.approvals([run.id], ApprovalStatus.PENDING)
+                   if request_id is None or a.request_id == request_id]
+        if request_id is not None and not pending:
+            asked = [a for a in await self.store.approvals([run.id]) if a.request_id == request_id]
+            if not asked:
+                raise NotFound(f"run {run.short_id} has no permission request {request_id!r}",
+                               code="REQUEST_NOT_FOUND", details={"request_id": request_id})
+            raise Conflict(f"permission request {request_id!r} of run {run.short_id} is not pending: it was "
+                           f"{asked[0].status}", code="REQUEST_NOT_PENDING", details={"request_id": request_id})
+        if not run.active or not pending:
+            raise Conflict(f"run {run.short_id} has no pending permission request ({run.status})",
+                           code="NOTHING_TO_APPROVE")
+        approval = pending[0]
+        if run.id not in self.live and not alive(await self.store.run_owner(run.id)):
+            raise Conflict(f"run {run.short_id} has no corral process driving it any more",
+                           code="RUN_NOT_DRIVEN")
+        answered_at = now()
+        if not await self.store.answer_approval(approval.id, allow, message, always, answered_at):
+            raise Conflict(f"that request of run {run.short_id} was already answered",
+                           code="ALREADY_ANSWERED")
+        approval.status = ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED
+        approval.message = message
+        approval.always = always and allow
+        approval.answered_at = answered_at
+        live = self.live.get(run.id)
+        if live is not None:
+            await live.answer(approval)
+        return approval
+
+    # -- runs no process drives --------------------------------------------------------------
+
+    async def reconcile(self, rows: list[dict] | None = None) -> int:
+        """Runs whose corral process is gone (killed, crashed, the machine slept) are interrupted:
+        their agents are ended if still alive, so none keeps working unseen, and their work is
+        committed to their branch. They can be continued. `rows`: the active runs' processes, when
+        the caller has just read them. Returns how many runs it ended."""
+        ended = 0
+        for row in rows if rows is not None else await self.store.processes(RunStatus.ACTIVE):
+            if row["owner_pid"] is None or still_running(row["owner_pid"], row["owner_started"]):
+                continue
+            if row["pid"] and still_running(row["pid"], row["agent_started"]):
+                kill_group(row["pid"])
+            run = await self.run(row["id"])
+            ended += await self.end_unowned(run, RunStatus.INTERRUPTED,
+                                            f"its corral process (pid {row['owner_pid']}) ended while it ran")
+        return ended
+
+    async def end_unowned(self, run: Run, status: str, reason: str) -> bool:
+        """End a run that no process is driving; False when another process ended it first."""
+        if not await self.store.claim_run(run.id, RunStatus.ACTIVE, status, reason=reason, ended_at=now(),
+                                          pid=None):
+            return False
+        for worktree in run.worktrees:  # what the agent left is kept on the branch
+            if Path(worktree.path).is_dir():
+                try:
+                    await asyncio.to_thread(git.commit_all, worktree.path, CHECKPOINT.format(run.short_id))
+                except git.GitError as error:
+                    log.warning("checkpoint of run %s: %s", run.short_id, error)
+        await self.store.expire_approvals(run.id)
+        await self.store.append(run.id, [(END_EVENTS[status], {"reason": reason})])
+        self.notifier.ended(run, status, reason)
+        return True
