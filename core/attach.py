@@ -19,6 +19,7 @@ from .config import Paths
 from .errors import Conflict
 from .models import EventType, Run, RunStatus
 from .process import started_at
+from .projects import Profiles
 from .runs import Runs
 from .store import Store
 
@@ -93,9 +94,10 @@ async def record_hook(store: Store, run_id: str, data: dict[str, Any]) -> None:
 
 
 class Attach:
-    def __init__(self, paths: Paths, store: Store, runs: Runs):
+    def __init__(self, paths: Paths, store: Store, profiles: Profiles, runs: Runs):
         self.paths = paths
         self.store = store
+        self.profiles = profiles
         self.runs = runs
 
     async def attach(self, run_key: str) -> Attachment:
@@ -106,7 +108,7 @@ class Attach:
         if not run.session_id:
             raise Conflict(f"run {run.short_id} has no agent session to open: its agent never started",
                            code="NO_SESSION")
-        profile = await self.runs.profiles.agent(run.agent_id, run.project_id)
+        profile = await self.profiles.agent(run.agent_id, run.project_id)
         argv = agents.adapter(profile.cli).interactive(profile, run.session_id, hooks_settings(self.paths, run))
         if not await self.store.claim_run(run.id, RunStatus.ENDED, RunStatus.RUNNING, reason="attached",
                                           owner_pid=os.getpid(), owner_started=started_at(os.getpid()),

@@ -6,15 +6,16 @@
         async for event in engine.follow(run.id): ...
 
 The engine holds the services that do the work, each given what it depends on when it is made,
-and lends their methods out under one roof: every public method below is a service's own.
+and lends their methods out under one roof: each public method is a service's own, but for
+opening, closing and deleting a project, which span services.
 
     Projects(store)                                      projects, repos and their settings
     Profiles(store, projects)                            agent profiles
     Queue(store, projects)                               how many runs may work at once
     Runs(paths, store, bus, notifier, projects, profiles, queue)
                                                          making, executing, following, answering runs
-    Lifecycle(store, runs)                               cancel, pause, continue, fork, rewind
-    Attach(paths, store, runs)                           a run's session opened by the user
+    Lifecycle(store, profiles, runs)                     cancel, pause, continue, fork, rewind
+    Attach(paths, store, profiles, runs)                 a run's session opened by the user
     Scheduler(paths, store, projects, queue, runs)       board tasks become runs
     Board(store, projects, lifecycle, scheduler)         tasks and their dependencies
     Landing(paths, store, projects, runs, scheduler)     changes, merging, branches, clean-up
@@ -56,8 +57,8 @@ class Engine:
         profiles = Profiles(self.store, projects)
         queue = Queue(self.store, projects)
         runs = Runs(self.paths, self.store, self.bus, self.notifier, projects, profiles, queue)
-        lifecycle = Lifecycle(self.store, runs)
-        attach = Attach(self.paths, self.store, runs)
+        lifecycle = Lifecycle(self.store, profiles, runs)
+        attach = Attach(self.paths, self.store, profiles, runs)
         scheduler = Scheduler(self.paths, self.store, projects, queue, runs)
         board = Board(self.store, projects, lifecycle, scheduler)
         landing = Landing(self.paths, self.store, projects, runs, scheduler)

@@ -9,6 +9,7 @@ from . import git
 from .errors import Conflict, CorralError
 from .models import EventType, Run, RunStatus, now
 from .process import kill_group
+from .projects import Profiles
 from .runs import CANCEL, PAUSE, STOP_REQUESTS, Runs, alive
 from .store import Store
 
@@ -24,8 +25,9 @@ class Turn:
 
 
 class Lifecycle:
-    def __init__(self, store: Store, runs: Runs):
+    def __init__(self, store: Store, profiles: Profiles, runs: Runs):
         self.store = store
+        self.profiles = profiles
         self.runs = runs
 
     # -- stopping --------------------------------------------------------------------------
@@ -96,7 +98,7 @@ class Lifecycle:
         if not parent.session_id:
             raise Conflict(f"run {parent.short_id} has no agent session to fork: its agent never started",
                            code="NO_SESSION")
-        profile = await self.runs.profiles.agent(parent.agent_id, parent.project_id)
+        profile = await self.profiles.agent(parent.agent_id, parent.project_id)
         return await self.runs.create(parent.project_id, profile, message, parent.branch,
                                       [(replace(w, path=""), parent.branch) for w in parent.worktrees],
                                       parent=parent, detach=detach)
