@@ -93,12 +93,12 @@ async def record_hook(store: Store, run_id: str, data: dict[str, Any]) -> None:
         await store.update_run(run_id, session_id=session)
 
 
+@dataclass(eq=False)
 class Attach:
-    def __init__(self, paths: Paths, store: Store, profiles: Profiles, runs: Runs):
-        self.paths = paths
-        self.store = store
-        self.profiles = profiles
-        self.runs = runs
+    paths: Paths
+    store: Store
+    profiles: Profiles
+    runs: Runs
 
     async def attach(self, run_key: str) -> Attachment:
         """Claim an ended run for an interactive session of its agent in this process."""

@@ -103,12 +103,12 @@ class Metrics:
     run_seconds: float  # summed durations of ended runs
 
 
+@dataclass(eq=False)
 class Board:
-    def __init__(self, store: Store, projects: Projects, lifecycle: Lifecycle, scheduler: Scheduler):
-        self.store = store
-        self.projects = projects
-        self.lifecycle = lifecycle
-        self.scheduler = scheduler
+    store: Store
+    projects: Projects
+    lifecycle: Lifecycle
+    scheduler: Scheduler
 
     async def create_task(self, project_key: str, title: str, *, description: str = "", type: str = "feature",
                           priority: str = "medium", acceptance: list[str] | None = None,

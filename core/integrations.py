@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from . import tokens as api_tokens
 from .errors import NotFound
@@ -13,10 +14,10 @@ from .projects import Projects
 from .store import Store
 
 
+@dataclass(eq=False)
 class Integrations:
-    def __init__(self, store: Store, projects: Projects):
-        self.store = store
-        self.projects = projects
+    store: Store
+    projects: Projects
 
     async def create_token(self, name: str = "token", read_only: bool = False) -> tuple[ApiToken, str]:
         """A new API token and the only copy of its text."""

@@ -46,13 +46,13 @@ class Cleanup:
     why: str  # "merged" | "branch deleted" | "run deleted"
 
 
+@dataclass(eq=False)
 class Landing:
-    def __init__(self, paths: Paths, store: Store, projects: Projects, runs: Runs, scheduler: Scheduler):
-        self.paths = paths
-        self.store = store
-        self.projects = projects
-        self.runs = runs
-        self.scheduler = scheduler
+    paths: Paths
+    store: Store
+    projects: Projects
+    runs: Runs
+    scheduler: Scheduler
 
     # -- reading -------------------------------------------------------------------------
 

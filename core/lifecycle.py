@@ -24,11 +24,11 @@ class Turn:
     session_line: str | None  # where the agent's session goes on from after a rewind here
 
 
+@dataclass(eq=False)
 class Lifecycle:
-    def __init__(self, store: Store, profiles: Profiles, runs: Runs):
-        self.store = store
-        self.profiles = profiles
-        self.runs = runs
+    store: Store
+    profiles: Profiles
+    runs: Runs
 
     # -- stopping --------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ answer into tasks.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -115,7 +115,7 @@ class PlanningRun(LiveRun):
         self.plan = plan
         self.finished = finished  # async (plan, status, result) -> (status, reason): makes the tasks
         self.launch_options = {"tools": TOOLS, "json_schema": TASK_SCHEMA, "effort": plan.effort}
-        self.agent = dataclasses.replace(self.agent, model=plan.model or self.agent.model, allowed_tools=[],
+        self.agent = replace(self.agent, model=plan.model or self.agent.model, allowed_tools=[],
                                          permission_mode="default")
         self._phase = ""
         self._tool_calls = 0
@@ -174,16 +174,17 @@ class PlanningRun(LiveRun):
         await super()._finish(status, reason)
 
 
+@dataclass(eq=False)
 class Planning:
-    def __init__(self, store: Store, projects: Projects, runs: Runs, lifecycle: Lifecycle, board: Board,
-                 scheduler: Scheduler):
-        self.store = store
-        self.projects = projects
-        self.runs = runs
-        self.lifecycle = lifecycle
-        self.board = board
-        self.scheduler = scheduler
-        runs.execute_kind("plan", self._live_run)
+    store: Store
+    projects: Projects
+    runs: Runs
+    lifecycle: Lifecycle
+    board: Board
+    scheduler: Scheduler
+
+    def __post_init__(self) -> None:
+        self.runs.execute_kind("plan", self._live_run)
 
     async def plan(self, project_key: str, topic: str, *, model: str | None = None, effort: str = "medium",
                    granularity: str = "balanced", context: str = "", agent: str = "claude",

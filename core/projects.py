@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,9 @@ def check_max_runs(value: int | None) -> int | None:
     return value
 
 
+@dataclass(eq=False)
 class Projects:
-    def __init__(self, store: Store):
-        self.store = store
+    store: Store
 
     async def create_project(self, name: str) -> Project:
         name = name.strip()
@@ -115,12 +116,12 @@ class Projects:
         return the_one(await self.store.find_projects(key), "project", key)
 
 
+@dataclass(eq=False)
 class Profiles:
     """Agent profiles: global ones, and a project's own (which win over a global one of its name)."""
 
-    def __init__(self, store: Store, projects: Projects):
-        self.store = store
-        self.projects = projects
+    store: Store
+    projects: Projects
 
     async def add_agent(self, name: str, *, cli: str = "claude-code", project: str | None = None,
                         model: str | None = None, instructions: str | None = None,

@@ -27,10 +27,10 @@ class Place:
     reason: str
 
 
+@dataclass(eq=False)
 class Queue:
-    def __init__(self, store: Store, projects: Projects):
-        self.store = store
-        self.projects = projects
+    store: Store
+    projects: Projects
 
     async def max_runs(self) -> int | None:
         """How many runs may work at once over all projects; None: no limit."""

@@ -13,7 +13,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +78,19 @@ def _branch_named(repo: str, base: str) -> str | None:
     return base
 
 
+@dataclass(eq=False)
 class Runs:
-    def __init__(self, paths: Paths, store: Store, bus: EventBus, notifier: Notifier, projects: Projects,
-                 profiles: Profiles, queue: Queue):
-        self.paths = paths
-        self.store = store
-        self.bus = bus
-        self.notifier = notifier
-        self.projects = projects
-        self.profiles = profiles
-        self.queue = queue
-        self.live: dict[str, LiveRun] = {}  # the runs this process executes, by id
-        self._kinds: dict[str, LiveRunMaker] = {}
-        self._tasks: set[asyncio.Task] = set()
-        self._watcher: asyncio.Task | None = None
+    paths: Paths
+    store: Store
+    bus: EventBus
+    notifier: Notifier
+    projects: Projects
+    profiles: Profiles
+    queue: Queue
+    live: dict[str, LiveRun] = field(default_factory=dict, init=False)  # the runs this process executes, by id
+    _kinds: dict[str, LiveRunMaker] = field(default_factory=dict, init=False)
+    _tasks: set[asyncio.Task] = field(default_factory=set, init=False)
+    _watcher: asyncio.Task | None = field(default=None, init=False)
 
     def execute_kind(self, kind: str, maker: LiveRunMaker) -> None:
         """How runs of `kind` are executed (planning sessions are runs of kind "plan")."""

@@ -85,13 +85,13 @@ def spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
                          env=os.environ.copy())
 
 
+@dataclass(eq=False)
 class Scheduler:
-    def __init__(self, paths: Paths, store: Store, projects: Projects, queue: Queue, runs: Runs):
-        self.paths = paths
-        self.store = store
-        self.projects = projects
-        self.queue = queue
-        self.runs = runs
+    paths: Paths
+    store: Store
+    projects: Projects
+    queue: Queue
+    runs: Runs
 
     async def queue_paused(self) -> bool:
         return await self.store.setting(PAUSED) == "1"
