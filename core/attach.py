@@ -62,8 +62,9 @@ def hook_events(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         output = response if isinstance(response, str) else json.dumps(response)
         call = {"id": tool_id, "name": data.get("tool_name"), "input": data.get("tool_input") or {}}
         return [(EventType.AGENT_TOOL_CALL, call),
-                (EventType.AGENT_TOOL_RESULT, {"id": tool_id, "name": data.get("tool_name"), "output": output[:OUTPUT_LIMIT],
-                                       "truncated": len(output) > OUTPUT_LIMIT, "is_error": False})]
+                (EventType.AGENT_TOOL_RESULT, {"id": tool_id, "name": data.get("tool_name"),
+                                               "output": output[:OUTPUT_LIMIT],
+                                               "truncated": len(output) > OUTPUT_LIMIT, "is_error": False})]
     if name == "Stop":
         return [(EventType.AGENT_IDLE, {})]
     return []
@@ -120,7 +121,8 @@ class Attach:
             await self.store.update_run(run.id, status=run.status, reason=run.reason, ended_at=run.ended_at)
             raise
         await self.store.append(run.id, [(EventType.RUN_ATTACHED, {"command": argv[0], "cwd": run.cwd})])
-        return Attachment(await self.runs.run(run.id), argv, run.cwd, {**os.environ, "CORRAL_HOME": str(self.paths.home)})
+        env = {**os.environ, "CORRAL_HOME": str(self.paths.home)}
+        return Attachment(await self.runs.run(run.id), argv, run.cwd, env)
 
     async def detach(self, run_key: str, exit_code: int) -> Run:
         """The interactive session ended: keep its work on the branch; the run is paused, to be

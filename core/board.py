@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +21,10 @@ from .store import Store
 
 EDITABLE = frozenset({"title", "description", "type", "priority", "phase", "acceptance", "tags", "depends_on",
                       "status", "position"})
-MOVABLE = {TaskStatus.BACKLOG: {TaskStatus.QUEUED}, TaskStatus.QUEUED: {TaskStatus.BACKLOG},
-           TaskStatus.FAILED: {TaskStatus.BACKLOG}, TaskStatus.CANCELLED: {TaskStatus.BACKLOG},
-           TaskStatus.REVIEW: {TaskStatus.DONE}}  # review to done: only a task whose run changed nothing
+MOVABLE: dict[str, set[TaskStatus]] = {  # review to done: only a task whose run changed nothing
+    TaskStatus.BACKLOG: {TaskStatus.QUEUED}, TaskStatus.QUEUED: {TaskStatus.BACKLOG},
+    TaskStatus.FAILED: {TaskStatus.BACKLOG}, TaskStatus.CANCELLED: {TaskStatus.BACKLOG},
+    TaskStatus.REVIEW: {TaskStatus.DONE}}
 
 
 def _check_move(task: Task, status: str) -> None:
@@ -63,7 +65,7 @@ def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
         path.append(node)
         for dep in edges.get(node, []):
             if state.get(dep) == 1:
-                return path[path.index(dep):] + [dep]
+                return [*path[path.index(dep):], dep]
             if dep not in state and (found := visit(dep)):
                 return found
         path.pop()
@@ -226,10 +228,8 @@ class Board:
         if task.status in (TaskStatus.DONE, TaskStatus.CANCELLED):
             raise Conflict(f"task {task.key} is already {task.status}", code="TASK_STATUS")
         if task.status == TaskStatus.RUNNING and task.run_id:
-            try:
+            with suppress(Conflict):  # it may have ended meanwhile
                 await self.lifecycle.cancel(task.run_id)
-            except Conflict:
-                pass  # it ended meanwhile
         await self.store.board.claim_task(task.id, task.status, TaskStatus.CANCELLED)
         return await self.task(task.id)
 

@@ -143,7 +143,8 @@ class Landing:
         if not made:
             raise CorralError(f"run {run.short_id} has nothing to commit: its work is already on "
                               f"{run.branch}", code="NOTHING_TO_COMMIT")
-        await self._note(run, EventType.USER_COMMITTED, {"commits": {w.repo_name: sha for w, sha in made}, "message": message})
+        await self._note(run, EventType.USER_COMMITTED,
+                         {"commits": {w.repo_name: sha for w, sha in made}, "message": message})
         return made
 
     # -- landing -------------------------------------------------------------------------
@@ -196,8 +197,8 @@ class Landing:
         landed = [await asyncio.to_thread(git.land, w.repo_path, run.branch, target, how, message)
                   for w, target in plan]
         await self._note(run, EventType.RUN_LANDED, {"how": how, "landings": [
-            {"repo": w.repo_name, "target": l.target, "how": l.how, "commit": l.commit}
-            for (w, _), l in zip(plan, landed)]})
+            {"repo": w.repo_name, "target": done.target, "how": done.how, "commit": done.commit}
+            for (w, _), done in zip(plan, landed, strict=True)]})
         try:
             await self.scheduler.schedule()  # the run's task is done now, and what waited on it may start
         except CorralError as error:

@@ -285,7 +285,7 @@ class Planning:
         plan = await self.plan_of(key)
         if plan.status == "planning":
             raise Conflict(f"plan {plan.id[:8]} is still being written", code="PLAN_ACTIVE")
-        await self.board.delete_tasks([t.id for t in await self.board.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
+        await self._drop_backlog(plan)
         await self.store.board.update_plan(plan.id, status="replaced")
         return await self.plan(plan.project_id, plan.topic, model=plan.model, effort=plan.effort,
                                granularity=plan.granularity, context=plan.context)
@@ -327,7 +327,7 @@ class Planning:
 
     async def _write_tasks(self, plan: Plan, drafts: list[dict[str, Any]]) -> list[Task]:
         """The plan's tasks from the drafts (a refined plan's earlier ones replaced)."""
-        await self.board.delete_tasks([t.id for t in await self.board.tasks(plan_id=plan.id) if t.status == TaskStatus.BACKLOG])
+        await self._drop_backlog(plan)
         made: dict[str, Task] = {}
         for draft in drafts:  # in the agent's order; the dependencies once all exist
             made[draft["ref"]] = await self.board.create_task(
@@ -340,6 +340,11 @@ class Planning:
             task.depends_on = [made[str(ref)].id for ref in draft.get("depends_on") or []]
             await self.store.board.set_dependencies(task.id, task.depends_on)
         return [made[d["ref"]] for d in drafts]
+
+    async def _drop_backlog(self, plan: Plan) -> None:
+        """The plan's tasks not approved yet."""
+        await self.board.delete_tasks([t.id for t in await self.board.tasks(plan_id=plan.id)
+                                       if t.status == TaskStatus.BACKLOG])
 
     async def _drop_worktree(self, run: Run) -> None:
         """A planning session's worktree holds nothing of value once it ends (its ref, not a branch,

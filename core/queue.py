@@ -56,8 +56,7 @@ class Queue:
         waiting = sorted((r for r in rows if r["status"] == RunStatus.QUEUED and
                           (r["owner_pid"] is not None or r["id"] == run.id)),
                          key=lambda r: (r["queued_at"] or r["created_at"], r["id"]))
-        ahead = 0
-        for row in waiting:
+        for ahead, row in enumerate(waiting):
             mine = project_limits.get(row["project_id"])
             full = (f"{total} runs are working (the limit is {limit})" if limit is not None and total >= limit
                     else f"{per_project[row['project_id']]} runs of the project are working (its limit is {mine})"
@@ -67,5 +66,4 @@ class Queue:
             if full is None:  # it takes a slot before this run does
                 total += 1
                 per_project[row["project_id"]] += 1
-            ahead += 1
         return None

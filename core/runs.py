@@ -12,7 +12,8 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ FOLLOW_POLL = 0.2
 CANCEL, PAUSE = 1, 2  # what another process may ask of a run's driver
 STOP_REQUESTS = {CANCEL: (RunStatus.CANCELLED, "cancelled by the user"),
                  PAUSE: (RunStatus.PAUSED, "paused by the user")}
-RESTART_EVENTS = frozenset({EventType.USER_MESSAGE, EventType.RUN_QUEUED, EventType.RUN_STARTED, EventType.RUN_ATTACHED})
+RESTART_EVENTS = frozenset({EventType.USER_MESSAGE, EventType.RUN_QUEUED, EventType.RUN_STARTED,
+                            EventType.RUN_ATTACHED})
 
 # How a kind of run other than "work" is executed: given the run and LiveRun's arguments.
 LiveRunMaker = Callable[[Run, tuple[Any, ...], dict[str, Any]], Awaitable[LiveRun]]
@@ -116,7 +118,7 @@ class Runs:
         return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach)
 
     async def create(self, project_id: str, profile: Agent, task: str, base: str,
-                     worktrees: list[tuple[Worktree, str | None]], *, kind: str = "work",
+                     worktrees: Sequence[tuple[Worktree, str | None]], *, kind: str = "work",
                      parent: Run | None = None, detach: bool = False) -> Run:
         """Record a new run, make its branch and a worktree in each repo (each from its base
         commit, or from the ref given beside it), and start it here unless `detach`. A run whose
@@ -184,10 +186,8 @@ class Runs:
 
     def drop_folder(self, run: Run) -> None:
         """The folder that held the run's worktrees, once they are all gone."""
-        try:
+        with suppress(OSError):  # it still holds a worktree, or is gone already
             self.paths.run_dir(run.id).rmdir()
-        except OSError:  # it still holds a worktree, or is gone already
-            pass
 
     # -- executing here --------------------------------------------------------------------
 
@@ -219,16 +219,17 @@ class Runs:
     def execute(self, live: LiveRun) -> asyncio.Task:
         """Execute the run in this process once the queue has room for it."""
         self.live[live.run.id] = live
-        task = asyncio.create_task(self._start_when_free(live), name=f"run-{live.run.short_id}")
-        self._tasks.add(task)
-
-        def ended(_: asyncio.Task) -> None:
-            self._tasks.discard(task)
-            self.live.pop(live.run.id, None)
-
-        task.add_done_callback(ended)
+        task = self._in_background(self._start_when_free(live), f"run-{live.run.short_id}")
+        task.add_done_callback(lambda _: self.live.pop(live.run.id, None))
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch(), name="corral-run-watcher")
+        return task
+
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
+        """A task of this process's, kept until it ends."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return task
 
     async def _start_when_free(self, live: LiveRun) -> None:
@@ -262,10 +263,11 @@ class Runs:
             try:
                 for run_id, asked in (await self.store.stop_requests(list(live))).items():
                     if live[run_id].stop_as is None:
-                        asyncio.create_task(live[run_id].stop(*STOP_REQUESTS[asked]))
-                waiting = [run_id for run_id, l in live.items() if l.outstanding]
+                        self._in_background(live[run_id].stop(*STOP_REQUESTS[asked]), f"stop-{run_id[:8]}")
+                waiting = [run_id for run_id, each in live.items() if each.outstanding]
                 for approval in await self.store.approvals(waiting):
-                    if approval.status != ApprovalStatus.PENDING and approval.request_id in live[approval.run_id].outstanding:
+                    answered = approval.status != ApprovalStatus.PENDING
+                    if answered and approval.request_id in live[approval.run_id].outstanding:
                         await live[approval.run_id].answer(approval)
             except CorralError as error:
                 log.warning("watching runs: %s", error)
@@ -428,6 +430,6 @@ class Runs:
                 except git.GitError as error:
                     log.warning("checkpoint of run %s: %s", run.short_id, error)
         await self.store.expire_approvals(run.id)
-        await self.store.append(run.id, [(END_EVENTS[status], {"reason": reason})])
+        await self.store.append(run.id, [(END_EVENTS[RunStatus(status)], {"reason": reason})])
         self.notifier.ended(run, status, reason)
         return True

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from . import git
 from .config import Paths
-from .errors import Conflict, CorralError
+from .errors import CorralError
 from .models import PRIORITIES, Project, Run, RunStatus, Task, TaskStatus
 from .projects import Projects
 from .queue import Queue
@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_TASK_RUNS = 3  # task runs at once when no limit is set
 PAUSED = "queue_paused"
 SCHEDULE_EVERY = 3.0
-RUN_ENDED_AS = {RunStatus.COMPLETED: TaskStatus.REVIEW, RunStatus.FAILED: TaskStatus.FAILED,
-                RunStatus.CANCELLED: TaskStatus.CANCELLED, RunStatus.INTERRUPTED: TaskStatus.FAILED}
+RUN_ENDED_AS: dict[str, TaskStatus] = {
+    RunStatus.COMPLETED: TaskStatus.REVIEW, RunStatus.FAILED: TaskStatus.FAILED,
+    RunStatus.CANCELLED: TaskStatus.CANCELLED, RunStatus.INTERRUPTED: TaskStatus.FAILED}
 
 
 def task_prompt(task: Task, done: list[Task]) -> str:
@@ -117,7 +118,7 @@ class Scheduler:
             tasks = await self.store.board.list_tasks()
         by_id = {t.id: t for t in tasks}
         projects = {p.id: p for p in await self.projects.projects()}
-        _, active, room, per_project = await self._room(list(runs.values()), projects)
+        _, _, room, per_project = await self._room(list(runs.values()), projects)
         ready = [t for t in tasks if t.status == TaskStatus.QUEUED
                  and all(self._satisfied(by_id.get(d), projects[t.project_id]) for d in t.depends_on)]
         ready.sort(key=_board_order)
@@ -203,8 +204,8 @@ class Scheduler:
 
     def _base(self, deps: list[Task]) -> str:
         """Where a task's run starts: HEAD, or the one dependency's branch not merged yet."""
-        unmerged = [d for d in deps if d.status == TaskStatus.REVIEW and d.run_id]
-        return f"corral/run-{unmerged[0].run_id[:8]}" if len(unmerged) == 1 else "HEAD"
+        unmerged = [d.run_id for d in deps if d.status == TaskStatus.REVIEW and d.run_id]
+        return f"corral/run-{unmerged[0][:8]}" if len(unmerged) == 1 else "HEAD"
 
     async def _follow_run(self, task: Task, run: Run | None) -> bool:
         """Move a task on as its run did: ended runs, and review work that was merged. True if it moved."""

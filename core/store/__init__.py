@@ -47,6 +47,13 @@ def _agent(row: sqlite3.Row) -> Agent:
     return Agent(**data)
 
 
+def _project(row: sqlite3.Row) -> Project:
+    data = dict(row)
+    for flag in PROJECT_FLAGS:
+        data[flag] = bool(data[flag])
+    return Project(**data)
+
+
 def _run(row: sqlite3.Row) -> Run:
     data = dict(row)
     data["notify"] = bool(data["notify"])
@@ -120,7 +127,7 @@ class Store:
         await self.db.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
 
     async def list_projects(self) -> list[Project]:
-        projects = [Project(**{**dict(r), **{f: bool(r[f]) for f in PROJECT_FLAGS}}) for r in await self.db.fetch(
+        projects = [_project(r) for r in await self.db.fetch(
             f"SELECT id, name, created_at, {', '.join(ProjectSetting)} FROM projects ORDER BY created_at")]
         repos = await self.db.fetch(
             "SELECT id, project_id, name, path, created_at FROM repos ORDER BY created_at")
@@ -341,7 +348,8 @@ class Store:
         changed = await self.db.execute(
             "UPDATE approvals SET status = ?, message = ?, always = ?, answered_at = ? "
             "WHERE id = ? AND status = 'pending'",
-            (ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED, message, int(always and allow), at or now(), approval_id))
+            (ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED, message, int(always and allow), at or now(),
+             approval_id))
         return bool(changed)
 
     async def expire_approvals(self, run_id: str, request_id: str | None = None) -> None:

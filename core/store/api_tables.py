@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
 from ..models import ApiToken, Webhook, WebhookDelivery
 from .database import Database

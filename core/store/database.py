@@ -29,14 +29,19 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, payload, created_at) VAL
 
 
 class _Write:
-    """One queued statement, or one run's new events, and the future its caller waits on."""
+    """One queued statement, or one run's new events (then `sql` is empty), and the future its caller waits on."""
 
-    __slots__ = ("sql", "params", "events", "future", "returning")
+    __slots__ = ("events", "future", "params", "returning", "sql")
 
-    def __init__(self, sql: str | None, params: Iterable[Any], events: list[Event] | None, future,
+    def __init__(self, sql: str, params: tuple[Any, ...], events: list[Event] | None, future: asyncio.Future,
                  returning: bool = False):
         self.sql, self.params, self.events, self.future = sql, params, events, future
         self.returning = returning  # the caller wants the rows of its RETURNING clause, not a count
+
+
+async def _user_version(cursor: aiosqlite.Cursor) -> int:
+    row = await cursor.fetchone()
+    return row[0] if row else 0
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -127,14 +132,14 @@ class Database:
         conn = self._writer
         assert conn is not None
         async with conn.execute("PRAGMA user_version") as cursor:
-            (version,) = await cursor.fetchone()
+            version = await _user_version(cursor)
         if version >= len(MIGRATIONS):
             return
         await conn.execute("BEGIN IMMEDIATE")
         try:
             # Another process may have migrated while we waited for the lock.
             async with conn.execute("PRAGMA user_version") as cursor:
-                (version,) = await cursor.fetchone()
+                version = await _user_version(cursor)
             for number in range(version, len(MIGRATIONS)):
                 for statement in MIGRATIONS[number]:
                     await conn.execute(statement)
@@ -179,7 +184,7 @@ class Database:
         if not events:
             future.set_result(events)
             return future
-        self._queue.put_nowait(_Write(None, (), events, future))
+        self._queue.put_nowait(_Write("", (), events, future))
         return future
 
     async def flush(self) -> None:
@@ -225,7 +230,7 @@ class Database:
             except Exception as error:
                 return await self._commit_apart(batch, error)
         committed: list[Event] = []
-        for write, result in zip(batch, results):
+        for write, result in zip(batch, results, strict=True):
             if write.events is not None:
                 committed.extend(write.events)
             if not write.future.done():
