@@ -189,7 +189,8 @@ def event_line(event: Event) -> str:
     return f"{event.seq:>5} {event.created_at[11:19]} {event.type:<22} {describe(event)}"
 
 
-_QUIET = {EventType.AGENT_TOKEN, EventType.AGENT_THINKING, EventType.AGENT_OUTPUT, EventType.AGENT_SYSTEM, EventType.RUN_CHECKPOINT}
+_QUIET = {EventType.AGENT_TOKEN, EventType.AGENT_THINKING, EventType.AGENT_OUTPUT, EventType.AGENT_SYSTEM,
+          EventType.RUN_CHECKPOINT}
 
 
 def progress(run: Run, event: Event) -> str | None:

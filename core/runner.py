@@ -67,6 +67,7 @@ class LiveRun:
         self._turn_line: str | None = None
         self._turn_tools: set[str] = set()  # the current turn's tool calls still without a result
         self._heard = 0.0  # loop time of the agent's last output, or of the user's last answer
+        self._stopping: set[asyncio.Task] = set()
 
     # -- events ----------------------------------------------------------------------------
 
@@ -130,8 +131,10 @@ class LiveRun:
             self._heard = loop.time()
             items: list[tuple[str, dict[str, Any]]] = []
             if self.process.bytes_read > cap and self.stop_as is None:
-                asyncio.create_task(self.stop(RunStatus.FAILED, f"the agent printed more than the limit of "
-                                                                f"{cap / 1024 / 1024:g} MB of output"))
+                stopping = asyncio.create_task(self.stop(RunStatus.FAILED, f"the agent printed more than the limit "
+                                                                           f"of {cap / 1024 / 1024:g} MB of output"))
+                self._stopping.add(stopping)  # held, or the loop may drop it half way
+                stopping.add_done_callback(self._stopping.discard)
             for line in lines:
                 if isinstance(line, CutLine):
                     items.append((EventType.AGENT_OUTPUT_CUT, {
@@ -291,7 +294,7 @@ class LiveRun:
         try:
             with open(self.stderr_path, "rb") as f:
                 f.seek(max(0, os.path.getsize(self.stderr_path) - 2000))
-                lines = [l for l in f.read().decode("utf-8", "replace").splitlines() if l.strip()]
+                lines = [line for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
             return lines[-1].strip()[:300] if lines else ""
         except OSError:
             return ""

@@ -402,7 +402,8 @@ class HealthOut(BaseModel):
 # -- webhooks and notifications -----------------------------------------------------------------
 
 class WebhookIn(Body):
-    model_config = example(url="https://ci.example/hooks/corral", events=[EventType.RUN_COMPLETED.value, EventType.RUN_FAILED.value])
+    model_config = example(url="https://ci.example/hooks/corral",
+                           events=[EventType.RUN_COMPLETED.value, EventType.RUN_FAILED.value])
 
     url: HttpUrl
     events: list[WebhookEvent] = Field(default_factory=lambda: list(ALL_WEBHOOK_EVENTS), min_length=1)

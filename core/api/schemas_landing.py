@@ -150,7 +150,8 @@ class BranchOut(BaseModel):
         b = found.branch
         return cls(project_id=found.project_id, repo_id=found.repo_id, repo=found.repo_name, name=b.name,
                    tip=b.tip, subject=b.subject, committed_at=b.committed_at, ahead=b.ahead, behind=b.behind,
-                   merged=b.merged, changed=b.changed, pushed=b.pushed, worktree=b.worktree, base=b.base, run_id=found.run_id)
+                   merged=b.merged, changed=b.changed, pushed=b.pushed, worktree=b.worktree, base=b.base,
+                   run_id=found.run_id)
 
 
 class PullRequestStatusOut(BaseModel):

@@ -77,7 +77,7 @@ async def merge(engine: Engine, run_key: str, how: str, into: str | None, messag
     changes nothing and exits non-zero, naming the files."""
     landed = await engine.merge(run_key, how, into, message)
     if as_json:
-        return print_json([{**l.__dict__, "repo": str(l.repo)} for l in landed])
+        return print_json([{**landing.__dict__, "repo": str(landing.repo)} for landing in landed])
     for landing in landed:
         click.echo(f"{landing.how}: {landing.target} is now {landing.commit[:8]} ({landing.repo.name})")
 

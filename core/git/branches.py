@@ -114,7 +114,7 @@ def rename_branch(repo: str | Path, old: str, new: str) -> None:
     with Repo(main_path(repo)) as r:
         check_branch_name(new)
         sha, old_ref, new_ref = _tip(r, old), HEADS + old.encode(), HEADS + new.encode()
-        if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs.keys()):
+        if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs):
             raise BranchExists(f"a branch named '{new}' already exists")
         message = f"Branch: renamed {old_ref.decode()} to {new_ref.decode()}".encode()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -46,10 +47,8 @@ def _untracked(r: Repo, index: dict[bytes, Stamp | None]) -> Iterator[bytes]:
     config = r.get_config_stack()
     filters = []
     for p in (os.path.join(r.commondir(), "info", "exclude"), default_user_ignore_filter_path(config)):
-        try:
+        with contextlib.suppress(OSError):
             filters.append(IgnoreFilter.from_path(os.path.expanduser(p)))
-        except OSError:
-            pass
     ignores = IgnoreFilterManager(r.path, filters, config.get_boolean(b"core", b"ignorecase", False))
     root, stack = os.fsencode(r.path), [b""]
     while stack:

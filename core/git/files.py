@@ -69,9 +69,9 @@ def reject_files(worktree: str | Path, base: str, paths: list[str] | None = None
         base_tree = commit_of(r, base).tree
         deltas, _ = _deltas(r, base, None if wanted is None else [os.fsdecode(w) for w in wanted])
         for w in wanted or []:
-            if not any(_under(x, w) for d in deltas for x in (d.old_path, d.new_path) if x):
-                if not _in_tree(r, base_tree, w) and not os.path.lexists(root / os.fsdecode(w)):
-                    raise GitError(f"no file {os.fsdecode(w)} in {root}")
+            if (not any(_under(x, w) for d in deltas for x in (d.old_path, d.new_path) if x)
+                    and not _in_tree(r, base_tree, w) and not os.path.lexists(root / os.fsdecode(w))):
+                raise GitError(f"no file {os.fsdecode(w)} in {root}")
         restore: dict[bytes, Entry | None] = {}
         for d in deltas:
             if d.new_path is not None and d.new_path != d.old_path:

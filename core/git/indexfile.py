@@ -283,7 +283,8 @@ class _DulwichIndex:
     def set(self, path: bytes, mode: int, sha: bytes, st: os.stat_result | None) -> None:
         from dulwich.index import IndexEntry, index_entry_from_stat
 
-        old = self.index[path] if path in self.index else None
+        # dulwich's Index is no Mapping: it has no get()
+        old = self.index[path] if path in self.index else None  # noqa: SIM401
         keep = (old.flags, old.extended_flags) if isinstance(old, IndexEntry) and old.skip_worktree else (0, 0)
         if st is None:
             self.index[path] = IndexEntry(ctime=(0, 0), mtime=(0, 0), dev=0, ino=0, mode=mode, uid=0, gid=0,
