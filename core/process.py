@@ -101,6 +101,8 @@ class AgentProcess:
             self._stderr.close()
             raise
         self.pid = self._proc.pid
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # both are pipes
+        self._stdin = self._proc.stdin
         # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
         self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE,
                                use_poll=True)  # select() fails on a descriptor past 1023
@@ -133,15 +135,15 @@ class AgentProcess:
     def send(self, data: bytes) -> bool:
         """Write to the agent's stdin; False when it has gone."""
         try:
-            self._proc.stdin.write(data)
-            self._proc.stdin.flush()
+            self._stdin.write(data)
+            self._stdin.flush()
             return True
         except (BrokenPipeError, ValueError, OSError):
             return False
 
     def close_stdin(self) -> None:
         with contextlib.suppress(OSError):
-            self._proc.stdin.close()
+            self._stdin.close()
 
     @property
     def returncode(self) -> int | None:
@@ -176,7 +178,12 @@ class AgentProcess:
 
 async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
     ready = loop.create_future()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, readable)
     try:
         await ready
     finally:

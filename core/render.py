@@ -8,8 +8,9 @@ from typing import Any
 from .models import Approval, Event, EventType, Run, RunStatus, Worktree
 
 # how a message ends that says a run ended, by its status: "run 1a2b3c4d was cancelled"
-ENDED = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "was cancelled",
-         RunStatus.INTERRUPTED: "was interrupted", RunStatus.PAUSED: "was paused"}
+ENDED: dict[str, str] = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed",
+                         RunStatus.CANCELLED: "was cancelled", RunStatus.INTERRUPTED: "was interrupted",
+                         RunStatus.PAUSED: "was paused"}
 
 
 def _when(stamp: str | None) -> datetime | None:

@@ -70,7 +70,7 @@ class LandingOut(BaseModel):
     @classmethod
     def of(cls, worktree: Worktree, landing: Landing) -> LandingOut:
         return cls(repo=worktree.repo_name, repo_path=str(landing.repo), target=landing.target,
-                   how=landing.how, commit=landing.commit, previous=landing.previous)  # type: ignore[arg-type]
+                   how=landing.how, commit=landing.commit, previous=landing.previous)
 
 
 class MergedOut(BaseModel):
@@ -195,7 +195,7 @@ class CleanupOut(BaseModel):
     @classmethod
     def of(cls, cleanup: Cleanup) -> CleanupOut:
         return cls(run_id=cleanup.run_id, path=cleanup.path, bytes=cleanup.bytes,
-                   why=cleanup.why)  # type: ignore[arg-type]
+                   why=cleanup.why)
 
 
 class CleanOut(BaseModel):

@@ -106,7 +106,7 @@ async def branches(engine: Engine, project_key: str | None, as_json: bool) -> No
     for item in found:
         b = item.branch
         state = "merged" if b.merged else "unmerged" if b.changed else "no changes"
-        flags = ", ".join(filter(None, [state, b.pushed and "pushed"]))
+        flags = ", ".join(filter(None, [state, "pushed" if b.pushed else None]))
         click.echo(f"{b.name:<22} {item.repo_name:<12} +{b.ahead} -{b.behind} vs {b.base or '?':<10} {flags:<16} "
                    f"{b.subject[:40]}")
 
