@@ -7,10 +7,11 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any
+from typing import Any, ClassVar
 
 from . import git
 from .agents import AgentAdapter, AgentMissing
+from .clock import SYSTEM_CLOCK, Clock
 from .landing import CHECKPOINT
 from .models import END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
 from .notify import Notifier
@@ -43,9 +44,11 @@ def _log_write_failure(future: asyncio.Future) -> None:
 
 
 class LiveRun:
+    default_clock: ClassVar[Clock] = SYSTEM_CLOCK  # the clock of a run given none
+
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
                  setup: str | None = None, message: str | None = None, resume: str | None = None,
-                 fork: bool = False, notifier: Notifier | None = None):
+                 fork: bool = False, notifier: Notifier | None = None, clock: Clock | None = None):
         self.run = run
         self.agent = agent
         self.adapter = adapter
@@ -56,6 +59,7 @@ class LiveRun:
         self.resume = resume  # the agent session to go on in (a continuation's, or a fork's parent's)
         self.fork = fork  # branch a new session off `resume` instead of going on in it
         self.notifier = notifier
+        self.clock = clock if clock is not None else self.default_clock  # what the time limits read
         self.launch_options: dict[str, Any] = {}  # more for the adapter's launch (a planning session's tools)
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
@@ -66,7 +70,7 @@ class LiveRun:
         self._turn_message: str | None = None
         self._turn_line: str | None = None
         self._turn_tools: set[str] = set()  # the current turn's tool calls still without a result
-        self._heard = 0.0  # loop time of the agent's last output, or of the user's last answer
+        self._heard = 0.0  # clock time of the agent's last output, or of the user's last answer
         self._stopping: set[asyncio.Task] = set()
 
     # -- events ----------------------------------------------------------------------------
@@ -124,11 +128,10 @@ class LiveRun:
         self.process.send(launch.stdin)
 
         parser = self.adapter.parser()
-        loop = asyncio.get_running_loop()
-        self._heard = loop.time()
+        self._heard = self.clock.time()
         watchdogs = [self._watchdog(), asyncio.create_task(self._hang_watch())]
         async for lines in self.process.lines():
-            self._heard = loop.time()
+            self._heard = self.clock.time()
             items: list[tuple[str, dict[str, Any]]] = []
             if self.process.bytes_read > cap and self.stop_as is None:
                 stopping = asyncio.create_task(self.stop(RunStatus.FAILED, f"the agent printed more than the limit "
@@ -231,12 +234,12 @@ class LiveRun:
     async def _hang_watch(self) -> None:
         """Ends the run when the agent prints nothing for its idle limit while not waiting on the user."""
         limit = self.agent.idle_timeout_seconds or DEFAULT_IDLE_TIMEOUT
-        loop = asyncio.get_running_loop()
+        clock = self.clock
         while True:
-            await asyncio.sleep(max(0.05, self._heard + limit - loop.time()))
+            await clock.sleep(max(0.05, self._heard + limit - clock.time()))
             if self.outstanding:
-                self._heard = loop.time()  # waiting on the user is not hanging
-            elif loop.time() - self._heard >= limit:
+                self._heard = clock.time()  # waiting on the user is not hanging
+            elif clock.time() - self._heard >= limit:
                 return await self.stop(RunStatus.FAILED, f"the agent printed nothing for {limit}s: "
                                                          f"it seems to hang")
 
@@ -247,7 +250,7 @@ class LiveRun:
             return None
 
         async def watch() -> None:
-            await asyncio.sleep(limit)
+            await self.clock.sleep(limit)
             await self.stop(RunStatus.FAILED, f"the run took longer than its limit of {limit}s")
 
         return asyncio.create_task(watch())
@@ -336,7 +339,7 @@ class LiveRun:
         if self.outstanding.pop(approval.request_id, None) is None or self.process is None:
             return False
         allow = approval.status == ApprovalStatus.ALLOWED
-        self._heard = asyncio.get_running_loop().time()
+        self._heard = self.clock.time()
         self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always))
         self.emit(EventType.USER_APPROVAL, {"request_id": approval.request_id, "tool": approval.tool,
                                     "allow": allow, "always": approval.always, "message": approval.message})
