@@ -30,14 +30,16 @@ def main() -> None:
     for i in range(total - 2):
         kind = i % 4
         if kind == 0:
-            line = {"type": "assistant", "session_id": session, "message": {
-                "role": "assistant", "content": [{"type": "text", "text": f"Step {i}: reading the module and planning the change.{pad}"}]}}
+            line = {"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
+                {"type": "text", "text": f"Step {i}: reading the module and planning the change.{pad}"}]}}
         elif kind == 1:
             line = {"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
-                {"type": "tool_use", "id": f"toolu_{i}", "name": "Read", "input": {"file_path": f"/src/module_{i}.py"}}]}}
+                {"type": "tool_use", "id": f"toolu_{i}", "name": "Read",
+                 "input": {"file_path": f"/src/module_{i}.py"}}]}}
         elif kind == 2:
             line = {"type": "user", "session_id": session, "message": {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": f"toolu_{i - 1}", "content": "def handler(request):\n    return ok\n"}]}}
+                {"type": "tool_result", "tool_use_id": f"toolu_{i - 1}",
+                 "content": "def handler(request):\n    return ok\n"}]}}
         else:
             line = {"type": "stream_event", "session_id": session, "event": {
                 "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f" token{i}"}}}

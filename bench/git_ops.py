@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import git  # noqa: E402
+from core import git
 
 changes_module = importlib.import_module("core.git.changes")  # the module, not the function
 FILES, COMMITS, TOUCHED, TARGET_TOUCHED = 20_000, 2_000, 200, 50

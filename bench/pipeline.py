@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import Paths  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.store.migrations import MIGRATIONS  # noqa: E402
+from core.config import Paths
+from core.engine import Engine
+from core.store.migrations import MIGRATIONS
 
 FLOOR = 25_000
 AGENT = Path(__file__).resolve().parent / "flood_agent.py"

@@ -30,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.pipeline import make_repo  # noqa: E402
+from bench.pipeline import make_repo
 
 AGENT = Path(__file__).resolve().parent / "flood_agent.py"
 AIM_P99_MS = 50.0

@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import Paths  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.models import Event, Run, RunStatus  # noqa: E402
-from core.store import Store  # noqa: E402
-from tui.app import make_app  # noqa: E402
-from tui.widgets.runs_pane import RunsPane  # noqa: E402
+from core.config import Paths
+from core.engine import Engine
+from core.models import Event, Run, RunStatus
+from core.store import Store
+from tui.app import make_app
+from tui.widgets.runs_pane import RunsPane
 
 PROJECT_ID = "00000000-0000-4000-8000-0000000000aa"
 AGENT_ID = "00000000-0000-4000-8000-000000000001"
-WORDS = "the agent reads files edits code and runs tests while the user watches".split()
+WORDS = ["the", "agent", "reads", "files", "edits", "code", "and", "runs", "tests", "while", "the", "user", "watches"]
 
 
 def rss_mb() -> float:
@@ -67,7 +67,7 @@ def run_events(run_id: str, count: int, rng: random.Random) -> list[tuple[str, d
                                                 "output": "\n".join(rng.choices(WORDS, k=40)), "is_error": False}))
         else:
             items.append(("agent.message", {"text": " ".join(rng.choices(WORDS, k=30))}))
-    return items[: count - 1] + [("run.completed", {})]
+    return [*items[: count - 1], ("run.completed", {})]
 
 
 async def fill(paths: Paths, runs: int, events: int, streams: int) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 def now() -> str:
@@ -24,10 +24,13 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
     PAUSED = "paused"
 
+    ACTIVE: ClassVar[frozenset[RunStatus]]
+    ENDED: ClassVar[frozenset[RunStatus]]
+
 
 # enum bodies cannot hold sets of their own members, so the groupings are attached after the class
-RunStatus.ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.NEEDS_ATTENTION})  # type: ignore[attr-defined]
-RunStatus.ENDED = frozenset(set(RunStatus) - RunStatus.ACTIVE)  # type: ignore[attr-defined]
+RunStatus.ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.NEEDS_ATTENTION})
+RunStatus.ENDED = frozenset(set(RunStatus) - RunStatus.ACTIVE)
 
 
 class TaskStatus(StrEnum):
@@ -39,8 +42,10 @@ class TaskStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
+    ALL: ClassVar[tuple[TaskStatus, ...]]
 
-TaskStatus.ALL = tuple(TaskStatus)  # type: ignore[attr-defined]
+
+TaskStatus.ALL = tuple(TaskStatus)
 
 
 class ApprovalStatus(StrEnum):
@@ -108,7 +113,7 @@ class EventType(StrEnum):
 
 
 # the event that closes a run, by the status it ends in
-END_EVENTS: dict[RunStatus, EventType] = {
+END_EVENTS: dict[str, EventType] = {
     RunStatus.COMPLETED: EventType.RUN_COMPLETED,
     RunStatus.FAILED: EventType.RUN_FAILED,
     RunStatus.CANCELLED: EventType.RUN_CANCELLED,

@@ -15,7 +15,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 5.0
-ENDINGS = {s: ENDED[s] for s in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.INTERRUPTED)}
+ENDINGS: dict[str, str] = {s: ENDED[s] for s in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.INTERRUPTED)}
 
 
 async def desktop(title: str, body: str, urgency: str = "normal") -> bool:

@@ -9,6 +9,7 @@ however long it is, and one longer than the limit is cut rather than held whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
@@ -79,10 +80,9 @@ class LineSplitter:
 def _child_setup() -> None:
     """In the child: its own process group (so a stop reaches its children), and death with corral."""
     os.setsid()
-    try:
+    # Not on Linux, no such call: crash recovery ends orphans on the next start instead.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: crash recovery ends orphans on the next start instead
 
 
 class AgentProcess:
@@ -91,7 +91,8 @@ class AgentProcess:
         self.argv = argv
         self.line_limit = line_limit
         self.bytes_read = 0
-        self._stderr = open(stderr_path, "ab")
+        # Open for the life of the process, not of a block: wait() closes it when the process ends.
+        self._stderr = open(stderr_path, "ab")  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
                 argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -100,6 +101,8 @@ class AgentProcess:
             self._stderr.close()
             raise
         self.pid = self._proc.pid
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # both are pipes
+        self._stdin = self._proc.stdin
         # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
         self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE,
                                use_poll=True)  # select() fails on a descriptor past 1023
@@ -132,17 +135,15 @@ class AgentProcess:
     def send(self, data: bytes) -> bool:
         """Write to the agent's stdin; False when it has gone."""
         try:
-            self._proc.stdin.write(data)
-            self._proc.stdin.flush()
+            self._stdin.write(data)
+            self._stdin.flush()
             return True
         except (BrokenPipeError, ValueError, OSError):
             return False
 
     def close_stdin(self) -> None:
-        try:
-            self._proc.stdin.close()
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            self._stdin.close()
 
     @property
     def returncode(self) -> int | None:
@@ -156,10 +157,8 @@ class AgentProcess:
         return code
 
     def signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     async def stop(self, grace: float = 3.0) -> int:
         """Interrupt, then terminate, then kill the whole process group, waiting `grace` between."""
@@ -179,7 +178,12 @@ class AgentProcess:
 
 async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
     ready = loop.create_future()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, readable)
     try:
         await ready
     finally:
@@ -225,7 +229,5 @@ def still_running(pid: int | None, started: int | None) -> bool:
 
 
 def kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -8,8 +8,9 @@ from typing import Any
 from .models import Approval, Event, EventType, Run, RunStatus, Worktree
 
 # how a message ends that says a run ended, by its status: "run 1a2b3c4d was cancelled"
-ENDED = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "was cancelled",
-         RunStatus.INTERRUPTED: "was interrupted", RunStatus.PAUSED: "was paused"}
+ENDED: dict[str, str] = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed",
+                         RunStatus.CANCELLED: "was cancelled", RunStatus.INTERRUPTED: "was interrupted",
+                         RunStatus.PAUSED: "was paused"}
 
 
 def _when(stamp: str | None) -> datetime | None:
@@ -189,7 +190,8 @@ def event_line(event: Event) -> str:
     return f"{event.seq:>5} {event.created_at[11:19]} {event.type:<22} {describe(event)}"
 
 
-_QUIET = {EventType.AGENT_TOKEN, EventType.AGENT_THINKING, EventType.AGENT_OUTPUT, EventType.AGENT_SYSTEM, EventType.RUN_CHECKPOINT}
+_QUIET = {EventType.AGENT_TOKEN, EventType.AGENT_THINKING, EventType.AGENT_OUTPUT, EventType.AGENT_SYSTEM,
+          EventType.RUN_CHECKPOINT}
 
 
 def progress(run: Run, event: Event) -> str | None:

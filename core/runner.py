@@ -7,10 +7,11 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any
+from typing import Any, ClassVar
 
 from . import git
 from .agents import AgentAdapter, AgentMissing
+from .clock import SYSTEM_CLOCK, Clock
 from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
@@ -42,9 +43,11 @@ def _log_write_failure(future: asyncio.Future) -> None:
 
 
 class LiveRun:
+    default_clock: ClassVar[Clock] = SYSTEM_CLOCK  # the clock of a run given none
+
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
                  setup: str | None = None, message: str | None = None, resume: str | None = None,
-                 fork: bool = False, notifier: Notifier | None = None):
+                 fork: bool = False, notifier: Notifier | None = None, clock: Clock | None = None):
         self.run = run
         self.agent = agent
         self.adapter = adapter
@@ -55,6 +58,7 @@ class LiveRun:
         self.resume = resume  # the agent session to go on in (a continuation's, or a fork's parent's)
         self.fork = fork  # branch a new session off `resume` instead of going on in it
         self.notifier = notifier
+        self.clock = clock if clock is not None else self.default_clock  # what the time limits read
         self.launch_options: dict[str, Any] = {}  # more for the adapter's launch (a planning session's tools)
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
@@ -65,7 +69,8 @@ class LiveRun:
         self._turn_message: str | None = None
         self._turn_line: str | None = None
         self._turn_tools: set[str] = set()  # the current turn's tool calls still without a result
-        self._heard = 0.0  # loop time of the agent's last output, or of the user's last answer
+        self._heard = 0.0  # clock time of the agent's last output, or of the user's last answer
+        self._stopping: set[asyncio.Task] = set()
 
     # -- events ----------------------------------------------------------------------------
 
@@ -122,15 +127,16 @@ class LiveRun:
         self.process.send(launch.stdin)
 
         parser = self.adapter.parser()
-        loop = asyncio.get_running_loop()
-        self._heard = loop.time()
+        self._heard = self.clock.time()
         watchdogs = [self._watchdog(), asyncio.create_task(self._hang_watch())]
         async for lines in self.process.lines():
-            self._heard = loop.time()
+            self._heard = self.clock.time()
             items: list[tuple[str, dict[str, Any]]] = []
             if self.process.bytes_read > cap and self.stop_as is None:
-                asyncio.create_task(self.stop(RunStatus.FAILED, f"the agent printed more than the limit of "
-                                                                f"{cap / 1024 / 1024:g} MB of output"))
+                stopping = asyncio.create_task(self.stop(RunStatus.FAILED, f"the agent printed more than the limit "
+                                                                           f"of {cap / 1024 / 1024:g} MB of output"))
+                self._stopping.add(stopping)  # held, or the loop may drop it half way
+                stopping.add_done_callback(self._stopping.discard)
             for line in lines:
                 if isinstance(line, CutLine):
                     items.append((EventType.AGENT_OUTPUT_CUT, {
@@ -227,12 +233,12 @@ class LiveRun:
     async def _hang_watch(self) -> None:
         """Ends the run when the agent prints nothing for its idle limit while not waiting on the user."""
         limit = self.agent.idle_timeout_seconds or DEFAULT_IDLE_TIMEOUT
-        loop = asyncio.get_running_loop()
+        clock = self.clock
         while True:
-            await asyncio.sleep(max(0.05, self._heard + limit - loop.time()))
+            await clock.sleep(max(0.05, self._heard + limit - clock.time()))
             if self.outstanding:
-                self._heard = loop.time()  # waiting on the user is not hanging
-            elif loop.time() - self._heard >= limit:
+                self._heard = clock.time()  # waiting on the user is not hanging
+            elif clock.time() - self._heard >= limit:
                 return await self.stop(RunStatus.FAILED, f"the agent printed nothing for {limit}s: "
                                                          f"it seems to hang")
 
@@ -243,7 +249,7 @@ class LiveRun:
             return None
 
         async def watch() -> None:
-            await asyncio.sleep(limit)
+            await self.clock.sleep(limit)
             await self.stop(RunStatus.FAILED, f"the run took longer than its limit of {limit}s")
 
         return asyncio.create_task(watch())
@@ -290,7 +296,7 @@ class LiveRun:
         try:
             with open(self.stderr_path, "rb") as f:
                 f.seek(max(0, os.path.getsize(self.stderr_path) - 2000))
-                lines = [l for l in f.read().decode("utf-8", "replace").splitlines() if l.strip()]
+                lines = [line for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
             return lines[-1].strip()[:300] if lines else ""
         except OSError:
             return ""
@@ -332,7 +338,7 @@ class LiveRun:
         if self.outstanding.pop(approval.request_id, None) is None or self.process is None:
             return False
         allow = approval.status == ApprovalStatus.ALLOWED
-        self._heard = asyncio.get_running_loop().time()
+        self._heard = self.clock.time()
         self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always))
         self.emit(EventType.USER_APPROVAL, {"request_id": approval.request_id, "tool": approval.tool,
                                     "allow": allow, "always": approval.always, "message": approval.message})

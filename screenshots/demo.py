@@ -157,7 +157,8 @@ async def build(paths: Paths) -> None:
                                                   str(path), base, "main"))
     bash = {"command": "python -m pytest -q tests/test_health.py", "description": "Run the health check tests"}
     await _events(store, ATTENTION, [
-        ("run.created", {"task": runs[0][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{ATTENTION[:8]}"}),
+        ("run.created", {"task": runs[0][2], "agent": "claude", "base": "HEAD",
+                         "branch": f"corral/run-{ATTENTION[:8]}"}),
         ("run.started", {"pid": 4242, "command": "claude", "cwd": str(worktree)}),
         ("session.init", {"session_id": "5c1d0a9e", "model": "claude-sonnet-4-6", "version": "2.1.331"}),
         ("agent.message", {"text": "I'll look at how the app registers its routes, then add a /health route "
@@ -181,9 +182,11 @@ async def build(paths: Paths) -> None:
     ], 27)
     await store.add_approval(Approval(0, ATTENTION, "r1", "Bash", bash, "pending", None, at(27, 30)))
     await _events(store, STREAMING, [
-        ("run.created", {"task": runs[1][2], "agent": "writer", "base": "HEAD", "branch": f"corral/run-{STREAMING[:8]}"}),
+        ("run.created", {"task": runs[1][2], "agent": "writer", "base": "HEAD",
+                         "branch": f"corral/run-{STREAMING[:8]}"}),
         ("run.started", {"pid": 4243, "command": "claude", "cwd": "~/src/shop"}),
-        ("agent.tool_call", {"id": "w1", "name": "Bash", "input": {"command": "git log --merges --oneline v0.3..HEAD"}}),
+        ("agent.tool_call", {"id": "w1", "name": "Bash",
+                             "input": {"command": "git log --merges --oneline v0.3..HEAD"}}),
         ("agent.tool_result", {"id": "w1", "name": "Bash", "output": "4f2a1c9 Merge #212: faster checkout\n"
                                "7b3e0d1 Merge #209: saved carts\n1a9c8e2 Merge #205: fix tax rounding",
                                "is_error": False}),
@@ -210,7 +213,8 @@ async def build(paths: Paths) -> None:
         ("run.failed", {"reason": "API error 429: rate limited, try again later"}),
     ], 8)
     await _events(store, CANCELLED, [
-        ("run.created", {"task": runs[4][2], "agent": "writer", "base": "HEAD", "branch": f"corral/run-{CANCELLED[:8]}"}),
+        ("run.created", {"task": runs[4][2], "agent": "writer", "base": "HEAD",
+                         "branch": f"corral/run-{CANCELLED[:8]}"}),
         ("run.cancelled", {"reason": "cancelled by the user"}),
     ], 2)
     await _board(store)
@@ -230,10 +234,11 @@ async def _board(store: Store) -> None:
              ("DOC-SH-1004", "Document saved cards for support", "docs", "low", "backlog", [1], None)]
     ids = [f"7a6b5c4d-3e2f-4a1b-8c9d-00000000000{n}" for n in range(len(tasks))]
     for n, (key, title, kind, priority, status, deps, run_id) in enumerate(tasks):
-        await store.board.create_task(Task(ids[n], PROJECT_ID, key, title, kind, priority, status, n + 1, at(6), at(6 + n),
-                                     plan_id=plan_id, run_id=run_id, depends_on=[ids[d] for d in deps],
-                                     description="Keep the card token only; never the number." if n == 1 else "",
-                                     acceptance=["a second payment needs no card number"] if n == 1 else []))
+        await store.board.create_task(Task(
+            ids[n], PROJECT_ID, key, title, kind, priority, status, n + 1, at(6), at(6 + n),
+            plan_id=plan_id, run_id=run_id, depends_on=[ids[d] for d in deps],
+            description="Keep the card token only; never the number." if n == 1 else "",
+            acceptance=["a second payment needs no card number"] if n == 1 else []))
 
 
 class DemoApp(CorralApp):

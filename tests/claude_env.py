@@ -9,6 +9,7 @@ parallel.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -326,10 +327,8 @@ def run_claude(base_url: str, cwd: os.PathLike | str, home: os.PathLike | str,
     def close_stdin() -> None:
         with write_lock:
             if proc.stdin is not None and not proc.stdin.closed:
-                try:
+                with contextlib.suppress(BrokenPipeError):
                     proc.stdin.close()
-                except BrokenPipeError:
-                    pass
 
     def kill() -> None:
         timed_out.set()

@@ -13,14 +13,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from claude_env import claude_binary, claude_env, init_git_repo, prepare_home  # noqa: E402
-from helpers import Served, Terminal, add_project, client_of, corral_serve  # noqa: E402
-from model_server import ModelServer  # noqa: E402
+from claude_env import claude_binary, claude_env, init_git_repo, prepare_home
+from helpers import ManualClock, Served, Terminal, add_project, client_of, corral_serve
+from model_server import ModelServer
 
-from core.api.app import create_app  # noqa: E402
-from core.api.settings import ServerSettings  # noqa: E402
-from core.config import Paths  # noqa: E402
-from core.engine import Engine  # noqa: E402
+from core.api.app import create_app
+from core.api.settings import ServerSettings
+from core.config import Paths
+from core.engine import Engine
+from core.runner import LiveRun
 
 
 @pytest.fixture
@@ -56,6 +57,15 @@ def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatc
 async def engine(agent_env: dict[str, str]):
     async with Engine(Paths.from_env()) as engine:
         yield engine
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """The clock of the runs this process starts (their idle and wall-clock limits), moved
+    only by the test: `await clock.advance(seconds)`."""
+    manual = ManualClock()
+    monkeypatch.setattr(LiveRun, "default_clock", manual)
+    return manual
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from model_server import text, tool
 
+from core.clock import Clock
 from core.models import RunStatus
 from tui.app import CorralApp
 from tui.widgets.runs_pane import RunsPane
@@ -107,6 +108,43 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30, what: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+class ManualClock(Clock):
+    """A clock for the runs' time limits that moves only when the test advances it: a limit
+    is shown to fire, or not to, without waiting for it in real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        woken = asyncio.get_running_loop().create_future()
+        sleeper = (self.now + seconds, woken)
+        self._sleepers.append(sleeper)
+        try:
+            await woken
+        finally:
+            if sleeper in self._sleepers:
+                self._sleepers.remove(sleeper)
+
+    @property
+    def sleepers(self) -> int:
+        """How many wait on this clock now."""
+        return len(self._sleepers)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the time on by seconds, wake whoever's time has come and let them act on it."""
+        self.now += seconds
+        for until, woken in list(self._sleepers):
+            if until <= self.now and not woken.done():
+                self._sleepers.remove((until, woken))
+                woken.set_result(None)
+        for _ in range(20):  # the woken run their step: go back to sleep, or start to stop the run
+            await asyncio.sleep(0)
 
 
 # --- the dashboard -----------------------------------------------------------------------

@@ -44,6 +44,7 @@ killed.  The script file holds a JSON list of steps (or ``{"steps": [...]}``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import itertools
 import json
@@ -400,14 +401,13 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "corral-model-server/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # ModelServer._record does the logging
 
     def handle(self) -> None:
-        try:
+        # The client went away (interrupt, kill): nothing to do.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
             super().handle()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass  # the client went away (interrupt, kill): nothing to do
 
     # -- plumbing ----------------------------------------------------------
 

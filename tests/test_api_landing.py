@@ -274,8 +274,8 @@ async def test_a_run_over_two_repos_rejects_everything_with_a_dot_and_lands_in_b
 
     merged = await client.post(f"/api/runs/{run['id']}/merge", json={"how": "merge"})
     landings = merged.json()["landings"]
-    assert sorted((l["repo"], l["how"]) for l in landings) == [("api", "fast-forward"), ("app", "fast-forward")]
-    assert all(Path(l["repo_path"]).name == l["repo"] for l in landings)
+    assert sorted((la["repo"], la["how"]) for la in landings) == [("api", "fast-forward"), ("app", "fast-forward")]
+    assert all(Path(la["repo_path"]).name == la["repo"] for la in landings)
     assert (repo / "one.txt").exists() and (api / "three.txt").exists() and not (api / "two.txt").exists()
 
     later = await finished(client, engine, model, project, {"app/four.txt": "4\n", "api/five.txt": "5\n"})

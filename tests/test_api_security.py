@@ -72,7 +72,8 @@ async def test_a_read_only_token_follows_runs_but_cannot_start_or_change_anythin
 
         assert (await reader.get(f"/api/runs/{run['id']}")).status_code == 200
         assert len((await reader.get(f"/api/runs/{run['id']}/approvals")).json()) == 1
-        for method, path in [("POST", "/api/projects"), ("POST", "/api/runs"), ("DELETE", f"/api/projects/{project['id']}"),
+        for method, path in [("POST", "/api/projects"), ("POST", "/api/runs"),
+                             ("DELETE", f"/api/projects/{project['id']}"),
                              ("PATCH", "/api/agents/claude"), ("PUT", "/api/settings/notifications"),
                              ("POST", f"/api/runs/{run['id']}/approvals/allow"),
                              ("POST", f"/api/runs/{run['id']}/cancel")]:

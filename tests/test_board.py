@@ -47,7 +47,7 @@ async def test_a_dependency_cycle_or_an_unknown_task_is_refused_and_changes_noth
     for bad in ({"type": "epic"}, {"priority": "urgent"}, {"title": "  "}):
         with pytest.raises(CorralError):
             await engine.update_task(a.key, **bad)
-    nodes, edges = await engine.dag(project.id)
+    _, edges = await engine.dag(project.id)
     assert sorted(edges) == sorted([(b.key, a.key), (c.key, b.key)])
 
 

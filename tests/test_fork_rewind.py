@@ -3,13 +3,12 @@ deleted by hand, and an agent that hangs: with the real Claude Code and the scri
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-from helpers import BASH, git, include_env, until_event
+from helpers import BASH, git, include_env, until_event, wait_until
 from model_server import text, tool
 
 from core.errors import Conflict, CorralError
@@ -126,21 +125,27 @@ async def test_continue_makes_a_worktree_deleted_by_hand_again_from_the_branch(e
     assert [e.payload["repo"] for e in restored] == [run.worktrees[0].repo_name]
 
 
-async def test_an_agent_silent_past_its_idle_limit_is_ended_but_waiting_on_the_user_is_not(engine, model, repo):
+async def test_an_agent_silent_past_its_idle_limit_is_ended_but_waiting_on_the_user_is_not(engine, model, repo,
+                                                                                          clock):
     project = await engine.add_project(repo)
     await engine.add_agent("impatient", idle_timeout_seconds=1)
     model.set_script([text("Too slow.", delay=4)])
-    hung = await engine.wait((await engine.start_run(project.id, "think", agent="impatient")).id)
+    silent = await engine.start_run(project.id, "think", agent="impatient")
+    await wait_until(lambda: clock.sleepers, what="the run's idle watch")
+    await clock.advance(1)
+    hung = await engine.wait(silent.id)
     assert hung.status == RunStatus.FAILED and "printed nothing for 1s" in hung.reason
 
     model.set_script([tool("Bash", BASH), text("Done.")])
     run = await engine.start_run(project.id, "compute", agent="impatient")
     await until_event(engine, run.id, "agent.needs_attention")
+    await clock.advance(3600)  # the user takes their time: that is not the agent hanging
+    assert clock.sleepers, "the idle watch stopped watching"
     waited = await engine.run(run.id)
-    await asyncio.sleep(1.5)  # the user takes their time: that is not the agent hanging
-    assert (await engine.run(run.id)).status == RunStatus.NEEDS_ATTENTION, waited.reason
+    assert waited.status == RunStatus.NEEDS_ATTENTION, waited.reason
     await engine.approve(run.id)
-    assert (await engine.wait(run.id)).status == RunStatus.COMPLETED
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
 
 
 async def test_a_session_resumed_by_another_agent_version_says_so_and_goes_on(engine, model, repo):

@@ -130,7 +130,7 @@ async def test_clean_removes_worktrees_of_merged_runs_and_delete_forgets_a_run(e
     assert Path(run.worktrees[0].path).exists()
     await engine.clean()
     assert not Path(run.worktrees[0].path).exists()
-    with pytest.raises(CorralError, match="worktree of run .* is gone"):
+    with pytest.raises(CorralError, match=r"worktree of run .* is gone"):
         await engine.diff(run.id)
     await engine.delete_run(run.id)
     assert await engine.runs() == [] and git(repo, "branch", "--list", "corral/*") == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import sys
 import textwrap
@@ -10,6 +11,7 @@ import threading
 import time
 
 import pytest
+from helpers import wait_until
 from locking import database_held_elsewhere
 
 from core.errors import StoreBusy
@@ -101,8 +103,9 @@ async def test_two_processes_write_to_one_home(tmp_path):
     await store.close()
 
 
-async def test_a_database_held_by_another_process_gives_a_clear_error(tmp_path, monkeypatch):
+async def test_a_database_held_by_another_process_gives_a_clear_error(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 200)
+    caplog.set_level(logging.WARNING, logger=database.__name__)
     path = tmp_path / "corral.db"
     store = Store(path)
     await store.open()
@@ -110,7 +113,8 @@ async def test_a_database_held_by_another_process_gives_a_clear_error(tmp_path, 
         with pytest.raises(StoreBusy, match="busy: another corral process holds it"):
             await store.create_project(Project("p1", "app", now()))
         pending = store.append("r1", _tokens(1, 5))  # events wait for the lock instead of failing
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: sum("database busy, retrying" in r.getMessage() for r in caplog.records) >= 2,
+                         what="the events' write to outlast the busy timeout twice")
         assert not pending.done()
     await pending
     assert len(await store.events("r1")) == 5

@@ -12,8 +12,9 @@ def _call(seq, tool_id, name, given, output="ok", is_error=False):
 
 def test_the_last_todo_list_wins_and_failed_calls_count_for_nothing():
     events = [
-        *_call(1, "t1", "TodoWrite", {"todos": [{"content": "read", "status": "completed", "activeForm": "Reading"},
-                                                {"content": "write", "status": "in_progress", "activeForm": "Writing"}]}),
+        *_call(1, "t1", "TodoWrite", {"todos": [
+            {"content": "read", "status": "completed", "activeForm": "Reading"},
+            {"content": "write", "status": "in_progress", "activeForm": "Writing"}]}),
         *_call(3, "t2", "TodoWrite", {"todos": []}, output="No such tool", is_error=True),
     ]
     assert [(t.subject, t.status) for t in run_tasks(events)] == [("read", "completed"), ("write", "in_progress")]

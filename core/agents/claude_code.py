@@ -102,7 +102,7 @@ class ClaudeCodeParser(LineParser):
 
     def _on_user(self, obj: dict) -> Parsed:
         content = (obj.get("message") or {}).get("content")
-        events = []
+        events: list[tuple[str, dict[str, Any]]] = []
         for block in content if isinstance(content, list) else []:
             if block.get("type") != "tool_result":
                 continue

@@ -8,7 +8,6 @@ made to resolve to 127.0.0.1, arrives as a foreign `Host`) or by sending request
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from .settings import ServerSettings, is_loopback, origin_of
 

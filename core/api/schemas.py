@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -32,11 +32,17 @@ from ..models import (
     Worktree,
 )
 
-# Literal types of the enums' plain values: the OpenAPI document lists them inline, as it always has
-WebhookEvent = Literal[tuple(e.value for e in WEBHOOK_EVENTS)]  # type: ignore[valid-type]
+# Literal types of the enums' plain values: the OpenAPI document lists them inline, as it always has.
+# A type checker cannot evaluate a Literal built at run time: to it they are strings.
+if TYPE_CHECKING:
+    WebhookEvent = str
+    RunStatusName = str
+    ApprovalStatusName = str
+else:
+    WebhookEvent = Literal[tuple(e.value for e in WEBHOOK_EVENTS)]
+    RunStatusName = Literal[tuple(s.value for s in RunStatus)]
+    ApprovalStatusName = Literal[tuple(s.value for s in ApprovalStatus)]
 ALL_WEBHOOK_EVENTS: list[WebhookEvent] = [e.value for e in WEBHOOK_EVENTS]
-RunStatusName = Literal[tuple(s.value for s in RunStatus)]  # type: ignore[valid-type]
-ApprovalStatusName = Literal[tuple(s.value for s in ApprovalStatus)]  # type: ignore[valid-type]
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -402,7 +408,8 @@ class HealthOut(BaseModel):
 # -- webhooks and notifications -----------------------------------------------------------------
 
 class WebhookIn(Body):
-    model_config = example(url="https://ci.example/hooks/corral", events=[EventType.RUN_COMPLETED.value, EventType.RUN_FAILED.value])
+    model_config = example(url="https://ci.example/hooks/corral",
+                           events=[EventType.RUN_COMPLETED.value, EventType.RUN_FAILED.value])
 
     url: HttpUrl
     events: list[WebhookEvent] = Field(default_factory=lambda: list(ALL_WEBHOOK_EVENTS), min_length=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,10 +12,19 @@ from .schemas import Body, example
 
 Effort = Literal["low", "medium", "high"]
 Granularity = Literal["high-level", "balanced", "detailed"]
-TaskType = Literal[tuple(TASK_TYPES)]  # type: ignore[valid-type]
-Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
-TaskStatusName = Literal[tuple(s.value for s in TaskStatus)]  # type: ignore[valid-type]
-NewTaskStatus = Literal[TaskStatus.BACKLOG.value, TaskStatus.QUEUED.value]  # what a user may put a task in
+# A type checker cannot evaluate a Literal built at run time: to it these are strings.
+if TYPE_CHECKING:
+    TaskType = str
+    Priority = str
+    TaskStatusName = str
+    NewTaskStatus = str
+    SetTaskStatus = str
+else:
+    TaskType = Literal[tuple(TASK_TYPES)]
+    Priority = Literal[PRIORITIES]
+    TaskStatusName = Literal[tuple(s.value for s in TaskStatus)]
+    NewTaskStatus = Literal[TaskStatus.BACKLOG.value, TaskStatus.QUEUED.value]  # what a user may put a task in
+    SetTaskStatus = Literal[NewTaskStatus, TaskStatus.DONE.value]  # and done, in an update
 Key = Annotated[str, Field(min_length=1, max_length=100)]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -136,7 +145,7 @@ class TaskUpdate(Body):
     tags: list[Tag] | None = Field(None, max_length=50)
     phase: str | None = Field(None, max_length=200)
     depends_on: list[Key] | None = Field(None, max_length=500)
-    status: Literal[NewTaskStatus, TaskStatus.DONE.value] | None = Field(
+    status: SetTaskStatus | None = Field(
         None, description="backlog or queued; done only for a task in review whose run changed nothing")
     position: int | None = Field(None, ge=0, le=1_000_000_000)
 

@@ -70,7 +70,7 @@ class LandingOut(BaseModel):
     @classmethod
     def of(cls, worktree: Worktree, landing: Landing) -> LandingOut:
         return cls(repo=worktree.repo_name, repo_path=str(landing.repo), target=landing.target,
-                   how=landing.how, commit=landing.commit, previous=landing.previous)  # type: ignore[arg-type]
+                   how=landing.how, commit=landing.commit, previous=landing.previous)
 
 
 class MergedOut(BaseModel):
@@ -150,7 +150,8 @@ class BranchOut(BaseModel):
         b = found.branch
         return cls(project_id=found.project_id, repo_id=found.repo_id, repo=found.repo_name, name=b.name,
                    tip=b.tip, subject=b.subject, committed_at=b.committed_at, ahead=b.ahead, behind=b.behind,
-                   merged=b.merged, changed=b.changed, pushed=b.pushed, worktree=b.worktree, base=b.base, run_id=found.run_id)
+                   merged=b.merged, changed=b.changed, pushed=b.pushed, worktree=b.worktree, base=b.base,
+                   run_id=found.run_id)
 
 
 class PullRequestStatusOut(BaseModel):
@@ -194,7 +195,7 @@ class CleanupOut(BaseModel):
     @classmethod
     def of(cls, cleanup: Cleanup) -> CleanupOut:
         return cls(run_id=cleanup.run_id, path=cleanup.path, bytes=cleanup.bytes,
-                   why=cleanup.why)  # type: ignore[arg-type]
+                   why=cleanup.why)
 
 
 class CleanOut(BaseModel):

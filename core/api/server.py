@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import click
 import uvicorn
+from fastapi import FastAPI
 
 from ..config import Paths
 from ..engine import Engine
@@ -52,7 +53,7 @@ class ApiServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _config(app: object, settings: ServerSettings, log_level: str) -> uvicorn.Config:
+def _config(app: FastAPI, settings: ServerSettings, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(app, host=settings.host, port=settings.port, lifespan="on", log_level=log_level,
                           timeout_graceful_shutdown=10, ws="auto", proxy_headers=False)
 

@@ -26,8 +26,8 @@ from .settings import ServerSettings
 log = logging.getLogger("corral.webhooks")
 
 RETRIED_STATUSES = frozenset({408, 429})
-COLOURS = {EventType.RUN_COMPLETED: 0x2E7D32, EventType.RUN_FAILED: 0xC62828, EventType.RUN_CANCELLED: 0x757575,
-           EventType.AGENT_NEEDS_ATTENTION: 0xF9A825}
+COLOURS: dict[str, int] = {EventType.RUN_COMPLETED: 0x2E7D32, EventType.RUN_FAILED: 0xC62828,
+                           EventType.RUN_CANCELLED: 0x757575, EventType.AGENT_NEEDS_ATTENTION: 0xF9A825}
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -43,8 +43,9 @@ def json_body(webhook: Webhook, delivery_id: str, run: Run, event: Event) -> dic
 
 def discord_body(run: Run, event: Event) -> dict[str, Any]:
     """A Discord message: one embed saying what happened to which run."""
-    what = {**{e: ENDED[s] for s, e in END_EVENTS.items() if e in WEBHOOK_EVENTS},
-            EventType.AGENT_NEEDS_ATTENTION: "needs your answer"}.get(event.type, event.type)
+    phrases: dict[str, str] = {**{e: ENDED[s] for s, e in END_EVENTS.items() if e in WEBHOOK_EVENTS},
+                               EventType.AGENT_NEEDS_ATTENTION: "needs your answer"}
+    what = phrases.get(event.type, event.type)
     fields = [{"name": "branch", "value": run.branch, "inline": True},
               {"name": "agent", "value": run.agent_name, "inline": True}]
     if event.type == EventType.AGENT_NEEDS_ATTENTION:

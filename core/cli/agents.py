@@ -64,8 +64,8 @@ async def agent_list(engine: Engine, as_json: bool) -> None:
     if as_json:
         return print_json([a.to_dict() for a in profiles])
     for a in profiles:
-        extras = ", ".join(filter(None, [a.model, a.allowed_tools and "allows " + ",".join(a.allowed_tools),
-                                         a.max_turns and render.plural(a.max_turns, "turn"), a.command]))
+        extras = ", ".join(filter(None, [a.model, "allows " + ",".join(a.allowed_tools) if a.allowed_tools else None,
+                                         render.plural(a.max_turns, "turn") if a.max_turns else None, a.command]))
         click.echo(f"{a.name:<16} {a.cli}" + (f"  ({extras})" if extras else ""))
 
 

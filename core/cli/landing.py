@@ -77,7 +77,7 @@ async def merge(engine: Engine, run_key: str, how: str, into: str | None, messag
     changes nothing and exits non-zero, naming the files."""
     landed = await engine.merge(run_key, how, into, message)
     if as_json:
-        return print_json([{**l.__dict__, "repo": str(l.repo)} for l in landed])
+        return print_json([{**landing.__dict__, "repo": str(landing.repo)} for landing in landed])
     for landing in landed:
         click.echo(f"{landing.how}: {landing.target} is now {landing.commit[:8]} ({landing.repo.name})")
 
@@ -106,7 +106,7 @@ async def branches(engine: Engine, project_key: str | None, as_json: bool) -> No
     for item in found:
         b = item.branch
         state = "merged" if b.merged else "unmerged" if b.changed else "no changes"
-        flags = ", ".join(filter(None, [state, b.pushed and "pushed"]))
+        flags = ", ".join(filter(None, [state, "pushed" if b.pushed else None]))
         click.echo(f"{b.name:<22} {item.repo_name:<12} +{b.ahead} -{b.behind} vs {b.base or '?':<10} {flags:<16} "
                    f"{b.subject[:40]}")
 

@@ -44,13 +44,18 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         paths = Paths.from_env()
         stopped_by: list[int] = []
 
+        def stop(sig: int, task: asyncio.Task) -> None:
+            stopped_by.append(sig)
+            task.cancel()
+
         async def main() -> Any:
             # SIGINT is asyncio.run's; a kill or a dropped SSH session also ends the verb cleanly,
             # so runs this process drives are recorded as stopped, never left "running".
             task = asyncio.current_task()
+            assert task is not None  # asyncio.run's
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, lambda sig=sig: (stopped_by.append(sig), task.cancel()))
+                loop.add_signal_handler(sig, stop, sig, task)
             async with Engine(paths) as engine:
                 return await fn(engine, *args, **kwargs)
 
@@ -165,10 +170,9 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | 
         raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
     api = _api_settings(host, api_port or port, allowed_hosts, allowed_origins) if serve or api_port else None
     if serve:
-        from ..api.server import (
-            serve as serve_api,  # fastapi and uvicorn load only to serve
-        )
+        from ..api.server import serve as serve_api  # fastapi and uvicorn load only to serve
 
+        assert api is not None
         try:
             serve_api(api)
         except KeyboardInterrupt:

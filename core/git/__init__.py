@@ -33,10 +33,12 @@ from .worktrees import (
            restore_worktree,
 )
 
-__all__ = ["HOWS", "WouldLoseWork", "Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree", "add_worktree",
-           "can_land", "changes", "check_branch_name",
-           "commit_all", "copy_worktree_includes", "corral_branches", "current_branch",
-           "delete_branch", "delete_branch_and_worktree", "diff", "disk_usage", "land", "list_worktrees",
-           "prune_worktrees", "push_branch", "rebase_branch", "reject_files", "remove_worktree", "rename_branch",
-           "repo_root", "resolve", "restore_worktree", "revert_all", "snapshot",
-           "forget_run_refs", "plan_ref", "turn_ref", "is_landed"]
+__all__ = [
+    "HOWS", "Backup", "Branch", "FileChange", "GitError", "Landing", "MergeConflict", "Worktree",
+    "WouldLoseWork", "add_worktree", "can_land", "changes", "check_branch_name", "commit_all",
+    "copy_worktree_includes", "corral_branches", "current_branch", "delete_branch",
+    "delete_branch_and_worktree", "diff", "disk_usage", "forget_run_refs", "is_landed", "land",
+    "list_worktrees", "plan_ref", "prune_worktrees", "push_branch", "rebase_branch", "reject_files",
+    "remove_worktree", "rename_branch", "repo_root", "resolve", "restore_worktree", "revert_all", "snapshot",
+    "turn_ref"
+]

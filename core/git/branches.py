@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dulwich import porcelain
-from dulwich.objects import Commit
+from dulwich.objects import ObjectID
 from dulwich.porcelain import DivergedBranches
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from ..models import Branch
@@ -18,23 +19,23 @@ from ..render import plural
 from .changes import changes
 from .history import History
 from .merging import merge_trees, objects_of
-from .repo import HEADS, GitError, branch_of, check_branch_name, commit_of, main_path
+from .repo import HEAD, GitError, branch_of, check_branch_name, commit_at, commit_of, head_ref, main_path
 from .worktrees import _linked, delete_branch, list_worktrees, remove_worktree
 
-REMOTES = b"refs/remotes/"
+REMOTES = Ref(b"refs/remotes/")
 
 
-def _tip(r: Repo, branch: str) -> bytes:
+def _tip(r: Repo, branch: str) -> ObjectID:
     try:
-        return r.refs[HEADS + branch.encode()]
+        return r.refs[head_ref(branch)]
     except KeyError:
         raise GitError(f"no branch named '{branch}'") from None
 
 
-def _commit_named(r: Repo, name: str) -> bytes:
+def _commit_named(r: Repo, name: str) -> ObjectID:
     """A branch first (a branch named like a sha or tag wins), else any commit name."""
     try:
-        return r.refs[HEADS + name.encode()]
+        return r.refs[head_ref(name)]
     except KeyError:
         return commit_of(r, name).id
 
@@ -47,19 +48,19 @@ def corral_branches(repo: str | Path, base: str | None = None,
     with Repo(main_path(repo)) as r:
         h = History(r)
         checked_out = {w.branch: str(w.path) for w in list_worktrees(r.path) if w.branch}
-        default = base or branch_of(r.refs.read_ref(b"HEAD"))[0]
-        remote: dict[bytes, list[bytes]] = {}
+        default = base or branch_of(r.refs.read_ref(HEAD))[0]
+        remote: dict[bytes, list[ObjectID]] = {}
         for ref in r.refs.keys(base=REMOTES):
-            _, _, name = ref.partition(b"/")
-            if name and name != b"HEAD":
-                remote.setdefault(name, []).append(r.refs[REMOTES + ref])
+            _, _, remote_branch = ref.partition(b"/")
+            if remote_branch and remote_branch != b"HEAD":
+                remote.setdefault(remote_branch, []).append(r.refs[Ref(REMOTES + ref)])
         out = []
-        for ref in sorted(r.refs.keys(base=HEADS + b"corral/")):
+        for ref in sorted(r.refs.keys(base=head_ref("corral/"))):
             name = "corral/" + ref.decode()
-            tip = r.refs[HEADS + b"corral/" + ref]
-            c = r[tip]
-            assert isinstance(c, Commit)
-            against, base_sha = None, None
+            tip = r.refs[head_ref(name)]
+            c = commit_at(r, tip)
+            against: str | None = None
+            base_sha: ObjectID | None = None
             for candidate in (base_of(name) if base_of else None, default, "HEAD"):
                 if candidate:
                     try:
@@ -69,7 +70,7 @@ def corral_branches(repo: str | Path, base: str | None = None,
                         continue
             ahead, behind = h.counts(tip, base_sha) if base_sha else (0, 0)
             # Commits since it was made, or work its base lacks (a fork starts on its parent's work).
-            changed = ahead > 0 or tip != _made_at(r, HEADS + b"corral/" + ref)
+            changed = ahead > 0 or tip != _made_at(r, head_ref(name))
             when = datetime.fromtimestamp(c.commit_time, timezone(timedelta(seconds=c.commit_timezone)))
             out.append(Branch(
                 name=name,
@@ -88,7 +89,7 @@ def corral_branches(repo: str | Path, base: str | None = None,
         return out
 
 
-def _made_at(r: Repo, ref: bytes) -> bytes | None:
+def _made_at(r: Repo, ref: Ref) -> bytes | None:
     """The commit the branch was made at, from the first entry of its reflog (None if unknown)."""
     first = next(iter(r.read_reflog(ref)), None)
     return first.new_sha if first is not None and first.old_sha == b"0" * 40 else None
@@ -113,8 +114,8 @@ def rename_branch(repo: str | Path, old: str, new: str) -> None:
     have it checked out follow."""
     with Repo(main_path(repo)) as r:
         check_branch_name(new)
-        sha, old_ref, new_ref = _tip(r, old), HEADS + old.encode(), HEADS + new.encode()
-        if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs.keys()):
+        sha, old_ref, new_ref = _tip(r, old), head_ref(old), head_ref(new)
+        if new_ref in r.refs or any(k.startswith(new_ref + b"/") for k in r.refs):
             raise BranchExists(f"a branch named '{new}' already exists")
         message = f"Branch: renamed {old_ref.decode()} to {new_ref.decode()}".encode()
         try:
@@ -154,8 +155,10 @@ def _landed(r: Repo, h: History, tip: bytes, base: bytes) -> bool:
     """Whether base already holds all the branch's changes (e.g. after a squash landing)."""
     objs = objects_of(r)
     bases = h.merge_bases(base, tip)
-    tree, conflicts = merge_trees(objs, r[bases[0]].tree if bases else None, r[base].tree, r[tip].tree)
-    return not conflicts and tree == r[base].tree
+    base_tree = commit_at(r, base).tree
+    tree, conflicts = merge_trees(objs, commit_at(r, bases[0]).tree if bases else None, base_tree,
+                                  commit_at(r, tip).tree)
+    return not conflicts and tree == base_tree
 
 
 class WouldLoseWork(GitError):
@@ -200,11 +203,11 @@ def push_branch(repo: str | Path, branch: str, remote: str = "origin") -> str:
     pushed commit."""
     path = main_path(repo)
     with Repo(path) as r:
-        tip, ref = _tip(r, branch), HEADS + branch.encode()
+        tip, ref = _tip(r, branch), head_ref(branch)
         config = r.get_config()
         if not config.has_section((b"remote", remote.encode())):
             raise GitError(f"no remote named '{remote}'")
-        tracking = REMOTES + remote.encode() + b"/" + branch.encode()
+        tracking = Ref(REMOTES + remote.encode() + b"/" + branch.encode())
         before = _ref(r, tracking)
     out = io.BytesIO()
     try:
@@ -228,7 +231,7 @@ def push_branch(repo: str | Path, branch: str, remote: str = "origin") -> str:
     return tip.decode()
 
 
-def _ref(r: Repo, ref: bytes) -> bytes | None:
+def _ref(r: Repo, ref: Ref) -> ObjectID | None:
     try:
         return r.refs[ref]
     except KeyError:

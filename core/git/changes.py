@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -20,7 +21,7 @@ from dulwich.index import (
     read_submodule_head,
 )
 from dulwich.object_store import iter_tree_contents
-from dulwich.objects import S_IFGITLINK, S_ISGITLINK, Blob
+from dulwich.objects import S_IFGITLINK, S_ISGITLINK, Blob, ObjectID
 from dulwich.patch import is_binary
 from dulwich.repo import Repo
 
@@ -46,10 +47,8 @@ def _untracked(r: Repo, index: dict[bytes, Stamp | None]) -> Iterator[bytes]:
     config = r.get_config_stack()
     filters = []
     for p in (os.path.join(r.commondir(), "info", "exclude"), default_user_ignore_filter_path(config)):
-        try:
+        with contextlib.suppress(OSError):
             filters.append(IgnoreFilter.from_path(os.path.expanduser(p)))
-        except OSError:
-            pass
     ignores = IgnoreFilterManager(r.path, filters, config.get_boolean(b"core", b"ignorecase", False))
     root, stack = os.fsencode(r.path), [b""]
     while stack:
@@ -127,11 +126,11 @@ def scan(r: Repo) -> tuple[dict[bytes, Entry], dict[bytes, bytes], list[bytes]]:
                 mode = entry[0]  # core.filemode=false: the executable bit is not tracked
             fresh = entry is not None and st.st_size == entry[2] and st.st_mtime_ns == entry[3] and (
                 st.st_ctime_ns == entry[4] and entry[3] < index_time)
-            state[path] = found = (mode, entry[1] if fresh else read(path, st))
+            state[path] = found = (mode, entry[1] if entry is not None and fresh else read(path, st))
         elif S_ISLNK(st_mode):
             fresh = entry is not None and st.st_size == entry[2] and st.st_mtime_ns == entry[3] and (
                 st.st_ctime_ns == entry[4] and entry[3] < index_time)
-            state[path] = found = (0o120000, entry[1] if fresh else read(path, st))
+            state[path] = found = (0o120000, entry[1] if entry is not None and fresh else read(path, st))
         else:
             stale.append(path)  # now a directory: its files come up as untracked
             continue
@@ -168,7 +167,7 @@ def _files_of(r: Repo, tree: bytes) -> dict[bytes, Entry]:
     again, and a tree never changes, so the last few are remembered."""
     key = (os.path.abspath(r.commondir()), tree)
     if (files := _trees.get(key)) is None:
-        files = _trees[key] = {e.path: (e.mode, e.sha) for e in iter_tree_contents(r.object_store, tree)}
+        files = _trees[key] = {e.path: (e.mode, e.sha) for e in iter_tree_contents(r.object_store, ObjectID(tree))}
         if len(_trees) > 8:
             _trees.popitem(last=False)
     _trees.move_to_end(key)
@@ -185,7 +184,7 @@ def _deltas(r: Repo, base: str, paths: list[str] | None):
             return b""
         if S_ISGITLINK(entry[0]):
             return b"Subproject commit " + entry[1] + b"\n"
-        return on_disk[path] if disk and path in on_disk else r.object_store[entry[1]].data
+        return on_disk[path] if disk and path in on_disk else r.object_store[ObjectID(entry[1])].as_raw_string()
 
     deleted = {p: e for p, e in old.items() if p not in new}
     added = {p: e for p, e in new.items() if p not in old}
@@ -198,7 +197,7 @@ def _deltas(r: Repo, base: str, paths: list[str] | None):
         wanted = [os.fsencode(p.rstrip("/")) for p in paths]
         deltas = [d for d in deltas if any(
             x == w or x.startswith(w + b"/") for x in (d.old_path, d.new_path) if x for w in wanted)]
-    return sorted(deltas, key=lambda d: d.new_path or d.old_path), content
+    return sorted(deltas, key=lambda d: d.new_path or d.old_path or b""), content
 
 
 _CHUNK = re.compile(rb"[^\n]{0,63}\n|[^\n]{1,64}")
@@ -214,7 +213,8 @@ def _chunks(data: bytes) -> Counter:
 
 def _renames(deleted: dict, added: dict, content: Callable) -> list[tuple[bytes, bytes, int]]:
     """(old, new, score): identical files first, then files at least 50% similar, like git."""
-    pairs, by_blob = [], {}
+    pairs: list[tuple[bytes, bytes, int]] = []
+    by_blob: dict[tuple[int, bytes], list[bytes]] = {}
     for p in sorted(deleted):
         if not S_ISGITLINK(deleted[p][0]):
             by_blob.setdefault((stat.S_IFMT(deleted[p][0]), deleted[p][1]), []).append(p)
@@ -307,10 +307,14 @@ def _quote(name: bytes) -> bytes:
 
 def _patch(d: _Delta, a: bytes, b: bytes) -> bytes:
     old_path, new_path = d.old_path or d.new_path, d.new_path or d.old_path
+    assert old_path is not None and new_path is not None  # a delta has a path on one side at least
     a_name, b_name = _quote(b"a/" + old_path), _quote(b"b/" + new_path)
     out = [b"diff --git %s %s\n" % (a_name, b_name)]
     if not d.old or not d.new:
-        out.append(b"new file mode %o\n" % d.new[0] if d.new else b"deleted file mode %o\n" % d.old[0])
+        if d.new:
+            out.append(b"new file mode %o\n" % d.new[0])
+        elif d.old:
+            out.append(b"deleted file mode %o\n" % d.old[0])
     else:
         if d.old[0] != d.new[0]:
             out.append(b"old mode %o\nnew mode %o\n" % (d.old[0], d.new[0]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
+from collections.abc import Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +22,11 @@ from dulwich.index import (
     get_path_element_validator,
     validate_path,
 )
-from dulwich.objects import S_ISGITLINK, Blob
+from dulwich.objects import S_ISGITLINK, Blob, ObjectID
 from dulwich.repo import Repo
 
 from .indexfile import (
-    EditableIndex,
+    AnyIndex,
     Stamp,
     has_attributes,
     normalizer,
@@ -62,8 +63,8 @@ class Update:
             index.write()
 
 
-def write(r: Repo, index: EditableIndex, objs: Objects, changes: list[Change],
-          skip_files: set[bytes] = frozenset()) -> None:
+def write(r: Repo, index: AnyIndex, objs: Objects, changes: list[Change],
+          skip_files: Set[bytes] = frozenset()) -> None:
     """Remove, then write, the files of `changes` in r's worktree and set their index entries."""
     base = os.fsencode(r.path)
     filemode = r.get_config().get_boolean(b"core", b"filemode", os.name != "nt")
@@ -199,7 +200,7 @@ def plan(worktree: str | Path, objs: Objects, old_tree: bytes, new_tree: bytes, 
     return update
 
 
-def _check(root: bytes, index: EditableIndex, index_time: int, convert, filemode: bool,
+def _check(root: bytes, index: AnyIndex, index_time: int, convert, filemode: bool,
            changes: list[Change]) -> tuple[set[bytes], list[bytes], list[bytes]]:
     """(sparse paths, paths with uncommitted changes, untracked paths in the way)."""
     skip, dirty, in_way = set(), [], []
@@ -258,7 +259,8 @@ def fill(r: Repo, objs: Objects, tree: bytes, files: dict[bytes, Entry]) -> None
     its index, like `git worktree add` does. Faster than dulwich's reset_index: the file
     is created and stat-ed once, and line endings are only converted when configured."""
     config = r.get_config()
-    valid, seen = get_path_element_validator(config), {}
+    valid = get_path_element_validator(config)
+    seen: dict[bytes, bool] = {}
     bad = [p for p in files if not all(seen[e] if e in seen else seen.setdefault(e, valid(e))
                                        for e in p.split(b"/"))]
     if bad:
@@ -284,7 +286,7 @@ def fill(r: Repo, objs: Objects, tree: bytes, files: dict[bytes, Entry]) -> None
                 os.makedirs(root + b"/" + path, exist_ok=True)
                 done[path] = (None, mode, sha)
                 continue
-            data = store.get_raw(sha)[1]
+            data = store.get_raw(ObjectID(sha))[1]
             if convert is not None:
                 data = convert.checkout_normalize(Blob.from_string(data), path).as_raw_string()
             batch.append((path, data, -1 if stat.S_ISLNK(mode) else perms[bool(filemode and mode & 0o100)], sha))

@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 from dulwich.diff_tree import tree_changes
+from dulwich.objects import ObjectID
 from dulwich.repo import Repo
 
 from ..render import plural
 from .changes import scan
-from .repo import GitError, open_repo
+from .repo import GitError, commit_at, open_repo
 
 CHANGES = "{changes}"  # in a commit message: what the commit holds, e.g. "edit app.py, add tests/x.py"
 VERBS = {"modify": "edit", "add": "add", "delete": "delete"}  # in the order a summary lists them
@@ -54,8 +55,9 @@ def _commit_all(r: Repo, message: str) -> str | None:
     if stale := scan(r)[2]:
         wt.stage(stale)
     index = r.open_index()
+    head_tree: ObjectID | None
     try:
-        head_tree = r[r.head()].tree
+        head_tree = commit_at(r, r.head()).tree
     except KeyError:  # no commit yet
         head_tree = None
         if not len(index):
@@ -72,11 +74,12 @@ def _commit_all(r: Repo, message: str) -> str | None:
     ).decode()
 
 
-def _what_changed(r: Repo, old_tree: bytes | None, new_tree: bytes) -> str:
+def _what_changed(r: Repo, old_tree: ObjectID | None, new_tree: ObjectID) -> str:
     """What changed between two trees, in a few words: each file when that is short, else counts."""
     done: dict[str, list[str]] = {verb: [] for verb in VERBS.values()}
     for change in tree_changes(r.object_store, old_tree, new_tree):
         entry = change.new if change.type != "delete" else change.old
+        assert entry is not None  # the side a change of this type has
         path = entry.path.decode(errors="replace")
         done[VERBS.get(change.type, "edit")].append(path)
     each = ", ".join(f"{verb} {path}" for verb, paths in done.items() for path in sorted(paths))

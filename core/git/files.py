@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from dulwich.object_store import tree_lookup_path
+from dulwich.objects import ObjectID
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
@@ -18,7 +19,7 @@ from .commit import commit_all, identity
 from .history import History
 from .indexfile import open_editable
 from .merging import Entry, objects_of
-from .repo import GitError, branch_of, commit_of, main_path, open_repo
+from .repo import HEAD, GitError, branch_of, commit_at, commit_of, main_path, open_repo, ref_named
 
 BACKUPS = "refs/corral/backup/"
 
@@ -69,9 +70,9 @@ def reject_files(worktree: str | Path, base: str, paths: list[str] | None = None
         base_tree = commit_of(r, base).tree
         deltas, _ = _deltas(r, base, None if wanted is None else [os.fsdecode(w) for w in wanted])
         for w in wanted or []:
-            if not any(_under(x, w) for d in deltas for x in (d.old_path, d.new_path) if x):
-                if not _in_tree(r, base_tree, w) and not os.path.lexists(root / os.fsdecode(w)):
-                    raise GitError(f"no file {os.fsdecode(w)} in {root}")
+            if (not any(_under(x, w) for d in deltas for x in (d.old_path, d.new_path) if x)
+                    and not _in_tree(r, base_tree, w) and not os.path.lexists(root / os.fsdecode(w))):
+                raise GitError(f"no file {os.fsdecode(w)} in {root}")
         restore: dict[bytes, Entry | None] = {}
         for d in deltas:
             if d.new_path is not None and d.new_path != d.old_path:
@@ -80,7 +81,7 @@ def reject_files(worktree: str | Path, base: str, paths: list[str] | None = None
                 restore[d.old_path] = d.old
         if not restore:
             return []
-        changes = sorted((p, None, e) for p, e in restore.items())
+        changes: list[checkout.Change] = sorted((p, None, e) for p, e in restore.items())
         raw_root, replaced = os.fsencode(root), set(restore)
         for path, _, entry in changes:
             full = raw_root + b"/" + path
@@ -102,7 +103,7 @@ def _under(path: bytes, top: bytes) -> bool:
 
 def _in_tree(r: Repo, tree: bytes, path: bytes) -> bool:
     try:
-        tree_lookup_path(r.object_store.__getitem__, tree, path)
+        tree_lookup_path(r.object_store.__getitem__, ObjectID(tree), path)
         return True
     except KeyError:
         return False
@@ -122,12 +123,12 @@ def revert_all(worktree: str | Path, base: str, backup_ref: str | None = None) -
     after "corral/run-"). An existing backup not contained in the tip is kept: the new
     one gets a numbered name. Returns the backup's ref and commit."""
     with open_repo(worktree) as r:
-        branch, ref = branch_of(r.refs.read_ref(b"HEAD"))
+        branch, ref = branch_of(r.refs.read_ref(HEAD))
         if branch is None or ref is None:
             raise GitError(f"{r.path} is not on a branch")
         worktree_path, target = Path(r.path), commit_of(r, base).id
     wanted = backup_ref or BACKUPS + branch.removeprefix("corral/").removeprefix("run-")
-    if not wanted.startswith("refs/") or not check_ref_format(wanted.encode()):
+    if not wanted.startswith("refs/") or not check_ref_format(ref_named(wanted)):
         raise GitError(f"invalid backup ref '{wanted}'")
     commit_all(worktree, "Uncommitted work saved before reverting the run")
     with Repo(main_path(worktree)) as r:
@@ -135,8 +136,9 @@ def revert_all(worktree: str | Path, base: str, backup_ref: str | None = None) -
         backup = _backup_ref(r, wanted, tip)
         now, tz, who = int(time.time()), time.localtime().tm_gmtoff, identity(r, "COMMITTER")
         objs = objects_of(r)
-        update = checkout.plan(worktree_path, objs, r[tip].tree, r[target].tree, f"the worktree {worktree_path}")
-        r.refs.set_if_equals(backup.encode(), None, tip, committer=who, timestamp=now, timezone=tz,
+        update = checkout.plan(worktree_path, objs, commit_at(r, tip).tree, commit_at(r, target).tree,
+                               f"the worktree {worktree_path}")
+        r.refs.set_if_equals(ref_named(backup), None, tip, committer=who, timestamp=now, timezone=tz,
                              message=f"corral: backup of {branch} before revert".encode())
         if not r.refs.set_if_equals(ref, tip, target, committer=who, timestamp=now, timezone=tz,
                                     message=f"corral: revert {branch} to {base}".encode()):
@@ -151,7 +153,7 @@ def _backup_ref(r: Repo, wanted: str, tip: bytes) -> str:
     for n in range(1, 10_000):
         name = wanted if n == 1 else f"{wanted}-{n}"
         try:
-            existing = r.refs[name.encode()]
+            existing = r.refs[ref_named(name)]
         except KeyError:
             return name
         try:

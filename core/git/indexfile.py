@@ -231,7 +231,8 @@ class EditableIndex:
     def set(self, path: bytes, mode: int, sha: bytes, st: os.stat_result | None) -> None:
         """Stage (mode, sha) at path, with the file's stat (None: unknown, as for a submodule
         or a skip-worktree file, which keeps that flag)."""
-        skip = path in self.raw and path not in self.conflicted and self.stamp(path)[5]
+        stamp = self.stamp(path) if path in self.raw else None  # None too when conflicted
+        skip = stamp is not None and stamp[5]
         mask = 0xFFFFFFFF
         if st is None:
             fields = (0,) * 6 + (mode, 0, 0, 0)
@@ -282,12 +283,14 @@ class _DulwichIndex:
 
     def set(self, path: bytes, mode: int, sha: bytes, st: os.stat_result | None) -> None:
         from dulwich.index import IndexEntry, index_entry_from_stat
+        from dulwich.objects import ObjectID
 
-        old = self.index[path] if path in self.index else None
+        # dulwich's Index is no Mapping: it has no get()
+        old = self.index[path] if path in self.index else None  # noqa: SIM401
         keep = (old.flags, old.extended_flags) if isinstance(old, IndexEntry) and old.skip_worktree else (0, 0)
         if st is None:
             self.index[path] = IndexEntry(ctime=(0, 0), mtime=(0, 0), dev=0, ino=0, mode=mode, uid=0, gid=0,
-                                          size=0, sha=sha, flags=keep[0], extended_flags=keep[1])
+                                          size=0, sha=ObjectID(sha), flags=keep[0], extended_flags=keep[1])
         else:
             self.index[path] = index_entry_from_stat(st, sha, mode=mode)
         self.conflicted.discard(path)
@@ -303,7 +306,10 @@ class _DulwichIndex:
         self.index.write()
 
 
-def open_editable(path: str | os.PathLike) -> EditableIndex | _DulwichIndex:
+AnyIndex = EditableIndex | _DulwichIndex  # what open_editable gives: the same interface
+
+
+def open_editable(path: str | os.PathLike) -> AnyIndex:
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dulwich.objects import Commit
+from dulwich.objects import Commit, ObjectID
 from dulwich.repo import Repo
 
 from ..errors import MergeConflict
@@ -21,13 +21,13 @@ from . import checkout
 from .commit import identity
 from .history import History
 from .merging import Objects, merge_trees, objects_of
-from .repo import HEADS, GitError, commit_of, main_path
+from .repo import GitError, commit_of, head_ref, main_path
 from .worktrees import list_worktrees
 
 
-def _tip(r: Repo, branch: str) -> bytes:
+def _tip(r: Repo, branch: str) -> ObjectID:
     try:
-        return r.refs[HEADS + branch.encode()]
+        return r.refs[head_ref(branch)]
     except KeyError:
         raise GitError(f"no branch named '{branch}'") from None
 
@@ -42,7 +42,7 @@ def _conflict(doing: str, conflicts: dict[str, str]) -> MergeConflict:
 def _merged_tree(h: History, objs: Objects, ours: bytes, theirs: bytes, doing: str) -> bytes:
     """The tree of merging commit theirs into commit ours; MergeConflict if it conflicts."""
     tree, conflicts = merge_trees(objs, _base_tree(h, objs, h.merge_bases(ours, theirs), doing),
-                                  objs[ours].tree, objs[theirs].tree)
+                                  objs.commit(ours).tree, objs.commit(theirs).tree)
     if conflicts:
         raise _conflict(doing, conflicts)
     return tree
@@ -53,10 +53,10 @@ def _base_tree(h: History, objs: Objects, bases: list[bytes], doing: str) -> byt
     recursive strategy does."""
     if not bases:
         return None
-    tree = objs[bases[0]].tree
+    tree = objs.commit(bases[0]).tree
     for other in bases[1:]:
         sub = _base_tree(h, objs, h.merge_bases(bases[0], other), doing)
-        tree, conflicts = merge_trees(objs, sub, tree, objs[other].tree)
+        tree, conflicts = merge_trees(objs, sub, tree, objs.commit(other).tree)
         if conflicts:
             raise _conflict(doing + " (merging its several merge bases)", conflicts)
     return tree
@@ -66,7 +66,7 @@ def _commit(r: Repo, objs: Objects, tree: bytes, parents: list[bytes], message: 
             like: Commit | None = None) -> bytes:
     """A new commit; `like` gives the author, date and message of a commit being replayed."""
     c, now, tz = Commit(), int(time.time()), time.localtime().tm_gmtoff
-    c.tree, c.parents = tree, parents
+    c.tree, c.parents = ObjectID(tree), [ObjectID(p) for p in parents]
     c.committer, c.commit_time, c.commit_timezone = identity(r, "COMMITTER"), now, tz
     if like is not None:
         c.author, c.author_time, c.author_timezone = like.author, like.author_time, like.author_timezone
@@ -82,12 +82,12 @@ def _replay(r: Repo, h: History, objs: Objects, tip: bytes, onto: bytes, doing: 
     """Replay the commits of onto..tip on top of onto, like `git rebase`; the new tip."""
     current = onto
     for sha in h.to_replay(tip, onto):
-        c = objs[sha]
+        c = objs.commit(sha)
         parent = c.parents[0]
         if parent == current:  # already in place: keep the commit as it is
             current = sha
             continue
-        parent_tree, current_tree = objs[parent].tree, objs[current].tree
+        parent_tree, current_tree = objs.commit(parent).tree, objs.commit(current).tree
         if parent_tree == current_tree:
             tree = c.tree
         else:
@@ -110,7 +110,7 @@ def _checkouts(r: Repo, branch: str) -> list[Path]:
 
 def _plan_checkouts(r: Repo, objs: Objects, branch: str, old: bytes, new: bytes) -> list[checkout.Update]:
     main = Path(r.path).resolve()
-    return [checkout.plan(path, objs, objs[old].tree, objs[new].tree,
+    return [checkout.plan(path, objs, objs.commit(old).tree, objs.commit(new).tree,
                           "your checkout" if path == main else f"the worktree {path}")
             for path in _checkouts(r, branch)]
 
@@ -120,13 +120,13 @@ def _move(r: Repo, moves: list[tuple[str, bytes, bytes]], message: str) -> None:
     now, tz, who = int(time.time()), time.localtime().tm_gmtoff, identity(r, "COMMITTER")
     done = []
     for name, old, new in moves:
-        ref = HEADS + name.encode()
-        if r.refs.set_if_equals(ref, old, new, committer=who, timestamp=now, timezone=tz,
+        ref = head_ref(name)
+        if r.refs.set_if_equals(ref, ObjectID(old), ObjectID(new), committer=who, timestamp=now, timezone=tz,
                                 message=message.encode()):
             done.append((ref, old, new))
             continue
         for d_ref, d_old, d_new in reversed(done):
-            r.refs.set_if_equals(d_ref, d_new, d_old, committer=who, timestamp=now, timezone=tz,
+            r.refs.set_if_equals(d_ref, ObjectID(d_new), ObjectID(d_old), committer=who, timestamp=now, timezone=tz,
                                  message=b"undo: " + message.encode())
         raise GitError(f"branch '{name}' changed meanwhile; try again")
 
@@ -151,9 +151,9 @@ def _landing(r: Repo, h: History, objs: Objects, branch: str, target: str, how: 
         return "fast-forward", old, tip, None
     tree = _merged_tree(h, objs, old, tip, doing)
     if how == "squash":
-        if tree == objs[old].tree:
+        if tree == objs.commit(old).tree:
             return "up-to-date", old, old, None
-        subjects = [objs[s].message.split(b"\n", 1)[0].decode(errors="replace")
+        subjects = [objs.commit(s).message.split(b"\n", 1)[0].decode(errors="replace")
                     for s in h.to_replay(tip, old)]
         default = f"Squash {branch} into {target}\n\n" + "".join(f"* {s}\n" for s in subjects)
         return "squash", old, _commit(r, objs, tree, [old], message or default), None

@@ -46,7 +46,8 @@ def matching_lines(a: list[bytes], b: list[bytes]) -> list[tuple[int, int]]:
     ids: dict[bytes, int] = {}
     changed_a, changed_b = _xdiff([ids.setdefault(a[i], len(ids)) for i in ka],
                                   [ids.setdefault(b[j], len(ids)) for j in kb])
-    middle = zip((i for i, c in zip(ka, changed_a) if not c), (j for j, c in zip(kb, changed_b) if not c))
+    middle = zip((i for i, c in zip(ka, changed_a, strict=True) if not c),
+                 (j for j, c in zip(kb, changed_b, strict=True) if not c), strict=True)
     return [(k, k) for k in range(pre)] + list(middle) + [(n - suf + k, m - suf + k) for k in range(suf)]
 
 

@@ -11,7 +11,7 @@ import stat
 from dataclasses import dataclass, field
 
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import S_ISGITLINK, Blob, ShaFile, Tree
+from dulwich.objects import S_ISGITLINK, Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.patch import is_binary
 from dulwich.repo import Repo
 
@@ -32,9 +32,15 @@ class Objects:
 
     def __getitem__(self, sha: bytes) -> ShaFile:
         obj = self.new.get(sha)
-        return obj if obj is not None else self.store[sha]
+        return obj if obj is not None else self.store[ObjectID(sha)]
 
-    def add(self, obj: ShaFile) -> bytes:
+    def commit(self, sha: bytes) -> Commit:
+        obj = self[sha]
+        if not isinstance(obj, Commit):
+            raise KeyError(sha)
+        return obj
+
+    def add(self, obj: ShaFile) -> ObjectID:
         self.new.setdefault(obj.id, obj)
         return obj.id
 
@@ -51,7 +57,7 @@ class Objects:
     def save(self) -> None:
         """Write the new objects: a pack when there are many, loose objects otherwise."""
         store = self.store
-        todo = [o for sha, o in self.new.items() if sha not in store]
+        todo = [o for sha, o in self.new.items() if ObjectID(sha) not in store]
         if len(todo) > 200:
             store.add_objects([(o, None) for o in todo])
         else:
@@ -142,7 +148,7 @@ def merge_trees(objs: Objects, base: bytes | None, ours: bytes, theirs: bytes) -
     tree = _merge_tree(objs, base, ours, theirs, b"", conflicts) or objs.add(EMPTY_TREE)
     if base is None or "deleted/modified" not in conflicts.values():
         return tree, conflicts
-    sides = [ours, theirs]
+    sides: list[bytes | None] = [ours, theirs]
     for path, why in conflicts.items():
         if why != "deleted/modified":
             continue
@@ -187,7 +193,7 @@ def _lookup(objs: Objects, tree: bytes | None, path: bytes) -> Entry | None:
 def _edit(objs: Objects, tree: bytes | None, path: bytes, entry: Entry | None) -> bytes | None:
     """tree with the file at path set to entry (None: removed); None when that leaves it empty."""
     name, _, rest = path.partition(b"/")
-    entries = objs.tree(tree)
+    entries: dict[bytes, Entry | None] = dict(objs.tree(tree))
     if rest:
         sub = entries.get(name)
         new_sub = _edit(objs, sub[1] if sub and stat.S_ISDIR(sub[0]) else None, rest, entry)
@@ -197,7 +203,7 @@ def _edit(objs: Objects, tree: bytes | None, path: bytes, entry: Entry | None) -
     merged = Tree()
     for n, e in entries.items():
         if e is not None:
-            merged.add(n, *e)
+            merged.add(n, e[0], ObjectID(e[1]))
     return objs.add(merged) if len(merged) else None
 
 
@@ -225,7 +231,7 @@ def _merge_entry(objs: Objects, eb: Entry | None, eo: Entry | None, et: Entry | 
     """A name that both sides changed differently."""
     is_dir = [e is not None and stat.S_ISDIR(e[0]) for e in (eb, eo, et)]
     if (is_dir[1] or eo is None) and (is_dir[2] or et is None):  # directories (or gone)
-        sub = _merge_tree(objs, eb[1] if is_dir[0] else None, eo and eo[1], et and et[1],
+        sub = _merge_tree(objs, eb[1] if eb is not None and is_dir[0] else None, eo and eo[1], et and et[1],
                           path + b"/", conflicts)
         return (stat.S_IFDIR, sub) if sub else None
     if is_dir[1] or is_dir[2]:
@@ -256,7 +262,8 @@ def tree_changes(objs: Objects, old: bytes | None, new: bytes | None,
         da = ea is not None and stat.S_ISDIR(ea[0])
         db = eb is not None and stat.S_ISDIR(eb[0])
         if da or db:
-            out += tree_changes(objs, ea[1] if da else None, eb[1] if db else None, path + b"/")
+            out += tree_changes(objs, ea[1] if ea is not None and da else None,
+                                eb[1] if eb is not None and db else None, path + b"/")
         if not (da and db):
             fa, fb = (None if da else ea), (None if db else eb)
             if fa != fb:

@@ -9,13 +9,33 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dulwich.errors import NotGitRepository
-from dulwich.objects import Commit, Tag
+from dulwich.objects import Commit, ObjectID, Tag
 from dulwich.objectspec import parse_commit, parse_object
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from ..errors import GitError
 
-HEADS = b"refs/heads/"
+HEADS = Ref(b"refs/heads/")
+HEAD = Ref(b"HEAD")
+
+
+def ref_named(name: bytes | str) -> Ref:
+    """A full ref name as dulwich types it."""
+    return Ref(name.encode() if isinstance(name, str) else name)
+
+
+def head_ref(branch: str) -> Ref:
+    """refs/heads/<branch>."""
+    return Ref(HEADS + branch.encode())
+
+
+def commit_at(r: Repo, sha: bytes) -> Commit:
+    """The commit with this sha (KeyError when there is none)."""
+    obj = r[ObjectID(sha)]
+    if not isinstance(obj, Commit):
+        raise GitError(f"{sha.decode()} is a {obj.type_name.decode()}, not a commit in {r.path}")
+    return obj
 
 
 @contextmanager
@@ -86,11 +106,11 @@ def _branch_name_problem(name: str) -> str | None:
     return None
 
 
-def branch_of(head: bytes | None) -> tuple[str | None, bytes | None]:
+def branch_of(head: bytes | None) -> tuple[str | None, Ref | None]:
     """(short branch name, ref) from the contents of a HEAD file; (None, None) if detached."""
     if not head or not head.startswith(b"ref: "):
         return None, None
-    ref = head[5:].strip()
+    ref = Ref(head[5:].strip())
     return ref.removeprefix(HEADS).decode(), ref
 
 
@@ -106,5 +126,5 @@ def resolve(repo: str | Path, ref: str = "HEAD") -> str:
 
 def current_branch(repo: str | Path) -> str | None:
     with open_repo(repo) as r:
-        return branch_of(r.refs.read_ref(b"HEAD"))[0]
+        return branch_of(r.refs.read_ref(HEAD))[0]
 

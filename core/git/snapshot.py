@@ -8,13 +8,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dulwich.objects import Blob, Commit
+from dulwich.objects import Blob, Commit, ObjectID
 from dulwich.index import commit_tree
 from dulwich.refs import check_ref_format
 
 from .changes import scan
 from .commit import identity
-from .repo import GitError, open_repo
+from .repo import GitError, open_repo, ref_named
 
 TURNS = "refs/corral/turns/"
 PLANS = "refs/corral/plan/"  # a planning session's worktree is made from one: not a branch, never listed
@@ -31,7 +31,7 @@ def plan_ref(run_short_id: str) -> str:
 def snapshot(worktree: str | Path, ref: str, message: str) -> str:
     """Record every file of the worktree that `git add -A` would stage as a commit whose parent
     is HEAD, point `ref` at it and return its sha."""
-    if not check_ref_format(ref.encode()):
+    if not check_ref_format(ref_named(ref)):
         raise GitError(f"invalid ref '{ref}'")
     with open_repo(worktree) as r:
         state, contents, _ = scan(r)
@@ -40,7 +40,7 @@ def snapshot(worktree: str | Path, ref: str, message: str) -> str:
             blob = Blob.from_string(data)
             if blob.id not in store:
                 store.add_object(blob)
-        tree = commit_tree(store, [(path, sha, mode) for path, (mode, sha) in sorted(state.items())])
+        tree = commit_tree(store, [(path, ObjectID(sha), mode) for path, (mode, sha) in sorted(state.items())])
         commit = Commit()
         commit.tree = tree
         try:
@@ -52,7 +52,7 @@ def snapshot(worktree: str | Path, ref: str, message: str) -> str:
         commit.commit_timezone = commit.author_timezone = time.localtime().tm_gmtoff
         commit.message = message.strip().encode() + b"\n"
         store.add_object(commit)
-        r.refs[ref.encode()] = commit.id
+        r.refs[ref_named(ref)] = commit.id
         return commit.id.decode()
 
 
@@ -60,7 +60,7 @@ def forget_run_refs(repo: str | Path, run_short_id: str) -> None:
     """Drop the refs kept for a run's own use, its turn snapshots and a planning session's ref,
     when the run is deleted (backups of reverted work stay)."""
     with open_repo(repo) as r:
-        prefix = f"{TURNS}{run_short_id}/".encode()
+        prefix = ref_named(f"{TURNS}{run_short_id}/")
         for name in list(r.refs.keys(prefix)):
-            r.refs.remove_if_equals(prefix + name, None)
-        r.refs.remove_if_equals(plan_ref(run_short_id).encode(), None)
+            r.refs.remove_if_equals(ref_named(prefix + name), None)
+        r.refs.remove_if_equals(ref_named(plan_ref(run_short_id)), None)

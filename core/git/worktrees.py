@@ -19,7 +19,7 @@ from . import checkout
 from .changes import _files_of, changes
 from .commit import identity
 from .merging import objects_of
-from .repo import HEADS, GitError, branch_of, check_branch_name, commit_of, main_path
+from .repo import GitError, branch_of, check_branch_name, commit_at, commit_of, head_ref, main_path, ref_named
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,10 @@ def _add_worktree(repo: str | Path, path: str | Path, branch: str, base: str | N
     detached = branch.startswith("refs/")  # a full ref, not a branch: HEAD is detached at its commit
     if not detached:
         check_branch_name(branch)
-    elif not check_ref_format(branch.encode()):
+    elif not check_ref_format(ref_named(branch)):
         raise GitError(f"invalid ref '{branch}'")
     with Repo(main_path(repo)) as r:
-        ref = branch.encode() if detached else HEADS + branch.encode()
+        ref = ref_named(branch) if detached else head_ref(branch)
         path = Path(path).absolute().resolve()
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise GitError(f"{path} already exists and is not empty")
@@ -79,7 +79,8 @@ def _add_worktree(repo: str | Path, path: str | Path, branch: str, base: str | N
             (admin / "HEAD").write_bytes((sha if detached else b"ref: " + ref) + b"\n")
             (path / ".git").write_text(f"gitdir: {admin}\n")
             with Repo(str(path)) as wt:
-                checkout.fill(wt, objects_of(r), r[sha].tree, _files_of(r, r[sha].tree))
+                tree = commit_at(r, sha).tree
+                checkout.fill(wt, objects_of(r), tree, _files_of(r, tree))
         except BaseException as e:
             if admin:
                 shutil.rmtree(admin, ignore_errors=True)
@@ -175,7 +176,7 @@ def _rmtree(path: Path) -> None:
 
 def delete_branch(repo: str | Path, branch: str) -> None:
     with Repo(main_path(repo)) as r:
-        ref = HEADS + branch.encode()
+        ref = head_ref(branch)
         if ref not in r.refs:
             raise GitError(f"no branch named '{branch}'")
         for w in list_worktrees(r.path):

@@ -95,7 +95,7 @@ def test_reject_a_file_replaced_by_a_directory(repo, wt):
 
 
 def test_reject_an_unknown_file_is_an_error(repo, wt, worked):
-    with pytest.raises(GitError, match="no file nope.txt"):
+    with pytest.raises(GitError, match=r"no file nope\.txt"):
         git.reject_files(wt, worked, ["nope.txt"])
     assert git.reject_files(wt, worked, [".gitignore"]) == []  # exists, unchanged: nothing to do
 

@@ -229,7 +229,7 @@ def test_dirty_run_worktree_refuses_a_rebase(repo, wt):
     commit(repo, "user", {"u.txt": "u\n"})
     write(wt / "u.txt", "the agent's, uncommitted\n")
     before = snapshot(repo, wt)
-    with pytest.raises(GitError, match="u.txt"):
+    with pytest.raises(GitError, match=r"u\.txt"):
         git.rebase_branch(repo, BRANCH, "main")
     assert snapshot(repo, wt) == before
 

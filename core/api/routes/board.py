@@ -3,6 +3,7 @@ regenerate; tasks with filters, history, bulk changes, the DAG, phases, metrics;
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -127,10 +128,8 @@ async def cancel_project(project_id: str, engine: EngineDep) -> list[TaskOut]:
     """Stops its planning session and cancels its queued and running tasks (their runs too);
     completed work stays. Returns the tasks cancelled."""
     project = await engine.project(project_id)
-    try:
+    with contextlib.suppress(NotFound):
         await engine.cancel_plan(project.id)
-    except NotFound:
-        pass
     cancelled = [await engine.cancel_task(t.id) for t in await engine.tasks(project.id)
                  if t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.BACKLOG)]
     keys = await _keys(engine, project.id)

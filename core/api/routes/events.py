@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Annotated
 
@@ -50,7 +50,7 @@ async def resume_point(engine: Engine, run: Run, after_id: int) -> bool:
     return len(seen) > 1 or run.active
 
 
-async def feed(source: AsyncIterator[Event], tick: float, closing: asyncio.Event) -> AsyncIterator[list[Event]]:
+async def feed(source: AsyncIterator[Event], tick: float, closing: asyncio.Event) -> AsyncGenerator[list[Event], None]:
     """The events of `source` (a run's or a project's follower) in batches of those that came
     together, and [] every `tick` seconds of quiet; ends with the source, or when the server closes."""
     queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()

@@ -77,7 +77,7 @@ async def revert_run(run_id: str, engine: EngineDep) -> RevertedOut:
     """Reset the run's worktrees to the commit it started from; a backup ref keeps the work reachable."""
     run = await engine.run(run_id)
     backups = await engine.revert(run.id)
-    return RevertedOut(run_id=run.id, backups=[BackupOut.of(w, b) for w, b in zip(run.worktrees, backups)])
+    return RevertedOut(run_id=run.id, backups=[BackupOut.of(w, b) for w, b in zip(run.worktrees, backups, strict=True)])
 
 
 # -- landing ---------------------------------------------------------------------------------
@@ -85,13 +85,13 @@ async def revert_run(run_id: str, engine: EngineDep) -> RevertedOut:
 async def _merge(engine: Engine, run: Run, body: MergeIn) -> MergedOut:
     landed = await engine.merge(run.id, body.how, body.into, body.message)
     return MergedOut(run_id=run.id, branch=run.branch,
-                     landings=[LandingOut.of(w, l) for w, l in zip(run.worktrees, landed)])
+                     landings=[LandingOut.of(w, landing) for w, landing in zip(run.worktrees, landed, strict=True)])
 
 
 async def _rebase(engine: Engine, run: Run, body: RebaseIn) -> RebasedOut:
     tips = await engine.rebase(run.id, body.onto)
     return RebasedOut(run_id=run.id, branch=run.branch,
-                      tips=[TipOut(repo=w.repo_name, commit=t) for w, t in zip(run.worktrees, tips)])
+                      tips=[TipOut(repo=w.repo_name, commit=t) for w, t in zip(run.worktrees, tips, strict=True)])
 
 
 @router.post("/runs/{run_id}/merge", response_model=MergedOut, tags=["landing"], summary="Land a run's branch",
@@ -115,7 +115,7 @@ async def _push(engine: Engine, run_id: str, remote: str) -> PushedOut:
     run = await engine.run(run_id)
     shas = await engine.push(run.id, remote)
     return PushedOut(run_id=run.id, branch=run.branch, remote=remote,
-                     commits=[TipOut(repo=w.repo_name, commit=s) for w, s in zip(run.worktrees, shas)])
+                     commits=[TipOut(repo=w.repo_name, commit=s) for w, s in zip(run.worktrees, shas, strict=True)])
 
 
 @router.post("/runs/{run_id}/push", response_model=PushedOut, tags=["landing"], summary="Push a run's branch",

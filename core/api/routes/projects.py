@@ -31,7 +31,7 @@ async def create_project(body: ProjectIn, engine: EngineDep) -> ProjectOut:
     folders = [_existing_folder(r.repo_path) for r in body.repos]
     project = await engine.create_project(body.name)
     try:
-        for repo, folder in zip(body.repos, folders):
+        for repo, folder in zip(body.repos, folders, strict=True):
             await engine.add_repo(project.id, folder, repo.name)
     except Exception:
         await engine.delete_project(project.id)  # all or nothing
