@@ -12,7 +12,7 @@ opening, closing and deleting a project, which span services.
     Projects(store)                                      projects, repos and their settings
     Profiles(store, projects)                            agent profiles
     Queue(store, projects)                               how many runs may work at once
-    Runs(paths, store, bus, notifier, projects, profiles, queue)
+    Runs(paths, store, bus, notifier, projects, profiles, queue, clock)
                                                          making, executing, following, answering runs
     Lifecycle(store, profiles, runs)                     cancel, pause, continue, fork, rewind
     Attach(paths, store, profiles, runs)                 a run's session opened by the user
@@ -32,6 +32,7 @@ from contextlib import asynccontextmanager
 from .attach import Attach
 from .board import Board
 from .bus import EventBus
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths
 from .integrations import Integrations
 from .landing import Landing
@@ -48,7 +49,7 @@ __all__ = ["Engine"]
 
 
 class Engine:
-    def __init__(self, paths: Paths | None = None):
+    def __init__(self, paths: Paths | None = None, clock: Clock = SYSTEM_CLOCK):
         self.paths = paths or Paths.from_env()
         self.bus = EventBus()
         self.store = Store(self.paths.database, on_commit=self.bus.publish)
@@ -56,7 +57,7 @@ class Engine:
         projects = Projects(self.store)
         profiles = Profiles(self.store, projects)
         queue = Queue(self.store, projects)
-        runs = Runs(self.paths, self.store, self.bus, self.notifier, projects, profiles, queue)
+        runs = Runs(self.paths, self.store, self.bus, self.notifier, projects, profiles, queue, clock)
         lifecycle = Lifecycle(self.store, profiles, runs)
         attach = Attach(self.paths, self.store, profiles, runs)
         scheduler = Scheduler(self.paths, self.store, projects, queue, runs)

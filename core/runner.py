@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any, ClassVar
+from typing import Any
 
 from . import git
 from .agents import AgentAdapter, AgentMissing
@@ -43,11 +43,10 @@ def _log_write_failure(future: asyncio.Future) -> None:
 
 
 class LiveRun:
-    default_clock: ClassVar[Clock] = SYSTEM_CLOCK  # the clock of a run given none
 
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
                  setup: str | None = None, message: str | None = None, resume: str | None = None,
-                 fork: bool = False, notifier: Notifier | None = None, clock: Clock | None = None):
+                 fork: bool = False, notifier: Notifier | None = None, clock: Clock = SYSTEM_CLOCK):
         self.run = run
         self.agent = agent
         self.adapter = adapter
@@ -58,7 +57,7 @@ class LiveRun:
         self.resume = resume  # the agent session to go on in (a continuation's, or a fork's parent's)
         self.fork = fork  # branch a new session off `resume` instead of going on in it
         self.notifier = notifier
-        self.clock = clock if clock is not None else self.default_clock  # what the time limits read
+        self.clock = clock  # what the time limits read
         self.launch_options: dict[str, Any] = {}  # more for the adapter's launch (a planning session's tools)
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import agents, git
 from .bus import EventBus
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths, private_file
 from .errors import Conflict, CorralError, NotFound, the_one
 from .models import (
@@ -89,6 +90,7 @@ class Runs:
     projects: Projects
     profiles: Profiles
     queue: Queue
+    clock: Clock = SYSTEM_CLOCK  # what runs' time limits read
     live: dict[str, LiveRun] = field(default_factory=dict, init=False)  # the runs this process executes, by id
     _kinds: dict[str, LiveRunMaker] = field(default_factory=dict, init=False)
     _tasks: set[asyncio.Task] = field(default_factory=set, init=False)
@@ -211,7 +213,8 @@ class Runs:
                 raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
             resume, fork = parents[0].session_id, True
         args = (run, profile, agents.adapter(profile.cli), self.store, private_file(self.paths.run_log(run.id)))
-        options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier}
+        options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier,
+                                   "clock": self.clock}
         if run.kind in self._kinds:
             return await self._kinds[run.kind](run, args, options)
         return LiveRun(*args, setup=None if message is not None else project.post_create, **options)

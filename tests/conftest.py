@@ -19,9 +19,9 @@ from model_server import ModelServer
 
 from core.api.app import create_app
 from core.api.settings import ServerSettings
+from core.clock import SYSTEM_CLOCK
 from core.config import Paths
 from core.engine import Engine
-from core.runner import LiveRun
 
 
 @pytest.fixture
@@ -54,18 +54,18 @@ def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.fixture
-async def engine(agent_env: dict[str, str]):
-    async with Engine(Paths.from_env()) as engine:
+async def engine(agent_env: dict[str, str], request: pytest.FixtureRequest):
+    """An engine on the test's corral home; its runs read the `clock` fixture's clock when the test has one."""
+    clock = request.getfixturevalue("clock") if "clock" in request.fixturenames else SYSTEM_CLOCK
+    async with Engine(Paths.from_env(), clock=clock) as engine:
         yield engine
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
-    """The clock of the runs this process starts (their idle and wall-clock limits), moved
-    only by the test: `await clock.advance(seconds)`."""
-    manual = ManualClock()
-    monkeypatch.setattr(LiveRun, "default_clock", manual)
-    return manual
+def clock() -> ManualClock:
+    """The clock of the test engine's runs (their idle and wall-clock limits), moved only by the
+    test: `await clock.advance(seconds)`."""
+    return ManualClock()
 
 
 @pytest.fixture
