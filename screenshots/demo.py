@@ -5,9 +5,12 @@ profiles, fixed ids and times, and a clock that stands still."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from tui.app import CorralApp
 NOW = datetime(2026, 3, 2, 10, 30, 0, tzinfo=timezone.utc)
 ROOT = Path("/tmp/corral-demo")  # fixed, so the paths on screen are the same on every machine
 HOME = ROOT / "home"
+LOCK = Path("/tmp/corral-demo.lock")
 REPO = HOME / "src" / "shop"
 PROJECT_ID = "6b1f2e4a-0c3d-4e5f-8a9b-0c1d2e3f4a5b"
 WRITER_ID = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
@@ -121,6 +125,15 @@ async def _events(store: Store, run_id: str, items: list[tuple[str, dict]], minu
     for seq, item in enumerate(items, start=1):
         written = store.append(run_id, [item], at=at(minute, min(59, seq * 2)))
     await written
+
+
+@contextmanager
+def demo_home() -> Iterator[Path]:
+    """Hold the demo's fixed folder for as long as it is used: two checkouts making snapshots or
+    screenshots at once take turns instead of rebuilding each other's state."""
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield ROOT
 
 
 async def build(paths: Paths) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from demo import HOME, ROOT, build, demo_app  # noqa: E402
+from demo import HOME, ROOT, build, demo_app, demo_home  # noqa: E402
 from demo_states import STATES  # noqa: E402
 
 from core.config import Paths  # noqa: E402
@@ -42,13 +42,14 @@ def main() -> None:
     os.environ["HOME"] = str(HOME)  # paths show as ~/src/shop
     paths = Paths(ROOT / "corral-home")
     png = shutil.which("rsvg-convert")
-    for state, size in SHOTS:
-        svg = asyncio.run(shoot(state, size, paths))
-        print(svg.relative_to(HERE.parent))
-        if png:  # rsvg drops leading spaces unless told to keep them
-            keep = svg.read_text().replace("<svg ", '<svg xml:space="preserve" ', 1)
-            subprocess.run([png, "-o", str(svg.with_suffix(".png"))], input=keep.encode(), check=True)
-    shutil.rmtree(ROOT, ignore_errors=True)
+    with demo_home():
+        for state, size in SHOTS:
+            svg = asyncio.run(shoot(state, size, paths))
+            print(svg.relative_to(HERE.parent))
+            if png:  # rsvg drops leading spaces unless told to keep them
+                keep = svg.read_text().replace("<svg ", '<svg xml:space="preserve" ', 1)
+                subprocess.run([png, "-o", str(svg.with_suffix(".png"))], input=keep.encode(), check=True)
+        shutil.rmtree(ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,17 @@ import pytest
 from core.config import Paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "screenshots"))  # the demo home lives there
-from demo import HOME, ROOT, build, demo_app  # noqa: E402
+from demo import HOME, ROOT, build, demo_app, demo_home  # noqa: E402
 from demo_states import branches_tab, diffs_tab, merge_dialog, projects_tab, runs_tab, tasks_tab  # noqa: E402
 
 SIZES = [(60, 24), (80, 24), (160, 48)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo_folder():
+    """The demo's fixed folder, ours while these tests run (another checkout's snapshots wait)."""
+    with demo_home():
+        yield
 
 
 @pytest.fixture
