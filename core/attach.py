@@ -84,17 +84,7 @@ async def run_in_terminal(attachment: Attachment) -> int:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-async def record_hook(store: Store, run_id: str, data: dict[str, Any]) -> None:
-    """Store what one hook call reported, and the session it happened in."""
-    items = hook_events(data)
-    if items:
-        await store.append(run_id, items)
-    session = data.get("session_id")
-    if isinstance(session, str) and session:
-        await store.update_run(run_id, session_id=session)
-
-
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Attach:
     paths: Paths
     store: Store
@@ -133,5 +123,10 @@ class Attach:
         return await self.runs.run(run.id)
 
     async def record_hook(self, run_id: str, data: dict[str, Any]) -> None:
-        """What one hook call of an attached session reported."""
-        await record_hook(self.store, run_id, data)
+        """Store what one hook call of an attached session reported, and the session it happened in."""
+        items = hook_events(data)
+        if items:
+            await self.store.append(run_id, items)
+        session = data.get("session_id")
+        if isinstance(session, str) and session:
+            await self.store.update_run(run_id, session_id=session)

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from .errors import Conflict, CorralError, NotFound
-from .lifecycle import Lifecycle
 from .models import PRIORITIES, TASK_TYPES, Task, TaskStatus, now
 from .projects import Projects
+from .runs import Runs
 from .scheduler import Scheduler
 from .store import Store
 
@@ -105,11 +105,11 @@ class Metrics:
     run_seconds: float  # summed durations of ended runs
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Board:
     store: Store
     projects: Projects
-    lifecycle: Lifecycle
+    runs: Runs
     scheduler: Scheduler
 
     async def create_task(self, project_key: str, title: str, *, description: str = "", type: str = "feature",
@@ -229,7 +229,7 @@ class Board:
             raise Conflict(f"task {task.key} is already {task.status}", code="TASK_STATUS")
         if task.status == TaskStatus.RUNNING and task.run_id:
             with suppress(Conflict):  # it may have ended meanwhile
-                await self.lifecycle.cancel(task.run_id)
+                await self.runs.cancel(task.run_id)
         await self.store.board.claim_task(task.id, task.status, TaskStatus.CANCELLED)
         return await self.task(task.id)
 

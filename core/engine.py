@@ -6,19 +6,21 @@
         async for event in engine.follow(run.id): ...
 
 The engine holds the services that do the work, each given what it depends on when it is made,
-and lends their methods out under one roof: each public method is a service's own, but for
-opening, closing and deleting a project, which span services.
+and lends their methods out under one roof: each public method but opening and closing is a
+service's own, set on the engine when it is made (so it is an attribute of the instance, not of
+the class). Runs, below Planning, is told here how Planning executes runs of kind "plan".
 
     Projects(store)                                      projects, repos and their settings
     Profiles(store, projects)                            agent profiles
     Queue(store, projects)                               how many runs may work at once
     Runs(paths, store, bus, notifier, projects, profiles, queue, clock)
-                                                         making, executing, following, answering runs
-    Lifecycle(store, profiles, runs)                     cancel, pause, continue, fork, rewind
+                                                         making, executing, following, answering and
+                                                         stopping runs
+    Lifecycle(store, profiles, runs)                     continue, fork, rewind an ended run
     Attach(paths, store, profiles, runs)                 a run's session opened by the user
     Scheduler(paths, store, projects, queue, runs)       board tasks become runs
-    Board(store, projects, lifecycle, scheduler)         tasks and their dependencies
-    Landing(paths, store, projects, runs, scheduler)     changes, merging, branches, clean-up
+    Board(store, projects, runs, scheduler)              tasks and their dependencies
+    Landing(paths, store, projects, runs, scheduler)     changes, merging, branches, clean-up, deleting
     Planning(store, projects, runs, lifecycle, board, scheduler)
                                                          planning sessions that write tasks
     Integrations(store, projects)                        API tokens and webhooks
@@ -61,11 +63,12 @@ class Engine:
         lifecycle = Lifecycle(self.store, profiles, runs)
         attach = Attach(self.paths, self.store, profiles, runs)
         scheduler = Scheduler(self.paths, self.store, projects, queue, runs)
-        board = Board(self.store, projects, lifecycle, scheduler)
+        board = Board(self.store, projects, runs, scheduler)
         landing = Landing(self.paths, self.store, projects, runs, scheduler)
         planning = Planning(self.store, projects, runs, lifecycle, board, scheduler)
         integrations = Integrations(self.store, projects)
-        self._runs, self._landing, self._projects = runs, landing, projects
+        runs.register_kind("plan", planning.live_run)
+        self._runs = runs
 
         # projects, repos and agent profiles
         self.create_project = projects.create_project
@@ -81,7 +84,7 @@ class Engine:
         self.delete_agent = profiles.delete_agent
         self.agents = profiles.agents
         self.agent = profiles.agent
-        # runs: making, executing, reading, following, answering
+        # runs: making, executing, reading, following, answering, stopping
         self.start_run = runs.start_run
         self.drive = runs.drive
         self.driving = runs.driving
@@ -96,13 +99,13 @@ class Engine:
         self.wait = runs.wait
         self.approvals = runs.approvals
         self.approve = runs.approve
+        self.cancel = runs.cancel
+        self.pause = runs.pause
         # the queue of runs
         self.max_runs = queue.max_runs
         self.set_max_runs = queue.set_max_runs
         self.place = queue.place
-        # after a run starts
-        self.cancel = lifecycle.cancel
-        self.pause = lifecycle.pause
+        # after a run ends, and attached sessions
         self.continue_run = lifecycle.continue_run
         self.fork = lifecycle.fork
         self.forks = lifecycle.forks
@@ -124,6 +127,7 @@ class Engine:
         self.rename_branch = landing.rename_branch
         self.delete_branch = landing.delete_branch
         self.delete_run = landing.delete_run
+        self.delete_project = landing.delete_project
         self.push = landing.push
         self.pull_request = landing.pull_request
         self.clean = landing.clean
@@ -201,10 +205,3 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def delete_project(self, key: str, force: bool = False) -> None:
-        """Forget a project and its runs (their branches and worktrees too; the repos stay): refused,
-        deleting nothing, while one of its runs is active or, unless forced, holds unmerged work."""
-        project = await self._projects.project(key)
-        await self._landing.delete_runs_of(project, force)
-        await self.store.delete_project(project.id)

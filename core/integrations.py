@@ -14,7 +14,7 @@ from .projects import Projects
 from .store import Store
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Integrations:
     store: Store
     projects: Projects

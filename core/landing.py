@@ -46,7 +46,7 @@ class Cleanup:
     why: str  # "merged" | "branch deleted" | "run deleted"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Landing:
     paths: Paths
     store: Store
@@ -286,7 +286,14 @@ class Landing:
         for log in self.paths.logs.glob(f"{run.short_id}.*"):
             log.unlink(missing_ok=True)
 
-    async def delete_runs_of(self, project: Project, force: bool = False) -> None:
+    async def delete_project(self, key: str, force: bool = False) -> None:
+        """Forget a project and its runs (their branches and worktrees too; the repos stay): refused,
+        deleting nothing, while one of its runs is active or, unless forced, holds unmerged work."""
+        project = await self.projects.project(key)
+        await self._delete_runs_of(project, force)
+        await self.store.delete_project(project.id)
+
+    async def _delete_runs_of(self, project: Project, force: bool = False) -> None:
         """Delete every run of the project (planning sessions too), or none: refused while one is
         active, or, unless forced, while one holds work its base does not have."""
         runs = [r for r in await self.store.list_runs(kind=None) if r.project_id == project.id]

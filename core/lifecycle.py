@@ -1,4 +1,4 @@
-"""What happens to a run after it starts: cancel, pause, continue, fork, and rewind to a turn."""
+"""What a run can do after it ends: be continued, forked, or rewound to one of its turns."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import asyncio
 from dataclasses import dataclass, replace
 
 from . import git
-from .errors import Conflict, CorralError
+from .errors import Conflict, CorralError, NotFound
 from .models import EventType, Run, RunStatus, now
-from .process import kill_group
 from .projects import Profiles
-from .runs import CANCEL, PAUSE, STOP_REQUESTS, Runs, alive
+from .runs import Runs
 from .store import Store
 
 
@@ -24,38 +23,11 @@ class Turn:
     session_line: str | None  # where the agent's session goes on from after a rewind here
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Lifecycle:
     store: Store
     profiles: Profiles
     runs: Runs
-
-    # -- stopping --------------------------------------------------------------------------
-
-    async def cancel(self, run_key: str) -> Run:
-        """Stop the run's agent for good; its work so far stays on its branch."""
-        return await self._stop(run_key, CANCEL)
-
-    async def pause(self, run_key: str) -> Run:
-        """Stop the run's agent and keep its session, to continue it later with a message."""
-        return await self._stop(run_key, PAUSE)
-
-    async def _stop(self, run_key: str, asked: int) -> Run:
-        status, reason = STOP_REQUESTS[asked]
-        run = await self.runs.run(run_key)
-        if not run.active:
-            raise Conflict(f"run {run.short_id} already ended ({run.status})", code="RUN_ENDED")
-        live = self.runs.live.get(run.id)
-        if live is not None:
-            await live.stop(status, reason)
-        elif alive(await self.store.run_owner(run.id)):
-            await self.store.update_run(run.id, cancel_requested=asked)
-            await self.runs.wait(run.id)
-        else:
-            if run.pid and alive(run.pid):
-                kill_group(run.pid)
-            await self.runs.end_unowned(run, status, reason)
-        return await self.runs.run(run.id)
 
     # -- going on ----------------------------------------------------------------------------
 
@@ -82,7 +54,7 @@ class Lifecycle:
             raise error
         run = await self.runs.run(run.id)
         if not detach:
-            self.runs.execute(await self.runs.live_run(run, message))
+            await self.runs.start_here(run, message)
         return run
 
     async def fork(self, run_key: str, message: str, *, detach: bool = False) -> Run:
@@ -98,7 +70,11 @@ class Lifecycle:
         if not parent.session_id:
             raise Conflict(f"run {parent.short_id} has no agent session to fork: its agent never started",
                            code="NO_SESSION")
-        profile = await self.profiles.agent(parent.agent_id, parent.project_id)
+        try:
+            profile = await self.profiles.agent(parent.agent_id, parent.project_id)
+        except NotFound:
+            raise Conflict(f"the agent profile run {parent.short_id} used ({parent.agent_name}) is gone: "
+                           "continue the run, or start a new one", code="AGENT_GONE") from None
         return await self.runs.create(parent.project_id, profile, message, parent.branch,
                                       [(replace(w, path=""), parent.branch) for w in parent.worktrees],
                                       parent=parent, detach=detach)

@@ -120,7 +120,7 @@ class PlanningRun(LiveRun):
         self._phase = ""
         self._tool_calls = 0
         self._turns = 0
-        self._started = asyncio.get_running_loop().time()
+        self._started = self.clock.time()
 
     def _set_phase(self, phase: str) -> None:
         if phase != self._phase:
@@ -152,7 +152,7 @@ class PlanningRun(LiveRun):
             self.emit(EventType.PLAN_LOG, {"plan_id": self.plan.id, "type": "error", "message": payload.get("message")})
 
     def stats(self) -> dict[str, Any]:
-        return {"plan_id": self.plan.id, "elapsed": round((asyncio.get_running_loop().time() - self._started) * 1000),
+        return {"plan_id": self.plan.id, "elapsed": round((self.clock.time() - self._started) * 1000),
                 "tokens": {"input": self.run.tokens_in, "output": self.run.tokens_out},
                 "tool_calls": self._tool_calls, "turns": self._turns}
 
@@ -174,7 +174,7 @@ class PlanningRun(LiveRun):
         await super()._finish(status, reason)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Planning:
     store: Store
     projects: Projects
@@ -182,9 +182,6 @@ class Planning:
     lifecycle: Lifecycle
     board: Board
     scheduler: Scheduler
-
-    def __post_init__(self) -> None:
-        self.runs.execute_kind("plan", self._live_run)
 
     async def plan(self, project_key: str, topic: str, *, model: str | None = None, effort: str = "medium",
                    granularity: str = "balanced", context: str = "", agent: str = "claude",
@@ -211,7 +208,7 @@ class Planning:
         if run.status == RunStatus.FAILED:
             await self.store.board.update_plan(plan.id, status="failed", reason=run.reason)
         elif not detach:
-            self.runs.execute(await self.runs.live_run(run))
+            await self.runs.start_here(run)
         return await self.plan_of(plan.id)
 
     async def plan_of(self, key: str) -> Plan:
@@ -248,7 +245,7 @@ class Planning:
         active = [p for p in await self.store.board.plans(project.id) if p.status == "planning"]
         if not active:
             raise NotFound(f"project {project.name!r} has no planning session going on", code="NO_ACTIVE_PLAN")
-        await self.lifecycle.cancel(active[0].run_id or "")
+        await self.runs.cancel(active[0].run_id or "")
         return await self.plan_of(active[0].id)
 
     async def approve_plan(self, key: str) -> Plan:
@@ -290,7 +287,7 @@ class Planning:
         return await self.plan(plan.project_id, plan.topic, model=plan.model, effort=plan.effort,
                                granularity=plan.granularity, context=plan.context)
 
-    async def _live_run(self, run: Run, args: tuple[Any, ...], options: dict[str, Any]) -> PlanningRun:
+    async def live_run(self, run: Run, args: tuple[Any, ...], options: dict[str, Any]) -> PlanningRun:
         """How a planning session's run is executed: a run that knows its plan, and what to do with the answer."""
         plan = await self.store.board.plan_of_run(run.id)
         if plan is None:

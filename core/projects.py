@@ -36,7 +36,7 @@ def check_max_runs(value: int | None) -> int | None:
     return value
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Projects:
     store: Store
 
@@ -116,7 +116,7 @@ class Projects:
         return the_one(await self.store.find_projects(key), "project", key)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Profiles:
     """Agent profiles: global ones, and a project's own (which win over a global one of its name)."""
 

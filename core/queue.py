@@ -27,7 +27,7 @@ class Place:
     reason: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Queue:
     store: Store
     projects: Projects

@@ -1,5 +1,6 @@
 """Runs: making them (worktrees on a new branch), executing them here, reading and following
-their events, answering their permission requests, and ending the runs no process drives.
+their events, answering their permission requests, stopping them, and ending the runs no process
+drives.
 
 Runs started here are executed by this process (see runner.LiveRun); runs executed by another
 corral process on the same home are read, followed and answered through the store. A run
@@ -81,7 +82,7 @@ def _branch_named(repo: str, base: str) -> str | None:
     return base
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Runs:
     paths: Paths
     store: Store
@@ -91,13 +92,13 @@ class Runs:
     profiles: Profiles
     queue: Queue
     clock: Clock = SYSTEM_CLOCK  # what runs' time limits read
-    live: dict[str, LiveRun] = field(default_factory=dict, init=False)  # the runs this process executes, by id
+    _live: dict[str, LiveRun] = field(default_factory=dict, init=False)  # the runs this process executes, by id
     _kinds: dict[str, LiveRunMaker] = field(default_factory=dict, init=False)
     _tasks: set[asyncio.Task] = field(default_factory=set, init=False)
     _watcher: asyncio.Task | None = field(default=None, init=False)
 
-    def execute_kind(self, kind: str, maker: LiveRunMaker) -> None:
-        """How runs of `kind` are executed (planning sessions are runs of kind "plan")."""
+    def register_kind(self, kind: str, maker: LiveRunMaker) -> None:
+        """How runs of a kind other than "work" are executed (planning sessions are runs of kind "plan")."""
         self._kinds[kind] = maker
 
     # -- making a run ----------------------------------------------------------------------
@@ -113,7 +114,6 @@ class Runs:
         if not project.repos:
             raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
         profile = await self.profiles.agent(agent, project.id)
-        agents.adapter(profile.cli)  # an unknown kind of agent fails here, before any worktree is made
         worktrees = [(Worktree(repo.id, repo.name, repo.path, "", await asyncio.to_thread(git.resolve, repo.path, base),
                                await asyncio.to_thread(_branch_named, repo.path, base)), None)
                      for repo in project.repos]
@@ -123,8 +123,10 @@ class Runs:
                      worktrees: Sequence[tuple[Worktree, str | None]], *, kind: str = "work",
                      parent: Run | None = None, detach: bool = False) -> Run:
         """Record a new run, make its branch and a worktree in each repo (each from its base
-        commit, or from the ref given beside it), and start it here unless `detach`. A run whose
-        agent or worktree cannot be had ends failed, saying why, with nothing left behind."""
+        commit, or from the ref given beside it; the worktree's path is the run's to choose), and
+        start it here unless `detach`. A run whose agent or worktree cannot be had ends failed,
+        saying why, with nothing of it left in the repos."""
+        adapter = agents.adapter(profile.cli)  # an unknown kind of agent fails here, before anything is made
         run_id = str(uuid.uuid4())
         while self.paths.run_dir(run_id).exists():  # the short id names the folder and the branch
             run_id = str(uuid.uuid4())
@@ -140,20 +142,22 @@ class Runs:
         self.store.append(run.id, [(EventType.RUN_CREATED, {
             "task": task, "agent": profile.name, "base": base, "branch": run.branch,
             **({"forked_from": parent.id} if parent else {})})], at=stamp)
+        made_at: dict[str, str] = {}  # worktree path -> the commit its branch was made at
         try:
-            agents.adapter(profile.cli).binary(profile)  # a missing agent fails before a worktree is made
+            adapter.binary(profile)  # a missing agent fails before a worktree is made
             for worktree, start_at in worktrees:
                 path = str(self.paths.run_dir(run_id) / worktree.repo_name)
-                await self.add_worktree(run, replace(worktree, path=path), start_at or worktree.base_sha)
+                made_at[path] = await asyncio.to_thread(git.resolve, worktree.repo_path, start_at or worktree.base_sha)
+                await self.add_worktree(run, replace(worktree, path=path), made_at[path])
         except agents.AgentMissing as error:
             await self.end_unowned(run, RunStatus.FAILED, str(error))
             return await self.run(run.id)
         except CorralError as error:
             await self.end_unowned(run, RunStatus.FAILED, f"could not make the worktree: {error}")
-            await self.drop_unstarted(run)
+            await self._drop_unstarted(run, made_at)
             return await self.run(run.id)
         if not detach:
-            self.execute(await self.live_run(run))
+            await self.start_here(run)
         return run
 
     async def add_worktree(self, run: Run, worktree: Worktree, start_at: str) -> None:
@@ -173,15 +177,15 @@ class Runs:
                 await self.store.append(run.id, [(EventType.RUN_WORKTREE_RESTORED, {
                     "repo": worktree.repo_name, "path": worktree.path, "branch": run.branch})])
 
-    async def drop_unstarted(self, run: Run) -> None:
+    async def _drop_unstarted(self, run: Run, made_at: dict[str, str]) -> None:
         """A run whose agent never started holds nothing: its worktrees and the branches with no
-        commits of their own go (the run stays, saying why it failed)."""
+        commits since they were made go (the run stays, saying why it failed)."""
         for worktree in run.worktrees:
             try:
                 if await asyncio.to_thread(git.resolve, worktree.repo_path,
-                                           f"refs/heads/{run.branch}") == worktree.base_sha:
+                                           f"refs/heads/{run.branch}") == made_at[worktree.path]:
                     await asyncio.to_thread(git.delete_branch_and_worktree, worktree.repo_path, run.branch,
-                                            worktree.base_sha)
+                                            made_at[worktree.path])
             except git.GitError as error:  # gone already, or it holds something after all: it stays
                 log.info("run %s left as it is: %s", run.short_id, error)
         self.drop_folder(run)
@@ -198,10 +202,21 @@ class Runs:
         run = await self.run(run_key)
         if run.status != RunStatus.QUEUED:
             raise Conflict(f"run {run.short_id} is {run.status}, not queued", code="RUN_NOT_QUEUED")
-        await self.execute(await self.live_run(run, message))
+        await (await self.start_here(run, message))  # until the run ends
         return await self.run(run.id)
 
-    async def live_run(self, run: Run, message: str | None = None) -> LiveRun:
+    async def start_here(self, run: Run, message: str | None = None) -> asyncio.Task:
+        """Execute the run in this process (from its task, or going on with `message`) once the
+        queue has room for it; the task ends when the run does."""
+        live = await self._live_run(run, message)
+        self._live[run.id] = live
+        task = self._in_background(self._start_when_free(live), f"run-{run.short_id}")
+        task.add_done_callback(lambda _: self._live.pop(run.id, None))
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch(), name="corral-run-watcher")
+        return task
+
+    async def _live_run(self, run: Run, message: str | None = None) -> LiveRun:
         """How this process will execute the run: from its task, as a continuation (`message`),
         or, for a fork that has no session of its own yet, from a copy of its parent's session."""
         profile = await self.profiles.agent(run.agent_id, run.project_id)
@@ -217,16 +232,10 @@ class Runs:
                                    "clock": self.clock}
         if run.kind in self._kinds:
             return await self._kinds[run.kind](run, args, options)
+        if run.kind != "work":
+            raise CorralError(f"run {run.short_id} is of kind {run.kind!r}, which this corral cannot execute",
+                              code="UNKNOWN_RUN_KIND")
         return LiveRun(*args, setup=None if message is not None else project.post_create, **options)
-
-    def execute(self, live: LiveRun) -> asyncio.Task:
-        """Execute the run in this process once the queue has room for it."""
-        self.live[live.run.id] = live
-        task = self._in_background(self._start_when_free(live), f"run-{live.run.short_id}")
-        task.add_done_callback(lambda _: self.live.pop(live.run.id, None))
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.create_task(self._watch(), name="corral-run-watcher")
-        return task
 
     def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
         """A task of this process's, kept until it ends."""
@@ -260,9 +269,9 @@ class Runs:
 
     async def _watch(self) -> None:
         """Pick up answers and cancellations that other corral processes wrote for our runs."""
-        while self.live:
+        while self._live:
             await asyncio.sleep(WATCH_INTERVAL)
-            live = dict(self.live)
+            live = dict(self._live)
             try:
                 for run_id, asked in (await self.store.stop_requests(list(live))).items():
                     if live[run_id].stop_as is None:
@@ -277,11 +286,11 @@ class Runs:
 
     def driving(self) -> list[Run]:
         """The runs whose agents this process runs: they stop when it does."""
-        return [live.run for live in self.live.values()]
+        return [live.run for live in self._live.values()]
 
     async def stop_runs(self, reason: str = "corral stopped while the run was active") -> None:
         """Cancel every run this process drives; their work so far stays on their branches."""
-        await asyncio.gather(*(live.cancel(reason) for live in list(self.live.values())))
+        await asyncio.gather(*(live.cancel(reason) for live in list(self._live.values())))
 
     async def close(self) -> None:
         """Stop what this process runs (each run is recorded as cancelled) and stop watching."""
@@ -321,7 +330,7 @@ class Runs:
                     yield event
                 if ended and not (await self.run(run.id)).active:
                     return
-                if run.id in self.live:
+                if run.id in self._live:
                     # What this process commits comes through the bus: read the store only for a gap.
                     events = [e for e in await subscription.next_batch(timeout=1.0) if e.seq > after]
                     if events and all(e.seq == after + 1 + i for i, e in enumerate(events)):
@@ -355,7 +364,7 @@ class Runs:
 
     async def wait(self, run_key: str) -> Run:
         run = await self.run(run_key)
-        live = self.live.get(run.id)
+        live = self._live.get(run.id)
         if live is not None:
             await live.done.wait()
         else:
@@ -387,7 +396,7 @@ class Runs:
             raise Conflict(f"run {run.short_id} has no pending permission request ({run.status})",
                            code="NOTHING_TO_APPROVE")
         approval = pending[0]
-        if run.id not in self.live and not alive(await self.store.run_owner(run.id)):
+        if run.id not in self._live and not alive(await self.store.run_owner(run.id)):
             raise Conflict(f"run {run.short_id} has no corral process driving it any more",
                            code="RUN_NOT_DRIVEN")
         answered_at = now()
@@ -398,10 +407,38 @@ class Runs:
         approval.message = message
         approval.always = always and allow
         approval.answered_at = answered_at
-        live = self.live.get(run.id)
+        live = self._live.get(run.id)
         if live is not None:
             await live.answer(approval)
         return approval
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    async def cancel(self, run_key: str) -> Run:
+        """Stop the run's agent for good; its work so far stays on its branch."""
+        return await self._stop(run_key, CANCEL)
+
+    async def pause(self, run_key: str) -> Run:
+        """Stop the run's agent and keep its session, to continue it later with a message."""
+        return await self._stop(run_key, PAUSE)
+
+    async def _stop(self, run_key: str, asked: int) -> Run:
+        """Stop the run here, or ask the process that drives it to, or end it when none does."""
+        status, reason = STOP_REQUESTS[asked]
+        run = await self.run(run_key)
+        if not run.active:
+            raise Conflict(f"run {run.short_id} already ended ({run.status})", code="RUN_ENDED")
+        live = self._live.get(run.id)
+        if live is not None:
+            await live.stop(status, reason)
+        elif alive(await self.store.run_owner(run.id)):
+            await self.store.update_run(run.id, cancel_requested=asked)
+            await self.wait(run.id)
+        else:
+            if run.pid and alive(run.pid):
+                kill_group(run.pid)
+            await self.end_unowned(run, status, reason)
+        return await self.run(run.id)
 
     # -- runs no process drives --------------------------------------------------------------
 
@@ -433,6 +470,6 @@ class Runs:
                 except git.GitError as error:
                     log.warning("checkpoint of run %s: %s", run.short_id, error)
         await self.store.expire_approvals(run.id)
-        await self.store.append(run.id, [(END_EVENTS[RunStatus(status)], {"reason": reason})])
+        await self.store.append(run.id, [(END_EVENTS[status], {"reason": reason})])
         self.notifier.ended(run, status, reason)
         return True

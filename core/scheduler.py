@@ -86,7 +86,7 @@ def spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
                          env=os.environ.copy())
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Scheduler:
     paths: Paths
     store: Store

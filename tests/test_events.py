@@ -10,7 +10,6 @@ from pathlib import Path
 from helpers import include_env
 from model_server import text, tool
 
-from core.attach import record_hook
 from core.bus import Subscription
 from core.models import Event, Project, RunStatus, now
 from core.store import Store
@@ -36,7 +35,7 @@ async def test_events_of_every_writer_reach_the_bus_as_stored(engine, model, rep
         (Path(done.worktrees[0].path) / "hello.py").write_text("print('hello')\n")
         await engine.commit(run.id, "Say hello properly")  # a landing note
         await engine.rewind(run.id, 1)  # the lifecycle
-        await record_hook(engine.store, run.id, {"hook_event_name": "Stop"})  # an attached session's hook
+        await engine.record_hook(run.id, {"hook_event_name": "Stop"})  # an attached session's hook
         await engine.add_agent("ghost", command="/nonexistent/claude")
         ghost = await engine.start_run(project.id, "never starts", agent="ghost")  # ended by the lifecycle
         published = await drained(engine, subscription)

@@ -67,6 +67,27 @@ async def test_a_fork_is_refused_while_the_run_works_and_without_a_session(engin
     assert len(await engine.runs()) == 2  # nothing was made by the refusals
 
 
+async def test_a_fork_whose_agent_is_gone_makes_nothing_in_the_repo(engine, model, repo):
+    model.set_script([write("a.txt"), text("A is done.")])
+    project = await engine.add_project(repo)
+    await engine.add_agent("writer")
+    parent = await engine.wait((await engine.start_run(project.id, "write a", agent="writer")).id)
+    assert parent.status == RunStatus.COMPLETED, parent.reason
+    branches = git(repo, "branch", "--list")
+
+    await engine.update_agent("writer", command="/nonexistent/claude")
+    missing = await engine.fork(parent.id, "now write b")
+    assert missing.status == RunStatus.FAILED and "/nonexistent/claude" in missing.reason
+    assert git(repo, "branch", "--list") == branches and not missing.worktrees  # no branch, no worktree
+
+    await engine.delete_agent("writer")
+    before = await engine.runs()
+    with pytest.raises(Conflict, match=r"agent profile .* \(writer\) is gone") as refused:
+        await engine.fork(parent.id, "now write c")
+    assert refused.value.code == "AGENT_GONE"
+    assert await engine.runs() == before  # nothing was recorded
+
+
 async def test_rewind_puts_the_files_and_the_session_back_to_a_turn(engine, model, repo):
     model.set_script([write("one.txt"), write("two.txt"), text("Both written.")])
     project = await engine.add_project(repo)
