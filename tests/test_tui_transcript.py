@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.models import Event
-from tui.transcript import Transcript
+from tui.transcript_blocks import Transcript
 
 BASH = {"command": "python3 -c 'print(6 * 7)'"}
 

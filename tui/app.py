@@ -25,7 +25,7 @@ from core.models import Agent, Project, Run, RunStatus
 
 from . import commands, format
 from .commands import DashboardCommands
-from .landing import RunLanding
+from .run_landing import RunLanding
 from .messages import (
     BranchChangesLoaded,
     BranchesLoaded,

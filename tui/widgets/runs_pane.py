@@ -21,7 +21,7 @@ from ..screens.text_entry import TextDialog
 from .approval_banner import ApprovalBanner
 from .filter_input import FilterInput
 from .run_table import RunTable
-from .transcript import TranscriptView
+from .transcript_view import TranscriptView
 
 if TYPE_CHECKING:
     from ..app import CorralApp

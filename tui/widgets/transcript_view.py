@@ -17,7 +17,7 @@ from textual.strip import Strip
 from core.models import Event
 
 from ..format import one_line, plural
-from ..transcript import Block, Transcript
+from ..transcript_blocks import Block, Transcript
 
 OUTPUT_LINES = 200  # an expanded tool result shows this much; the rest is in `corral events`
 
