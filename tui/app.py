@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
-from core.errors import CorralError
+from core.errors import CorralError, NotARepository
 from core.models import Agent, Project, Run, RunStatus
 
 from . import commands, format
@@ -128,9 +128,10 @@ class CorralApp(App):
             try:
                 project = await self.engine.add_project(self.cwd)
                 self.notify(f"added {project.name} as a project", timeout=4)
+            except NotARepository:
+                pass  # a plain folder: the dashboard opens on every project
             except CorralError as error:
-                if "not a git repository" not in str(error):
-                    self.notify(str(error), severity="warning")
+                self.notify(str(error), severity="warning")
         await self.load_projects()
         self.project = project  # only now: the new-run dialog needs the projects the moment it has one
         self._update_title()

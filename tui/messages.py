@@ -38,12 +38,6 @@ class RunStarted(Message):
 
 
 @dataclass
-class RunFinished(Message):
-    run_id: str
-    outcome: str
-
-
-@dataclass
 class TranscriptLoaded(Message):
     run_id: str
     events: list[Event]

@@ -13,7 +13,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.objectspec import parse_commit, parse_object
 from dulwich.repo import Repo
 
-from ..errors import GitError
+from ..errors import GitError, NotARepository
 
 HEADS = b"refs/heads/"
 
@@ -24,7 +24,7 @@ def open_repo(path: str | Path) -> Iterator[Repo]:
     try:
         r = Repo.discover(str(path))
     except (NotGitRepository, OSError):
-        raise GitError(f"not a git repository: {path}") from None
+        raise NotARepository(f"not a git repository: {path}") from None
     with r:
         yield r
 
