@@ -29,7 +29,8 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, payload, created_at) VAL
 
 
 class _Write:
-    """One queued statement, or one run's new events, and the future its caller waits on."""
+    """One queued statement, several that commit together (sql None, params the statements), or one
+    run's new events, and the future its caller waits on."""
 
     __slots__ = ("sql", "params", "events", "future", "returning")
 
@@ -66,6 +67,9 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
     next_seq: dict[str, int] = {}
     try:
         for write in batch:
+            if write.events is None and write.sql is None:
+                results.append([conn.execute(sql, params).rowcount for sql, params in write.params])
+                continue
             if write.events is None:
                 cursor = conn.execute(write.sql, write.params)
                 results.append(cursor.fetchall() if write.returning else cursor.rowcount)
@@ -166,6 +170,12 @@ class Database:
         """Queue one statement with a RETURNING clause and wait for its rows (read in the same write)."""
         future = asyncio.get_running_loop().create_future()
         await self._queue.put(_Write(sql, tuple(params), None, future, returning=True))
+        return await future
+
+    async def execute_together(self, statements: Iterable[tuple[str, Iterable[Any]]]) -> list[int]:
+        """Queue statements that commit in one transaction, all or none; how many rows each changed."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Write(None, tuple((sql, tuple(params)) for sql, params in statements), None, future))
         return await future
 
     def append(self, run_id: str, items: Iterable[tuple[str, dict[str, Any]]],
