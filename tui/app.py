@@ -24,16 +24,26 @@ from core.errors import CorralError, NotARepository
 from core.models import Agent, Project, Run, RunStatus
 
 from . import commands, format
+from .board_actions import BoardActions
 from .commands import DashboardCommands
 from .run_landing import RunLanding
 from .messages import (
+    BoardWanted,
     BranchChangesLoaded,
     BranchesLoaded,
     ChangesLoaded,
     EventsArrived,
+    PlanApproved,
+    PlanRequested,
     ProjectsLoaded,
     RunsLoaded,
     RunStarted,
+    TaskCancelled,
+    TaskChanged,
+    TaskMoved,
+    TaskRenameRequested,
+    TaskRetried,
+    TasksLoaded,
     TranscriptLoaded,
 )
 from .runs_feed import RunsFeed
@@ -85,6 +95,7 @@ class CorralApp(App):
         self.clock = clock
         self.feed = RunsFeed(self)
         self.landing = RunLanding(self)
+        self.board = BoardActions(self)
         self.project: Project | None = None
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
@@ -209,8 +220,8 @@ class CorralApp(App):
             self.feed.diffs_shown()
         elif event.pane.id == "branches" and self.branches_pane is not None:
             self.landing.load_branches()  # git moves under us: branches are re-read each time they show
-        elif event.pane.id == "tasks" and (tasks := self.on_dashboard(TasksPane)) is not None:
-            tasks.refresh_board()
+        elif event.pane.id == "tasks" and self.on_dashboard(TasksPane) is not None:
+            self.board.load()
 
     # -- one place for what goes wrong in workers ------------------------------------------------
 
@@ -291,6 +302,45 @@ class CorralApp(App):
 
     def reload_projects(self) -> None:
         self.engine_work(self.load_projects, group="projects", exclusive=True)
+
+    @on(TasksLoaded)
+    def tasks_loaded(self, message: TasksLoaded) -> None:
+        if (pane := self.on_dashboard(TasksPane)) is not None:
+            pane.show(message.tasks, message.plan, message.progress)
+
+    # -- what the user does with the board's tasks -----------------------------------------------
+
+    @on(BoardWanted)
+    def board_wanted(self) -> None:
+        self.board.load()
+
+    @on(PlanRequested)
+    def plan_requested(self) -> None:
+        self.board.plan()
+
+    @on(PlanApproved)
+    def plan_approved(self, message: PlanApproved) -> None:
+        self.board.approve_plan(message.plan_id)
+
+    @on(TaskChanged)
+    def task_changed(self, message: TaskChanged) -> None:
+        self.board.change(message.task_id, message.changes, message.schedule)
+
+    @on(TaskCancelled)
+    def task_cancelled(self, message: TaskCancelled) -> None:
+        self.board.cancel(message.task_id)
+
+    @on(TaskRetried)
+    def task_retried(self, message: TaskRetried) -> None:
+        self.board.retry(message.task_id)
+
+    @on(TaskRenameRequested)
+    def task_rename_requested(self, message: TaskRenameRequested) -> None:
+        self.board.rename(message.task)
+
+    @on(TaskMoved)
+    def task_moved(self, message: TaskMoved) -> None:
+        self.board.move(message.task_id, message.other_id)
 
     # -- what the user does with runs ----------------------------------------------------------
 

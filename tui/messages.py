@@ -1,4 +1,7 @@
-"""One message per stage of the dashboard's pipeline: what the engine said, on its way to the screen."""
+"""The dashboard's messages. What the engine said, on its way to the screen (the ...Loaded ones: the app
+hands their data down to the panes); what a pane asks for (...Wanted) once mounted or on a timer; and what
+the user did (intents: ApprovalAnswered, TaskMoved, ...), which bubble up to the app, the one place that
+turns them into engine work."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from core.landing import RunBranch
-from core.models import Agent, Approval, Event, FileChange, Project, Run, Worktree
+from core.models import Agent, Approval, Event, FileChange, Plan, Project, Run, Task, Worktree
 
 
 class EventsArrived(Message):
@@ -70,3 +73,67 @@ class BranchChangesLoaded(Message):
     run_id: str
     tip: str
     changes: list[tuple[Worktree, list[FileChange]]]
+
+
+@dataclass
+class TasksLoaded(Message):
+    """The project's board: its tasks, its current plan, and the planning session's progress."""
+
+    tasks: list[Task]
+    plan: Plan | None
+    progress: dict | None
+
+
+# -- what a pane asks for ----------------------------------------------------------------------------
+
+
+@dataclass
+class BoardWanted(Message):
+    """The Tasks tab asks for its board, fresh (it shows, or its timer ticked)."""
+
+
+# -- what the user did with the board's tasks: intents, turned into engine work by the app ------------
+
+
+@dataclass
+class PlanRequested(Message):
+    """Plan work in the project: ask what, then start a planning session."""
+
+
+@dataclass
+class PlanApproved(Message):
+    plan_id: str
+
+
+@dataclass
+class TaskChanged(Message):
+    """Fields of a task changed by hand (its status, its priority); `schedule` once they are written."""
+
+    task_id: str
+    changes: dict
+    schedule: bool = False
+
+
+@dataclass
+class TaskCancelled(Message):
+    task_id: str
+
+
+@dataclass
+class TaskRetried(Message):
+    task_id: str
+
+
+@dataclass
+class TaskRenameRequested(Message):
+    """Ask for the task's new title, then change it."""
+
+    task: Task
+
+
+@dataclass
+class TaskMoved(Message):
+    """The task swaps places with its neighbour on the board."""
+
+    task_id: str
+    other_id: str
