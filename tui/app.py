@@ -28,14 +28,22 @@ from .board_actions import BoardActions
 from .commands import DashboardCommands
 from .run_landing import RunLanding
 from .messages import (
+    ApprovalAnswered,
+    AttachRequested,
     BoardWanted,
     BranchChangesLoaded,
     BranchesLoaded,
     ChangesLoaded,
+    ContinueRequested,
+    DiffRequested,
     EventsArrived,
+    PaneReady,
     PlanApproved,
     PlanRequested,
     ProjectsLoaded,
+    RunCancelled,
+    RunPaused,
+    RunSelected,
     RunsLoaded,
     RunStarted,
     TaskCancelled,
@@ -45,7 +53,9 @@ from .messages import (
     TaskRetried,
     TasksLoaded,
     TranscriptLoaded,
+    TranscriptWanted,
 )
+from .run_actions import RunActions
 from .runs_feed import RunsFeed
 from .screens.confirm import ConfirmDialog
 from .screens.dialog import Dialog
@@ -96,10 +106,12 @@ class CorralApp(App):
         self.feed = RunsFeed(self)
         self.landing = RunLanding(self)
         self.board = BoardActions(self)
+        self.run_actions = RunActions(self)
         self.project: Project | None = None
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
+        self._runs_pane = RunsPane(id="runs-pane")  # handed the runs even before it mounts (it is lazy)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -109,7 +121,7 @@ class CorralApp(App):
             with TabPane("Projects", id="projects"):
                 yield Lazy(ProjectsPane(id="projects-pane"))
             with TabPane("Runs", id="runs"):
-                yield Lazy(RunsPane(id="runs-pane"))
+                yield Lazy(self._runs_pane)
             with TabPane("Diffs", id="diffs"):
                 yield Lazy(DiffsPane(id="diffs-pane"))
             with TabPane("Branches", id="branches"):
@@ -128,7 +140,7 @@ class CorralApp(App):
         self.engine_work(self._open_here(), group="start")
         self.feed.start()
         self.feed.request_runs()
-        self.set_interval(1.0, self.feed.tick)
+        self.set_interval(1.0, self._tick)
         self.set_interval(SLOW_POLL, self.feed.request_runs)
         self.run_worker(self.engine.run_scheduler(), group="scheduler", exit_on_error=False)  # the board's tasks
 
@@ -191,26 +203,26 @@ class CorralApp(App):
     def branches_pane(self) -> BranchesPane | None:
         return self.on_dashboard(BranchesPane)
 
-    def runs_pane_ready(self, pane: RunsPane) -> None:
-        self.feed.pane_ready(pane)
-        self._focus_pane("runs")
-
-    def diffs_pane_ready(self, pane: DiffsPane) -> None:
-        self._focus_pane("diffs")
-        if self.feed.last_changes is not None:
-            loaded = self.feed.last_changes
-            pane.show_changes(loaded.run, loaded.changes, loaded.diff)
-        elif self.feed.selected_run_id and self.active_tab == "diffs":
-            self.show_diff(self.feed.selected_run_id, switch=False)
-
-    def branches_pane_ready(self, pane: BranchesPane) -> None:
-        self._focus_pane("branches")
-        self.landing.show_branches()
-        self.landing.load_branches()
-
-    def projects_pane_ready(self, pane: ProjectsPane) -> None:
-        self._focus_pane("projects")
-        pane.show(self.projects, self.agents, self.project.id if self.project else None)
+    @on(PaneReady)
+    def pane_ready(self, message: PaneReady) -> None:
+        """A pane has mounted: hand it what it shows, and focus it if its tab is the one showing."""
+        pane = message.pane
+        if isinstance(pane, RunsPane):
+            self._show_runs()
+            if self.feed.selected_run_id:
+                self.select_run(self.feed.selected_run_id, again=True)
+        self._focus_pane(getattr(pane, "TAB", ""))
+        if isinstance(pane, DiffsPane):
+            if self.feed.last_changes is not None:
+                loaded = self.feed.last_changes
+                pane.show_changes(loaded.run, loaded.changes, loaded.diff)
+            elif self.feed.selected_run_id and self.active_tab == "diffs":
+                self.show_diff(self.feed.selected_run_id, switch=False)
+        elif isinstance(pane, BranchesPane):
+            self.landing.show_branches()
+            self.landing.load_branches()
+        elif isinstance(pane, ProjectsPane):
+            pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -254,19 +266,45 @@ class CorralApp(App):
 
     @on(EventsArrived)
     def events_arrived(self, message: EventsArrived) -> None:
-        self.feed.events_arrived(message.events)
+        mine = self.feed.events_arrived(message.events)
+        if mine and (pane := self.runs_pane) is not None:
+            with self.batch_update():
+                pane.events_arrived(mine)
 
     @on(RunsLoaded)
     def runs_loaded(self, message: RunsLoaded) -> None:
         self.feed.runs_loaded(message.runs, message.pending)
+        self._show_runs()
         self._update_title()
         self.landing.runs_changed(message.runs, self.active_tab == "branches")
         if self.diffs_pane is not None:
             self.diffs_pane.refresh_bindings()
 
+    def _show_runs(self) -> None:
+        projects = self.projects
+        self._runs_pane.show_runs(self.feed.runs, self.feed.pending, self.clock(),
+                                  {p.id: p.name for p in projects} if len(projects) > 1 else {}, self.feed.retrying)
+        pane = self.runs_pane
+        if pane is None:
+            return
+        if (listed := self.feed.select_when_listed()) is not None:
+            pane.highlight(listed)
+        elif self.feed.selected_run_id is None and pane.highlighted_run_id:
+            self.select_run(pane.highlighted_run_id)
+        pane.show_banner()
+
+    def _tick(self) -> None:
+        if (pane := self.runs_pane) is not None:
+            pane.tick(self.clock(), self.feed.catching_up())
+
+    @on(TranscriptWanted)
+    def transcript_wanted(self, message: TranscriptWanted) -> None:
+        self.feed.fetch_transcript(message.run_id, message.after)
+
     @on(TranscriptLoaded)
     def transcript_loaded(self, message: TranscriptLoaded) -> None:
-        self.feed.transcript_loaded(message.run_id, message.events)
+        if (pane := self.runs_pane) is not None:
+            pane.transcript_loaded(message.run_id, message.events)
 
     @on(ChangesLoaded)
     def changes_loaded(self, message: ChangesLoaded) -> None:
@@ -287,12 +325,13 @@ class CorralApp(App):
     def run_started(self, message: RunStarted) -> None:
         self.action_show_tab("runs")
         self.feed.follow_new_run(message.run)
+        self.select_run(message.run.id)
 
     @on(ProjectsLoaded)
     def projects_loaded(self, message: ProjectsLoaded) -> None:
         self.projects, self.agents = message.projects, message.agents
         self._update_title()
-        self.feed.show_runs()
+        self._show_runs()
         if (pane := self.on_dashboard(ProjectsPane)) is not None:
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
@@ -348,13 +387,49 @@ class CorralApp(App):
     def selected_run_id(self) -> str | None:
         return self.feed.selected_run_id
 
-    def select_run(self, run_id: str) -> None:
-        self.feed.select(run_id)
+    def select_run(self, run_id: str, again: bool = False) -> None:
+        if self.feed.select(run_id, again) and (pane := self.runs_pane) is not None:
+            pane.show_run(run_id)
+            self.feed.fetch_transcript(run_id, after=0)
 
     def show_diff(self, run_id: str, switch: bool = True) -> None:
         if switch:
             self.action_show_tab("diffs")
         self.feed.load_changes(run_id)
+
+    def diffs_loading(self, run: Run) -> None:
+        if (pane := self.diffs_pane) is not None:
+            pane.loading(run)
+
+    @on(RunSelected)
+    def run_selected(self, message: RunSelected) -> None:
+        if message.highlight and (pane := self.runs_pane) is not None:
+            pane.highlight(message.run_id)
+        self.select_run(message.run_id)
+
+    @on(DiffRequested)
+    def diff_requested(self, message: DiffRequested) -> None:
+        self.show_diff(message.run_id)
+
+    @on(ApprovalAnswered)
+    def approval_answered(self, message: ApprovalAnswered) -> None:
+        self.run_actions.answer(message)
+
+    @on(RunCancelled)
+    def run_cancelled(self, message: RunCancelled) -> None:
+        self.run_actions.cancel(message.run_id)
+
+    @on(RunPaused)
+    def run_paused(self, message: RunPaused) -> None:
+        self.run_actions.pause(message.run_id)
+
+    @on(ContinueRequested)
+    def continue_requested(self, message: ContinueRequested) -> None:
+        self.run_actions.continue_run(message.run)
+
+    @on(AttachRequested)
+    def attach_requested(self, message: AttachRequested) -> None:
+        self.run_worker(self.run_actions.attach(message.run_id), group="attach", exit_on_error=False)
 
     def action_new_run(self) -> None:
         def started(run: Run | None) -> None:
@@ -379,7 +454,14 @@ class CorralApp(App):
                       "tasks": DataTable}[tab]
             found = pane.first().query(target)
             if found:
-                found.first().focus()
+                widget = found.first()
+                widget.refresh()
+
+                def focus() -> None:  # as Widget.focus does, unless the tab was left meanwhile
+                    if self.active_tab == tab and not isinstance(self.screen, Dialog) and widget.is_attached:
+                        widget.screen.set_focus(widget)
+
+                self.call_later(focus)
 
     def action_back(self) -> None:
         if self.active_tab in ("diffs", "branches", "tasks"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from textual.message import Message
+from textual.widget import Widget
 
 from core.landing import RunBranch
 from core.models import Agent, Approval, Event, FileChange, Plan, Project, Run, Task, Worktree
@@ -87,6 +88,23 @@ class TasksLoaded(Message):
 # -- what a pane asks for ----------------------------------------------------------------------------
 
 
+class PaneReady(Message):
+    """A pane has mounted (they are lazy, mounted when first shown): the app hands it what it shows."""
+
+    def __init__(self, pane: Widget) -> None:
+        super().__init__()
+        self.pane = pane
+
+
+@dataclass
+class TranscriptWanted(Message):
+    """The Runs tab asks for a run's events after `after`: from its start, or the ones it missed."""
+
+    run_id: str
+    after: int
+
+
+
 @dataclass
 class BoardWanted(Message):
     """The Tasks tab asks for its board, fresh (it shows, or its timer ticked)."""
@@ -137,3 +155,57 @@ class TaskMoved(Message):
 
     task_id: str
     other_id: str
+
+
+# -- what the user did with runs: intents, turned into engine work by the app --------------------------
+
+
+@dataclass
+class RunSelected(Message):
+    """The run the user picked: its transcript shows, and the Diffs tab shows it when opened; `highlight`
+    when picked elsewhere than in the Runs tab's table (its row is highlighted too)."""
+
+    run_id: str
+    highlight: bool = False
+
+
+@dataclass
+class DiffRequested(Message):
+    """Open the Diffs tab on the run's changes."""
+
+    run_id: str
+
+
+@dataclass
+class ApprovalAnswered(Message):
+    """The user answered a run's permission request: allow (always), or deny with a message."""
+
+    run_id: str
+    request_id: str
+    allow: bool
+    always: bool = False
+    message: str | None = None
+
+
+@dataclass
+class RunCancelled(Message):
+    run_id: str
+
+
+@dataclass
+class RunPaused(Message):
+    run_id: str
+
+
+@dataclass
+class ContinueRequested(Message):
+    """Ask what the run's agent should do next, then continue it."""
+
+    run: Run
+
+
+@dataclass
+class AttachRequested(Message):
+    """Hand the terminal to the run's agent session."""
+
+    run_id: str

@@ -17,6 +17,7 @@ from core.landing import RunBranch
 from core.models import Run
 
 from .. import format
+from ..messages import DiffRequested, PaneReady, RunSelected
 from .branch_table import BranchTable, state
 from .diffs_pane import STATUS_MARK
 from .filter_input import FilterInput
@@ -53,7 +54,7 @@ class BranchesPane(Vertical):
 
     def on_mount(self) -> None:
         self.ready = True
-        self.app.branches_pane_ready(self)
+        self.post_message(PaneReady(self))
 
     def show(self, branches: list[RunBranch], runs: dict[str, Run], now: datetime) -> None:
         self.now = now
@@ -164,10 +165,8 @@ class BranchesPane(Vertical):
     def action_diff(self) -> None:
         item = self.selected
         if item is not None and item.run_id:
-            if self.app.runs_pane is not None:
-                self.app.runs_pane.table.select(item.run_id)
-            self.app.select_run(item.run_id)
-            self.app.show_diff(item.run_id)
+            self.post_message(RunSelected(item.run_id, highlight=True))
+            self.post_message(DiffRequested(item.run_id))
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).open()

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from core.models import FileChange, Run, Worktree
 
 from .. import diff_lines, format
+from ..messages import PaneReady
 from .diff_view import DiffView
 from .filter_input import FilterInput
 
@@ -65,7 +66,7 @@ class DiffsPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#diff-title", Static).update(Text("No run picked yet.", style="dim"))
         self.ready = True
-        self.app.diffs_pane_ready(self)
+        self.post_message(PaneReady(self))
 
     @property
     def view(self) -> DiffView:

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Label, Tree
 from core.models import Agent, Project, Repo
 
 from ..format import home_path, one_line
+from ..messages import PaneReady
 from ..screens.add_repo import AddRepoDialog
 from ..screens.agent_profile import AgentDialog
 from ..screens.confirm import ConfirmDialog
@@ -72,7 +73,7 @@ class ProjectsPane(Vertical):
                            ("turns", "turns")):
             table.add_column(label, key=key)
         self.ready = True
-        self.app.projects_pane_ready(self)
+        self.post_message(PaneReady(self))
 
     def show(self, projects: list[Project], agents: list[Agent], current: str | None) -> None:
         self.projects, self.agents = projects, agents
