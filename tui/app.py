@@ -32,11 +32,13 @@ from .messages import (
     AttachRequested,
     BoardWanted,
     BranchChangesLoaded,
+    BranchChangesWanted,
     BranchesLoaded,
     ChangesLoaded,
     ContinueRequested,
     DiffRequested,
     EventsArrived,
+    LandingRequested,
     PaneReady,
     PlanApproved,
     PlanRequested,
@@ -213,13 +215,14 @@ class CorralApp(App):
                 self.select_run(self.feed.selected_run_id, again=True)
         self._focus_pane(getattr(pane, "TAB", ""))
         if isinstance(pane, DiffsPane):
+            pane.runs_changed(self.feed.by_id)
             if self.feed.last_changes is not None:
                 loaded = self.feed.last_changes
                 pane.show_changes(loaded.run, loaded.changes, loaded.diff)
             elif self.feed.selected_run_id and self.active_tab == "diffs":
                 self.show_diff(self.feed.selected_run_id, switch=False)
         elif isinstance(pane, BranchesPane):
-            self.landing.show_branches()
+            self.show_branches()
             self.landing.load_branches()
         elif isinstance(pane, ProjectsPane):
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
@@ -278,7 +281,7 @@ class CorralApp(App):
         self._update_title()
         self.landing.runs_changed(message.runs, self.active_tab == "branches")
         if self.diffs_pane is not None:
-            self.diffs_pane.refresh_bindings()
+            self.diffs_pane.runs_changed(self.feed.by_id)
 
     def _show_runs(self) -> None:
         projects = self.projects
@@ -317,9 +320,35 @@ class CorralApp(App):
     def branches_loaded(self, message: BranchesLoaded) -> None:
         self.landing.branches_loaded(message.branches)
 
+    @on(BranchChangesWanted)
+    def branch_changes_wanted(self, message: BranchChangesWanted) -> None:
+        self.landing.load_changes(message.run_id, message.tip)
+
     @on(BranchChangesLoaded)
     def branch_changes_loaded(self, message: BranchChangesLoaded) -> None:
-        self.landing.changes_loaded(message)
+        if (pane := self.branches_pane) is not None:
+            pane.changes_loaded(message.run_id, message.tip, message.changes)
+
+    def show_branches(self) -> None:
+        if (pane := self.branches_pane) is not None:
+            pane.show(self.landing.branches, self.feed.by_id, self.clock())
+
+    def branch_changes_stale(self, run_id: str | None) -> None:
+        if (pane := self.branches_pane) is not None:
+            pane.forget_changes(run_id)
+
+    @on(LandingRequested)
+    def landing_requested(self, message: LandingRequested) -> None:
+        """Ask first in a dialog, then have the engine do it (RunLanding)."""
+        landing, run, branch = self.landing, message.run, message.branch
+        if message.action == "reject":
+            landing.reject(run, message.repo, message.path)
+        elif message.action in ("commit", "revert"):
+            getattr(landing, message.action)(run)
+        elif message.action == "merge":
+            landing.merge(run, branch)
+        elif branch is not None:  # rebase, rename, delete
+            getattr(landing, message.action)(branch)
 
     @on(RunStarted)
     def run_started(self, message: RunStarted) -> None:
@@ -409,7 +438,7 @@ class CorralApp(App):
 
     @on(DiffRequested)
     def diff_requested(self, message: DiffRequested) -> None:
-        self.show_diff(message.run_id)
+        self.show_diff(message.run_id, message.switch)
 
     @on(ApprovalAnswered)
     def approval_answered(self, message: ApprovalAnswered) -> None:

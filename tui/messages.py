@@ -97,6 +97,14 @@ class PaneReady(Message):
 
 
 @dataclass
+class BranchChangesWanted(Message):
+    """The Branches tab asks what a branch's run changed, for its detail (once per tip)."""
+
+    run_id: str
+    tip: str
+
+
+@dataclass
 class TranscriptWanted(Message):
     """The Runs tab asks for a run's events after `after`: from its start, or the ones it missed."""
 
@@ -171,9 +179,10 @@ class RunSelected(Message):
 
 @dataclass
 class DiffRequested(Message):
-    """Open the Diffs tab on the run's changes."""
+    """Show the run's changes in the Diffs tab; `switch` to it."""
 
     run_id: str
+    switch: bool = True
 
 
 @dataclass
@@ -209,3 +218,18 @@ class AttachRequested(Message):
     """Hand the terminal to the run's agent session."""
 
     run_id: str
+
+
+# -- what the user did with a run's work and its branch: asked first in a dialog, then done by the engine --
+
+
+@dataclass
+class LandingRequested(Message):
+    """reject (a file), commit, merge or revert a run's work, from the Diffs tab; merge, rebase, rename or
+    delete a branch, from the Branches tab."""
+
+    action: str
+    run: Run | None = None
+    branch: RunBranch | None = None
+    repo: str | None = None
+    path: str = ""
