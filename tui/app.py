@@ -42,6 +42,7 @@ from .messages import (
     PaneReady,
     PlanApproved,
     PlanRequested,
+    ProjectChangeRequested,
     ProjectsLoaded,
     RunCancelled,
     RunPaused,
@@ -57,6 +58,7 @@ from .messages import (
     TranscriptLoaded,
     TranscriptWanted,
 )
+from .project_actions import ProjectActions
 from .run_actions import RunActions
 from .runs_feed import RunsFeed
 from .screens.confirm import ConfirmDialog
@@ -109,6 +111,7 @@ class CorralApp(App):
         self.landing = RunLanding(self)
         self.board = BoardActions(self)
         self.run_actions = RunActions(self)
+        self.project_actions = ProjectActions(self)
         self.project: Project | None = None
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
@@ -371,6 +374,18 @@ class CorralApp(App):
     def reload_projects(self) -> None:
         self.engine_work(self.load_projects, group="projects", exclusive=True)
 
+    @on(ProjectChangeRequested)
+    def project_change_requested(self, message: ProjectChangeRequested) -> None:
+        actions = self.project_actions
+        if message.action == "add_repo":
+            actions.add_repo(message.project)
+        elif message.action == "remove_repo" and message.project is not None and message.repo is not None:
+            actions.remove_repo(message.project, message.repo)
+        elif message.action == "edit_agent":
+            actions.edit_agent(message.agent)
+        elif message.action == "delete_agent" and message.agent is not None:
+            actions.delete_agent(message.agent)
+
     @on(TasksLoaded)
     def tasks_loaded(self, message: TasksLoaded) -> None:
         if (pane := self.on_dashboard(TasksPane)) is not None:
@@ -495,8 +510,8 @@ class CorralApp(App):
     def action_back(self) -> None:
         if self.active_tab in ("diffs", "branches", "tasks"):
             self.action_show_tab("runs")
-        elif self.active_tab == "runs" and self.runs_pane is not None and not self.runs_pane.table.has_focus:
-            self.runs_pane.table.focus()
+        elif self.active_tab == "runs" and (pane := self.runs_pane) is not None:
+            pane.focus_table()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([(title, bindings) for title, _, bindings in self.key_sections()]))

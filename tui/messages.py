@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from core.landing import RunBranch
-from core.models import Agent, Approval, Event, FileChange, Plan, Project, Run, Task, Worktree
+from core.models import Agent, Approval, Event, FileChange, Plan, Project, Repo, Run, Task, Worktree
 
 
 class EventsArrived(Message):
@@ -233,3 +233,14 @@ class LandingRequested(Message):
     branch: RunBranch | None = None
     repo: str | None = None
     path: str = ""
+
+
+@dataclass
+class ProjectChangeRequested(Message):
+    """add_repo (to the project, or as a new one), remove_repo, edit_agent (a new one when None) or
+    delete_agent, from the Projects tab."""
+
+    action: str
+    project: Project | None = None
+    repo: Repo | None = None
+    agent: Agent | None = None

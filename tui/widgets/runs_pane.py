@@ -261,6 +261,10 @@ class RunsPane(Vertical):
     def action_filter(self) -> None:
         self.query_one(FilterInput).open()
 
+    def focus_table(self) -> None:
+        if not self.table.has_focus:
+            self.table.focus()
+
     def action_switch_focus(self) -> None:
         if self.table.has_focus:
             self.transcript.focus()
