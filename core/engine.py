@@ -137,6 +137,7 @@ class Engine:
         self.tasks = board.tasks
         self.task = board.task
         self.update_task = board.update_task
+        self.swap_tasks = board.swap_tasks
         self.delete_tasks = board.delete_tasks
         self.bulk_update = board.bulk_update
         self.retry_task = board.retry_task

@@ -43,6 +43,10 @@ class GitError(CorralError):
     code = "GIT_ERROR"
 
 
+class NotARepository(GitError):
+    """The path is in no git repository. Its code stays GIT_ERROR for the API; the type tells it apart."""
+
+
 class MergeConflict(GitError):
     """Changes on both sides of a merge touch the same files; nothing was written."""
 

@@ -28,7 +28,7 @@ async def settle(pilot, condition: Callable[[], object], what: str, timeout: flo
 def _transcript_ready(app) -> bool:
     panes = app.query(RunsPane)
     return bool(panes and app.feed.loaded_once and panes.first().transcript.blocks
-                and not app.feed._transcript_loading)
+                and not panes.first().transcript_loading)
 
 
 async def runs_tab(pilot) -> None:

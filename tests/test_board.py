@@ -73,3 +73,15 @@ async def test_two_corral_processes_adding_tasks_at_once_never_share_a_key(engin
                                       for n in range(10) for e in (engine, other)))
     keys = [t.key for t in made]
     assert len(set(keys)) == 20 and sorted(int(k.rsplit("-", 1)[1]) for k in keys) == list(range(1000, 1020))
+
+
+async def test_two_tasks_swap_places_in_one_write_with_both_moves_in_their_history(engine, repo):
+    project = await engine.add_project(repo)
+    first, second = await engine.create_task(project.id, "First"), await engine.create_task(project.id, "Second")
+    moved, other = await engine.swap_tasks(second.key, first.key)
+    assert (moved.position, other.position) == (first.position, second.position)
+    assert [t.title for t in await engine.tasks(project.id)] == ["Second", "First"]
+    assert [(h["field"], h["old"], h["new"]) for h in await engine.task_history(second.key)] == [
+        ("position", second.position, first.position)]
+    assert [(h["field"], h["old"], h["new"]) for h in await engine.task_history(first.key)] == [
+        ("position", first.position, second.position)]

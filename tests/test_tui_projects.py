@@ -84,30 +84,35 @@ async def test_runs_of_every_project_show_their_project_and_branches_their_repo(
     for project in (here, there):
         await engine.wait((await engine.start_run(project.id, f"polish {project.name}")).id)
     for size in ((60, 24), (80, 24)):
-        app = make_app(engine, repo)
-        async with app.run_test(size=size) as pilot:
-            await start(pilot, app)
-            table = runs_pane(app).table
-            await until(pilot, lambda: table.row_count == 2, "the runs of both projects")
-            assert app.title == ("all projects" if size[0] < 70 else "corral · all projects")
-            assert column(table, "project") == ["api", "app"]  # newest first
-            assert column(table, "task")[0].startswith("polish api")
-
-            await pilot.press("4")
-            await until(pilot, lambda: app.query(BranchesPane) and app.query_one(BranchTable).row_count == 2,
-                        "the branches of both repos")
-            branches = app.query_one(BranchTable)
-            assert sorted(column(branches, "repo")) == ["api", "app"]
-            assert branches.max_scroll_x == 0  # it fits: nothing to scroll sideways for
-            await pilot.press("5")
-            await until(pilot, lambda: app.query(TasksPane) and "No plan yet" in str(app.query_one("#plan-status")
-                                                                                    .render()), "the Tasks tab")
-            assert str(app.query_one("#plan-status").render()).startswith("app · ")  # whose tasks these are
+        await _both_projects_seen(make_app(engine, repo), size)
 
 
 def column(table, key: str) -> list[str]:
     index = table.get_column_index(key)
     return [table.get_row_at(row)[index].plain for row in range(table.row_count)]
+
+
+async def _both_projects_seen(app, size: tuple[int, int]) -> None:
+    """The runs of both projects on the Runs tab, their branches on the Branches tab, and the Tasks
+    tab saying whose tasks it shows."""
+    async with app.run_test(size=size) as pilot:
+        await start(pilot, app)
+        table = runs_pane(app).table
+        await until(pilot, lambda: table.row_count == 2, "the runs of both projects")
+        assert app.title == ("all projects" if size[0] < 70 else "corral · all projects")
+        assert column(table, "project") == ["api", "app"]  # newest first
+        assert column(table, "task")[0].startswith("polish api")
+
+        await pilot.press("4")
+        await until(pilot, lambda: app.query(BranchesPane) and app.query_one(BranchTable).row_count == 2,
+                    "the branches of both repos")
+        branches = app.query_one(BranchTable)
+        assert sorted(column(branches, "repo")) == ["api", "app"]
+        assert branches.max_scroll_x == 0  # it fits: nothing to scroll sideways for
+        await pilot.press("5")
+        await until(pilot, lambda: app.query(TasksPane) and "No plan yet" in str(app.query_one("#plan-status")
+                                                                                .render()), "the Tasks tab")
+        assert str(app.query_one("#plan-status").render()).startswith("app · ")  # whose tasks these are
 
 
 async def test_the_projects_footer_keeps_help_in_a_side_pane_and_a_terminal(engine, repo):

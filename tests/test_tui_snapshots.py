@@ -12,8 +12,8 @@ import pytest
 from core.config import Paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "screenshots"))  # the demo home lives there
-from demo import HOME, ROOT, build, demo_app, demo_home  # noqa: E402
-from demo_states import branches_tab, diffs_tab, merge_dialog, projects_tab, runs_tab, tasks_tab  # noqa: E402
+from demo import HOME, ROOT, build, demo_app, demo_home
+from demo_states import branches_tab, diffs_tab, merge_dialog, projects_tab, runs_tab, tasks_tab
 
 SIZES = [(60, 24), (80, 24), (160, 48)]
 
@@ -67,12 +67,12 @@ def test_branches_tab(snap_compare, demo, size):
     """The Branches tab: six corral branches of the repo shop, newest commit first, with +ahead −behind
     against main (zeros dim), and a state: corral/run-9c0d1e2f (selected) and corral/run-7e8f9a0b
     "unmerged" in bold warning colour (the latter with ↑, pushed), corral/run-3a4b5c6d of the failed
-    run "no changes", dim (it has no commit of its own), the branches of the two active runs "running" in the accent colour, and
-    corral/try-search-index, made outside corral, unmerged with no run. Below the table, the selected
-    branch in full: its repo and path, run 9c0d1e2f ✓ done with its task, +1 −2 against main, unmerged,
-    not pushed, its tip and subject (14m ago) and its worktree. At 60 columns the table keeps branch,
-    +/−, state and last commit and the footer is compact (m r d R q n ?); at 80 it adds base and when;
-    at 160 repo, run and pushed too."""
+    run "no changes", dim (it has no commit of its own), the branches of the two active runs "running"
+    in the accent colour, and corral/try-search-index, made outside corral, unmerged with no run. Below
+    the table, the selected branch in full: its repo and path, run 9c0d1e2f ✓ done with its task, +1 −2
+    against main, unmerged, not pushed, its tip and subject (14m ago) and its worktree. At 60 columns
+    the table keeps branch, +/−, state and last commit and the footer is compact (m r d R q n ?); at 80
+    it adds base and when; at 160 repo, run and pushed too."""
     assert snap_compare(demo, terminal_size=size, run_before=branches_tab)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.models import Event
-from tui.transcript import Transcript
+from tui.transcript_blocks import Transcript
 
 BASH = {"command": "python3 -c 'print(6 * 7)'"}
 
@@ -37,3 +37,31 @@ def test_the_outcome_counts_turns_in_words():
     unknown = told(("run.result", {"tokens_in": 10, "tokens_out": 2, "cost_usd": 0.01, "num_turns": None}))
     assert one.blocks[0].text.endswith(", 1 turn")
     assert "turn" not in unknown.blocks[0].text and "None" not in unknown.blocks[0].text
+
+
+async def test_a_long_transcript_keeps_a_bounded_number_of_drawn_lines_and_still_scrolls_to_any_of_them():
+    from textual.app import App
+
+    from tui.widgets import transcript_view
+    from tui.widgets.transcript_view import TranscriptView
+
+    class One(App):
+        def compose(self):
+            yield TranscriptView(id="transcript")
+
+    app = One()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(TranscriptView)
+        view.show_run("run")
+        view.add_events([Event("run", seq, "agent.message", {"text": f"line {seq}"}, "") for seq in range(1, 3001)])
+        await pilot.pause()
+        assert sum(len(lines) for _, lines in view._cache.values()) <= transcript_view.CACHED_LINES
+        assert view.virtual_size.height == 6000  # a blank line and the text, for each message
+        await pilot.pause()
+        view.action_top()
+        await pilot.pause()
+        assert view.scroll_y == 0 and "line 1" in view.render_line(1).text
+        view.action_bottom()
+        await pilot.pause()
+        assert view.render_line(view.scrollable_content_region.height - 1).text.strip() == "line 3000"
+        assert "line 1500" in view.plain_text().splitlines()[2999]

@@ -20,22 +20,46 @@ from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
-from core.errors import CorralError
+from core.errors import CorralError, NotARepository
 from core.models import Agent, Project, Run, RunStatus
 
 from . import commands, format
+from .board_actions import BoardActions
 from .commands import DashboardCommands
-from .landing import RunLanding
+from .run_landing import RunLanding
 from .messages import (
+    ApprovalAnswered,
+    AttachRequested,
+    BoardWanted,
     BranchChangesLoaded,
+    BranchChangesWanted,
     BranchesLoaded,
     ChangesLoaded,
+    ContinueRequested,
+    DiffRequested,
     EventsArrived,
+    LandingRequested,
+    PaneReady,
+    PlanApproved,
+    PlanRequested,
+    ProjectChangeRequested,
     ProjectsLoaded,
+    RunCancelled,
+    RunPaused,
+    RunSelected,
     RunsLoaded,
     RunStarted,
+    TaskCancelled,
+    TaskChanged,
+    TaskMoved,
+    TaskRenameRequested,
+    TaskRetried,
+    TasksLoaded,
     TranscriptLoaded,
+    TranscriptWanted,
 )
+from .project_actions import ProjectActions
+from .run_actions import RunActions
 from .runs_feed import RunsFeed
 from .screens.confirm import ConfirmDialog
 from .screens.dialog import Dialog
@@ -85,10 +109,14 @@ class CorralApp(App):
         self.clock = clock
         self.feed = RunsFeed(self)
         self.landing = RunLanding(self)
+        self.board = BoardActions(self)
+        self.run_actions = RunActions(self)
+        self.project_actions = ProjectActions(self)
         self.project: Project | None = None
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
+        self._runs_pane = RunsPane(id="runs-pane")  # handed the runs even before it mounts (it is lazy)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -98,7 +126,7 @@ class CorralApp(App):
             with TabPane("Projects", id="projects"):
                 yield Lazy(ProjectsPane(id="projects-pane"))
             with TabPane("Runs", id="runs"):
-                yield Lazy(RunsPane(id="runs-pane"))
+                yield Lazy(self._runs_pane)
             with TabPane("Diffs", id="diffs"):
                 yield Lazy(DiffsPane(id="diffs-pane"))
             with TabPane("Branches", id="branches"):
@@ -117,7 +145,7 @@ class CorralApp(App):
         self.engine_work(self._open_here(), group="start")
         self.feed.start()
         self.feed.request_runs()
-        self.set_interval(1.0, self.feed.tick)
+        self.set_interval(1.0, self._tick)
         self.set_interval(SLOW_POLL, self.feed.request_runs)
         self.run_worker(self.engine.run_scheduler(), group="scheduler", exit_on_error=False)  # the board's tasks
 
@@ -128,9 +156,10 @@ class CorralApp(App):
             try:
                 project = await self.engine.add_project(self.cwd)
                 self.notify(f"added {project.name} as a project", timeout=4)
+            except NotARepository:
+                pass  # a plain folder: the dashboard opens on every project
             except CorralError as error:
-                if "not a git repository" not in str(error):
-                    self.notify(str(error), severity="warning")
+                self.notify(str(error), severity="warning")
         await self.load_projects()
         self.project = project  # only now: the new-run dialog needs the projects the moment it has one
         self._update_title()
@@ -179,26 +208,27 @@ class CorralApp(App):
     def branches_pane(self) -> BranchesPane | None:
         return self.on_dashboard(BranchesPane)
 
-    def runs_pane_ready(self, pane: RunsPane) -> None:
-        self.feed.pane_ready(pane)
-        self._focus_pane("runs")
-
-    def diffs_pane_ready(self, pane: DiffsPane) -> None:
-        self._focus_pane("diffs")
-        if self.feed.last_changes is not None:
-            loaded = self.feed.last_changes
-            pane.show_changes(loaded.run, loaded.changes, loaded.diff)
-        elif self.feed.selected_run_id and self.active_tab == "diffs":
-            self.show_diff(self.feed.selected_run_id, switch=False)
-
-    def branches_pane_ready(self, pane: BranchesPane) -> None:
-        self._focus_pane("branches")
-        self.landing.show_branches()
-        self.landing.load_branches()
-
-    def projects_pane_ready(self, pane: ProjectsPane) -> None:
-        self._focus_pane("projects")
-        pane.show(self.projects, self.agents, self.project.id if self.project else None)
+    @on(PaneReady)
+    def pane_ready(self, message: PaneReady) -> None:
+        """A pane has mounted: hand it what it shows, and focus it if its tab is the one showing."""
+        pane = message.pane
+        if isinstance(pane, RunsPane):
+            self._show_runs()
+            if self.feed.selected_run_id:
+                self.select_run(self.feed.selected_run_id, again=True)
+        self._focus_pane(getattr(pane, "TAB", ""))
+        if isinstance(pane, DiffsPane):
+            pane.runs_changed(self.feed.by_id)
+            if self.feed.last_changes is not None:
+                loaded = self.feed.last_changes
+                pane.show_changes(loaded.run, loaded.changes, loaded.diff)
+            elif self.feed.selected_run_id and self.active_tab == "diffs":
+                self.show_diff(self.feed.selected_run_id, switch=False)
+        elif isinstance(pane, BranchesPane):
+            self.show_branches()
+            self.landing.load_branches()
+        elif isinstance(pane, ProjectsPane):
+            pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -208,8 +238,8 @@ class CorralApp(App):
             self.feed.diffs_shown()
         elif event.pane.id == "branches" and self.branches_pane is not None:
             self.landing.load_branches()  # git moves under us: branches are re-read each time they show
-        elif event.pane.id == "tasks" and (tasks := self.on_dashboard(TasksPane)) is not None:
-            tasks.refresh_board()
+        elif event.pane.id == "tasks" and self.on_dashboard(TasksPane) is not None:
+            self.board.load()
 
     # -- one place for what goes wrong in workers ------------------------------------------------
 
@@ -242,19 +272,45 @@ class CorralApp(App):
 
     @on(EventsArrived)
     def events_arrived(self, message: EventsArrived) -> None:
-        self.feed.events_arrived(message.events)
+        mine = self.feed.events_arrived(message.events)
+        if mine and (pane := self.runs_pane) is not None:
+            with self.batch_update():
+                pane.events_arrived(mine)
 
     @on(RunsLoaded)
     def runs_loaded(self, message: RunsLoaded) -> None:
         self.feed.runs_loaded(message.runs, message.pending)
+        self._show_runs()
         self._update_title()
         self.landing.runs_changed(message.runs, self.active_tab == "branches")
         if self.diffs_pane is not None:
-            self.diffs_pane.refresh_bindings()
+            self.diffs_pane.runs_changed(self.feed.by_id)
+
+    def _show_runs(self) -> None:
+        projects = self.projects
+        self._runs_pane.show_runs(self.feed.runs, self.feed.pending, self.clock(),
+                                  {p.id: p.name for p in projects} if len(projects) > 1 else {}, self.feed.retrying)
+        pane = self.runs_pane
+        if pane is None:
+            return
+        if (listed := self.feed.select_when_listed()) is not None:
+            pane.highlight(listed)
+        elif self.feed.selected_run_id is None and pane.highlighted_run_id:
+            self.select_run(pane.highlighted_run_id)
+        pane.show_banner()
+
+    def _tick(self) -> None:
+        if (pane := self.runs_pane) is not None:
+            pane.tick(self.clock(), self.feed.catching_up())
+
+    @on(TranscriptWanted)
+    def transcript_wanted(self, message: TranscriptWanted) -> None:
+        self.feed.fetch_transcript(message.run_id, message.after)
 
     @on(TranscriptLoaded)
     def transcript_loaded(self, message: TranscriptLoaded) -> None:
-        self.feed.transcript_loaded(message.run_id, message.events)
+        if (pane := self.runs_pane) is not None:
+            pane.transcript_loaded(message.run_id, message.events)
 
     @on(ChangesLoaded)
     def changes_loaded(self, message: ChangesLoaded) -> None:
@@ -267,20 +323,47 @@ class CorralApp(App):
     def branches_loaded(self, message: BranchesLoaded) -> None:
         self.landing.branches_loaded(message.branches)
 
+    @on(BranchChangesWanted)
+    def branch_changes_wanted(self, message: BranchChangesWanted) -> None:
+        self.landing.load_changes(message.run_id, message.tip)
+
     @on(BranchChangesLoaded)
     def branch_changes_loaded(self, message: BranchChangesLoaded) -> None:
-        self.landing.changes_loaded(message)
+        if (pane := self.branches_pane) is not None:
+            pane.changes_loaded(message.run_id, message.tip, message.changes)
+
+    def show_branches(self) -> None:
+        if (pane := self.branches_pane) is not None:
+            pane.show(self.landing.branches, self.feed.by_id, self.clock())
+
+    def branch_changes_stale(self, run_id: str | None) -> None:
+        if (pane := self.branches_pane) is not None:
+            pane.forget_changes(run_id)
+
+    @on(LandingRequested)
+    def landing_requested(self, message: LandingRequested) -> None:
+        """Ask first in a dialog, then have the engine do it (RunLanding)."""
+        landing, run, branch = self.landing, message.run, message.branch
+        if message.action == "reject":
+            landing.reject(run, message.repo, message.path)
+        elif message.action in ("commit", "revert"):
+            getattr(landing, message.action)(run)
+        elif message.action == "merge":
+            landing.merge(run, branch)
+        elif branch is not None:  # rebase, rename, delete
+            getattr(landing, message.action)(branch)
 
     @on(RunStarted)
     def run_started(self, message: RunStarted) -> None:
         self.action_show_tab("runs")
         self.feed.follow_new_run(message.run)
+        self.select_run(message.run.id)
 
     @on(ProjectsLoaded)
     def projects_loaded(self, message: ProjectsLoaded) -> None:
         self.projects, self.agents = message.projects, message.agents
         self._update_title()
-        self.feed.show_runs()
+        self._show_runs()
         if (pane := self.on_dashboard(ProjectsPane)) is not None:
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
@@ -291,19 +374,106 @@ class CorralApp(App):
     def reload_projects(self) -> None:
         self.engine_work(self.load_projects, group="projects", exclusive=True)
 
+    @on(ProjectChangeRequested)
+    def project_change_requested(self, message: ProjectChangeRequested) -> None:
+        actions = self.project_actions
+        if message.action == "add_repo":
+            actions.add_repo(message.project)
+        elif message.action == "remove_repo" and message.project is not None and message.repo is not None:
+            actions.remove_repo(message.project, message.repo)
+        elif message.action == "edit_agent":
+            actions.edit_agent(message.agent)
+        elif message.action == "delete_agent" and message.agent is not None:
+            actions.delete_agent(message.agent)
+
+    @on(TasksLoaded)
+    def tasks_loaded(self, message: TasksLoaded) -> None:
+        if (pane := self.on_dashboard(TasksPane)) is not None:
+            pane.show(message.tasks, message.plan, message.progress)
+
+    # -- what the user does with the board's tasks -----------------------------------------------
+
+    @on(BoardWanted)
+    def board_wanted(self) -> None:
+        self.board.load()
+
+    @on(PlanRequested)
+    def plan_requested(self) -> None:
+        self.board.plan()
+
+    @on(PlanApproved)
+    def plan_approved(self, message: PlanApproved) -> None:
+        self.board.approve_plan(message.plan_id)
+
+    @on(TaskChanged)
+    def task_changed(self, message: TaskChanged) -> None:
+        self.board.change(message.task_id, message.changes, message.schedule)
+
+    @on(TaskCancelled)
+    def task_cancelled(self, message: TaskCancelled) -> None:
+        self.board.cancel(message.task_id)
+
+    @on(TaskRetried)
+    def task_retried(self, message: TaskRetried) -> None:
+        self.board.retry(message.task_id)
+
+    @on(TaskRenameRequested)
+    def task_rename_requested(self, message: TaskRenameRequested) -> None:
+        self.board.rename(message.task)
+
+    @on(TaskMoved)
+    def task_moved(self, message: TaskMoved) -> None:
+        self.board.move(message.task_id, message.other_id)
+
     # -- what the user does with runs ----------------------------------------------------------
 
     @property
     def selected_run_id(self) -> str | None:
         return self.feed.selected_run_id
 
-    def select_run(self, run_id: str) -> None:
-        self.feed.select(run_id)
+    def select_run(self, run_id: str, again: bool = False) -> None:
+        if self.feed.select(run_id, again) and (pane := self.runs_pane) is not None:
+            pane.show_run(run_id)
+            self.feed.fetch_transcript(run_id, after=0)
 
     def show_diff(self, run_id: str, switch: bool = True) -> None:
         if switch:
             self.action_show_tab("diffs")
         self.feed.load_changes(run_id)
+
+    def diffs_loading(self, run: Run) -> None:
+        if (pane := self.diffs_pane) is not None:
+            pane.loading(run)
+
+    @on(RunSelected)
+    def run_selected(self, message: RunSelected) -> None:
+        if message.highlight and (pane := self.runs_pane) is not None:
+            pane.highlight(message.run_id)
+        self.select_run(message.run_id)
+
+    @on(DiffRequested)
+    def diff_requested(self, message: DiffRequested) -> None:
+        self.show_diff(message.run_id, message.switch)
+
+    @on(ApprovalAnswered)
+    def approval_answered(self, message: ApprovalAnswered) -> None:
+        self.run_actions.answer(message)
+
+    @on(RunCancelled)
+    def run_cancelled(self, message: RunCancelled) -> None:
+        self.run_actions.cancel(message.run_id)
+
+    @on(RunPaused)
+    def run_paused(self, message: RunPaused) -> None:
+        self.run_actions.pause(message.run_id)
+
+    @on(ContinueRequested)
+    def continue_requested(self, message: ContinueRequested) -> None:
+        self.run_actions.continue_run(message.run)
+
+    @on(AttachRequested)
+    def attach_requested(self, message: AttachRequested) -> None:
+        self.run_worker(self.run_actions.attach(message.run_id), group="attach", exit_on_error=False)
 
     def action_new_run(self) -> None:
         def started(run: Run | None) -> None:
@@ -328,13 +498,20 @@ class CorralApp(App):
                       "tasks": DataTable}[tab]
             found = pane.first().query(target)
             if found:
-                found.first().focus()
+                widget = found.first()
+                widget.refresh()
+
+                def focus() -> None:  # as Widget.focus does, unless the tab was left meanwhile
+                    if self.active_tab == tab and not isinstance(self.screen, Dialog) and widget.is_attached:
+                        widget.screen.set_focus(widget)
+
+                self.call_later(focus)
 
     def action_back(self) -> None:
         if self.active_tab in ("diffs", "branches", "tasks"):
             self.action_show_tab("runs")
-        elif self.active_tab == "runs" and self.runs_pane is not None and not self.runs_pane.table.has_focus:
-            self.runs_pane.table.focus()
+        elif self.active_tab == "runs" and (pane := self.runs_pane) is not None:
+            pane.focus_table()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([(title, bindings) for title, _, bindings in self.key_sections()]))

@@ -26,7 +26,7 @@ from .widgets.projects_pane import ProjectsPane
 from .widgets.run_table import RunTable
 from .widgets.runs_pane import RunsPane
 from .widgets.tasks_pane import TasksPane
-from .widgets.transcript import TranscriptView
+from .widgets.transcript_view import TranscriptView
 
 if TYPE_CHECKING:
     from .app import CorralApp

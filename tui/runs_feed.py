@@ -1,6 +1,8 @@
 """What the dashboard knows of runs, kept current: the engine's live events (one message per frame),
 the runs table (re-read when something changes, and slowly for other corral processes), the
-selected run's transcript without gaps or repeats, permission requests, and the runs that need you."""
+selected run's transcript (fetched when the Runs tab asks), permission requests, and the runs that need
+you. It knows no widget: it posts what it read (RunsLoaded, TranscriptLoaded, ChangesLoaded), and the app
+hands that down to the panes."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from .messages import ChangesLoaded, EventsArrived, RunsLoaded, TranscriptLoaded
 
 if TYPE_CHECKING:
     from .app import CorralApp
-    from .widgets.runs_pane import RunsPane
 
 FRAME = 1 / 30  # events that arrive within one frame reach the screen together
 STREAMED = frozenset({EventType.AGENT_TOKEN, EventType.AGENT_MESSAGE, EventType.AGENT_THINKING,
@@ -32,14 +33,11 @@ class RunsFeed:
         self.by_id: dict[str, Run] = {}
         self.pending: dict[str, list[Approval]] = {}
         self.selected_run_id: str | None = None
-        self.pane: RunsPane | None = None
         self.last_changes: ChangesLoaded | None = None
         self.loaded_once = False
         self._loading_runs = False
         self._runs_again = False
         self._gone_projects: set[str] = set()  # left behind by an older corral's project delete
-        self._transcript_loading = False
-        self._held: list[Event] = []
         self._attention: set[str] = set()
         self._select_when_listed: str | None = None
         self._changes_stale = False
@@ -65,7 +63,8 @@ class RunsFeed:
         finally:
             subscription.close()
 
-    def events_arrived(self, events: list[Event]) -> None:
+    def events_arrived(self, events: list[Event]) -> list[Event]:
+        """Take in a frame's events; the selected run's, for its transcript."""
         row_changed = ring = False
         for event in events:
             if event.type not in STREAMED:
@@ -83,16 +82,13 @@ class RunsFeed:
             if (event.type in CHANGED_FILES and self.last_changes is not None
                     and event.run_id == self.last_changes.run.id):
                 self._changes_stale = True
-        mine = [e for e in events if e.run_id == self.selected_run_id]
-        if mine and self.pane is not None:
-            with self.app.batch_update():
-                self._into_transcript(mine)
         if row_changed:
             self.request_runs()
         if ring:
             self.app.bell()
         if self._changes_stale and self.app.active_tab == "diffs":
             self.diffs_shown()
+        return [e for e in events if e.run_id == self.selected_run_id]
 
     def _announce_end(self, event: Event) -> None:
         run = self.by_id.get(event.run_id)
@@ -140,100 +136,47 @@ class RunsFeed:
                             severity="warning", timeout=5)
         self._attention = waiting
         self.loaded_once = True
-        self.show_runs()
 
-    def show_runs(self) -> None:
-        if self.pane is None:
-            return
-        table = self.pane.table
-        projects = self.app.projects
-        table.show_runs(self.runs, self.app.clock(), {p.id: p.name for p in projects} if len(projects) > 1 else {},
-                        self.retrying)
+    def select_when_listed(self) -> str | None:
+        """The run to highlight in the table, once: a run just started, as soon as it is listed."""
         if self._select_when_listed in self.by_id:
-            table.select(self._select_when_listed)
-            self._select_when_listed = None
-        elif self.selected_run_id is None and table.selected_run_id:
-            self.select(table.selected_run_id)
-        self._show_banner()
+            run_id, self._select_when_listed = self._select_when_listed, None
+            return run_id
+        return None
 
-    def pane_ready(self, pane: "RunsPane") -> None:
-        self.pane = pane
-        self.show_runs()
-        if self.selected_run_id:
-            self.select(self.selected_run_id, again=True)
-
-    def tick(self) -> None:
-        if self.pane is None or not self.pane.table.is_attached:
-            return
-        self.pane.table.tick(self.app.clock())
+    def catching_up(self) -> bool:
+        """Whether the selected run's events reach us only through the database: another corral drives it."""
         run = self.selected_run
-        driven_here = {r.id for r in self.app.engine.driving()}
-        if run is not None and run.active and run.id not in driven_here and not self._transcript_loading:
-            # another corral process drives it: its events reach us only through the database
-            self._fetch_transcript(run.id, after=self.pane.transcript.transcript.last_seq)
+        return run is not None and run.active and run.id not in {r.id for r in self.app.engine.driving()}
 
     def follow_new_run(self, run: Run) -> None:
         self._select_when_listed = run.id
-        self.select(run.id)
         self.request_runs()
 
     # -- the selected run ----------------------------------------------------------------------
 
-    def select(self, run_id: str, again: bool = False) -> None:
+    def select(self, run_id: str, again: bool = False) -> bool:
+        """Make run_id the selected run; whether it changed (or `again`)."""
         if run_id == self.selected_run_id and not again:
-            return
+            return False
         self.selected_run_id = run_id
-        if self.pane is not None:
-            self.pane.transcript.show_run(run_id, "Loading the transcript…")
-            self._fetch_transcript(run_id, after=0)
-        self._show_banner()
+        return True
 
-    def _fetch_transcript(self, run_id: str, after: int, held: list[Event] | None = None) -> None:
-        self._transcript_loading, self._held = True, list(held or [])
-
+    def fetch_transcript(self, run_id: str, after: int) -> None:
         async def fetch() -> None:
             self.app.post_message(TranscriptLoaded(run_id, await self.app.engine.events(run_id, after=after)))
 
         self.app.engine_work(fetch, group="transcript", exclusive=True)
 
-    def transcript_loaded(self, run_id: str, events: list[Event]) -> None:
-        if run_id != self.selected_run_id or self.pane is None:
-            return
-        merged = sorted([*events, *self._held], key=lambda e: e.seq)
-        self._transcript_loading, self._held = False, []
-        self.pane.transcript.add_events(merged)
-
-    def _into_transcript(self, events: list[Event]) -> None:
-        assert self.pane is not None
-        if self._transcript_loading:
-            self._held.extend(events)  # they are merged with what the fetch returns
-            return
-        last = self.pane.transcript.transcript.last_seq
-        if events[0].seq > last + 1:  # some were committed before we listened: fetch them first
-            self._fetch_transcript(events[0].run_id, after=last, held=events)
-            return
-        self.pane.transcript.add_events(events)
-
     def answered(self, run_id: str, request_id: str) -> None:
         self.pending[run_id] = [a for a in self.pending.get(run_id, []) if a.request_id != request_id]
-        self._show_banner()
-
-    def _show_banner(self) -> None:
-        if self.pane is None:
-            return
-        run = self.selected_run
-        others = [r for r in self.runs if r.status == RunStatus.NEEDS_ATTENTION and r.id != self.selected_run_id]
-        self.pane.banner.show(run, self.pending.get(run.id, []) if run else [], others)
-        self.pane.refresh_bindings()
 
     # -- the diff tab ----------------------------------------------------------------------------
 
     def load_changes(self, run_id: str) -> None:
         self._changes_stale = False
-        run = self.by_id.get(run_id)
-        pane = self.app.diffs_pane
-        if pane is not None and run is not None:
-            pane.loading(run)
+        if (run := self.by_id.get(run_id)) is not None:
+            self.app.diffs_loading(run)
 
         async def fetch() -> None:
             engine = self.app.engine

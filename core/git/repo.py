@@ -14,7 +14,7 @@ from dulwich.objectspec import parse_commit, parse_object
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from ..errors import GitError
+from ..errors import GitError, NotARepository
 
 HEADS = Ref(b"refs/heads/")
 HEAD = Ref(b"HEAD")
@@ -44,7 +44,7 @@ def open_repo(path: str | Path) -> Iterator[Repo]:
     try:
         r = Repo.discover(str(path))
     except (NotGitRepository, OSError):
-        raise GitError(f"not a git repository: {path}") from None
+        raise NotARepository(f"not a git repository: {path}") from None
     with r:
         yield r
 

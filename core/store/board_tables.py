@@ -96,6 +96,19 @@ class BoardTables:
             await self.db.execute("INSERT INTO task_history (task_id, field, old, new, at) VALUES (?, ?, ?, ?, ?)",
                                (task_id, name, json.dumps(old), json.dumps(new), stamp))
 
+    async def swap_positions(self, first: Task, second: Task) -> None:
+        """Give two tasks each other's place on the board and record both moves in their history,
+        in one transaction."""
+        stamp = now()
+        await self.db.execute_together([
+            ("UPDATE tasks SET position = CASE id WHEN ? THEN ? ELSE ? END, updated_at = ? WHERE id IN (?, ?)",
+             (first.id, second.position, first.position, stamp, first.id, second.id)),
+            ("INSERT INTO task_history (task_id, field, old, new, at) VALUES (?, 'position', ?, ?, ?), "
+             "(?, 'position', ?, ?, ?)",
+             (first.id, json.dumps(first.position), json.dumps(second.position), stamp,
+              second.id, json.dumps(second.position), json.dumps(first.position), stamp)),
+        ])
+
     async def claim_task(self, task_id: str, from_status: str, to_status: str, **fields: Any) -> bool:
         """Move a task on only if it is still `from_status` (two schedulers: one wins)."""
         fields = {"status": to_status, "updated_at": now(), **fields}

@@ -28,15 +28,19 @@ MAX_BATCH = 2000
 _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"
 
 
+Statement = tuple[str, tuple[Any, ...]]
+
+
 class _Write:
-    """One queued statement, or one run's new events (then `sql` is empty), and the future its caller waits on."""
+    """Statements that commit together, or one run's new events, and the future its caller waits on
+    for its `answer`: "count" (rows the statement changed), "rows" (those of its RETURNING clause),
+    "counts" (rows each statement changed) or, for events, the events stored."""
 
-    __slots__ = ("events", "future", "params", "returning", "sql")
+    __slots__ = ("answer", "events", "future", "statements")
 
-    def __init__(self, sql: str, params: tuple[Any, ...], events: list[Event] | None, future: asyncio.Future,
-                 returning: bool = False):
-        self.sql, self.params, self.events, self.future = sql, params, events, future
-        self.returning = returning  # the caller wants the rows of its RETURNING clause, not a count
+    def __init__(self, statements: list[Statement], events: list[Event] | None, future: asyncio.Future,
+                 answer: str = "count"):
+        self.statements, self.events, self.future, self.answer = statements, events, future, answer
 
 
 async def _user_version(cursor: aiosqlite.Cursor) -> int:
@@ -72,8 +76,10 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
     try:
         for write in batch:
             if write.events is None:
-                cursor = conn.execute(write.sql, write.params)
-                results.append(cursor.fetchall() if write.returning else cursor.rowcount)
+                cursors = [conn.execute(sql, params) for sql, params in write.statements]
+                results.append(cursors[-1].fetchall() if write.answer == "rows"
+                               else [c.rowcount for c in cursors] if write.answer == "counts"
+                               else cursors[-1].rowcount)
                 continue
             events = write.events
             _number(conn, events, next_seq)
@@ -164,13 +170,19 @@ class Database:
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Queue one statement, wait for its commit, and return how many rows it changed."""
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Write(sql, tuple(params), None, future))
+        await self._queue.put(_Write([(sql, tuple(params))], None, future))
         return await future
 
     async def execute_returning(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Queue one statement with a RETURNING clause and wait for its rows (read in the same write)."""
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Write(sql, tuple(params), None, future, returning=True))
+        await self._queue.put(_Write([(sql, tuple(params))], None, future, answer="rows"))
+        return await future
+
+    async def execute_together(self, statements: Iterable[tuple[str, Iterable[Any]]]) -> list[int]:
+        """Queue statements that commit in one transaction, all or none; how many rows each changed."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Write([(sql, tuple(params)) for sql, params in statements], None, future, "counts"))
         return await future
 
     def append(self, run_id: str, items: Iterable[tuple[str, dict[str, Any]]],
@@ -184,7 +196,7 @@ class Database:
         if not events:
             future.set_result(events)
             return future
-        self._queue.put_nowait(_Write("", (), events, future))
+        self._queue.put_nowait(_Write([], events, future))
         return future
 
     async def flush(self) -> None:

@@ -14,9 +14,10 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
 from core.landing import RunBranch
-from core.models import Run
+from core.models import FileChange, Run, Worktree
 
 from .. import format
+from ..messages import BranchChangesWanted, DiffRequested, LandingRequested, PaneReady, RunSelected
 from .branch_table import BranchTable, state
 from .diffs_pane import STATUS_MARK
 from .filter_input import FilterInput
@@ -45,6 +46,8 @@ class BranchesPane(Vertical):
         self.table = BranchTable(id="branch-table")
         self.now = datetime.now()
         self.ready = False  # the app hands it data only once it has mounted
+        self.changes: dict[tuple[str, str], list[tuple[Worktree, list[FileChange]]]] = {}  # by (run, tip)
+        self._asked: set[tuple[str, str]] = set()
 
     def compose(self) -> ComposeResult:
         yield FilterInput("filter branches: name, repo, run, state…", id="branches-filter")
@@ -53,7 +56,7 @@ class BranchesPane(Vertical):
 
     def on_mount(self) -> None:
         self.ready = True
-        self.app.branches_pane_ready(self)
+        self.post_message(PaneReady(self))
 
     def show(self, branches: list[RunBranch], runs: dict[str, Run], now: datetime) -> None:
         self.now = now
@@ -96,9 +99,12 @@ class BranchesPane(Vertical):
         """What the run changed, file by file, when its worktree is there to ask."""
         if run is None or item.branch.worktree is None:
             return [Text("No worktree: the work is only in the branch's commits.", style="dim")]
-        found = self.app.landing.changes.get((run.id, item.branch.tip))
+        key = (run.id, item.branch.tip)
+        found = self.changes.get(key)
         if found is None:
-            self.app.landing.load_changes(run.id, item.branch.tip)
+            if key not in self._asked:
+                self._asked.add(key)
+                self.post_message(BranchChangesWanted(*key))
             return [Text("Reading what it changed…", style="dim")]
         files = [(worktree, change) for worktree, changes in found for change in changes]
         added, deleted = sum(c.added for _, c in files), sum(c.deleted for _, c in files)
@@ -116,7 +122,16 @@ class BranchesPane(Vertical):
         item = self.selected
         run = self.table.run_of(item) if item else None
         return item is None or run is None or item.branch.worktree is None or \
-            (run.id, item.branch.tip) in self.app.landing.changes
+            (run.id, item.branch.tip) in self.changes
+
+    def changes_loaded(self, run_id: str, tip: str, changes: list[tuple[Worktree, list[FileChange]]]) -> None:
+        self._asked.discard((run_id, tip))
+        self.changes[(run_id, tip)] = changes
+        self.show_detail()
+
+    def forget_changes(self, run_id: str | None) -> None:
+        """What the run changed is read again: an action changed it."""
+        self.changes = {key: found for key, found in self.changes.items() if key[0] != run_id}
 
     @on(DataTable.RowHighlighted, "#branch-table")
     def highlighted(self) -> None:
@@ -147,27 +162,25 @@ class BranchesPane(Vertical):
     def action_merge(self) -> None:
         item = self.selected
         if item is not None:
-            self.app.landing.merge(self.table.run_of(item), item)
+            self.post_message(LandingRequested("merge", self.table.run_of(item), item))
 
     def action_rebase(self) -> None:
         if self.selected is not None:
-            self.app.landing.rebase(self.selected)
+            self.post_message(LandingRequested("rebase", branch=self.selected))
 
     def action_delete(self) -> None:
         if self.selected is not None:
-            self.app.landing.delete(self.selected)
+            self.post_message(LandingRequested("delete", branch=self.selected))
 
     def action_rename(self) -> None:
         if self.selected is not None:
-            self.app.landing.rename(self.selected)
+            self.post_message(LandingRequested("rename", branch=self.selected))
 
     def action_diff(self) -> None:
         item = self.selected
         if item is not None and item.run_id:
-            if self.app.runs_pane is not None:
-                self.app.runs_pane.table.select(item.run_id)
-            self.app.select_run(item.run_id)
-            self.app.show_diff(item.run_id)
+            self.post_message(RunSelected(item.run_id, highlight=True))
+            self.post_message(DiffRequested(item.run_id))
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).open()

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from core.models import FileChange, Run, Worktree
 
 from .. import diff_lines, format
+from ..messages import DiffRequested, LandingRequested, PaneReady
 from .diff_view import DiffView
 from .filter_input import FilterInput
 
@@ -52,6 +53,7 @@ class DiffsPane(Vertical):
         self.run: Run | None = None
         self.changes: list[tuple[Worktree, list[FileChange]]] = []
         self.files: list[diff_lines.DiffFile] = []
+        self.runs: dict[str, Run] = {}
         self.ready = False  # the app hands it data only once it has mounted
 
     def compose(self) -> ComposeResult:
@@ -65,7 +67,7 @@ class DiffsPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#diff-title", Static).update(Text("No run picked yet.", style="dim"))
         self.ready = True
-        self.app.diffs_pane_ready(self)
+        self.post_message(PaneReady(self))
 
     @property
     def view(self) -> DiffView:
@@ -128,7 +130,12 @@ class DiffsPane(Vertical):
     @property
     def current_run(self) -> Run | None:
         """The run shown, as the runs table last saw it (it may have ended since its diff was read)."""
-        return self.app.feed.by_id.get(self.run.id, self.run) if self.run else None
+        return self.runs.get(self.run.id, self.run) if self.run else None
+
+    def runs_changed(self, runs: dict[str, Run]) -> None:
+        """The runs as the runs table last saw them: which keys are available follows their state."""
+        self.runs = runs
+        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Landing keys show as unavailable until the run has ended; reject needs a file."""
@@ -142,16 +149,16 @@ class DiffsPane(Vertical):
     def action_reject(self) -> None:
         picked = self.selected_file()
         if picked is not None:
-            self.app.landing.reject(self.current_run, *picked)
+            self.post_message(LandingRequested("reject", self.current_run, repo=picked[0], path=picked[1]))
 
     def action_commit(self) -> None:
-        self.app.landing.commit(self.current_run)
+        self.post_message(LandingRequested("commit", self.current_run))
 
     def action_merge(self) -> None:
-        self.app.landing.merge(self.current_run)
+        self.post_message(LandingRequested("merge", self.current_run))
 
     def action_revert(self) -> None:
-        self.app.landing.revert(self.current_run)
+        self.post_message(LandingRequested("revert", self.current_run))
 
     @on(Input.Changed, "#files-filter")
     def filtered(self) -> None:
@@ -162,7 +169,7 @@ class DiffsPane(Vertical):
 
     def action_reload(self) -> None:
         if self.run is not None:
-            self.app.show_diff(self.run.id, switch=False)
+            self.post_message(DiffRequested(self.run.id, switch=False))
 
     def action_switch_focus(self) -> None:
         if self.view.has_focus:

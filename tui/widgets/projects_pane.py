@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -14,9 +14,7 @@ from textual.widgets import DataTable, Label, Tree
 from core.models import Agent, Project, Repo
 
 from ..format import home_path, one_line
-from ..screens.add_repo import AddRepoDialog
-from ..screens.agent_profile import AgentDialog
-from ..screens.confirm import ConfirmDialog
+from ..messages import PaneReady, ProjectChangeRequested
 
 if TYPE_CHECKING:
     from ..app import CorralApp
@@ -72,7 +70,7 @@ class ProjectsPane(Vertical):
                            ("turns", "turns")):
             table.add_column(label, key=key)
         self.ready = True
-        self.app.projects_pane_ready(self)
+        self.post_message(PaneReady(self))
 
     def show(self, projects: list[Project], agents: list[Agent], current: str | None) -> None:
         self.projects, self.agents = projects, agents
@@ -123,36 +121,36 @@ class ProjectsPane(Vertical):
         return self.agents[table.cursor_row]
 
     def action_new_project(self) -> None:
-        self.add_repo(None)
+        self.post_message(ProjectChangeRequested("add_repo"))
 
     def action_add_repo(self) -> None:
         project = self.selected_project()
         if project is None:
             self.app.notify("pick a project first (or press p for a new one)", severity="warning")
             return
-        self.add_repo(project)
+        self.post_message(ProjectChangeRequested("add_repo", project=project))
 
     def action_remove(self) -> None:
         if self.query_one(AgentTable).has_focus:
             agent = self.selected_agent()
             if agent is not None:
-                self.delete_agent(agent)
+                self.post_message(ProjectChangeRequested("delete_agent", agent=agent))
             return
         node = self.query_one(ProjectTree).cursor_node
         if node is not None and isinstance(node.data, Repo):
             project = self.selected_project()
             if project is not None:
-                self.remove_repo(project, node.data)
+                self.post_message(ProjectChangeRequested("remove_repo", project, node.data))
         else:
             self.app.notify("pick a repo (or an agent profile) to remove", severity="warning")
 
     def action_new_agent(self) -> None:
-        self.edit_agent(None)
+        self.post_message(ProjectChangeRequested("edit_agent"))
 
     def action_edit_agent(self) -> None:
         agent = self.selected_agent()
         if agent is not None:
-            self.edit_agent(agent)
+            self.post_message(ProjectChangeRequested("edit_agent", agent=agent))
 
     @on(DataTable.RowSelected, "#agent-table")
     def agent_opened(self) -> None:
@@ -161,46 +159,3 @@ class ProjectsPane(Vertical):
     def action_switch_focus(self) -> None:
         tree, table = self.query_one(ProjectTree), self.query_one(AgentTable)
         (tree if table.has_focus else table).focus()
-
-    # -- what the keys do: a dialog, then the engine, then the tree and table re-read ----------------
-
-    def add_repo(self, project: Project | None) -> None:
-        def added(result: Any) -> None:
-            if result is not None:
-                self.app.notify(f"added {getattr(result, 'path', None) or result.name}", timeout=3)
-                self.app.reload_projects()
-
-        self.app.push_screen(AddRepoDialog(self.app.engine, project), added)
-
-    def remove_repo(self, project: Project, repo: Repo) -> None:
-        async def remove() -> None:
-            await self.app.engine.remove_repo(project.id, repo.id)
-            self.app.reload_projects()
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.app.engine_work(remove())
-
-        self.app.push_screen(ConfirmDialog("Remove repo", f"Take {repo.name} out of {project.name}? The repo "
-                                           "itself and the runs' branches stay as they are.", yes="Remove"),
-                             confirmed)
-
-    def edit_agent(self, agent: Agent | None) -> None:
-        def saved(result: Agent | None) -> None:
-            if result is not None:
-                self.app.notify(f"saved agent {result.name}", timeout=3)
-                self.app.reload_projects()
-
-        self.app.push_screen(AgentDialog(self.app.engine, agent), saved)
-
-    def delete_agent(self, agent: Agent) -> None:
-        async def delete() -> None:
-            await self.app.engine.delete_agent(agent.id)
-            self.app.reload_projects()
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.app.engine_work(delete())
-
-        self.app.push_screen(ConfirmDialog("Delete agent", f"Delete the agent profile {agent.name}? Its runs "
-                                           "stay.", yes="Delete"), confirmed)

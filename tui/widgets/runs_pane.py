@@ -1,27 +1,39 @@
-"""The Runs tab: every run, the selected run's live transcript, and its permission request."""
+"""The Runs tab: every run, the selected run's live transcript, and its permission request. It keeps what
+it was handed (the runs, their requests, the selected run's events, without gaps or repeats) and posts what
+the user does: the app turns that into engine work."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from datetime import datetime
+
 from textual import on
-from textual.app import ComposeResult, SuspendNotSupported
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
-from core.attach import run_in_terminal
-from core.errors import CorralError
-from core.models import Run
+from core.models import Approval, Event, Run, RunStatus
 
 from .. import format
+from ..messages import (
+    ApprovalAnswered,
+    AttachRequested,
+    ContinueRequested,
+    DiffRequested,
+    PaneReady,
+    RunCancelled,
+    RunPaused,
+    RunSelected,
+    TranscriptWanted,
+)
 from ..screens.confirm import ConfirmDialog
 from ..screens.deny import DenyDialog
-from ..screens.text_entry import TextDialog
 from .approval_banner import ApprovalBanner
 from .filter_input import FilterInput
 from .run_table import RunTable
-from .transcript import TranscriptView
+from .transcript_view import TranscriptView
 
 if TYPE_CHECKING:
     from ..app import CorralApp
@@ -50,6 +62,14 @@ class RunsPane(Vertical):
         self.table = RunTable(id="run-table")
         self.banner = ApprovalBanner(id="approval-banner")
         self.transcript = TranscriptView(id="transcript")
+        self.runs: list[Run] = []
+        self.by_id: dict[str, Run] = {}
+        self.pending: dict[str, list[Approval]] = {}
+        self.selected_run_id: str | None = None
+        self._fetching = False  # the selected run's transcript is being read
+        self._held: list[Event] = []  # events that arrived meanwhile
+        self.ready = False  # what it is handed before it mounts is kept, and shown when it does
+        self._view: tuple[datetime, dict[str, str], set[str]] | None = None
 
     def compose(self) -> ComposeResult:
         yield FilterInput("filter runs: status, agent, task…", id="runs-filter")
@@ -58,33 +78,107 @@ class RunsPane(Vertical):
         yield self.transcript
 
     def on_mount(self) -> None:
-        self.app.runs_pane_ready(self)
+        self.ready = True
+        if self._view is not None:  # handed before it mounted (it is lazy): shown at once, before it is laid out
+            self.table.show_runs(self.runs, *self._view)
+            if self.selected_run_id is None and self.table.selected_run_id:
+                self.show_run(self.table.selected_run_id)
+            self.show_banner()
+        if self.parent is not None and self.parent.display and self.app.screen is self.screen:
+            self.table.focus()  # its tab shows (it opens first): the table takes the keys at once
+        self.post_message(PaneReady(self))
 
-    def on_unmount(self) -> None:
-        self.app.feed.pane = None
+    # -- what it is handed -----------------------------------------------------------------------
+
+    @property
+    def selected_run(self) -> Run | None:
+        return self.by_id.get(self.selected_run_id or "")
+
+    @property
+    def highlighted_run_id(self) -> str | None:
+        return self.table.selected_run_id
+
+    def show_runs(self, runs: list[Run], pending: dict[str, list[Approval]], now: datetime,
+                  project_names: dict[str, str], retrying: set[str]) -> None:
+        self.runs, self.by_id, self.pending = runs, {r.id: r for r in runs}, dict(pending)
+        self._view = (now, project_names, retrying)
+        if self.ready:
+            self.table.show_runs(runs, now, project_names, retrying)
+
+    def highlight(self, run_id: str) -> None:
+        self.table.select(run_id)
+
+    def tick(self, now: datetime, catch_up: bool) -> None:
+        """Elapsed times move on; a run another corral drives has its new events fetched."""
+        if not self.table.is_attached:
+            return
+        self.table.tick(now)
+        if catch_up and self.selected_run_id and not self._fetching:
+            self._fetch(self.selected_run_id, after=self.transcript.last_seq)
+
+    def show_run(self, run_id: str) -> None:
+        """The run whose transcript shows, empty until its events are handed over (the app reads them)."""
+        self.selected_run_id = run_id
+        self.transcript.show_run(run_id, "Loading the transcript…")
+        self._fetching, self._held = True, []
+        self.show_banner()
+
+    def _fetch(self, run_id: str, after: int, held: list[Event] | None = None) -> None:
+        self._fetching, self._held = True, list(held or [])
+        self.post_message(TranscriptWanted(run_id, after))
+
+    def transcript_loaded(self, run_id: str, events: list[Event]) -> None:
+        if run_id != self.selected_run_id:
+            return
+        merged = sorted([*events, *self._held], key=lambda e: e.seq)
+        self._fetching, self._held = False, []
+        self.transcript.add_events(merged)
+
+    def events_arrived(self, events: list[Event]) -> None:
+        """The selected run's new events: held while its transcript is read, fetched first if some are missing."""
+        if self._fetching:
+            self._held.extend(events)  # they are merged with what the fetch returns
+            return
+        last = self.transcript.last_seq
+        if events[0].seq > last + 1:  # some were committed before we listened: fetch them first
+            self._fetch(events[0].run_id, after=last, held=events)
+            return
+        self.transcript.add_events(events)
+
+    @property
+    def transcript_loading(self) -> bool:
+        return self._fetching
+
+    def show_banner(self) -> None:
+        run = self.selected_run
+        others = [r for r in self.runs if r.status == RunStatus.NEEDS_ATTENTION and r.id != self.selected_run_id]
+        self.banner.show(run, self.pending.get(run.id, []) if run else [], others)
+        self.refresh_bindings()
+
+    # -- what the user does ----------------------------------------------------------------------
 
     @on(DataTable.RowHighlighted, "#run-table")
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value:
-            self.app.select_run(event.row_key.value)
+            self.post_message(RunSelected(event.row_key.value))
 
     @on(DataTable.RowSelected, "#run-table")
     def opened(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
-            self.app.show_diff(event.row_key.value)
+            self.post_message(DiffRequested(event.row_key.value))
 
     @on(Input.Changed, "#runs-filter")
     def filtered(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
         if self.table.selected_run_id:
-            self.app.select_run(self.table.selected_run_id)
+            self.post_message(RunSelected(self.table.selected_run_id))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Answers show as unavailable unless the selected run waits on one; cancel only while it runs;
         continue once it has ended, if its agent has a session to go on from."""
-        run = self.app.feed.selected_run
+        run = self.selected_run
         if action in ("allow", "allow_always", "deny"):
-            return True if run is not None and self.app.feed.pending.get(run.id) else None
+            return True if run is not None and self.pending.get(run.id) else None
         if action == "cancel_run":
             return True if run is not None and run.active else None
         if action == "continue_run":
@@ -101,92 +195,75 @@ class RunsPane(Vertical):
         self.answer_request(allow=False)
 
     def answer_request(self, allow: bool, always: bool = False) -> None:
-        app, feed = self.app, self.app.feed
-        run = feed.selected_run
-        pending = feed.pending.get(run.id, []) if run else []
+        run = self.selected_run
+        pending = self.pending.get(run.id, []) if run else []
         if run is None or not pending:
-            app.notify("this run has no permission request waiting" if run else "pick a run first",
-                       severity="warning", timeout=3)
+            self.app.notify("this run has no permission request waiting" if run else "pick a run first",
+                            severity="warning", timeout=3)
             return
         request = pending[0]
+
+        def answer(message: str | None = None) -> None:
+            self.pending[run.id] = [a for a in self.pending.get(run.id, []) if a.request_id != request.request_id]
+            self.show_banner()
+            self.post_message(ApprovalAnswered(run.id, request.request_id, allow, always, message))
+
         if allow:
-            feed.answered(run.id, request.request_id)
-            app.engine_work(app.engine.approve(run.id, allow=True, always=always, request_id=request.request_id))
+            answer()
             return
 
         def deny(message: str | None) -> None:
             if message is not None:
-                feed.answered(run.id, request.request_id)
-                app.engine_work(app.engine.approve(run.id, allow=False, message=message or None,
-                                                   request_id=request.request_id))
+                answer(message or None)
 
         summary = f"{request.tool}: {format.one_line(str(request.input.get('command') or request.input), 200)}"
-        app.push_screen(DenyDialog(request.tool, summary), deny)
+        self.app.push_screen(DenyDialog(request.tool, summary), deny)
 
     def action_cancel_run(self) -> None:
-        app, run = self.app, self.app.feed.selected_run
+        run = self.selected_run
         if run is None or not run.active:
-            app.notify("pick a run that is still going", severity="warning", timeout=3)
+            self.app.notify("pick a run that is still going", severity="warning", timeout=3)
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                app.notify(f"cancelling {run.short_id}…", timeout=3)
-                app.engine_work(app.engine.cancel(run.id), group=f"cancel-{run.id}")
+                self.app.notify(f"cancelling {run.short_id}…", timeout=3)
+                self.post_message(RunCancelled(run.id))
 
-        app.push_screen(ConfirmDialog("Cancel run", f"Stop the agent of run {run.short_id}? What it did so far "
-                                      f"stays on {run.branch}.", yes="Cancel the run", no="Keep it"), confirmed)
+        self.app.push_screen(ConfirmDialog("Cancel run", f"Stop the agent of run {run.short_id}? What it did so "
+                                           f"far stays on {run.branch}.", yes="Cancel the run", no="Keep it"),
+                             confirmed)
 
     def action_pause_run(self) -> None:
-        app, run = self.app, self.app.feed.selected_run
+        run = self.selected_run
         if run is None or not run.active:
-            app.notify("pick a run that is still going", severity="warning", timeout=3)
+            self.app.notify("pick a run that is still going", severity="warning", timeout=3)
             return
-        app.notify(f"pausing {run.short_id}…", timeout=3)
-        app.engine_work(app.engine.pause(run.id), group=f"pause-{run.id}")
+        self.app.notify(f"pausing {run.short_id}…", timeout=3)
+        self.post_message(RunPaused(run.id))
 
     def action_continue_run(self) -> None:
-        app, run = self.app, self.app.feed.selected_run
+        run = self.selected_run
         if run is None or run.active:
-            app.notify("pick a run that has ended", severity="warning", timeout=3)
+            self.app.notify("pick a run that has ended", severity="warning", timeout=3)
             return
+        self.post_message(ContinueRequested(run))
 
-        def continued(resumed: Run | None) -> None:
-            if resumed is not None:
-                app.notify(f"continuing {resumed.short_id}…", timeout=3)
-                app.feed.request_runs()
-
-        app.push_screen(TextDialog(
-            "Continue run", f"What should the agent of run {run.short_id} do next? It goes on from its session, "
-            f"in the same worktree, on {run.branch}.", lambda message: app.engine.continue_run(run.id, message),
-            placeholder="the next instruction", button="Continue", id="continue"), continued)
-
-    async def action_attach(self) -> None:
+    def action_attach(self) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""
-        app, run = self.app, self.app.feed.selected_run
-        if run is None:
-            return
-        try:
-            attachment = await app.engine.attach(run.id)
-        except CorralError as error:
-            app.notify(str(error), severity="warning", timeout=5)
-            return
-        code = -1
-        try:
-            with app.suspend():
-                code = await run_in_terminal(attachment)
-        except SuspendNotSupported:
-            app.notify("opening a session needs a real terminal", severity="error", timeout=5)
-        finally:
-            ended = await app.engine.detach(run.id, code)
-        app.notify(f"back from run {ended.short_id}: paused, its work on {ended.branch}", timeout=4)
+        if (run := self.selected_run) is not None:
+            self.post_message(AttachRequested(run.id))
 
     def action_diff(self) -> None:
-        if self.app.selected_run_id:
-            self.app.show_diff(self.app.selected_run_id)
+        if self.selected_run_id:
+            self.post_message(DiffRequested(self.selected_run_id))
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).open()
+
+    def focus_table(self) -> None:
+        if not self.table.has_focus:
+            self.table.focus()
 
     def action_switch_focus(self) -> None:
         if self.table.has_focus:

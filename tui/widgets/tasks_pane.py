@@ -1,5 +1,6 @@
 """The Tasks tab: the project's planning session as it goes, then its tasks as a board (backlog,
-queued, running, review, done), with their dependencies; plan, approve, queue, edit, reorder."""
+queued, running, review, done), with their dependencies; plan, approve, queue, edit, reorder. It shows
+the board it is handed (TasksLoaded) and posts what the user does; it never calls the engine."""
 
 from __future__ import annotations
 
@@ -14,8 +15,17 @@ from textual.widgets import DataTable, Static
 from core.models import PRIORITIES, Plan, Task, TaskStatus
 
 from .. import format
+from ..messages import (
+    BoardWanted,
+    PlanApproved,
+    PlanRequested,
+    TaskCancelled,
+    TaskChanged,
+    TaskMoved,
+    TaskRenameRequested,
+    TaskRetried,
+)
 from ..screens.task_graph import TaskGraph
-from ..screens.text_entry import TextDialog
 
 if TYPE_CHECKING:
     from ..app import CorralApp
@@ -73,18 +83,7 @@ class TasksPane(Vertical):
     # -- data ------------------------------------------------------------------------------------
 
     def refresh_board(self) -> None:
-        if self.app.project is None or self.app.active_tab != self.TAB:
-            return
-        self.app.engine_work(self._load, group="tasks", exclusive=True)
-
-    async def _load(self) -> None:
-        project = self.app.project
-        if project is None:
-            return
-        engine = self.app.engine
-        tasks, plans = await engine.tasks(project.id), await engine.plans(project.id)
-        progress = await engine.plan_progress(project.id)
-        self.show(tasks, next((p for p in plans if p.status != "replaced"), None), progress)
+        self.post_message(BoardWanted())
 
     def show(self, tasks: list[Task], plan: Plan | None, progress: dict | None) -> None:
         self.tasks = sorted(tasks, key=lambda t: (BOARD_ORDER[t.status], t.position, t.created_at))
@@ -158,50 +157,28 @@ class TasksPane(Vertical):
         lines += [f"  • {c}" for c in task.acceptance[:4]]  # criteria to check, not checked
         detail.update(Text("\n".join(lines)))
 
-    # -- actions -----------------------------------------------------------------------------------
-
-    def _then_refresh(self, work) -> None:
-        async def run() -> None:
-            await work
-            await self._load()
-
-        self.app.engine_work(run, group="tasks-action")
+    # -- actions: each posts what the user did; the app turns it into engine work --------------------
 
     def action_plan(self) -> None:
-        project = self.app.project
-        if project is None:
-            return
-
-        async def start(topic: str) -> Plan:
-            plan = await self.app.engine.plan(project.id, topic)
-            await self._load()
-            return plan
-
-        self.app.push_screen(TextDialog("Plan", f"What should be planned in {project.name}? An agent reads the "
-                                        "code (it changes nothing) and writes tasks.", start,
-                                        placeholder="e.g. add OAuth login", button="Plan", id="plan-dialog"))
+        if self.app.project is not None:
+            self.post_message(PlanRequested())
 
     def action_approve(self) -> None:
         if self.plan is None or self.plan.status != "pending":
             self.app.notify("no plan waits for approval", severity="warning", timeout=3)
             return
-        self._then_refresh(self.app.engine.approve_plan(self.plan.id))
+        self.post_message(PlanApproved(self.plan.id))
 
     def action_queue(self) -> None:
         task = self.selected
         if task is None:
             return
         to = TaskStatus.BACKLOG if task.status == TaskStatus.QUEUED else TaskStatus.QUEUED
-
-        async def move() -> None:
-            await self.app.engine.update_task(task.id, status=to)
-            await self.app.engine.schedule()
-
-        self._then_refresh(move())
+        self.post_message(TaskChanged(task.id, {"status": to}, schedule=True))
 
     def action_cancel_task(self) -> None:
         if (task := self.selected) is not None:
-            self._then_refresh(self.app.engine.cancel_task(task.id))
+            self.post_message(TaskCancelled(task.id))
 
     def action_done(self) -> None:
         task = self.selected
@@ -211,24 +188,15 @@ class TasksPane(Vertical):
             self.app.notify("only a task in review whose run changed nothing is marked done by hand; "
                             "merge a run's work to finish its task", severity="warning", timeout=4)
             return
-        self._then_refresh(self.app.engine.update_task(task.id, status=TaskStatus.DONE))
+        self.post_message(TaskChanged(task.id, {"status": TaskStatus.DONE}))
 
     def action_retry(self) -> None:
         if (task := self.selected) is not None:
-            self._then_refresh(self.app.engine.retry_task(task.id))
+            self.post_message(TaskRetried(task.id))
 
     def action_edit(self) -> None:
-        task = self.selected
-        if task is None:
-            return
-
-        async def rename(title: str) -> Task:
-            changed = await self.app.engine.update_task(task.id, title=title)
-            await self._load()
-            return changed
-
-        self.app.push_screen(TextDialog("Edit task", f"The title of {task.key}:", rename, value=task.title,
-                                        button="Save", id="task-dialog"))
+        if (task := self.selected) is not None:
+            self.post_message(TaskRenameRequested(task))
 
     def action_graph(self) -> None:
         self.app.push_screen(TaskGraph(self.tasks))
@@ -241,7 +209,7 @@ class TasksPane(Vertical):
         index = min(max(PRIORITIES.index(task.priority) + step, 0), len(PRIORITIES) - 1)
         if PRIORITIES[index] != task.priority:
             self._keep = task.id
-            self._then_refresh(self.app.engine.update_task(task.id, priority=PRIORITIES[index]))
+            self.post_message(TaskChanged(task.id, {"priority": PRIORITIES[index]}))
 
     def action_cursor(self, step: int) -> None:
         self.table.move_cursor(row=max(0, self.table.cursor_row + step))
@@ -252,14 +220,8 @@ class TasksPane(Vertical):
         row = self.table.cursor_row + step
         if task is None or not 0 <= row < len(self.tasks) or self.tasks[row].status != task.status:
             return
-        other = self.tasks[row]
-
-        async def swap() -> None:
-            await self.app.engine.update_task(task.id, position=other.position)
-            await self.app.engine.update_task(other.id, position=task.position)
-
         self._keep = task.id
-        self._then_refresh(swap())
+        self.post_message(TaskMoved(task.id, self.tasks[row].id))
 
 
 def _status_style(status: str, error: str) -> str:

@@ -1,6 +1,7 @@
 """What the user does with a run's work and its branch: reject a file, commit, merge, revert, rebase,
 rename, delete. Each asks first in a dialog that says what will happen and shows the engine's refusal
-(a conflict with its files) without closing; then the branches, the runs and the diff are re-read."""
+(a conflict with its files) without closing; then the branches, the runs and the diff are re-read.
+It knows no widget: what it reads goes out as messages (BranchesLoaded, BranchChangesLoaded)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.engine import Engine
 from core.landing import RunBranch
-from core.models import Backup, FileChange, Landing, Run, Worktree
+from core.models import Backup, Landing, Run, Worktree
 
 from .format import plural
 from .messages import BranchChangesLoaded, BranchesLoaded
@@ -29,8 +30,6 @@ class RunLanding:
         self.app = app
         self.branches: list[RunBranch] = []
         self.loaded_once = False
-        self.changes: dict[tuple[str, str], list[tuple[Worktree, list[FileChange]]]] = {}  # by (run, tip)
-        self._asked: set[tuple[str, str]] = set()
         self._statuses: dict[str, str] = {}
 
     @property
@@ -47,12 +46,7 @@ class RunLanding:
 
     def branches_loaded(self, branches: list[RunBranch]) -> None:
         self.branches, self.loaded_once = branches, True
-        self.show_branches()
-
-    def show_branches(self) -> None:
-        pane = self.app.branches_pane
-        if pane is not None:
-            pane.show(self.branches, self.app.feed.by_id, self.app.clock())
+        self.app.show_branches()
 
     def runs_changed(self, runs: list[Run], shown: bool) -> None:
         """A run that started or ended moved its branch: re-read them if the tab shows."""
@@ -60,31 +54,18 @@ class RunLanding:
         if statuses != self._statuses and shown and self.loaded_once:
             self.load_branches()
         self._statuses = statuses
-        self.show_branches()
+        self.app.show_branches()
 
     def load_changes(self, run_id: str, tip: str) -> None:
-        """What a branch's run changed, for its detail; read once per tip (and after an action)."""
-        key = (run_id, tip)
-        if key in self.changes or key in self._asked:
-            return
-        self._asked.add(key)
-
+        """What a branch's run changed, for its detail."""
         async def load() -> None:
             self.app.post_message(BranchChangesLoaded(run_id, tip, await self.engine.changes(run_id)))
 
         self.app.engine_work(load, group="branch-changes")
 
-    def changes_loaded(self, message: BranchChangesLoaded) -> None:
-        key = (message.run_id, message.tip)
-        self._asked.discard(key)
-        self.changes[key] = message.changes
-        pane = self.app.branches_pane
-        if pane is not None:
-            pane.show_detail()
-
     def _changed(self, run_id: str | None, diff: bool = True) -> None:
         """Re-read what an action changed: the branches, the runs, and the diff when it shows this run."""
-        self.changes = {key: found for key, found in self.changes.items() if key[0] != run_id}
+        self.app.branch_changes_stale(run_id)
         self.load_branches()
         self.app.feed.request_runs()
         shown = self.app.feed.last_changes
@@ -228,7 +209,7 @@ class RunLanding:
                 self.app.notify(f"deleted {item.branch.name}", timeout=4)
                 # gone at once: else its detail asks for what its worktree holds before the branches are re-read
                 self.branches = [b for b in self.branches if key_of(b) != key_of(item)]
-                self.show_branches()
+                self.app.show_branches()
                 self._changed(item.run_id, diff=False)
 
         self.app.push_screen(DeleteBranchDialog(self.engine, item, run), done)

@@ -1,7 +1,11 @@
 """The live transcript of one run, drawn with the line API: a run of any length costs only the lines
-on screen to paint, and a streamed token re-wraps only the block it lands in."""
+on screen to paint, and a streamed token re-wraps only the block it lands in. Drawn lines are kept for
+the blocks painted last, up to CACHED_LINES; a block scrolled back into view is drawn again."""
 
 from __future__ import annotations
+
+from bisect import bisect_right
+from collections import OrderedDict
 
 from rich.console import Console
 from rich.segment import Segment
@@ -17,9 +21,11 @@ from textual.strip import Strip
 from core.models import Event
 
 from ..format import one_line, plural
-from ..transcript import Block, Transcript
+from ..transcript_blocks import Block, Transcript
 
 OUTPUT_LINES = 200  # an expanded tool result shows this much; the rest is in `corral events`
+
+CACHED_LINES = 4000  # the drawn lines kept; each block's height is kept apart, so scrolling needs no redraw
 
 MARKS = {"success": "✓", "error": "✗", "warning": "■"}
 
@@ -58,10 +64,12 @@ class TranscriptView(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.transcript = Transcript()
         self.placeholder = "Pick a run to see what its agent is doing."
-        self._lines: list[Strip] = []
-        self._owner: list[int] = []  # the block each line belongs to
         self._starts: list[int] = []  # the first line of each block
-        self._cache: dict[int, tuple[tuple, list[Strip]]] = {}
+        self._total = 0  # the lines of all blocks (or the placeholder's one)
+        self._empty: Strip | None = None  # the placeholder, while there are no blocks
+        self._cache: OrderedDict[int, tuple[tuple, list[Strip]]] = OrderedDict()  # least recently drawn first
+        self._cached_lines = 0
+        self._heights: dict[int, tuple[tuple, int]] = {}  # a block's line count, by the key it was drawn with
         self._width = 0
 
     # -- what it shows -------------------------------------------------------------------------
@@ -70,7 +78,7 @@ class TranscriptView(ScrollView, can_focus=True):
         self.transcript.reset(run_id)
         if placeholder:
             self.placeholder = placeholder
-        self._cache.clear()
+        self._forget()
         self.cursor = -1
         self._rebuild(0)
         self.scroll_to(0, 0, animate=False)
@@ -87,9 +95,14 @@ class TranscriptView(ScrollView, can_focus=True):
     def blocks(self) -> list[Block]:
         return self.transcript.blocks
 
+    @property
+    def last_seq(self) -> int:
+        """The last event folded in: what follows it is what the transcript still lacks."""
+        return self.transcript.last_seq
+
     def plain_text(self) -> str:
         """What is on the transcript, as text (for tests and copying)."""
-        return "\n".join(strip.text.rstrip() for strip in self._lines)
+        return "\n".join(self._line(y).text.rstrip() for y in range(self._total))
 
     # -- lines ---------------------------------------------------------------------------------
 
@@ -102,17 +115,17 @@ class TranscriptView(ScrollView, can_focus=True):
             self._width, first = width, 0
         if not self.transcript.blocks or not self._starts:
             first = 0
-        start = self._starts[first] if 0 < first < len(self._starts) else 0 if first == 0 else len(self._lines)
-        del self._lines[start:], self._owner[start:], self._starts[first:]
+        start = self._starts[first] if 0 < first < len(self._starts) else 0 if first == 0 else self._total
+        del self._starts[first:]
+        self._empty = None
         if not self.transcript.blocks:
-            self._lines.append(self._strip(Text(self.placeholder, style=self._style("dim")), width))
-            self._owner.append(-1)
+            self._empty = self._strip(Text(self.placeholder, style=self._style("dim")), width)
+        line = start
         for index in range(first, len(self.transcript.blocks)):
-            self._starts.append(len(self._lines))
-            strips = self._block_lines(self.transcript.blocks[index], width)
-            self._lines.extend(strips)
-            self._owner.extend([index] * len(strips))
-        self.virtual_size = Size(width, len(self._lines))
+            self._starts.append(line)
+            line += self._height(self.transcript.blocks[index], width)
+        self._total = line if self.transcript.blocks else 1
+        self.virtual_size = Size(width, self._total)
         self.refresh()
         if following:
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
@@ -143,14 +156,47 @@ class TranscriptView(ScrollView, can_focus=True):
             strips.append(Strip(segments, line.cell_len + indent))
         return strips
 
+    # -- the cache: drawn lines for the blocks painted last, and every block's height -----------------
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._heights.clear()
+        self._cached_lines = 0
+
+    def _height(self, block: Block, width: int) -> int:
+        key = (block.version, block.expanded, block.streaming, width)
+        known = self._heights.get(id(block))
+        return known[1] if known is not None and known[0] == key else len(self._block_lines(block, width))
+
     def _block_lines(self, block: Block, width: int) -> list[Strip]:
         key = (block.version, block.expanded, block.streaming, width)
         cached = self._cache.get(id(block))
         if cached is not None and cached[0] == key:
+            self._cache.move_to_end(id(block))
             return cached[1]
+        if cached is not None:
+            self._cached_lines -= len(cached[1])
         strips = self._draw(block, width)
         self._cache[id(block)] = (key, strips)
+        self._cache.move_to_end(id(block))
+        self._cached_lines += len(strips)
+        self._heights[id(block)] = (key, len(strips))
+        while self._cached_lines > CACHED_LINES and len(self._cache) > 1:
+            _, (_, dropped) = self._cache.popitem(last=False)
+            self._cached_lines -= len(dropped)
         return strips
+
+    def _block_at(self, line: int) -> int:
+        """The index of the block that line belongs to; -1 for the placeholder or past the end."""
+        if not self.transcript.blocks or not 0 <= line < self._total:
+            return -1
+        return bisect_right(self._starts, line) - 1
+
+    def _line(self, line: int) -> Strip:
+        index = self._block_at(line)
+        if index < 0:
+            return self._empty if self._empty is not None and line == 0 else Strip.blank(0)
+        return self._block_lines(self.transcript.blocks[index], self._width)[line - self._starts[index]]
 
     def _draw(self, block: Block, width: int) -> list[Strip]:
         s = self._style
@@ -229,10 +275,10 @@ class TranscriptView(ScrollView, can_focus=True):
         line_y = scroll_y + y
         width = self.scrollable_content_region.width
         style = self.rich_style
-        if line_y >= len(self._lines):
+        if line_y >= self._total:
             return Strip.blank(width, style)
-        strip = self._lines[line_y].apply_style(style)
-        if self.cursor >= 0 and self._owner[line_y] == self.cursor:
+        strip = self._line(line_y).apply_style(style)
+        if self.cursor >= 0 and self._block_at(line_y) == self.cursor:
             strip = strip.crop_extend(0, width, style).apply_style(self._style("cursor"))
         return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, line_y)
 
@@ -241,7 +287,7 @@ class TranscriptView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._cache.clear()
+        self._forget()
         if self.is_mounted:
             self._width = 0
             self._rebuild(0)
@@ -255,7 +301,7 @@ class TranscriptView(ScrollView, can_focus=True):
         self.cursor = index
         if 0 <= index < len(self._starts):
             start = self._starts[index]
-            end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._lines)
+            end = self._starts[index + 1] if index + 1 < len(self._starts) else self._total
             height = min(end - start, max(1, self.scrollable_content_region.height))
             self.scroll_to_region(Region(0, start, 1, height), animate=False, immediate=True)
 
@@ -263,7 +309,7 @@ class TranscriptView(ScrollView, can_focus=True):
         if not self.blocks:
             return
         if self.cursor < 0:
-            top = self._owner[min(int(self.scroll_y), len(self._owner) - 1)] if self._owner else 0
+            top = self._block_at(min(int(self.scroll_y), self._total - 1))
             self._focus_block(max(0, top) if step > 0 else len(self.blocks) - 1)
         else:
             self._focus_block(max(0, min(len(self.blocks) - 1, self.cursor + step)))
@@ -293,6 +339,6 @@ class TranscriptView(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         line = int(self.scroll_y) + event.y
-        if 0 <= line < len(self._owner) and self._owner[line] >= 0:
-            self.cursor = self._owner[line]
+        if self._block_at(line) >= 0:
+            self.cursor = self._block_at(line)
             self.action_toggle()

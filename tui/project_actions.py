@@ -1,0 +1,66 @@
+"""What the user does on the Projects tab, turned into engine work: add or remove a repo, save or delete an
+agent profile. Each asks first in a dialog; then the projects and agents are re-read (ProjectsLoaded)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.engine import Engine
+from core.models import Agent, Project, Repo
+
+from .screens.add_repo import AddRepoDialog
+from .screens.agent_profile import AgentDialog
+from .screens.confirm import ConfirmDialog
+
+if TYPE_CHECKING:
+    from .app import CorralApp
+
+
+class ProjectActions:
+    def __init__(self, app: "CorralApp") -> None:
+        self.app = app
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    def add_repo(self, project: Project | None) -> None:
+        def added(result: Any) -> None:
+            if result is not None:
+                self.app.notify(f"added {getattr(result, 'path', None) or result.name}", timeout=3)
+                self.app.reload_projects()
+
+        self.app.push_screen(AddRepoDialog(self.engine, project), added)
+
+    def remove_repo(self, project: Project, repo: Repo) -> None:
+        async def remove() -> None:
+            await self.engine.remove_repo(project.id, repo.id)
+            self.app.reload_projects()
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.engine_work(remove())
+
+        self.app.push_screen(ConfirmDialog("Remove repo", f"Take {repo.name} out of {project.name}? The repo "
+                                           "itself and the runs' branches stay as they are.", yes="Remove"),
+                             confirmed)
+
+    def edit_agent(self, agent: Agent | None) -> None:
+        def saved(result: Agent | None) -> None:
+            if result is not None:
+                self.app.notify(f"saved agent {result.name}", timeout=3)
+                self.app.reload_projects()
+
+        self.app.push_screen(AgentDialog(self.engine, agent), saved)
+
+    def delete_agent(self, agent: Agent) -> None:
+        async def delete() -> None:
+            await self.engine.delete_agent(agent.id)
+            self.app.reload_projects()
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.engine_work(delete())
+
+        self.app.push_screen(ConfirmDialog("Delete agent", f"Delete the agent profile {agent.name}? Its runs "
+                                           "stay.", yes="Delete"), confirmed)

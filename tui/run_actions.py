@@ -1,0 +1,72 @@
+"""What the user does with a run, turned into engine work: answer its permission request, cancel, pause,
+continue it with a message, open its agent session in the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import SuspendNotSupported
+
+from core.attach import run_in_terminal
+from core.engine import Engine
+from core.errors import CorralError
+from core.models import Run
+
+from .messages import ApprovalAnswered
+from .screens.text_entry import TextDialog
+
+if TYPE_CHECKING:
+    from .app import CorralApp
+
+
+class RunActions:
+    def __init__(self, app: "CorralApp") -> None:
+        self.app = app
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    def answer(self, answer: ApprovalAnswered) -> None:
+        self.app.feed.answered(answer.run_id, answer.request_id)
+        if answer.allow:
+            self.app.engine_work(self.engine.approve(answer.run_id, allow=True, always=answer.always,
+                                                     request_id=answer.request_id))
+        else:
+            self.app.engine_work(self.engine.approve(answer.run_id, allow=False, message=answer.message,
+                                                     request_id=answer.request_id))
+
+    def cancel(self, run_id: str) -> None:
+        self.app.engine_work(self.engine.cancel(run_id), group=f"cancel-{run_id}")
+
+    def pause(self, run_id: str) -> None:
+        self.app.engine_work(self.engine.pause(run_id), group=f"pause-{run_id}")
+
+    def continue_run(self, run: Run) -> None:
+        def continued(resumed: Run | None) -> None:
+            if resumed is not None:
+                self.app.notify(f"continuing {resumed.short_id}…", timeout=3)
+                self.app.feed.request_runs()
+
+        self.app.push_screen(TextDialog(
+            "Continue run", f"What should the agent of run {run.short_id} do next? It goes on from its session, "
+            f"in the same worktree, on {run.branch}.", lambda message: self.engine.continue_run(run.id, message),
+            placeholder="the next instruction", button="Continue", id="continue"), continued)
+
+    async def attach(self, run_id: str) -> None:
+        """Hand the terminal to the run's agent session in its worktree; back here when it ends."""
+        app = self.app
+        try:
+            attachment = await self.engine.attach(run_id)
+        except CorralError as error:
+            app.notify(str(error), severity="warning", timeout=5)
+            return
+        code = -1
+        try:
+            with app.suspend():
+                code = await run_in_terminal(attachment)
+        except SuspendNotSupported:
+            app.notify("opening a session needs a real terminal", severity="error", timeout=5)
+        finally:
+            ended = await self.engine.detach(run_id, code)
+        app.notify(f"back from run {ended.short_id}: paused, its work on {ended.branch}", timeout=4)
