@@ -203,12 +203,18 @@ class Planning:
                     context=context)
         await self.store.board.create_plan(plan)
         run = await self.runs.start_run(project.id, planning_prompt(topic, granularity, context), agent=agent,
-                                   detach=True, kind="plan")
+                                        detach=True, kind="plan")  # started below, once the plan knows its run
         await self.store.board.update_plan(plan.id, run_id=run.id)
         if run.status == RunStatus.FAILED:
             await self.store.board.update_plan(plan.id, status="failed", reason=run.reason)
         elif not detach:
-            await self.runs.start_here(run)
+            try:
+                await self.runs.start_here(run)
+            except BaseException as error:  # refused or interrupted: no plan is left planning for ever
+                reason = f"the planning session could not start: {error or type(error).__name__}"
+                await self.runs.end_unowned(run, RunStatus.FAILED, reason)
+                await self.store.board.update_plan(plan.id, status="failed", reason=reason)
+                raise
         return await self.plan_of(plan.id)
 
     async def plan_of(self, key: str) -> Plan:
