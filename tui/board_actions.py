@@ -3,26 +3,16 @@ cancel, retry, rename, move. After each the board is read again and handed to th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable
+from typing import Any, Awaitable
 
-from core.engine import Engine
 from core.models import Plan, Task
 
+from .actions import Actions
 from .messages import TasksLoaded
 from .screens.text_entry import TextDialog
 
-if TYPE_CHECKING:
-    from .app import CorralApp
 
-
-class BoardActions:
-    def __init__(self, app: "CorralApp") -> None:
-        self.app = app
-
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
+class BoardActions(Actions):
     # -- the board ---------------------------------------------------------------------------------
 
     def load(self) -> None:

@@ -3,27 +3,17 @@ agent profile. Each asks first in a dialog; then the projects and agents are re-
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.engine import Engine
 from core.models import Agent, Project, Repo
 
+from .actions import Actions
 from .screens.add_repo import AddRepoDialog
 from .screens.agent_profile import AgentDialog
 from .screens.confirm import ConfirmDialog
 
-if TYPE_CHECKING:
-    from .app import CorralApp
 
-
-class ProjectActions:
-    def __init__(self, app: "CorralApp") -> None:
-        self.app = app
-
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
+class ProjectActions(Actions):
     def add_repo(self, project: Project | None) -> None:
         def added(result: Any) -> None:
             if result is not None:

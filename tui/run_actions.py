@@ -3,30 +3,19 @@ continue it with a message, open its agent session in the terminal."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from textual.app import SuspendNotSupported
 
 from core.attach import run_in_terminal
-from core.engine import Engine
 from core.errors import CorralError
 from core.models import Run
 
+from .actions import Actions
 from .messages import ApprovalAnswered
 from .screens.text_entry import TextDialog
 
-if TYPE_CHECKING:
-    from .app import CorralApp
 
-
-class RunActions:
-    def __init__(self, app: "CorralApp") -> None:
-        self.app = app
-
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
+class RunActions(Actions):
     def answer(self, answer: ApprovalAnswered) -> None:
         self.app.feed.answered(answer.run_id, answer.request_id)
         if answer.allow:
