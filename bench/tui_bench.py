@@ -134,7 +134,7 @@ async def measure(paths: Paths, streaming: list[str], seconds: float, rate: floa
             while True:
                 panes = app.query(RunsPane)
                 if panes and app.feed.loaded_once and panes.first().transcript.blocks \
-                        and not app.feed._transcript_loading:
+                        and not panes.first().transcript_loading:
                     break
                 await asyncio.sleep(0.005)
             painted = asyncio.Event()
