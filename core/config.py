@@ -44,6 +44,10 @@ class Paths:
     def run_log(self, run_id: str) -> Path:
         return self.logs / f"{run_id[:8]}.log"
 
+    def agent_home(self, run_id: str) -> Path:
+        """A private folder for the settings and sessions of a run's agent CLI (not the user's own)."""
+        return self.home / "agents" / run_id[:8]
+
     def ensure(self) -> None:
         """Make the home and its folders, private to the user, and make private what an older
         corral (or another umask) left readable: the folders 0700, the database and logs 0600."""

@@ -285,6 +285,7 @@ class Landing:
         await self.store.delete_run(run.id)
         for log in self.paths.logs.glob(f"{run.short_id}.*"):
             log.unlink(missing_ok=True)
+        shutil.rmtree(self.paths.agent_home(run.id), ignore_errors=True)  # its agent's settings and sessions
 
     async def delete_project(self, key: str, force: bool = False) -> None:
         """Forget a project and its runs (their branches and worktrees too; the repos stay): refused,

@@ -7,11 +7,13 @@ import asyncio
 import logging
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 from . import git
 from .agents import AgentAdapter, AgentMissing
 from .clock import SYSTEM_CLOCK, Clock
+from .config import PRIVATE_FOLDER
 from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
@@ -46,7 +48,8 @@ class LiveRun:
 
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
                  setup: str | None = None, message: str | None = None, resume: str | None = None,
-                 fork: bool = False, notifier: Notifier | None = None, clock: Clock = SYSTEM_CLOCK):
+                 fork: bool = False, notifier: Notifier | None = None, clock: Clock = SYSTEM_CLOCK,
+                 agent_home: Path | None = None):
         self.run = run
         self.agent = agent
         self.adapter = adapter
@@ -58,6 +61,7 @@ class LiveRun:
         self.fork = fork  # branch a new session off `resume` instead of going on in it
         self.notifier = notifier
         self.clock = clock  # what the time limits read
+        self.agent_home = agent_home  # the folder the agent CLI keeps its settings and sessions in
         self.launch_options: dict[str, Any] = {}  # more for the adapter's launch (a planning session's tools)
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
@@ -108,9 +112,11 @@ class LiveRun:
         if self.message is not None:
             self.emit(EventType.USER_MESSAGE, {"text": self.message})
         try:
+            if self.agent_home is not None:
+                self.agent_home.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
             launch = self.adapter.launch(self.agent, self.message or self.run.task, resume=self.resume,
                                          fork=self.fork, resume_at=self.run.resume_at if self.resume else None,
-                                         **self.launch_options)
+                                         cwd=self.run.cwd, home=str(self.agent_home or ""), **self.launch_options)
         except AgentMissing as error:
             return await self._finish(RunStatus.FAILED, str(error))
         cap = (self.agent.max_output_mb or DEFAULT_MAX_OUTPUT_MB) * 1024 * 1024
@@ -125,7 +131,7 @@ class LiveRun:
         self.emit(EventType.RUN_STARTED, {"pid": self.process.pid, "command": launch.argv[0], "cwd": self.run.cwd})
         self.process.send(launch.stdin)
 
-        parser = self.adapter.parser()
+        parser = launch.parser or self.adapter.parser()
         self._heard = self.clock.time()
         watchdogs = [self._watchdog(), asyncio.create_task(self._hang_watch())]
         async for lines in self.process.lines():
@@ -142,6 +148,8 @@ class LiveRun:
                         "bytes": line.size, "kept": len(line), "head": line[:CUT_HEAD].decode("utf-8", "replace")}))
                     continue
                 parsed = parser.parse(line)
+                for reply in parsed.replies:
+                    self.process.send(reply)
                 if parsed.message_id and parsed.message_id != self._turn_message:
                     await self._turn_over(items)  # a response without tools was a turn too
                     self._turn_message = parsed.message_id

@@ -229,7 +229,7 @@ class Runs:
             resume, fork = parents[0].session_id, True
         args = (run, profile, agents.adapter(profile.cli), self.store, private_file(self.paths.run_log(run.id)))
         options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier,
-                                   "clock": self.clock}
+                                   "clock": self.clock, "agent_home": self.paths.agent_home(run.id)}
         if run.kind in self._kinds:
             return await self._kinds[run.kind](run, args, options)
         if run.kind != "work":

@@ -132,8 +132,11 @@ async def test_clean_removes_worktrees_of_merged_runs_and_delete_forgets_a_run(e
     assert not Path(run.worktrees[0].path).exists()
     with pytest.raises(CorralError, match=r"worktree of run .* is gone"):
         await engine.diff(run.id)
+    agent_home = engine.paths.agent_home(run.id)  # the agent CLI's own folder for the run: private
+    assert agent_home.is_dir() and agent_home.stat().st_mode & 0o777 == 0o700
     await engine.delete_run(run.id)
     assert await engine.runs() == [] and git(repo, "branch", "--list", "corral/*") == ""
+    assert not agent_home.exists()
 
 
 async def test_new_worktrees_get_included_files_and_the_post_create_command(engine, model, repo):

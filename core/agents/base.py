@@ -18,11 +18,13 @@ class AgentMissing(CorralError):
 
 @dataclass
 class Launch:
-    """How to start one agent process: its argv, extra environment, and its first input."""
+    """How to start one agent process: its argv, extra environment, its first input, and the parser
+    of its lines when the adapter binds one to this launch (a protocol with a conversation to keep)."""
 
     argv: list[str]
     stdin: bytes = b""
     env: dict[str, str] = field(default_factory=dict)
+    parser: LineParser | None = None
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Parsed:
     turn_ended: bool = False
     message_id: str | None = None  # the agent's model response this line is part of (one per turn)
     line_id: str | None = None  # the line's own id in the session, to resume the session at it
+    replies: list[bytes] = field(default_factory=list)  # written to the agent's stdin at once, in order
 
 
 class LineParser(ABC):
@@ -60,11 +63,12 @@ class AgentAdapter(ABC):
     @abstractmethod
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
                resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,
-               effort: str | None = None) -> Launch:
+               effort: str | None = None, cwd: str = "", home: str = "") -> Launch:
         """How to start the agent on `prompt`; with `resume`, in that session (`fork`: as a new
         session branched from it; `resume_at`: cut after that line, dropping what came later).
         `tools` limits the tools it has, `json_schema` asks for its answer as that JSON, `effort`
-        is low, medium or high."""
+        is low, medium or high. `cwd` is where it works; `home` a private folder of corral's for
+        this run's agent, for the settings and sessions a CLI keeps (never the user's own)."""
 
     @abstractmethod
     def parser(self) -> LineParser: ...

@@ -177,7 +177,7 @@ class ClaudeCode(AgentAdapter):
 
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
                resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,
-               effort: str | None = None) -> Launch:
+               effort: str | None = None, cwd: str = "", home: str = "") -> Launch:
         argv = [
             self.binary(agent), "-p",
             "--output-format", "stream-json", "--input-format", "stream-json", "--verbose",
