@@ -19,7 +19,7 @@ from .config import Paths
 from .errors import Conflict
 from .models import EventType, Run, RunStatus
 from .process import started_at
-from .projects import Profiles
+from .profiles import Profiles
 from .runs import Runs
 from .store import Store
 

@@ -11,7 +11,7 @@ service's own, set on the engine when it is made (so it is an attribute of the i
 the class). Runs, below Planning, is told here how Planning executes runs of kind "plan".
 
     Projects(store)                                      projects, repos and their settings
-    Profiles(store, projects)                            agent profiles
+    Profiles(store, projects)                            agent profiles, each CLI's model settings
     Queue(store, projects)                               how many runs may work at once
     Runs(paths, store, bus, notifier, projects, profiles, queue, clock)
                                                          making, executing, following, answering and
@@ -41,7 +41,8 @@ from .landing import Landing
 from .lifecycle import Lifecycle
 from .notify import Notifier
 from .planning import Planning
-from .projects import Profiles, Projects
+from .profiles import Profiles
+from .projects import Projects
 from .queue import Queue
 from .runs import Runs
 from .scheduler import Scheduler
@@ -84,6 +85,8 @@ class Engine:
         self.delete_agent = profiles.delete_agent
         self.agents = profiles.agents
         self.agent = profiles.agent
+        self.model_settings = profiles.model_settings
+        self.set_model_settings = profiles.set_model_settings
         # runs: making, executing, reading, following, answering, stopping
         self.start_run = runs.start_run
         self.drive = runs.drive

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from . import git
 from .errors import Conflict, CorralError, NotFound
 from .models import EventType, Run, RunStatus, now
-from .projects import Profiles
+from .profiles import Profiles
 from .runs import Runs
 from .store import Store
 

@@ -187,6 +187,11 @@ class Agent(Record):
     timeout_seconds: int | None = None  # wall-clock time a run may take, waiting included
     max_output_mb: float | None = None  # output volume a run may print
     idle_timeout_seconds: int | None = None  # silence after which the agent is taken as hung
+    # Where the agent's model is and how to reach it: base_url, api_key_env (the name of the
+    # environment variable holding the key: a key itself is never kept), wire_api, and settings
+    # of the CLI's own. Empty: the CLI's defaults (see the model settings).
+    provider_config: dict[str, str] = field(default_factory=dict)
+    role: str = "builder"  # what the profile is for, in the user's words: builder, reviewer, ...
 
     LIMITS = ("max_turns", "max_budget_usd", "timeout_seconds", "max_output_mb", "idle_timeout_seconds")
 

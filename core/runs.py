@@ -39,7 +39,8 @@ from .models import (
 )
 from .notify import Notifier
 from .process import kill_group, started_at, still_running
-from .projects import Profiles, Projects
+from .profiles import Profiles
+from .projects import Projects
 from .queue import QUEUE_POLL, Place, Queue
 from .runner import LiveRun
 from .store import Store
@@ -219,7 +220,7 @@ class Runs:
     async def _live_run(self, run: Run, message: str | None = None) -> LiveRun:
         """How this process will execute the run: from its task, as a continuation (`message`),
         or, for a fork that has no session of its own yet, from a copy of its parent's session."""
-        profile = await self.profiles.agent(run.agent_id, run.project_id)
+        profile = await self.profiles.for_run(run.agent_id, run.project_id)
         project = await self.projects.project(run.project_id)
         resume, fork = (run.session_id, False) if message is not None else (None, False)
         if message is None and run.parent_run_id and not run.session_id:

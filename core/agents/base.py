@@ -16,6 +16,28 @@ class AgentMissing(CorralError):
     code = "AGENT_NOT_INSTALLED"
 
 
+class AgentNotConfigured(AgentMissing):
+    """The profile names something the agent needs that is not there (e.g. the key's variable)."""
+
+    code = "AGENT_NOT_CONFIGURED"
+
+
+def provider_env(agent: Agent, url_variable: str, key_variable: str) -> dict[str, str]:
+    """The environment that points an agent CLI at its profile's model endpoint (base_url) and key
+    (read from the variable api_key_env names, at launch: it is never stored)."""
+    env = {}
+    config = agent.provider_config
+    if config.get("base_url"):
+        env[url_variable] = config["base_url"]
+    if config.get("api_key_env"):
+        name = config["api_key_env"]
+        if not os.environ.get(name):
+            raise AgentNotConfigured(f"profile {agent.name!r} reads its API key from ${name}, which is not set "
+                                     "where corral runs: export it, or change the profile's api_key_env")
+        env[key_variable] = os.environ[name]
+    return env
+
+
 @dataclass
 class Launch:
     """How to start one agent process: its argv, extra environment, its first input, and the parser

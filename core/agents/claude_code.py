@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, Launch, LineParser, Parsed
+from .base import AgentAdapter, Launch, LineParser, Parsed, provider_env
 
 TOOL_OUTPUT_LIMIT = 20_000
 
@@ -208,7 +208,8 @@ class ClaudeCode(AgentAdapter):
                 argv += ["--resume-session-at", resume_at]
         message = {"type": "user", "message": {"role": "user", "content": prompt},
                    "parent_tool_use_id": None, "session_id": "" if fork else resume or ""}
-        return Launch(argv=argv, stdin=_line(message))
+        return Launch(argv=argv, stdin=_line(message),
+                      env=provider_env(agent, "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"))
 
     def parser(self) -> LineParser:
         return ClaudeCodeParser()

@@ -132,6 +132,11 @@ def _tool_list(value: Any) -> Any:
 
 ToolList = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
                      BeforeValidator(_tool_list), Field(max_length=200)]
+ProviderConfig = Annotated[dict[str, str | int | float | bool], Field(
+    max_length=50, description="Where the agent's model is: base_url, api_key_env (the name of the environment "
+                               "variable holding the key; a key itself is refused), wire_api, and settings of the "
+                               "CLI's own")]
+Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="What the profile is for, e.g. builder")]
 
 
 class AgentLimits(Body):
@@ -160,6 +165,8 @@ class AgentIn(AgentLimits):
     command: str | None = Field(None, max_length=4096, description="Agent binary, instead of the one on PATH")
     permission_mode: str = Field("acceptEdits", pattern=r"^[A-Za-z]+$", max_length=40,
                                  description="The agent CLI's permission mode, e.g. acceptEdits")
+    provider_config: ProviderConfig = {}
+    role: Role = "builder"
 
 
 class AgentUpdate(AgentLimits):
@@ -176,8 +183,10 @@ class AgentUpdate(AgentLimits):
     command: str | None = Field(None, max_length=4096)
     permission_mode: str | None = Field(None, pattern=r"^[A-Za-z]+$", max_length=40,
                                         description="The agent CLI's permission mode, e.g. acceptEdits")
+    provider_config: ProviderConfig | None = Field(None, description="Replaced whole; {} for the CLI's defaults")
+    role: Role | None = None
 
-    @field_validator("name", "cli", "allowed_tools", "permission_mode")
+    @field_validator("name", "cli", "allowed_tools", "permission_mode", "provider_config", "role")
     @classmethod
     def _given(cls, value: Any) -> Any:
         if value is None:  # only when sent: a field left out keeps its value
@@ -201,6 +210,8 @@ class AgentOut(BaseModel):
     timeout_seconds: int | None = None
     max_output_mb: float | None = None
     idle_timeout_seconds: int | None = None
+    provider_config: dict[str, str] = {}
+    role: str = "builder"
 
     @classmethod
     def of(cls, agent: Agent) -> AgentOut:
@@ -450,6 +461,20 @@ class DeliveryOut(BaseModel):
     @classmethod
     def of(cls, delivery: WebhookDelivery) -> DeliveryOut:
         return cls(**delivery.to_dict())
+
+
+class CliModelSettings(Body):
+    model: str | None = Field(None, min_length=1, max_length=200, description="Default model of the CLI")
+    provider_config: ProviderConfig = {}
+
+
+class ModelSettings(Body):
+    """Each agent CLI's default model and endpoint, for the profiles that set none (by CLI name)."""
+
+    model_config = example(clis={"codex": {"model": "gpt-5-codex", "provider_config": {
+        "base_url": "http://127.0.0.1:8000/v1", "api_key_env": "OPENAI_API_KEY"}}})
+
+    clis: dict[str, CliModelSettings] = {}
 
 
 class NotificationSettings(Body):

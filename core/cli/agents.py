@@ -33,14 +33,27 @@ def agent() -> None:
               help="Seconds of silence (not waiting on you) after which the agent counts as hung "
                    f"(default {DEFAULT_IDLE_TIMEOUT}).")
 @click.option("--command", "command", help="Path of the agent binary, instead of the one on PATH.")
+@click.option("--base-url", help="The model endpoint the agent calls, instead of its CLI's default.")
+@click.option("--api-key-env", metavar="VAR", help="The environment variable holding the API key (never the key).")
+@click.option("--provider", "provider", multiple=True, metavar="KEY=VALUE",
+              help="A setting of the model provider, e.g. wire_api=responses; repeatable.")
+@click.option("--role", default="builder", show_default=True, help="What the profile is for, e.g. reviewer.")
 @click.option("--project", "project_key", help="Make the profile belong to one project.")
 @json_option()
 @engine_command
 async def agent_add(engine: Engine, name: str, cli: str, model: str | None, instructions: str | None,
                     allowed_tools: str | None, max_turns: int | None, max_budget_usd: float | None,
                     timeout_seconds: int | None, max_output_mb: float | None, idle_timeout_seconds: int | None,
-                    command: str | None, project_key: str | None, as_json: bool) -> None:
+                    command: str | None, base_url: str | None, api_key_env: str | None, provider: tuple[str, ...],
+                    role: str, project_key: str | None, as_json: bool) -> None:
     """Add an agent profile called NAME."""
+    settings = {}
+    for item in provider:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--provider")
+        settings[key.strip()] = value.strip()
+    settings |= {k: v for k, v in (("base_url", base_url), ("api_key_env", api_key_env)) if v}
     tools = [t.strip() for t in (allowed_tools or "").split(",") if t.strip()]
     if command:
         command = str(Path(command).expanduser().absolute()) if os.sep in command else command
@@ -48,7 +61,7 @@ async def agent_add(engine: Engine, name: str, cli: str, model: str | None, inst
                                      instructions=instructions, allowed_tools=tools,
                                      max_turns=max_turns, command=command, max_budget_usd=max_budget_usd,
                                      timeout_seconds=timeout_seconds, max_output_mb=max_output_mb,
-                                     idle_timeout_seconds=idle_timeout_seconds)
+                                     idle_timeout_seconds=idle_timeout_seconds, provider_config=settings, role=role)
     if as_json:
         print_json(created.to_dict())
     else:
@@ -65,7 +78,9 @@ async def agent_list(engine: Engine, as_json: bool) -> None:
         return print_json([a.to_dict() for a in profiles])
     for a in profiles:
         extras = ", ".join(filter(None, [a.model, "allows " + ",".join(a.allowed_tools) if a.allowed_tools else None,
-                                         render.plural(a.max_turns, "turn") if a.max_turns else None, a.command]))
+                                         render.plural(a.max_turns, "turn") if a.max_turns else None, a.command,
+                                         a.provider_config.get("base_url"),
+                                         a.role if a.role != "builder" else None]))
         click.echo(f"{a.name:<16} {a.cli}" + (f"  ({extras})" if extras else ""))
 
 

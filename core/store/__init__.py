@@ -37,13 +37,15 @@ _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_reques
                                                      "agent_started"}
 _AGENT_COLUMNS = (
     "id, name, cli, project_id, model, instructions, allowed_tools, max_turns, command, "
-    "permission_mode, created_at, max_budget_usd, timeout_seconds, max_output_mb, idle_timeout_seconds"
+    "permission_mode, created_at, max_budget_usd, timeout_seconds, max_output_mb, idle_timeout_seconds, "
+    "provider_config, role"
 )
 
 
 def _agent(row: sqlite3.Row) -> Agent:
     data = dict(row)
     data["allowed_tools"] = json.loads(data["allowed_tools"])
+    data["provider_config"] = json.loads(data["provider_config"])
     return Agent(**data)
 
 
@@ -150,20 +152,21 @@ class Store:
 
     async def create_agent(self, agent: Agent) -> None:
         await self.db.execute(
-            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES ({', '.join('?' * 17)})",
             (agent.id, agent.name, agent.cli, agent.project_id, agent.model, agent.instructions,
              json.dumps(agent.allowed_tools), agent.max_turns, agent.command, agent.permission_mode,
              agent.created_at, agent.max_budget_usd, agent.timeout_seconds, agent.max_output_mb,
-             agent.idle_timeout_seconds))
+             agent.idle_timeout_seconds, json.dumps(agent.provider_config), agent.role))
 
     async def update_agent(self, agent: Agent) -> None:
         await self.db.execute(
             "UPDATE agents SET name = ?, cli = ?, model = ?, instructions = ?, allowed_tools = ?, "
             "max_turns = ?, command = ?, permission_mode = ?, max_budget_usd = ?, timeout_seconds = ?, "
-            "max_output_mb = ?, idle_timeout_seconds = ? WHERE id = ?",
+            "max_output_mb = ?, idle_timeout_seconds = ?, provider_config = ?, role = ? WHERE id = ?",
             (agent.name, agent.cli, agent.model, agent.instructions, json.dumps(agent.allowed_tools),
              agent.max_turns, agent.command, agent.permission_mode, agent.max_budget_usd,
-             agent.timeout_seconds, agent.max_output_mb, agent.idle_timeout_seconds, agent.id))
+             agent.timeout_seconds, agent.max_output_mb, agent.idle_timeout_seconds,
+             json.dumps(agent.provider_config), agent.role, agent.id))
 
     async def delete_agent(self, agent_id: str) -> None:
         await self.db.execute("DELETE FROM agents WHERE id = ?", (agent_id,))

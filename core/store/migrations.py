@@ -204,4 +204,9 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE tasks ADD COLUMN no_changes INTEGER NOT NULL DEFAULT 0",
     ],
+    # 11: a profile says where its model is (never a key: the name of the variable holding it), and its role
+    [
+        "ALTER TABLE agents ADD COLUMN provider_config TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE agents ADD COLUMN role TEXT NOT NULL DEFAULT 'builder'",
+    ],
 ]

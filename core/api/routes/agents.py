@@ -8,7 +8,7 @@ from ...engine import Engine
 from ...models import Agent
 from ..dependencies import EngineDep
 from ..openapi import errors
-from ..schemas import AgentIn, AgentOut, AgentUpdate
+from ..schemas import AgentIn, AgentOut, AgentUpdate, CliModelSettings, ModelSettings
 
 router = APIRouter(tags=["agents"])
 
@@ -69,3 +69,19 @@ async def delete_agent(agent_id: str, engine: EngineDep) -> Response:
     await engine.delete_agent(agent.id)
     return Response(status_code=204)
 
+
+# -- the model settings: each CLI's defaults ----------------------------------------------------
+
+@router.get("/settings/models", response_model=ModelSettings, tags=["settings"],
+            summary="Each agent CLI's default model and endpoint")
+async def get_model_settings(engine: EngineDep) -> ModelSettings:
+    return ModelSettings(clis={cli: CliModelSettings(**defaults)
+                               for cli, defaults in (await engine.model_settings()).items()})
+
+
+@router.put("/settings/models", response_model=ModelSettings, tags=["settings"], responses=errors(400),
+            summary="Change each agent CLI's default model and endpoint")
+async def set_model_settings(body: ModelSettings, engine: EngineDep) -> ModelSettings:
+    """Replaces them all. A profile's own model and provider settings win over these."""
+    kept = await engine.set_model_settings({cli: s.model_dump() for cli, s in body.clis.items()})
+    return ModelSettings(clis={cli: CliModelSettings(**defaults) for cli, defaults in kept.items()})
