@@ -85,6 +85,7 @@ class Engine:
         self.delete_agent = profiles.delete_agent
         self.agents = profiles.agents
         self.agent = profiles.agent
+        self.clis = profiles.clis
         self.model_settings = profiles.model_settings
         self.set_model_settings = profiles.set_model_settings
         # runs: making, executing, reading, following, answering, stopping

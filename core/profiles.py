@@ -6,6 +6,7 @@ A profile never holds an API key: it names the environment variable that does (a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import agents
+from .agents import Installed
 from .errors import Conflict, CorralError, the_one
 from .models import Agent, now
 from .projects import Projects
@@ -136,6 +138,11 @@ class Profiles:
     async def agent(self, key: str, project_id: str | None = None) -> Agent:
         found = await self.store.find_agents(key, project_id)
         return the_one(found[:1], "agent", key)
+
+    async def clis(self) -> list[Installed]:
+        """Every agent CLI corral can drive: installed here or not, its version, how to install it."""
+        kinds = sorted(agents.known().items())
+        return list(await asyncio.gather(*(asyncio.to_thread(kind().installed) for _, kind in kinds)))
 
     # -- the model settings: each CLI's defaults -----------------------------------------------
 

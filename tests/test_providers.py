@@ -114,3 +114,14 @@ def test_the_cli_adds_a_profile_with_its_endpoint_and_refuses_a_bad_setting(agen
         done = corral("agent", "add", "other", *bad, check=False)
         assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr
     assert [a["name"] for a in corral_json("agent", "list")] == ["claude", "writer"]
+
+
+def test_corral_agents_says_which_clis_are_installed_and_how_to_install_the_rest(agent_env, monkeypatch):
+    [claude] = [c for c in corral_json("agents") if c["cli"] == "claude-code"]
+    assert claude["path"].endswith("claude") and "Claude Code" in claude["version"]
+    assert claude["version"].split()[0] in corral("agents").stdout
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # an agent CLI that is not installed here
+    missing = corral("agents").stdout
+    assert "claude-code    not installed: install Claude Code with `npm install -g @anthropic-ai/claude-code`" \
+        in missing

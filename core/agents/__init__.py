@@ -5,11 +5,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from ..errors import CorralError
-from .base import AgentAdapter, AgentMissing, AgentNotConfigured, Launch, LineParser, Parsed, provider_env
+from .base import AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, provider_env
 from .claude_code import ClaudeCode
 
-__all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Launch", "LineParser", "Parsed", "adapter", "known",
-           "provider_env"]
+__all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "Launch", "LineParser", "Parsed",
+           "adapter", "known", "provider_env"]
 
 _BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode}
 

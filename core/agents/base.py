@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -60,6 +61,16 @@ class Parsed:
     replies: list[bytes] = field(default_factory=list)  # written to the agent's stdin at once, in order
 
 
+@dataclass(frozen=True)
+class Installed:
+    """An agent CLI as this machine has it: where, which version, or how to install it."""
+
+    cli: str
+    path: str | None
+    version: str | None
+    install_hint: str
+
+
 class LineParser(ABC):
     """Turns an agent's output lines into events; one per run, so it may keep state."""
 
@@ -73,6 +84,23 @@ class AgentAdapter(ABC):
     name: ClassVar[str]
     default_binary: ClassVar[str]
     install_hint: ClassVar[str]
+
+    version_args: ClassVar[tuple[str, ...]] = ("--version",)
+
+    def installed(self, command: str | None = None) -> Installed:
+        """Whether the CLI is on this machine (on PATH, or at `command`), and its version."""
+        wanted = command or self.default_binary
+        path = shutil.which(wanted) if os.sep not in wanted else (wanted if os.access(wanted, os.X_OK) else None)
+        version = None
+        if path:
+            try:
+                done = subprocess.run([path, *self.version_args], capture_output=True, text=True, timeout=20,
+                                      stdin=subprocess.DEVNULL)
+                lines = (done.stdout or done.stderr).strip().splitlines()
+                version = lines[0].strip() if done.returncode == 0 and lines else None
+            except (OSError, subprocess.TimeoutExpired):
+                version = None
+        return Installed(self.name, path, version, self.install_hint)
 
     def binary(self, agent: Agent) -> str:
         """The executable to run, or AgentMissing with a message that says how to install it."""

@@ -84,4 +84,17 @@ async def agent_list(engine: Engine, as_json: bool) -> None:
         click.echo(f"{a.name:<16} {a.cli}" + (f"  ({extras})" if extras else ""))
 
 
-COMMANDS = [agent]
+@click.command("agents")
+@json_option()
+@engine_command
+async def agents(engine: Engine, as_json: bool) -> None:
+    """List the agent CLIs corral drives: installed or not, their version, how to install them."""
+    found = await engine.clis()
+    if as_json:
+        return print_json([c.__dict__ for c in found])
+    for cli in found:
+        state = f"{cli.version or 'installed'}  {cli.path}" if cli.path else f"not installed: {cli.install_hint}"
+        click.echo(f"{cli.cli:<14} {state}")
+
+
+COMMANDS = [agent, agents]
