@@ -23,6 +23,7 @@ the class). Runs, below Planning, is told here how Planning executes runs of kin
     Landing(paths, store, projects, runs, scheduler)     changes, merging, branches, clean-up, deleting
     Planning(store, projects, runs, lifecycle, board, scheduler)
                                                          planning sessions that write tasks
+    Racing(store, projects, profiles, runs, landing)     one task on several agents, compared
     Integrations(store, projects)                        API tokens and webhooks
 """
 
@@ -44,6 +45,7 @@ from .planning import Planning
 from .profiles import Profiles
 from .projects import Projects
 from .queue import Queue
+from .racing import Racing
 from .runs import Runs
 from .scheduler import Scheduler
 from .store import Store
@@ -68,6 +70,7 @@ class Engine:
         landing = Landing(self.paths, self.store, projects, runs, scheduler)
         planning = Planning(self.store, projects, runs, lifecycle, board, scheduler)
         integrations = Integrations(self.store, projects)
+        racing = Racing(self.store, projects, profiles, runs, landing)
         runs.register_kind("plan", planning.live_run)
         self._runs = runs
 
@@ -164,6 +167,10 @@ class Engine:
         self.approve_plan = planning.approve_plan
         self.refine_plan = planning.refine_plan
         self.regenerate_plan = planning.regenerate_plan
+        # one task raced across agents
+        self.race = racing.race
+        self.group = racing.group
+        self.compare = racing.compare
         # API tokens and webhooks
         self.create_token = integrations.create_token
         self.tokens = integrations.tokens

@@ -233,6 +233,7 @@ class Run(Record):
     queued_at: str | None = None  # when it last started waiting for a slot: the queue's order
     resume_at: str | None = None  # after a rewind: where its agent's session goes on from
     kind: str = "work"  # "plan": a planning session's read-only run
+    group_id: str | None = None  # the runs of one task raced across several agents share it
     worktrees: list[Worktree] = field(default_factory=list)
 
     @property

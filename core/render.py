@@ -71,6 +71,21 @@ def run_line(run: Run, depth: int = 0) -> str:
             f"{tokens(run.tokens_in + run.tokens_out):>7} {money:>9}  {fork}{_one_line(run.task, 60 - len(fork))}")
 
 
+def entrant_line(entrant: Any) -> str:
+    """One run of a race beside the others: who, how it ended, what it changed, what it took, its check."""
+    run = entrant.run
+    money = f"${run.cost_usd:.4f}" if run.cost_usd else "-"
+    changed = ("worktree gone" if entrant.files is None
+               else f"{plural(entrant.files, 'file')} +{entrant.added} -{entrant.deleted}")
+    check = ""
+    if entrant.check is not None:
+        check = ("  check: did not finish" if entrant.check.exit_code is None
+                 else "  check: passed" if entrant.check.exit_code == 0
+                 else f"  check: failed ({entrant.check.exit_code})")
+    return (f"{run.short_id}  {run.agent_name:<10} {run.status:<10} {changed}  {plural(entrant.turns, 'turn')}  "
+            f"{tokens(run.tokens_in + run.tokens_out)} tokens  {money}  {elapsed(run)}{check}")
+
+
 def run_tree(runs: list[Run]) -> list[tuple[Run, int]]:
     """Runs in their order, each fork right under the run it was forked from, with its depth."""
     listed = {run.id for run in runs}

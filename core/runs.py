@@ -105,9 +105,11 @@ class Runs:
     # -- making a run ----------------------------------------------------------------------
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude",
-                        base: str = "HEAD", detach: bool = False, kind: str = "work") -> Run:
+                        base: str = "HEAD", detach: bool = False, kind: str = "work",
+                        group: str | None = None) -> Run:
         """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach).
-        `kind` "plan" is a planning session's read-only run (see Planning.plan)."""
+        `kind` "plan" is a planning session's read-only run (see Planning.plan); `group`: the race
+        the run is one of (see Racing)."""
         prompt = prompt.strip()
         if not prompt:
             raise CorralError("the run needs a prompt: what should the agent do?", code="EMPTY_PROMPT")
@@ -118,11 +120,11 @@ class Runs:
         worktrees = [(Worktree(repo.id, repo.name, repo.path, "", await asyncio.to_thread(git.resolve, repo.path, base),
                                await asyncio.to_thread(_branch_named, repo.path, base)), None)
                      for repo in project.repos]
-        return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach)
+        return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach, group=group)
 
     async def create(self, project_id: str, profile: Agent, task: str, base: str,
                      worktrees: Sequence[tuple[Worktree, str | None]], *, kind: str = "work",
-                     parent: Run | None = None, detach: bool = False) -> Run:
+                     parent: Run | None = None, detach: bool = False, group: str | None = None) -> Run:
         """Record a new run, make its branch and a worktree in each repo (each from its base
         commit, or from the ref given beside it; the worktree's path is the run's to choose), and
         start it here unless `detach`. A run whose agent or worktree cannot be had ends failed,
@@ -136,7 +138,8 @@ class Runs:
                   status=RunStatus.QUEUED, base_ref=base,
                   branch=git.plan_ref(run_id[:8]) if kind == "plan" else f"corral/run-{run_id[:8]}",
                   created_at=stamp, updated_at=stamp, queued_at=stamp, kind=kind,
-                  parent_run_id=parent.id if parent else None, resume_at=parent.resume_at if parent else None)
+                  parent_run_id=parent.id if parent else None, resume_at=parent.resume_at if parent else None,
+                  group_id=group)
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))

@@ -38,6 +38,13 @@ def model():
 
 
 @pytest.fixture
+def other_model():
+    """A second scripted model server: the endpoint a profile points at instead of the usual one."""
+    with ModelServer() as server:
+        yield server
+
+
+@pytest.fixture
 def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """This process's environment as corral passes it to agents: Claude Code on PATH, talking to
     the scripted model, with its own config dir; CORRAL_HOME in the test's folder."""

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 import pytest
 from helpers import corral, corral_json, error_of
-from model_server import ModelServer, text
+from model_server import text
 
 from core.errors import CorralError
 from core.models import RunStatus
-
-
-@pytest.fixture
-def other_model():
-    """A second scripted model server: the endpoint a profile points at instead of the usual one."""
-    with ModelServer() as server:
-        yield server
 
 
 async def test_a_profile_sends_its_agent_to_its_own_endpoint_with_the_key_it_names(engine, model, other_model,

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from .. import render
+from ..render import plural
 from ..engine import Engine
 from ..errors import CorralError
 from ..models import RunStatus
@@ -17,16 +18,19 @@ from .root import default_project, engine_command, json_option, print_json, watc
 @click.command("run")
 @click.argument("prompt")
 @click.option("--project", "project_key", help="Project id or name (default: the one of this folder).")
-@click.option("--agent", "agent_name", default="claude", show_default=True, help="Agent profile.")
+@click.option("--agent", "agent_names", multiple=True, default=["claude"], show_default=True,
+              help="Agent profile; give several to race them on the same task.")
 @click.option("--base", default="HEAD", show_default=True, help="Branch, tag or commit to start from.")
 @click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
-@json_option("Print the run as JSON.")
+@json_option("Print the run as JSON (a race: its runs, as a list).")
 @engine_command
-async def run_command(engine: Engine, prompt: str, project_key: str | None, agent_name: str, base: str,
-                      wait: bool, as_json: bool) -> None:
-    """Start an agent on PROMPT in a new worktree and branch."""
+async def run_command(engine: Engine, prompt: str, project_key: str | None, agent_names: tuple[str, ...],
+                      base: str, wait: bool, as_json: bool) -> None:
+    """Start an agent on PROMPT in a new worktree and branch (several agents: one each, raced)."""
     project_id = await default_project(engine, project_key)
-    run = await engine.start_run(project_id, prompt, agent=agent_name, base=base, detach=not wait)
+    if len(set(agent_names)) > 1:
+        return await _race(engine, project_id, prompt, list(agent_names), base, wait, as_json)
+    run = await engine.start_run(project_id, prompt, agent=agent_names[0], base=base, detach=not wait)
     if run.status == RunStatus.QUEUED and not wait:
         spawn_driver(run, engine.paths)
     elif wait and run.active:
@@ -40,6 +44,23 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
                    f"`corral events {run.short_id} --follow`")
     if run.status not in (RunStatus.COMPLETED, RunStatus.QUEUED):
         raise SystemExit(1)
+
+
+async def _race(engine: Engine, project_id: str, prompt: str, agents: list[str], base: str, wait: bool,
+                as_json: bool) -> None:
+    raced = await engine.race(project_id, prompt, agents, base=base, detach=True)
+    for run in raced:
+        if run.status == RunStatus.QUEUED:
+            spawn_driver(run, engine.paths)
+    if wait:
+        raced = [await engine.wait(run.id) for run in raced]
+    if as_json:
+        return print_json([r.to_dict() for r in raced])
+    group = (raced[0].group_id or "")[:8]
+    click.echo(f"race {group}: {len(raced)} runs of the same task")
+    for run in raced:
+        click.echo(render.run_line(run))
+    click.echo(f"compare them with `corral compare {group}`")
 
 
 @click.command("drive", hidden=True)
@@ -67,7 +88,12 @@ async def runs(engine: Engine, status: tuple[str, ...], attention: bool, as_json
         return print_json([r.to_dict() for r in found])
     if not found:
         click.echo("no runs yet: start one with `corral run \"what to do\"`")
+    group = None
     for r, depth in render.run_tree(found):
+        if r.group_id and r.group_id != group:
+            raced = sum(other.group_id == r.group_id for other in found)
+            click.echo(f"race {r.group_id[:8]}: {plural(raced, 'run')} of the same task")
+        group = r.group_id
         click.echo(render.run_line(r, depth))
 
 

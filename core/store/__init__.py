@@ -31,7 +31,7 @@ __all__ = ["Store"]
 _RUN_COLUMNS = (
     "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
     "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
-    "files_changed, pr_url, notify, queued_at, resume_at, kind"
+    "files_changed, pr_url, notify, queued_at, resume_at, kind, group_id"
 )
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested", "owner_started",
                                                      "agent_started"}
@@ -54,6 +54,11 @@ def _project(row: sqlite3.Row) -> Project:
     for flag in PROJECT_FLAGS:
         data[flag] = bool(data[flag])
     return Project(**data)
+
+
+def _prefix(key: str) -> str:
+    """A LIKE pattern for what starts with `key` (ESCAPE '\\')."""
+    return key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _run(row: sqlite3.Row) -> Run:
@@ -216,11 +221,21 @@ class Store:
         runs = [_run(r) for r in await self.db.fetch(sql + " ORDER BY created_at DESC", params)]
         return await self._with_worktrees(runs)
 
+    async def runs_of_group(self, key: str) -> list[Run]:
+        """The runs of the group whose id is `key` or starts with it (4 characters at least), oldest first."""
+        if len(key) < 4:
+            return []
+        rows = await self.db.fetch(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE group_id = ? OR group_id LIKE ? ESCAPE '\\' "
+            "ORDER BY created_at, agent_name",
+            (key, _prefix(key)))
+        return await self._with_worktrees([_run(r) for r in rows])
+
     async def find_runs(self, key: str) -> list[Run]:
         """The run whose id is `key`, or the runs whose id starts with it."""
         rows = await self.db.fetch(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' LIMIT 2",
-            (key, key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
+            (key, _prefix(key)))
         exact = [r for r in rows if r["id"] == key]
         return await self._with_worktrees([_run(r) for r in (exact or rows)])
 

@@ -209,4 +209,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE agents ADD COLUMN provider_config TEXT NOT NULL DEFAULT '{}'",
         "ALTER TABLE agents ADD COLUMN role TEXT NOT NULL DEFAULT 'builder'",
     ],
+    # 12: the same task raced across several agents: their runs share a group
+    [
+        "ALTER TABLE runs ADD COLUMN group_id TEXT",
+        "CREATE INDEX runs_group ON runs (group_id) WHERE group_id IS NOT NULL",
+    ],
 ]

@@ -1,0 +1,114 @@
+"""Racing: the same task started on several agents at once, each in its own worktree and branch,
+their runs one group; then compared side by side (what each changed, turns, tokens, cost, time, and
+whether the project's own check passes in its worktree), so the user lands the best one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import CorralError, NotFound
+from .landing import Landing
+from .models import EventType, Run
+from .profiles import Profiles
+from .projects import Projects
+from .runs import Runs
+from .store import Store
+
+CHECK_TIMEOUT = 1800  # seconds a check may take in one worktree
+CHECK_TAIL = 2000  # characters of a check's output kept
+
+
+@dataclass(frozen=True)
+class Check:
+    """A command run in a worktree: its exit status (None: it did not finish in time) and the end of its output."""
+
+    command: str
+    exit_code: int | None
+    output: str
+
+
+@dataclass(frozen=True)
+class Entrant:
+    """One run of a race, as `corral compare` lays it beside the others."""
+
+    run: Run
+    files: int | None  # None: its worktree is gone
+    added: int | None
+    deleted: int | None
+    turns: int
+    seconds: float | None
+    check: Check | None
+
+
+def _seconds(run: Run) -> float | None:
+    if not run.started_at:
+        return None
+    end = run.ended_at or datetime.now().astimezone().isoformat()
+    parse = datetime.fromisoformat
+    return round((parse(end.replace("Z", "+00:00")) - parse(run.started_at.replace("Z", "+00:00"))).total_seconds(), 1)
+
+
+async def run_check(command: str, cwd: str) -> Check:
+    """Run the user's check (a shell command) in a worktree."""
+    process = await asyncio.create_subprocess_shell(command, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                                                    start_new_session=True)
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), CHECK_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return Check(command, None, f"did not finish in {CHECK_TIMEOUT} s")
+    return Check(command, process.returncode, out.decode("utf-8", "replace")[-CHECK_TAIL:])
+
+
+@dataclass(eq=False, repr=False)
+class Racing:
+    store: Store
+    projects: Projects
+    profiles: Profiles
+    runs: Runs
+    landing: Landing
+
+    async def race(self, project_key: str, prompt: str, agents: list[str], *, base: str = "HEAD",
+                   detach: bool = False) -> list[Run]:
+        """Start `prompt` on each agent profile at once, their runs one group (in the order given)."""
+        names = list(dict.fromkeys(a.strip() for a in agents if a.strip()))
+        if len(names) < 2:
+            raise CorralError("a race needs two agents or more", code="RACE_TOO_SMALL")
+        project = await self.projects.project(project_key)
+        for name in names:  # every profile is checked before any run is made
+            await self.profiles.agent(name, project.id)
+        group = str(uuid.uuid4())
+        return [await self.runs.start_run(project.id, prompt, agent=name, base=base, detach=detach, group=group)
+                for name in names]
+
+    async def group(self, key: str) -> list[Run]:
+        """The runs of a race, by its group id (or the start of it)."""
+        found = await self.store.runs_of_group(key)
+        if not found:
+            raise NotFound(f"no race {key!r}", code="GROUP_NOT_FOUND")
+        if len({r.group_id for r in found}) > 1:
+            raise CorralError(f"race {key!r} is ambiguous: give more of its id", code="AMBIGUOUS_ID")
+        return found
+
+    async def compare(self, key: str, check: str | None = None) -> list[Entrant]:
+        """The runs of a race side by side; `check`, a command run in each ended run's worktree."""
+        entrants = []
+        for run in await self.group(key):
+            turns = len(await self.store.events_of(run.id, EventType.RUN_TURN))
+            try:
+                changed = [c for _, changes in await self.landing.changes(run.id) for c in changes]
+            except CorralError:  # its worktree is gone: what it changed is on its branch
+                changed = None
+            ran = (await run_check(check, run.cwd) if check and not run.active and changed is not None else None)
+            entrants.append(Entrant(
+                run, len(changed) if changed is not None else None,
+                sum(c.added for c in changed) if changed is not None else None,
+                sum(c.deleted for c in changed) if changed is not None else None,
+                turns, _seconds(run), ran))
+        return entrants

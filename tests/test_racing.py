@@ -1,0 +1,58 @@
+"""One task raced across agents: a run each, one group, compared side by side (with the project's
+own check run in each worktree), the best merged and the rest deleted."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import corral, corral_json, git
+from model_server import text, tool
+
+from core.errors import CorralError, NotFound
+from core.models import RunStatus
+
+
+def write(name: str) -> dict:
+    return tool("Write", {"file_path": name, "content": f"{name}\n"})
+
+
+def test_a_race_is_run_compared_with_a_check_and_the_best_merged(agent_env, model, other_model, repo):
+    model.set_script([write("feature.py"), write("test_feature.py"), text("Done, with a test.")])
+    other_model.set_script([write("feature.py"), text("Done.")])
+    project = corral_json("project", "add", str(repo))
+    corral("agent", "add", "other", "--base-url", other_model.url)
+
+    raced = corral_json("run", "--project", project["id"], "--agent", "claude", "--agent", "other", "--wait",
+                        "add the feature")
+    assert [r["agent_name"] for r in raced] == ["claude", "other"]
+    assert all(r["status"] == RunStatus.COMPLETED for r in raced), [r["reason"] for r in raced]
+    group = raced[0]["group_id"]
+    assert group and raced[1]["group_id"] == group and raced[0]["branch"] != raced[1]["branch"]
+    listed = corral("runs").stdout
+    assert f"race {group[:8]}: 2 runs of the same task" in listed
+
+    compared = corral_json("compare", group[:8], "--check", "test -f test_feature.py")
+    by_agent = {e["run"]["agent_name"]: e for e in compared}
+    assert by_agent["claude"]["files"] == 2 and by_agent["other"]["files"] == 1
+    assert by_agent["claude"]["added"] == 2 and by_agent["claude"]["deleted"] == 0
+    assert by_agent["claude"]["turns"] == 3 and by_agent["other"]["turns"] == 2
+    assert by_agent["claude"]["check"]["exit_code"] == 0 and by_agent["other"]["check"]["exit_code"] == 1
+    assert all(e["seconds"] is not None and e["seconds"] >= 0 for e in compared)
+    table = corral("compare", group[:8], "--check", "test -f test_feature.py").stdout
+    assert "2 files +2 -0" in table and "check: passed" in table and "check: failed (1)" in table
+
+    best, rest = by_agent["claude"]["run"], by_agent["other"]["run"]
+    corral("merge", best["id"])
+    corral("delete", rest["id"], "--force")
+    assert set(git(repo, "ls-tree", "--name-only", "HEAD").split()) >= {"feature.py", "test_feature.py"}
+    assert git(repo, "branch", "--list", rest["branch"]) == ""
+
+
+async def test_a_race_needs_two_known_agents_and_makes_nothing_otherwise(engine, repo):
+    project = await engine.add_project(repo)
+    with pytest.raises(CorralError, match="two agents or more"):
+        await engine.race(project.id, "do it", ["claude", "claude"])
+    with pytest.raises(NotFound, match="no agent 'nobody'"):
+        await engine.race(project.id, "do it", ["claude", "nobody"])
+    assert await engine.runs() == []
+    with pytest.raises(NotFound, match="no race"):
+        await engine.compare("abcd1234")
