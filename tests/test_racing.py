@@ -56,3 +56,29 @@ async def test_a_race_needs_two_known_agents_and_makes_nothing_otherwise(engine,
     assert await engine.runs() == []
     with pytest.raises(NotFound, match="no race"):
         await engine.compare("abcd1234")
+
+
+async def test_the_api_races_a_task_and_compares_the_runs(engine, client, project, model, other_model):
+    model.set_script([write("a.py"), text("Done.")])
+    other_model.set_script([text("Nothing to do.")])
+    await engine.add_agent("other", provider_config={"base_url": other_model.url})
+    made = await client.post("/api/races", json={"task": "add a", "agent_ids": ["claude", "other"],
+                                                 "project_id": project["id"]})
+    assert made.status_code == 201, made.text
+    race = made.json()
+    assert [r["agent_name"] for r in race["runs"]] == ["claude", "other"]
+    assert all(r["group_id"] == race["group_id"] for r in race["runs"])
+    for run in race["runs"]:
+        assert (await engine.wait(run["id"])).status == RunStatus.COMPLETED
+
+    got = (await client.get(f"/api/races/{race['group_id'][:8]}")).json()
+    assert [r["id"] for r in got["runs"]] == [r["id"] for r in race["runs"]]
+    compared = await client.post(f"/api/races/{race['group_id']}/compare", json={"check": "test -f a.py"})
+    assert compared.status_code == 200, compared.text
+    by_agent = {e["run"]["agent_name"]: e for e in compared.json()}
+    assert by_agent["claude"]["files"] == 1 and by_agent["claude"]["check"]["exit_code"] == 0
+    assert by_agent["other"]["files"] == 0 and by_agent["other"]["check"]["exit_code"] == 1
+
+    too_few = await client.post("/api/races", json={"task": "x", "agent_ids": ["claude"], "project_id": project["id"]})
+    assert too_few.status_code == 422
+    assert (await client.get("/api/races/abcd1234")).json()["error"]["code"] == "GROUP_NOT_FOUND"

@@ -264,6 +264,7 @@ class RunOut(BaseModel):
     files_changed: int | None
     pr_url: str | None = Field(description="The pull request opened for the run's branch")
     notify: bool = Field(description="Whether the user is told when the run needs them or ends")
+    group_id: str | None = Field(None, description="The race the run is one of (the same task on several agents)")
     worktrees: list[WorktreeOut]
 
     @classmethod
