@@ -146,3 +146,27 @@ async def test_an_event_loop_busy_elsewhere_does_not_hold_the_write_lock(store):
     elsewhere = asyncio.create_task(asyncio.to_thread(another_process_writes))
     await store.append("r1", _tokens(1, 50))
     await elsewhere
+
+
+async def test_a_read_sees_every_write_that_finished_before_it_while_other_reads_go_on(store):
+    """Reads share one connection: a statement of one of them left half read while the loop served
+    another would keep its snapshot, and a read after a write could miss the write."""
+    await store.db.execute("CREATE TABLE filler (n INTEGER)")
+    await store.db.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5000) "
+                           "INSERT INTO filler SELECT n FROM c")
+    await store.create_project(Project("p1", "app", now()))
+    stop = asyncio.Event()
+
+    async def reading() -> None:  # what a busy dashboard does: reads, all the time
+        while not stop.is_set():
+            await store.db.fetch("SELECT n FROM filler")
+
+    readers = [asyncio.create_task(reading()) for _ in range(4)]
+    try:
+        for flag in range(60):
+            await store.update_project("p1", max_runs=flag + 1)
+            [project] = await store.list_projects()
+            assert project.max_runs == flag + 1, f"write {flag + 1} was not seen by the read after it"
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)

@@ -48,6 +48,15 @@ async def _user_version(cursor: aiosqlite.Cursor) -> int:
     return row[0] if row else 0
 
 
+def _read(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+    """A whole read, its statement done with before the call returns."""
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     text = str(error)
     return "locked" in text or "busy" in text
@@ -274,10 +283,13 @@ class Database:
     # -- reads ---------------------------------------------------------------------------
 
     async def fetch(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        assert self._reader is not None
+        conn = self._reader
+        assert conn is not None
         try:
-            async with self._reader.execute(sql, tuple(params)) as cursor:
-                return list(await cursor.fetchall())
+            # One call in the connection's thread, like a write: a statement left half read while
+            # the loop serves another read would hold its snapshot, and that read would miss what
+            # was committed since.
+            return await conn._execute(_read, conn._conn, sql, tuple(params))
         except sqlite3.OperationalError as error:
             if _is_busy(error):
                 raise StoreBusy(f"the database {self.path} is busy: another corral process holds it") from None
