@@ -7,10 +7,11 @@ from importlib.metadata import entry_points
 from ..errors import CorralError
 from .base import AgentAdapter, AgentMissing, Launch, LineParser, Parsed
 from .claude_code import ClaudeCode
+from .codex import Codex
 
 __all__ = ["AgentAdapter", "AgentMissing", "Launch", "LineParser", "Parsed", "adapter", "known"]
 
-_BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode}
+_BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode, Codex.name: Codex}
 
 
 def known() -> dict[str, type[AgentAdapter]]:
