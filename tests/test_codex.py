@@ -3,6 +3,7 @@ Responses API server: permission requests, the events a user sees, continuing a 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -165,3 +166,47 @@ async def test_a_fork_goes_on_from_a_copy_of_the_parents_thread(engine, openai, 
     assert init["forked_from"] == parent.session_id
     last = openai.responses[-1].input
     assert "say something" in str(last) and "First answer." in str(last) and "now say something else" in str(last)
+
+
+async def test_allowed_always_lets_the_same_command_run_again_without_asking(engine, openai, repo, codex):
+    again = "python3 -c 'print(6 * 7)' >> answer.txt"
+    openai.set_script([shell(again, escalate=True), shell(again, escalate=True), text("Twice.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "compute the answer twice", agent="codex")
+    await until_event(engine, run.id, "agent.needs_attention")
+
+    await engine.approve(run.id, always=True)
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert (Path(run.worktrees[0].path) / "answer.txt").read_text() == "42\n42\n"
+    kinds = _types(await engine.events(run.id))
+    assert kinds.count("agent.needs_attention") == 1 and kinds.count("agent.tool_result") == 2
+
+
+async def test_a_run_waiting_on_the_user_is_cancelled_with_its_codex(engine, openai, repo, codex):
+    openai.set_script([patch(ADD_HELLO), shell(ANSWER, escalate=True), text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "write hello and compute the answer", agent="codex")
+    await until_event(engine, run.id, "agent.needs_attention")
+
+    await engine.cancel(run.id)
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.CANCELLED and done.pid is None
+    assert git(repo, "show", f"{done.branch}:hello.txt") == "hello from codex\n"  # its work so far, on the branch
+    assert not (Path(run.worktrees[0].path) / "answer.txt").exists()
+
+
+async def test_a_plan_by_codex_is_its_answer_in_the_schema_from_a_read_only_sandbox(engine, openai, repo, codex):
+    plan_tasks = {"tasks": [{"ref": "t1", "title": "Add the OAuth client", "type": "feature", "priority": "high"},
+                            {"ref": "t2", "title": "Store sessions", "type": "feature", "depends_on": ["t1"]}]}
+    openai.set_script([text(json.dumps(plan_tasks))])
+    project = await engine.add_project(repo)
+    await engine.pause_queue()
+    plan = await engine.plan(project.id, "add OAuth login", agent="codex")
+    run = await engine.wait(plan.run_id)
+    assert run.status == RunStatus.COMPLETED, run.reason
+    assert (await engine.plan_of(plan.id)).status == "pending"
+    assert [t.title for t in await engine.tasks(plan_id=plan.id)] == ["Add the OAuth client", "Store sessions"]
+    request = openai.responses[0].body
+    assert request["text"]["format"]["type"] == "json_schema" and "tasks" in str(request["text"]["format"]["schema"])
+    assert '"sandbox_mode":"read-only"' in openai.responses[0].headers["x-codex-turn-metadata"]
