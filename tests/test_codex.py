@@ -12,6 +12,7 @@ from codex_env import MODEL, codex_env
 from helpers import git, until_event
 from openai_server import OpenAIServer, error, patch, shell, text
 
+from core.errors import CorralError
 from core.models import RunStatus
 
 ADD_HELLO = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** End Patch\n"
@@ -126,6 +127,9 @@ async def test_a_completed_run_continues_in_the_same_codex_thread(engine, openai
     assert done.session_id == first.session_id
     said = [e.payload["text"] for e in await engine.events(run.id) if e.type == "agent.message"]
     assert said == ["First answer.", "Second answer."]
+    with pytest.raises(CorralError, match="cannot be opened in Codex's own terminal"):
+        await engine.attach(run.id)
+    assert (await engine.run(run.id)).status == RunStatus.COMPLETED  # refused before anything changed
     last = openai.responses[-1].input
     assert "say something" in str(last) and "First answer." in str(last) and "and now something else" in str(last)
 
