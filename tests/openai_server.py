@@ -1,0 +1,291 @@
+"""A scripted stand-in for the OpenAI Responses API, as the Codex CLI uses it.
+
+Codex is pointed at it through a model provider in its config (``base_url`` =
+``server.url + "/v1"``, ``wire_api = "responses"``) and then runs real shell
+commands and real patches in a real directory, while every model answer comes
+from a script written by the test.
+
+A script is a list of steps.  Which step answers a request is decided from the
+request itself: Codex sends the whole conversation as ``input``, and turn N is
+the number of model responses already in it (runs of consecutive assistant
+items: messages, reasoning, function and custom tool calls), so retries never
+shift the script.  Steps are plain dicts, built with the helpers below::
+
+    text("All done.")                          # {"text": "All done."}
+    shell("echo hi > a.txt")                   # an `exec_command` function call
+    patch("*** Begin Patch\\n*** Add File: a.txt\\n+hi\\n*** End Patch\\n")
+                                               # an `apply_patch` custom tool call
+    error(400, "bad request")                  # {"error": {"status": 400, "message": ...}}
+
+Every answer is streamed as server-sent events (``response.created``,
+``response.output_item.added``, ``response.output_text.delta``,
+``response.output_item.done``, ``response.completed`` with usage).  Other
+requests (``GET /v1/models`` and the like) get a 404 and are recorded too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterable
+
+__all__ = ["OpenAIServer", "Request", "error", "patch", "shell", "text"]
+
+EXHAUSTED_TEXT = "[openai_server] script exhausted"
+MODEL_ITEMS = {"message", "reasoning", "function_call", "custom_tool_call", "local_shell_call"}
+OUTPUT_ITEMS = {"function_call_output", "custom_tool_call_output", "local_shell_call_output"}
+
+
+def text(content: str) -> dict:
+    return {"text": content}
+
+
+def shell(command: str, *, text: str | None = None, escalate: bool = False, workdir: str | None = None) -> dict:
+    """A shell command the way Codex's `exec_command` tool takes it; `escalate` asks to run it
+    outside the sandbox, which Codex asks the user about first (approval policy "on-request")."""
+    arguments: dict[str, Any] = {"cmd": command, "yield_time_ms": 5000}
+    if escalate:
+        arguments.update(sandbox_permissions="require_escalated", justification="Run the command?")
+    if workdir:
+        arguments["workdir"] = workdir
+    return {"text": text, "calls": [{"type": "function", "name": "exec_command", "arguments": arguments}]}
+
+
+def patch(body: str, *, text: str | None = None) -> dict:
+    """A file edit: Codex's `apply_patch` freeform tool, given the patch text."""
+    return {"text": text, "calls": [{"type": "custom", "name": "apply_patch", "input": body}]}
+
+
+def error(status: int, message: str, *, times: int = 1) -> dict:
+    return {"error": {"status": status, "message": message}, "times": times}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: Any
+    step: int | None = None
+
+    @property
+    def input(self) -> list[dict]:
+        items = self.body.get("input") if isinstance(self.body, dict) else None
+        return items if isinstance(items, list) else []
+
+    @property
+    def tool_names(self) -> list[str]:
+        tools = self.body.get("tools") if isinstance(self.body, dict) else None
+        return [t.get("name") or t.get("type") for t in tools or [] if isinstance(t, dict)]
+
+    def tool_outputs(self) -> list[dict]:
+        return [item for item in self.input if item.get("type") in OUTPUT_ITEMS]
+
+
+def turn_of(items: list[dict]) -> int:
+    """How many model responses the conversation holds: runs of consecutive model items."""
+    turns, inside = 0, False
+    for item in items:
+        kind = item.get("type") or ("message" if item.get("role") else None)
+        is_model = kind in MODEL_ITEMS and (kind != "message" or item.get("role") == "assistant")
+        if is_model and not inside:
+            turns += 1
+        inside = is_model
+    return turns
+
+
+class OpenAIServer:
+    """Serve a script of model answers on 127.0.0.1 from a background thread."""
+
+    def __init__(self, script: Iterable[dict] = (), *, host: str = "127.0.0.1", log: Any = None) -> None:
+        self.host = host
+        self.port = 0
+        self.log = log
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._errors_served: dict[int, int] = {}
+        self._httpd: ThreadingHTTPServer | None = None
+        self.set_script(list(script))
+
+    def set_script(self, script: list[dict]) -> None:
+        """Replace the script: its text/call steps answer turns 0, 1, 2...; an error step is served
+        `times` times in front of the step after it."""
+        with self._lock:
+            self.script = script
+            self._errors_served = {}
+
+    def _pick(self, turn: int) -> tuple[int | None, dict | None]:
+        with self._lock:
+            answers = -1
+            for i, step in enumerate(self.script):
+                if "error" in step:
+                    if answers + 1 == turn and self._errors_served.get(i, 0) < step.get("times", 1):
+                        self._errors_served[i] = self._errors_served.get(i, 0) + 1
+                        return i, step
+                    continue
+                answers += 1
+                if answers == turn:
+                    return i, step
+            return None, None
+
+    def start(self) -> "OpenAIServer":
+        handler = type("Handler", (_Handler,), {"server_": self})
+        self._httpd = ThreadingHTTPServer((self.host, 0), handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                         name=f"openai-server-{self.port}", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "OpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def responses(self) -> list[Request]:
+        """The model requests (POST .../responses), in order."""
+        with self._lock:
+            return [r for r in self.requests if r.method == "POST" and r.path.rstrip("/").endswith("/responses")]
+
+    def tool_outputs(self) -> list[dict]:
+        """Every tool output Codex sent back to the model, in order, without repeats."""
+        seen: set[str] = set()
+        out: list[dict] = []
+        for request in self.responses:
+            for item in request.tool_outputs():
+                if item.get("call_id") not in seen:
+                    seen.add(item.get("call_id"))
+                    out.append(item)
+        return out
+
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids):04d}"
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+        if self.log is not None:
+            print(f"[openai_server] {request.method} {request.path} step={request.step}", file=self.log, flush=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_: OpenAIServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def handle(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
+            super().handle()
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def do_POST(self) -> None:
+        self._answer("POST")
+
+    def _body(self) -> Any:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding", "").lower() == "zstd":
+            return {"undecoded": len(raw)}
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return {"raw": raw.decode("utf-8", "replace")}
+
+    def _json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _answer(self, method: str) -> None:
+        server = self.server_
+        body = self._body() if method == "POST" else None
+        request = Request(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        if not (method == "POST" and self.path.rstrip("/").endswith("/responses")):
+            server._record(request)
+            return self._json(404, {"error": {"message": f"not served: {method} {self.path}"}})
+        request.step, step = server._pick(turn_of(request.input))
+        server._record(request)
+        if step is None:
+            step = text(EXHAUSTED_TEXT)
+        if "error" in step:
+            return self._json(step["error"]["status"], {"error": {
+                "message": step["error"]["message"], "type": "invalid_request_error", "code": None}})
+        self._stream(body, step)
+
+    def _event(self, payload: dict) -> None:
+        data = f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _stream(self, body: dict, step: dict) -> None:
+        server = self.server_
+        response_id = server.next_id("resp")
+        model = body.get("model") or "gpt-scripted"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        head = {"id": response_id, "object": "response", "model": model, "status": "in_progress", "output": []}
+        self._event({"type": "response.created", "response": head})
+        output: list[dict] = []
+        if step.get("text"):
+            item_id = server.next_id("msg")
+            item = {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress", "content": []}
+            self._event({"type": "response.output_item.added", "output_index": len(output), "item": item})
+            for piece in _split(step["text"]):
+                self._event({"type": "response.output_text.delta", "item_id": item_id, "output_index": len(output),
+                             "content_index": 0, "delta": piece})
+            done = dict(item, status="completed",
+                        content=[{"type": "output_text", "text": step["text"], "annotations": []}])
+            self._event({"type": "response.output_item.done", "output_index": len(output), "item": done})
+            output.append(done)
+        for call in step.get("calls") or []:
+            call_id = server.next_id("call")
+            if call["type"] == "custom":
+                item = {"type": "custom_tool_call", "id": server.next_id("ctc"), "call_id": call_id,
+                        "name": call["name"], "input": call["input"], "status": "completed"}
+            else:
+                item = {"type": "function_call", "id": server.next_id("fc"), "call_id": call_id,
+                        "name": call["name"], "arguments": json.dumps(call["arguments"]), "status": "completed"}
+            self._event({"type": "response.output_item.added", "output_index": len(output),
+                         "item": dict(item, status="in_progress")})
+            self._event({"type": "response.output_item.done", "output_index": len(output), "item": item})
+            output.append(item)
+        input_tokens = max(1, len(json.dumps(body.get("input") or [])) // 4)
+        output_tokens = max(1, len(json.dumps(output)) // 4)
+        usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
+                 "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": input_tokens + output_tokens}
+        self._event({"type": "response.completed",
+                     "response": dict(head, status="completed", output=output, usage=usage)})
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+def _split(s: str, parts: int = 3) -> list[str]:
+    size = max(1, -(-len(s) // parts))
+    return [s[i:i + size] for i in range(0, len(s), size)]
