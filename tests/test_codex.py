@@ -214,3 +214,22 @@ async def test_a_plan_by_codex_is_its_answer_in_the_schema_from_a_read_only_sand
     request = openai.responses[0].body
     assert request["text"]["format"]["type"] == "json_schema" and "tasks" in str(request["text"]["format"]["schema"])
     assert '"sandbox_mode":"read-only"' in openai.responses[0].headers["x-codex-turn-metadata"]
+
+
+async def test_a_profile_points_codex_at_its_endpoint_with_the_key_it_names(engine, openai, repo, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.setenv("MY_CODEX_KEY", "sk-profile-named-key")
+    await engine.add_agent("codex", cli="codex", model=MODEL, provider_config={
+        "base_url": openai.url.rstrip("/") + "/v1", "api_key_env": "MY_CODEX_KEY"})
+    openai.set_script([text("Reached through the profile.")])
+    project = await engine.add_project(repo)
+    done = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert openai.responses[-1].headers["authorization"] == "Bearer sk-profile-named-key"
+    config = (engine.paths.agent_home(done.id) / "config.toml").read_text()
+    assert 'env_key = "MY_CODEX_KEY"' in config and "sk-profile-named-key" not in config  # the name, never the key
+
+    monkeypatch.delenv("MY_CODEX_KEY")
+    failed = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert failed.status == RunStatus.FAILED and "$MY_CODEX_KEY" in failed.reason

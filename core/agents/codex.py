@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, Launch, LineParser, Parsed
+from .base import AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed
 
 TOOL_OUTPUT_LIMIT = 20_000
 CLIENT = {"name": "corral", "title": "corral", "version": "1"}
@@ -384,7 +384,7 @@ class Codex(AgentAdapter):
         argv = [self.binary(agent), "app-server"]
         env: dict[str, str] = {}
         if home:
-            write_config(Path(home))
+            write_config(Path(home), agent)
             env["CODEX_HOME"] = home
             if resume:
                 bring_session(Path(home), resume)
@@ -426,18 +426,25 @@ def bring_session(home: Path, thread_id: str) -> None:
         return
 
 
-def write_config(home: Path) -> None:
-    """Codex's config.toml in corral's folder for the run: quiet, and the model reached with the
-    environment's OPENAI_API_KEY (at OPENAI_BASE_URL when set) when there is one."""
+def write_config(home: Path, agent: Agent) -> None:
+    """Codex's config.toml in corral's folder for the run: quiet, and the model reached at the
+    profile's base_url with the key in the variable its api_key_env names (its wire_api, responses
+    by default); without those, the environment's OPENAI_API_KEY (at OPENAI_BASE_URL when set) when
+    there is one. The file names the key's variable, never the key."""
     lines = ["# Written by corral for this run's agent; rewritten at each start.",
              "check_for_update_on_startup = false"]
     # no plug-in or app catalogue to fetch: a run is headless, in a folder of its own
     tables = ["[analytics]", "enabled = false", "", "[features]", "plugins = false", "remote_plugin = false",
               "apps = false"]
-    if os.environ.get("OPENAI_API_KEY"):
+    config = agent.provider_config
+    key_variable = config.get("api_key_env") or ("OPENAI_API_KEY" if os.environ.get("OPENAI_API_KEY") else None)
+    if key_variable and not os.environ.get(key_variable):
+        raise AgentNotConfigured(f"profile {agent.name!r} reads its API key from ${key_variable}, which is not set "
+                                 "where corral runs: export it, or change the profile's api_key_env")
+    if key_variable:
+        base_url = config.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         lines.append('model_provider = "corral-openai"')
-        tables += ["", "[model_providers.corral-openai]", 'name = "OpenAI"',
-                   f"base_url = {_toml(os.environ.get('OPENAI_BASE_URL') or DEFAULT_BASE_URL)}",
-                   'env_key = "OPENAI_API_KEY"', 'wire_api = "responses"']
+        tables += ["", "[model_providers.corral-openai]", 'name = "OpenAI"', f"base_url = {_toml(base_url)}",
+                   f"env_key = {_toml(key_variable)}", f"wire_api = {_toml(config.get('wire_api', 'responses'))}"]
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text("\n".join([*lines, "", *tables, ""]))
