@@ -1,6 +1,6 @@
 """Racing from the dashboard: one task started on two agents from the new-run dialog, listed together in
-the Runs tab, compared side by side with a check run in each worktree, and the best one landed. Against
-the real Claude Code CLI and two scripted models."""
+the Runs tab, compared side by side with a check run in each worktree, and the best one landed; the agent
+CLIs in the Projects tab. Against the real Claude Code CLI and two scripted models."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tui.app import CorralApp, make_app
 from tui.screens.compare import CompareScreen, EntrantTable
 from tui.screens.merge import MergeDialog
 from tui.screens.new_run import NewRunDialog
+from tui.widgets.projects_pane import ProjectsPane
 
 
 def write(name: str) -> dict:
@@ -123,3 +124,26 @@ async def test_a_check_the_engine_refuses_is_shown_in_the_compare_screen(engine,
         await until(pilot, lambda: "no race" in str(screen.query_one("#dialog-error").render()), "the refusal")
         assert isinstance(app.screen, CompareScreen)
 
+
+async def clis_shown(pilot, app: CorralApp) -> str:
+    await start(pilot, app)
+    await pilot.press("1")
+    await until(pilot, lambda: app.query(ProjectsPane) and app.query_one(ProjectsPane).clis_shown, "the agent CLIs")
+    return " ".join(str(app.query_one("#clis").render()).split())
+
+
+async def test_the_projects_tab_shows_each_agent_cli_with_its_version(engine, repo):
+    app = make_app(engine, repo)
+    async with app.run_test(size=(60, 24)) as pilot:
+        shown = await clis_shown(pilot, app)
+    claude = next(cli for cli in await engine.clis() if cli.cli == "claude-code")
+    assert claude.path and claude.version
+    assert f"✓ claude-code {claude.version}" in shown
+
+
+async def test_the_projects_tab_says_how_to_install_a_missing_agent_cli(engine, repo, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no Claude Code here
+    app = make_app(engine, repo)
+    async with app.run_test(size=(60, 24)) as pilot:
+        shown = await clis_shown(pilot, app)
+    assert "claude-code not installed: install Claude Code with `npm install -g @anthropic-ai/claude-code`" in shown

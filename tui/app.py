@@ -35,6 +35,7 @@ from .messages import (
     BranchChangesWanted,
     BranchesLoaded,
     ChangesLoaded,
+    ClisLoaded,
     CompareRequested,
     CompareWanted,
     ContinueRequested,
@@ -233,6 +234,7 @@ class CorralApp(App):
             self.landing.load_branches()
         elif isinstance(pane, ProjectsPane):
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
+            self.project_actions.load_clis()
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -370,6 +372,11 @@ class CorralApp(App):
         self._show_runs()
         if (pane := self.on_dashboard(ProjectsPane)) is not None:
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
+
+    @on(ClisLoaded)
+    def clis_loaded(self, message: ClisLoaded) -> None:
+        if (pane := self.on_dashboard(ProjectsPane)) is not None:
+            pane.show_clis(message.clis)
 
     async def load_projects(self) -> None:
         self.projects, self.agents = await self.engine.projects(), await self.engine.agents()

@@ -12,6 +12,7 @@ from textual.widget import Widget
 
 from core.landing import RunBranch
 from core.racing import Entrant
+from core.agents.base import Installed
 from core.models import Agent, Approval, Event, FileChange, Plan, Project, Repo, Run, Task, Worktree
 
 
@@ -59,6 +60,13 @@ class ChangesLoaded(Message):
 class ProjectsLoaded(Message):
     projects: list[Project]
     agents: list[Agent]
+
+
+@dataclass
+class ClisLoaded(Message):
+    """Each agent CLI corral drives: installed here (its version) or not (how to install it)."""
+
+    clis: list[Installed]
 
 
 @dataclass
