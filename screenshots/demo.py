@@ -1,7 +1,8 @@
 """A corral home in a realistic, fixed state, for the dashboard's snapshots and screenshots: a project
 with five runs (one waiting on a Bash call, one streaming, one done with a diff, one failed, one
 cancelled), their branches (and one made outside corral) with main moved on since, two agent
-profiles, fixed ids and times, and a clock that stands still."""
+profiles, fixed ids and times, a clock that stands still, and agent CLIs that are the same on every
+machine (not this one's PATH)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.agents.base import Installed
 from core.config import Paths
 from core.engine import Engine
 from core.models import Agent, Approval, Plan, Project, Repo, Run, Task, Worktree
@@ -254,6 +256,22 @@ async def _board(store: Store) -> None:
             acceptance=["a second payment needs no card number"] if n == 1 else []))
 
 
+CLIS = [  # as the engine reports them: each adapter corral has, found on PATH or not
+    Installed("claude-code", "/usr/local/bin/claude", "2.1.33 (Claude Code)",
+              "install Claude Code with `npm install -g @anthropic-ai/claude-code`, or set the agent profile's "
+              "`command` to its path"),
+]
+
+
+class DemoEngine(Engine):
+    def __init__(self, paths: Paths) -> None:
+        super().__init__(paths)
+        self.clis = self._clis  # the engine hands out its services' methods as attributes
+
+    async def _clis(self) -> list[Installed]:
+        return list(CLIS)
+
+
 class DemoApp(CorralApp):
     """The dashboard over the demo home, opening and closing its engine inside its own event loop."""
 
@@ -265,6 +283,6 @@ class DemoApp(CorralApp):
 
 
 def demo_app(paths: Paths) -> DemoApp:
-    app = DemoApp(Engine(paths), REPO, clock=lambda: NOW)
+    app = DemoApp(DemoEngine(paths), REPO, clock=lambda: NOW)
     app.animation_level = "none"  # a still picture: no tab underline caught mid-slide
     return app

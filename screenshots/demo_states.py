@@ -6,6 +6,8 @@ import time
 from typing import Callable
 
 from demo import DONE
+from textual.widgets import Tabs
+from textual.widgets._tabs import Underline
 
 from tui.screens.merge import MergeDialog
 from tui.widgets.branches_pane import BranchesPane
@@ -31,8 +33,22 @@ def _transcript_ready(app) -> bool:
                 and not panes.first().transcript_loading)
 
 
+def _runs_label_shown(app) -> bool:
+    """The tab says who waits, and its underline has caught up with the longer label (it may lag a relabel
+    until the next one, at the next poll of the runs)."""
+    if app.tabs is None or "waiting" not in str(app.tabs.get_tab("runs").label):
+        return False
+    tabs = app.tabs.query_one(Tabs)
+    active, underline = tabs.active_tab, tabs.query_one(Underline)
+    if active is None:
+        return False
+    start, end = active.virtual_region.shrink(active.styles.gutter).column_span
+    return (underline.highlight_start, underline.highlight_end) == (start, end)
+
+
 async def runs_tab(pilot) -> None:
-    await settle(pilot, lambda: _transcript_ready(pilot.app), "the runs and the transcript")
+    await settle(pilot, lambda: _transcript_ready(pilot.app) and _runs_label_shown(pilot.app),
+                 "the runs, the transcript and the Runs tab's label")
 
 
 async def diffs_tab(pilot) -> None:
@@ -47,8 +63,8 @@ async def projects_tab(pilot) -> None:
     app = pilot.app
     await runs_tab(pilot)
     await pilot.press("1")
-    await settle(pilot, lambda: app.query(ProjectsPane) and app.query_one(AgentTable).row_count == 2,
-                 "the projects and agents")
+    await settle(pilot, lambda: app.query(ProjectsPane) and app.query_one(AgentTable).row_count == 2
+                 and app.query_one(ProjectsPane).clis_shown, "the projects, agents and agent CLIs")
 
 
 async def branches_tab(pilot) -> None:

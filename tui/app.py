@@ -35,6 +35,9 @@ from .messages import (
     BranchChangesWanted,
     BranchesLoaded,
     ChangesLoaded,
+    ClisLoaded,
+    CompareRequested,
+    CompareWanted,
     ContinueRequested,
     DiffRequested,
     EventsArrived,
@@ -59,6 +62,7 @@ from .messages import (
     TranscriptWanted,
 )
 from .project_actions import ProjectActions
+from .race_actions import RaceActions
 from .run_actions import RunActions
 from .runs_feed import RunsFeed
 from .screens.confirm import ConfirmDialog
@@ -112,6 +116,7 @@ class CorralApp(App):
         self.board = BoardActions(self)
         self.run_actions = RunActions(self)
         self.project_actions = ProjectActions(self)
+        self.races = RaceActions(self)
         self.project: Project | None = None
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
@@ -229,6 +234,7 @@ class CorralApp(App):
             self.landing.load_branches()
         elif isinstance(pane, ProjectsPane):
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
+            self.project_actions.load_clis()
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -367,6 +373,11 @@ class CorralApp(App):
         if (pane := self.on_dashboard(ProjectsPane)) is not None:
             pane.show(self.projects, self.agents, self.project.id if self.project else None)
 
+    @on(ClisLoaded)
+    def clis_loaded(self, message: ClisLoaded) -> None:
+        if (pane := self.on_dashboard(ProjectsPane)) is not None:
+            pane.show_clis(message.clis)
+
     async def load_projects(self) -> None:
         self.projects, self.agents = await self.engine.projects(), await self.engine.agents()
         self.post_message(ProjectsLoaded(self.projects, self.agents))
@@ -471,14 +482,22 @@ class CorralApp(App):
     def continue_requested(self, message: ContinueRequested) -> None:
         self.run_actions.continue_run(message.run)
 
+    @on(CompareRequested)
+    def compare_requested(self, message: CompareRequested) -> None:
+        self.races.open(message.run)
+
+    @on(CompareWanted)
+    def compare_wanted(self, message: CompareWanted) -> None:
+        self.races.compare(message)
+
     @on(AttachRequested)
     def attach_requested(self, message: AttachRequested) -> None:
         self.run_worker(self.run_actions.attach(message.run_id), group="attach", exit_on_error=False)
 
     def action_new_run(self) -> None:
-        def started(run: Run | None) -> None:
-            if run is not None:
-                self.post_message(RunStarted(run))
+        def started(started: Run | list[Run] | None) -> None:
+            if started:  # a race's runs are listed together: its first is followed
+                self.post_message(RunStarted(started[0] if isinstance(started, list) else started))
 
         project_id = self.project.id if self.project else None
         self.push_screen(NewRunDialog(self.engine, self.projects, self.agents, project_id), started)

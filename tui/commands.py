@@ -11,6 +11,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widget import Widget
 
 from .screens.agent_profile import AgentDialog
+from .screens.compare import CompareScreen, EntrantTable
 from .screens.confirm import ConfirmDialog
 from .screens.delete_branch import DeleteBranchDialog
 from .screens.dialog import Dialog
@@ -49,6 +50,7 @@ def key_sections(app: "CorralApp") -> list[tuple[str, type | None, list[Binding]
         ("Dialogs", Dialog, [*Dialog.BINDINGS, *NewRunDialog.BINDINGS, *AgentDialog.BINDINGS,
                              *ConfirmDialog.BINDINGS]),
         ("Landing a run", MergeDialog, MergeDialog.BINDINGS),
+        ("Comparing a race", CompareScreen, [*CompareScreen.BINDINGS, *EntrantTable.BINDINGS]),
         ("Deleting a branch", DeleteBranchDialog, DeleteBranchDialog.BINDINGS),
     ]
 

@@ -11,6 +11,8 @@ from textual.message import Message
 from textual.widget import Widget
 
 from core.landing import RunBranch
+from core.racing import Entrant
+from core.agents.base import Installed
 from core.models import Agent, Approval, Event, FileChange, Plan, Project, Repo, Run, Task, Worktree
 
 
@@ -58,6 +60,20 @@ class ChangesLoaded(Message):
 class ProjectsLoaded(Message):
     projects: list[Project]
     agents: list[Agent]
+
+
+@dataclass
+class ClisLoaded(Message):
+    """Each agent CLI corral drives: installed here (its version) or not (how to install it)."""
+
+    clis: list[Installed]
+
+
+@dataclass
+class RaceCompared(Message):
+    """The runs of a race side by side, with the check's result in each worktree when one was run."""
+
+    entrants: list[Entrant]
 
 
 @dataclass
@@ -211,6 +227,21 @@ class ContinueRequested(Message):
     """Ask what the run's agent should do next, then continue it."""
 
     run: Run
+
+
+@dataclass
+class CompareRequested(Message):
+    """Lay the runs of the run's race side by side."""
+
+    run: Run
+
+
+@dataclass
+class CompareWanted(Message):
+    """The compare screen asks for its race, side by side; `check`, a command to run in each worktree."""
+
+    group_id: str
+    check: str | None = None
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """What the user does on the Projects tab, turned into engine work: add or remove a repo, save or delete an
-agent profile. Each asks first in a dialog; then the projects and agents are re-read (ProjectsLoaded)."""
+agent profile. Each asks first in a dialog; then the projects and agents are re-read (ProjectsLoaded). The
+agent CLIs, installed or not, are read once the tab shows (ClisLoaded)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,19 @@ from typing import Any
 from core.models import Agent, Project, Repo
 
 from .actions import Actions
+from .messages import ClisLoaded
 from .screens.add_repo import AddRepoDialog
 from .screens.agent_profile import AgentDialog
 from .screens.confirm import ConfirmDialog
 
 
 class ProjectActions(Actions):
+    def load_clis(self) -> None:
+        async def load() -> None:
+            self.app.post_message(ClisLoaded(await self.engine.clis()))
+
+        self.app.engine_work(load, group="clis", exclusive=True)
+
     def add_repo(self, project: Project | None) -> None:
         def added(result: Any) -> None:
             if result is not None:
@@ -29,7 +37,7 @@ class ProjectActions(Actions):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.engine_work(remove())
+                self.app.engine_work(remove())
 
         self.app.push_screen(ConfirmDialog("Remove repo", f"Take {repo.name} out of {project.name}? The repo "
                                            "itself and the runs' branches stay as they are.", yes="Remove"),
@@ -50,7 +58,7 @@ class ProjectActions(Actions):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.engine_work(delete())
+                self.app.engine_work(delete())
 
         self.app.push_screen(ConfirmDialog("Delete agent", f"Delete the agent profile {agent.name}? Its runs "
                                            "stay.", yes="Delete"), confirmed)

@@ -1,12 +1,15 @@
-"""Start a run: which project, which agent profile, from which base, and what to do."""
+"""Start a run: which project, which agent profile (or several: the same task raced on each), from which
+base, and what to do."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.widgets import Button, Input, Label, Select, TextArea
+from textual.widgets import Button, Input, Label, Select, SelectionList, TextArea
 
 from core.engine import Engine
 from core.models import Agent, Project
@@ -14,7 +17,9 @@ from core.models import Agent, Project
 from .dialog import Dialog
 
 
-class NewRunDialog(Dialog):
+class NewRunDialog(Dialog[Any]):
+    """Dismissed with the run started, or with the runs of a race when two agents or more are ticked."""
+
     title_text = "New run"
     BINDINGS = [Binding("ctrl+s", "start", "Start", id="new_run.start")]
 
@@ -33,36 +38,54 @@ class NewRunDialog(Dialog):
                 yield Select([(p.name, p.id) for p in self.projects], value=self.project_id or Select.BLANK,
                              allow_blank=not self.projects, compact=True, id="project",
                              prompt="no project yet: add one in Projects")
-                yield Label("Agent")
-                yield Select(self._agent_options(), value="claude", allow_blank=False, compact=True, id="agent")
                 yield Label("Base")
                 yield Input("HEAD", compact=True, id="base", placeholder="branch, tag or commit")
+            yield Label("Agents (space ticks; two or more race the task)", classes="field-label")
+            yield SelectionList[str](*self._agent_options(["claude"]), id="agents", compact=True)
             yield Label("What should the agent do?", classes="field-label")
             yield TextArea(id="prompt", compact=True, soft_wrap=True, show_line_numbers=False)
             yield self.error_line()
             yield self.buttons(Button("Start (ctrl+s)", id="start", variant="primary"),
                                Button("Back (esc)", id="back"))
 
-    def _agent_options(self) -> list[tuple[str, str]]:
+    def _names(self) -> list[str]:
         names = []
         for agent in self.agents:
             if agent.project_id in (None, self.project_id) and agent.name not in names:
                 names.append(agent.name)
-        return [(name, name) for name in names] or [("claude", "claude")]
+        return names or ["claude"]
+
+    def _agent_options(self, ticked: list[str]) -> list[tuple[str, str, bool]]:
+        names = self._names()
+        ticked = [name for name in ticked if name in names] or names[:1]
+        return [(name, name, name in ticked) for name in names]
+
+    @property
+    def chosen(self) -> list[str]:
+        """The ticked agents, in the order they are listed."""
+        ticked = set(self.query_one("#agents", SelectionList).selected)
+        return [name for name in self._names() if name in ticked]
+
+    def tick(self, *names: str) -> None:
+        agents = self.query_one("#agents", SelectionList)
+        agents.deselect_all()
+        for name in names:
+            agents.select(name)
 
     def on_mount(self) -> None:
         super().on_mount()
+        agents = self.query_one("#agents", SelectionList)
+        agents.call_after_refresh(setattr, agents, "highlighted", 0)  # tabbed to, it is on the first agent
         self.query_one("#prompt", TextArea).focus()
 
     @on(Select.Changed, "#project")
     def project_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
+            ticked = self.chosen
             self.project_id = event.value
-            agent = self.query_one("#agent", Select)
-            current = agent.value
-            agent.set_options(self._agent_options())
-            names = [value for _, value in self._agent_options()]
-            agent.value = current if current in names else names[0]
+            agents = self.query_one("#agents", SelectionList)
+            agents.clear_options()
+            agents.add_options(self._agent_options(ticked))
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
@@ -70,10 +93,16 @@ class NewRunDialog(Dialog):
         if not isinstance(project, str):
             self.show_error("pick a project first (add one in the Projects tab)")
             return
-        agent = str(self.query_one("#agent", Select).value)
+        agents = self.chosen
+        if not agents:
+            self.show_error("tick an agent (space), or two or more to race them")
+            return
         base = self.query_one("#base", Input).value.strip() or "HEAD"
         prompt = self.query_one("#prompt", TextArea).text
-        self.submit(lambda: self.engine.start_run(project, prompt, agent=agent, base=base))
+        if len(agents) > 1:
+            self.submit(lambda: self.engine.race(project, prompt, agents, base=base))
+        else:
+            self.submit(lambda: self.engine.start_run(project, prompt, agent=agents[0], base=base))
 
     @on(Button.Pressed, "#back")
     def back(self) -> None:

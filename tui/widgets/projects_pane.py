@@ -1,4 +1,5 @@
-"""The Projects tab: projects with their repos, and the agent profiles runs can use."""
+"""The Projects tab: projects with their repos, the agent profiles runs can use, and the agent CLIs
+corral drives (installed here, or how to install them)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Label, Tree
+from textual.content import Content
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, Static, Tree
+
+from core.agents.base import Installed
 
 from core.models import Agent, Project, Repo
 
@@ -53,6 +57,7 @@ class ProjectsPane(Vertical):
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
         self.ready = False  # the app hands it data only once it has mounted
+        self.clis_shown = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="project-side"):
@@ -63,6 +68,9 @@ class ProjectsPane(Vertical):
         with Vertical(id="agent-side"):
             yield Label("Agent profiles", classes="section-title")
             yield AgentTable(id="agent-table", cursor_type="row")
+            yield Label("Agent CLIs", classes="section-title")
+            with VerticalScroll(id="cli-list"):
+                yield Static(Text("Looking for the agent CLIs…", style="dim"), id="clis")
 
     def on_mount(self) -> None:
         table = self.query_one(AgentTable)
@@ -105,6 +113,21 @@ class ProjectsPane(Vertical):
                           Text(str(agent.max_turns or "-")), key=agent.id)
         if agents:
             table.move_cursor(row=min(row, len(agents) - 1))
+
+    def show_clis(self, clis: list[Installed]) -> None:
+        width = max((len(cli.cli) for cli in clis), default=0) + 1
+        lines = []
+        for cli in clis:
+            if cli.path:
+                lines.append(Content.assemble(("✓ ", "$text-success"), (f"{cli.cli:<{width}}", "bold"),
+                                              cli.version or "installed"))
+            else:
+                lines.append(Content.assemble(("· ", "$text-muted"), (f"{cli.cli:<{width}}", "bold $text-muted"),
+                                              (f"not installed: {cli.install_hint}", "$text-muted")))
+        shown = Content("\n").join(lines) if lines else Content.styled("corral drives no agent CLI here",
+                                                                       "$text-muted")
+        self.query_one("#clis", Static).update(shown)
+        self.clis_shown = True
 
     def selected_project(self) -> Project | None:
         node = self.query_one(ProjectTree).cursor_node

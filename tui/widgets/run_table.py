@@ -34,6 +34,42 @@ WITH_PROJECT = {NARROW: ("status", "run", "project"), MEDIUM: ("status", "run", 
 RIGHT = {"elapsed", "tokens", "cost", "files"}
 
 
+RACE_LINE = ("╭ ", "├ ", "╰ ")  # the runs of one race, drawn as one bracket beside their tasks
+
+
+def race_order(tree: list[tuple[Run, int]]) -> list[tuple[Run, int]]:
+    """The runs of a race together, where the first of them is listed (each with its forks under it)."""
+    blocks: list[list[tuple[Run, int]]] = []
+    for run, depth in tree:
+        if depth == 0 or not blocks:
+            blocks.append([])
+        blocks[-1].append((run, depth))
+    ordered: list[tuple[Run, int]] = []
+    placed: set[str] = set()
+    for block in blocks:
+        group = block[0][0].group_id
+        if not group:
+            ordered.extend(block)
+        elif group not in placed:
+            placed.add(group)
+            ordered.extend(entry for other in blocks if other[0][0].group_id == group for entry in other)
+    return ordered
+
+
+def race_marks(runs: list[tuple[Run, int]]) -> dict[str, str]:
+    """Run id -> its piece of the bracket, for races with two runs or more listed."""
+    members: dict[str, list[str]] = {}
+    for run, depth in runs:
+        if run.group_id and depth == 0:
+            members.setdefault(run.group_id, []).append(run.id)
+    marks = {}
+    for ids in members.values():
+        if len(ids) > 1:
+            for index, run_id in enumerate(ids):
+                marks[run_id] = RACE_LINE[0 if index == 0 else 2 if index == len(ids) - 1 else 1]
+    return marks
+
+
 def _key(cells: tuple[Text, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((cell.plain, str(cell.style)) for cell in cells)
 
@@ -45,9 +81,10 @@ class RunTable(DataTable):
     RunTable > .runs--done { color: $success; }
     RunTable > .runs--failed { color: $error; }
     RunTable > .runs--ended { color: $text-muted; }
+    RunTable > .runs--race { color: $accent; }
     """
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
-        "runs--attention", "runs--running", "runs--done", "runs--failed", "runs--ended"}
+        "runs--attention", "runs--running", "runs--done", "runs--failed", "runs--ended", "runs--race"}
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="runs.down"),
         Binding("k", "cursor_up", "Up", show=False, id="runs.up"),
@@ -59,6 +96,7 @@ class RunTable(DataTable):
         self.projects: dict[str, str] = {}  # project id -> name, when there are several
         self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
         self._depth: dict[str, int] = {}  # how deep a fork is under the run it came from
+        self._race: dict[str, str] = {}  # a raced run's piece of the bracket that joins its race
         self.query_text = ""
         self.now = datetime.now()
         self._columns: tuple[str, ...] = ()
@@ -96,14 +134,17 @@ class RunTable(DataTable):
 
     def _visible(self) -> list[Run]:
         if not self.query_text:  # forks right under the run they came from
-            tree = run_tree(self.runs)
+            tree = race_order(run_tree(self.runs))
             self._depth = {run.id: depth for run, depth in tree if depth}
+            self._race = race_marks(tree)
             return [run for run, _ in tree]
         self._depth = {}
         q = self.query_text
-        return [r for r in self.runs if q in " ".join((r.id, r.status, format.STATUS_WORD.get(r.status, ""),
-                                                         r.agent_name, self.projects.get(r.project_id, ""),
-                                                         r.task)).lower()]
+        found = race_order([(r, 0) for r in self.runs if q in " ".join((
+            r.id, r.status, format.STATUS_WORD.get(r.status, ""), r.agent_name, self.projects.get(r.project_id, ""),
+            r.task, "race " + r.group_id if r.group_id else "")).lower()])
+        self._race = race_marks(found)
+        return [run for run, _ in found]
 
     def _wanted_columns(self) -> tuple[str, ...]:
         width = self.size.width or self.app.size.width
@@ -176,9 +217,18 @@ class RunTable(DataTable):
                               no_wrap=True, overflow="ellipsis"))
         depth = self._depth.get(run.id, 0)
         fork = "  " * (depth - 1) + "└ " if depth else ""
-        task = Text(fork + format.one_line(run.task, self._task_width() - len(fork)), no_wrap=True, overflow="ellipsis",
-                    style=style if attention else Style())
+        race = self._race.get(run.id, "")
+        task = Text(no_wrap=True, overflow="ellipsis", style=style if attention else Style())
+        if race:
+            task.append(race, style=self._race_style())
+            if "agent" not in self._columns:  # which agent is what tells a race's runs apart
+                race += run.agent_name + ": "
+                task.append(run.agent_name + ": ", style=self._race_style())
+        task.append(fork + format.one_line(run.task, self._task_width() - len(fork) - len(race)))
         return (*cells, task)
+
+    def _race_style(self) -> Style:
+        return Style(color=self.get_component_rich_style("runs--race", partial=False).color)
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width:

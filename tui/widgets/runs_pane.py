@@ -20,6 +20,7 @@ from .. import format
 from ..messages import (
     ApprovalAnswered,
     AttachRequested,
+    CompareRequested,
     ContinueRequested,
     DiffRequested,
     PaneReady,
@@ -51,6 +52,8 @@ class RunsPane(Vertical):
                 id="runs.continue"),
         Binding("t", "attach", "Open session", show=False, id="runs.attach"),
         Binding("D", "diff", "Diff", id="runs.diff"),
+        Binding("C", "compare", "Compare", tooltip="Compare the runs of the run's race, run a check, land one",
+                id="runs.compare"),
         Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
         Binding("tab", "switch_focus", "Transcript", show=False, id="runs.switch_focus"),
     ]
@@ -181,6 +184,8 @@ class RunsPane(Vertical):
             return True if run is not None and self.pending.get(run.id) else None
         if action == "cancel_run":
             return True if run is not None and run.active else None
+        if action == "compare":
+            return bool(run is not None and run.group_id)  # only a race's runs have it
         if action == "continue_run":
             return True if run is not None and not run.active and run.session_id else None
         return True
@@ -253,6 +258,10 @@ class RunsPane(Vertical):
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""
         if (run := self.selected_run) is not None:
             self.post_message(AttachRequested(run.id))
+
+    def action_compare(self) -> None:
+        if (run := self.selected_run) is not None:
+            self.post_message(CompareRequested(run))
 
     def action_diff(self) -> None:
         if self.selected_run_id:
