@@ -1,0 +1,519 @@
+"""Agents that speak the Agent Client Protocol (ACP): JSON-RPC 2.0 over the agent's stdio, one JSON
+object a line. corral is the client: it sends `initialize`, then `session/new` (or `session/load`
+to go on in a session), then `session/prompt`; the agent streams `session/update` notifications
+(message and thought chunks, tool calls and their updates) and asks `session/request_permission`
+before a tool runs; the prompt's response (its `stopReason`) ends the turn.
+
+One adapter serves every ACP agent; what differs between their CLIs (argv, where they keep their
+settings, what they must not be offered) is one row of `CLIS`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import CorralError
+from ..models import Agent, Approval, EventType
+from .base import AgentAdapter, Launch, LineParser, Parsed, provider_env
+
+PROTOCOL_VERSION = 1
+TOOL_OUTPUT_LIMIT = 20_000
+
+# The errors of JSON-RPC and ACP that corral answers with.
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+RESOURCE_NOT_FOUND = -32002
+
+# corral's permission modes (Claude Code's names) in Gemini CLI's words.
+GEMINI_MODES = {"default": "default", "acceptEdits": "auto_edit", "bypassPermissions": "yolo", "plan": "plan"}
+
+# A Gemini CLI kept to itself: no update checks, no usage statistics, no telemetry.
+GEMINI_SETTINGS: dict[str, Any] = {
+    "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},
+    "privacy": {"usageStatisticsEnabled": False},
+    "telemetry": {"enabled": False},
+}
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def _gemini_args(agent: Agent) -> list[str]:
+    args = ["--acp", "--skip-trust",  # the run's worktree is trusted: its approval mode applies
+            "--approval-mode", GEMINI_MODES.get(agent.permission_mode, "default")]
+    if agent.model:
+        args += ["-m", agent.model]
+    if agent.allowed_tools:
+        args += ["--allowed-tools", ",".join(agent.allowed_tools)]
+    return args
+
+
+def _gemini_settings(agent: Agent) -> dict[str, Any]:
+    settings = json.loads(json.dumps(GEMINI_SETTINGS))
+    if agent.max_turns:
+        settings["model"] = {"maxSessionTurns": agent.max_turns}
+    return settings
+
+
+def _gemini_keep_session(home: Path, session_id: str) -> None:
+    """Gemini CLI (0.61) names a session's file after the minute it began and its id, and a
+    `session/load` first starts a new recording under the same id: begun in the same minute, it
+    appends to the old file and hides its conversation, so the session cannot be found. The old
+    file under another name (the CLI lists every `session-*.jsonl`) is found and goes on."""
+    short = session_id[:8]
+    for chats in (home / ".gemini" / "tmp").glob("*/chats"):
+        for file in chats.glob(f"session-*-{short}.jsonl"):
+            if not re.fullmatch(rf"session-\d{{4}}-\d\d-\d\dT\d\d-\d\d-{re.escape(short)}\.jsonl", file.name):
+                continue
+            target = next(t for n in itertools.count(1)
+                          if not (t := file.with_name(f"{file.name[:-len('.jsonl')]}-{n}.jsonl")).exists())
+            file.rename(target)
+
+
+@dataclass(frozen=True)
+class AcpCli:
+    """What one ACP agent's CLI needs: its arguments for a profile, the variables that point it
+    at the profile's model endpoint and key, the variable that points its config home at corral's
+    private folder, and the settings file corral writes there."""
+
+    args: Callable[[Agent], list[str]]
+    url_env: str
+    key_env: str
+    home_env: str
+    settings_file: str  # relative to the home
+    settings: Callable[[Agent], dict[str, Any]]
+    fs: bool = False  # offer it corral's fs/* methods (Gemini takes a missing file for a failure)
+    noise: tuple[str, ...] = ()  # message chunks starting so are the CLI's own notes, not the model's words
+    before_resume: Callable[[Path, str], None] | None = None  # readies the home to load a session in
+    replay_end: str | None = None  # the update that follows a loaded session's replayed history
+
+
+CLIS: dict[str, AcpCli] = {
+    # GOOGLE_GEMINI_BASE_URL makes it take the endpoint for a gateway, with GEMINI_API_KEY as its key.
+    "gemini": AcpCli(args=_gemini_args, url_env="GOOGLE_GEMINI_BASE_URL", key_env="GEMINI_API_KEY",
+                     home_env="GEMINI_CLI_HOME", settings_file=".gemini/settings.json",
+                     settings=_gemini_settings, noise=("[MODE_UPDATE]",), before_resume=_gemini_keep_session,
+                     # sent once the replay is written (a timer after the answer to `session/load`)
+                     replay_end="available_commands_update"),
+}
+
+
+def _text(content: Any) -> str:
+    """The text of an ACP content block or of a tool call's content list."""
+    if isinstance(content, dict):
+        if content.get("type") == "text":
+            return str(content.get("text") or "")
+        if content.get("type") == "content":
+            return _text(content.get("content"))
+        if content.get("type") == "diff":
+            return f"{content.get('path')}: {'written' if content.get('newText') is not None else 'changed'}"
+        return ""
+    if isinstance(content, list):
+        return "\n".join(t for t in (_text(c) for c in content) if t)
+    return ""
+
+
+def _tool_name(call: dict[str, Any]) -> str:
+    """Gemini names its call ids `<tool>__<id>`; others say little more than the kind of tool."""
+    call_id = str(call.get("toolCallId") or "")
+    if "__" in call_id:
+        return call_id.split("__", 1)[0]
+    return str(call.get("kind") or call.get("title") or "tool")
+
+
+def _tool_input(call: dict[str, Any]) -> dict[str, Any]:
+    """The tool's arguments when the agent sends them (`rawInput`), else what its call shows."""
+    raw = call.get("rawInput")
+    if isinstance(raw, dict):
+        return raw
+    shown: dict[str, Any] = {"title": call.get("title") or ""}
+    if call.get("kind") == "execute":
+        shown["command"] = call.get("title") or ""
+    for block in call.get("content") or []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "diff":
+            shown["file_path"] = block.get("path")
+            shown["content"] = block.get("newText")
+        elif _text(block):
+            shown["description"] = _text(block)
+    if call.get("locations"):
+        shown["locations"] = [loc.get("path") for loc in call["locations"] if isinstance(loc, dict)]
+    return shown
+
+
+def request_key(rpc_id: Any, call_id: str) -> str:
+    """An approval's request id: the JSON-RPC id to answer (JSON first), then the tool call's id,
+    which keeps it unique in the run when a continuation's agent counts its ids from 0 again."""
+    return f"{json.dumps(rpc_id)}/{call_id}"
+
+
+def rpc_id_of(request_id: str) -> Any:
+    return json.JSONDecoder().raw_decode(request_id)[0]
+
+
+@dataclass
+class _Pending:
+    method: str
+
+
+class AcpParser(LineParser):
+    """One agent process's side of the conversation: reads its lines, sends what comes next."""
+
+    def __init__(self, *, cwd: str, prompt: list[dict[str, Any]], resume: str | None = None,
+                 fork: bool = False, noise: tuple[str, ...] = (), replay_end: str | None = None) -> None:
+        self.cwd = cwd
+        self.prompt = prompt
+        self.resume = None if fork else resume
+        self.noise = noise
+        self.replay_end = replay_end
+        self.session_id: str | None = None
+        self.version: str | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[Any, _Pending] = {0: _Pending("initialize")}  # sent with the launch
+        # A loaded session replays its history (already in the run's events) around the answer to
+        # `session/load`; the prompt waits for the update that follows the replay, when there is one.
+        self._loading = False
+        self._loaded = False
+        self._response = 0  # the model responses of this process, to tell turns apart
+        self._in_response = False
+        self._message = ""
+        self._thought = ""
+        self._calls: dict[str, str] = {}  # tool call id -> tool name
+        self._open_calls: list[str] = []  # calls without a result yet
+
+    def initialize(self) -> bytes:
+        return _line({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": PROTOCOL_VERSION,
+            "clientCapabilities": {"fs": {"readTextFile": False, "writeTextFile": False}, "terminal": False},
+            "clientInfo": {"name": "corral", "version": "0.1.0"}}})
+
+    def _request(self, method: str, params: dict[str, Any]) -> bytes:
+        rpc_id = next(self._ids)
+        self._pending[rpc_id] = _Pending(method)
+        return _line({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params})
+
+    # -- lines ------------------------------------------------------------------------------
+
+    def parse(self, line: bytes) -> Parsed:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            text = line.decode("utf-8", "replace").rstrip("\r")
+            return Parsed([(EventType.AGENT_OUTPUT, {"text": text})] if text.strip() else [])
+        method = obj.get("method")
+        if isinstance(method, str) and "id" in obj:
+            return self._on_request(obj["id"], method, obj.get("params") or {})
+        if isinstance(method, str):
+            return self._on_notification(method, obj.get("params") or {})
+        if "id" in obj and ("result" in obj or "error" in obj):
+            return self._on_response(obj)
+        return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
+
+    def _on_response(self, obj: dict[str, Any]) -> Parsed:
+        pending = self._pending.pop(obj["id"], None)
+        if pending is None:
+            return Parsed()
+        error = obj.get("error")
+        if error is not None:
+            return self._failed(pending.method, error if isinstance(error, dict) else {"message": str(error)})
+        result = obj.get("result") or {}
+        if pending.method == "initialize":
+            self.version = (result.get("agentInfo") or {}).get("version")
+            can_load = bool((result.get("agentCapabilities") or {}).get("loadSession"))
+            events: list[tuple[str, dict[str, Any]]] = []
+            if self.resume and can_load:
+                self._loading = True
+                return Parsed(replies=[self._request("session/load", {
+                    "sessionId": self.resume, "cwd": self.cwd, "mcpServers": []})])
+            if self.resume:
+                events.append((EventType.RUN_WARNING, {
+                    "message": "the agent cannot go on in a session: this message starts a new one"}))
+            return Parsed(events, replies=[self._request("session/new", {"cwd": self.cwd, "mcpServers": []})])
+        if pending.method in ("session/new", "session/load"):
+            self.session_id = result.get("sessionId") or self.resume
+            models = result.get("models") or {}
+            modes = result.get("modes") or {}
+            init = (EventType.SESSION_INIT, {
+                "session_id": self.session_id, "model": models.get("currentModelId"), "cwd": self.cwd,
+                "permission_mode": modes.get("currentModeId"), "version": self.version})
+            if self._loading and self.replay_end is not None:
+                self._loaded = True
+                return Parsed([init])
+            self._loading = False
+            return Parsed([init], replies=[self._prompt()])
+        if pending.method == "session/prompt":
+            return self._ended(result)
+        return Parsed()
+
+    def _prompt(self) -> bytes:
+        return self._request("session/prompt", {"sessionId": self.session_id, "prompt": self.prompt})
+
+    def _failed(self, method: str, error: dict[str, Any]) -> Parsed:
+        message = str(error.get("message") or "the agent reported an error")
+        data = error.get("data")
+        if isinstance(data, dict) and data.get("details"):
+            message = f"{message}: {data['details']}"
+        events = [*self._flush(), (EventType.AGENT_ERROR, {"message": message, "status": error.get("code"),
+                                                           "kind": method})]
+        events.append(self._result(is_error=True, reason=f"{method} failed: {message}"))
+        return Parsed(events, turn_ended=True)
+
+    def _ended(self, result: dict[str, Any]) -> Parsed:
+        events = self._flush()
+        events += self._unanswered()
+        stop = result.get("stopReason") or "end_turn"
+        reasons = {"max_tokens": "stopped at the model's limit of output tokens",
+                   "max_turn_requests": "stopped after reaching the maximum of turns",
+                   "refusal": "the agent refused to go on", "cancelled": "the turn was cancelled"}
+        usage = ((result.get("_meta") or {}).get("quota") or {}).get("token_count") or result.get("usage") or {}
+        events.append(self._result(is_error=stop != "end_turn", reason=reasons.get(stop, stop),
+                                   stop_reason=stop, tokens_in=int(usage.get("input_tokens") or 0),
+                                   tokens_out=int(usage.get("output_tokens") or 0)))
+        return Parsed(events, turn_ended=True)
+
+    def _result(self, *, is_error: bool, reason: str, stop_reason: str | None = None, tokens_in: int = 0,
+                tokens_out: int = 0) -> tuple[str, dict[str, Any]]:
+        payload: dict[str, Any] = {"subtype": stop_reason or "error", "is_error": is_error, "result": None,
+                                   "session_id": self.session_id, "tokens_in": tokens_in,
+                                   "tokens_out": tokens_out, "cost_usd": 0.0, "num_turns": self._response}
+        if is_error:
+            payload["reason"] = reason
+        return EventType.RUN_RESULT, payload
+
+    # -- what the agent asks --------------------------------------------------------------
+
+    def _on_request(self, rpc_id: Any, method: str, params: dict[str, Any]) -> Parsed:
+        if method == "session/request_permission":
+            return self._on_permission(rpc_id, params)
+        if method == "fs/read_text_file":
+            return Parsed(replies=[self._read(rpc_id, params)])
+        if method == "fs/write_text_file":
+            return Parsed(replies=[self._write(rpc_id, params)])
+        return Parsed([(EventType.AGENT_OUTPUT, {"data": {"method": method, "params": params}})],
+                      replies=[_error(rpc_id, METHOD_NOT_FOUND, f"corral does not serve {method}")])
+
+    def _on_permission(self, rpc_id: Any, params: dict[str, Any]) -> Parsed:
+        call = params.get("toolCall") or {}
+        call_id = str(call.get("toolCallId") or uuid.uuid4().hex)
+        call = {**call, "toolCallId": call_id}
+        events: list[tuple[str, dict[str, Any]]] = []
+        message_id = None
+        if call_id not in self._calls:  # else its `tool_call` came first, and began the response
+            events, message_id = self._begin_response()
+            events += self._flush()
+            events.append(self._call(call))
+        events.append((EventType.AGENT_NEEDS_ATTENTION, {
+            "kind": "permission",
+            "request_id": request_key(rpc_id, call_id),
+            "tool": self._calls.get(call_id) or _tool_name(call),
+            "input": _tool_input(call),
+            "tool_use_id": call_id,
+            "reason": call.get("title"),
+            "suggestions": [o for o in params.get("options") or [] if isinstance(o, dict)],
+        }))
+        return Parsed(events, message_id=message_id)
+
+    def _inside(self, path: Any) -> Path | None:
+        """The path when it is inside the run's working directory (links followed), else None."""
+        if not isinstance(path, str) or not path or not self.cwd:
+            return None
+        root = Path(os.path.realpath(self.cwd))
+        target = Path(os.path.realpath(os.path.join(root, path)))
+        return target if target == root or root in target.parents else None
+
+    def _read(self, rpc_id: Any, params: dict[str, Any]) -> bytes:
+        target = self._inside(params.get("path"))
+        if target is None:
+            return _error(rpc_id, INVALID_PARAMS, f"{params.get('path')!r} is outside the run's working directory")
+        try:
+            text = target.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return _error(rpc_id, RESOURCE_NOT_FOUND, f"{params.get('path')} does not exist")
+        except OSError as error:
+            return _error(rpc_id, INVALID_PARAMS, f"{params.get('path')}: {error.strerror}")
+        line, limit = params.get("line"), params.get("limit")
+        if line is not None or limit is not None:
+            lines = text.splitlines(keepends=True)
+            start = max(0, int(line or 1) - 1)
+            text = "".join(lines[start:start + int(limit)] if limit is not None else lines[start:])
+        return _line({"jsonrpc": "2.0", "id": rpc_id, "result": {"content": text}})
+
+    def _write(self, rpc_id: Any, params: dict[str, Any]) -> bytes:
+        target = self._inside(params.get("path"))
+        if target is None:
+            return _error(rpc_id, INVALID_PARAMS, f"{params.get('path')!r} is outside the run's working directory")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(str(params.get("content") or ""), encoding="utf-8")
+        except OSError as error:
+            return _error(rpc_id, INVALID_PARAMS, f"{params.get('path')}: {error.strerror}")
+        return _line({"jsonrpc": "2.0", "id": rpc_id, "result": None})
+
+    # -- what the agent tells -------------------------------------------------------------
+
+    def _on_notification(self, method: str, params: dict[str, Any]) -> Parsed:
+        if method != "session/update":
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": {"method": method, "params": params}})])
+        update = params.get("update") or {}
+        kind = update.get("sessionUpdate")
+        if self._loading:
+            if self._loaded and kind == self.replay_end:
+                self._loading = False
+                return Parsed(replies=[self._prompt()])
+            return Parsed()
+        if kind == "agent_message_chunk":
+            text = _text(update.get("content"))
+            if not text or any(text.startswith(n) for n in self.noise):
+                return Parsed()
+            events, message_id = self._begin_response()
+            if self._thought:
+                events += self._flush()
+            self._message += text
+            events.append((EventType.AGENT_TOKEN, {"text": text}))
+            return Parsed(events, message_id=message_id)
+        if kind == "agent_thought_chunk":
+            text = _text(update.get("content"))
+            events, message_id = self._begin_response()
+            if self._message:
+                events += self._flush()
+            self._thought += text
+            return Parsed(events, message_id=message_id)
+        if kind == "tool_call":
+            events, message_id = self._begin_response()
+            events += self._flush()
+            call_id = str(update.get("toolCallId") or "")
+            if call_id not in self._calls:
+                events.append(self._call(update))
+            if update.get("status") in ("completed", "failed"):
+                events.append(self._tool_result(update))
+            return Parsed(events, message_id=message_id)
+        if kind == "tool_call_update":
+            if update.get("status") not in ("completed", "failed"):
+                return Parsed()
+            return Parsed([*self._flush(), self._tool_result(update)])
+        if kind == "plan":
+            return Parsed([(EventType.AGENT_SYSTEM, {"subtype": "plan", "entries": update.get("entries") or []})])
+        return Parsed()  # commands, modes, the user's own message echoed: nothing to show
+
+    def _begin_response(self) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+        """A line of the model's output: the first after tool results starts a new response (a
+        turn), and the calls left without a result then were refused by the user."""
+        if self._in_response:
+            return [], None
+        events = self._unanswered()
+        self._in_response = True
+        self._response += 1
+        return events, f"{self.session_id}:{self._response}"
+
+    def _unanswered(self) -> list[tuple[str, dict[str, Any]]]:
+        events: list[tuple[str, dict[str, Any]]] = [
+            (EventType.AGENT_TOOL_RESULT, {"id": call_id, "name": self._calls.get(call_id), "truncated": False,
+                                           "output": "not run: the user refused it", "is_error": True})
+            for call_id in self._open_calls]
+        self._open_calls.clear()
+        return events
+
+    def _call(self, call: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        call_id = str(call.get("toolCallId") or "")
+        name = _tool_name(call)
+        self._calls[call_id] = name
+        self._open_calls.append(call_id)
+        self._in_response = False  # what the model says next comes after the call: a new response
+        return EventType.AGENT_TOOL_CALL, {"id": call_id, "name": name, "input": _tool_input(call),
+                                           "title": call.get("title"), "kind": call.get("kind")}
+
+    def _tool_result(self, update: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        call_id = str(update.get("toolCallId") or "")
+        if call_id in self._open_calls:
+            self._open_calls.remove(call_id)
+        self._in_response = False  # the model answers the results in a new response
+        output = _text(update.get("content"))
+        return EventType.AGENT_TOOL_RESULT, {
+            "id": call_id, "name": self._calls.get(call_id) or _tool_name(update),
+            "output": output[:TOOL_OUTPUT_LIMIT], "truncated": len(output) > TOOL_OUTPUT_LIMIT,
+            "is_error": update.get("status") == "failed"}
+
+    def _flush(self) -> list[tuple[str, dict[str, Any]]]:
+        """The whole message (or thought) streamed so far, once something else begins."""
+        events: list[tuple[str, dict[str, Any]]] = []
+        if self._thought.strip():
+            events.append((EventType.AGENT_THINKING, {"text": self._thought}))
+        if self._message.strip():
+            events.append((EventType.AGENT_MESSAGE, {"text": self._message}))
+        self._thought = self._message = ""
+        return events
+
+
+def _error(rpc_id: Any, code: int, message: str) -> bytes:
+    return _line({"jsonrpc": "2.0", "id": rpc_id, "error": {"code": code, "message": message}})
+
+
+@dataclass
+class _Choice:
+    kinds: tuple[str, ...]
+    fallback: str
+
+
+_CHOICES = {"once": _Choice(("allow_once",), "allow_once"),
+            "always": _Choice(("allow_always", "allow_once"), "allow_always"),
+            "deny": _Choice(("reject_once", "reject_always"), "reject_once")}
+
+
+class AcpAgent(AgentAdapter):
+    """An agent CLI that speaks ACP; `cli` names its row in `CLIS`."""
+
+    cli: ClassVar[str]
+
+    def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
+               resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,
+               effort: str | None = None, cwd: str = "", home: str = "") -> Launch:
+        table = CLIS[self.cli]
+        argv = [self.binary(agent), *table.args(agent)]
+        env = provider_env(agent, table.url_env, table.key_env)
+        if home:
+            env[table.home_env] = home
+            settings = Path(home) / table.settings_file
+            settings.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            settings.write_text(json.dumps(table.settings(agent), indent=2) + "\n")
+            if resume and not fork and table.before_resume is not None:
+                table.before_resume(Path(home), resume)
+        blocks = [{"type": "text", "text": prompt}]
+        if agent.instructions and not resume:
+            blocks.insert(0, {"type": "text", "text": agent.instructions})
+        parser = AcpParser(cwd=cwd or os.getcwd(), prompt=blocks, resume=resume, fork=fork, noise=table.noise,
+                           replay_end=table.replay_end)
+        return Launch(argv=argv, stdin=parser.initialize(), env=env, parser=parser)
+
+    def parser(self) -> LineParser:
+        return AcpParser(cwd=os.getcwd(), prompt=[], noise=CLIS[self.cli].noise)
+
+    def interactive(self, agent: Agent, session_id: str, hooks_file: str) -> list[str]:
+        # Its sessions are in the run's private home, which this call is not told, and it takes no hooks.
+        raise CorralError(f"a {self.name} run cannot be opened in the agent's own terminal yet",
+                          code="ATTACH_UNSUPPORTED")
+
+    def answer(self, approval: Approval, allow: bool, message: str | None, *, always: bool = False) -> bytes:
+        choice = _CHOICES["deny" if not allow else "always" if always else "once"]
+        offered = {o.get("kind"): o.get("optionId") for o in reversed(approval.suggestions or [])}
+        option = next((offered[k] for k in choice.kinds if offered.get(k)), choice.fallback)
+        return _line({"jsonrpc": "2.0", "id": rpc_id_of(approval.request_id),
+                      "result": {"outcome": {"outcome": "selected", "optionId": option}}})
+
+
+class Gemini(AcpAgent):
+    name = "gemini"
+    cli = "gemini"
+    default_binary = "gemini"
+    install_hint = ("install it with `npm install -g @google/gemini-cli`, "
+                    "or set the agent profile's `command` to its path")

@@ -1,0 +1,193 @@
+"""The ACP adapter turns recorded real Gemini CLI lines (tests/fixtures/gemini, 0.61.0) into events and
+answers, serves the agent's file requests only inside the run's working directory, and launches
+the CLI with corral's own settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.agents import adapter
+from core.agents.acp import CLIS, AcpParser, _gemini_keep_session
+from core.models import Agent, Approval
+
+FIXTURES = Path(__file__).parent / "fixtures" / "gemini"
+PROMPT = [{"type": "text", "text": "write hello"}]
+
+
+def gemini_parser(**options) -> AcpParser:
+    table = CLIS["gemini"]
+    return AcpParser(**{"cwd": "/tmp/gx/repo", "prompt": PROMPT, "noise": table.noise,
+                        "replay_end": table.replay_end, **options})
+
+
+def feed(name: str, parser: AcpParser | None = None) -> tuple[list[tuple[str, dict]], list[dict], list[bool]]:
+    """The events, the messages corral sent back, and which lines ended the turn."""
+    parser = parser or gemini_parser()
+    events: list[tuple[str, dict]] = []
+    sent: list[dict] = []
+    ended: list[bool] = []
+    for line in (FIXTURES / name).read_bytes().splitlines():
+        parsed = parser.parse(line)
+        events.extend(parsed.events)
+        sent.extend(json.loads(reply) for reply in parsed.replies)
+        ended.append(parsed.turn_ended)
+    return events, sent, ended
+
+
+def of(events, kind: str) -> list[dict]:
+    return [payload for k, payload in events if k == kind]
+
+
+def test_a_session_is_opened_in_the_runs_directory_and_prompted_once_it_exists():
+    parser = gemini_parser()
+    hello = json.loads(parser.initialize())
+    assert hello["method"] == "initialize" and hello["id"] == 0
+    assert hello["params"]["clientCapabilities"]["fs"] == {"readTextFile": False, "writeTextFile": False}
+    events, sent, ended = feed("allowed_once.jsonl", parser)
+    assert [m["method"] for m in sent] == ["session/new", "session/prompt"]
+    assert sent[0]["params"] == {"cwd": "/tmp/gx/repo", "mcpServers": []}
+    assert sent[1]["params"]["prompt"] == PROMPT and sent[1]["params"]["sessionId"] == parser.session_id
+    [init] = of(events, "session.init")
+    assert init["session_id"] == parser.session_id and init["version"] == "0.61.0"
+    assert ended[-1] is True and not any(ended[:-1])
+
+
+def test_permission_requests_become_needs_attention_with_the_tool_its_input_and_the_options():
+    events, _, _ = feed("allowed_once.jsonl")
+    asked = of(events, "agent.needs_attention")
+    assert [a["tool"] for a in asked] == ["write_file", "run_shell_command"]
+    write, shell = asked
+    assert write["input"]["content"] == "hi\n" and write["input"]["file_path"].endswith("hello.txt")
+    assert shell["input"]["command"] == "echo 42 > answer.txt"
+    assert shell["request_id"].startswith("1/run_shell_command__")
+    assert {o["kind"] for o in shell["suggestions"]} == {"allow_once", "allow_always", "reject_once"}
+    assert [c["name"] for c in of(events, "agent.tool_call")] == ["write_file", "run_shell_command"]
+    results = of(events, "agent.tool_result")
+    assert [(r["name"], r["is_error"]) for r in results] == [("write_file", False), ("run_shell_command", False)]
+    assert "".join(t["text"] for t in of(events, "agent.token")) == "Done now."
+    assert [m["text"] for m in of(events, "agent.message")] == ["Done now."]
+    [result] = of(events, "run.result")
+    assert result["is_error"] is False and result["tokens_in"] > 0 and result["tokens_out"] > 0
+
+
+def test_a_refused_call_that_the_agent_drops_silently_gets_a_failed_result():
+    events, _, _ = feed("denied.jsonl")
+    results = of(events, "agent.tool_result")
+    assert [(r["name"], r["is_error"]) for r in results] == [("write_file", True), ("run_shell_command", True)]
+    assert of(events, "run.result")[0]["is_error"] is False
+
+
+def test_the_clis_mode_notes_after_an_always_allow_are_not_the_models_words():
+    events, _, _ = feed("allowed_always.jsonl")
+    said = "".join(p["text"] for p in of(events, "agent.token") + of(events, "agent.message"))
+    assert "MODE_UPDATE" not in said and "Done now." in said
+
+
+def test_a_loaded_session_is_prompted_after_its_replayed_history_which_is_not_told_again():
+    parser = gemini_parser(resume="d665a14d-e181-40d9-ba16-7acae51651f7")
+    lines = (FIXTURES / "load.jsonl").read_bytes().splitlines()
+    sent: list[str] = []
+    events: list[tuple[str, dict]] = []
+    for line in lines:
+        parsed = parser.parse(line)
+        events.extend(parsed.events)
+        sent.extend(json.loads(r)["method"] for r in parsed.replies)
+        if b"available_commands_update" in line:
+            assert sent == ["session/load", "session/prompt"]  # the prompt waited for the replay's end
+    assert of(events, "session.init")[0]["session_id"] == "d665a14d-e181-40d9-ba16-7acae51651f7"
+    assert [m["text"] for m in of(events, "agent.message")] == ["again."]
+
+
+def test_a_session_without_load_support_starts_anew_and_says_so():
+    parser = AcpParser(cwd="/w", prompt=PROMPT, resume="old")
+    parsed = parser.parse(b'{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1,"agentCapabilities":{}}}')
+    assert json.loads(parsed.replies[0])["method"] == "session/new"
+    assert parsed.events[0][0] == "run.warning"
+
+
+def test_an_error_answer_to_the_prompt_fails_the_turn_with_its_message():
+    parser = AcpParser(cwd="/w", prompt=PROMPT)
+    parser.parse(b'{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1}}')
+    parser.parse(b'{"jsonrpc":"2.0","id":1,"result":{"sessionId":"s"}}')
+    parsed = parser.parse(b'{"jsonrpc":"2.0","id":2,"error":{"code":400,"message":"quota exhausted"}}')
+    assert parsed.turn_ended
+    assert parsed.events[-1][0] == "run.result" and parsed.events[-1][1]["is_error"] is True
+    assert "quota exhausted" in parsed.events[-1][1]["reason"]
+
+
+def _ask(parser: AcpParser, rpc_id: int, method: str, **params) -> dict:
+    line = json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": {"sessionId": "s", **params}})
+    [reply] = parser.parse(line.encode()).replies
+    answer = json.loads(reply)
+    assert answer["id"] == rpc_id
+    return answer
+
+
+def test_file_requests_are_served_inside_the_working_directory_only(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("one\ntwo\nthree\n")
+    (tmp_path / "secret.txt").write_text("keep out\n")
+    (work / "link").symlink_to(tmp_path / "secret.txt")
+    parser = AcpParser(cwd=str(work), prompt=PROMPT)
+
+    read = _ask(parser, 1, "fs/read_text_file", path=str(work / "notes.txt"))
+    assert read["result"] == {"content": "one\ntwo\nthree\n"}
+    assert _ask(parser, 2, "fs/read_text_file", path=str(work / "notes.txt"), line=2, limit=1)["result"] == {
+        "content": "two\n"}
+    assert _ask(parser, 3, "fs/read_text_file", path=str(work / "missing.txt"))["error"]["code"] == -32002
+    for outside in (str(tmp_path / "secret.txt"), str(work / ".." / "secret.txt"), str(work / "link"), "/etc/passwd"):
+        refused = _ask(parser, 4, "fs/read_text_file", path=outside)
+        assert "error" in refused and "outside" in refused["error"]["message"]
+
+    assert _ask(parser, 5, "fs/write_text_file", path=str(work / "new" / "a.txt"), content="hi\n")["result"] is None
+    assert (work / "new" / "a.txt").read_text() == "hi\n"
+    assert "error" in _ask(parser, 6, "fs/write_text_file", path=str(tmp_path / "evil.txt"), content="x")
+    assert not (tmp_path / "evil.txt").exists()
+    assert _ask(parser, 7, "terminal/create", command="ls")["error"]["code"] == -32601
+
+
+def test_answers_select_the_offered_option_of_the_kind_asked():
+    gemini = adapter("gemini")
+    options = [{"optionId": "proceed_always", "kind": "allow_always"},
+               {"optionId": "proceed_once", "kind": "allow_once"}, {"optionId": "cancel", "kind": "reject_once"}]
+    request = Approval(1, "r", "7/run_shell_command__x_1", "run_shell_command", {}, "pending", None, "",
+                       suggestions=options)
+
+    def chosen(allow: bool, always: bool = False) -> str:
+        answer = json.loads(gemini.answer(request, allow, None, always=always))
+        assert answer["id"] == 7 and answer["jsonrpc"] == "2.0"
+        assert answer["result"]["outcome"]["outcome"] == "selected"
+        return answer["result"]["outcome"]["optionId"]
+
+    assert (chosen(True), chosen(True, always=True), chosen(False)) == ("proceed_once", "proceed_always", "cancel")
+
+
+def test_the_launch_runs_the_cli_in_acp_mode_with_corrals_settings_in_its_own_home(tmp_path):
+    binary = tmp_path / "gemini"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    home = tmp_path / "agent-home"
+    profile = Agent(id="a", name="g", cli="gemini", model="gemini-2.5-flash", command=str(binary), max_turns=5)
+    launch = adapter("gemini").launch(profile, "fix the bug", cwd=str(tmp_path), home=str(home))
+    argv = launch.argv
+    assert argv[:2] == [str(binary), "--acp"]
+    assert argv[argv.index("--approval-mode") + 1] == "auto_edit"  # the profile's acceptEdits
+    assert argv[argv.index("-m") + 1] == "gemini-2.5-flash"
+    assert launch.env == {"GEMINI_CLI_HOME": str(home)}
+    settings = json.loads((home / ".gemini" / "settings.json").read_text())
+    assert settings["privacy"]["usageStatisticsEnabled"] is False and settings["model"]["maxSessionTurns"] == 5
+    assert json.loads(launch.stdin)["method"] == "initialize" and launch.parser is not None
+
+
+def test_a_session_file_is_renamed_so_loading_it_cannot_hide_it(tmp_path):
+    chats = tmp_path / ".gemini" / "tmp" / "app" / "chats"
+    chats.mkdir(parents=True)
+    (chats / "session-2026-12-01T18-25-d665a14d.jsonl").write_text("{}\n")
+    (chats / "session-2026-12-01T18-25-d665a14d-1.jsonl").write_text("{}\n")
+    (chats / "session-2026-12-01T18-25-0b924858.jsonl").write_text("{}\n")
+    _gemini_keep_session(tmp_path, "d665a14d-e181-40d9-ba16-7acae51651f7")
+    assert sorted(p.name for p in chats.iterdir()) == [
+        "session-2026-12-01T18-25-0b924858.jsonl", "session-2026-12-01T18-25-d665a14d-1.jsonl",
+        "session-2026-12-01T18-25-d665a14d-2.jsonl"]

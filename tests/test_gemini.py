@@ -1,0 +1,132 @@
+"""Gemini CLI over the Agent Client Protocol: the real CLI, driven by corral, against a scripted
+Gemini API (tests/gemini_server.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from claude_env import NODE_MODULES
+from gemini_server import GeminiServer, text, tool
+from helpers import git, until_event
+
+from core.models import RunStatus
+
+GEMINI = NODE_MODULES / ".bin" / "gemini"
+MODEL = "gemini-2.5-flash"
+SHELL = {"command": "echo 42 > answer.txt", "description": "compute the answer"}
+
+pytestmark = pytest.mark.skipif(not GEMINI.exists(), reason="run `npm ci --prefix tests` for the Gemini CLI")
+
+
+@pytest.fixture
+def gemini(agent_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """The scripted Gemini API, and the Gemini CLI on PATH pointed at it (as a user's gateway)."""
+    with GeminiServer() as server:
+        monkeypatch.setenv("PATH", f"{GEMINI.parent}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        monkeypatch.setenv("GEMINI_API_KEY", "corral-tests-dummy-key")
+        yield server
+
+
+async def _start(engine, repo, prompt: str):
+    project = await engine.add_project(repo)
+    await engine.add_agent("gemini", cli="gemini", model=MODEL)
+    return await engine.start_run(project.id, prompt, agent="gemini")
+
+
+def _types(events) -> list[str]:
+    return [e.type for e in events]
+
+
+async def test_a_gemini_run_writes_a_file_and_runs_a_command_allowed_once(engine, gemini, repo):
+    gemini.set_script([tool("write_file", {"file_path": "hello.txt", "content": "hello from gemini\n"}),
+                       tool("run_shell_command", SHELL), text("The answer is in answer.txt.")])
+    run = await _start(engine, repo, "write hello.txt and compute the answer")
+
+    asked = await until_event(engine, run.id, "agent.needs_attention")
+    assert asked.payload["tool"] == "run_shell_command"
+    assert asked.payload["input"]["command"] == SHELL["command"]
+    assert (await engine.run(run.id)).status == RunStatus.NEEDS_ATTENTION
+    worktree = Path(run.worktrees[0].path)
+    assert (worktree / "hello.txt").read_text() == "hello from gemini\n"  # edits are allowed by the profile
+    assert not (worktree / "answer.txt").exists()
+
+    await engine.approve(run.id)
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert (worktree / "answer.txt").read_text() == "42\n"
+    changed = git(repo, "show", "--stat", "--format=", done.branch)
+    assert "hello.txt" in changed and "answer.txt" in changed
+    events = await engine.events(run.id)
+    kinds = _types(events)
+    for expected in ("session.init", "agent.tool_call", "agent.tool_result", "agent.needs_attention",
+                     "user.approval", "agent.token", "agent.message", "run.result", "run.completed"):
+        assert expected in kinds
+    [init] = [e for e in events if e.type == "session.init"]
+    assert init.payload["session_id"] == done.session_id and init.payload["version"]
+    calls = [e.payload["name"] for e in events if e.type == "agent.tool_call"]
+    assert calls == ["write_file", "run_shell_command"]
+    results = [e.payload for e in events if e.type == "agent.tool_result"]
+    assert [r["is_error"] for r in results] == [False, False]
+    assert "".join(e.payload["text"] for e in events if e.type == "agent.message") == "The answer is in answer.txt."
+    assert done.tokens_in > 0 and done.tokens_out > 0
+    assert not (worktree / ".gemini").exists()  # its settings are corral's, not the repo's
+
+
+async def test_a_denied_command_does_not_run_and_the_model_is_told(engine, gemini, repo):
+    gemini.set_script([tool("run_shell_command", SHELL), text("Understood, I will not run it.")])
+    run = await _start(engine, repo, "compute the answer")
+    await until_event(engine, run.id, "agent.needs_attention")
+
+    await engine.approve(run.id, allow=False, message="no shell commands today")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert not (Path(run.worktrees[0].path) / "answer.txt").exists()
+    told = gemini.function_responses()
+    assert told and "error" in told[-1]["response"]
+    results = [e.payload for e in await engine.events(run.id) if e.type == "agent.tool_result"]
+    assert results[-1]["is_error"] is True and results[-1]["name"] == "run_shell_command"
+
+
+async def test_allow_always_runs_the_same_command_again_without_asking(engine, gemini, repo):
+    gemini.set_script([tool("run_shell_command", SHELL), tool("run_shell_command", SHELL), text("Ran it twice.")])
+    run = await _start(engine, repo, "compute twice")
+    await until_event(engine, run.id, "agent.needs_attention")
+    await engine.approve(run.id, always=True)
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    events = await engine.events(run.id)
+    kinds = _types(events)
+    assert kinds.count("agent.needs_attention") == 1 and kinds.count("agent.tool_call") == 2
+    said = "".join(e.payload["text"] for e in events if e.type in ("agent.token", "agent.message"))
+    assert "MODE_UPDATE" not in said
+
+
+async def test_a_completed_gemini_run_goes_on_in_its_session(engine, gemini, repo):
+    gemini.set_script([tool("write_file", {"file_path": "one.txt", "content": "one\n"}), text("Wrote one."),
+                       text("Still here.")])
+    run = await _start(engine, repo, "write one")
+    first = await engine.wait(run.id)
+    assert first.status == RunStatus.COMPLETED, first.reason
+
+    done = await engine.wait((await engine.continue_run(run.id, "are you there?")).id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert done.session_id == first.session_id
+    last = gemini.main_requests[-1]
+    said = [p.get("text") for c in last.contents for p in c.get("parts") or [] if p.get("text")]
+    assert any("write one" in s for s in said) and any("are you there?" in s for s in said)  # the session went on
+    events = await engine.events(run.id)
+    messages = [e.payload["text"] for e in events if e.type == "agent.message"]
+    assert messages == ["Wrote one.", "Still here."]  # the history it replays is not told twice
+    assert [e.type for e in events].count("session.init") == 2
+
+
+async def test_a_model_error_fails_the_run_with_its_reason(engine, gemini, repo):
+    gemini.set_script([{"error": {"status": 400, "type": "INVALID_ARGUMENT",
+                                  "message": "this request was refused by the scripted model"}}])
+    run = await _start(engine, repo, "do something")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED
+    assert "refused by the scripted model" in (done.reason or "")
