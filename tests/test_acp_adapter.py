@@ -104,6 +104,9 @@ def test_a_session_without_load_support_starts_anew_and_says_so():
     parsed = parser.parse(b'{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1,"agentCapabilities":{}}}')
     assert json.loads(parsed.replies[0])["method"] == "session/new"
     assert parsed.events[0][0] == "run.warning"
+    forked = AcpParser(cwd="/w", prompt=PROMPT, resume="old", fork=True)
+    parsed = forked.parse(b'{"jsonrpc":"2.0","id":0,"result":{"agentCapabilities":{"loadSession":true}}}')
+    assert json.loads(parsed.replies[0])["method"] == "session/new" and "fork" in parsed.events[0][1]["message"]
 
 
 def test_an_error_answer_to_the_prompt_fails_the_turn_with_its_message():

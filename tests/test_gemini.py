@@ -130,3 +130,15 @@ async def test_a_model_error_fails_the_run_with_its_reason(engine, gemini, repo)
     done = await engine.wait(run.id)
     assert done.status == RunStatus.FAILED
     assert "refused by the scripted model" in (done.reason or "")
+
+
+async def test_cancel_stops_gemini_waiting_on_the_user_and_keeps_its_work(engine, gemini, repo):
+    gemini.set_script([tool("write_file", {"file_path": "partial.txt", "content": "half\n"}),
+                       tool("run_shell_command", SHELL)])
+    run = await _start(engine, repo, "long job")
+    await until_event(engine, run.id, "agent.needs_attention")
+    cancelled = await engine.cancel(run.id)
+    assert cancelled.status == RunStatus.CANCELLED
+    assert await engine.approvals(run.id) == []
+    assert _types(await engine.events(run.id))[-1] == "run.cancelled"
+    assert "partial.txt" in git(repo, "show", "--stat", "--format=", cancelled.branch)

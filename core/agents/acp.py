@@ -173,6 +173,7 @@ class AcpParser(LineParser):
         self.cwd = cwd
         self.prompt = prompt
         self.resume = None if fork else resume
+        self.forked = fork and resume is not None
         self.noise = noise
         self.replay_end = replay_end
         self.session_id: str | None = None
@@ -239,6 +240,9 @@ class AcpParser(LineParser):
             if self.resume:
                 events.append((EventType.RUN_WARNING, {
                     "message": "the agent cannot go on in a session: this message starts a new one"}))
+            elif self.forked:  # its session is in the parent run's home, and ACP has no stable fork
+                events.append((EventType.RUN_WARNING, {
+                    "message": "the agent cannot copy a session: the fork starts a new one, without its history"}))
             return Parsed(events, replies=[self._request("session/new", {"cwd": self.cwd, "mcpServers": []})])
         if pending.method in ("session/new", "session/load"):
             self.session_id = result.get("sessionId") or self.resume
