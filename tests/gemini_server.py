@@ -37,6 +37,7 @@ SIDE_TEXT = "Scripted session"
 class RecordedRequest:
     method: str
     path: str
+    headers: dict[str, str]
     body: Any
     kind: str  # "main", "side", "count_tokens" or "other"
     step: int | None = None
@@ -181,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, method: str, body: Any) -> None:
         server = self.server_of
         kind = classify(method, self.path, body)
-        req = RecordedRequest(method, self.path, body, kind)
+        req = RecordedRequest(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body, kind)
         if kind == "count_tokens":
             server._record(req)
             self._send_json(200, {"totalTokens": _estimate(body)})

@@ -194,3 +194,11 @@ def test_a_session_file_is_renamed_so_loading_it_cannot_hide_it(tmp_path):
     assert sorted(p.name for p in chats.iterdir()) == [
         "session-2026-12-01T18-25-0b924858.jsonl", "session-2026-12-01T18-25-d665a14d-1.jsonl",
         "session-2026-12-01T18-25-d665a14d-2.jsonl"]
+
+
+def test_the_profiles_endpoint_and_key_go_in_the_clis_own_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_GEMINI_KEY", "secret")
+    profile = Agent(id="a", name="g", cli="gemini", command="/bin/sh",
+                    provider_config={"base_url": "http://127.0.0.1:9", "api_key_env": "MY_GEMINI_KEY"})
+    env = adapter("gemini").launch(profile, "hi", cwd=str(tmp_path), home=str(tmp_path / "h")).env
+    assert env["GOOGLE_GEMINI_BASE_URL"] == "http://127.0.0.1:9" and env["GEMINI_API_KEY"] == "secret"

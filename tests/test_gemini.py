@@ -30,9 +30,9 @@ def gemini(agent_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
         yield server
 
 
-async def _start(engine, repo, prompt: str):
+async def _start(engine, repo, prompt: str, **profile):
     project = await engine.add_project(repo)
-    await engine.add_agent("gemini", cli="gemini", model=MODEL)
+    await engine.add_agent("gemini", cli="gemini", model=MODEL, **profile)
     return await engine.start_run(project.id, prompt, agent="gemini")
 
 
@@ -142,3 +142,15 @@ async def test_cancel_stops_gemini_waiting_on_the_user_and_keeps_its_work(engine
     assert await engine.approvals(run.id) == []
     assert _types(await engine.events(run.id))[-1] == "run.cancelled"
     assert "partial.txt" in git(repo, "show", "--stat", "--format=", cancelled.branch)
+
+
+async def test_the_profiles_endpoint_and_key_variable_point_gemini_at_its_model(engine, gemini, repo, monkeypatch):
+    monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL")
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.setenv("MY_GEMINI_KEY", "key-from-my-variable")
+    gemini.set_script([text("Hello from the gateway.")])
+    run = await _start(engine, repo, "say hello",
+                       provider_config={"base_url": gemini.url, "api_key_env": "MY_GEMINI_KEY"})
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert gemini.main_requests[0].headers["x-goog-api-key"] == "key-from-my-variable"
