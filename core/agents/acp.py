@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, Launch, LineParser, Parsed, provider_env
+from .base import AgentAdapter, Launch, LineParser, Parsed, json_object, plain_output, provider_env
 
 PROTOCOL_VERSION = 1
 TOOL_OUTPUT_LIMIT = 20_000
@@ -205,13 +205,9 @@ class AcpParser(LineParser):
     # -- lines ------------------------------------------------------------------------------
 
     def parse(self, line: bytes) -> Parsed:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            obj = None
-        if not isinstance(obj, dict):
-            text = line.decode("utf-8", "replace").rstrip("\r")
-            return Parsed([(EventType.AGENT_OUTPUT, {"text": text})] if text.strip() else [])
+        obj = json_object(line)
+        if obj is None:
+            return plain_output(line)
         method = obj.get("method")
         if isinstance(method, str) and "id" in obj:
             return self._on_request(obj["id"], method, obj.get("params") or {})

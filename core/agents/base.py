@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import CorralError
-from ..models import Agent, Approval
+from ..models import Agent, Approval, EventType
 
 
 class AgentMissing(CorralError):
@@ -69,6 +70,21 @@ class Installed:
     path: str | None
     version: str | None
     install_hint: str
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The JSON object an output line holds, or None when it holds none."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def plain_output(line: bytes) -> Parsed:
+    """A line that is not the agent's protocol: kept as its plain output (a blank one is dropped)."""
+    text = line.decode("utf-8", "replace").rstrip("\r")
+    return Parsed([(EventType.AGENT_OUTPUT, {"text": text})] if text.strip() else [])
 
 
 class LineParser(ABC):

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, Launch, LineParser, Parsed, provider_env
+from .base import AgentAdapter, Launch, LineParser, Parsed, json_object, plain_output, provider_env
 
 TOOL_OUTPUT_LIMIT = 20_000
 
@@ -31,13 +31,9 @@ class ClaudeCodeParser(LineParser):
         self._tool_names: dict[str, str] = {}
 
     def parse(self, line: bytes) -> Parsed:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            obj = None
-        if not isinstance(obj, dict):
-            text = line.decode("utf-8", "replace").rstrip("\r")
-            return Parsed([(EventType.AGENT_OUTPUT, {"text": text})] if text.strip() else [])
+        obj = json_object(line)
+        if obj is None:
+            return plain_output(line)
         kind = obj.get("type")
         handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         if handler is None:

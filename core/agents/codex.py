@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed
+from .base import AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed, json_object, plain_output
 
 TOOL_OUTPUT_LIMIT = 20_000
 CLIENT = {"name": "corral", "title": "corral", "version": "1"}
@@ -117,13 +117,9 @@ class CodexParser(LineParser):
     # -- lines -------------------------------------------------------------------------------
 
     def parse(self, line: bytes) -> Parsed:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            obj = None
-        if not isinstance(obj, dict):
-            text = line.decode("utf-8", "replace").rstrip("\r")
-            return Parsed([(EventType.AGENT_OUTPUT, {"text": text})] if text.strip() else [])
+        obj = json_object(line)
+        if obj is None:
+            return plain_output(line)
         method = obj.get("method")
         if isinstance(method, str) and "id" in obj:
             return self._server_request(obj["id"], method, obj.get("params") or {})
