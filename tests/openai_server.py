@@ -1,4 +1,5 @@
-"""A scripted stand-in for the OpenAI Responses API, as the Codex CLI uses it.
+"""A scripted stand-in for the OpenAI APIs agent CLIs call: Responses (as the Codex CLI uses it)
+and Chat Completions (as OpenAI-compatible clients such as Qwen Code, OpenCode and Aider use it).
 
 Codex is pointed at it through a model provider in its config (``base_url`` =
 ``server.url + "/v1"``, ``wire_api = "responses"``) and then runs real shell
@@ -17,10 +18,16 @@ shift the script.  Steps are plain dicts, built with the helpers below::
                                                # an `apply_patch` custom tool call
     error(400, "bad request")                  # {"error": {"status": 400, "message": ...}}
 
-Every answer is streamed as server-sent events (``response.created``,
+    call("write_file", {"path": "a.txt"})      # any function call, by the tool's name
+
+A Responses answer is streamed as server-sent events (``response.created``,
 ``response.output_item.added``, ``response.output_text.delta``,
-``response.output_item.done``, ``response.completed`` with usage).  Other
-requests (``GET /v1/models`` and the like) get a 404 and are recorded too.
+``response.output_item.done``, ``response.completed`` with usage).  A Chat
+Completions request (``POST .../chat/completions``) is answered from the same
+script, its turn being the number of assistant messages in ``messages``: as
+``chat.completion.chunk`` events ending in ``data: [DONE]`` when it asks to
+stream, else as one ``chat.completion``.  Other requests (``GET /v1/models``
+and the like) get a 404 and are recorded too.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
 
-__all__ = ["OpenAIServer", "Request", "error", "patch", "shell", "text"]
+__all__ = ["OpenAIServer", "Request", "call", "error", "patch", "shell", "text"]
 
 EXHAUSTED_TEXT = "[openai_server] script exhausted"
 MODEL_ITEMS = {"message", "reasoning", "function_call", "custom_tool_call", "local_shell_call"}
@@ -60,6 +67,11 @@ def patch(body: str, *, text: str | None = None) -> dict:
     return {"text": text, "calls": [{"type": "custom", "name": "apply_patch", "input": body}]}
 
 
+def call(name: str, arguments: dict[str, Any], *, text: str | None = None) -> dict:
+    """A call of the tool `name` with `arguments`, as a function call."""
+    return {"text": text, "calls": [{"type": "function", "name": name, "arguments": arguments}]}
+
+
 def error(status: int, message: str, *, times: int = 1) -> dict:
     return {"error": {"status": status, "message": message}, "times": times}
 
@@ -78,9 +90,16 @@ class Request:
         return items if isinstance(items, list) else []
 
     @property
+    def messages(self) -> list[dict]:
+        """A Chat Completions request's conversation."""
+        items = self.body.get("messages") if isinstance(self.body, dict) else None
+        return [m for m in items if isinstance(m, dict)] if isinstance(items, list) else []
+
+    @property
     def tool_names(self) -> list[str]:
         tools = self.body.get("tools") if isinstance(self.body, dict) else None
-        return [t.get("name") or t.get("type") for t in tools or [] if isinstance(t, dict)]
+        return [t.get("name") or (t.get("function") or {}).get("name") or t.get("type")
+                for t in tools or [] if isinstance(t, dict)]
 
     def tool_outputs(self) -> list[dict]:
         return [item for item in self.input if item.get("type") in OUTPUT_ITEMS]
@@ -164,6 +183,12 @@ class OpenAIServer:
         with self._lock:
             return [r for r in self.requests if r.method == "POST" and r.path.rstrip("/").endswith("/responses")]
 
+    @property
+    def chat_requests(self) -> list[Request]:
+        """The Chat Completions requests (POST .../chat/completions), in order."""
+        with self._lock:
+            return [r for r in self.requests if r.method == "POST" and _is_chat(r.path)]
+
     def tool_outputs(self) -> list[dict]:
         """Every tool output Codex sent back to the model, in order, without repeats."""
         seen: set[str] = set()
@@ -223,17 +248,70 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server_
         body = self._body() if method == "POST" else None
         request = Request(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-        if not (method == "POST" and self.path.rstrip("/").endswith("/responses")):
+        chat = _is_chat(self.path)
+        if not (method == "POST" and (chat or self.path.rstrip("/").endswith("/responses"))):
             server._record(request)
             return self._json(404, {"error": {"message": f"not served: {method} {self.path}"}})
-        request.step, step = server._pick(turn_of(request.input))
+        turn = sum(m.get("role") == "assistant" for m in request.messages) if chat else turn_of(request.input)
+        request.step, step = server._pick(turn)
         server._record(request)
         if step is None:
             step = text(EXHAUSTED_TEXT)
         if "error" in step:
             return self._json(step["error"]["status"], {"error": {
                 "message": step["error"]["message"], "type": "invalid_request_error", "code": None}})
-        self._stream(body, step)
+        if not chat:
+            self._stream(body, step)
+        elif body.get("stream"):
+            self._stream_chat(body, step)
+        else:
+            self._json(200, self._chat_completion(body, step))
+
+    def _chat_parts(self, body: dict, step: dict) -> tuple[list[dict], dict]:
+        """A step as Chat Completions tool calls, and the answer's usage."""
+        calls = [{"id": self.server_.next_id("call"), "type": "function",
+                  "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+                 for c in step.get("calls") or []]
+        prompt = max(1, len(json.dumps(body.get("messages") or [])) // 4)
+        completion = max(1, len(json.dumps([step.get("text"), calls])) // 4)
+        return calls, {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def _chat_completion(self, body: dict, step: dict) -> dict:
+        calls, usage = self._chat_parts(body, step)
+        message: dict[str, Any] = {"role": "assistant", "content": step.get("text")}
+        if calls:
+            message["tool_calls"] = calls
+        return {"id": self.server_.next_id("chatcmpl"), "object": "chat.completion", "created": 0,
+                "model": body.get("model") or "gpt-scripted", "usage": usage,
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}]}
+
+    def _stream_chat(self, body: dict, step: dict) -> None:
+        calls, usage = self._chat_parts(body, step)
+        head = {"id": self.server_.next_id("chatcmpl"), "object": "chat.completion.chunk", "created": 0,
+                "model": body.get("model") or "gpt-scripted"}
+
+        def chunk(delta: dict, finish: str | None = None, **extra: Any) -> None:
+            payload = dict(head, choices=[{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+            data = f"data: {json.dumps(payload)}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk({"role": "assistant", "content": ""})
+        for piece in _split(step["text"]) if step.get("text") else []:
+            chunk({"content": piece})
+        for index, tool_call in enumerate(calls):
+            function = tool_call["function"]
+            chunk({"tool_calls": [dict(tool_call, index=index, function={"name": function["name"], "arguments": ""})]})
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": function["arguments"]}}]})
+        chunk({}, "tool_calls" if calls else "stop", usage=usage)
+        done = b"data: [DONE]\n\n"
+        self.wfile.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
+        self.wfile.flush()
 
     def _event(self, payload: dict) -> None:
         data = f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
@@ -284,6 +362,10 @@ class _Handler(BaseHTTPRequestHandler):
                      "response": dict(head, status="completed", output=output, usage=usage)})
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def _is_chat(path: str) -> bool:
+    return path.split("?", 1)[0].rstrip("/").endswith("/chat/completions")
 
 
 def _split(s: str, parts: int = 3) -> list[str]:
