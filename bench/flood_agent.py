@@ -3,6 +3,14 @@
 Claude Code's (messages, tool calls, tool results, single token deltas) and a final result.
 
     flood_agent.py [claude's flags...]     (N from CORRAL_FLOOD_LINES, default 100000)
+    flood_agent.py app-server              (the same, shaped like Codex's app-server)
+
+Started as `app-server` (a Codex profile's command), it answers corral's `initialize`,
+`thread/start` and `turn/start` requests first, then floods Codex's notifications in the same
+mix (completed messages, command executions started and completed, message deltas) and ends
+the turn with `turn/completed`. Each command completes once the next has started, so no model
+response's tools are all done inside the flood and no turn (a git snapshot) ends there, as in
+the Claude-shaped flood, whose lines carry no message ids: the lines are measured, not git.
 
 With CORRAL_FLOOD_RATE=R it prints R lines a second, each flushed, instead of all at once.
 With CORRAL_FLOOD_LINE_BYTES=B its messages are padded to about B bytes (a Write of a large file).
@@ -15,7 +23,49 @@ import sys
 import time
 
 
+def codex(total: int) -> None:
+    """The app-server conversation: three requests answered, then the flood and the turn's end."""
+    out = sys.stdout
+    write = out.write
+    thread = "00000000-0000-4000-8000-00000000c0de"
+    answers = {"initialize": {"userAgent": "flood"},
+               "thread/start": {"thread": {"id": thread, "cliVersion": "flood"}, "model": "flood",
+                                "cwd": os.getcwd(), "approvalPolicy": "never", "sandbox": {"type": "readOnly"}},
+               "turn/start": {"turn": {"id": "turn-1", "status": "inProgress"}}}
+    while True:
+        request = json.loads(sys.stdin.readline())
+        if "id" in request:
+            write(json.dumps({"id": request["id"], "result": answers[request["method"]]}) + "\n")
+            out.flush()
+        if request.get("method") == "turn/start":
+            break
+    for i in range(total - 2):
+        kind = i % 4
+        if kind == 0:
+            line = {"method": "item/completed", "params": {"item": {
+                "type": "agentMessage", "id": f"msg_{i}", "text": f"Step {i}: reading the module and planning."}}}
+        elif kind == 1:
+            line = {"method": "item/started", "params": {"item": {
+                "type": "commandExecution", "id": f"cmd_{i}", "command": f"cat src/module_{i}.py",
+                "cwd": "/src", "status": "inProgress"}}}
+        elif kind == 2 and i > 4:
+            line = {"method": "item/completed", "params": {"item": {
+                "type": "commandExecution", "id": f"cmd_{i - 5}", "command": f"cat src/module_{i - 5}.py",
+                "cwd": "/src", "status": "completed", "exitCode": 0,
+                "aggregatedOutput": "def handler(request):\n    return ok\n"}}}
+        else:
+            line = {"method": "item/agentMessage/delta", "params": {"itemId": f"msg_{i}", "delta": f" token{i}"}}
+        write(json.dumps(line) + "\n")
+    write(json.dumps({"method": "thread/tokenUsage/updated", "params": {"tokenUsage": {
+        "total": {"inputTokens": 1, "outputTokens": 1}}}}) + "\n")
+    write(json.dumps({"method": "turn/completed", "params": {"turn": {"id": "turn-1", "status": "completed"}}}) + "\n")
+    out.flush()
+    sys.stdin.read()  # corral closes stdin once the turn has ended
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["app-server"]:
+        return codex(int(os.environ.get("CORRAL_FLOOD_LINES", "100000")))
     sys.stdin.readline()
     total = int(os.environ.get("CORRAL_FLOOD_LINES", "100000"))
     rate = float(os.environ.get("CORRAL_FLOOD_RATE", "0"))
