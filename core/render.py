@@ -115,7 +115,7 @@ def run_details(run: Run, pending: list[Approval], changes: list[tuple[Worktree,
         f"branch   {run.branch} (from {run.base_ref})",
         f"elapsed  {elapsed(run)}",
         f"tokens   {run.tokens_in} in, {run.tokens_out} out",
-        f"cost     ${run.cost_usd:.4f}",
+        f"cost     ${run.cost_usd:.4f}" if run.cost_usd else "cost     - (none reported)",
     ]
     if run.session_id:
         lines.append(f"session  {run.session_id}")
