@@ -82,7 +82,8 @@ def entrant_line(entrant: Any) -> str:
         check = ("  check: did not finish" if entrant.check.exit_code is None
                  else "  check: passed" if entrant.check.exit_code == 0
                  else f"  check: failed ({entrant.check.exit_code})")
-    return (f"{run.short_id}  {run.agent_name:<10} {run.status:<10} {changed}  {plural(entrant.turns, 'turn')}  "
+    status = "landed" if entrant.landed else run.status
+    return (f"{run.short_id}  {run.agent_name:<10} {status:<10} {changed}  {plural(entrant.turns, 'turn')}  "
             f"{tokens(run.tokens_in + run.tokens_out)} tokens  {money}  {elapsed(run)}{check}")
 
 

@@ -17,7 +17,7 @@ def write(name: str) -> dict:
 
 def test_a_race_is_run_compared_with_a_check_and_the_best_merged(agent_env, model, other_model, repo):
     model.set_script([write("feature.py"), write("test_feature.py"), text("Done, with a test.")])
-    other_model.set_script([write("feature.py"), text("Done.")])
+    other_model.set_script([tool("Write", {"file_path": "feature.py", "content": "other\n"}), text("Done.")])
     project = corral_json("project", "add", str(repo))
     corral("agent", "add", "other", "--base-url", other_model.url)
 
@@ -39,9 +39,13 @@ def test_a_race_is_run_compared_with_a_check_and_the_best_merged(agent_env, mode
     assert all(e["seconds"] is not None and e["seconds"] >= 0 for e in compared)
     table = corral("compare", group[:8], "--check", "test -f test_feature.py").stdout
     assert "2 files +2 -0" in table and "check: passed" in table and "check: failed (1)" in table
+    assert not any(e["landed"] for e in compared)
 
     best, rest = by_agent["claude"]["run"], by_agent["other"]["run"]
     corral("merge", best["id"])
+    landed = {e["run"]["agent_name"]: e["landed"] for e in corral_json("compare", group[:8])}
+    assert landed == {"claude": True, "other": False}
+    assert f"{best['id'][:8]}  claude     landed" in corral("compare", group[:8]).stdout
     corral("delete", rest["id"], "--force")
     assert set(git(repo, "ls-tree", "--name-only", "HEAD").split()) >= {"feature.py", "test_feature.py"}
     assert git(repo, "branch", "--list", rest["branch"]) == ""
