@@ -185,8 +185,9 @@ def describe(event: Event) -> str:
         verdict = "allowed" if p.get("allow") else "denied"
         return f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
     if kind == EventType.RUN_RESULT:
-        text = (f"{plural(p.get('tokens_in') or 0, 'token')} in, {p.get('tokens_out') or 0} out, "
-                f"${p.get('cost_usd') or 0:.4f}")
+        text = f"{plural(p.get('tokens_in') or 0, 'token')} in, {p.get('tokens_out') or 0} out"
+        if p.get("cost_usd"):  # an agent that prices nothing shows no cost, not $0
+            text += f", ${p['cost_usd']:.4f}"
         if p.get("num_turns") is not None:
             text += f", {plural(p['num_turns'], 'turn')}"
         return text + (f": {p['reason']}" if p.get("reason") else "")
