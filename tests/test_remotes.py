@@ -159,12 +159,8 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
 
     started = corral_json("--remote", "box", "run", "--project", "app", "compute the answer")
     assert started["status"] in ("queued", "running") and started["branch"].startswith("corral/run-")
-    waiting = corral_json("--remote", "box", "runs", "--attention")
-    for _ in range(600):
-        if waiting:
-            break
-        waiting = corral_json("--remote", "box", "runs", "--attention")
-    assert [r["id"] for r in waiting] == [started["id"]]
+    wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
+    assert [r["id"] for r in corral_json("--remote", "box", "runs", "--attention")] == [started["id"]]
     answered = corral_json("--remote", "box", "approve", started["id"][:8])
     assert answered["status"] == "allowed" and answered["tool"] == "Bash"
 
@@ -177,6 +173,12 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
 
     later = corral("--remote", "box", "events", started["id"][:8], "--after", str(len(kinds) - 1), "--json").stdout
     assert [json.loads(line)["type"] for line in later.splitlines()] == ["run.completed"]
+    for verb, ended in (("pause", "paused"), ("cancel", "cancelled")):
+        model.set_script([tool("Bash", BASH), text("Done.")])
+        other = corral_json("--remote", "box", "run", "--project", "app", "compute it again")
+        wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
+        assert corral_json("--remote", "box", verb, other["id"][:8])["status"] == ended
+
     refused = corral("--remote", "box", "merge", started["id"][:8], check=False)
     assert refused.returncode == 1 and "cannot be done on a remote host yet (merge)" in refused.stderr
     unknown = corral("--remote", "nowhere", "runs", check=False)
