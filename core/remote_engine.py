@@ -10,6 +10,7 @@ drive here. A call the remote's API does not offer yet is refused saying so, in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -175,20 +176,23 @@ class RemoteEngine:
         run = await self.run(run_key)
         if after_id is None:
             before = await self.events(run.id, after=max(after - 1, 0), limit=1) if after else []
-            after_id = before[0].id or 0 if before else 0
+            after_id = (before[0].id or 0) if before else 0
         tries = 0
         while True:
             try:
                 async for event in self._stream(run.id, after_id):
                     after_id, tries = event.id or after_id, 0
                     yield event
-                return
+                if not (await self.run(run.id)).active:
+                    return  # the stream ends with the run's last event
             except (httpx.HTTPError, Unreachable):
-                if tries >= len(RECONNECT_DELAYS):
-                    raise Unreachable(f"lost {self.remote.name} while following run {run.short_id}") from None
-                await asyncio.sleep(RECONNECT_DELAYS[tries])
-                tries += 1
-                if self._link is not None:
+                pass  # the connection dropped: taken up again below, after the last event seen
+            if tries >= len(RECONNECT_DELAYS):
+                raise Unreachable(f"lost {self.remote.name} while following run {run.short_id}")
+            await asyncio.sleep(RECONNECT_DELAYS[tries])
+            tries += 1
+            if self._link is not None:
+                with contextlib.suppress(Unreachable):
                     await self._link.open()  # the connection again, if it was that which dropped
 
     async def _stream(self, run_id: str, after_id: int) -> AsyncIterator[Event]:

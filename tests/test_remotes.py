@@ -4,6 +4,7 @@ the API server a remote runs for them, this user's only."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,13 +16,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import BASH, CORRAL, corral, corral_json, git, wait_for
+from helpers import BASH, CORRAL, corral, corral_json, git, wait_for, wait_until
 from model_server import text, tool
 from sshd import ALIAS, Sshd, keygen
 
 from core.api.server import answers
 from core.config import Paths, corral_version
 from core.engine import Engine
+from core.errors import CorralError
+from core.remote_engine import RemoteEngine
+from core.remotes import Remotes
 
 
 @pytest.fixture
@@ -183,3 +187,34 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
     assert refused.returncode == 1 and "cannot be done on a remote host yet (merge)" in refused.stderr
     unknown = corral("--remote", "nowhere", "runs", check=False)
     assert unknown.returncode == 1 and "no remote 'nowhere': the remotes are box" in unknown.stderr
+
+
+async def test_a_dropped_ssh_link_loses_no_event_of_a_followed_run(sshd, remote_home, model, repo, agent_env):
+    async with Engine(Paths(remote_home)) as there:
+        project = await there.add_project(repo)
+    add_remote("box", sshd)
+    model.set_script([tool("Bash", BASH), text("Done after the drop.")])
+    remote = Remotes(Paths(Path(agent_env["CORRAL_HOME"])).remotes_file).get("box")
+    async with RemoteEngine(remote) as far:
+        run = await far.start_run(project.id, "compute the answer")
+        seen: list = []
+
+        async def follow() -> None:
+            async for event in far.follow(run.id):
+                seen.append(event)
+
+        following = asyncio.create_task(follow())
+        await wait_until(lambda: any(e.type == "agent.needs_attention" for e in seen), 120, "the question")
+        link = far._link
+        dropped = link._master
+        dropped.kill()  # the connection drops (a laptop's wifi, a killed ssh)
+        await dropped.wait()
+        with pytest.raises(CorralError, match="did not answer"):
+            await far.approve(run.id)  # refused while disconnected, not lost
+        await wait_until(lambda: link._master is not dropped and link.hello is not None, 60, "the link again")
+        assert (await far.approve(run.id)).status == "allowed"
+        await asyncio.wait_for(following, 120)
+    async with Engine(Paths(remote_home)) as there:
+        recorded = await there.events(run.id)
+    assert [e.id for e in seen] == [e.id for e in recorded]  # every event, once, in order
+    assert seen[-1].type == "run.completed"
