@@ -12,6 +12,7 @@ import pytest
 from helpers import corral_json, git
 from openai_server import OpenAIServer, error, text
 
+from core.agents.aider import AiderParser
 from core.models import RunStatus
 
 AIDER = Path(__file__).parent / ".aider" / "bin" / "aider"
@@ -19,7 +20,7 @@ PINNED = (Path(__file__).parent / "aider-requirements.txt").read_text().split("=
 KEY = "sk-aider-tests"
 EDIT = text("I will say hello.\n\nREADME.md\n```\nhello from aider\n```\n")
 
-pytestmark = pytest.mark.skipif(not AIDER.exists(), reason="install aider as the README's test command does")
+needs_aider = pytest.mark.skipif(not AIDER.exists(), reason="install aider as the README's test command does")
 
 
 def every_turn(*steps: dict) -> list[dict]:
@@ -47,6 +48,7 @@ async def _start(engine, repo, openai, prompt: str = "say hello in the README", 
     return await engine.start_run(project.id, prompt, agent="aider")
 
 
+@needs_aider
 async def test_an_aider_run_edits_a_file_and_the_branch_holds_corrals_commit_only(engine, openai, repo):
     config_before = (repo / ".git" / "config").read_text()
     openai.set_script(every_turn(EDIT))
@@ -83,6 +85,7 @@ async def test_an_aider_run_edits_a_file_and_the_branch_holds_corrals_commit_onl
     assert not list(Path(os.environ["HOME"]).glob(".aider*"))  # nothing in the user's home
 
 
+@needs_aider
 async def test_a_continued_or_forked_aider_run_goes_on_in_its_chat_history(engine, openai, repo):
     openai.set_script(every_turn(EDIT))
     run = await _start(engine, repo, openai)
@@ -101,6 +104,7 @@ async def test_a_continued_or_forked_aider_run_goes_on_in_its_chat_history(engin
     assert "does the README say hello?" in asked and "and in French?" in asked
 
 
+@needs_aider
 @pytest.mark.parametrize("status, says", [(401, "Incorrect API key provided"), (500, "the model is down")])
 async def test_a_model_endpoint_that_fails_fails_the_run_with_its_reason(engine, openai, repo, status, says):
     openai.set_script(every_turn(error(status, says, times=99), text("never said")))
@@ -111,6 +115,7 @@ async def test_a_model_endpoint_that_fails_fails_the_run_with_its_reason(engine,
     assert "agent.error" in [e.type for e in await engine.events(run.id)]
 
 
+@needs_aider
 async def test_a_missing_key_variable_or_an_asking_profile_is_refused_before_anything_is_made(
         engine, openai, repo, monkeypatch):
     monkeypatch.delenv("MY_AIDER_KEY")
@@ -124,6 +129,32 @@ async def test_a_missing_key_variable_or_an_asking_profile_is_refused_before_any
     assert asking.worktrees == [] and openai.chat_requests == []
 
 
+@needs_aider
 def test_corral_agents_lists_aider_with_its_version(openai):
     [aider] = [c for c in corral_json("agents") if c["cli"] == "aider"]
     assert aider["version"] == f"aider {PINNED}" and aider["path"].endswith("aider")
+
+
+RETRIED = """\
+Aider v0.86.2
+litellm.InternalServerError: InternalServerError: OpenAIException - the model is down
+The API provider's servers are down or overloaded.
+Retrying in 0.2 seconds...
+litellm.InternalServerError: InternalServerError: OpenAIException - the model is down
+The API provider's servers are down or overloaded.
+"""
+
+
+@pytest.mark.parametrize("answered", [False, True])
+def test_an_error_aider_retries_fails_the_run_only_when_no_answer_follows(answered):
+    parser = AiderParser("s-1")
+    lines = RETRIED + ("Tokens: 1.2k sent, 85 received.\n" if answered else "")
+    kinds = [kind for line in lines.encode().splitlines() for kind, _ in parser.parse(line).events]
+    assert kinds.count("agent.retry") == 1 and "agent.error" not in kinds and "session.init" in kinds
+    ended = dict(parser.finish(0).events)
+    result = ended["run.result"]
+    if answered:
+        assert not result["is_error"] and (result["tokens_in"], result["tokens_out"]) == (1200, 85)
+    else:
+        assert result["is_error"] and "the model is down" in result["reason"]
+        assert ended["agent.error"]["message"] == result["reason"]

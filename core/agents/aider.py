@@ -84,9 +84,9 @@ class AiderParser(LineParser):
             return Parsed([*plain_output(line).events, (EventType.SESSION_INIT, {
                 "session_id": self.session_id, "model": self.model, "tools": [], "agent": "Aider",
                 "version": self.version})])
-        if ERROR_LINE.match(text):
+        if ERROR_LINE.match(text):  # an error only if no answer follows: aider retries some
             self._error, self._reason = text, []
-            return Parsed([(EventType.AGENT_ERROR, {"message": text})])
+            return plain_output(line)
         if (retry := RETRY_LINE.match(text)) and self._error:
             return Parsed([(EventType.AGENT_RETRY, {"attempt": None, "max_retries": None, "status": None,
                                                     "error": self._error,
@@ -111,9 +111,10 @@ class AiderParser(LineParser):
             "subtype": "error" if reason else "success", "is_error": reason is not None, "result": None,
             "session_id": self.session_id, "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost,
             "num_turns": answers, "duration_ms": None}
-        if reason:
-            payload["reason"] = reason
-        return Parsed([(EventType.RUN_RESULT, payload)])
+        if reason is None:
+            return Parsed([(EventType.RUN_RESULT, payload)])
+        payload["reason"] = reason
+        return Parsed([(EventType.AGENT_ERROR, {"message": reason}), (EventType.RUN_RESULT, payload)])
 
     def _usage(self) -> tuple[int, int, float, int]:
         """Tokens in and out, cost and model answers: exact from aider's events file, else as its
