@@ -67,6 +67,7 @@ async def test_an_aider_run_edits_a_file_and_the_branch_holds_corrals_commit_onl
     events = await engine.events(run.id)
     lines = [e.payload["text"] for e in events if e.type == "agent.output"]
     assert "Applied edit to README.md" in lines and "hello from aider" in lines
+    assert not [line for line in lines if "githubusercontent" in line]  # no price list download
     [init] = [e for e in events if e.type == "session.init"]
     assert init.payload["version"] == PINNED and init.payload["session_id"] == done.session_id
     [result] = [e.payload for e in events if e.type == "run.result"]
@@ -102,6 +103,16 @@ async def test_a_continued_or_forked_aider_run_goes_on_in_its_chat_history(engin
     assert fork.session_id != done.session_id
     asked = json.dumps(openai.chat_requests[-1].messages)
     assert "does the README say hello?" in asked and "and in French?" in asked
+
+
+@needs_aider
+async def test_a_plan_profile_runs_aider_in_its_ask_mode_which_edits_nothing(engine, openai, repo):
+    openai.set_script(every_turn(EDIT))
+    run = await _start(engine, repo, openai, permission_mode="plan")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    assert (Path(run.worktrees[0].path) / "README.md").read_text() == "scratch repository\n"
+    assert git(repo, "log", "--format=%s", f"main..{done.branch}") == ""
 
 
 @needs_aider
