@@ -5,14 +5,15 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from ..errors import CorralError
-from .base import AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, provider_env
+from .base import (AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, Supports,
+                   provider_env)
 from .acp import Gemini
 from .aider import Aider
 from .claude_code import ClaudeCode
 from .codex import Codex
 
 __all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "Launch", "LineParser", "Parsed",
-           "adapter", "known", "provider_env"]
+           "Supports", "adapter", "known", "provider_env"]
 
 _BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode, Codex.name: Codex, Gemini.name: Gemini,
                                              Aider.name: Aider}

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, Launch, LineParser, Parsed, json_object, plain_output, provider_env
+from .base import AgentAdapter, Launch, LineParser, Parsed, Supports, json_object, plain_output, provider_env
 
 PROTOCOL_VERSION = 1
 TOOL_OUTPUT_LIMIT = 20_000
@@ -517,3 +517,4 @@ class Gemini(AcpAgent):
     default_binary = "gemini"
     install_hint = ("install it with `npm install -g @google/gemini-cli`, "
                     "or set the agent profile's `command` to its path")
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)  # a fork is a new session
