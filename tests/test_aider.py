@@ -144,6 +144,8 @@ async def test_a_missing_key_variable_or_an_asking_profile_is_refused_before_any
 def test_corral_agents_lists_aider_with_its_version(openai):
     [aider] = [c for c in corral_json("agents") if c["cli"] == "aider"]
     assert aider["version"] == f"aider {PINNED}" and aider["path"].endswith("aider")
+    # it never asks, and its chat history is what continue and fork go on in
+    assert {name for name, has in aider["supports"].items() if has} == {"resume", "fork", "tokens", "cost"}
 
 
 RETRIED = """\

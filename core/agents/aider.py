@@ -29,8 +29,8 @@ from dulwich.config import ConfigFile
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
-from .base import (AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed, json_object, plain_output,
-                   provider_env)
+from .base import (AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed, Supports, json_object,
+                   plain_output, provider_env)
 
 # tools (by Claude Code's names) that change things: a launch limited to tools without them gets aider's ask mode
 CHANGING_TOOLS = frozenset({"Bash", "Edit", "Write", "MultiEdit", "NotebookEdit"})
@@ -182,6 +182,8 @@ class Aider(AgentAdapter):
     default_binary = "aider"
     install_hint = ("install it with `pipx install aider-chat` (or `uv tool install aider-chat`), "
                     "or set the agent profile's `command` to its path")
+    # it never asks (edits go, the commands its model proposes are refused); cost from litellm's price list
+    supports = Supports(resume=True, fork=True, tokens=True, cost=True)
 
     def check(self, agent: Agent) -> None:
         """What aider cannot do for a profile, said before anything is made for its run."""
