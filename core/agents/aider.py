@@ -48,7 +48,6 @@ ERROR_LINE = re.compile(r"^litellm\.\w+:")  # how aider prints a failed model ca
 RETRY_LINE = re.compile(r"^Retrying in ([\d.]+) seconds\.\.\.$")
 TOKENS_LINE = re.compile(r"^Tokens: ([\d.]+)(k?) sent, (?:.*, )?([\d.]+)(k?) received\.")
 VERSION_LINE = re.compile(r"^Aider v(\S+)$")
-MODEL_LINE = re.compile(r"^Model: (\S+)")
 
 
 def _count(number: str, thousands: str) -> int:
