@@ -167,6 +167,9 @@ class LiveRun:
             if watchdog is not None:
                 watchdog.cancel()
         last: list[tuple[str, dict[str, Any]]] = []
+        for kind, payload in parser.finish(code).events:  # a plain transcript's end says how it went
+            await self._react(kind, payload)
+            last.append((kind, payload))
         await self._turn_over(last)
         self.emit_many(last)
         await self._finish(*self._outcome(code))

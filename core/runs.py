@@ -151,6 +151,7 @@ class Runs:
         made_at: dict[str, str] = {}  # worktree path -> the commit its branch was made at
         try:
             adapter.binary(profile)  # a missing agent fails before a worktree is made
+            adapter.check(await self.profiles.for_run(profile.id, project_id))  # and one it cannot run as
             for worktree, start_at in worktrees:
                 path = str(self.paths.run_dir(run_id) / worktree.repo_name)
                 made_at[path] = await asyncio.to_thread(git.resolve, worktree.repo_path, start_at or worktree.base_sha)

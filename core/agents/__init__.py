@@ -8,13 +8,15 @@ from ..errors import CorralError
 from .base import (AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, Supports,
                    provider_env)
 from .acp import Gemini
+from .aider import Aider
 from .claude_code import ClaudeCode
 from .codex import Codex
 
 __all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "Launch", "LineParser", "Parsed",
            "Supports", "adapter", "known", "provider_env"]
 
-_BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode, Codex.name: Codex, Gemini.name: Gemini}
+_BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode, Codex.name: Codex, Gemini.name: Gemini,
+                                             Aider.name: Aider}
 
 
 def known() -> dict[str, type[AgentAdapter]]:

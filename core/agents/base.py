@@ -116,6 +116,11 @@ class LineParser(ABC):
     @abstractmethod
     def parse(self, line: bytes) -> Parsed: ...
 
+    def finish(self, code: int) -> Parsed:
+        """What the agent's exit (with status `code`) means, for an agent whose output has no end
+        of its own (a plain transcript): its result, say. Nothing by default."""
+        return Parsed()
+
 
 class AgentAdapter(ABC):
     """One kind of agent CLI. Register a new kind under the `corral.agents` entry point group."""
@@ -141,6 +146,11 @@ class AgentAdapter(ABC):
             except (OSError, subprocess.TimeoutExpired):
                 version = None
         return Installed(self.name, path, version, self.install_hint, self.supports)
+
+    def check(self, agent: Agent) -> None:
+        """Refuse (AgentNotConfigured, saying why) a profile this agent cannot run as, before
+        anything is made for its run. Nothing to refuse by default."""
+        return None
 
     def binary(self, agent: Agent) -> str:
         """The executable to run, or AgentMissing with a message that says how to install it."""
