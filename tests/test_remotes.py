@@ -18,6 +18,7 @@ import httpx
 import pytest
 from helpers import BASH, CORRAL, corral, corral_json, git, wait_for, wait_until
 from model_server import text, tool
+from claude_env import init_git_repo
 from sshd import ALIAS, Sshd, keygen
 
 from core.api.server import answers
@@ -218,3 +219,24 @@ async def test_a_dropped_ssh_link_loses_no_event_of_a_followed_run(sshd, remote_
         recorded = await there.events(run.id)
     assert [e.id for e in seen] == [e.id for e in recorded]  # every event, once, in order
     assert seen[-1].type == "run.completed"
+
+
+async def test_runs_all_lists_every_host_with_its_runs(sshd, remote_home, model, repo, tmp_path, agent_env):
+    model.set_script([text("Done here.")])
+    async with Engine(Paths(Path(agent_env["CORRAL_HOME"]))) as here:
+        local = await here.wait((await here.start_run((await here.add_project(repo)).id, "a local run")).id)
+    other_repo = init_git_repo(tmp_path / "other")
+    model.set_script([text("Done there.")])
+    async with Engine(Paths(remote_home)) as there:
+        far = await there.wait((await there.start_run((await there.add_project(other_repo)).id, "a far run")).id)
+    add_remote("box", sshd)
+    corral("remote", "add", "gone", "ssh://root@127.0.0.1:1", "--ssh-command", sshd.ssh_command)
+
+    listed = corral("runs", "--all", "--json")
+    by_host = {(r["host"], r["id"]) for r in json.loads(listed.stdout)}
+    assert by_host == {("local", local.id), ("box", far.id)}
+    assert "gone: unreachable: could not reach gone:" in listed.stderr
+    table = corral("runs", "--all").stdout.splitlines()
+    assert table[0].startswith(f"local  {local.short_id}") and table[1].startswith(f"box    {far.short_id}")
+    both = corral("--remote", "box", "runs", "--all", check=False)
+    assert both.returncode == 2 and "--all lists every host already" in both.stderr
