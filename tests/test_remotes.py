@@ -176,16 +176,23 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
         assert kinds == [e.type for e in await there.events(started["id"])]
     assert git(repo, "show", f"{started['branch']}:answer.txt") == "42\n"
 
+    shown = corral("--remote", "box", "show", started["id"][:8]).stdout
+    assert "answer.txt" in shown and "completed" in shown
+    assert "+42" in corral("--remote", "box", "diff", started["id"][:8]).stdout
+    [landed] = corral_json("--remote", "box", "merge", started["id"][:8])
+    assert landed["how"] == "squash" and landed["repo"] == str(repo)
+    assert git(repo, "show", "HEAD:answer.txt") == "42\n"  # landed in the remote's own repository
+
     later = corral("--remote", "box", "events", started["id"][:8], "--after", str(len(kinds) - 1), "--json").stdout
-    assert [json.loads(line)["type"] for line in later.splitlines()] == ["run.completed"]
+    assert [json.loads(line)["type"] for line in later.splitlines()][0] == "run.completed"
     for verb, ended in (("pause", "paused"), ("cancel", "cancelled")):
         model.set_script([tool("Bash", BASH), text("Done.")])
         other = corral_json("--remote", "box", "run", "--project", "app", "compute it again")
         wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
         assert corral_json("--remote", "box", verb, other["id"][:8])["status"] == ended
 
-    refused = corral("--remote", "box", "merge", started["id"][:8], check=False)
-    assert refused.returncode == 1 and "cannot be done on a remote host yet (merge)" in refused.stderr
+    refused = corral("--remote", "box", "rebase", started["id"][:8], check=False)
+    assert refused.returncode == 1 and "cannot be done on a remote host yet (rebase)" in refused.stderr
     unknown = corral("--remote", "nowhere", "runs", check=False)
     assert unknown.returncode == 1 and "no remote 'nowhere': the remotes are box" in unknown.stderr
 
