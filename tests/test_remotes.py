@@ -183,8 +183,18 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
     assert landed["how"] == "squash" and landed["repo"] == str(repo)
     assert git(repo, "show", "HEAD:answer.txt") == "42\n"  # landed in the remote's own repository
 
+    model.set_script([text("Nothing more to do.")])
+    again = corral_json("--remote", "box", "continue", started["id"][:8], "check it once more", "--wait")
+    assert again["id"] == started["id"] and again["status"] == "completed"
+    model.set_script([text("Another way.")])
+    forked = corral_json("--remote", "box", "fork", started["id"][:8], "try another way", "--wait")
+    assert forked["parent_run_id"] == started["id"] and forked["status"] == "completed"
+    corral("--remote", "box", "delete", forked["id"][:8], "--force")
+    assert forked["id"] not in {r["id"] for r in corral_json("--remote", "box", "runs")}
+    assert [a["name"] for a in corral_json("--remote", "box", "agent", "list")] == ["claude"]
+
     later = corral("--remote", "box", "events", started["id"][:8], "--after", str(len(kinds) - 1), "--json").stdout
-    assert [json.loads(line)["type"] for line in later.splitlines()][0] == "run.completed"
+    assert json.loads(later.splitlines()[0])["type"] == "run.completed"
     for verb, ended in (("pause", "paused"), ("cancel", "cancelled")):
         model.set_script([tool("Bash", BASH), text("Done.")])
         other = corral_json("--remote", "box", "run", "--project", "app", "compute it again")
