@@ -233,3 +233,43 @@ async def test_a_profile_points_codex_at_its_endpoint_with_the_key_it_names(engi
     monkeypatch.delenv("MY_CODEX_KEY")
     failed = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
     assert failed.status == RunStatus.FAILED and "$MY_CODEX_KEY" in failed.reason
+
+
+# Retried once, not Codex's 4 requests x 5 streams: a failing endpoint fails the run in seconds.
+QUICK_RETRIES = {"request_max_retries": "1", "stream_max_retries": "1"}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("status", "said"), [(401, "401 Unauthorized"), (429, "429 Too Many Requests"),
+                                              (500, "the model endpoint answered a server error")])
+async def test_a_model_endpoint_that_keeps_failing_fails_the_run_naming_the_problem(engine, openai, repo,
+                                                                                    status, said):
+    await engine.add_agent("codex", cli="codex", model=MODEL, provider_config=QUICK_RETRIES)
+    openai.set_script([error(status, f"scripted failure {status}", times=100), text("Never said.")])
+    project = await engine.add_project(repo)
+    done = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert done.status == RunStatus.FAILED and done.pid is None
+    assert said in done.reason and "\n" not in done.reason
+    assert len(openai.responses) <= 4  # the profile's retries, not Codex's defaults
+    config = (engine.paths.agent_home(done.id) / "config.toml").read_text()
+    assert "request_max_retries = 1" in config and "stream_max_retries = 1" in config
+
+
+@pytest.mark.timeout(120)
+async def test_a_server_error_that_a_retry_gets_past_completes_the_run(engine, openai, repo):
+    await engine.add_agent("codex", cli="codex", model=MODEL, provider_config=QUICK_RETRIES)
+    openai.set_script([error(500, "a passing failure", times=1), text("Reached on the second try.")])
+    project = await engine.add_project(repo)
+    done = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    said = [e.payload["text"] for e in await engine.events(done.id) if e.type == "agent.message"]
+    assert said == ["Reached on the second try."]
+
+
+async def test_retries_that_are_not_a_number_fail_the_run_before_codex_starts(engine, openai, repo):
+    await engine.add_agent("codex", cli="codex", model=MODEL, provider_config={"request_max_retries": "many"})
+    project = await engine.add_project(repo)
+    done = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert done.status == RunStatus.FAILED
+    assert done.reason == "profile 'codex': request_max_retries is a number of retries, not 'many'"
+    assert openai.responses == []

@@ -292,6 +292,8 @@ class AcpParser(LineParser):
         events = [*self._flush(), (EventType.AGENT_ERROR, {"message": message, "status": code, "kind": method})]
         # a model endpoint's HTTP error (the agent passes its status on as the error's code) says so
         reason = endpoint_failure(message, code, name) if isinstance(code, int) and 400 <= code < 600 else None
+        if reason and code in (401, 403):
+            reason += " (the endpoint refused the API key)"
         events.append(self._result(is_error=True, reason=reason or f"{method} failed: {message}"))
         return Parsed(events, turn_ended=True)
 

@@ -106,6 +106,8 @@ def _reason_of(error: dict) -> str:
     status, kind = _status_of(error)
     if status is None and kind == "internalServerError":
         return f"the model endpoint answered a server error: {message}"
+    if status in (401, 403):
+        return f"{endpoint_failure(message, status)} (the endpoint refused the API key)"
     return endpoint_failure(message, status)
 
 
