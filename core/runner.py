@@ -77,6 +77,7 @@ class LiveRun:
         self._heard = 0.0  # clock time of the agent's last output, or of the user's last answer
         self._printed: str | None = None  # the last line of plain output, to say what a failing agent said
         self._exited = False  # its output has ended: nothing written to it reaches it any more
+        self._deaf = False  # its input is closed: a write to it failed
         self._parser_waits_for: str | None = None  # the opening step the agent had not answered when it exited
         self._stopping: set[asyncio.Task] = set()
 
@@ -375,8 +376,11 @@ class LiveRun:
 
     @property
     def agent_exited(self) -> bool:
-        """The agent's process has ended (or its output has): an answer would reach nobody."""
-        return self.process is not None and (self._exited or self.process.returncode is not None)
+        """The agent's process has ended (or its output has): an answer would reach nobody. A
+        process killed is a zombie before it can be reaped (its threads still exiting): ended too."""
+        process = self.process
+        return process is not None and (self._exited or self._deaf or process.returncode is not None
+                                        or started_at(process.pid) is None)
 
     async def answer(self, approval: Approval) -> bool:
         """Pass the user's recorded answer to the agent; False when the agent no longer waits on it
@@ -386,7 +390,8 @@ class LiveRun:
         allow = approval.status == ApprovalStatus.ALLOWED
         self._heard = self.clock.time()
         if not self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always)):
-            return False  # it exited as the answer went: its run ends on its own
+            self._deaf = True  # it exited as the answer went: its run ends on its own
+            return False
         self.emit(EventType.USER_APPROVAL, {"request_id": approval.request_id, "tool": approval.tool,
                                     "allow": allow, "always": approval.always, "message": approval.message})
         if not self.outstanding and self.run.status == RunStatus.NEEDS_ATTENTION:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
 from codex_env import MODEL, codex_env
-from helpers import git, until_event
+from helpers import git, running, until_event, wait_until
 from openai_server import OpenAIServer, error, patch, shell, text
 
-from core.errors import CorralError
+from core.errors import Conflict, CorralError
 from core.models import RunStatus
 
 ADD_HELLO = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** End Patch\n"
@@ -273,3 +274,23 @@ async def test_retries_that_are_not_a_number_fail_the_run_before_codex_starts(en
     assert done.status == RunStatus.FAILED
     assert done.reason == "profile 'codex': request_max_retries is a number of retries, not 'many'"
     assert openai.responses == []
+
+
+async def test_a_request_answered_after_codex_was_killed_is_refused_and_the_run_fails_saying_why(
+        engine, openai, repo, codex):
+    openai.set_script([shell(ANSWER, escalate=True), text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "compute the answer", agent="codex")
+    await until_event(engine, run.id, "agent.needs_attention")
+    pid = (await engine.run(run.id)).pid
+    os.killpg(pid, signal.SIGKILL)  # the agent dies (OOM killer, a crash) while the user reads its question
+    await wait_until(lambda: not running(pid), what="Codex to die")
+
+    with pytest.raises(Conflict) as refused:
+        await engine.approve(run.id)
+    assert refused.value.code in ("AGENT_EXITED", "NOTHING_TO_APPROVE")  # as it exits, or once its run ended
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED and done.pid is None
+    assert done.reason == "the agent was killed by SIGKILL while its permission request waited for an answer"
+    assert "user.approval" not in _types(await engine.events(run.id))
+    assert not (Path(run.worktrees[0].path) / "answer.txt").exists()
