@@ -16,7 +16,7 @@ from helpers import add_project, error_of, git, running, until_event, wait_until
 
 from core.errors import Conflict
 from core.models import RunStatus
-from core.runner import OPENING_TIMEOUT
+from core.runner import EXIT_GRACE, OPENING_TIMEOUT
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -125,6 +125,21 @@ async def test_an_answer_to_initialize_that_is_not_an_object_fails_the_run_at_on
     done = await engine.wait((await _run(engine, repo, cli, command)).id)
     assert done.status == RunStatus.FAILED
     assert 'initialize' in done.reason and '"ok", not an object' in done.reason
+
+
+async def test_an_agent_that_stays_after_its_turn_failed_is_stopped_and_the_run_keeps_its_reason(
+        engine, repo, tmp_path, clock):
+    command = fake_agent(tmp_path, [
+        *OPENED["codex"], {"say": rpc({"id": 3, "error": {"code": -32603, "message": "no model"}})},
+        {"until": str(tmp_path / "never")}])  # deaf to its input ending
+    run = await _run(engine, repo, "codex", command)
+    await until_event(engine, run.id, "run.result")
+    pid = (await engine.run(run.id)).pid
+    await wait_until(lambda: clock.sleepers >= 3, what="the exit watch (beside the idle and opening watches)")
+    await clock.advance(EXIT_GRACE)
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED and done.reason == "Codex refused turn/start: no model"
+    assert pid and not running(pid)
 
 
 ASKS = {
