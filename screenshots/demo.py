@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.agents.base import Installed
+from core.agents.claude_code import ClaudeCode
 from core.config import Paths
 from core.engine import Engine
 from core.models import Agent, Approval, Plan, Project, Repo, Run, Task, Worktree
@@ -259,7 +260,7 @@ async def _board(store: Store) -> None:
 CLIS = [  # as the engine reports them: each adapter corral has, found on PATH or not
     Installed("claude-code", "/usr/local/bin/claude", "2.1.33 (Claude Code)",
               "install Claude Code with `npm install -g @anthropic-ai/claude-code`, or set the agent profile's "
-              "`command` to its path"),
+              "`command` to its path", ClaudeCode.supports),
 ]
 
 

@@ -77,8 +77,8 @@ class Supports:
     attach: bool = False  # `corral attach` opens the run in its own terminal UI
 
     def said(self) -> str:
-        """`asks, always-allow, resume, tokens; no fork, rewind, cost, attach`."""
-        names = {"always": "always-allow"}
+        """`asks, always-allow, continue, tokens; no fork, rewind, cost, attach`."""
+        names = {"always": "always-allow", "resume": "continue"}
         has = [names.get(f.name, f.name) for f in fields(self) if getattr(self, f.name)]
         lacks = [names.get(f.name, f.name) for f in fields(self) if not getattr(self, f.name)]
         return "; ".join(filter(None, [", ".join(has), "no " + ", ".join(lacks) if lacks else ""]))

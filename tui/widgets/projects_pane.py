@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Static, Tree
 
-from core.agents.base import Installed
+from core.agents.base import Installed, Supports
 
 from core.models import Agent, Project, Repo
 
@@ -23,6 +23,18 @@ from ..messages import PaneReady, ProjectChangeRequested
 if TYPE_CHECKING:
     from ..app import CorralApp
 
+
+
+SUPPORT_WORDS = {"asks": "asks", "always": "always", "resume": "continue", "fork": "fork", "rewind": "rewind",
+                 "tokens": "tokens", "cost": "cost", "attach": "attach"}
+
+
+def supports_words(supports: Supports) -> list[tuple[str, str] | str]:
+    """What a CLI can do under corral, one word each: what it lacks struck through and dim."""
+    words: list[tuple[str, str] | str] = []
+    for name, word in SUPPORT_WORDS.items():
+        words += [(word, "" if getattr(supports, name) else "strike $text-muted"), " "]
+    return words[:-1]
 
 class ProjectTree(Tree):
     BINDINGS = [
@@ -121,7 +133,7 @@ class ProjectsPane(Vertical):
             if cli.path:
                 lines.append(Content.assemble(("✓ ", "$text-success"), (f"{cli.cli:<{width}}", "bold"),
                                               cli.version or "installed"))
-                lines.append(Content.styled(f"  {'':<{width}}{cli.supports.said()}", "$text-muted"))
+                lines.append(Content.assemble("  ", *supports_words(cli.supports)))
             else:
                 lines.append(Content.assemble(("· ", "$text-muted"), (f"{cli.cli:<{width}}", "bold $text-muted"),
                                               (f"not installed: {cli.install_hint}", "$text-muted")))
