@@ -6,14 +6,15 @@ from importlib.metadata import entry_points
 
 from ..errors import CorralError
 from .base import AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, provider_env
-from .acp import Gemini
+from .acp import Copilot, Gemini, OpenCode, Qwen
 from .claude_code import ClaudeCode
 from .codex import Codex
 
 __all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "Launch", "LineParser", "Parsed",
            "adapter", "known", "provider_env"]
 
-_BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode, Codex.name: Codex, Gemini.name: Gemini}
+_BUILT_IN: dict[str, type[AgentAdapter]] = {
+    kind.name: kind for kind in (ClaudeCode, Codex, Gemini, Qwen, OpenCode, Copilot)}
 
 
 def known() -> dict[str, type[AgentAdapter]]:
