@@ -289,3 +289,13 @@ def test_qwens_always_allow_is_kept_out_of_the_worktrees_settings():
     request = Approval(1, "r", "4/call_1", "run_shell_command", {}, "pending", None, "", suggestions=options)
     answer = json.loads(adapter("qwen").answer(request, True, None, always=True))
     assert answer["result"]["outcome"]["optionId"] == "proceed_always_user"
+
+
+def test_copilot_with_a_profiles_endpoint_needs_no_github_login_and_keeps_to_its_own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "secret")
+    profile = Agent(id="a", name="c", cli="copilot", model="m1", command=_binary(tmp_path, "copilot"),
+                    provider_config={"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_KEY"})
+    launch = adapter("copilot").launch(profile, "fix it", cwd=str(tmp_path), home=str(tmp_path / "h"))
+    assert launch.argv[1] == "--acp" and launch.argv[launch.argv.index("--allow-tool") + 1] == "write"
+    assert launch.env == {"COPILOT_PROVIDER_BASE_URL": "http://127.0.0.1:9/v1", "COPILOT_PROVIDER_API_KEY": "secret",
+                          "COPILOT_OFFLINE": "true", "COPILOT_HOME": str(tmp_path / "h")}

@@ -18,22 +18,29 @@ from core.models import RunStatus
 
 QWEN = NODE_MODULES / ".bin" / "qwen"
 OPENCODE = NODE_MODULES / ".bin" / "opencode"
+COPILOT = NODE_MODULES / ".bin" / "copilot"
 MODEL = "scripted-model"  # not a "gpt-" name: OpenCode then gives the model its write and edit tools
 KEY_ENV = "CORRAL_TEST_MODEL_KEY"
 ANSWER = "echo 42 > answer.txt"
+TWICE = "echo 42 >> answer.txt"
 
 needs_qwen = pytest.mark.skipif(not QWEN.exists(), reason="run `npm ci --prefix tests` for Qwen Code")
 needs_opencode = pytest.mark.skipif(not OPENCODE.exists(), reason="run `npm ci --prefix tests` for OpenCode")
+needs_copilot = pytest.mark.skipif(not COPILOT.exists(), reason="run `npm ci --prefix tests` for Copilot CLI")
 
 # Each CLI's own tools, as the model calls them.
 WRITE = {"qwen": lambda path, content: call("write_file", {"file_path": path, "content": content}),
-         "opencode": lambda path, content: call("write", {"filePath": path, "content": content})}
+         "opencode": lambda path, content: call("write", {"filePath": path, "content": content}),
+         "copilot": lambda path, content: call("create", {"path": path, "file_text": content})}
 SHELL = {"qwen": lambda command: call("run_shell_command", {"command": command, "description": "compute it"}),
-         "opencode": lambda command: call("bash", {"command": command, "description": "compute it"})}
-TOOL_NAMES = {"qwen": ["write_file", "run_shell_command"], "opencode": ["edit", "execute"]}
+         "opencode": lambda command: call("bash", {"command": command, "description": "compute it"}),
+         "copilot": lambda command: call("bash", {"command": command, "description": "compute it"})}
+TOOL_NAMES = {"qwen": ["write_file", "run_shell_command"], "opencode": ["edit", "execute"],
+              "copilot": ["edit", "execute"]}
 
-both = pytest.mark.parametrize("cli", [pytest.param("qwen", marks=needs_qwen),
-                                       pytest.param("opencode", marks=needs_opencode)])
+every = pytest.mark.parametrize("cli", [pytest.param("qwen", marks=needs_qwen),
+                                        pytest.param("opencode", marks=needs_opencode),
+                                        pytest.param("copilot", marks=needs_copilot)])
 
 
 @pytest.fixture
@@ -64,7 +71,7 @@ def _types(events) -> list[str]:
     return [e.type for e in events]
 
 
-@both
+@every
 async def test_a_run_writes_a_file_and_runs_a_command_allowed_once(engine, openai, repo, cli):
     run = await _start(engine, openai, repo, cli, "write hello.txt and compute the answer", lambda worktree: [
         WRITE[cli](str(worktree / "hello.txt"), f"hello from {cli}\n"), SHELL[cli](ANSWER),
@@ -96,9 +103,11 @@ async def test_a_run_writes_a_file_and_runs_a_command_allowed_once(engine, opena
     assert done.tokens_in > 0 and done.tokens_out > 0
     assert openai.chat_requests[0].headers["authorization"] == "Bearer corral-tests-dummy-key"
     assert not {".qwen", ".opencode", "opencode.json"} & {p.name for p in worktree.iterdir()}
+    user = Path(os.environ["HOME"])  # the CLIs' settings and sessions are in corral's folder for the run
+    assert not [p for p in (".qwen", ".copilot", ".config/opencode", ".local/share/opencode") if (user / p).exists()]
 
 
-@both
+@every
 async def test_a_denied_command_does_not_run_and_ends_the_agents_turn(engine, openai, repo, cli):
     run = await _start(engine, openai, repo, cli, "compute the answer",
                        lambda _: [SHELL[cli](ANSWER), text("Understood, I will not run it.")])
@@ -116,11 +125,11 @@ async def test_a_denied_command_does_not_run_and_ends_the_agents_turn(engine, op
     assert not any(m.get("role") == "tool" for r in openai.chat_requests for m in r.messages)
 
 
-@both
+@every
 async def test_allow_always_runs_the_like_again_without_asking_and_keeps_the_rule_out_of_the_repo(
         engine, openai, repo, cli):
     run = await _start(engine, openai, repo, cli, "compute twice",
-                       lambda _: [SHELL[cli](ANSWER), SHELL[cli]("echo 43 > answer.txt"), text("Ran both.")])
+                       lambda _: [SHELL[cli](TWICE), SHELL[cli](TWICE), text("Ran both.")])
     await until_event(engine, run.id, "agent.needs_attention")
     await engine.approve(run.id, always=True)
     done = await engine.wait(run.id)
@@ -128,11 +137,11 @@ async def test_allow_always_runs_the_like_again_without_asking_and_keeps_the_rul
     kinds = _types(await engine.events(run.id))
     assert kinds.count("agent.needs_attention") == 1 and kinds.count("agent.tool_call") == 2
     worktree = Path(run.worktrees[0].path)
-    assert (worktree / "answer.txt").read_text() == "43\n"
+    assert (worktree / "answer.txt").read_text() == "42\n42\n"
     assert git(repo, "diff", "--name-only", f"main...{done.branch}").split() == ["answer.txt"]  # no rule file
 
 
-@both
+@every
 async def test_a_completed_run_goes_on_in_its_session(engine, openai, repo, cli):
     run = await _start(engine, openai, repo, cli, "write one", lambda worktree: [
         WRITE[cli](str(worktree / "one.txt"), "one\n"), text("Wrote one."), text("Still here.")])
@@ -149,7 +158,7 @@ async def test_a_completed_run_goes_on_in_its_session(engine, openai, repo, cli)
     assert _types(events).count("session.init") == 2 and "run.warning" not in _types(events)
 
 
-@both
+@every
 async def test_permission_requests_are_answered_through_the_http_api(client, engine, openai, project, cli):
     await _agent(engine, openai, cli)
     openai.set_script([SHELL[cli](ANSWER), SHELL[cli]("echo 7 > seven.txt"), text("One of two.")])

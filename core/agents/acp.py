@@ -398,6 +398,9 @@ class AcpParser(LineParser):
             self._open_calls.remove(call_id)
         self._in_response = False  # the model answers the results in a new response
         output = _text(update.get("content"))
+        raw = update.get("rawOutput")
+        if not output and isinstance(raw, dict):  # Copilot says why a call failed only there
+            output = next((str(raw[k]) for k in ("message", "content", "output") if raw.get(k)), "")
         return EventType.AGENT_TOOL_RESULT, {
             "id": call_id, "name": self._calls.get(call_id) or _tool_name(update),
             "output": output[:TOOL_OUTPUT_LIMIT], "truncated": len(output) > TOOL_OUTPUT_LIMIT,

@@ -182,8 +182,14 @@ def _opencode_files(agent: Agent) -> dict[str, Any]:
 # -- GitHub Copilot CLI -----------------------------------------------------------------------
 
 
+# corral's permission modes as Copilot's flags: it asks for every tool unless allowed.
+COPILOT_MODES = {"default": [], "acceptEdits": ["--allow-tool", "write"], "bypassPermissions": ["--allow-all-tools"],
+                 "plan": ["--plan"]}
+
+
 def _copilot_args(agent: Agent) -> list[str]:
-    args = ["--acp", "--no-auto-update", "--disable-client-telemetry"]
+    args = ["--acp", "--no-auto-update", "--disable-client-telemetry",
+            *COPILOT_MODES.get(agent.permission_mode, [])]
     if agent.model:
         args += ["--model", agent.model]
     if agent.allowed_tools:
@@ -219,5 +225,5 @@ CLIS: dict[str, AcpCli] = {
     # OpenCode asks the client to write an edit it was allowed to make even when told there is no
     # file system (and writes it itself too): corral serves it inside the run's worktree only.
     "opencode": AcpCli(args=_opencode_args, env=_opencode_env, files=_opencode_files),
-    "copilot": AcpCli(args=_copilot_args, env=_copilot_env, files=_no_files),
+    "copilot": AcpCli(args=_copilot_args, env=_copilot_env, files=_no_files, noise=("Info: ",)),
 }
