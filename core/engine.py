@@ -93,6 +93,7 @@ class Engine:
         self.set_model_settings = profiles.set_model_settings
         # runs: making, executing, reading, following, answering, stopping
         self.start_run = runs.start_run
+        self.in_background = runs.in_background
         self.drive = runs.drive
         self.driving = runs.driving
         self.stop_runs = runs.stop_runs

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from . import git
 from .errors import CorralError, NotFound
 from .landing import Landing
 from .models import EventType, Run
@@ -42,6 +43,7 @@ class Entrant:
     turns: int
     seconds: float | None
     check: Check | None
+    landed: bool = False  # its work is in its base branch (merged, or squashed in)
 
 
 def _seconds(run: Run) -> float | None:
@@ -110,5 +112,15 @@ class Racing:
                 run, len(changed) if changed is not None else None,
                 sum(c.added for c in changed) if changed is not None else None,
                 sum(c.deleted for c in changed) if changed is not None else None,
-                turns, _seconds(run), ran))
+                turns, _seconds(run), ran, bool(changed or changed is None) and await self._landed(run)))
         return entrants
+
+    async def _landed(self, run: Run) -> bool:
+        """Whether each of the run's branches is in the branch it was based on."""
+        if run.active or not all(w.base_branch for w in run.worktrees):
+            return False
+        for worktree in run.worktrees:
+            if not await asyncio.to_thread(git.is_landed, worktree.repo_path, run.branch,
+                                           worktree.base_branch or worktree.base_sha):
+                return False
+        return True

@@ -82,7 +82,8 @@ def entrant_line(entrant: Any) -> str:
         check = ("  check: did not finish" if entrant.check.exit_code is None
                  else "  check: passed" if entrant.check.exit_code == 0
                  else f"  check: failed ({entrant.check.exit_code})")
-    return (f"{run.short_id}  {run.agent_name:<10} {run.status:<10} {changed}  {plural(entrant.turns, 'turn')}  "
+    status = "landed" if entrant.landed else run.status
+    return (f"{run.short_id}  {run.agent_name:<10} {status:<10} {changed}  {plural(entrant.turns, 'turn')}  "
             f"{tokens(run.tokens_in + run.tokens_out)} tokens  {money}  {elapsed(run)}{check}")
 
 
@@ -115,7 +116,7 @@ def run_details(run: Run, pending: list[Approval], changes: list[tuple[Worktree,
         f"branch   {run.branch} (from {run.base_ref})",
         f"elapsed  {elapsed(run)}",
         f"tokens   {run.tokens_in} in, {run.tokens_out} out",
-        f"cost     ${run.cost_usd:.4f}",
+        f"cost     ${run.cost_usd:.4f}" if run.cost_usd else "cost     - (none reported)",
     ]
     if run.session_id:
         lines.append(f"session  {run.session_id}")
@@ -184,8 +185,9 @@ def describe(event: Event) -> str:
         verdict = "allowed" if p.get("allow") else "denied"
         return f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
     if kind == EventType.RUN_RESULT:
-        text = (f"{plural(p.get('tokens_in') or 0, 'token')} in, {p.get('tokens_out') or 0} out, "
-                f"${p.get('cost_usd') or 0:.4f}")
+        text = f"{plural(p.get('tokens_in') or 0, 'token')} in, {p.get('tokens_out') or 0} out"
+        if p.get("cost_usd"):  # an agent that prices nothing shows no cost, not $0
+            text += f", ${p['cost_usd']:.4f}"
         if p.get("num_turns") is not None:
             text += f", {plural(p['num_turns'], 'turn')}"
         return text + (f": {p['reason']}" if p.get("reason") else "")

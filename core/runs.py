@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
@@ -163,6 +165,14 @@ class Runs:
         if not detach:
             await self.start_here(run)
         return run
+
+    def in_background(self, run: Run, message: str | None = None) -> None:
+        """Have a queued run driven by a process of its own, which outlives this one (`corral run`
+        without --wait): `message`, what a continued run's agent is told."""
+        argv = [sys.executable, "-m", "core", "drive", run.id] + (["--message", message] if message else [])
+        with open(self.paths.run_log(run.id).with_suffix(".driver.log"), "ab") as out:
+            subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                             env=os.environ.copy())
 
     async def add_worktree(self, run: Run, worktree: Worktree, start_at: str) -> None:
         """Make the run's branch at `start_at` and its worktree, with the repo's `.worktreeinclude` files."""

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, replace
 
 from . import git
@@ -78,14 +75,6 @@ def _has_commits(run: Run) -> bool:
     return False
 
 
-def spawn_driver(run: Run, paths: Paths, message: str | None = None) -> None:
-    """Drive a queued run from its own background process (it outlives this one)."""
-    argv = [sys.executable, "-m", "core", "drive", run.id] + (["--message", message] if message else [])
-    with open(paths.run_log(run.id).with_suffix(".driver.log"), "ab") as out:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                         env=os.environ.copy())
-
-
 @dataclass(eq=False, repr=False)
 class Scheduler:
     paths: Paths
@@ -142,7 +131,7 @@ class Scheduler:
                 continue
             await self.store.board.update_task(task.id, {"run_id": run.id}, [("run_id", task.run_id, run.id)])
             if run.active:
-                spawn_driver(run, self.paths)
+                self.runs.in_background(run)
             room, per_project[task.project_id] = room - 1, per_project[task.project_id] - 1
             started.append(task.id)
         if not started:

@@ -110,6 +110,15 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30, what: s
         await asyncio.sleep(0.01)
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 30, what: str = "the condition") -> None:
+    """`wait_until` outside an event loop: for a process or a file another process makes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
 class ManualClock(Clock):
     """A clock for the runs' time limits that moves only when the test advances it: a limit
     is shown to fire, or not to, without waiting for it in real time."""

@@ -244,6 +244,8 @@ def test_counts_agree_with_their_words(project):
     result = {"tokens_in": 1, "tokens_out": 2, "cost_usd": 0.5}
     for turns, words in ((1, "1 token in, 2 out, $0.5000, 1 turn"), (None, "1 token in, 2 out, $0.5000")):
         assert render.describe(Event("r", 1, "run.result", {**result, "num_turns": turns}, "")) == words
+    unpriced = {**result, "cost_usd": 0.0, "num_turns": 3}  # an agent CLI that reports no cost (Codex, Gemini)
+    assert render.describe(Event("r", 1, "run.result", unpriced, "")) == "1 token in, 2 out, 3 turns"
 
 
 def test_a_closed_pipe_ends_a_verb_quietly(project):

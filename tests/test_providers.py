@@ -113,6 +113,11 @@ def test_corral_agents_says_which_clis_are_installed_and_how_to_install_the_rest
     [claude] = [c for c in corral_json("agents") if c["cli"] == "claude-code"]
     assert claude["path"].endswith("claude") and "Claude Code" in claude["version"]
     assert claude["version"].split()[0] in corral("agents").stdout
+    # what each CLI can do is said, and what it cannot is not faked (Codex prices no tokens)
+    supports = {c["cli"]: c["supports"] for c in corral_json("agents")}
+    assert supports["claude-code"]["cost"] and not supports["codex"]["cost"]
+    assert supports["codex"]["fork"] and not supports["gemini"]["fork"]
+    assert "asks, always-allow, resume, tokens; no fork, rewind, cost, attach" in corral("agents").stdout
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # an agent CLI that is not installed here
     missing = corral("agents").stdout

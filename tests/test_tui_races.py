@@ -68,7 +68,7 @@ async def test_a_race_started_from_the_dialog_is_listed_together_and_marked(engi
 async def test_the_compare_screen_runs_a_check_in_each_worktree_and_lands_the_chosen_run(
         engine, model, other_model, repo):
     model.set_script([write("feature.py"), write("test_feature.py"), text("Done, with a test.")])
-    other_model.set_script([write("feature.py"), text("Done.")])
+    other_model.set_script([tool("Write", {"file_path": "feature.py", "content": "other\n"}), text("Done.")])
     await engine.add_agent("other", provider_config={"base_url": other_model.url})
     project = await engine.add_project(repo)
     raced = await engine.race(project.id, "add the feature", ["claude", "other"])
@@ -102,6 +102,10 @@ async def test_the_compare_screen_runs_a_check_in_each_worktree_and_lands_the_ch
         assert app.screen.run.id == best.id
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen), "back to the race")
+        await until(pilot, lambda: entrant_rows(screen)[best.id][1] == "✓ landed", "the race compared again")
+        rows = entrant_rows(screen)
+        assert rows[rest.id][1] == "✓ done"
+        assert rows[best.id][-1] == "✓ passed" and rows[rest.id][-1] == "✗ failed 1"  # the check is kept
     assert set(git(repo, "ls-tree", "--name-only", "HEAD").split()) >= {"feature.py", "test_feature.py"}
 
 
@@ -139,6 +143,7 @@ async def test_the_projects_tab_shows_each_agent_cli_with_its_version(engine, re
     claude = next(cli for cli in await engine.clis() if cli.cli == "claude-code")
     assert claude.path and claude.version
     assert f"✓ claude-code {claude.version}" in shown
+    assert "asks, always-allow, resume, fork, rewind, tokens, cost, attach" in shown
 
 
 async def test_the_projects_tab_says_how_to_install_a_missing_agent_cli(engine, repo, monkeypatch):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from ..errors import CorralError
-from .base import AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, provider_env
+from .base import (AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, Supports,
+                   provider_env)
 from .acp import Copilot, Gemini, OpenCode, Qwen
 from .claude_code import ClaudeCode
 from .codex import Codex
 
 __all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "Launch", "LineParser", "Parsed",
-           "adapter", "known", "provider_env"]
+           "Supports", "adapter", "known", "provider_env"]
 
 _BUILT_IN: dict[str, type[AgentAdapter]] = {
     kind.name: kind for kind in (ClaudeCode, Codex, Gemini, Qwen, OpenCode, Copilot)}

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
 from .acp_clis import CLIS
-from .base import AgentAdapter, Launch, LineParser, Parsed, json_object, plain_output
+from .base import AgentAdapter, Launch, LineParser, Parsed, Supports, json_object, plain_output
 
 PROTOCOL_VERSION = 1
 TOOL_OUTPUT_LIMIT = 20_000
@@ -481,6 +481,7 @@ class Gemini(AcpAgent):
     default_binary = "gemini"
     install_hint = ("install it with `npm install -g @google/gemini-cli`, "
                     "or set the agent profile's `command` to its path")
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)  # a fork is a new session
 
 
 class Qwen(AcpAgent):
@@ -489,6 +490,7 @@ class Qwen(AcpAgent):
     default_binary = "qwen"
     install_hint = ("install it with `npm install -g @qwen-code/qwen-code`, "
                     "or set the agent profile's `command` to its path")
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)
 
 
 class OpenCode(AcpAgent):
@@ -496,6 +498,7 @@ class OpenCode(AcpAgent):
     cli = "opencode"
     default_binary = "opencode"
     install_hint = "install it with `npm install -g opencode-ai`, or set the agent profile's `command` to its path"
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)
 
 
 class Copilot(AcpAgent):
@@ -504,3 +507,4 @@ class Copilot(AcpAgent):
     default_binary = "copilot"
     install_hint = ("install it with `npm install -g @github/copilot`, then `copilot login` (or give the profile "
                     "a --base-url and --api-key-env for a model provider of your own)")
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)

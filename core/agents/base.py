@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from ..errors import CorralError
@@ -63,13 +63,36 @@ class Parsed:
 
 
 @dataclass(frozen=True)
+class Supports:
+    """What an agent CLI can do under corral, said where a user looks (`corral agents`, the Projects
+    tab) rather than faked: a CLI without cost shows none, not $0."""
+
+    asks: bool = False  # its permission requests wait for the user's answer
+    always: bool = False  # an answer can allow the like for the rest of the run
+    resume: bool = False  # `continue` goes on in its session
+    fork: bool = False  # a fork starts from the parent's conversation, not a new one
+    rewind: bool = False  # a rewind cuts its session back too, not only the files
+    tokens: bool = False  # it reports the tokens it used
+    cost: bool = False  # it reports what they cost
+    attach: bool = False  # `corral attach` opens the run in its own terminal UI
+
+    def said(self) -> str:
+        """`asks, always-allow, resume, tokens; no fork, rewind, cost, attach`."""
+        names = {"always": "always-allow"}
+        has = [names.get(f.name, f.name) for f in fields(self) if getattr(self, f.name)]
+        lacks = [names.get(f.name, f.name) for f in fields(self) if not getattr(self, f.name)]
+        return "; ".join(filter(None, [", ".join(has), "no " + ", ".join(lacks) if lacks else ""]))
+
+
+@dataclass(frozen=True)
 class Installed:
-    """An agent CLI as this machine has it: where, which version, or how to install it."""
+    """An agent CLI as this machine has it: where, which version, or how to install it; what it can do."""
 
     cli: str
     path: str | None
     version: str | None
     install_hint: str
+    supports: Supports = field(default_factory=Supports)
 
 
 def json_object(line: bytes) -> dict[str, Any] | None:
@@ -102,6 +125,7 @@ class AgentAdapter(ABC):
     install_hint: ClassVar[str]
 
     version_args: ClassVar[tuple[str, ...]] = ("--version",)
+    supports: ClassVar[Supports] = Supports()  # a plug-in claims nothing it does not say
 
     def installed(self, command: str | None = None) -> Installed:
         """Whether the CLI is on this machine (on PATH, or at `command`), and its version."""
@@ -116,7 +140,7 @@ class AgentAdapter(ABC):
                 version = lines[0].strip() if done.returncode == 0 and lines else None
             except (OSError, subprocess.TimeoutExpired):
                 version = None
-        return Installed(self.name, path, version, self.install_hint)
+        return Installed(self.name, path, version, self.install_hint, self.supports)
 
     def binary(self, agent: Agent) -> str:
         """The executable to run, or AgentMissing with a message that says how to install it."""

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, Launch, LineParser, Parsed, json_object, plain_output, provider_env
+from .base import AgentAdapter, Launch, Supports, LineParser, Parsed, json_object, plain_output, provider_env
 
 TOOL_OUTPUT_LIMIT = 20_000
 
@@ -170,6 +170,8 @@ class ClaudeCode(AgentAdapter):
     default_binary = "claude"
     install_hint = ("install Claude Code with `npm install -g @anthropic-ai/claude-code`, "
                     "or set the agent profile's `command` to its path")
+    supports = Supports(asks=True, always=True, resume=True, fork=True, rewind=True, tokens=True, cost=True,
+                        attach=True)
 
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
                resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,

@@ -22,7 +22,8 @@ from typing import Any
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
-from .base import AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed, json_object, plain_output
+from .base import (AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed, Supports, json_object,
+                   plain_output)
 
 TOOL_OUTPUT_LIMIT = 20_000
 CLIENT = {"name": "corral", "title": "corral", "version": "1"}
@@ -370,6 +371,7 @@ class Codex(AgentAdapter):
     name = "codex"
     default_binary = "codex"
     install_hint = "install it with `npm install -g @openai/codex`, or set the agent profile's `command` to its path"
+    supports = Supports(asks=True, always=True, resume=True, fork=True, tokens=True)  # it prices no tokens
 
     def __init__(self) -> None:
         self._parser: CodexParser | None = None  # the conversation of this adapter's latest launch

@@ -41,9 +41,11 @@ class EntrantOut(BaseModel):
     turns: int
     seconds: float | None = Field(description="From the start of the run to its end (or now)")
     check: CheckOut | None
+    landed: bool = Field(description="The run's work is in the branch it was based on: merged or squashed in")
 
     @classmethod
     def of(cls, entrant: Entrant) -> EntrantOut:
         check = CheckOut(**entrant.check.__dict__) if entrant.check else None
         return cls(run=RunOut.of(entrant.run), files=entrant.files, added=entrant.added, deleted=entrant.deleted,
-                   turns=entrant.turns, seconds=entrant.seconds, check=check)
+                   turns=entrant.turns, seconds=entrant.seconds, check=check,
+                   landed=entrant.landed)

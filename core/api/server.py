@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import click
 import uvicorn
 from fastapi import FastAPI
 
-from ..config import Paths
+from ..config import Paths, private_folder
 from ..engine import Engine
 from .app import create_app
 from .settings import ServerSettings
@@ -26,9 +28,11 @@ class ApiServer(uvicorn.Server):
     """uvicorn's server, which on shutdown first ends the app's event streams (they would hold
     their connections open until the runs they follow end), and which also stops on SIGHUP."""
 
-    def __init__(self, config: uvicorn.Config, handle_signals: bool = True):
+    def __init__(self, config: uvicorn.Config, handle_signals: bool = True,
+                 leaving: Callable[[], None] | None = None):
         super().__init__(config)
         self.handle_signals = handle_signals
+        self.leaving = leaving  # what to tidy once shut down: uvicorn then re-raises the signal that stopped it
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -50,7 +54,11 @@ class ApiServer(uvicorn.Server):
         closing = getattr(getattr(app, "state", None), "closing", None)
         if closing is not None:
             closing.set()
-        await super().shutdown(sockets)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            if self.leaving is not None:
+                self.leaving()
 
 
 def _config(app: FastAPI, settings: ServerSettings, log_level: str) -> uvicorn.Config:
@@ -58,14 +66,64 @@ def _config(app: FastAPI, settings: ServerSettings, log_level: str) -> uvicorn.C
                           timeout_graceful_shutdown=10, ws="auto", proxy_headers=False)
 
 
+class AlreadyServed(OSError):
+    """A live server answers on the socket already."""
+
+
+def answers(path: Path) -> bool:
+    """Whether a server accepts connections on the unix socket at `path`."""
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def bind_unix(path: Path) -> socket.socket:
+    """A listening unix socket at `path` that only this user can reach: its folder private, the
+    socket 0600. A socket left by a server that is gone is replaced; a live one is AlreadyServed."""
+    private_folder(path.parent)
+    if answers(path):
+        raise AlreadyServed(f"a corral server already answers on {path}")
+    path.unlink(missing_ok=True)
+    listening = socket.socket(socket.AF_UNIX)
+    try:
+        listening.bind(str(path))
+        path.chmod(0o600)
+    except OSError:
+        listening.close()
+        raise
+    return listening
+
+
 def serve(settings: ServerSettings) -> None:
     """Run the API until SIGINT, SIGTERM or SIGHUP; the app's lifespan builds and closes the engine."""
-    click.echo(f"corral serves {Paths.from_env().home} on http://{settings.host}:{settings.port}/api "
-               "(docs: /docs)", err=True)
+    home = Paths.from_env().home
+    if settings.socket:
+        path = Path(settings.socket)
+        listening = bind_unix(path)
+        pid_file = path.with_suffix(".pid")  # who serves there, for `kill $(cat ...)`
+        pid_file.write_text(f"{os.getpid()}\n")
+
+        def leaving() -> None:
+            listening.close()
+            path.unlink(missing_ok=True)
+            pid_file.unlink(missing_ok=True)
+
+        click.echo(f"corral serves {home} on the unix socket {path} (this user's only)", err=True)
+        try:
+            ApiServer(_config(create_app(None, settings), settings, "info"), leaving=leaving).run(sockets=[listening])
+        finally:
+            leaving()
+        return
+    server = ApiServer(_config(create_app(None, settings), settings, "info"))
+    click.echo(f"corral serves {home} on http://{settings.host}:{settings.port}/api (docs: /docs)", err=True)
     if settings.tokens_required:
         click.echo(f"{settings.host} is beyond loopback: every request needs a token from "
                    "`corral token create`", err=True)
-    server = ApiServer(_config(create_app(None, settings), settings, "info"))
     server.run()
 
 

@@ -40,6 +40,7 @@ class ServerSettings:
     webhook_attempts: int = 5
     webhook_backoff: float = 2.0  # seconds before the first retry; doubles each time
     webhook_timeout: float = 10.0
+    socket: str | None = None  # serve on this unix socket (this user's only) instead of host:port
 
     def __post_init__(self) -> None:
         for name in ("allowed_hosts", "allowed_origins", "cors_origins"):
@@ -51,8 +52,8 @@ class ServerSettings:
 
     @property
     def tokens_required(self) -> bool:
-        """Beyond loopback, every request needs a bearer token."""
-        return not is_loopback(self.host)
+        """Beyond loopback, every request needs a bearer token (a unix socket is this user's only)."""
+        return not self.socket and not is_loopback(self.host)
 
     @classmethod
     def load(cls, config_file: Path, **overrides: object) -> ServerSettings:

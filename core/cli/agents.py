@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -91,10 +92,10 @@ async def agents(engine: Engine, as_json: bool) -> None:
     """List the agent CLIs corral drives: installed or not, their version, how to install them."""
     found = await engine.clis()
     if as_json:
-        return print_json([c.__dict__ for c in found])
+        return print_json([dataclasses.asdict(c) for c in found])
     for cli in found:
         state = f"{cli.version or 'installed'}  {cli.path}" if cli.path else f"not installed: {cli.install_hint}"
-        click.echo(f"{cli.cli:<14} {state}")
+        click.echo(f"{cli.cli:<14} {state}\n{'':<14} {cli.supports.said()}")
 
 
 COMMANDS = [agent, agents]

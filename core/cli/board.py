@@ -8,7 +8,6 @@ from .. import render
 from ..engine import Engine
 from ..models import PLAN_EVENTS, PRIORITIES, TASK_TYPES, EventType, Plan, Task, TaskStatus
 from ..planning import EFFORTS, GRANULARITIES
-from ..scheduler import spawn_driver
 from .root import default_project, engine_command, json_option, print_json
 
 
@@ -55,7 +54,7 @@ async def plan_new(engine: Engine, topic: str, project_key: str | None, model: s
     run = await engine.run(made.run_id or "")
     if not wait:
         if run.active:
-            spawn_driver(run, engine.paths)
+            engine.in_background(run)
         return print_json(made.to_dict()) if as_json else click.echo(
             f"planning {made.id[:8]}: follow it with `corral events {run.short_id} --follow`, "
             f"then `corral plan show {made.id[:8]}`")

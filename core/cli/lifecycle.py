@@ -13,7 +13,6 @@ from ..attach import run_in_terminal
 from ..config import Paths, private_file
 from ..engine import Engine
 from ..models import EventType, Run, RunStatus
-from ..scheduler import spawn_driver
 from .root import engine_command, json_option, print_json, watch_run
 
 
@@ -41,7 +40,7 @@ async def continue_command(engine: Engine, run_key: str, message: str, wait: boo
     if wait:
         run = await watch_run(engine, run, after)
     else:
-        spawn_driver(run, engine.paths, message)
+        engine.in_background(run, message)
     _report(run, wait, as_json, f"continuing run {run.short_id}")
 
 
@@ -58,7 +57,7 @@ async def fork(engine: Engine, run_key: str, message: str, wait: bool, as_json: 
     if wait and run.active:
         run = await watch_run(engine, run, 0)
     elif run.active:
-        spawn_driver(run, engine.paths)
+        engine.in_background(run)
     _report(run, wait or not run.active, as_json, f"forked run {run.short_id} on branch {run.branch}")
 
 

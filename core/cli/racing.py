@@ -20,7 +20,8 @@ async def compare(engine: Engine, group_key: str, check: str | None, as_json: bo
     if as_json:
         return print_json([{"run": e.run.to_dict(), "files": e.files, "added": e.added, "deleted": e.deleted,
                             "turns": e.turns, "seconds": e.seconds,
-                            "check": e.check.__dict__ if e.check else None} for e in entrants])
+                            "check": e.check.__dict__ if e.check else None, "landed": e.landed}
+                           for e in entrants])
     for entrant in entrants:
         click.echo(render.entrant_line(entrant))
     click.echo("land one with `corral merge RUN`; drop the others with `corral delete RUN`")

@@ -131,13 +131,13 @@ class _Group(click.Group):
 
 
 def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...],
-                  allowed_origins: tuple[str, ...]) -> ServerSettings:
+                  allowed_origins: tuple[str, ...], socket: str | None = None) -> ServerSettings:
     paths = Paths.from_env()
     try:
         _setup_logging(paths)
         return ServerSettings.load(paths.home / "config.toml", host=host, port=port,
                                    allowed_hosts=list(allowed_hosts) or None,
-                                   allowed_origins=list(allowed_origins) or None)
+                                   allowed_origins=list(allowed_origins) or None, socket=socket)
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
 
@@ -149,13 +149,15 @@ def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...],
               help="Address the API listens on; beyond loopback every request needs a token.")
 @click.option("--port", type=click.IntRange(1, 65535), default=ServerSettings.port, show_default=True,
               help="Port of --serve.")
+@click.option("--socket", "socket_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Serve on a unix socket at PATH (this user's only) instead of --host and --port.")
 @click.option("--api-port", type=click.IntRange(1, 65535), help="Serve the API on this port beside the dashboard.")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME[:PORT]",
               help="Another name the API answers to (its Host header), e.g. behind a proxy. Repeatable.")
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
               help="A web page origin (https://host[:port]) that may change things through the API. Repeatable.")
 @click.pass_context
-def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | None,
+def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str | None, api_port: int | None,
          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
     """Plan, run, watch and land the work of AI coding agents on your git repositories.
 
@@ -163,12 +165,15 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | 
     CORRAL_HOME (default: your user data folder).
     """
     if ctx.invoked_subcommand is not None:
-        if serve or api_port:
-            raise click.UsageError("--serve and --api-port take no command")
+        if serve or api_port or socket_path:
+            raise click.UsageError("--serve, --socket and --api-port take no command")
         return
     if serve and api_port:
         raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
-    api = _api_settings(host, api_port or port, allowed_hosts, allowed_origins) if serve or api_port else None
+    if socket_path and not serve:
+        raise click.UsageError("--socket is where --serve listens")
+    api = (_api_settings(host, api_port or port, allowed_hosts, allowed_origins, socket_path)
+           if serve or api_port else None)
     if serve:
         from ..api.server import serve as serve_api  # fastapi and uvicorn load only to serve
 
@@ -177,6 +182,8 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, api_port: int | 
             serve_api(api)
         except KeyboardInterrupt:
             raise SystemExit(130) from None
+        except OSError as error:
+            raise click.ClickException(str(error)) from None
         return
     from tui.app import run_dashboard  # textual loads only for the dashboard
 

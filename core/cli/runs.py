@@ -11,7 +11,6 @@ from ..render import plural
 from ..engine import Engine
 from ..errors import CorralError
 from ..models import RunStatus
-from ..scheduler import spawn_driver
 from .root import default_project, engine_command, json_option, print_json, watch_run
 
 
@@ -32,7 +31,7 @@ async def run_command(engine: Engine, prompt: str, project_key: str | None, agen
         return await _race(engine, project_id, prompt, list(agent_names), base, wait, as_json)
     run = await engine.start_run(project_id, prompt, agent=agent_names[0], base=base, detach=not wait)
     if run.status == RunStatus.QUEUED and not wait:
-        spawn_driver(run, engine.paths)
+        engine.in_background(run)
     elif wait and run.active:
         run = await watch_run(engine, run)
     if as_json:
@@ -51,7 +50,7 @@ async def _race(engine: Engine, project_id: str, prompt: str, agents: list[str],
     raced = await engine.race(project_id, prompt, agents, base=base, detach=True)
     for run in raced:
         if run.status == RunStatus.QUEUED:
-            spawn_driver(run, engine.paths)
+            engine.in_background(run)
     if wait:
         raced = [await engine.wait(run.id) for run in raced]
     if as_json:

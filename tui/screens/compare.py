@@ -4,6 +4,8 @@ landed with the merge dialog."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -74,11 +76,20 @@ class CompareScreen(Dialog[None]):
     def on_resize(self) -> None:
         self._show_rows()
 
+    def on_screen_resume(self) -> None:
+        """Back from the merge dialog: the runs are compared again, to show what landed."""
+        if self.entrants:
+            self.post_message(CompareWanted(self.group_id))
+
     # -- what it is handed -----------------------------------------------------------------------
 
     @on(RaceCompared)
     def compared(self, message: RaceCompared) -> None:
-        self.entrants, self.checking = message.entrants, None
+        """The runs as they are now; a check asked for earlier stays beside its run until asked again."""
+        checks = {e.run.id: e.check for e in self.entrants}
+        self.entrants = [e if e.check is not None or self.checking else replace(e, check=checks.get(e.run.id))
+                         for e in message.entrants]
+        self.checking = None
         self._show_rows()
 
     def _show_rows(self) -> None:
@@ -96,7 +107,8 @@ class CompareScreen(Dialog[None]):
             gone = entrant.files is None
             lines = "" if gone else f"+{entrant.added} -{entrant.deleted}"
             values = {
-                "agent": Text(format.one_line(run.agent_name, 10)), "status": Text(format.status(run)),
+                "agent": Text(format.one_line(run.agent_name, 10)),
+                "status": Text("✓ landed" if entrant.landed else format.status(run)),
                 "files": Text("gone" if gone else f"{entrant.files} {lines}" if narrow else str(entrant.files),
                               justify="right"),
                 "lines": Text(lines, justify="right"), "turns": Text(str(entrant.turns), justify="right"),

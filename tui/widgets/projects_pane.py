@@ -121,6 +121,7 @@ class ProjectsPane(Vertical):
             if cli.path:
                 lines.append(Content.assemble(("✓ ", "$text-success"), (f"{cli.cli:<{width}}", "bold"),
                                               cli.version or "installed"))
+                lines.append(Content.styled(f"  {'':<{width}}{cli.supports.said()}", "$text-muted"))
             else:
                 lines.append(Content.assemble(("· ", "$text-muted"), (f"{cli.cli:<{width}}", "bold $text-muted"),
                                               (f"not installed: {cli.install_hint}", "$text-muted")))

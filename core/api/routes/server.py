@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from fastapi import APIRouter
 
+from ...config import corral_version
 from ..dependencies import EngineDep
 from ..schemas import HealthOut
 
 router = APIRouter(tags=["server"])
-
-
-def corral_version() -> str:
-    try:
-        return version("corral")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 @router.get("/health", response_model=HealthOut, summary="Is the server up")

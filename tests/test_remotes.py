@@ -1,0 +1,146 @@
+"""Remote hosts: `corral remote add|list|remove|test`, reached through a real OpenSSH server on
+127.0.0.1 (tests/sshd.py) whose sessions have their own CORRAL_HOME; and `corral --serve --socket`,
+the API server a remote runs for them, this user's only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import CORRAL, corral, corral_json, wait_for
+from sshd import ALIAS, Sshd, keygen
+
+from core.api.server import answers
+from core.config import Paths, corral_version
+
+
+@pytest.fixture
+def remote_home(tmp_path: Path) -> Path:
+    return tmp_path / "remote-home"
+
+
+@pytest.fixture(autouse=True)
+def no_sockets_left(agent_env, remote_home):
+    """The socket folders of both homes (in /tmp, as the tests' folders have long paths) go with the test."""
+    yield
+    for home in (Path(agent_env["CORRAL_HOME"]), remote_home):
+        shutil.rmtree(Paths(home).sockets, ignore_errors=True)
+
+
+@pytest.fixture
+def sshd(tmp_path: Path, agent_env: dict[str, str], remote_home: Path):
+    """The remote host: its sessions get their own CORRAL_HOME (and this machine's PATH)."""
+    server = Sshd(tmp_path / "sshd", {"CORRAL_HOME": str(remote_home), "PATH": agent_env["PATH"]}).start()
+    yield server
+    server.stop()
+    pid_file = Paths(remote_home).api_socket.with_suffix(".pid")
+    if pid_file.exists():  # the API server `corral remote-host` left running there, as it does for users
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not pid_file.exists(), 20, "the remote's server to stop")
+
+
+def add_remote(name: str, sshd: Sshd, *extra: str, config: Path | None = None) -> dict:
+    return corral_json("remote", "add", name, f"ssh://{ALIAS}", "--corral-path", CORRAL,
+                       "--ssh-command", f"ssh -F {config or sshd.ssh_config}", *extra)
+
+
+def test_remotes_are_added_listed_and_removed_and_bad_ones_refused(agent_env):
+    made = corral_json("remote", "add", "buildbox", "me@buildbox.example:2222")
+    assert made["address"] == "ssh://me@buildbox.example:2222" and made["corral_path"] == "corral"
+    corral("remote", "add", "ci", "https://ci.example:3000", "--token-env", "CORRAL_CI_TOKEN")
+    listed = corral_json("remote", "list", "--no-check")
+    assert [(r["name"], r["address"], r["token_env"]) for r in listed] == [
+        ("buildbox", "ssh://me@buildbox.example:2222", None), ("ci", "https://ci.example:3000", "CORRAL_CI_TOKEN")]
+    kept = (Path(agent_env["CORRAL_HOME"]) / "remotes.toml")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and "CORRAL_CI_TOKEN" in kept.read_text()
+
+    for args, says in [(["Local", "host"], "cannot name a remote"),
+                       (["all", "host"], "cannot name a remote"),
+                       (["web", "http://ci.example"], "unencrypted"),
+                       (["odd", "ftp://ci.example"], "is not an address"),
+                       (["dash", "ssh://-oProxyCommand=x"], "is not a host name"),
+                       (["keyed", "ssh://box", "--token-env", "T"], "needs no token"),
+                       (["bad-var", "https://ci.example", "--token-env", "NOT A VAR"], "not the name"),
+                       (["buildbox", "other.example"], "already")]:
+        done = corral("remote", "add", *args, check=False)
+        assert done.returncode == 1 and says in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    assert len(corral_json("remote", "list", "--no-check")) == 2  # nothing of those was kept
+
+    assert "removed remote ci" in corral("remote", "remove", "ci").stdout
+    gone = corral("remote", "test", "ci", check=False)
+    assert gone.returncode == 1 and "no remote 'ci': the remotes are buildbox" in gone.stderr
+
+
+def test_a_remote_over_ssh_serves_its_own_runs_and_says_so(sshd, remote_home, agent_env):
+    add_remote("box", sshd)
+    [status] = corral_json("remote", "test", "box")
+    assert status["reachable"] and status["version"] == corral_version() and status["runs"] == 0
+    assert status["error"] is None
+    # the remote's server answers on a socket of its own home, this user's only, and stays for the next client
+    served = Paths(remote_home).api_socket
+    assert served.is_socket() and stat.S_IMODE(served.stat().st_mode) == 0o600
+    assert stat.S_IMODE(served.parent.stat().st_mode) == 0o700
+    pid = int(served.with_suffix(".pid").read_text())
+
+    listed = corral("remotes").stdout
+    assert f"box  ssh://{ALIAS}  corral {corral_version()}, 0 runs" in listed
+    assert int(served.with_suffix(".pid").read_text()) == pid  # found running, not started again
+    assert not list(Paths(Path(agent_env["CORRAL_HOME"])).sockets.glob("box.s*"))  # the link closed with the verb
+
+
+def test_ssh_refusals_are_shown_as_ssh_words_them(sshd, tmp_path):
+    add_remote("wrongkey", sshd, config=sshd.client_config(key=keygen(tmp_path / "other_key")))
+    other_host = tmp_path / "known_hosts_other"
+    kind, key = keygen(tmp_path / "other_host").with_suffix(".pub").read_text().split()[:2]
+    other_host.write_text(f"[127.0.0.1]:{sshd.port} {kind} {key}\n")
+    add_remote("changed", sshd, config=sshd.client_config(known_hosts=other_host))
+    corral("remote", "add", "nocorral", f"ssh://{ALIAS}", "--corral-path", "/opt/none/corral",
+           "--ssh-command", sshd.ssh_command)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    corral("remote", "add", "down", f"ssh://root@127.0.0.1:{port}", "--ssh-command", sshd.ssh_command)
+
+    said = {s["name"]: s for s in corral_json("remotes")}
+    assert not any(s["reachable"] for s in said.values())
+    assert "Permission denied (publickey)" in said["wrongkey"]["error"]
+    assert "Host key verification failed" in said["changed"]["error"]
+    assert "corral is not installed on nocorral" in said["nocorral"]["error"]
+    assert "Connection refused" in said["down"]["error"]
+    shown = corral("remote", "test", "wrongkey", check=False)
+    assert shown.returncode == 1 and "wrongkey  ssh://remotehost  unreachable: could not reach wrongkey:" \
+        in shown.stdout
+
+
+def test_serve_on_a_socket_answers_only_there_and_refuses_a_second_server(agent_env, tmp_path):
+    path = Paths(Path(agent_env["CORRAL_HOME"])).sockets / "test.sock"
+    server = subprocess.Popen([CORRAL, "--serve", "--socket", str(path)], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: answers(path), 30, "the server on its socket")
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), base_url="http://localhost") as client:
+            assert client.get("/api/health").json()["version"] == corral_version()
+            assert client.get("/api/runs").json() == []
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        second = corral("--serve", "--socket", str(path), check=False)
+        assert second.returncode == 1 and f"a corral server already answers on {path}" in second.stderr
+    finally:
+        server.terminate()
+        server.wait(20)
+    assert not path.exists()
+    path.write_text("")  # left behind by a server that is gone: taken over
+    again = subprocess.Popen([CORRAL, "--serve", "--socket", str(path)], stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: answers(path), 30, "the socket taken over")
+    finally:
+        again.terminate()
+        again.wait(20)
+    misuse = corral("--socket", str(path), "runs", check=False)
+    assert misuse.returncode == 2 and "take no command" in misuse.stderr
