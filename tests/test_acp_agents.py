@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from claude_env import NODE_MODULES
 from helpers import git, start_run, until_event
-from openai_server import OpenAIServer, call, text
+from openai_server import OpenAIServer, call, error, text
 
 from core.models import RunStatus
 
@@ -156,6 +156,15 @@ async def test_a_completed_run_goes_on_in_its_session(engine, openai, repo, cli)
     events = await engine.events(run.id)
     assert [e.payload["text"] for e in events if e.type == "agent.message"] == ["Wrote one.", "Still here."]
     assert _types(events).count("session.init") == 2 and "run.warning" not in _types(events)
+
+
+@every
+async def test_a_refused_key_fails_the_run_with_the_endpoints_reason(engine, openai, repo, cli):
+    run = await _start(engine, openai, repo, cli, "do something",
+                       lambda _: [error(401, "this key was refused by the scripted endpoint", times=20)])
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED
+    assert "refused by the scripted endpoint" in (done.reason or "") or "401" in (done.reason or ""), done.reason
 
 
 @every

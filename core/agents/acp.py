@@ -102,9 +102,11 @@ class AcpParser(LineParser):
 
     def __init__(self, *, cwd: str, prompt: list[dict[str, Any]], resume: str | None = None,
                  fork: bool = False, noise: tuple[str, ...] = (), replay_end: str | None = None,
-                 fs: bool = False) -> None:
+                 fs: bool = False, failures: tuple[str, ...] = ()) -> None:
         self.cwd = cwd
         self.fs = fs
+        self.failures = failures
+        self._failure: str | None = None  # what the CLI said failed this turn
         self.prompt = prompt
         self.resume = None if fork else resume
         self.forked = fork and resume is not None
@@ -220,7 +222,9 @@ class AcpParser(LineParser):
         tokens_in = int(usage.get("input_tokens") or usage.get("inputTokens") or self._usage[0])
         tokens_out = int(usage.get("output_tokens") or usage.get("outputTokens") or self._usage[1])
         self._usage = [0, 0]
-        events.append(self._result(is_error=stop != "end_turn", reason=reasons.get(stop, stop),
+        failure, self._failure = self._failure, None
+        events.append(self._result(is_error=stop != "end_turn" or failure is not None,
+                                   reason=failure or reasons.get(stop, stop),
                                    stop_reason=stop, tokens_in=tokens_in, tokens_out=tokens_out))
         return Parsed(events, turn_ended=True)
 
@@ -327,6 +331,9 @@ class AcpParser(LineParser):
             text = _text(update.get("content"))
             if not text or any(text.startswith(n) for n in self.noise):
                 return Parsed()
+            if any(text.startswith(f) for f in self.failures):
+                self._failure = text.strip()
+                return Parsed([*self._flush(), (EventType.AGENT_ERROR, {"message": self._failure, "kind": "agent"})])
             events, message_id = self._begin_response()
             if self._thought:
                 events += self._flush()
@@ -454,7 +461,7 @@ class AcpAgent(AgentAdapter):
         if agent.instructions and not resume:
             blocks.insert(0, {"type": "text", "text": agent.instructions})
         parser = AcpParser(cwd=cwd or os.getcwd(), prompt=blocks, resume=resume, fork=fork, noise=table.noise,
-                           replay_end=table.replay_end, fs=table.fs)
+                           replay_end=table.replay_end, fs=table.fs, failures=table.failures)
         return Launch(argv=argv, stdin=parser.initialize(), env=env, parser=parser)
 
     def parser(self) -> LineParser:

@@ -29,6 +29,7 @@ class AcpCli:
     before_resume: Callable[[Path, str], None] | None = None  # readies the home to load a session in
     replay_end: str | None = None  # the update that follows a loaded session's replayed history
     avoid_options: tuple[str, ...] = ()  # permission options corral never picks (they write into the repo)
+    failures: tuple[str, ...] = ()  # message chunks starting so are the CLI telling that the turn failed
 
 
 def _json_copy(value: dict[str, Any]) -> dict[str, Any]:
@@ -225,5 +226,7 @@ CLIS: dict[str, AcpCli] = {
     # OpenCode asks the client to write an edit it was allowed to make even when told there is no
     # file system (and writes it itself too): corral serves it inside the run's worktree only.
     "opencode": AcpCli(args=_opencode_args, env=_opencode_env, files=_opencode_files),
-    "copilot": AcpCli(args=_copilot_args, env=_copilot_env, files=_no_files, noise=("Info: ",)),
+    # Copilot tells its own notes and failures (a refused key) as message chunks, and ends the turn.
+    "copilot": AcpCli(args=_copilot_args, env=_copilot_env, files=_no_files, noise=("Info: ",),
+                      failures=("Error: ",)),
 }
