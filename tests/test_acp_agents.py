@@ -35,7 +35,7 @@ WRITE = {"qwen": lambda path, content: call("write_file", {"file_path": path, "c
 SHELL = {"qwen": lambda command: call("run_shell_command", {"command": command, "description": "compute it"}),
          "opencode": lambda command: call("bash", {"command": command, "description": "compute it"}),
          "copilot": lambda command: call("bash", {"command": command, "description": "compute it"})}
-TOOL_NAMES = {"qwen": ["write_file", "run_shell_command"], "opencode": ["edit", "execute"],
+TOOL_NAMES = {"qwen": ["write_file", "run_shell_command"], "opencode": ["write", "bash"],
               "copilot": ["edit", "execute"]}
 
 every = pytest.mark.parametrize("cli", [pytest.param("qwen", marks=needs_qwen),

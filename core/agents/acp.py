@@ -257,7 +257,7 @@ class AcpParser(LineParser):
     def _on_permission(self, rpc_id: Any, params: dict[str, Any]) -> Parsed:
         call = params.get("toolCall") or {}
         call_id = str(call.get("toolCallId") or uuid.uuid4().hex)
-        call = {**self._announced.pop(call_id, {}), **call, "toolCallId": call_id}
+        call = {**self._told(call_id, call), "toolCallId": call_id}
         events: list[tuple[str, dict[str, Any]]] = []
         message_id = None
         if call_id not in self._calls:  # else its `tool_call` came first, and began the response
@@ -364,13 +364,23 @@ class AcpParser(LineParser):
             events = []
             if call_id in self._announced:
                 told = {k: v for k, v in update.items() if v not in (None, "", [], {})}
-                events = [*self._flush(), self._call({**self._announced.pop(call_id), **told})]
+                events = [*self._flush(), self._call(self._told(call_id, told))]
             if update.get("status") not in ("completed", "failed"):
                 return Parsed(events)
             return Parsed([*events, *self._flush(), self._tool_result(update)])
         if kind == "plan":
             return Parsed([(EventType.AGENT_SYSTEM, {"subtype": "plan", "entries": update.get("entries") or []})])
         return Parsed()  # commands, modes, the user's own message echoed: nothing to show
+
+    def _told(self, call_id: str, told: dict[str, Any]) -> dict[str, Any]:
+        """A call with what its announcement said; OpenCode titles the announcement with the tool."""
+        announced = self._announced.pop(call_id, None)
+        if announced is None:
+            return told
+        call = {**announced, **told}
+        if not (call.get("_meta") or {}).get("toolName") and announced.get("title"):
+            call["_meta"] = {**(call.get("_meta") or {}), "toolName": announced["title"]}
+        return call
 
     def _begin_response(self) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
         """A line of the model's output: the first after tool results starts a new response (a
