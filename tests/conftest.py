@@ -14,8 +14,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from claude_env import claude_binary, claude_env, init_git_repo, prepare_home
-from helpers import ManualClock, Served, Terminal, add_project, client_of, corral_serve
+from helpers import ManualClock, Served, Terminal, add_project, client_of, corral_serve, use_env
 from model_server import ModelServer
+from openai_server import OpenAIServer
 
 from core.api.app import create_app
 from core.api.settings import ServerSettings
@@ -45,6 +46,13 @@ def other_model():
 
 
 @pytest.fixture
+def openai():
+    """The scripted OpenAI API (Responses and Chat Completions): steps with `openai.set_script([...])`."""
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
 def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """This process's environment as corral passes it to agents: Claude Code on PATH, talking to
     the scripted model, with its own config dir; CORRAL_HOME in the test's folder."""
@@ -52,12 +60,7 @@ def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatc
     env = claude_env(model.url, home)
     env["PATH"] = f"{claude_binary().parent}{os.pathsep}{env.get('PATH', '')}"
     env["CORRAL_HOME"] = str(tmp_path / "corral-home")
-    for key in list(os.environ):
-        if key not in env:
-            monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
+    return use_env(env, monkeypatch)
 
 
 @pytest.fixture

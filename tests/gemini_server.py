@@ -17,15 +17,13 @@ side request and gets a short answer without using a step. Steps::
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
 
 from model_server import call, error, text, tool, tools
+from scripted_server import ScriptedHandler, ScriptedServer
 
 __all__ = ["GeminiServer", "RecordedRequest", "call", "error", "text", "tool", "tools"]
 
@@ -68,17 +66,14 @@ def classify(method: str, path: str, body: Any) -> str:
     return "other"
 
 
-class GeminiServer:
+class GeminiServer(ScriptedServer):
     """Serve a script of Gemini answers on 127.0.0.1 from a background thread."""
 
+    name = "gemini_server"
+
     def __init__(self, script: Iterable[dict] = (), *, log: Any = None) -> None:
-        self.log = log
+        super().__init__(log=log)
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
         self.set_script(list(script))
 
     def set_script(self, script: list[dict]) -> None:
@@ -91,36 +86,6 @@ class GeminiServer:
     def _pick(self, turn: int) -> tuple[int | None, dict | None]:
         with self._lock:
             return (turn, self.script[turn]) if turn < len(self.script) else (None, None)
-
-    def start(self) -> GeminiServer:
-        handler = type("Handler", (_Handler,), {"server_of": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"gemini-server-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._closing.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-
-    def __enter__(self) -> GeminiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def main_requests(self) -> list[RecordedRequest]:
@@ -141,24 +106,12 @@ class GeminiServer:
                         out.append(response)
         return out
 
-    def _record(self, req: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(req)
-        if self.log is not None:
-            print(f"[gemini_server] {req.method} {req.path} kind={req.kind} status={req.status} step={req.step}",
-                  file=self.log, flush=True)
+    def describe(self, req: RecordedRequest) -> str:
+        return f"{req.method} {req.path} kind={req.kind} status={req.status} step={req.step}"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_of: GeminiServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def handle(self) -> None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
-            super().handle()
+class _Handler(ScriptedHandler):
+    server_: GeminiServer
 
     def do_GET(self) -> None:
         self._answer("GET", None)
@@ -171,16 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = raw.decode("utf-8", "replace")
         self._answer("POST", body)
 
-    def _send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _answer(self, method: str, body: Any) -> None:
-        server = self.server_of
+        server = self.server_
         kind = classify(method, self.path, body)
         req = RecordedRequest(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body, kind)
         if kind == "count_tokens":
@@ -209,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
                                             "status": "NOT_FOUND"}})
 
     def _reply(self, body: dict, step: dict, *, stream: bool) -> None:
-        server = self.server_of
+        server = self.server_
         if step.get("delay") and server._closing.wait(float(step["delay"])):
             return
         parts: list[dict] = []
@@ -235,17 +180,13 @@ class _Handler(BaseHTTPRequestHandler):
             parts = [{"text": text_parts[0]["text"][half:]}, *[p for p in parts if "text" not in p]]
             final["candidates"][0]["content"]["parts"] = parts
         chunks.append(final)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
         for chunk in chunks:
-            data = f"data: {json.dumps(chunk)}\r\n\r\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+            self._chunk(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+        self._chunk(b"")
 
 
 def _estimate(body: Any) -> int:
     return max(1, len(json.dumps(body)) // 4) if isinstance(body, dict) else 1
+
+GeminiServer.handler = _Handler

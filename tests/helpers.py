@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from model_server import text, tool
 
 from core.clock import Clock
@@ -108,6 +109,16 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30, what: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+def use_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Make `env` this process's whole environment for the test (what corral passes to agents)."""
+    for key in list(os.environ):
+        if key not in env:
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30, what: str = "the condition") -> None:

@@ -44,19 +44,17 @@ killed.  The script file holds a JSON list of steps (or ``{"steps": [...]}``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
-import itertools
 import json
 import signal
 import sys
-import threading
 import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
+
+from scripted_server import ScriptedHandler, ScriptedServer
 
 __all__ = [
     "ModelServer",
@@ -241,21 +239,16 @@ def classify(path: str, body: Any) -> str:
     return "side"
 
 
-class ModelServer:
+class ModelServer(ScriptedServer):
     """Serve a script of model answers on 127.0.0.1 from a background thread."""
+
+    name = "model_server"
 
     def __init__(self, script: Iterable[dict] = (), *, host: str = "127.0.0.1",
                  port: int = 0, log: Any = None) -> None:
-        self.host = host
-        self.port = port
-        self.log = log  # a file to print one line per request to, or None
+        super().__init__(host=host, port=port, log=log)
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
         self._served: dict[int, int] = {}
-        self._ids = itertools.count(1)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.set_script(list(script))
 
     # -- script ------------------------------------------------------------
@@ -301,43 +294,6 @@ class ModelServer:
                     return i, step
             return None, None
 
-    # -- lifecycle ---------------------------------------------------------
-
-    def start(self) -> "ModelServer":
-        if self._httpd is not None:
-            return self
-        handler = type("Handler", (_Handler,), {"model_server": self})
-        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._closing.clear()
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name=f"model-server-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._closing.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> "ModelServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     # -- inspection --------------------------------------------------------
 
     @property
@@ -374,14 +330,9 @@ class ModelServer:
 
     # -- answering ---------------------------------------------------------
 
-    def _record(self, req: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(req)
-        if self.log is not None:
-            extra = f" step={req.step}" if req.step is not None else ""
-            print(f"[model_server] {req.method} {req.path} kind={req.kind} "
-                  f"model={req.model} status={req.status}{extra}",
-                  file=self.log, flush=True)
+    def describe(self, req: RecordedRequest) -> str:
+        extra = f" step={req.step}" if req.step is not None else ""
+        return f"{req.method} {req.path} kind={req.kind} model={req.model} status={req.status}{extra}"
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):04d}{uuid.uuid4().hex[:20]}"
@@ -396,18 +347,9 @@ def _split(s: str, parts: int = 3) -> list[str]:
     return [s[i:i + size] for i in range(0, len(s), size)]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    model_server: ModelServer  # set on the subclass made by ModelServer.start
-    protocol_version = "HTTP/1.1"
+class _Handler(ScriptedHandler):
+    server_: ModelServer
     server_version = "corral-model-server/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # ModelServer._record does the logging
-
-    def handle(self) -> None:
-        # The client went away (interrupt, kill): nothing to do.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
-            super().handle()
 
     # -- plumbing ----------------------------------------------------------
 
@@ -436,19 +378,7 @@ class _Handler(BaseHTTPRequestHandler):
             return raw.decode("utf-8", "replace")
 
     def _send_json(self, status: int, payload: Any, headers: dict | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", self.model_server.next_id("req"))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+        super()._send_json(status, payload, {"request-id": self.server_.next_id("req"), **(headers or {})})
 
     def _event(self, name: str, payload: dict) -> None:
         self._chunk(f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode())
@@ -474,7 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer("PATCH", self._read_body())
 
     def _answer(self, method: str, body: Any) -> None:
-        server = self.model_server
+        server = self.server_
         kind = classify(self.path, body) if method == "POST" else "other"
         req = RecordedRequest(method=method, path=self.path, headers=dict(self.headers),
                               body=body, kind=kind)
@@ -524,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client went away (interrupt, kill): nothing to do
 
     def _reply(self, body: dict, step: dict) -> None:
-        server = self.model_server
+        server = self.server_
         delay = float(step.get("delay") or 0)
         if delay and server._closing.wait(delay):
             return
@@ -559,12 +489,7 @@ class _Handler(BaseHTTPRequestHandler):
         def pause() -> bool:
             return bool(chunk_delay) and server._closing.wait(chunk_delay)
 
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("request-id", server.next_id("req"))
-        self.end_headers()
+        self._start_stream("text/event-stream; charset=utf-8", {"request-id": server.next_id("req")})
         start = dict(message, content=[], stop_reason=None,
                      usage=dict(message["usage"], output_tokens=1))
         self._event("message_start", {"type": "message_start", "message": start})
@@ -612,6 +537,9 @@ def _estimate_tokens(body: Any) -> int:
 # --------------------------------------------------------------------------
 # Standalone
 # --------------------------------------------------------------------------
+
+
+ModelServer.handler = _Handler
 
 
 def main(argv: list[str] | None = None) -> int:

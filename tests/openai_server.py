@@ -32,13 +32,11 @@ and the like) get a 404 and are recorded too.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
+
+from scripted_server import ScriptedHandler, ScriptedServer
 
 __all__ = ["OpenAIServer", "Request", "call", "error", "patch", "shell", "text"]
 
@@ -117,18 +115,15 @@ def turn_of(items: list[dict]) -> int:
     return turns
 
 
-class OpenAIServer:
+class OpenAIServer(ScriptedServer):
     """Serve a script of model answers on 127.0.0.1 from a background thread."""
 
+    name = "openai_server"
+
     def __init__(self, script: Iterable[dict] = (), *, host: str = "127.0.0.1", log: Any = None) -> None:
-        self.host = host
-        self.port = 0
-        self.log = log
+        super().__init__(host=host, log=log)
         self.requests: list[Request] = []
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
         self._errors_served: dict[int, int] = {}
-        self._httpd: ThreadingHTTPServer | None = None
         self.set_script(list(script))
 
     def set_script(self, script: list[dict]) -> None:
@@ -151,31 +146,6 @@ class OpenAIServer:
                 if answers == turn:
                     return i, step
             return None, None
-
-    def start(self) -> "OpenAIServer":
-        handler = type("Handler", (_Handler,), {"server_": self})
-        self._httpd = ThreadingHTTPServer((self.host, 0), handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                         name=f"openai-server-{self.port}", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "OpenAIServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def responses(self) -> list[Request]:
@@ -200,26 +170,10 @@ class OpenAIServer:
                     out.append(item)
         return out
 
-    def next_id(self, prefix: str) -> str:
-        return f"{prefix}_{next(self._ids):04d}"
-
-    def _record(self, request: Request) -> None:
-        with self._lock:
-            self.requests.append(request)
-        if self.log is not None:
-            print(f"[openai_server] {request.method} {request.path} step={request.step}", file=self.log, flush=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ScriptedHandler):
     server_: OpenAIServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def handle(self) -> None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
-            super().handle()
 
     def do_GET(self) -> None:
         self._answer("GET")
@@ -236,14 +190,6 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return {"raw": raw.decode("utf-8", "replace")}
 
-    def _json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _answer(self, method: str) -> None:
         server = self.server_
         body = self._body() if method == "POST" else None
@@ -251,21 +197,21 @@ class _Handler(BaseHTTPRequestHandler):
         chat = _is_chat(self.path)
         if not (method == "POST" and (chat or self.path.rstrip("/").endswith("/responses"))):
             server._record(request)
-            return self._json(404, {"error": {"message": f"not served: {method} {self.path}"}})
+            return self._send_json(404, {"error": {"message": f"not served: {method} {self.path}"}})
         turn = sum(m.get("role") == "assistant" for m in request.messages) if chat else turn_of(request.input)
         request.step, step = server._pick(turn)
         server._record(request)
         if step is None:
             step = text(EXHAUSTED_TEXT)
         if "error" in step:
-            return self._json(step["error"]["status"], {"error": {
+            return self._send_json(step["error"]["status"], {"error": {
                 "message": step["error"]["message"], "type": "invalid_request_error", "code": None}})
         if not chat:
             self._stream(body, step)
         elif body.get("stream"):
             self._stream_chat(body, step)
         else:
-            self._json(200, self._chat_completion(body, step))
+            self._send_json(200, self._chat_completion(body, step))
 
     def _chat_parts(self, body: dict, step: dict) -> tuple[list[dict], dict]:
         """A step as Chat Completions tool calls, and the answer's usage."""
@@ -292,15 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         def chunk(delta: dict, finish: str | None = None, **extra: Any) -> None:
             payload = dict(head, choices=[{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
-            data = f"data: {json.dumps(payload)}\n\n".encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+            self._chunk(f"data: {json.dumps(payload)}\n\n".encode())
 
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
         chunk({"role": "assistant", "content": ""})
         for piece in _split(step["text"]) if step.get("text") else []:
             chunk({"content": piece})
@@ -309,24 +249,17 @@ class _Handler(BaseHTTPRequestHandler):
             chunk({"tool_calls": [dict(tool_call, index=index, function={"name": function["name"], "arguments": ""})]})
             chunk({"tool_calls": [{"index": index, "function": {"arguments": function["arguments"]}}]})
         chunk({}, "tool_calls" if calls else "stop", usage=usage)
-        done = b"data: [DONE]\n\n"
-        self.wfile.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
-        self.wfile.flush()
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
 
     def _event(self, payload: dict) -> None:
-        data = f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+        self._chunk(f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode())
 
     def _stream(self, body: dict, step: dict) -> None:
         server = self.server_
         response_id = server.next_id("resp")
         model = body.get("model") or "gpt-scripted"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
         head = {"id": response_id, "object": "response", "model": model, "status": "in_progress", "output": []}
         self._event({"type": "response.created", "response": head})
         output: list[dict] = []
@@ -360,8 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
                  "total_tokens": input_tokens + output_tokens}
         self._event({"type": "response.completed",
                      "response": dict(head, status="completed", output=output, usage=usage)})
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        self._chunk(b"")
 
 
 def _is_chat(path: str) -> bool:
@@ -371,3 +303,5 @@ def _is_chat(path: str) -> bool:
 def _split(s: str, parts: int = 3) -> list[str]:
     size = max(1, -(-len(s) // parts))
     return [s[i:i + size] for i in range(0, len(s), size)]
+
+OpenAIServer.handler = _Handler

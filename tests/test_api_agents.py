@@ -12,7 +12,7 @@ from codex_env import MODEL, codex_env
 from gemini_server import GeminiServer
 from gemini_server import text as gemini_text
 from gemini_server import tool as gemini_tool
-from helpers import error_of, git, start_run, until_event
+from helpers import error_of, git, start_run, until_event, use_env
 from openai_server import OpenAIServer, patch, shell, text
 from test_gemini import GEMINI
 
@@ -21,23 +21,12 @@ SHELL = {"command": "echo 42 > answer.txt", "description": "compute the answer"}
 
 
 @pytest.fixture
-def openai():
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def agent_env(tmp_path: Path, openai: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Codex and Gemini on PATH, each pointed at its scripted server; nothing of the user's own."""
     env = codex_env(openai.url, tmp_path / "home")
     env["CORRAL_HOME"] = str(tmp_path / "corral-home")
     env["PATH"] = f"{GEMINI.parent}{os.pathsep}{env['PATH']}"
-    for key in list(os.environ):
-        if key not in env:
-            monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
+    return use_env(env, monkeypatch)
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ Responses API server: permission requests, the events a user sees, continuing a 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from codex_env import MODEL, codex_env
-from helpers import git, until_event
+from helpers import git, until_event, use_env
 from openai_server import OpenAIServer, error, patch, shell, text
 
 from core.errors import CorralError
@@ -20,24 +19,12 @@ ANSWER = "python3 -c 'print(6 * 7)' > answer.txt"
 
 
 @pytest.fixture
-def openai():
-    """The scripted Responses API: give it steps with `openai.set_script([...])`."""
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def agent_env(tmp_path: Path, openai: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """This process's environment as corral passes it to agents: Codex on PATH, its model the
     scripted server; CORRAL_HOME in the test's folder."""
     env = codex_env(openai.url, tmp_path / "home")
     env["CORRAL_HOME"] = str(tmp_path / "corral-home")
-    for key in list(os.environ):
-        if key not in env:
-            monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
+    return use_env(env, monkeypatch)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the API server a remote runs for them, this user's only."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import CORRAL, corral, corral_json, wait_for
+from helpers import BASH, CORRAL, corral, corral_json, git, wait_for
+from model_server import text, tool
 from sshd import ALIAS, Sshd, keygen
 
 from core.api.server import answers
 from core.config import Paths, corral_version
+from core.engine import Engine
 
 
 @pytest.fixture
@@ -36,8 +39,9 @@ def no_sockets_left(agent_env, remote_home):
 
 @pytest.fixture
 def sshd(tmp_path: Path, agent_env: dict[str, str], remote_home: Path):
-    """The remote host: its sessions get their own CORRAL_HOME (and this machine's PATH)."""
-    server = Sshd(tmp_path / "sshd", {"CORRAL_HOME": str(remote_home), "PATH": agent_env["PATH"]}).start()
+    """The remote host: its sessions get their own CORRAL_HOME, and the agents' environment of
+    this machine (Claude Code on PATH, the scripted model), as that host's own."""
+    server = Sshd(tmp_path / "sshd", {**agent_env, "CORRAL_HOME": str(remote_home)}).start()
     yield server
     server.stop()
     pid_file = Paths(remote_home).api_socket.with_suffix(".pid")
@@ -144,3 +148,38 @@ def test_serve_on_a_socket_answers_only_there_and_refuses_a_second_server(agent_
         again.wait(20)
     misuse = corral("--socket", str(path), "runs", check=False)
     assert misuse.returncode == 2 and "take no command" in misuse.stderr
+
+
+async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, repo):
+    """`corral --remote NAME VERB`: the run is made, driven and answered there; followed here."""
+    async with Engine(Paths(remote_home)) as there:  # the remote's own project, as its user made it
+        await there.add_project(repo)
+    add_remote("box", sshd)
+    model.set_script([tool("Bash", BASH), text("The answer is in answer.txt.")])
+
+    started = corral_json("--remote", "box", "run", "--project", "app", "compute the answer")
+    assert started["status"] in ("queued", "running") and started["branch"].startswith("corral/run-")
+    wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
+    assert [r["id"] for r in corral_json("--remote", "box", "runs", "--attention")] == [started["id"]]
+    answered = corral_json("--remote", "box", "approve", started["id"][:8])
+    assert answered["status"] == "allowed" and answered["tool"] == "Bash"
+
+    followed = corral("--remote", "box", "events", started["id"][:8], "--follow", "--json").stdout
+    kinds = [json.loads(line)["type"] for line in followed.splitlines()]
+    assert kinds[0] == "run.created" and kinds[-1] == "run.completed" and "user.approval" in kinds
+    async with Engine(Paths(remote_home)) as there:  # what the remote itself recorded: the same, in order
+        assert kinds == [e.type for e in await there.events(started["id"])]
+    assert git(repo, "show", f"{started['branch']}:answer.txt") == "42\n"
+
+    later = corral("--remote", "box", "events", started["id"][:8], "--after", str(len(kinds) - 1), "--json").stdout
+    assert [json.loads(line)["type"] for line in later.splitlines()] == ["run.completed"]
+    for verb, ended in (("pause", "paused"), ("cancel", "cancelled")):
+        model.set_script([tool("Bash", BASH), text("Done.")])
+        other = corral_json("--remote", "box", "run", "--project", "app", "compute it again")
+        wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
+        assert corral_json("--remote", "box", verb, other["id"][:8])["status"] == ended
+
+    refused = corral("--remote", "box", "merge", started["id"][:8], check=False)
+    assert refused.returncode == 1 and "cannot be done on a remote host yet (merge)" in refused.stderr
+    unknown = corral("--remote", "nowhere", "runs", check=False)
+    assert unknown.returncode == 1 and "no remote 'nowhere': the remotes are box" in unknown.stderr

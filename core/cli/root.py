@@ -43,6 +43,7 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         paths = Paths.from_env()
         stopped_by: list[int] = []
+        remote = click.get_current_context().find_root().params.get("remote")
 
         def stop(sig: int, task: asyncio.Task) -> None:
             stopped_by.append(sig)
@@ -56,6 +57,12 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, stop, sig, task)
+            if remote:  # the same verb, on another host's engine (httpx loads only then)
+                from ..remote_engine import RemoteEngine
+                from ..remotes import Remotes
+
+                async with RemoteEngine(Remotes(paths.remotes_file).get(remote), paths) as far:
+                    return await fn(far, *args, **kwargs)
             async with Engine(paths) as engine:
                 return await fn(engine, *args, **kwargs)
 
@@ -156,9 +163,10 @@ def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...],
               help="Another name the API answers to (its Host header), e.g. behind a proxy. Repeatable.")
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
               help="A web page origin (https://host[:port]) that may change things through the API. Repeatable.")
+@click.option("--remote", metavar="NAME", help="Run the command on that remote host's corral (see `corral remotes`).")
 @click.pass_context
 def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str | None, api_port: int | None,
-         allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
+         allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], remote: str | None) -> None:
     """Plan, run, watch and land the work of AI coding agents on your git repositories.
 
     With no command, opens the dashboard on the repo you are in. State lives in
@@ -168,6 +176,9 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
         if serve or api_port or socket_path:
             raise click.UsageError("--serve, --socket and --api-port take no command")
         return
+    if remote:
+        raise click.UsageError("--remote works with a command (`corral --remote NAME runs`); the dashboard on a "
+                               "remote host is not there yet: open it there, over ssh")
     if serve and api_port:
         raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
     if socket_path and not serve:

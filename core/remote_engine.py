@@ -1,0 +1,221 @@
+"""The engine of another host, reached through its HTTP API: what `corral --remote NAME ...` calls.
+
+It answers the engine's calls with the same data types and the same errors as the local engine
+(an API error's code and message become the CorralError the remote raised), so a verb does not
+know which one it holds. REST for what a call asks or changes; the run's event stream (SSE) to
+follow a run, resumed from the last event seen (`Last-Event-ID`) when the connection drops, so
+no event is lost and none comes twice. The remote drives its runs itself: nothing is left to
+drive here. A call the remote's API does not offer yet is refused saying so, in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .config import Paths
+from .errors import Conflict, CorralError, NotFound
+from .models import Approval, Event, Project, Repo, Run, RunStatus, Worktree
+from .remote_status import client_for, compatible
+from .remotes import Remote
+from .ssh import SshLink, Unreachable
+
+RECONNECT_DELAYS = (0.5, 1, 2, 4, 8)  # seconds before each try to follow a run again; then it fails
+
+
+def _error(response: httpx.Response) -> CorralError:
+    """The error the remote's API answered, as the engine there raised it."""
+    try:
+        body = response.json()["error"]
+        message, code, details = str(body["message"]), str(body["code"]), body.get("details") or {}
+    except (ValueError, KeyError, TypeError):
+        message, code, details = f"the remote answered {response.status_code}", "REMOTE_ERROR", {}
+    kind = {404: NotFound, 409: Conflict}.get(response.status_code, CorralError)
+    return kind(message, code=code, details=details)
+
+
+def _run(data: dict[str, Any]) -> Run:
+    worktrees = [Worktree(repo_id=w["repo_id"], repo_name=w["repo_name"], repo_path=w["repo_path"],
+                          path=w["path"], base_sha=w["base_sha"]) for w in data.get("worktrees") or []]
+    fields = {k: v for k, v in data.items() if k in Run.__dataclass_fields__ and k != "worktrees"}
+    return Run(**fields, base_ref=data["source_branch"], worktrees=worktrees)
+
+
+def _event(data: dict[str, Any]) -> Event:
+    return Event(run_id=data["run_id"], seq=data["sequence"], type=data["event_type"], payload=data["payload"],
+                 created_at=data["created_at"], id=data.get("id"))
+
+
+def _project(data: dict[str, Any]) -> Project:
+    repos = [Repo(id=r["id"], project_id=r["project_id"], name=r["name"], path=r["repo_path"],
+                  created_at=r["created_at"]) for r in data.get("repos") or []]
+    fields = {k: v for k, v in data.items() if k in Project.__dataclass_fields__ and k != "repos"}
+    return Project(**fields, repos=repos)
+
+
+def _approval(data: dict[str, Any]) -> Approval:
+    return Approval(**{k: v for k, v in data.items() if k in Approval.__dataclass_fields__})
+
+
+class RemoteEngine:
+    """`async with RemoteEngine(remote) as engine:` the same calls as the local Engine's."""
+
+    def __init__(self, remote: Remote, paths: Paths | None = None):
+        self.remote = remote
+        self.paths = paths or Paths.from_env()
+        self._link = SshLink(remote, self.paths.sockets) if remote.over_ssh else None
+        self._client: httpx.AsyncClient | None = None
+
+    async def open(self) -> RemoteEngine:
+        if self._link is not None:
+            hello = await self._link.open()
+            differs = compatible(hello.version)
+            if differs:
+                await self._link.close()
+                raise Unreachable(f"{self.remote.name} cannot be driven from here: {differs}")
+        self._client = client_for(self.remote, self._link)
+        return self
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._link is not None:
+            await self._link.close()
+
+    async def __aenter__(self) -> RemoteEngine:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def missing(*args: Any, **kwargs: Any) -> Any:
+            raise CorralError(f"this cannot be done on a remote host yet ({name.replace('_', ' ')}): "
+                              f"run it on {self.remote.name} itself", code="NOT_ON_REMOTE")
+        return missing
+
+    async def _call(self, method: str, path: str, **options: Any) -> Any:
+        assert self._client is not None, "open the remote engine first"
+        try:
+            response = await self._client.request(method, f"/api{path}", **options)
+        except httpx.HTTPError as error:
+            raise Unreachable(f"{self.remote.name} did not answer: {error or type(error).__name__}") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response.json() if response.content else None
+
+    # -- projects and agents -----------------------------------------------------------------
+
+    async def projects(self) -> list[Project]:
+        return [_project(p) for p in await self._call("GET", "/projects")]
+
+    async def project(self, key: str) -> Project:
+        return _project(await self._call("GET", f"/projects/{key}"))
+
+    async def project_for_path(self, path: str | Path) -> Project | None:
+        return None  # a folder here is no folder of the remote's: the verb asks for --project
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude", base: str = "HEAD",
+                        detach: bool = False, **_: Any) -> Run:
+        """Start the run there; the remote drives it (`detach` changes nothing)."""
+        return _run(await self._call("POST", "/runs", json={
+            "project_id": project_key, "task": prompt, "agent_id": agent, "source_branch": base}))
+
+    def in_background(self, run: Run, message: str | None = None) -> None:
+        """Nothing to do: the remote's server drives its runs."""
+
+    async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
+        params = [("status", s) for s in sorted(statuses or ())]
+        return [_run(r) for r in await self._call("GET", "/runs", params=params)]
+
+    async def run(self, key: str) -> Run:
+        return _run(await self._call("GET", f"/runs/{key}"))
+
+    async def cancel(self, run_key: str) -> Run:
+        return _run(await self._call("POST", f"/runs/{run_key}/cancel"))
+
+    async def pause(self, run_key: str) -> Run:
+        return _run(await self._call("POST", f"/runs/{run_key}/pause"))
+
+    async def approvals(self, run_key: str) -> list[Approval]:
+        return [_approval(a) for a in await self._call("GET", f"/runs/{run_key}/approvals")]
+
+    async def approve(self, run_key: str, allow: bool = True, message: str | None = None,
+                      request_id: str | None = None, always: bool = False) -> Approval:
+        body: dict[str, Any] = {"message": message, "request_id": request_id}
+        if allow:
+            body["always"] = always
+        return _approval(await self._call("POST", f"/runs/{run_key}/approvals/{'allow' if allow else 'deny'}",
+                                          json=body))
+
+    # -- events --------------------------------------------------------------------------------
+
+    async def events(self, run_key: str, after: int = 0, limit: int | None = None,
+                     after_id: int | None = None) -> list[Event]:
+        params: dict[str, Any] = {"after": after}
+        if limit is not None:
+            params["limit"] = limit
+        if after_id is not None:
+            params["after_id"] = after_id
+        return [_event(e) for e in await self._call("GET", f"/runs/{run_key}/events", params=params)]
+
+    async def follow(self, run_key: str, after: int = 0, after_id: int | None = None) -> AsyncIterator[Event]:
+        """The run's events after sequence number `after` (or event `after_id`), then live ones
+        until the run ends; a dropped stream is taken up again after the last event seen."""
+        run = await self.run(run_key)
+        if after_id is None:
+            before = await self.events(run.id, after=max(after - 1, 0), limit=1) if after else []
+            after_id = before[0].id or 0 if before else 0
+        tries = 0
+        while True:
+            try:
+                async for event in self._stream(run.id, after_id):
+                    after_id, tries = event.id or after_id, 0
+                    yield event
+                return
+            except (httpx.HTTPError, Unreachable):
+                if tries >= len(RECONNECT_DELAYS):
+                    raise Unreachable(f"lost {self.remote.name} while following run {run.short_id}") from None
+                await asyncio.sleep(RECONNECT_DELAYS[tries])
+                tries += 1
+                if self._link is not None:
+                    await self._link.open()  # the connection again, if it was that which dropped
+
+    async def _stream(self, run_id: str, after_id: int) -> AsyncIterator[Event]:
+        assert self._client is not None, "open the remote engine first"
+        headers = {"Last-Event-ID": str(after_id)} if after_id else {}
+        async with self._client.stream("GET", f"/api/runs/{run_id}/events/stream", headers=headers,
+                                       timeout=httpx.Timeout(None, connect=20)) as response:
+            if response.status_code == 204:  # the run ended, and its last event was seen
+                return
+            if response.status_code >= 400:
+                await response.aread()
+                raise _error(response)
+            data: list[str] = []
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif not line and data:
+                    payload = json.loads("\n".join(data))
+                    data = []
+                    if "error" in payload and "run_id" not in payload:
+                        raise CorralError(payload["error"].get("message") or "the remote's stream failed",
+                                          code=payload["error"].get("code") or "REMOTE_ERROR")
+                    yield _event(payload)
+
+    async def wait(self, run_key: str) -> Run:
+        run = await self.run(run_key)
+        if run.status in RunStatus.ACTIVE:
+            async for _ in self.follow(run.id):
+                pass
+        return await self.run(run.id)
