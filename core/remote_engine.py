@@ -10,6 +10,7 @@ drive here. A call the remote's API does not offer yet is refused saying so, in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,10 +20,11 @@ import httpx
 
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import Approval, Event, Project, Repo, Run, RunStatus, Worktree
+from .models import Agent, Approval, Event, FileChange, Landing, Project, Repo, Run, RunStatus, Worktree
 from .remote_status import client_for, compatible
 from .remotes import Remote
 from .ssh import SshLink, Unreachable
+from .tasks import RunTask
 
 RECONNECT_DELAYS = (0.5, 1, 2, 4, 8)  # seconds before each try to follow a run again; then it fails
 
@@ -158,6 +160,38 @@ class RemoteEngine:
         return _approval(await self._call("POST", f"/runs/{run_key}/approvals/{'allow' if allow else 'deny'}",
                                           json=body))
 
+    async def continue_run(self, run_key: str, message: str, *, detach: bool = False) -> Run:
+        return _run(await self._call("POST", f"/runs/{run_key}/continue", json={"message": message}))
+
+    async def fork(self, run_key: str, message: str, *, detach: bool = False) -> Run:
+        return _run(await self._call("POST", f"/runs/{run_key}/fork", json={"message": message}))
+
+    async def run_tasks(self, run_key: str) -> list[RunTask]:
+        return [RunTask(**t) for t in await self._call("GET", f"/runs/{run_key}/tasks")]
+
+    # -- what a run changed, and landing it ----------------------------------------------------
+
+    async def changes(self, run_key: str) -> list[tuple[Worktree, list[FileChange]]]:
+        run = await self.run(run_key)
+        stats = await self._call("GET", f"/runs/{run.id}/diff-stats")
+        return [(w, [FileChange(**{k: v for k, v in f.items() if k != "repo"})
+                     for f in stats["files"] if f["repo"] == w.repo_name]) for w in run.worktrees]
+
+    async def diff(self, run_key: str, paths: list[str] | None = None) -> str:
+        return str((await self._call("GET", f"/runs/{run_key}/changes", params={"path": paths or []}))["diff"])
+
+    async def merge(self, run_key: str, how: str = "squash", into: str | None = None,
+                    message: str | None = None) -> list[Landing]:
+        merged = await self._call("POST", f"/runs/{run_key}/merge", json={"how": how, "into": into, "message": message})
+        return [Landing(Path(m["repo_path"]), m["target"], m["how"], m["commit"], m["previous"])
+                for m in merged["landings"]]
+
+    async def delete_run(self, run_key: str, force: bool = False) -> None:
+        await self._call("DELETE", f"/runs/{run_key}", params={"force": force})
+
+    async def agents(self) -> list[Agent]:
+        return [Agent(**a) for a in await self._call("GET", "/agents")]
+
     # -- events --------------------------------------------------------------------------------
 
     async def events(self, run_key: str, after: int = 0, limit: int | None = None,
@@ -175,20 +209,23 @@ class RemoteEngine:
         run = await self.run(run_key)
         if after_id is None:
             before = await self.events(run.id, after=max(after - 1, 0), limit=1) if after else []
-            after_id = before[0].id or 0 if before else 0
+            after_id = (before[0].id or 0) if before else 0
         tries = 0
         while True:
             try:
                 async for event in self._stream(run.id, after_id):
                     after_id, tries = event.id or after_id, 0
                     yield event
-                return
+                if not (await self.run(run.id)).active:
+                    return  # the stream ends with the run's last event
             except (httpx.HTTPError, Unreachable):
-                if tries >= len(RECONNECT_DELAYS):
-                    raise Unreachable(f"lost {self.remote.name} while following run {run.short_id}") from None
-                await asyncio.sleep(RECONNECT_DELAYS[tries])
-                tries += 1
-                if self._link is not None:
+                pass  # the connection dropped: taken up again below, after the last event seen
+            if tries >= len(RECONNECT_DELAYS):
+                raise Unreachable(f"lost {self.remote.name} while following run {run.short_id}")
+            await asyncio.sleep(RECONNECT_DELAYS[tries])
+            tries += 1
+            if self._link is not None:
+                with contextlib.suppress(Unreachable):
                     await self._link.open()  # the connection again, if it was that which dropped
 
     async def _stream(self, run_id: str, after_id: int) -> AsyncIterator[Event]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import git
-from .agents import AgentAdapter, AgentMissing
+from .agents import AgentAdapter, AgentMissing, LineParser
 from .clock import SYSTEM_CLOCK, Clock
 from .config import PRIVATE_FOLDER
 from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
@@ -25,6 +25,8 @@ SETUP_TIMEOUT = 600
 DEFAULT_MAX_OUTPUT_MB = 500.0
 CUT_HEAD = 2000  # characters of a cut line kept in its event, to tell what it was
 DEFAULT_IDLE_TIMEOUT = 1800  # seconds of silence (not waiting on the user) before an agent counts as hung
+OPENING_TIMEOUT = 120  # seconds an agent has to answer its protocol's opening (a slow start, not a wrong CLI)
+EXIT_GRACE = 30  # seconds an agent has to exit once its turn is over and its stdin closed
 TURN_MESSAGE = "corral: run {} after turn {}"
 
 def fold_tokens(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
@@ -73,6 +75,10 @@ class LiveRun:
         self._turn_line: str | None = None
         self._turn_tools: set[str] = set()  # the current turn's tool calls still without a result
         self._heard = 0.0  # clock time of the agent's last output, or of the user's last answer
+        self._printed: str | None = None  # the last line of plain output, to say what a failing agent said
+        self._exited = False  # its output has ended: nothing written to it reaches it any more
+        self._deaf = False  # its input is closed: a write to it failed
+        self._parser_waits_for: str | None = None  # the opening step the agent had not answered when it exited
         self._stopping: set[asyncio.Task] = set()
 
     # -- events ----------------------------------------------------------------------------
@@ -134,6 +140,8 @@ class LiveRun:
         parser = launch.parser or self.adapter.parser()
         self._heard = self.clock.time()
         watchdogs = [self._watchdog(), asyncio.create_task(self._hang_watch())]
+        if parser.waiting_for() is not None:
+            watchdogs.append(asyncio.create_task(self._opening_watch(parser, launch.argv[0])))
         async for lines in self.process.lines():
             self._heard = self.clock.time()
             items: list[tuple[str, dict[str, Any]]] = []
@@ -161,12 +169,18 @@ class LiveRun:
                     await self._turn_over(items)
                 if parsed.turn_ended:
                     self.process.close_stdin()
+                    watchdogs.append(asyncio.create_task(self._exit_watch()))
             self.emit_many(fold_tokens(items))
+        self._exited = True
+        self._parser_waits_for = parser.waiting_for()
         code = await self.process.wait()
         for watchdog in watchdogs:
             if watchdog is not None:
                 watchdog.cancel()
         last: list[tuple[str, dict[str, Any]]] = []
+        for kind, payload in parser.finish(code).events:  # a plain transcript's end says how it went
+            await self._react(kind, payload)
+            last.append((kind, payload))
         await self._turn_over(last)
         self.emit_many(last)
         await self._finish(*self._outcome(code))
@@ -204,7 +218,9 @@ class LiveRun:
 
     async def _react(self, kind: str, payload: dict[str, Any]) -> None:
         """What an event changes beyond the log: the run's row, the pending approvals."""
-        if kind == EventType.SESSION_INIT and payload.get("session_id"):
+        if kind == EventType.AGENT_OUTPUT and payload.get("text"):
+            self._printed = str(payload["text"]).strip()[:300]
+        elif kind == EventType.SESSION_INIT and payload.get("session_id"):
             if self.resume and payload.get("version"):
                 await self._compare_version(payload["version"])
             await self._set(session_id=payload["session_id"])
@@ -248,6 +264,22 @@ class LiveRun:
             elif clock.time() - self._heard >= limit:
                 return await self.stop(RunStatus.FAILED, f"the agent printed nothing for {limit}s: "
                                                          f"it seems to hang")
+
+    async def _opening_watch(self, parser: LineParser, command: str) -> None:
+        """Ends the run when the agent has not answered its protocol's opening in time: a CLI that
+        does not speak the protocol (another version, another program) would otherwise wait forever."""
+        await self.clock.sleep(OPENING_TIMEOUT)
+        step = parser.waiting_for()
+        if step is not None and self.stop_as is None:
+            await self.stop(RunStatus.FAILED, f"the agent did not answer {step} within {OPENING_TIMEOUT}s: "
+                                              f"is {command} a version that speaks its protocol?")
+
+    async def _exit_watch(self) -> None:
+        """Ends an agent that stays after its turn is over: the run's outcome is known already."""
+        await self.clock.sleep(EXIT_GRACE)
+        if self.process is not None and not self._exited:
+            log.warning("run %s: the agent did not exit after its turn; stopping it", self.run.short_id)
+            await self.process.stop()
 
     def _watchdog(self) -> asyncio.Task | None:
         """Ends the run when it outlives its profile's wall-clock limit (waiting on the user included)."""
@@ -293,11 +325,16 @@ class LiveRun:
             if self.result["is_error"]:
                 return RunStatus.FAILED, self.result.get("reason")
             return RunStatus.COMPLETED, None
+        step = self._parser_waits_for
+        when = (f" before it answered {step}" if step else
+                " while its permission request waited for an answer" if self.outstanding else " without a result")
         if code < 0:
-            return RunStatus.FAILED, f"the agent was killed by {signal.Signals(-code).name}"
-        detail = self._stderr_tail()
-        return RunStatus.FAILED, (f"the agent exited with status {code} without a result"
-                                  + (f": {detail}" if detail else ""))
+            return RunStatus.FAILED, f"the agent was killed by {signal.Signals(-code).name}{when}"
+        detail = self._stderr_tail() or self._printed
+        if step and not detail:
+            detail = f"it printed nothing: is {self.process.argv[0] if self.process else 'it'} a version that " \
+                     f"speaks its protocol?"
+        return RunStatus.FAILED, f"the agent exited with status {code}{when}" + (f": {detail}" if detail else "")
 
     def _stderr_tail(self) -> str:
         try:
@@ -340,13 +377,24 @@ class LiveRun:
 
     # -- what the user does ----------------------------------------------------------------
 
+    @property
+    def agent_exited(self) -> bool:
+        """The agent's process has ended (or its output has): an answer would reach nobody. A
+        process killed is a zombie before it can be reaped (its threads still exiting): ended too."""
+        process = self.process
+        return process is not None and (self._exited or self._deaf or process.returncode is not None
+                                        or started_at(process.pid) is None)
+
     async def answer(self, approval: Approval) -> bool:
-        """Pass the user's recorded answer to the agent; False when the agent no longer waits on it."""
-        if self.outstanding.pop(approval.request_id, None) is None or self.process is None:
+        """Pass the user's recorded answer to the agent; False when the agent no longer waits on it
+        (it withdrew the request, or it has exited: then nothing is written to it)."""
+        if self.outstanding.pop(approval.request_id, None) is None or self.process is None or self.agent_exited:
             return False
         allow = approval.status == ApprovalStatus.ALLOWED
         self._heard = self.clock.time()
-        self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always))
+        if not self.process.send(self.adapter.answer(approval, allow, approval.message, always=approval.always)):
+            self._deaf = True  # it exited as the answer went: its run ends on its own
+            return False
         self.emit(EventType.USER_APPROVAL, {"request_id": approval.request_id, "tool": approval.tool,
                                     "allow": allow, "always": approval.always, "message": approval.message})
         if not self.outstanding and self.run.status == RunStatus.NEEDS_ATTENTION:

@@ -151,6 +151,7 @@ class Runs:
         made_at: dict[str, str] = {}  # worktree path -> the commit its branch was made at
         try:
             adapter.binary(profile)  # a missing agent fails before a worktree is made
+            adapter.check(await self.profiles.for_run(profile.id, project_id))  # and one it cannot run as
             for worktree, start_at in worktrees:
                 path = str(self.paths.run_dir(run_id) / worktree.repo_name)
                 made_at[path] = await asyncio.to_thread(git.resolve, worktree.repo_path, start_at or worktree.base_sha)
@@ -413,6 +414,9 @@ class Runs:
         if run.id not in self._live and not alive(await self.store.run_owner(run.id)):
             raise Conflict(f"run {run.short_id} has no corral process driving it any more",
                            code="RUN_NOT_DRIVEN")
+        live = self._live.get(run.id)
+        if live is not None and live.agent_exited:
+            raise self._agent_exited(run)
         answered_at = now()
         if not await self.store.answer_approval(approval.id, allow, message, always, answered_at):
             raise Conflict(f"that request of run {run.short_id} was already answered",
@@ -421,10 +425,14 @@ class Runs:
         approval.message = message
         approval.always = always and allow
         approval.answered_at = answered_at
-        live = self._live.get(run.id)
-        if live is not None:
-            await live.answer(approval)
+        if live is not None and not await live.answer(approval) and live.agent_exited:
+            raise self._agent_exited(run)
         return approval
+
+    @staticmethod
+    def _agent_exited(run: Run) -> Conflict:
+        return Conflict(f"the agent of run {run.short_id} has exited: its request can no longer be answered, "
+                        "and the run ends with the reason", code="AGENT_EXITED")
 
     # -- stopping ------------------------------------------------------------------------------
 

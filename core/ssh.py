@@ -59,8 +59,9 @@ class SshLink:
         self.control = folder / f"{name}.ssh"
         self.socket = folder / f"{name}.sock"
         self.log = folder / f"{name}.log"  # what the master connection's ssh said
-        self.hello: Hello | None = None
+        self.hello: Hello | None = None  # set once the link is up, its API forwarded here
         self._master: asyncio.subprocess.Process | None = None
+        self._opening = asyncio.Lock()
 
     def _ssh(self, *options: str) -> list[str]:
         destination, port = self.remote.destination
@@ -85,21 +86,25 @@ class SshLink:
         return process.returncode or 0, out, err
 
     async def open(self) -> Hello:
-        """Connect, have the remote serve its API, forward it here; Unreachable saying why not."""
-        if self.hello is not None and self._master is not None and self._master.returncode is None:
-            return self.hello
-        private_folder(self.folder)
-        await self._connect()
-        try:
-            self.hello = await self._greet()
-            self.socket.unlink(missing_ok=True)
-            code, _, err = await self._run("-O", "forward", "-L", f"{self.socket}:{self.hello.socket}")
-            if code != 0:
-                raise Unreachable(f"could not forward {self.remote.name}'s API: {_last_words(err)}")
-        except BaseException:
-            await self.close()
-            raise
-        return self.hello
+        """Connect, have the remote serve its API, forward it here; Unreachable saying why not.
+        Open already, it is kept; its connection gone, it is made again."""
+        async with self._opening:
+            if self.hello is not None and self._master is not None and self._master.returncode is None:
+                return self.hello
+            self.hello = None
+            private_folder(self.folder)
+            await self._connect()
+            try:
+                hello = await self._greet()
+                self.socket.unlink(missing_ok=True)
+                code, _, err = await self._run("-O", "forward", "-L", f"{self.socket}:{hello.socket}")
+                if code != 0:
+                    raise Unreachable(f"could not forward {self.remote.name}'s API: {_last_words(err)}")
+            except BaseException:
+                await self.close()
+                raise
+            self.hello = hello
+            return hello
 
     async def _connect(self) -> None:
         self.control.unlink(missing_ok=True)

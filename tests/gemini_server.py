@@ -77,15 +77,28 @@ class GeminiServer(ScriptedServer):
         self.set_script(list(script))
 
     def set_script(self, script: list[dict]) -> None:
+        """Replace the script: step N answers turn N; an error step with `times` is served that
+        many times in front of the step after it (a retry then gets that step)."""
         for i, step in enumerate(script):
             if "error" not in step and "text" not in step and "tool_uses" not in step:
                 raise ValueError(f"step {i} has neither text, tool_uses nor error: {step!r}")
         with self._lock:
             self.script = script
+            self._errors_served: dict[int, int] = {}
 
     def _pick(self, turn: int) -> tuple[int | None, dict | None]:
         with self._lock:
-            return (turn, self.script[turn]) if turn < len(self.script) else (None, None)
+            answers = -1
+            for i, step in enumerate(self.script):
+                if "error" in step and "times" in step:
+                    if answers + 1 == turn and self._errors_served.get(i, 0) < step["times"]:
+                        self._errors_served[i] = self._errors_served.get(i, 0) + 1
+                        return i, step
+                    continue
+                answers += 1
+                if answers == turn:
+                    return i, step
+            return None, None
 
     @property
     def main_requests(self) -> list[RecordedRequest]:

@@ -299,3 +299,26 @@ def test_copilot_with_a_profiles_endpoint_needs_no_github_login_and_keeps_to_its
     assert launch.argv[1] == "--acp" and launch.argv[launch.argv.index("--allow-tool") + 1] == "write"
     assert launch.env == {"COPILOT_PROVIDER_BASE_URL": "http://127.0.0.1:9/v1", "COPILOT_PROVIDER_API_KEY": "secret",
                           "COPILOT_OFFLINE": "true", "COPILOT_HOME": str(tmp_path / "h")}
+
+
+def test_a_model_endpoints_error_that_ends_the_prompt_is_the_reason_naming_its_status():
+    """What Gemini CLI 0.61 answers `session/prompt` with once its retries of a 429 or a 500 are spent."""
+    answers = {
+        '{"jsonrpc":"2.0","id":2,"error":{"code":429,"message":"Quota exceeded"}}':
+            "the model endpoint answered 429: Quota exceeded",
+        '{"jsonrpc":"2.0","id":2,"error":{"code":500,"message":'
+        '"{\\"error\\":{\\"code\\":500,\\"message\\":\\"backend down\\",\\"status\\":\\"INTERNAL\\"}}"}}':
+            "the model endpoint answered 500 INTERNAL: backend down",
+        '{"jsonrpc":"2.0","id":2,"error":{"code":-32603,"message":"Internal error"}}':
+            "session/prompt failed: Internal error",
+    }
+    for line, reason in answers.items():
+        parser = gemini_parser()
+        parser.initialize()
+        for opening in ('{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1}}',
+                        '{"jsonrpc":"2.0","id":1,"result":{"sessionId":"s-1"}}'):
+            parser.parse(opening.encode())
+        assert parser.waiting_for() is None
+        parsed = parser.parse(line.encode())
+        [result] = of(parsed.events, "run.result")
+        assert parsed.turn_ended and result["is_error"] and result["reason"] == reason

@@ -4,14 +4,16 @@ Responses API server: permission requests, the events a user sees, continuing a 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from codex_env import MODEL, codex_env
-from helpers import git, until_event, use_env
+from helpers import git, running, until_event, use_env, wait_until
 from openai_server import OpenAIServer, error, patch, shell, text
 
-from core.errors import CorralError
+from core.errors import Conflict, CorralError
 from core.models import RunStatus
 
 ADD_HELLO = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** End Patch\n"
@@ -220,3 +222,63 @@ async def test_a_profile_points_codex_at_its_endpoint_with_the_key_it_names(engi
     monkeypatch.delenv("MY_CODEX_KEY")
     failed = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
     assert failed.status == RunStatus.FAILED and "$MY_CODEX_KEY" in failed.reason
+
+
+# Retried once, not Codex's 4 requests x 5 streams: a failing endpoint fails the run in seconds.
+QUICK_RETRIES = {"request_max_retries": "1", "stream_max_retries": "1"}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("status", "said"), [(401, "401 Unauthorized"), (429, "429 Too Many Requests"),
+                                              (500, "the model endpoint answered a server error")])
+async def test_a_model_endpoint_that_keeps_failing_fails_the_run_naming_the_problem(engine, openai, repo,
+                                                                                    status, said):
+    await engine.add_agent("codex", cli="codex", model=MODEL, provider_config=QUICK_RETRIES)
+    openai.set_script([error(status, f"scripted failure {status}", times=100), text("Never said.")])
+    project = await engine.add_project(repo)
+    done = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert done.status == RunStatus.FAILED and done.pid is None
+    assert said in done.reason and "\n" not in done.reason
+    assert len(openai.responses) <= 4  # the profile's retries, not Codex's defaults
+    config = (engine.paths.agent_home(done.id) / "config.toml").read_text()
+    assert "request_max_retries = 1" in config and "stream_max_retries = 1" in config
+
+
+@pytest.mark.timeout(120)
+async def test_a_server_error_that_a_retry_gets_past_completes_the_run(engine, openai, repo):
+    await engine.add_agent("codex", cli="codex", model=MODEL, provider_config=QUICK_RETRIES)
+    openai.set_script([error(500, "a passing failure", times=1), text("Reached on the second try.")])
+    project = await engine.add_project(repo)
+    done = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    said = [e.payload["text"] for e in await engine.events(done.id) if e.type == "agent.message"]
+    assert said == ["Reached on the second try."]
+
+
+async def test_retries_that_are_not_a_number_fail_the_run_before_codex_starts(engine, openai, repo):
+    await engine.add_agent("codex", cli="codex", model=MODEL, provider_config={"request_max_retries": "many"})
+    project = await engine.add_project(repo)
+    done = await engine.wait((await engine.start_run(project.id, "say hello", agent="codex")).id)
+    assert done.status == RunStatus.FAILED
+    assert done.reason == "profile 'codex': request_max_retries is a number of retries, not 'many'"
+    assert openai.responses == []
+
+
+async def test_a_request_answered_after_codex_was_killed_is_refused_and_the_run_fails_saying_why(
+        engine, openai, repo, codex):
+    openai.set_script([shell(ANSWER, escalate=True), text("Done.")])
+    project = await engine.add_project(repo)
+    run = await engine.start_run(project.id, "compute the answer", agent="codex")
+    await until_event(engine, run.id, "agent.needs_attention")
+    pid = (await engine.run(run.id)).pid
+    os.killpg(pid, signal.SIGKILL)  # the agent dies (OOM killer, a crash) while the user reads its question
+    await wait_until(lambda: not running(pid), what="Codex to die")
+
+    with pytest.raises(Conflict) as refused:
+        await engine.approve(run.id)
+    assert refused.value.code in ("AGENT_EXITED", "NOTHING_TO_APPROVE")  # as it exits, or once its run ended
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED and done.pid is None
+    assert done.reason == "the agent was killed by SIGKILL while its permission request waited for an answer"
+    assert "user.approval" not in _types(await engine.events(run.id))
+    assert not (Path(run.worktrees[0].path) / "answer.txt").exists()

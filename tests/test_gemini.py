@@ -4,13 +4,15 @@ Gemini API (tests/gemini_server.py)."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 from claude_env import NODE_MODULES
 from gemini_server import GeminiServer, text, tool
-from helpers import git, until_event
+from helpers import git, running, until_event, wait_until
 
+from core.errors import Conflict
 from core.models import RunStatus
 
 GEMINI = NODE_MODULES / ".bin" / "gemini"
@@ -154,3 +156,48 @@ async def test_the_profiles_endpoint_and_key_variable_point_gemini_at_its_model(
     done = await engine.wait(run.id)
     assert done.status == RunStatus.COMPLETED, done.reason
     assert gemini.main_requests[0].headers["x-goog-api-key"] == "key-from-my-variable"
+
+
+
+@pytest.mark.timeout(120)
+async def test_a_model_endpoint_that_refuses_the_key_fails_the_run_saying_so(engine, gemini, repo):
+    gemini.set_script([{"error": {"status": 401, "type": "UNAUTHENTICATED", "message": "API key not valid"}}])
+    done = await engine.wait((await _start(engine, repo, "say hello")).id)
+    assert done.status == RunStatus.FAILED and done.pid is None
+    assert done.reason == ("the model endpoint answered 401 UNAUTHENTICATED: API key not valid "
+                           "(the endpoint refused the API key)")
+    assert len(gemini.main_requests) == 1  # not tried again
+
+
+# Gemini CLI tries a request that got 429 or 5xx again, 10 times over about four minutes (its own
+# models keep that whatever its settings say): a failing endpoint then fails the run with the same
+# kind of reason (see test_acp_adapter); here the endpoint recovers on the second try.
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("status", "name"), [(429, "RESOURCE_EXHAUSTED"), (500, "INTERNAL")])
+async def test_a_busy_endpoint_that_a_retry_gets_past_completes_the_run(engine, gemini, repo, status, name):
+    gemini.set_script([{"error": {"status": status, "type": name, "message": "try again"}, "times": 1},
+                       text("Reached on the second try.")])
+    done = await engine.wait((await _start(engine, repo, "say hello")).id)
+    assert done.status == RunStatus.COMPLETED, done.reason
+    said = [e.payload["text"] for e in await engine.events(done.id) if e.type == "agent.message"]
+    assert said == ["Reached on the second try."]
+    assert [r.status for r in gemini.main_requests] == [status, 200]
+
+
+async def test_a_request_answered_after_gemini_was_killed_is_refused_and_the_run_fails_saying_why(
+        engine, gemini, repo):
+    gemini.set_script([tool("run_shell_command", SHELL), text("Done.")])
+    run = await _start(engine, repo, "compute the answer")
+    await until_event(engine, run.id, "agent.needs_attention")
+    pid = (await engine.run(run.id)).pid
+    os.killpg(pid, signal.SIGKILL)  # the agent dies (OOM killer, a crash) while the user reads its question
+    await wait_until(lambda: not running(pid), what="Gemini CLI to die")
+
+    with pytest.raises(Conflict) as refused:
+        await engine.approve(run.id, allow=False)
+    assert refused.value.code in ("AGENT_EXITED", "NOTHING_TO_APPROVE")  # as it exits, or once its run ended
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED and done.pid is None
+    assert done.reason == "the agent was killed by SIGKILL while its permission request waited for an answer"
+    assert "user.approval" not in _types(await engine.events(run.id))
+    assert await engine.approvals(run.id) == []

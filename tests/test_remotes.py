@@ -4,6 +4,7 @@ the API server a remote runs for them, this user's only."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,13 +16,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import BASH, CORRAL, corral, corral_json, git, wait_for
+from helpers import BASH, CORRAL, corral, corral_json, git, wait_for, wait_until
 from model_server import text, tool
+from claude_env import init_git_repo
 from sshd import ALIAS, Sshd, keygen
 
 from core.api.server import answers
 from core.config import Paths, corral_version
 from core.engine import Engine
+from core.errors import CorralError
+from core.remote_engine import RemoteEngine
+from core.remotes import Remotes
 
 
 @pytest.fixture
@@ -171,15 +176,84 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
         assert kinds == [e.type for e in await there.events(started["id"])]
     assert git(repo, "show", f"{started['branch']}:answer.txt") == "42\n"
 
+    shown = corral("--remote", "box", "show", started["id"][:8]).stdout
+    assert "answer.txt" in shown and "completed" in shown
+    assert "+42" in corral("--remote", "box", "diff", started["id"][:8]).stdout
+    [landed] = corral_json("--remote", "box", "merge", started["id"][:8])
+    assert landed["how"] == "squash" and landed["repo"] == str(repo)
+    assert git(repo, "show", "HEAD:answer.txt") == "42\n"  # landed in the remote's own repository
+
+    model.set_script([text("Nothing more to do.")])
+    again = corral_json("--remote", "box", "continue", started["id"][:8], "check it once more", "--wait")
+    assert again["id"] == started["id"] and again["status"] == "completed"
+    model.set_script([text("Another way.")])
+    forked = corral_json("--remote", "box", "fork", started["id"][:8], "try another way", "--wait")
+    assert forked["parent_run_id"] == started["id"] and forked["status"] == "completed"
+    corral("--remote", "box", "delete", forked["id"][:8], "--force")
+    assert forked["id"] not in {r["id"] for r in corral_json("--remote", "box", "runs")}
+    assert [a["name"] for a in corral_json("--remote", "box", "agent", "list")] == ["claude"]
+
     later = corral("--remote", "box", "events", started["id"][:8], "--after", str(len(kinds) - 1), "--json").stdout
-    assert [json.loads(line)["type"] for line in later.splitlines()] == ["run.completed"]
+    assert json.loads(later.splitlines()[0])["type"] == "run.completed"
     for verb, ended in (("pause", "paused"), ("cancel", "cancelled")):
         model.set_script([tool("Bash", BASH), text("Done.")])
         other = corral_json("--remote", "box", "run", "--project", "app", "compute it again")
         wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
         assert corral_json("--remote", "box", verb, other["id"][:8])["status"] == ended
 
-    refused = corral("--remote", "box", "merge", started["id"][:8], check=False)
-    assert refused.returncode == 1 and "cannot be done on a remote host yet (merge)" in refused.stderr
+    refused = corral("--remote", "box", "rebase", started["id"][:8], check=False)
+    assert refused.returncode == 1 and "cannot be done on a remote host yet (rebase)" in refused.stderr
     unknown = corral("--remote", "nowhere", "runs", check=False)
     assert unknown.returncode == 1 and "no remote 'nowhere': the remotes are box" in unknown.stderr
+
+
+async def test_a_dropped_ssh_link_loses_no_event_of_a_followed_run(sshd, remote_home, model, repo, agent_env):
+    async with Engine(Paths(remote_home)) as there:
+        project = await there.add_project(repo)
+    add_remote("box", sshd)
+    model.set_script([tool("Bash", BASH), text("Done after the drop.")])
+    remote = Remotes(Paths(Path(agent_env["CORRAL_HOME"])).remotes_file).get("box")
+    async with RemoteEngine(remote) as far:
+        run = await far.start_run(project.id, "compute the answer")
+        seen: list = []
+
+        async def follow() -> None:
+            async for event in far.follow(run.id):
+                seen.append(event)
+
+        following = asyncio.create_task(follow())
+        await wait_until(lambda: any(e.type == "agent.needs_attention" for e in seen), 120, "the question")
+        link = far._link
+        dropped = link._master
+        dropped.kill()  # the connection drops (a laptop's wifi, a killed ssh)
+        await dropped.wait()
+        with pytest.raises(CorralError, match="did not answer"):
+            await far.approve(run.id)  # refused while disconnected, not lost
+        await wait_until(lambda: link._master is not dropped and link.hello is not None, 60, "the link again")
+        assert (await far.approve(run.id)).status == "allowed"
+        await asyncio.wait_for(following, 120)
+    async with Engine(Paths(remote_home)) as there:
+        recorded = await there.events(run.id)
+    assert [e.id for e in seen] == [e.id for e in recorded]  # every event, once, in order
+    assert seen[-1].type == "run.completed"
+
+
+async def test_runs_all_lists_every_host_with_its_runs(sshd, remote_home, model, repo, tmp_path, agent_env):
+    model.set_script([text("Done here.")])
+    async with Engine(Paths(Path(agent_env["CORRAL_HOME"]))) as here:
+        local = await here.wait((await here.start_run((await here.add_project(repo)).id, "a local run")).id)
+    other_repo = init_git_repo(tmp_path / "other")
+    model.set_script([text("Done there.")])
+    async with Engine(Paths(remote_home)) as there:
+        far = await there.wait((await there.start_run((await there.add_project(other_repo)).id, "a far run")).id)
+    add_remote("box", sshd)
+    corral("remote", "add", "gone", "ssh://root@127.0.0.1:1", "--ssh-command", sshd.ssh_command)
+
+    listed = corral("runs", "--all", "--json")
+    by_host = {(r["host"], r["id"]) for r in json.loads(listed.stdout)}
+    assert by_host == {("local", local.id), ("box", far.id)}
+    assert "gone: unreachable: could not reach gone:" in listed.stderr
+    table = corral("runs", "--all").stdout.splitlines()
+    assert table[0].startswith(f"local  {local.short_id}") and table[1].startswith(f"box    {far.short_id}")
+    both = corral("--remote", "box", "runs", "--all", check=False)
+    assert both.returncode == 2 and "--all lists every host already" in both.stderr

@@ -8,6 +8,7 @@ from ..errors import CorralError
 from .base import (AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, Supports,
                    provider_env)
 from .acp import Copilot, Gemini, OpenCode, Qwen
+from .aider import Aider
 from .claude_code import ClaudeCode
 from .codex import Codex
 
@@ -15,7 +16,7 @@ __all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "L
            "Supports", "adapter", "known", "provider_env"]
 
 _BUILT_IN: dict[str, type[AgentAdapter]] = {
-    kind.name: kind for kind in (ClaudeCode, Codex, Gemini, Qwen, OpenCode, Copilot)}
+    kind.name: kind for kind in (ClaudeCode, Codex, Gemini, Qwen, OpenCode, Copilot, Aider)}
 
 
 def known() -> dict[str, type[AgentAdapter]]:

@@ -20,7 +20,18 @@ from typing import Any, ClassVar
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
 from .acp_clis import CLIS
-from .base import AgentAdapter, Launch, LineParser, Parsed, Supports, json_object, plain_output
+from .base import (
+    AgentAdapter,
+    Launch,
+    LineParser,
+    Parsed,
+    Supports,
+    api_error,
+    endpoint_failure,
+    json_object,
+    object_of,
+    plain_output,
+)
 
 PROTOCOL_VERSION = 1
 TOOL_OUTPUT_LIMIT = 20_000
@@ -142,27 +153,40 @@ class AcpParser(LineParser):
 
     # -- lines ------------------------------------------------------------------------------
 
+    def waiting_for(self) -> str | None:
+        opening = [p.method for p in self._pending.values() if p.method in ("initialize", "session/new",
+                                                                             "session/load")]
+        return opening[0] if opening else "session/load" if self._loading and not self._loaded else None
+
     def parse(self, line: bytes) -> Parsed:
         obj = json_object(line)
         if obj is None:
             return plain_output(line)
         method = obj.get("method")
-        if isinstance(method, str) and "id" in obj:
-            return self._on_request(obj["id"], method, obj.get("params") or {})
-        if isinstance(method, str):
-            return self._on_notification(method, obj.get("params") or {})
-        if "id" in obj and ("result" in obj or "error" in obj):
-            return self._on_response(obj)
+        params = object_of(obj.get("params"))
+        try:
+            if isinstance(method, str) and "id" in obj:
+                return self._on_request(obj["id"], method, params)
+            if isinstance(method, str):
+                return self._on_notification(method, params)
+            if "id" in obj and ("result" in obj or "error" in obj):
+                return self._on_response(obj)
+        except (AttributeError, TypeError, ValueError) as error:  # a line not shaped as the protocol says
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj, "not_understood": str(error)})])
         return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
 
     def _on_response(self, obj: dict[str, Any]) -> Parsed:
-        pending = self._pending.pop(obj["id"], None)
-        if pending is None:
-            return Parsed()
+        rpc_id = obj["id"]
+        pending = self._pending.pop(rpc_id, None) if isinstance(rpc_id, (int, str)) else None
+        if pending is None:  # an answer to nothing corral asked: kept, not acted on
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
         error = obj.get("error")
         if error is not None:
             return self._failed(pending.method, error if isinstance(error, dict) else {"message": str(error)})
         result = obj.get("result") or {}
+        if not isinstance(result, dict):
+            return self._failed(pending.method, {"message": f"the answer is {json.dumps(result)[:200]}, not an "
+                                                            "object: is this a version that speaks ACP?"})
         if pending.method == "initialize":
             self.version = (result.get("agentInfo") or {}).get("version")
             can_load = bool((result.get("agentCapabilities") or {}).get("loadSession"))
@@ -201,13 +225,17 @@ class AcpParser(LineParser):
         return self._request("session/prompt", {"sessionId": self.session_id, "prompt": self.prompt})
 
     def _failed(self, method: str, error: dict[str, Any]) -> Parsed:
-        message = str(error.get("message") or "the agent reported an error")
+        message, status, name = api_error(str(error.get("message") or "the agent reported an error"))
         data = error.get("data")
         if isinstance(data, dict) and data.get("details"):
             message = f"{message}: {data['details']}"
-        events = [*self._flush(), (EventType.AGENT_ERROR, {"message": message, "status": error.get("code"),
-                                                           "kind": method})]
-        events.append(self._result(is_error=True, reason=f"{method} failed: {message}"))
+        code = status or error.get("code")
+        events = [*self._flush(), (EventType.AGENT_ERROR, {"message": message, "status": code, "kind": method})]
+        # a model endpoint's HTTP error (the agent passes its status on as the error's code) says so
+        reason = endpoint_failure(message, code, name) if isinstance(code, int) and 400 <= code < 600 else None
+        if reason and code in (401, 403):
+            reason += " (the endpoint refused the API key)"
+        events.append(self._result(is_error=True, reason=reason or f"{method} failed: {message}"))
         return Parsed(events, turn_ended=True)
 
     def _ended(self, result: dict[str, Any]) -> Parsed:

@@ -104,10 +104,37 @@ def json_object(line: bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+def object_of(value: Any) -> dict[str, Any]:
+    """A protocol member that should be an object, or an empty one when it is not."""
+    return value if isinstance(value, dict) else {}
+
+
 def plain_output(line: bytes) -> Parsed:
     """A line that is not the agent's protocol: kept as its plain output (a blank one is dropped)."""
     text = line.decode("utf-8", "replace").rstrip("\r")
     return Parsed([(EventType.AGENT_OUTPUT, {"text": text})] if text.strip() else [])
+
+
+def api_error(message: str) -> tuple[str, int | None, str | None]:
+    """A model endpoint's error as an agent passes it on, its JSON body unwrapped: (message,
+    HTTP status, status name) when it is a body like {"error": {"code", "message", "status"}}."""
+    try:
+        body = json.loads(message)
+    except ValueError:
+        return message, None, None
+    inner = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(inner, dict) or not inner.get("message"):
+        return message, None, None
+    code = inner.get("code")
+    return (str(inner["message"]), code if isinstance(code, int) else None,
+            str(inner["status"]) if inner.get("status") else None)
+
+
+def endpoint_failure(message: str, status: int | None, name: str | None = None) -> str:
+    """A failure reason that says the model endpoint answered an HTTP error, and which."""
+    if not status or not 400 <= status < 600 or str(status) in message:
+        return message
+    return f"the model endpoint answered {status}{f' {name}' if name else ''}: {message}"
 
 
 class LineParser(ABC):
@@ -115,6 +142,17 @@ class LineParser(ABC):
 
     @abstractmethod
     def parse(self, line: bytes) -> Parsed: ...
+
+    def finish(self, code: int) -> Parsed:
+        """What the agent's exit (with status `code`) means, for an agent whose output has no end
+        of its own (a plain transcript): its result, say. Nothing by default."""
+        return Parsed()
+
+    def waiting_for(self) -> str | None:
+        """The step of the protocol's opening the agent has not answered yet (e.g. "initialize"),
+        so an agent that exits or stays silent before it works can be told apart; None once it
+        has answered (and for protocols without an opening)."""
+        return None
 
 
 class AgentAdapter(ABC):
@@ -141,6 +179,11 @@ class AgentAdapter(ABC):
             except (OSError, subprocess.TimeoutExpired):
                 version = None
         return Installed(self.name, path, version, self.install_hint, self.supports)
+
+    def check(self, agent: Agent) -> None:
+        """Refuse (AgentNotConfigured, saying why) a profile this agent cannot run as, before
+        anything is made for its run. Nothing to refuse by default."""
+        return None
 
     def binary(self, agent: Agent) -> str:
         """The executable to run, or AgentMissing with a message that says how to install it."""

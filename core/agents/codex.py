@@ -22,8 +22,19 @@ from typing import Any
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
-from .base import (AgentAdapter, AgentNotConfigured, Launch, LineParser, Parsed, Supports, json_object,
-                   plain_output)
+from .base import (
+    AgentAdapter,
+    AgentNotConfigured,
+    Launch,
+    LineParser,
+    Parsed,
+    Supports,
+    api_error,
+    endpoint_failure,
+    json_object,
+    object_of,
+    plain_output,
+)
 
 TOOL_OUTPUT_LIMIT = 20_000
 CLIENT = {"name": "corral", "title": "corral", "version": "1"}
@@ -42,6 +53,9 @@ DEFAULT_POLICY = ("on-request", "workspace-write")  # acceptEdits: edits in the 
 # session's) gets a read-only sandbox and no questions, as Codex's tools cannot be picked one by one
 CHANGING_TOOLS = frozenset({"Bash", "Edit", "Write", "MultiEdit", "NotebookEdit"})
 READ_ONLY = ("never", "read-only")
+
+# the provider settings of a profile that go to Codex's config as they are
+RETRY_SETTINGS = ("request_max_retries", "stream_max_retries")
 
 DECISIONS = {"allow": "accept", "always": "acceptForSession", "deny": "decline"}
 
@@ -71,15 +85,31 @@ def _toml(value: str) -> str:
 
 def _message_of(error: dict) -> str:
     """An error's message; the model server's own when Codex passes on its JSON body."""
-    message = str(error.get("message") or "Codex reported an error")
-    try:
-        body = json.loads(message)
-    except ValueError:
-        return message
-    inner = body.get("error") if isinstance(body, dict) else None
-    if isinstance(inner, dict) and inner.get("message"):
-        return str(inner["message"])
-    return message
+    return api_error(str(error.get("message") or "Codex reported an error"))[0]
+
+
+def _status_of(error: dict) -> tuple[int | None, str | None]:
+    """The HTTP status of the model's answer an error is about, and the kind Codex gives it."""
+    info = error.get("codexErrorInfo")
+    if isinstance(info, str):
+        return None, info
+    if not isinstance(info, dict) or not info:
+        return None, None
+    for detail in info.values():
+        if isinstance(detail, dict) and isinstance(detail.get("httpStatusCode"), int):
+            return detail["httpStatusCode"], next(iter(info))
+    return None, next(iter(info))
+
+
+def _reason_of(error: dict) -> str:
+    """A failure's one-line reason, saying so when the model endpoint answered an HTTP error."""
+    message = _message_of(error)
+    status, kind = _status_of(error)
+    if status is None and kind == "internalServerError":
+        return f"the model endpoint answered a server error: {message}"
+    if status in (401, 403):
+        return f"{endpoint_failure(message, status)} (the endpoint refused the API key)"
+    return endpoint_failure(message, status)
 
 
 def _cut(text: str) -> tuple[str, bool]:
@@ -111,36 +141,53 @@ class CodexParser(LineParser):
         self._last_message: str | None = None
         self._errors: list[str] = []
         self._steers = 0
+        self._answered: set[int] = set()  # which of our requests have their answer
 
     def first(self) -> bytes:
         return _request(self.INITIALIZE, "initialize", {"clientInfo": CLIENT, "capabilities": None})
 
     # -- lines -------------------------------------------------------------------------------
 
+    def waiting_for(self) -> str | None:
+        if self.INITIALIZE not in self._answered:
+            return "initialize"
+        return None if self.OPEN in self._answered else self._open_method()
+
     def parse(self, line: bytes) -> Parsed:
         obj = json_object(line)
         if obj is None:
             return plain_output(line)
         method = obj.get("method")
-        if isinstance(method, str) and "id" in obj:
-            return self._server_request(obj["id"], method, obj.get("params") or {})
-        if isinstance(method, str):
-            return self._notification(method, obj.get("params") or {})
-        if "id" in obj:
-            return self._response_to(obj.get("id"), obj)
+        params = object_of(obj.get("params"))
+        try:
+            if isinstance(method, str) and "id" in obj:
+                return self._server_request(obj["id"], method, params)
+            if isinstance(method, str):
+                return self._notification(method, params)
+            if "id" in obj:
+                return self._response_to(obj.get("id"), obj)
+        except (AttributeError, TypeError, ValueError) as error:  # a line not shaped as the protocol says
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj, "not_understood": str(error)})])
         return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
 
     def _response_to(self, id: Any, obj: dict) -> Parsed:
         error = obj.get("error")
-        if id not in (self.INITIALIZE, self.OPEN, self.TURN):
+        ours = isinstance(id, int) and id in (self.INITIALIZE, self.OPEN, self.TURN)
+        if not ours and isinstance(id, str) and id.startswith("corral-steer-"):
             if error:  # a steer that came too late: the turn it was for is over
                 return Parsed([(EventType.AGENT_SYSTEM, {"kind": "steer_failed", "error": error})])
             return Parsed()
+        if not ours or id in self._answered:  # an answer to nothing corral asked: kept, not acted on
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
+        self._answered.add(id)
+        step = {self.INITIALIZE: "initialize", self.OPEN: self._open_method(), self.TURN: "turn/start"}[id]
         if error:
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            step = {self.INITIALIZE: "initialize", self.OPEN: self._open_method(), self.TURN: "turn/start"}[id]
+            message = _reason_of(error) if isinstance(error, dict) else str(error)
             return self._failed(f"Codex refused {step}: {message}")
         result = obj.get("result") or {}
+        if not isinstance(result, dict):
+            return self._failed(f"Codex answered {step} with {json.dumps(result)[:200]}, not an object: "
+                                "is this a version of Codex that corral can drive?")
         if id == self.INITIALIZE:
             return Parsed(replies=[_line({"method": "initialized"}), self._open()])
         if id == self.OPEN:
@@ -214,7 +261,7 @@ class CodexParser(LineParser):
         if method == "error":
             return self._error(params)
         if method == "turn/completed":
-            return self._turn_completed(params.get("turn") or {})
+            return self._turn_completed(object_of(params.get("turn")))
         return Parsed([(EventType.AGENT_OUTPUT, {"data": {"method": method, "params": params}})])
 
     def _message_id(self) -> str:
@@ -253,22 +300,15 @@ class CodexParser(LineParser):
         return Parsed(events, message_id=self._message_id())
 
     def _error(self, params: dict) -> Parsed:
-        error = params.get("error") or {}
+        error = object_of(params.get("error"))
         message = _message_of(error)
-        info = error.get("codexErrorInfo")
-        status = None
-        if isinstance(info, dict):
-            for detail in info.values():
-                if isinstance(detail, dict) and detail.get("httpStatusCode"):
-                    status = detail["httpStatusCode"]
+        status, kind = _status_of(error)
         if params.get("willRetry"):
             return Parsed([(EventType.AGENT_RETRY, {"attempt": None, "max_retries": None, "status": status,
                                                     "error": error.get("additionalDetails") or message,
                                                     "delay_ms": None})])
-        self._errors.append(message)
-        return Parsed([(EventType.AGENT_ERROR, {"message": message, "status": status,
-                                                "kind": info if isinstance(info, str) else
-                                                (next(iter(info)) if isinstance(info, dict) and info else None),
+        self._errors.append(_reason_of(error))
+        return Parsed([(EventType.AGENT_ERROR, {"message": message, "status": status, "kind": kind,
                                                 "details": error.get("additionalDetails")})])
 
     def _turn_completed(self, turn: dict) -> Parsed:
@@ -289,8 +329,8 @@ class CodexParser(LineParser):
             with contextlib.suppress(ValueError):
                 payload["structured_output"] = json.loads(self._last_message)
         if failed:
-            error = turn.get("error") or {}
-            payload["reason"] = ((_message_of(error) if error.get("message") else None) or "; ".join(self._errors)
+            error = object_of(turn.get("error"))
+            payload["reason"] = ((_reason_of(error) if error.get("message") else None) or "; ".join(self._errors)
                                  or ("the turn was interrupted" if status == "interrupted" else f"the turn {status}"))
         return Parsed([(EventType.RUN_RESULT, payload)], turn_ended=True)
 
@@ -444,5 +484,11 @@ def write_config(home: Path, agent: Agent) -> None:
         lines.append('model_provider = "corral-openai"')
         tables += ["", "[model_providers.corral-openai]", 'name = "OpenAI"', f"base_url = {_toml(base_url)}",
                    f"env_key = {_toml(key_variable)}", f"wire_api = {_toml(config.get('wire_api', 'responses'))}"]
+        for name in RETRY_SETTINGS:  # how often a failed model request is tried again (Codex's defaults else)
+            if name in config:
+                if not str(config[name]).isdigit():
+                    raise AgentNotConfigured(f"profile {agent.name!r}: {name} is a number of retries, "
+                                             f"not {config[name]!r}")
+                tables.append(f"{name} = {int(config[name])}")
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text("\n".join([*lines, "", *tables, ""]))

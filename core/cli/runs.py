@@ -77,11 +77,14 @@ async def drive(engine: Engine, run_key: str, message: str | None) -> None:
 @click.option("--status", type=click.Choice(sorted(RunStatus.ACTIVE | RunStatus.ENDED)), multiple=True,
               help="Only runs with this status (repeatable).")
 @click.option("--attention", is_flag=True, help="Only runs waiting on an answer from you.")
+@click.option("--all", "every_host", is_flag=True, help="This machine's runs and every remote's, with their host.")
 @json_option()
 @engine_command
-async def runs(engine: Engine, status: tuple[str, ...], attention: bool, as_json: bool) -> None:
+async def runs(engine: Engine, status: tuple[str, ...], attention: bool, every_host: bool, as_json: bool) -> None:
     """List runs, newest first."""
     wanted = set(status) | ({RunStatus.NEEDS_ATTENTION} if attention else set())
+    if every_host:
+        return await _runs_everywhere(engine, frozenset(wanted) or None, as_json)
     found = await engine.runs(frozenset(wanted) or None)
     if as_json:
         return print_json([r.to_dict() for r in found])
@@ -94,6 +97,26 @@ async def runs(engine: Engine, status: tuple[str, ...], attention: bool, as_json
             click.echo(f"race {r.group_id[:8]}: {plural(raced, 'run')} of the same task")
         group = r.group_id
         click.echo(render.run_line(r, depth))
+
+
+async def _runs_everywhere(engine: Engine, wanted: frozenset[str] | None, as_json: bool) -> None:
+    if not isinstance(engine, Engine):
+        raise click.UsageError("--all lists every host already: leave out --remote")
+    from ..hosts import runs_everywhere  # the remotes' client loads only here
+    from ..remotes import Remotes
+
+    hosts = await runs_everywhere(engine, Remotes(engine.paths.remotes_file).all(), wanted)
+    for host in hosts:
+        if host.error:
+            click.echo(f"{host.host}: unreachable: {host.error}", err=True)
+    if as_json:
+        return print_json([{"host": h.host, **r.to_dict()} for h in hosts for r in h.runs])
+    width = max(len(h.host) for h in hosts)
+    for host in hosts:
+        for run in host.runs:
+            click.echo(f"{host.host:<{width}}  {render.run_line(run)}")
+    if not any(h.runs for h in hosts):
+        click.echo("no runs on any host")
 
 
 @click.command("show")
