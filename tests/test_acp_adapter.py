@@ -298,7 +298,11 @@ def test_copilot_with_a_profiles_endpoint_needs_no_github_login_and_keeps_to_its
     launch = adapter("copilot").launch(profile, "fix it", cwd=str(tmp_path), home=str(tmp_path / "h"))
     assert launch.argv[1] == "--acp" and launch.argv[launch.argv.index("--allow-tool") + 1] == "write"
     assert launch.env == {"COPILOT_PROVIDER_BASE_URL": "http://127.0.0.1:9/v1", "COPILOT_PROVIDER_API_KEY": "secret",
-                          "COPILOT_OFFLINE": "true", "COPILOT_HOME": str(tmp_path / "h")}
+                          "COPILOT_OFFLINE": "true", "COPILOT_PROVIDER_WIRE_API": "completions",
+                          "COPILOT_HOME": str(tmp_path / "h")}
+    planning = Agent(id="a", name="c", cli="copilot", command=profile.command, permission_mode="plan")
+    argv = adapter("copilot").launch(planning, "plan it", cwd=str(tmp_path)).argv
+    assert argv[argv.index("--deny-tool"):argv.index("--deny-tool") + 3] == ["--deny-tool", "write", "shell"]
 
 
 def test_a_model_endpoints_error_that_ends_the_prompt_is_the_reason_naming_its_status():

@@ -185,7 +185,8 @@ def _opencode_files(agent: Agent) -> dict[str, Any]:
 
 # corral's permission modes as Copilot's flags: it asks for every tool unless allowed.
 COPILOT_MODES = {"default": [], "acceptEdits": ["--allow-tool", "write"], "bypassPermissions": ["--allow-all-tools"],
-                 "plan": ["--plan"]}
+                 "plan": ["--deny-tool", "write", "shell"]}
+COPILOT_WIRE_APIS = {"chat": "completions", "completions": "completions", "responses": "responses"}
 
 
 def _copilot_args(agent: Agent) -> list[str]:
@@ -204,8 +205,9 @@ def _copilot_env(agent: Agent, home: Path | None) -> dict[str, str]:
     env = provider_env(agent, "COPILOT_PROVIDER_BASE_URL", "COPILOT_PROVIDER_API_KEY")
     if "COPILOT_PROVIDER_BASE_URL" in env:
         env["COPILOT_OFFLINE"] = "true"
-        if agent.provider_config.get("wire_api"):
-            env["COPILOT_PROVIDER_WIRE_API"] = agent.provider_config["wire_api"]
+        wire = COPILOT_WIRE_APIS.get(str(agent.provider_config.get("wire_api") or "chat"))
+        if wire:
+            env["COPILOT_PROVIDER_WIRE_API"] = wire
     if home:
         env["COPILOT_HOME"] = str(home)
     return env
