@@ -19,9 +19,10 @@ class Integrations:
     store: Store
     projects: Projects
 
-    async def create_token(self, name: str = "token", read_only: bool = False) -> tuple[ApiToken, str]:
-        """A new API token and the only copy of its text."""
-        return await api_tokens.create_token(self.store, name, read_only)
+    async def create_token(self, name: str = "token", read_only: bool = False, *, user: str | None = None,
+                           role: str | None = None) -> tuple[ApiToken, str]:
+        """A new API token (its user's, with a role) and the only copy of its text."""
+        return await api_tokens.create_token(self.store, name, read_only, user=user, role=role)
 
     async def tokens(self) -> list[ApiToken]:
         return await self.store.api.api_tokens()

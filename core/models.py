@@ -289,6 +289,7 @@ class Approval(Record):
     answered_at: str | None = None
     suggestions: list[dict[str, Any]] = field(default_factory=list)  # rules the agent offers for "always"
     always: bool = False
+    answered_by: str | None = None  # who answered: the local user, or an API token's user
 
 
 TASK_TYPES = {"feature": "FTR", "bug": "BUG", "refactor": "REF", "docs": "DOC", "test": "TST", "chore": "CHR"}
@@ -398,10 +399,15 @@ class ApiToken(Record):
     name: str
     salt: str
     hash: str  # sha256 of salt + secret: the secret itself is shown once and never kept
-    read_only: bool
+    read_only: bool  # a viewer's: it may read and follow, not change anything
     created_at: str
     last_used_at: str | None = None
     revoked_at: str | None = None
+    user: str = ""  # whose it is: what corral records as having done what the token did
+    role: str = "admin"  # admin: everything; operator: runs, answers, landing; viewer: reading
+
+
+TOKEN_ROLES = ("admin", "operator", "viewer")
 
 
 @dataclass

@@ -122,6 +122,11 @@ class RemoteEngine:
     async def project(self, key: str) -> Project:
         return _project(await self._call("GET", f"/projects/{key}"))
 
+    async def add_project(self, path: str | Path, name: str | None = None) -> Project:
+        """A project of the repository at `path` on the remote host."""
+        return _project(await self._call("POST", "/projects", json={
+            "name": name or Path(path).name, "repos": [{"repo_path": str(path)}]}))
+
     async def project_for_path(self, path: str | Path) -> Project | None:
         return None  # a folder here is no folder of the remote's: the verb asks for --project
 

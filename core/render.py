@@ -183,7 +183,8 @@ def describe(event: Event) -> str:
         return "withdrew its permission request"
     if kind == EventType.USER_APPROVAL:
         verdict = "allowed" if p.get("allow") else "denied"
-        return f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
+        return (f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
+                + (f" (by {p['by']})" if p.get("by") else ""))
     if kind == EventType.RUN_RESULT:
         text = f"{plural(p.get('tokens_in') or 0, 'token')} in, {p.get('tokens_out') or 0} out"
         if p.get("cost_usd"):  # an agent that prices nothing shows no cost, not $0

@@ -396,7 +396,8 @@ class LiveRun:
             self._deaf = True  # it exited as the answer went: its run ends on its own
             return False
         self.emit(EventType.USER_APPROVAL, {"request_id": approval.request_id, "tool": approval.tool,
-                                    "allow": allow, "always": approval.always, "message": approval.message})
+                                            "allow": allow, "always": approval.always, "message": approval.message,
+                                            "by": approval.answered_by})
         if not self.outstanding and self.run.status == RunStatus.NEEDS_ATTENTION:
             await self._set(status=RunStatus.RUNNING)
         return True

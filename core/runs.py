@@ -10,6 +10,7 @@ beyond the queue's limits waits for a slot in the process that will drive it.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import os
 import subprocess
@@ -83,6 +84,14 @@ def _branch_named(repo: str, base: str) -> str | None:
     except git.GitError:
         return None
     return base
+
+
+def local_user() -> str:
+    """The account this corral runs as: who did what a local command or the dashboard did."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 @dataclass(eq=False, repr=False)
@@ -394,9 +403,11 @@ class Runs:
         return await self.store.approvals([run.id], ApprovalStatus.PENDING)
 
     async def approve(self, run_key: str, *, allow: bool = True, message: str | None = None,
-                      request_id: str | None = None, always: bool = False) -> Approval:
+                      request_id: str | None = None, always: bool = False, by: str | None = None) -> Approval:
         """Answer the run's oldest pending permission request (or the one named). `always` also
-        allows what the agent offered to remember (e.g. this command) for the rest of the run."""
+        allows what the agent offered to remember (e.g. this command) for the rest of the run.
+        `by`: who answers (an API token's user); the user of this process when not said."""
+        by = by or local_user()
         run = await self.run(run_key)
         pending = [a for a in await self.store.approvals([run.id], ApprovalStatus.PENDING)
                    if request_id is None or a.request_id == request_id]
@@ -418,13 +429,14 @@ class Runs:
         if live is not None and live.agent_exited:
             raise self._agent_exited(run)
         answered_at = now()
-        if not await self.store.answer_approval(approval.id, allow, message, always, answered_at):
+        if not await self.store.answer_approval(approval.id, allow, message, always, answered_at, by):
             raise Conflict(f"that request of run {run.short_id} was already answered",
                            code="ALREADY_ANSWERED")
         approval.status = ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED
         approval.message = message
         approval.always = always and allow
         approval.answered_at = answered_at
+        approval.answered_by = by
         if live is not None and not await live.answer(approval) and live.agent_exited:
             raise self._agent_exited(run)
         return approval

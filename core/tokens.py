@@ -7,7 +7,7 @@ import hmac
 import secrets
 
 from .errors import CorralError, NotFound
-from .models import ApiToken, now
+from .models import TOKEN_ROLES, ApiToken, now
 from .store import Store
 
 PREFIX = "corral_"
@@ -22,16 +22,22 @@ def _digest(salt: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
 
 
-async def create_token(store: Store, name: str = "token", read_only: bool = False) -> tuple[ApiToken, str]:
-    """A new token and the only copy of its text: `corral_<id>_<secret>`."""
+async def create_token(store: Store, name: str = "token", read_only: bool = False, *, user: str | None = None,
+                       role: str | None = None) -> tuple[ApiToken, str]:
+    """A new token and the only copy of its text: `corral_<id>_<secret>`. It is `user`'s (default:
+    its name), with `role` (admin by default; viewer when `read_only`)."""
     name = name.strip()
     if not name:
         raise CorralError("a token needs a name", code="INVALID_NAME")
+    role = role or ("viewer" if read_only else "admin")
+    if role not in TOKEN_ROLES:
+        raise CorralError(f"a token's role is one of {', '.join(TOKEN_ROLES)}, not {role!r}", code="INVALID_ROLE")
+    user = (user or name).strip()
     token_id = secrets.token_hex(ID_LENGTH // 2)
     secret = new_secret()
     salt = secrets.token_hex(16)
-    token = ApiToken(id=token_id, name=name, salt=salt, hash=_digest(salt, secret), read_only=read_only,
-                     created_at=now())
+    token = ApiToken(id=token_id, name=name, salt=salt, hash=_digest(salt, secret), read_only=role == "viewer",
+                     created_at=now(), user=user, role=role)
     await store.api.add_api_token(token)
     return token, f"{PREFIX}{token_id}_{secret}"
 

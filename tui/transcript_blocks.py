@@ -134,6 +134,8 @@ class Transcript:
             text = f"{verdict} {p.get('tool') or ''}".strip()
             if p.get("message"):
                 text += f": {p['message']}"
+            if p.get("by"):
+                text += f" (by {p['by']})"
             return self._append(Block("answer", text=text, tone="success" if allowed else "error"))
         if kind == EventType.AGENT_RETRY:
             last = self.blocks[-1] if self.blocks else None

@@ -27,7 +27,15 @@ def caller_token(connection: HTTPConnection) -> ApiToken | None:
     return connection.scope.get(TOKEN_SCOPE_KEY)
 
 
+def caller(connection: HTTPConnection) -> str | None:
+    """Who is calling, for what the engine records as done by them: the token's user (None without
+    a token on loopback: the server's own user)."""
+    token = caller_token(connection)
+    return (token.user or token.name) if token is not None else None
+
+
 EngineDep = Annotated[Engine, Depends(_engine)]
+CallerDep = Annotated[str | None, Depends(caller)]
 
 # -- pages of lists --------------------------------------------------------------------------
 

@@ -301,6 +301,7 @@ class ApprovalOut(BaseModel):
     answered_at: str | None
     suggestions: list[dict[str, Any]]
     always: bool
+    answered_by: str | None = Field(None, description="Who answered: an API token's user, or the server's user")
 
     @classmethod
     def of(cls, approval: Approval) -> ApprovalOut:

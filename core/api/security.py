@@ -32,6 +32,10 @@ OPEN_PATHS = frozenset({"/api/health"})
 # Browsers' EventSource and WebSocket cannot set headers: these take ?access_token= too.
 STREAM_PATHS = re.compile(r"/api/(runs/[^/]+/(events/stream|ws)|projects/[^/]+/events)")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What only an admin's token may change: projects and their repos, settings, webhooks, agent profiles,
+# clean-up. An operator's may do the rest: runs, their answers and landing, tasks, plans, the queue.
+ADMIN_CHANGES = re.compile(r"/api/(projects(/[^/]+(/(repos(/[^/]+)?|settings|webhooks))?)?|settings/[^/]+"
+                           r"|webhooks/[^/]+|agents(/[^/]+)?|clean)/?")
 TOUCH_EVERY = 60.0  # seconds between writes of a token's last use
 
 
@@ -151,10 +155,16 @@ class RequestGuard:
                                       f"this server listens on {self.settings.host}: send "
                                       "`Authorization: Bearer <token>` (make one with `corral token create`)",
                                       headers={**limits, "WWW-Authenticate": "Bearer"})
-        if token is not None and token.read_only and scope.get("method", "GET") not in SAFE_METHODS:
+        changing = scope.get("method", "GET") not in SAFE_METHODS
+        if token is not None and token.read_only and changing:
             return await self._refuse(scope, receive, send, 403, "READ_ONLY_TOKEN",
-                                      f"token {token.name!r} is read-only: it cannot start or change anything",
+                                      f"token {token.name!r} is a viewer's: it cannot start or change anything",
                                       headers=limits)
+        if token is not None and token.role == "operator" and changing and ADMIN_CHANGES.fullmatch(scope["path"]):
+            return await self._refuse(scope, receive, send, 403, "ROLE_FORBIDDEN",
+                                      f"token {token.name!r} is an operator's: it may start, answer and land runs, "
+                                      "not change projects, agent profiles, webhooks or settings (an admin's token "
+                                      "may)", headers=limits)
         if token is not None:
             await self._touch(engine, token)
         scope[TOKEN_SCOPE_KEY] = token

@@ -361,13 +361,13 @@ class Store:
              json.dumps(approval.suggestions), approval.created_at))
 
     async def answer_approval(self, approval_id: int, allow: bool, message: str | None,
-                              always: bool = False, at: str | None = None) -> bool:
-        """Record the user's answer (made `at`, default now); False when it was already answered."""
+                              always: bool = False, at: str | None = None, by: str | None = None) -> bool:
+        """Record the user's answer (made `at`, default now, by `by`); False when it was already answered."""
         changed = await self.db.execute(
-            "UPDATE approvals SET status = ?, message = ?, always = ?, answered_at = ? "
+            "UPDATE approvals SET status = ?, message = ?, always = ?, answered_at = ?, answered_by = ? "
             "WHERE id = ? AND status = 'pending'",
             (ApprovalStatus.ALLOWED if allow else ApprovalStatus.DENIED, message, int(always and allow), at or now(),
-             approval_id))
+             by, approval_id))
         return bool(changed)
 
     async def expire_approvals(self, run_id: str, request_id: str | None = None) -> None:
@@ -380,7 +380,7 @@ class Store:
         if not run_ids:
             return []
         sql = ("SELECT id, run_id, request_id, tool, input, status, message, created_at, answered_at, "
-               "suggestions, always "
+               "suggestions, always, answered_by "
                f"FROM approvals WHERE run_id IN ({', '.join('?' * len(run_ids))})")
         params: list[Any] = list(run_ids)
         if status is not None:

@@ -8,7 +8,7 @@ import sqlite3
 from ..models import ApiToken, Webhook, WebhookDelivery
 from .database import Database
 
-_TOKEN_COLUMNS = "id, name, salt, hash, read_only, created_at, last_used_at, revoked_at"
+_TOKEN_COLUMNS = "id, name, salt, hash, read_only, created_at, last_used_at, revoked_at, user_name AS user, role"
 _WEBHOOK_COLUMNS = "id, project_id, url, secret, events, format, created_at"
 _DELIVERY_COLUMNS = ("id, delivery_id, webhook_id, event_type, run_id, attempt, status_code, error, "
                      "delivered, created_at")
@@ -42,9 +42,10 @@ class ApiTables:
 
     async def add_api_token(self, token: ApiToken) -> None:
         await self.db.execute(
-            f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_tokens (id, name, salt, hash, read_only, created_at, last_used_at, revoked_at, "
+            "user_name, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (token.id, token.name, token.salt, token.hash, int(token.read_only), token.created_at,
-             token.last_used_at, token.revoked_at))
+             token.last_used_at, token.revoked_at, token.user, token.role))
 
     async def api_tokens(self) -> list[ApiToken]:
         return [_token(r) for r in await self.db.fetch(

@@ -214,4 +214,13 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN group_id TEXT",
         "CREATE INDEX runs_group ON runs (group_id) WHERE group_id IS NOT NULL",
     ],
+    # 13: a token is a user's, with a role (admin, operator, viewer: read-only ones become viewers);
+    # who answered each permission request is kept
+    [
+        "ALTER TABLE api_tokens ADD COLUMN user_name TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE api_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'",
+        "UPDATE api_tokens SET role = 'viewer' WHERE read_only = 1",
+        "UPDATE api_tokens SET user_name = name",
+        "ALTER TABLE approvals ADD COLUMN answered_by TEXT",
+    ],
 ]

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ...engine import Engine
 from ...errors import CorralError, NotFound
-from ...models import Event, Run
+from ...models import ApiToken, Event, Run
 from ..dependencies import EngineDep, caller_token
 from ..errors import corral_error_body, error_body, validation_details
 from ..schemas import MAX_ID, ApprovalOut, ClientMessage, EventOut
@@ -161,7 +161,7 @@ async def stream_project_events(
 
 # -- the WebSocket ---------------------------------------------------------------------------
 
-async def _answer(engine: Engine, run: Run, text: str, read_only: bool) -> dict:
+async def _answer(engine: Engine, run: Run, text: str, token: ApiToken | None) -> dict:
     """What the client asked over the socket, done, and the reply to send it."""
     try:
         message = _client_message.validate_json(text)
@@ -170,12 +170,13 @@ async def _answer(engine: Engine, run: Run, text: str, read_only: bool) -> dict:
         return {"type": "error", **error_body("VALIDATION_ERROR", summary, details)}
     if message.type == "ping":
         return {"type": "pong"}
-    if read_only:
+    if token is not None and token.read_only:
         return {"type": "error", **error_body("READ_ONLY_TOKEN", "this token is read-only: it cannot "
                                               "answer permission requests")}
     try:
         approval = await engine.approve(run.id, allow=message.allow, message=message.message,
-                                        request_id=message.request_id, always=message.always)
+                                        request_id=message.request_id, always=message.always,
+                                        by=(token.user or token.name) if token is not None else None)
     except CorralError as error:
         return {"type": "error", **corral_error_body(error)}
     return {"type": "approval", "approval": ApprovalOut.of(approval).model_dump(mode="json")}
@@ -211,7 +212,7 @@ async def run_socket(websocket: WebSocket, run_id: str,
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
-            await send(await _answer(engine, run, text, bool(token and token.read_only)))
+            await send(await _answer(engine, run, text, token))
 
     listening = asyncio.create_task(listen(), name=f"socket-{run.short_id}")
     listening.add_done_callback(lambda task: task.cancelled() or task.exception())  # a send to a gone client

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ...errors import CorralError
-from ..dependencies import PAGED, EngineDep, Limit, Offset, page
+from ..dependencies import PAGED, CallerDep, EngineDep, Limit, Offset, page
 from ..openapi import errors
 from ..schemas import (
     AllowIn,
@@ -103,21 +103,21 @@ async def list_approvals(run_id: str, engine: EngineDep) -> list[ApprovalOut]:
 
 @router.post("/runs/{run_id}/approvals/allow", response_model=ApprovalOut,
              summary="Allow a permission request", tags=["approvals"], responses=errors(409))
-async def allow_approval(run_id: str, engine: EngineDep, body: AllowIn | None = None) -> ApprovalOut:
+async def allow_approval(run_id: str, engine: EngineDep, by: CallerDep, body: AllowIn | None = None) -> ApprovalOut:
     """Allow the oldest pending request (or `request_id`); `always` also allows, for the rest of
     the run, what the agent offered to remember. 409 when nothing is pending."""
     body = body or AllowIn()
     return ApprovalOut.of(await engine.approve(run_id, allow=True, message=body.message,
-                                               request_id=body.request_id, always=body.always))
+                                               request_id=body.request_id, always=body.always, by=by))
 
 
 @router.post("/runs/{run_id}/approvals/deny", response_model=ApprovalOut,
              summary="Deny a permission request", tags=["approvals"], responses=errors(409))
-async def deny_approval(run_id: str, engine: EngineDep, body: DenyIn | None = None) -> ApprovalOut:
+async def deny_approval(run_id: str, engine: EngineDep, by: CallerDep, body: DenyIn | None = None) -> ApprovalOut:
     """Deny the oldest pending request (or `request_id`); the agent is told `message`."""
     body = body or DenyIn()
     return ApprovalOut.of(await engine.approve(run_id, allow=False, message=body.message,
-                                               request_id=body.request_id))
+                                               request_id=body.request_id, by=by))
 
 
 # -- what changed ------------------------------------------------------------------------------
