@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from core.agents import adapter
-from core.agents.acp import CLIS, AcpParser, _gemini_keep_session
+from core.agents.acp import AcpParser
+from core.agents.acp_clis import CLIS, _gemini_keep_session
 from core.models import Agent, Approval
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gemini"
@@ -202,6 +203,106 @@ def test_the_profiles_endpoint_and_key_go_in_the_clis_own_variables(tmp_path, mo
                     provider_config={"base_url": "http://127.0.0.1:9", "api_key_env": "MY_GEMINI_KEY"})
     env = adapter("gemini").launch(profile, "hi", cwd=str(tmp_path), home=str(tmp_path / "h")).env
     assert env["GOOGLE_GEMINI_BASE_URL"] == "http://127.0.0.1:9" and env["GEMINI_API_KEY"] == "secret"
+
+
+def _binary(tmp_path: Path, name: str) -> str:
+    binary = tmp_path / name
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    return str(binary)
+
+
+def test_qwen_starts_in_corrals_mode_with_its_endpoint_and_its_own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "secret")
+    home = tmp_path / "agent-home"
+    profile = Agent(id="a", name="q", cli="qwen", model="qwen3-coder", command=_binary(tmp_path, "qwen"),
+                    provider_config={"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_KEY"})
+    launch = adapter("qwen").launch(profile, "fix it", cwd=str(tmp_path), home=str(home))
+    argv = launch.argv
+    assert argv[1] == "--acp" and argv[argv.index("--approval-mode") + 1] == "auto-edit"  # not its "auto"
+    assert argv[argv.index("--auth-type") + 1] == "openai" and argv[argv.index("-m") + 1] == "qwen3-coder"
+    assert launch.env == {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "secret",
+                          "QWEN_HOME": str(home)}
+    settings = json.loads((home / "settings.json").read_text())
+    assert settings["privacy"]["usageStatisticsEnabled"] is False
+    assert settings["memory"]["enableManagedAutoMemory"] is False
+    assert "secret" not in (home / "settings.json").read_text()
+
+
+def test_opencode_reads_a_config_in_its_own_home_that_names_the_key_without_holding_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "secret")
+    home = tmp_path / "agent-home"
+    profile = Agent(id="a", name="o", cli="opencode", model="m1", command=_binary(tmp_path, "opencode"),
+                    permission_mode="default",
+                    provider_config={"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_KEY"})
+    launch = adapter("opencode").launch(profile, "fix it", cwd=str(tmp_path), home=str(home))
+    assert launch.argv[1:] == ["acp"]
+    assert launch.env["XDG_CONFIG_HOME"] == str(home / "config") and launch.env["XDG_DATA_HOME"] == str(home / "data")
+    assert launch.env["CORRAL_OPENCODE_API_KEY"] == "secret"
+    file = home / "config" / "opencode" / "opencode.json"
+    config = json.loads(file.read_text())
+    assert config["model"] == "corral/m1" and config["permission"]["edit"] == "ask"
+    assert config["provider"]["corral"]["options"] == {"baseURL": "http://127.0.0.1:9/v1",
+                                                       "apiKey": "{env:CORRAL_OPENCODE_API_KEY}"}
+    assert "secret" not in file.read_text()
+    assert json.loads(launch.stdin)["params"]["clientCapabilities"]["fs"]["writeTextFile"] is False
+
+
+def test_a_file_request_outside_the_worktree_is_recorded_as_refused(tmp_path):
+    parser = AcpParser(cwd=str(tmp_path), prompt=PROMPT)
+    line = {"jsonrpc": "2.0", "id": 3, "method": "fs/write_text_file",
+            "params": {"sessionId": "s", "path": "/etc/evil", "content": "x"}}
+    parsed = parser.parse(json.dumps(line).encode())
+    assert "error" in json.loads(parsed.replies[0])
+    [(kind, warning)] = parsed.events
+    assert kind == "run.warning" and warning["kind"] == "fs_refused" and warning["path"] == "/etc/evil"
+
+
+def _update(parser: AcpParser, **update) -> list[tuple[str, dict]]:
+    line = {"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "s", "update": update}}
+    return parser.parse(json.dumps(line).encode()).events
+
+
+def test_a_call_announced_before_its_arguments_is_recorded_with_them_and_qwens_tokens_add_up():
+    parser = AcpParser(cwd="/w", prompt=PROMPT)
+    parser.parse(b'{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1}}')
+    parser.parse(b'{"jsonrpc":"2.0","id":1,"result":{"sessionId":"s"}}')
+    meta = {"toolName": "write_file"}
+    assert not of(_update(parser, sessionUpdate="tool_call", toolCallId="c1", status="pending", rawInput={},
+                          kind="edit", _meta=meta), "agent.tool_call")
+    _update(parser, sessionUpdate="agent_message_chunk", content={"type": "text", "text": ""},
+            _meta={"usage": {"inputTokens": 100, "outputTokens": 7}})
+    events = _update(parser, sessionUpdate="tool_call_update", toolCallId="c1", status="in_progress",
+                     rawInput={"file_path": "/w/a.txt", "content": "a"}, _meta=meta)
+    [announced] = of(events, "agent.tool_call")
+    assert announced["name"] == "write_file" and announced["input"]["file_path"] == "/w/a.txt"
+    _update(parser, sessionUpdate="agent_message_chunk", content={"type": "text", "text": "ok"},
+            _meta={"usage": {"inputTokens": 150, "outputTokens": 2}})
+    [result] = of(parser.parse(b'{"jsonrpc":"2.0","id":2,"result":{"stopReason":"end_turn"}}').events, "run.result")
+    assert (result["tokens_in"], result["tokens_out"]) == (250, 9)
+
+
+def test_qwens_always_allow_is_kept_out_of_the_worktrees_settings():
+    options = [{"optionId": "proceed_always_project", "kind": "allow_always"},
+               {"optionId": "proceed_always_user", "kind": "allow_always"},
+               {"optionId": "proceed_once", "kind": "allow_once"}, {"optionId": "cancel", "kind": "reject_once"}]
+    request = Approval(1, "r", "4/call_1", "run_shell_command", {}, "pending", None, "", suggestions=options)
+    answer = json.loads(adapter("qwen").answer(request, True, None, always=True))
+    assert answer["result"]["outcome"]["optionId"] == "proceed_always_user"
+
+
+def test_copilot_with_a_profiles_endpoint_needs_no_github_login_and_keeps_to_its_own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "secret")
+    profile = Agent(id="a", name="c", cli="copilot", model="m1", command=_binary(tmp_path, "copilot"),
+                    provider_config={"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_KEY"})
+    launch = adapter("copilot").launch(profile, "fix it", cwd=str(tmp_path), home=str(tmp_path / "h"))
+    assert launch.argv[1] == "--acp" and launch.argv[launch.argv.index("--allow-tool") + 1] == "write"
+    assert launch.env == {"COPILOT_PROVIDER_BASE_URL": "http://127.0.0.1:9/v1", "COPILOT_PROVIDER_API_KEY": "secret",
+                          "COPILOT_OFFLINE": "true", "COPILOT_PROVIDER_WIRE_API": "completions",
+                          "COPILOT_HOME": str(tmp_path / "h")}
+    planning = Agent(id="a", name="c", cli="copilot", command=profile.command, permission_mode="plan")
+    argv = adapter("copilot").launch(planning, "plan it", cwd=str(tmp_path)).argv
+    assert argv[argv.index("--deny-tool"):argv.index("--deny-tool") + 3] == ["--deny-tool", "write", "shell"]
 
 
 def test_a_model_endpoints_error_that_ends_the_prompt_is_the_reason_naming_its_status():

@@ -123,3 +123,5 @@ def test_corral_agents_says_which_clis_are_installed_and_how_to_install_the_rest
     missing = corral("agents").stdout
     assert "claude-code    not installed: install Claude Code with `npm install -g @anthropic-ai/claude-code`" \
         in missing
+    for cli, package in (("qwen", "@qwen-code/qwen-code"), ("opencode", "opencode-ai"), ("copilot", "@github/copilot")):
+        assert f"{cli:<14} not installed: install it with `npm install -g {package}`" in missing

@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 from ..errors import CorralError
 from .base import (AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, Supports,
                    provider_env)
-from .acp import Gemini
+from .acp import Copilot, Gemini, OpenCode, Qwen
 from .aider import Aider
 from .claude_code import ClaudeCode
 from .codex import Codex
@@ -15,8 +15,8 @@ from .codex import Codex
 __all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "Launch", "LineParser", "Parsed",
            "Supports", "adapter", "known", "provider_env"]
 
-_BUILT_IN: dict[str, type[AgentAdapter]] = {ClaudeCode.name: ClaudeCode, Codex.name: Codex, Gemini.name: Gemini,
-                                             Aider.name: Aider}
+_BUILT_IN: dict[str, type[AgentAdapter]] = {
+    kind.name: kind for kind in (ClaudeCode, Codex, Gemini, Qwen, OpenCode, Copilot, Aider)}
 
 
 def known() -> dict[str, type[AgentAdapter]]:

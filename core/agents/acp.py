@@ -5,22 +5,21 @@ to go on in a session), then `session/prompt`; the agent streams `session/update
 before a tool runs; the prompt's response (its `stopReason`) ends the turn.
 
 One adapter serves every ACP agent; what differs between their CLIs (argv, where they keep their
-settings, what they must not be offered) is one row of `CLIS`."""
+settings, what they must not be offered) is one row of `CLIS`, in `acp_clis.py`."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
-import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import CorralError
 from ..models import Agent, Approval, EventType
+from .acp_clis import CLIS
 from .base import (
     AgentAdapter,
     Launch,
@@ -32,7 +31,6 @@ from .base import (
     json_object,
     object_of,
     plain_output,
-    provider_env,
 )
 
 PROTOCOL_VERSION = 1
@@ -43,79 +41,8 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 RESOURCE_NOT_FOUND = -32002
 
-# corral's permission modes (Claude Code's names) in Gemini CLI's words.
-GEMINI_MODES = {"default": "default", "acceptEdits": "auto_edit", "bypassPermissions": "yolo", "plan": "plan"}
-
-# A Gemini CLI kept to itself: no update checks, no usage statistics, no telemetry.
-GEMINI_SETTINGS: dict[str, Any] = {
-    "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},
-    "privacy": {"usageStatisticsEnabled": False},
-    "telemetry": {"enabled": False},
-}
-
-
 def _line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
-
-
-def _gemini_args(agent: Agent) -> list[str]:
-    args = ["--acp", "--skip-trust",  # the run's worktree is trusted: its approval mode applies
-            "--approval-mode", GEMINI_MODES.get(agent.permission_mode, "default")]
-    if agent.model:
-        args += ["-m", agent.model]
-    if agent.allowed_tools:
-        args += ["--allowed-tools", ",".join(agent.allowed_tools)]
-    return args
-
-
-def _gemini_settings(agent: Agent) -> dict[str, Any]:
-    settings = json.loads(json.dumps(GEMINI_SETTINGS))
-    if agent.max_turns:
-        settings["model"] = {"maxSessionTurns": agent.max_turns}
-    return settings
-
-
-def _gemini_keep_session(home: Path, session_id: str) -> None:
-    """Gemini CLI (0.61) names a session's file after the minute it began and its id, and a
-    `session/load` first starts a new recording under the same id: begun in the same minute, it
-    appends to the old file and hides its conversation, so the session cannot be found. The old
-    file under another name (the CLI lists every `session-*.jsonl`) is found and goes on."""
-    short = session_id[:8]
-    for chats in (home / ".gemini" / "tmp").glob("*/chats"):
-        for file in chats.glob(f"session-*-{short}.jsonl"):
-            if not re.fullmatch(rf"session-\d{{4}}-\d\d-\d\dT\d\d-\d\d-{re.escape(short)}\.jsonl", file.name):
-                continue
-            target = next(t for n in itertools.count(1)
-                          if not (t := file.with_name(f"{file.name[:-len('.jsonl')]}-{n}.jsonl")).exists())
-            file.rename(target)
-
-
-@dataclass(frozen=True)
-class AcpCli:
-    """What one ACP agent's CLI needs: its arguments for a profile, the variables that point it
-    at the profile's model endpoint and key, the variable that points its config home at corral's
-    private folder, and the settings file corral writes there."""
-
-    args: Callable[[Agent], list[str]]
-    url_env: str
-    key_env: str
-    home_env: str
-    settings_file: str  # relative to the home
-    settings: Callable[[Agent], dict[str, Any]]
-    fs: bool = False  # offer it corral's fs/* methods (Gemini takes a missing file for a failure)
-    noise: tuple[str, ...] = ()  # message chunks starting so are the CLI's own notes, not the model's words
-    before_resume: Callable[[Path, str], None] | None = None  # readies the home to load a session in
-    replay_end: str | None = None  # the update that follows a loaded session's replayed history
-
-
-CLIS: dict[str, AcpCli] = {
-    # GOOGLE_GEMINI_BASE_URL makes it take the endpoint for a gateway, with GEMINI_API_KEY as its key.
-    "gemini": AcpCli(args=_gemini_args, url_env="GOOGLE_GEMINI_BASE_URL", key_env="GEMINI_API_KEY",
-                     home_env="GEMINI_CLI_HOME", settings_file=".gemini/settings.json",
-                     settings=_gemini_settings, noise=("[MODE_UPDATE]",), before_resume=_gemini_keep_session,
-                     # sent once the replay is written (a timer after the answer to `session/load`)
-                     replay_end="available_commands_update"),
-}
 
 
 def _text(content: Any) -> str:
@@ -134,7 +61,11 @@ def _text(content: Any) -> str:
 
 
 def _tool_name(call: dict[str, Any]) -> str:
-    """Gemini names its call ids `<tool>__<id>`; others say little more than the kind of tool."""
+    """Qwen names the tool in `_meta`, Gemini in its call ids (`<tool>__<id>`); others say little
+    more than the kind of tool."""
+    named = (call.get("_meta") or {}).get("toolName")
+    if isinstance(named, str) and named:
+        return named
     call_id = str(call.get("toolCallId") or "")
     if "__" in call_id:
         return call_id.split("__", 1)[0]
@@ -144,7 +75,7 @@ def _tool_name(call: dict[str, Any]) -> str:
 def _tool_input(call: dict[str, Any]) -> dict[str, Any]:
     """The tool's arguments when the agent sends them (`rawInput`), else what its call shows."""
     raw = call.get("rawInput")
-    if isinstance(raw, dict):
+    if isinstance(raw, dict) and raw:  # an announced call's arguments may still be streaming: {}
         return raw
     shown: dict[str, Any] = {"title": call.get("title") or ""}
     if call.get("kind") == "execute":
@@ -181,8 +112,12 @@ class AcpParser(LineParser):
     """One agent process's side of the conversation: reads its lines, sends what comes next."""
 
     def __init__(self, *, cwd: str, prompt: list[dict[str, Any]], resume: str | None = None,
-                 fork: bool = False, noise: tuple[str, ...] = (), replay_end: str | None = None) -> None:
+                 fork: bool = False, noise: tuple[str, ...] = (), replay_end: str | None = None,
+                 fs: bool = False, failures: tuple[str, ...] = ()) -> None:
         self.cwd = cwd
+        self.fs = fs
+        self.failures = failures
+        self._failure: str | None = None  # what the CLI said failed this turn
         self.prompt = prompt
         self.resume = None if fork else resume
         self.forked = fork and resume is not None
@@ -202,11 +137,13 @@ class AcpParser(LineParser):
         self._thought = ""
         self._calls: dict[str, str] = {}  # tool call id -> tool name
         self._open_calls: list[str] = []  # calls without a result yet
+        self._announced: dict[str, dict[str, Any]] = {}  # calls told before their arguments
+        self._usage = [0, 0]  # tokens in and out of the model responses this turn, when updates tell them
 
     def initialize(self) -> bytes:
         return _line({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": PROTOCOL_VERSION,
-            "clientCapabilities": {"fs": {"readTextFile": False, "writeTextFile": False}, "terminal": False},
+            "clientCapabilities": {"fs": {"readTextFile": self.fs, "writeTextFile": self.fs}, "terminal": False},
             "clientInfo": {"name": "corral", "version": "0.1.0"}}})
 
     def _request(self, method: str, params: dict[str, Any]) -> bytes:
@@ -269,9 +206,12 @@ class AcpParser(LineParser):
             self.session_id = result.get("sessionId") or self.resume
             models = result.get("models") or {}
             modes = result.get("modes") or {}
+            options = {o.get("id"): o.get("currentValue") for o in result.get("configOptions") or []
+                       if isinstance(o, dict)}  # OpenCode says its model and mode only here
             init = (EventType.SESSION_INIT, {
-                "session_id": self.session_id, "model": models.get("currentModelId"), "cwd": self.cwd,
-                "permission_mode": modes.get("currentModeId"), "version": self.version})
+                "session_id": self.session_id, "model": models.get("currentModelId") or options.get("model"),
+                "cwd": self.cwd, "permission_mode": modes.get("currentModeId") or options.get("mode"),
+                "version": self.version})
             if self._loading and self.replay_end is not None:
                 self._loaded = True
                 return Parsed([init])
@@ -305,10 +245,15 @@ class AcpParser(LineParser):
         reasons = {"max_tokens": "stopped at the model's limit of output tokens",
                    "max_turn_requests": "stopped after reaching the maximum of turns",
                    "refusal": "the agent refused to go on", "cancelled": "the turn was cancelled"}
+        # Gemini counts in `_meta.quota`, OpenCode in `usage`, Qwen in each response's update.
         usage = ((result.get("_meta") or {}).get("quota") or {}).get("token_count") or result.get("usage") or {}
-        events.append(self._result(is_error=stop != "end_turn", reason=reasons.get(stop, stop),
-                                   stop_reason=stop, tokens_in=int(usage.get("input_tokens") or 0),
-                                   tokens_out=int(usage.get("output_tokens") or 0)))
+        tokens_in = int(usage.get("input_tokens") or usage.get("inputTokens") or self._usage[0])
+        tokens_out = int(usage.get("output_tokens") or usage.get("outputTokens") or self._usage[1])
+        self._usage = [0, 0]
+        failure, self._failure = self._failure, None
+        events.append(self._result(is_error=stop != "end_turn" or failure is not None,
+                                   reason=failure or reasons.get(stop, stop),
+                                   stop_reason=stop, tokens_in=tokens_in, tokens_out=tokens_out))
         return Parsed(events, turn_ended=True)
 
     def _result(self, *, is_error: bool, reason: str, stop_reason: str | None = None, tokens_in: int = 0,
@@ -325,17 +270,22 @@ class AcpParser(LineParser):
     def _on_request(self, rpc_id: Any, method: str, params: dict[str, Any]) -> Parsed:
         if method == "session/request_permission":
             return self._on_permission(rpc_id, params)
-        if method == "fs/read_text_file":
-            return Parsed(replies=[self._read(rpc_id, params)])
-        if method == "fs/write_text_file":
-            return Parsed(replies=[self._write(rpc_id, params)])
+        if method in ("fs/read_text_file", "fs/write_text_file"):
+            if self._inside(params.get("path")) is None:  # refused, and the run's log says so
+                return Parsed([(EventType.RUN_WARNING, {
+                    "message": f"refused the agent's {method} of {params.get('path')!r}: outside the run's worktree",
+                    "kind": "fs_refused", "method": method, "path": params.get("path")})],
+                    replies=[_error(rpc_id, INVALID_PARAMS,
+                                    f"{params.get('path')!r} is outside the run's working directory")])
+            serve = self._read if method == "fs/read_text_file" else self._write
+            return Parsed(replies=[serve(rpc_id, params)])
         return Parsed([(EventType.AGENT_OUTPUT, {"data": {"method": method, "params": params}})],
                       replies=[_error(rpc_id, METHOD_NOT_FOUND, f"corral does not serve {method}")])
 
     def _on_permission(self, rpc_id: Any, params: dict[str, Any]) -> Parsed:
         call = params.get("toolCall") or {}
         call_id = str(call.get("toolCallId") or uuid.uuid4().hex)
-        call = {**call, "toolCallId": call_id}
+        call = {**self._told(call_id, call), "toolCallId": call_id}
         events: list[tuple[str, dict[str, Any]]] = []
         message_id = None
         if call_id not in self._calls:  # else its `tool_call` came first, and began the response
@@ -396,6 +346,10 @@ class AcpParser(LineParser):
             return Parsed([(EventType.AGENT_OUTPUT, {"data": {"method": method, "params": params}})])
         update = params.get("update") or {}
         kind = update.get("sessionUpdate")
+        usage = (update.get("_meta") or {}).get("usage")
+        if isinstance(usage, dict) and not self._loading:
+            self._usage[0] += int(usage.get("inputTokens") or 0)
+            self._usage[1] += int(usage.get("outputTokens") or 0)
         if self._loading:
             if self._loaded and kind == self.replay_end:
                 self._loading = False
@@ -405,6 +359,9 @@ class AcpParser(LineParser):
             text = _text(update.get("content"))
             if not text or any(text.startswith(n) for n in self.noise):
                 return Parsed()
+            if any(text.startswith(f) for f in self.failures):
+                self._failure = text.strip()
+                return Parsed([*self._flush(), (EventType.AGENT_ERROR, {"message": self._failure, "kind": "agent"})])
             events, message_id = self._begin_response()
             if self._thought:
                 events += self._flush()
@@ -422,18 +379,36 @@ class AcpParser(LineParser):
             events, message_id = self._begin_response()
             events += self._flush()
             call_id = str(update.get("toolCallId") or "")
+            if update.get("status") == "pending" and set(update.get("rawInput") or {}) <= {"cwd"}:
+                self._announced[call_id] = update  # Qwen and OpenCode: its arguments come in an update
+                return Parsed(events, message_id=message_id)
             if call_id not in self._calls:
                 events.append(self._call(update))
             if update.get("status") in ("completed", "failed"):
                 events.append(self._tool_result(update))
             return Parsed(events, message_id=message_id)
         if kind == "tool_call_update":
+            call_id = str(update.get("toolCallId") or "")
+            events = []
+            if call_id in self._announced:
+                told = {k: v for k, v in update.items() if v not in (None, "", [], {})}
+                events = [*self._flush(), self._call(self._told(call_id, told))]
             if update.get("status") not in ("completed", "failed"):
-                return Parsed()
-            return Parsed([*self._flush(), self._tool_result(update)])
+                return Parsed(events)
+            return Parsed([*events, *self._flush(), self._tool_result(update)])
         if kind == "plan":
             return Parsed([(EventType.AGENT_SYSTEM, {"subtype": "plan", "entries": update.get("entries") or []})])
         return Parsed()  # commands, modes, the user's own message echoed: nothing to show
+
+    def _told(self, call_id: str, told: dict[str, Any]) -> dict[str, Any]:
+        """A call with what its announcement said; OpenCode titles the announcement with the tool."""
+        announced = self._announced.pop(call_id, None)
+        if announced is None:
+            return told
+        call = {**announced, **told}
+        if not (call.get("_meta") or {}).get("toolName") and announced.get("title"):
+            call["_meta"] = {**(call.get("_meta") or {}), "toolName": announced["title"]}
+        return call
 
     def _begin_response(self) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
         """A line of the model's output: the first after tool results starts a new response (a
@@ -468,6 +443,9 @@ class AcpParser(LineParser):
             self._open_calls.remove(call_id)
         self._in_response = False  # the model answers the results in a new response
         output = _text(update.get("content"))
+        raw = update.get("rawOutput")
+        if not output and isinstance(raw, dict):  # Copilot says why a call failed only there
+            output = next((str(raw[k]) for k in ("message", "content", "output") if raw.get(k)), "")
         return EventType.AGENT_TOOL_RESULT, {
             "id": call_id, "name": self._calls.get(call_id) or _tool_name(update),
             "output": output[:TOOL_OUTPUT_LIMIT], "truncated": len(output) > TOOL_OUTPUT_LIMIT,
@@ -509,19 +487,19 @@ class AcpAgent(AgentAdapter):
                effort: str | None = None, cwd: str = "", home: str = "") -> Launch:
         table = CLIS[self.cli]
         argv = [self.binary(agent), *table.args(agent)]
-        env = provider_env(agent, table.url_env, table.key_env)
+        env = table.env(agent, Path(home) if home else None)
         if home:
-            env[table.home_env] = home
-            settings = Path(home) / table.settings_file
-            settings.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            settings.write_text(json.dumps(table.settings(agent), indent=2) + "\n")
+            for name, content in table.files(agent).items():
+                file = Path(home) / name
+                file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                file.write_text(json.dumps(content, indent=2) + "\n")
             if resume and not fork and table.before_resume is not None:
                 table.before_resume(Path(home), resume)
         blocks = [{"type": "text", "text": prompt}]
         if agent.instructions and not resume:
             blocks.insert(0, {"type": "text", "text": agent.instructions})
         parser = AcpParser(cwd=cwd or os.getcwd(), prompt=blocks, resume=resume, fork=fork, noise=table.noise,
-                           replay_end=table.replay_end)
+                           replay_end=table.replay_end, fs=table.fs, failures=table.failures)
         return Launch(argv=argv, stdin=parser.initialize(), env=env, parser=parser)
 
     def parser(self) -> LineParser:
@@ -534,7 +512,9 @@ class AcpAgent(AgentAdapter):
 
     def answer(self, approval: Approval, allow: bool, message: str | None, *, always: bool = False) -> bytes:
         choice = _CHOICES["deny" if not allow else "always" if always else "once"]
-        offered = {o.get("kind"): o.get("optionId") for o in reversed(approval.suggestions or [])}
+        avoid = CLIS[self.cli].avoid_options
+        offered = {o.get("kind"): o.get("optionId") for o in reversed(approval.suggestions or [])
+                   if o.get("optionId") not in avoid}
         option = next((offered[k] for k in choice.kinds if offered.get(k)), choice.fallback)
         return _line({"jsonrpc": "2.0", "id": rpc_id_of(approval.request_id),
                       "result": {"outcome": {"outcome": "selected", "optionId": option}}})
@@ -547,3 +527,29 @@ class Gemini(AcpAgent):
     install_hint = ("install it with `npm install -g @google/gemini-cli`, "
                     "or set the agent profile's `command` to its path")
     supports = Supports(asks=True, always=True, resume=True, tokens=True)  # a fork is a new session
+
+
+class Qwen(AcpAgent):
+    name = "qwen"
+    cli = "qwen"
+    default_binary = "qwen"
+    install_hint = ("install it with `npm install -g @qwen-code/qwen-code`, "
+                    "or set the agent profile's `command` to its path")
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)
+
+
+class OpenCode(AcpAgent):
+    name = "opencode"
+    cli = "opencode"
+    default_binary = "opencode"
+    install_hint = "install it with `npm install -g opencode-ai`, or set the agent profile's `command` to its path"
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)
+
+
+class Copilot(AcpAgent):
+    name = "copilot"
+    cli = "copilot"
+    default_binary = "copilot"
+    install_hint = ("install it with `npm install -g @github/copilot`, then `copilot login` (or give the profile "
+                    "a --base-url and --api-key-env for a model provider of your own)")
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)
