@@ -1,7 +1,7 @@
 """Where the real Claude Code CLI is, and how to run it against a scripted model.
 
 The CLI is a test dependency pinned in ``tests/package.json``; install it with
-``npm ci --prefix tests`` from the repository root.  It is pointed at
+``npm install --prefix tests --no-save`` from the repository root.  It is pointed at
 :mod:`tests.model_server` and given its own config dir and HOME, so nothing
 reaches the network, nothing leaks into ``~/.claude``, and tests can run in
 parallel.
@@ -28,7 +28,7 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parent
 NODE_MODULES = TESTS_DIR / "node_modules"
 CLAUDE_VERSION = "2.1.331"
-INSTALL_HINT = "run `npm ci --prefix tests` from the repository root"
+INSTALL_HINT = "run `npm install --prefix tests --no-save` from the repository root"
 
 DUMMY_API_KEY = "sk-ant-api03-corral-tests-dummy-key"
 

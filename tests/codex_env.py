@@ -1,7 +1,7 @@
 """Where the real Codex CLI is, and how to run it against the scripted OpenAI server.
 
 The CLI is a test dependency pinned in ``tests/package.json`` (its Linux binary comes as an npm
-dependency); install it with ``npm ci --prefix tests`` from the repository root.  corral's Codex
+dependency); install it with ``npm install --prefix tests --no-save`` from the repository root.  corral's Codex
 adapter gives each run's Codex its own CODEX_HOME and config; the environment here only says where
 the model is (``OPENAI_BASE_URL``) and gives it a dummy key (``OPENAI_API_KEY``), with HOME in the
 test's folder so nothing reaches ``~/.codex``.
@@ -20,7 +20,7 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parent
 NODE_MODULES = TESTS_DIR / "node_modules"
 CODEX_VERSION = "0.171.0"
-INSTALL_HINT = "run `npm ci --prefix tests` from the repository root"
+INSTALL_HINT = "run `npm install --prefix tests --no-save` from the repository root"
 DUMMY_API_KEY = "sk-corral-tests-dummy-key"
 # A model Codex knows (no metadata warning) that gets plain `exec_command` and `apply_patch` tools.
 MODEL = "gpt-5.5"

@@ -24,9 +24,9 @@ KEY_ENV = "CORRAL_TEST_MODEL_KEY"
 ANSWER = "echo 42 > answer.txt"
 TWICE = "echo 42 >> answer.txt"
 
-needs_qwen = pytest.mark.skipif(not QWEN.exists(), reason="run `npm ci --prefix tests` for Qwen Code")
-needs_opencode = pytest.mark.skipif(not OPENCODE.exists(), reason="run `npm ci --prefix tests` for OpenCode")
-needs_copilot = pytest.mark.skipif(not COPILOT.exists(), reason="run `npm ci --prefix tests` for Copilot CLI")
+needs_qwen = pytest.mark.skipif(not QWEN.exists(), reason="the README's test command installs Qwen Code")
+needs_opencode = pytest.mark.skipif(not OPENCODE.exists(), reason="the README's test command installs OpenCode")
+needs_copilot = pytest.mark.skipif(not COPILOT.exists(), reason="the README's test command installs Copilot CLI")
 
 # Each CLI's own tools, as the model calls them.
 WRITE = {"qwen": lambda path, content: call("write_file", {"file_path": path, "content": content}),

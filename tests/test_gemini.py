@@ -19,7 +19,7 @@ GEMINI = NODE_MODULES / ".bin" / "gemini"
 MODEL = "gemini-2.5-flash"
 SHELL = {"command": "echo 42 > answer.txt", "description": "compute the answer"}
 
-pytestmark = pytest.mark.skipif(not GEMINI.exists(), reason="run `npm ci --prefix tests` for the Gemini CLI")
+pytestmark = pytest.mark.skipif(not GEMINI.exists(), reason="the README's test command installs the Gemini CLI")
 
 
 @pytest.fixture
