@@ -155,7 +155,7 @@ def describe(event: Event) -> str:
     if kind == EventType.RUN_STARTED:
         return f"agent started (pid {p.get('pid')}) in {p.get('cwd')}"
     if kind == EventType.SESSION_INIT:
-        return f"session {p.get('session_id')} ({p.get('model')}, {p.get('agent') or 'Claude Code'} {p.get('version')})"
+        return f"session {p.get('session_id')} ({p.get('model')}, {p.get('agent') or 'the agent'} {p.get('version')})"
     if kind in (EventType.AGENT_MESSAGE, EventType.AGENT_TOKEN, EventType.AGENT_THINKING):
         return _one_line(p.get("text", ""), 120)
     if kind == EventType.AGENT_TOOL_CALL:

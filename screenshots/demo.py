@@ -176,7 +176,8 @@ async def build(paths: Paths) -> None:
         ("run.created", {"task": runs[0][2], "agent": "claude", "base": "HEAD",
                          "branch": f"corral/run-{ATTENTION[:8]}"}),
         ("run.started", {"pid": 4242, "command": "claude", "cwd": str(worktree)}),
-        ("session.init", {"session_id": "5c1d0a9e", "model": "claude-sonnet-4-6", "version": "2.1.331"}),
+        ("session.init", {"session_id": "5c1d0a9e", "model": "claude-sonnet-4-6", "version": "2.1.331",
+                          "agent": "Claude Code"}),
         ("agent.message", {"text": "I'll look at how the app registers its routes, then add a /health route "
                                    "that pings the database and reports how long it took."}),
         ("agent.tool_call", {"id": "t1", "name": "Read", "input": {"file_path": "shop/app.py"}}),

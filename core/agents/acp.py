@@ -125,6 +125,7 @@ class AcpParser(LineParser):
         self.replay_end = replay_end
         self.session_id: str | None = None
         self.version: str | None = None
+        self.agent_name: str | None = None  # as the agent calls itself (agentInfo)
         self._ids = itertools.count(1)
         self._pending: dict[Any, _Pending] = {0: _Pending("initialize")}  # sent with the launch
         # A loaded session replays its history (already in the run's events) around the answer to
@@ -188,7 +189,9 @@ class AcpParser(LineParser):
             return self._failed(pending.method, {"message": f"the answer is {json.dumps(result)[:200]}, not an "
                                                             "object: is this a version that speaks ACP?"})
         if pending.method == "initialize":
-            self.version = (result.get("agentInfo") or {}).get("version")
+            info = result.get("agentInfo") or {}
+            self.version = info.get("version")
+            self.agent_name = info.get("title") or info.get("name")
             can_load = bool((result.get("agentCapabilities") or {}).get("loadSession"))
             events: list[tuple[str, dict[str, Any]]] = []
             if self.resume and can_load:
@@ -211,7 +214,7 @@ class AcpParser(LineParser):
             init = (EventType.SESSION_INIT, {
                 "session_id": self.session_id, "model": models.get("currentModelId") or options.get("model"),
                 "cwd": self.cwd, "permission_mode": modes.get("currentModeId") or options.get("mode"),
-                "version": self.version})
+                "version": self.version, "agent": self.agent_name})
             if self._loading and self.replay_end is not None:
                 self._loaded = True
                 return Parsed([init])

@@ -59,6 +59,7 @@ class ClaudeCodeParser(LineParser):
                 "tools": obj.get("tools", []),
                 "permission_mode": obj.get("permissionMode"),
                 "version": obj.get("claude_code_version"),
+                "agent": "Claude Code",
             })])
         if obj.get("subtype") == "api_retry":  # a failed model call, tried again after a delay
             return Parsed([(EventType.AGENT_RETRY, {
