@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from . import git
+from . import agents, git
 from .board import Board, find_cycle
 from .errors import Conflict, CorralError, NotFound
 from .lifecycle import Lifecycle
@@ -194,6 +194,10 @@ class Planning:
         if granularity not in GRANULARITIES:
             raise CorralError(f"granularity is one of {', '.join(GRANULARITIES)}", code="INVALID_GRANULARITY")
         project = await self.projects.project(project_key)
+        profile = await self.runs.profiles.agent(agent, project.id)
+        if not agents.adapter(profile.cli).supports.plans:
+            raise CorralError(f"agent {profile.name!r} cannot write a plan: its CLI ({profile.cli}) gives no answer in "
+                              "a JSON schema; plan with a Claude Code or Codex profile", code="AGENT_CANNOT_PLAN")
         if any(p.status == "planning" for p in await self.store.board.plans(project.id)):
             raise Conflict(f"project {project.name!r} is already planning: wait for it or cancel it",
                            code="PLAN_ACTIVE")

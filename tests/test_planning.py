@@ -83,6 +83,15 @@ async def test_an_answer_that_is_not_valid_tasks_fails_the_plan_and_keeps_the_ou
         await engine.approve_plan(plan.id)
 
 
+async def test_an_agent_whose_cli_gives_no_structured_answer_cannot_plan(engine, repo):
+    project = await engine.add_project(repo)
+    await engine.add_agent("gem", cli="gemini")
+    with pytest.raises(CorralError, match="agent 'gem' cannot write a plan: its CLI \\(gemini\\)") as refused:
+        await engine.plan(project.id, "add rate limiting", agent="gem")
+    assert refused.value.code == "AGENT_CANNOT_PLAN"
+    assert await engine.plans(project.id) == [] and await engine.runs() == []  # nothing made
+
+
 async def test_one_planning_session_per_project_and_it_can_be_cancelled(engine, model, repo):
     model.set_script([text("Thinking...", delay=30)])
     project = await engine.add_project(repo)

@@ -117,7 +117,7 @@ def test_corral_agents_says_which_clis_are_installed_and_how_to_install_the_rest
     supports = {c["cli"]: c["supports"] for c in corral_json("agents")}
     assert supports["claude-code"]["cost"] and not supports["codex"]["cost"]
     assert supports["codex"]["fork"] and not supports["gemini"]["fork"]
-    assert "asks, always-allow, continue, tokens; no fork, rewind, cost, attach" in corral("agents").stdout
+    assert "asks, always-allow, continue, tokens; no fork, rewind, cost, attach, plans" in corral("agents").stdout
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # an agent CLI that is not installed here
     missing = corral("agents").stdout

@@ -143,7 +143,7 @@ async def test_the_projects_tab_shows_each_agent_cli_with_its_version(engine, re
     claude = next(cli for cli in await engine.clis() if cli.cli == "claude-code")
     assert claude.path and claude.version
     assert f"✓ claude-code {claude.version}" in shown
-    assert "asks always continue fork rewind tokens cost attach" in shown
+    assert "asks always continue fork rewind tokens cost attach plans" in shown
 
 
 async def test_the_projects_tab_says_how_to_install_a_missing_agent_cli(engine, repo, monkeypatch):

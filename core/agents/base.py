@@ -75,6 +75,7 @@ class Supports:
     tokens: bool = False  # it reports the tokens it used
     cost: bool = False  # it reports what they cost
     attach: bool = False  # `corral attach` opens the run in its own terminal UI
+    plans: bool = False  # it answers in a JSON schema, as a planning session needs
 
     def said(self) -> str:
         """`asks, always-allow, continue, tokens; no fork, rewind, cost, attach`."""

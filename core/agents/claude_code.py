@@ -172,7 +172,7 @@ class ClaudeCode(AgentAdapter):
     install_hint = ("install Claude Code with `npm install -g @anthropic-ai/claude-code`, "
                     "or set the agent profile's `command` to its path")
     supports = Supports(asks=True, always=True, resume=True, fork=True, rewind=True, tokens=True, cost=True,
-                        attach=True)
+                        attach=True, plans=True)
 
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
                resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,

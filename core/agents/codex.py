@@ -411,7 +411,7 @@ class Codex(AgentAdapter):
     name = "codex"
     default_binary = "codex"
     install_hint = "install it with `npm install -g @openai/codex`, or set the agent profile's `command` to its path"
-    supports = Supports(asks=True, always=True, resume=True, fork=True, tokens=True)  # it prices no tokens
+    supports = Supports(asks=True, always=True, resume=True, fork=True, tokens=True, plans=True)  # no prices
 
     def __init__(self) -> None:
         self._parser: CodexParser | None = None  # the conversation of this adapter's latest launch

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 SUPPORT_WORDS = {"asks": "asks", "always": "always", "resume": "continue", "fork": "fork", "rewind": "rewind",
-                 "tokens": "tokens", "cost": "cost", "attach": "attach"}
+                 "tokens": "tokens", "cost": "cost", "attach": "attach", "plans": "plans"}
 
 
 def supports_words(supports: Supports) -> list[tuple[str, str] | str]:
@@ -133,7 +133,7 @@ class ProjectsPane(Vertical):
             if cli.path:
                 lines.append(Content.assemble(("✓ ", "$text-success"), (f"{cli.cli:<{width}}", "bold"),
                                               cli.version or "installed"))
-                lines.append(Content.assemble("  ", *supports_words(cli.supports)))
+                lines.append(Content.assemble(*supports_words(cli.supports)))
             else:
                 lines.append(Content.assemble(("· ", "$text-muted"), (f"{cli.cli:<{width}}", "bold $text-muted"),
                                               (f"not installed: {cli.install_hint}", "$text-muted")))
