@@ -27,6 +27,7 @@ from .ssh import SshLink, Unreachable
 from .tasks import RunTask
 
 RECONNECT_DELAYS = (0.5, 1, 2, 4, 8)  # seconds before each try to follow a run again; then it fails
+STREAM_SILENCE = 90.0  # seconds without a byte (the server sends a keep-alive every 15) before a stream is lost
 
 
 def _error(response: httpx.Response) -> CorralError:
@@ -237,7 +238,7 @@ class RemoteEngine:
         assert self._client is not None, "open the remote engine first"
         headers = {"Last-Event-ID": str(after_id)} if after_id else {}
         async with self._client.stream("GET", f"/api/runs/{run_id}/events/stream", headers=headers,
-                                       timeout=httpx.Timeout(None, connect=20)) as response:
+                                       timeout=httpx.Timeout(STREAM_SILENCE, connect=20)) as response:
             if response.status_code == 204:  # the run ended, and its last event was seen
                 return
             if response.status_code >= 400:

@@ -484,6 +484,7 @@ class AcpAgent(AgentAdapter):
     """An agent CLI that speaks ACP; `cli` names its row in `CLIS`."""
 
     cli: ClassVar[str]
+    supports = Supports(asks=True, always=True, resume=True, tokens=True)  # a fork starts a new session
 
     def launch(self, agent: Agent, prompt: str, *, resume: str | None = None, fork: bool = False,
                resume_at: str | None = None, tools: list[str] | None = None, json_schema: dict | None = None,
@@ -529,7 +530,6 @@ class Gemini(AcpAgent):
     default_binary = "gemini"
     install_hint = ("install it with `npm install -g @google/gemini-cli`, "
                     "or set the agent profile's `command` to its path")
-    supports = Supports(asks=True, always=True, resume=True, tokens=True)  # a fork is a new session
 
 
 class Qwen(AcpAgent):
@@ -538,7 +538,6 @@ class Qwen(AcpAgent):
     default_binary = "qwen"
     install_hint = ("install it with `npm install -g @qwen-code/qwen-code`, "
                     "or set the agent profile's `command` to its path")
-    supports = Supports(asks=True, always=True, resume=True, tokens=True)
 
 
 class OpenCode(AcpAgent):
@@ -546,7 +545,6 @@ class OpenCode(AcpAgent):
     cli = "opencode"
     default_binary = "opencode"
     install_hint = "install it with `npm install -g opencode-ai`, or set the agent profile's `command` to its path"
-    supports = Supports(asks=True, always=True, resume=True, tokens=True)
 
 
 class Copilot(AcpAgent):
@@ -555,4 +553,3 @@ class Copilot(AcpAgent):
     default_binary = "copilot"
     install_hint = ("install it with `npm install -g @github/copilot`, then `copilot login` (or give the profile "
                     "a --base-url and --api-key-env for a model provider of your own)")
-    supports = Supports(asks=True, always=True, resume=True, tokens=True)
