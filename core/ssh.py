@@ -141,6 +141,25 @@ class SshLink:
             raise Unreachable(f"{self.remote.corral_path!r} on {self.remote.name} did not answer as corral "
                               "does: is it corral, and as new as this one?") from None
 
+    async def stop_server(self, force: bool = False) -> str:
+        """Stop the remote's API server (`corral remote-host --stop`); what happened there."""
+        private_folder(self.folder)
+        await self._connect()
+        try:
+            code, out, err = await self._run(command=remote_command(
+                self.remote.corral_path, "remote-host", "--stop", *(["--force"] if force else [])))
+        finally:
+            await self.close()
+        if code == NOT_FOUND:
+            raise Unreachable(f"corral is not installed on {self.remote.name}: there is no server of it to stop")
+        if code != 0:
+            said = _last_words(err).removeprefix("Error: ")
+            raise Unreachable(said or f"corral on {self.remote.name} ended with status {code}")
+        try:
+            return str(json.loads(out.decode().strip().splitlines()[-1])["said"])
+        except (ValueError, IndexError, KeyError, TypeError):
+            raise Unreachable(f"corral on {self.remote.name} did not say what it did") from None
+
     async def close(self) -> None:
         """End the master connection (the forward goes with it); the remote's server goes on."""
         master, self._master, self.hello = self._master, None, None

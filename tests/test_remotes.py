@@ -257,3 +257,26 @@ async def test_runs_all_lists_every_host_with_its_runs(sshd, remote_home, model,
     assert table[0].startswith(f"local  {local.short_id}") and table[1].startswith(f"box    {far.short_id}")
     both = corral("--remote", "box", "runs", "--all", check=False)
     assert both.returncode == 2 and "--all lists every host already" in both.stderr
+
+
+async def test_a_remotes_server_is_stopped_only_when_it_drives_nothing_or_when_forced(sshd, remote_home, model, repo):
+    async with Engine(Paths(remote_home)) as there:
+        await there.add_project(repo)
+    add_remote("box", sshd)
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    run = corral_json("--remote", "box", "run", "--project", "app", "compute the answer")
+    wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
+    pid_file = Paths(remote_home).api_socket.with_suffix(".pid")
+
+    busy = corral("remote", "stop", "box", check=False)
+    assert busy.returncode == 1 and "the server drives 1 run: stopping it records them as cancelled" in busy.stderr
+    assert pid_file.exists()
+    assert corral("remote", "stop", "box", "--force").stdout.strip() == "box: server stopped"
+    assert not pid_file.exists()
+    async with Engine(Paths(remote_home)) as there:
+        assert (await there.run(run["id"])).status == "cancelled"  # recorded, its work on its branch
+    assert corral("remote", "stop", "box").stdout.strip() == "box: no server was running"
+    https = corral("remote", "add", "ci", "https://ci.example")
+    assert https.returncode == 0
+    other = corral("remote", "stop", "ci", check=False)
+    assert other.returncode == 1 and "reached over HTTPS" in other.stderr

@@ -4,19 +4,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
+import httpx
 
 from ..config import Paths, corral_version
 from ..errors import CorralError
 from ..remote_status import RemoteStatus, statuses
 from ..remotes import Remote, Remotes
+from ..ssh import SshLink
 from .root import json_option, print_json
 
 SERVER_START_TIMEOUT = 30.0
@@ -121,14 +127,55 @@ def remotes(ctx: click.Context, as_json: bool) -> None:
     ctx.invoke(list_remotes, check=True, as_json=as_json)
 
 
+@remote.command("stop")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Also when it drives runs (they are recorded as cancelled).")
+def stop(name: str, force: bool) -> None:
+    """Stop the API server that `corral remote` started on an SSH remote (it starts again when needed)."""
+    found = _handled(lambda: _remotes().get(name))
+    if not found.over_ssh:
+        raise click.ClickException(f"{name} is reached over HTTPS: its server is not corral's to stop from here")
+    said = _handled(lambda: asyncio.run(SshLink(found, Paths.from_env().sockets).stop_server(force)))
+    click.echo(f"{name}: {said}")
+
+
+def _stop_here(socket: Path, force: bool) -> str:
+    """Stop this user's API server on `socket` (the one `remote-host` started); what happened."""
+    from ..api.server import answers
+
+    pid_file = socket.with_suffix(".pid")
+    if not answers(socket) or not pid_file.exists():
+        return "no server was running"
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket)), base_url="http://localhost") as client:
+        driving = int(client.get("/api/health").json().get("runs_driven") or 0)
+    if driving and not force:
+        raise click.ClickException(f"the server drives {driving} run{'s' if driving != 1 else ''}: stopping it "
+                                   "records them as cancelled; wait for them, or pass --force")
+    pid = int(pid_file.read_text())
+    with contextlib.suppress(OSError):
+        if "--serve" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            raise click.ClickException(f"process {pid} is not corral's server any more: nothing stopped")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while answers(socket) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "server stopped" if not answers(socket) else "the server did not stop in time"
+
+
 @click.command("remote-host", hidden=True)
-def remote_host() -> None:
+@click.option("--stop", "stopping", is_flag=True, help="Stop the server instead.")
+@click.option("--force", is_flag=True, help="With --stop: also when it drives runs.")
+def remote_host(stopping: bool, force: bool) -> None:
     """Make sure this user's API server runs on its unix socket, starting it when it does not, and
-    print one JSON line: corral's version, its home, the socket. What `corral remote` runs here."""
+    print one JSON line: corral's version, its home, the socket. What `corral remote` runs here.
+    With --stop, stop it instead, and print what happened."""
     from ..api.server import answers  # uvicorn loads only here
 
     paths = Paths.from_env()
     socket = paths.api_socket
+    if stopping:
+        click.echo(json.dumps({"said": _stop_here(socket, force)}))
+        return
     if not answers(socket):
         paths.ensure()
         log_file = paths.logs / "serve.log"
