@@ -13,17 +13,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-import httpx
 
 from ..config import Paths, corral_version
 from ..errors import CorralError
-from ..remote_status import RemoteStatus, statuses
 from ..remotes import Remote, Remotes
-from ..ssh import SshLink
 from .root import json_option, print_json
+
+if TYPE_CHECKING:  # the remotes' client (httpx, ssh) loads only when a verb reaches a remote
+    from ..remote_status import RemoteStatus
 
 SERVER_START_TIMEOUT = 30.0
 T = TypeVar("T")
@@ -104,6 +104,8 @@ def list_remotes(check: bool, as_json: bool) -> None:
         for r in found:
             click.echo(f"{r.name}  {r.address}")
         return
+    from ..remote_status import statuses
+
     _checked(asyncio.run(statuses(found, Paths.from_env().sockets)), as_json)
 
 
@@ -112,6 +114,8 @@ def list_remotes(check: bool, as_json: bool) -> None:
 @json_option()
 def test(name: str, as_json: bool) -> None:
     """Reach one remote and say how it is; exit status 1 when it cannot be used."""
+    from ..remote_status import statuses
+
     found = _handled(lambda: _remotes().get(name))
     [status] = asyncio.run(statuses([found], Paths.from_env().sockets))
     _checked([status], as_json)
@@ -132,6 +136,8 @@ def remotes(ctx: click.Context, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Also when it drives runs (they are recorded as cancelled).")
 def stop(name: str, force: bool) -> None:
     """Stop the API server that `corral remote` started on an SSH remote (it starts again when needed)."""
+    from ..ssh import SshLink
+
     found = _handled(lambda: _remotes().get(name))
     if not found.over_ssh:
         raise click.ClickException(f"{name} is reached over HTTPS: its server is not corral's to stop from here")
@@ -141,6 +147,8 @@ def stop(name: str, force: bool) -> None:
 
 def _stop_here(socket: Path, force: bool) -> str:
     """Stop this user's API server on `socket` (the one `remote-host` started); what happened."""
+    import httpx
+
     from ..api.server import answers
 
     pid_file = socket.with_suffix(".pid")
