@@ -84,21 +84,11 @@ class GeminiServer(ScriptedServer):
                 raise ValueError(f"step {i} has neither text, tool_uses nor error: {step!r}")
         with self._lock:
             self.script = script
-            self._errors_served: dict[int, int] = {}
+            self._served = {}
 
     def _pick(self, turn: int) -> tuple[int | None, dict | None]:
-        with self._lock:
-            answers = -1
-            for i, step in enumerate(self.script):
-                if "error" in step and "times" in step:
-                    if answers + 1 == turn and self._errors_served.get(i, 0) < step["times"]:
-                        self._errors_served[i] = self._errors_served.get(i, 0) + 1
-                        return i, step
-                    continue
-                answers += 1
-                if answers == turn:
-                    return i, step
-            return None, None
+        with self._lock:  # an error without `times` takes its turn's place; with it, it goes in front
+            return self._step_for(turn, lambda step: "error" in step and "times" in step)
 
     @property
     def main_requests(self) -> list[RecordedRequest]:

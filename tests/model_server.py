@@ -248,7 +248,6 @@ class ModelServer(ScriptedServer):
                  port: int = 0, log: Any = None) -> None:
         super().__init__(host=host, port=port, log=log)
         self.requests: list[RecordedRequest] = []
-        self._served: dict[int, int] = {}
         self.set_script(list(script))
 
     # -- script ------------------------------------------------------------

@@ -123,7 +123,6 @@ class OpenAIServer(ScriptedServer):
     def __init__(self, script: Iterable[dict] = (), *, host: str = "127.0.0.1", log: Any = None) -> None:
         super().__init__(host=host, log=log)
         self.requests: list[Request] = []
-        self._errors_served: dict[int, int] = {}
         self.set_script(list(script))
 
     def set_script(self, script: list[dict]) -> None:
@@ -131,21 +130,11 @@ class OpenAIServer(ScriptedServer):
         `times` times in front of the step after it."""
         with self._lock:
             self.script = script
-            self._errors_served = {}
+            self._served = {}
 
     def _pick(self, turn: int) -> tuple[int | None, dict | None]:
         with self._lock:
-            answers = -1
-            for i, step in enumerate(self.script):
-                if "error" in step:
-                    if answers + 1 == turn and self._errors_served.get(i, 0) < step.get("times", 1):
-                        self._errors_served[i] = self._errors_served.get(i, 0) + 1
-                        return i, step
-                    continue
-                answers += 1
-                if answers == turn:
-                    return i, step
-            return None, None
+            return self._step_for(turn, lambda step: "error" in step)
 
     @property
     def responses(self) -> list[Request]:

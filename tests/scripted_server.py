@@ -10,6 +10,7 @@ import itertools
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 
@@ -61,6 +62,8 @@ class ScriptedServer:
         self.port = port
         self.log = log  # a file to print one line per request to, or None
         self.requests: list[Any] = []
+        self.script: list[dict] = []
+        self._served: dict[int, int] = {}  # how often each limited step was served
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._ids = itertools.count(1)
@@ -100,6 +103,22 @@ class ScriptedServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def _step_for(self, turn: int, in_front: Callable[[dict], bool]) -> tuple[int | None, dict | None]:
+        """The script's step (and its index) that answers turn `turn`: the steps `in_front` says so of
+        (errors) are served their `times` (default 1) in front of the step after them; the others
+        answer turns 0, 1, 2... Call it holding the lock; `_served` counts, reset with the script."""
+        answers = -1
+        for i, step in enumerate(self.script):
+            if in_front(step):
+                if answers + 1 == turn and self._served.get(i, 0) < step.get("times", 1):
+                    self._served[i] = self._served.get(i, 0) + 1
+                    return i, step
+                continue
+            answers += 1
+            if answers == turn:
+                return i, step
+        return None, None
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):04d}"

@@ -23,14 +23,12 @@ from .acp_clis import CLIS
 from .base import (
     AgentAdapter,
     Launch,
+    JsonRpcParser,
     LineParser,
     Parsed,
     Supports,
     api_error,
     endpoint_failure,
-    json_object,
-    object_of,
-    plain_output,
 )
 
 PROTOCOL_VERSION = 1
@@ -108,7 +106,7 @@ class _Pending:
     method: str
 
 
-class AcpParser(LineParser):
+class AcpParser(JsonRpcParser):
     """One agent process's side of the conversation: reads its lines, sends what comes next."""
 
     def __init__(self, *, cwd: str, prompt: list[dict[str, Any]], resume: str | None = None,
@@ -159,24 +157,7 @@ class AcpParser(LineParser):
                                                                              "session/load")]
         return opening[0] if opening else "session/load" if self._loading and not self._loaded else None
 
-    def parse(self, line: bytes) -> Parsed:
-        obj = json_object(line)
-        if obj is None:
-            return plain_output(line)
-        method = obj.get("method")
-        params = object_of(obj.get("params"))
-        try:
-            if isinstance(method, str) and "id" in obj:
-                return self._on_request(obj["id"], method, params)
-            if isinstance(method, str):
-                return self._on_notification(method, params)
-            if "id" in obj and ("result" in obj or "error" in obj):
-                return self._on_response(obj)
-        except (AttributeError, TypeError, ValueError) as error:  # a line not shaped as the protocol says
-            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj, "not_understood": str(error)})])
-        return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
-
-    def _on_response(self, obj: dict[str, Any]) -> Parsed:
+    def on_response(self, obj: dict[str, Any]) -> Parsed:
         rpc_id = obj["id"]
         pending = self._pending.pop(rpc_id, None) if isinstance(rpc_id, (int, str)) else None
         if pending is None:  # an answer to nothing corral asked: kept, not acted on
@@ -270,7 +251,7 @@ class AcpParser(LineParser):
 
     # -- what the agent asks --------------------------------------------------------------
 
-    def _on_request(self, rpc_id: Any, method: str, params: dict[str, Any]) -> Parsed:
+    def on_request(self, rpc_id: Any, method: str, params: dict[str, Any]) -> Parsed:
         if method == "session/request_permission":
             return self._on_permission(rpc_id, params)
         if method in ("fs/read_text_file", "fs/write_text_file"):
@@ -344,7 +325,7 @@ class AcpParser(LineParser):
 
     # -- what the agent tells -------------------------------------------------------------
 
-    def _on_notification(self, method: str, params: dict[str, Any]) -> Parsed:
+    def on_notification(self, method: str, params: dict[str, Any]) -> Parsed:
         if method != "session/update":
             return Parsed([(EventType.AGENT_OUTPUT, {"data": {"method": method, "params": params}})])
         update = params.get("update") or {}

@@ -156,6 +156,40 @@ class LineParser(ABC):
         return None
 
 
+class JsonRpcParser(LineParser):
+    """The client side of a JSON-RPC conversation on an agent's stdio (Codex's app-server, ACP): each
+    line is the agent's request, notification or response to ours, or plain output; a line not
+    shaped as the protocol says is kept as the agent's output, with why."""
+
+    def parse(self, line: bytes) -> Parsed:
+        obj = json_object(line)
+        if obj is None:
+            return plain_output(line)
+        method = obj.get("method")
+        params = object_of(obj.get("params"))
+        try:
+            if isinstance(method, str) and "id" in obj:
+                return self.on_request(obj["id"], method, params)
+            if isinstance(method, str):
+                return self.on_notification(method, params)
+            if "id" in obj and ("result" in obj or "error" in obj):
+                return self.on_response(obj)
+        except (AttributeError, TypeError, ValueError) as error:
+            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj, "not_understood": str(error)})])
+        return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
+
+    @abstractmethod
+    def on_request(self, rpc_id: Any, method: str, params: dict[str, Any]) -> Parsed:
+        """The agent asks something of corral (a permission, a file)."""
+
+    @abstractmethod
+    def on_notification(self, method: str, params: dict[str, Any]) -> Parsed: ...
+
+    @abstractmethod
+    def on_response(self, obj: dict[str, Any]) -> Parsed:
+        """The agent's answer (its `result` or `error`) to one of corral's requests."""
+
+
 class AgentAdapter(ABC):
     """One kind of agent CLI. Register a new kind under the `corral.agents` entry point group."""
 

@@ -26,14 +26,13 @@ from .base import (
     AgentAdapter,
     AgentNotConfigured,
     Launch,
+    JsonRpcParser,
     LineParser,
     Parsed,
     Supports,
     api_error,
     endpoint_failure,
-    json_object,
     object_of,
-    plain_output,
 )
 
 TOOL_OUTPUT_LIMIT = 20_000
@@ -116,7 +115,7 @@ def _cut(text: str) -> tuple[str, bool]:
     return text[:TOOL_OUTPUT_LIMIT], len(text) > TOOL_OUTPUT_LIMIT
 
 
-class CodexParser(LineParser):
+class CodexParser(JsonRpcParser):
     """The client side of one app-server conversation: it turns Codex's lines into events and
     sends the requests that come next."""
 
@@ -153,24 +152,8 @@ class CodexParser(LineParser):
             return "initialize"
         return None if self.OPEN in self._answered else self._open_method()
 
-    def parse(self, line: bytes) -> Parsed:
-        obj = json_object(line)
-        if obj is None:
-            return plain_output(line)
-        method = obj.get("method")
-        params = object_of(obj.get("params"))
-        try:
-            if isinstance(method, str) and "id" in obj:
-                return self._server_request(obj["id"], method, params)
-            if isinstance(method, str):
-                return self._notification(method, params)
-            if "id" in obj:
-                return self._response_to(obj.get("id"), obj)
-        except (AttributeError, TypeError, ValueError) as error:  # a line not shaped as the protocol says
-            return Parsed([(EventType.AGENT_OUTPUT, {"data": obj, "not_understood": str(error)})])
-        return Parsed([(EventType.AGENT_OUTPUT, {"data": obj})])
-
-    def _response_to(self, id: Any, obj: dict) -> Parsed:
+    def on_response(self, obj: dict[str, Any]) -> Parsed:
+        id: Any = obj.get("id")
         error = obj.get("error")
         ours = isinstance(id, int) and id in (self.INITIALIZE, self.OPEN, self.TURN)
         if not ours and isinstance(id, str) and id.startswith("corral-steer-"):
@@ -243,7 +226,7 @@ class CodexParser(LineParser):
 
     # -- notifications ------------------------------------------------------------------------
 
-    def _notification(self, method: str, params: dict) -> Parsed:
+    def on_notification(self, method: str, params: dict) -> Parsed:
         if method in QUIET:
             return Parsed()
         if method in NOTICES:  # e.g. "Model metadata for `x` not found": said, and the run goes on
@@ -336,7 +319,8 @@ class CodexParser(LineParser):
 
     # -- Codex's requests ---------------------------------------------------------------------
 
-    def _server_request(self, id: Any, method: str, params: dict) -> Parsed:
+    def on_request(self, rpc_id: Any, method: str, params: dict) -> Parsed:
+        id = rpc_id
         request_id = json.dumps(id)  # the id as sent (a number or a string), given back in the answer
         if method == "item/commandExecution/requestApproval":
             tool_input = {"command": params.get("command"), "cwd": params.get("cwd")}
