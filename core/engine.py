@@ -102,6 +102,9 @@ class Engine:
         self.events = runs.events
         self.follow = runs.follow
         self.follow_project = runs.follow_project
+        self.follow_all = runs.follow_all
+        self.last_event_id = runs.last_event_id
+        self.subscribe = self.bus.subscribe
         self.set_notify = runs.set_notify
         self.run_tasks = runs.run_tasks
         self.wait = runs.wait
@@ -187,6 +190,10 @@ class Engine:
         self.record_delivery = integrations.record_delivery
         self.notifications = integrations.notifications
         self.set_notifications = integrations.set_notifications
+
+    def unreachable(self) -> dict[str, str]:
+        """The hosts whose events do not reach this engine now, and why: none, all are here."""
+        return {}
 
     async def open(self) -> Engine:
         self.paths.ensure()

@@ -18,9 +18,13 @@ from typing import Any
 
 import httpx
 
+from .agents.base import Installed, Supports
+from .bus import EventBus, Subscription
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import Agent, Approval, Event, FileChange, Landing, Project, Repo, Run, RunStatus, Worktree
+from .landing import RunBranch
+from .models import (Agent, Approval, Backup, Branch, Event, FileChange, Landing, LandingPlan, Project, Repo, Run,
+                     RunStatus, Worktree)
 from .remote_status import client_for, compatible
 from .remotes import Remote
 from .ssh import SshLink, Unreachable
@@ -42,8 +46,8 @@ def _error(response: httpx.Response) -> CorralError:
 
 
 def _run(data: dict[str, Any]) -> Run:
-    worktrees = [Worktree(repo_id=w["repo_id"], repo_name=w["repo_name"], repo_path=w["repo_path"],
-                          path=w["path"], base_sha=w["base_sha"]) for w in data.get("worktrees") or []]
+    worktrees = [Worktree(**{k: v for k, v in w.items() if k in Worktree.__dataclass_fields__})
+                 for w in data.get("worktrees") or []]
     fields = {k: v for k, v in data.items() if k in Run.__dataclass_fields__ and k != "worktrees"}
     return Run(**fields, base_ref=data["source_branch"], worktrees=worktrees)
 
@@ -72,6 +76,9 @@ class RemoteEngine:
         self.paths = paths or Paths.from_env()
         self._link = SshLink(remote, self.paths.sockets) if remote.over_ssh else None
         self._client: httpx.AsyncClient | None = None
+        self._bus = EventBus()
+        self._live: asyncio.Task | None = None  # follows every event of the remote, for subscribers
+        self._lost: str | None = None  # why the live events do not come, while they do not
 
     async def open(self) -> RemoteEngine:
         if self._link is not None:
@@ -84,6 +91,11 @@ class RemoteEngine:
         return self
 
     async def close(self) -> None:
+        if self._live is not None:
+            self._live.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._live
+            self._live = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -142,6 +154,13 @@ class RemoteEngine:
     def in_background(self, run: Run, message: str | None = None) -> None:
         """Nothing to do: the remote's server drives its runs."""
 
+    def driving(self) -> list[Run]:
+        """The runs this process drives: none, the remote drives them all."""
+        return []
+
+    async def run_scheduler(self) -> None:
+        """Nothing to do: the remote's server starts its board's tasks itself."""
+
     async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
         params = [("status", s) for s in sorted(statuses or ())]
         return [_run(r) for r in await self._call("GET", "/runs", params=params)]
@@ -172,6 +191,12 @@ class RemoteEngine:
     async def fork(self, run_key: str, message: str, *, detach: bool = False) -> Run:
         return _run(await self._call("POST", f"/runs/{run_key}/fork", json={"message": message}))
 
+    async def attach(self, run_key: str) -> Any:
+        """Refused: the agent's own screen runs where its session is, not through the API."""
+        run = await self.run(run_key)
+        raise CorralError(f"run {run.short_id}'s agent session is on {self.remote.name}: open it there, "
+                          f"in a terminal on that host (`corral attach {run.short_id}`)", code="NOT_ON_REMOTE")
+
     async def run_tasks(self, run_key: str) -> list[RunTask]:
         return [RunTask(**t) for t in await self._call("GET", f"/runs/{run_key}/tasks")]
 
@@ -192,8 +217,58 @@ class RemoteEngine:
         return [Landing(Path(m["repo_path"]), m["target"], m["how"], m["commit"], m["previous"])
                 for m in merged["landings"]]
 
+    async def landing_plan(self, run_key: str, into: str | None = None) -> list[LandingPlan]:
+        params = {"into": into} if into else {}
+        return [LandingPlan(p["repo"], p["target"], Branch(**p["branch"]) if p["branch"] else None)
+                for p in await self._call("GET", f"/runs/{run_key}/landing-plan", params=params)]
+
+    async def reject(self, run_key: str, paths: list[str]) -> list[str]:
+        return list((await self._call("POST", f"/runs/{run_key}/reject", json={"paths": paths}))["rejected"])
+
+    async def revert(self, run_key: str) -> list[Backup]:
+        reverted = await self._call("POST", f"/runs/{run_key}/revert")
+        return [Backup(b["ref"], b["commit"]) for b in reverted["backups"]]
+
+    async def commit(self, run_key: str, message: str) -> list[tuple[Worktree, str]]:
+        run = await self.run(run_key)
+        made = {c["repo"]: c["commit"] for c in
+                (await self._call("POST", f"/runs/{run.id}/commit", json={"message": message}))["commits"]}
+        return [(w, made[w.repo_name]) for w in run.worktrees if w.repo_name in made]
+
+    async def rebase(self, run_key: str, onto: str | None = None) -> list[str]:
+        rebased = await self._call("POST", f"/runs/{run_key}/rebase", json={"onto": onto})
+        return [t["commit"] for t in rebased["tips"]]
+
+    async def rename_branch(self, run_key: str, name: str) -> Run:
+        return _run(await self._call("POST", f"/runs/{run_key}/rename-branch", json={"name": name}))
+
+    async def branches(self, project_key: str | None = None) -> list[RunBranch]:
+        projects = [await self.project(project_key)] if project_key else await self.projects()
+        found = []
+        for project in projects:
+            paths = {r.id: r.path for r in project.repos}
+            for b in await self._call("GET", f"/projects/{project.id}/branches"):
+                state = Branch(**{k: v for k, v in b.items() if k in Branch.__dataclass_fields__})
+                found.append(RunBranch(b["project_id"], b["repo_id"], b["repo"], paths.get(b["repo_id"], ""),
+                                       state, b["run_id"]))
+        return found
+
+    async def delete_branch(self, name: str, *, project: str | None = None, force: bool = False,
+                            repo: str | None = None) -> list[RunBranch]:
+        if project is None:
+            raise CorralError("say which project's branch to delete on a remote host", code="NO_PROJECT")
+        gone = [b for b in await self.branches(project) if b.branch.name == name and repo in (None, b.repo_id)]
+        params: dict[str, Any] = {"branch": name, "force": force}
+        if repo:
+            params["repo_id"] = repo
+        await self._call("DELETE", f"/projects/{project}/branches", params=params)
+        return gone
+
     async def delete_run(self, run_key: str, force: bool = False) -> None:
         await self._call("DELETE", f"/runs/{run_key}", params={"force": force})
+
+    async def clis(self) -> list[Installed]:
+        return [Installed(**{**c, "supports": Supports(**c["supports"])}) for c in await self._call("GET", "/clis")]
 
     async def agents(self) -> list[Agent]:
         return [Agent(**a) for a in await self._call("GET", "/agents")]
@@ -235,9 +310,16 @@ class RemoteEngine:
                     await self._link.open()  # the connection again, if it was that which dropped
 
     async def _stream(self, run_id: str, after_id: int) -> AsyncIterator[Event]:
+        async for _, event in self._frames(f"/api/runs/{run_id}/events/stream", after_id):
+            if event is not None:
+                yield event
+
+    async def _frames(self, path: str, after_id: int | None) -> AsyncIterator[tuple[int | None, Event | None]]:
+        """An SSE stream's frames after event `after_id`: (its id, its event); a bare `id:` frame
+        gives (id, None). An `error` frame from the server is raised."""
         assert self._client is not None, "open the remote engine first"
-        headers = {"Last-Event-ID": str(after_id)} if after_id else {}
-        async with self._client.stream("GET", f"/api/runs/{run_id}/events/stream", headers=headers,
+        headers = {"Last-Event-ID": str(after_id)} if after_id is not None else {}
+        async with self._client.stream("GET", path, headers=headers,
                                        timeout=httpx.Timeout(STREAM_SILENCE, connect=20)) as response:
             if response.status_code == 204:  # the run ended, and its last event was seen
                 return
@@ -245,16 +327,52 @@ class RemoteEngine:
                 await response.aread()
                 raise _error(response)
             data: list[str] = []
+            seen: int | None = None
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
                     data.append(line[5:].strip())
-                elif not line and data:
-                    payload = json.loads("\n".join(data))
-                    data = []
-                    if "error" in payload and "run_id" not in payload:
+                elif line.startswith("id:"):
+                    seen = int(line[3:].strip())
+                elif not line and (data or seen is not None):
+                    payload = json.loads("\n".join(data)) if data else None
+                    if payload is not None and "error" in payload and "run_id" not in payload:
                         raise CorralError(payload["error"].get("message") or "the remote's stream failed",
                                           code=payload["error"].get("code") or "REMOTE_ERROR")
-                    yield _event(payload)
+                    yield seen, _event(payload) if payload is not None else None
+                    data, seen = [], None
+
+    # -- live events, for a dashboard ----------------------------------------------------------
+
+    def subscribe(self, run_id: str | None = None) -> Subscription:
+        """Every event the remote stores from now on (or one run's), as the local engine's bus gives them."""
+        if self._live is None:
+            self._live = asyncio.create_task(self._follow_everything(), name=f"events of {self.remote.name}")
+        return self._bus.subscribe(run_id)
+
+    def unreachable(self) -> dict[str, str]:
+        """The hosts whose live events do not come now, and why: this one, while its link is down."""
+        return {self.remote.name: self._lost} if self._lost else {}
+
+    async def _follow_everything(self) -> None:
+        """Hand every event of the remote to the subscribers; a dropped link is taken up again (with
+        growing pauses, without end) after the last event seen, so none is lost or comes twice."""
+        after_id: int | None = None
+        tries = 0
+        while True:
+            try:
+                async for seen, event in self._frames("/api/events/stream", after_id):
+                    self._lost, tries = None, 0
+                    after_id = seen if seen is not None else after_id
+                    if event is not None:
+                        self._bus.publish([event])
+                raise Unreachable("the event stream ended")
+            except (httpx.HTTPError, CorralError) as error:
+                self._lost = str(error) or type(error).__name__
+            await asyncio.sleep(RECONNECT_DELAYS[min(tries, len(RECONNECT_DELAYS) - 1)])
+            tries += 1
+            if self._link is not None:
+                with contextlib.suppress(Unreachable):
+                    await self._link.open()
 
     async def wait(self, run_key: str) -> Run:
         run = await self.run(run_key)

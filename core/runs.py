@@ -367,9 +367,23 @@ class Runs:
         """Every event of the project's runs (planning sessions too) after event id `after_id`, then
         live ones, in the order they were stored; it does not end by itself."""
         project = await self.projects.project(project_key)
+        async for event in self._follow_stored(after_id, project.id):
+            yield event
+
+    async def follow_all(self, after_id: int | None = None) -> AsyncIterator[Event]:
+        """Every event of every run after event id `after_id` (None: from now on), then live ones,
+        in the order they were stored; it does not end by itself."""
+        start = await self.store.last_event_id() if after_id is None else after_id
+        async for event in self._follow_stored(start, None):
+            yield event
+
+    async def last_event_id(self) -> int:
+        return await self.store.last_event_id()
+
+    async def _follow_stored(self, after_id: int, project_id: str | None) -> AsyncIterator[Event]:
         with self.bus.subscribe() as subscription:
             while True:
-                events = await self.store.project_events(project.id, after_id)
+                events = await self.store.events_since(after_id, project_id)
                 for event in events:
                     after_id = event.id or after_id
                     yield event

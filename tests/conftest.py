@@ -4,6 +4,8 @@ API on the test's engine with an in-process client, and a real `corral --serve`;
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,9 +16,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from claude_env import claude_binary, claude_env, init_git_repo, prepare_home
-from helpers import ManualClock, Served, Terminal, add_project, client_of, corral_serve, use_env
+from helpers import ManualClock, Served, Terminal, add_project, client_of, corral_serve, use_env, wait_for
 from model_server import ModelServer
 from openai_server import OpenAIServer
+from sshd import Sshd
 
 from core.api.app import create_app
 from core.api.settings import ServerSettings
@@ -115,3 +118,24 @@ def terminal(tmp_path) -> Iterator[Terminal]:
     term = Terminal(f"corral-test-{os.getpid()}-{tmp_path.name}")
     yield term
     subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def remote_home(tmp_path: Path) -> Path:
+    """The CORRAL_HOME of the remote host that `sshd` stands for."""
+    return tmp_path / "remote-home"
+
+
+@pytest.fixture
+def sshd(tmp_path: Path, agent_env: dict[str, str], remote_home: Path) -> Iterator[Sshd]:
+    """A remote host: a real OpenSSH server whose sessions get their own CORRAL_HOME, and the agents'
+    environment of this machine (Claude Code on PATH, the scripted model), as that host's own."""
+    server = Sshd(tmp_path / "sshd", {**agent_env, "CORRAL_HOME": str(remote_home)}).start()
+    yield server
+    server.stop()
+    pid_file = Paths(remote_home).api_socket.with_suffix(".pid")
+    if pid_file.exists():  # the API server `corral remote-host` left running there, as it does for users
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        wait_for(lambda: not pid_file.exists(), 20, "the remote's server to stop")
+    for home in (Path(agent_env["CORRAL_HOME"]), remote_home):  # socket folders are in /tmp: short paths
+        shutil.rmtree(Paths(home).sockets, ignore_errors=True)

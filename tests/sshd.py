@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import CORRAL, corral_json, free_port
 
 INSTALL_HINT = "install Debian's openssh-server (the README's test command does: apt-get install openssh-server)"
 ALIAS = "remotehost"
@@ -101,3 +101,9 @@ class Sshd:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+def add_remote(name: str, sshd: Sshd, *extra: str, config: Path | None = None) -> dict:
+    """`corral remote add NAME` of the test's sshd, with this checkout's corral on the far side."""
+    return corral_json("remote", "add", name, f"ssh://{ALIAS}", "--corral-path", CORRAL,
+                       "--ssh-command", f"ssh -F {config or sshd.ssh_config}", *extra)

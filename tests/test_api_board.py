@@ -103,3 +103,39 @@ async def test_a_projects_events_stream_replays_its_runs_and_planning_in_order(s
         assert [e["id"] for e in replayed] == [e["id"] for e in seen[3:]]  # after the one named, each once
         missing = await client.get("/api/projects/nope/events")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "PROJECT_NOT_FOUND"
+
+
+async def test_the_stream_of_every_event_starts_now_and_resumes_after_the_id_it_gave(served, model, repo):
+    """`GET /api/events/stream`, what a dashboard on another host follows: no replay of the past
+    unless asked, a bare `id:` first so that a client that drops takes up where it began."""
+    model.set_script([text("First.")])
+    async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
+        made = (await client.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})).json()
+        first = (await client.post("/api/runs", json={"project_id": made["id"], "task": "one"})).json()
+        past = (await client.get(f"/api/runs/{first['id']}/events")).json()
+        while past[-1]["event_type"] != "run.completed":
+            past = (await client.get(f"/api/runs/{first['id']}/events")).json()
+        model.set_script([text("Second.")])
+        began: list[int] = []
+        seen: list[dict] = []
+        async with client.stream("GET", "/api/events/stream") as response:
+            async for line in response.aiter_lines():
+                if line.startswith("id: ") and not began:
+                    began.append(int(line[4:]))
+                    second = (await client.post("/api/runs", json={"project_id": made["id"], "task": "two"})).json()
+                elif line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    if seen[-1]["event_type"] == "run.completed":
+                        break
+        assert began == [past[-1]["id"]]  # the latest event when it began: nothing of the first run replayed
+        assert {e["run_id"] for e in seen} == {second["id"]}
+        stored = (await client.get(f"/api/runs/{second['id']}/events")).json()
+        assert [e["id"] for e in seen] == [e["id"] for e in stored][:len(seen)]
+        replayed: list[dict] = []
+        async with client.stream("GET", "/api/events/stream", headers={"Last-Event-ID": str(seen[1]["id"])}) as again:
+            async for line in again.aiter_lines():
+                if line.startswith("data: "):
+                    replayed.append(json.loads(line[6:]))
+                    if replayed[-1]["event_type"] == "run.completed":
+                        break
+        assert [e["id"] for e in replayed] == [e["id"] for e in seen[2:]]  # after the one named, each once

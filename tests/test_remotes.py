@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -19,7 +17,7 @@ import pytest
 from helpers import BASH, CORRAL, corral, corral_json, git, wait_for, wait_until
 from model_server import text, tool
 from claude_env import init_git_repo
-from sshd import ALIAS, Sshd, keygen
+from sshd import ALIAS, add_remote, keygen
 
 from core.api.server import answers
 from core.config import Paths, corral_version
@@ -27,38 +25,6 @@ from core.engine import Engine
 from core.errors import CorralError
 from core.remote_engine import RemoteEngine
 from core.remotes import Remotes
-
-
-@pytest.fixture
-def remote_home(tmp_path: Path) -> Path:
-    return tmp_path / "remote-home"
-
-
-@pytest.fixture(autouse=True)
-def no_sockets_left(agent_env, remote_home):
-    """The socket folders of both homes (in /tmp, as the tests' folders have long paths) go with the test."""
-    yield
-    for home in (Path(agent_env["CORRAL_HOME"]), remote_home):
-        shutil.rmtree(Paths(home).sockets, ignore_errors=True)
-
-
-@pytest.fixture
-def sshd(tmp_path: Path, agent_env: dict[str, str], remote_home: Path):
-    """The remote host: its sessions get their own CORRAL_HOME, and the agents' environment of
-    this machine (Claude Code on PATH, the scripted model), as that host's own."""
-    server = Sshd(tmp_path / "sshd", {**agent_env, "CORRAL_HOME": str(remote_home)}).start()
-    yield server
-    server.stop()
-    pid_file = Paths(remote_home).api_socket.with_suffix(".pid")
-    if pid_file.exists():  # the API server `corral remote-host` left running there, as it does for users
-        pid = int(pid_file.read_text())
-        os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: not pid_file.exists(), 20, "the remote's server to stop")
-
-
-def add_remote(name: str, sshd: Sshd, *extra: str, config: Path | None = None) -> dict:
-    return corral_json("remote", "add", name, f"ssh://{ALIAS}", "--corral-path", CORRAL,
-                       "--ssh-command", f"ssh -F {config or sshd.ssh_config}", *extra)
 
 
 def test_remotes_are_added_listed_and_removed_and_bad_ones_refused(agent_env):
@@ -153,6 +119,7 @@ def test_serve_on_a_socket_answers_only_there_and_refuses_a_second_server(agent_
         again.wait(20)
     misuse = corral("--socket", str(path), "runs", check=False)
     assert misuse.returncode == 2 and "take no command" in misuse.stderr
+    shutil.rmtree(path.parent)  # in /tmp, as the tests' folders have long paths
 
 
 async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, repo):
@@ -201,8 +168,8 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
         wait_for(lambda: bool(corral_json("--remote", "box", "runs", "--attention")), 120, "the run to ask")
         assert corral_json("--remote", "box", verb, other["id"][:8])["status"] == ended
 
-    refused = corral("--remote", "box", "rebase", started["id"][:8], check=False)
-    assert refused.returncode == 1 and "cannot be done on a remote host yet (rebase)" in refused.stderr
+    refused = corral("--remote", "box", "attach", started["id"][:8], check=False)
+    assert refused.returncode == 1 and "agent session is on box: open it there" in refused.stderr
     unknown = corral("--remote", "nowhere", "runs", check=False)
     assert unknown.returncode == 1 and "no remote 'nowhere': the remotes are box" in unknown.stderr
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar, cast
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from core.config import Paths
 from core.engine import Engine
 from core.errors import CorralError, NotARepository
 from core.models import Agent, Project, Run, RunStatus
@@ -106,10 +107,12 @@ class CorralApp(App):
         Binding("5", "show_tab('tasks')", "Tasks tab", show=False, id="tab.tasks"),
     ]
 
-    def __init__(self, engine: Engine, cwd: Path, clock: format.Clock = format.utc_now) -> None:
+    def __init__(self, engine: Engine, cwd: Path | None, clock: format.Clock = format.utc_now,
+                 host: str | None = None) -> None:
         super().__init__()
         self.engine = engine
-        self.cwd = Path(cwd)
+        self.cwd = cwd  # None: the engine is another host's, where this folder means nothing
+        self.host = host  # the remote host the dashboard shows, by its name
         self.clock = clock
         self.feed = RunsFeed(self)
         self.landing = RunLanding(self)
@@ -121,6 +124,7 @@ class CorralApp(App):
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
+        self._unreachable: list[str] = []  # hosts whose events do not come now, as the header says
         self._runs_pane = RunsPane(id="runs-pane")  # handed the runs even before it mounts (it is lazy)
 
     # -- layout --------------------------------------------------------------------------------
@@ -156,8 +160,8 @@ class CorralApp(App):
 
     async def _open_here(self) -> None:
         """The repo `corral` was started in is a project: found, or added on first use."""
-        project = await self.engine.project_for_path(self.cwd)
-        if project is None:
+        project = await self.engine.project_for_path(self.cwd) if self.cwd is not None else None
+        if project is None and self.cwd is not None:
             try:
                 project = await self.engine.add_project(self.cwd)
                 self.notify(f"added {project.name} as a project", timeout=4)
@@ -166,21 +170,27 @@ class CorralApp(App):
             except CorralError as error:
                 self.notify(str(error), severity="warning")
         await self.load_projects()
+        if project is None and self.cwd is None and len(self.projects) == 1:
+            project = self.projects[0]  # another host's dashboard, with one project: that one
         self.project = project  # only now: the new-run dialog needs the projects the moment it has one
         self._update_title()
 
     def _update_title(self) -> None:
         """The header names what the Runs tab lists: the project, or all of them when there are several."""
+        app = f"corral @ {self.host}" if self.host else "corral"
         if len(self.projects) > 1:  # in a side pane, without the app's name: who needs you still fits
-            self.title = "all projects" if self.size.width < SIDE_PANE else "corral · all projects"
+            self.title = (f"{self.host}: " if self.host else "") + "all projects" if self.size.width < SIDE_PANE \
+                else f"{app} · all projects"
         else:
-            self.title = f"corral · {self.project.name}" if self.project else "corral"
+            self.title = f"{app} · {self.project.name}" if self.project else app
         runs = self.feed.runs
         busy = sum(1 for r in runs if r.status in (RunStatus.RUNNING, RunStatus.QUEUED))
         waiting = sum(1 for r in runs if r.status == RunStatus.NEEDS_ATTENTION)
         parts = [f"{busy} running"] if busy else []
         if waiting:
             parts.append(f"{waiting} need{'s' if waiting == 1 else ''} you")
+        self._unreachable = sorted(self.engine.unreachable())
+        parts += [f"{host} unreachable" for host in self._unreachable]
         self.sub_title = " · ".join(parts)
         if (tabs := self.tabs) is not None:  # none while the app shuts down
             tabs.get_tab("runs").label = f"Runs ({waiting} waiting)" if waiting else "Runs"
@@ -306,6 +316,8 @@ class CorralApp(App):
         pane.show_banner()
 
     def _tick(self) -> None:
+        if sorted(self.engine.unreachable()) != self._unreachable:
+            self._update_title()
         if (pane := self.runs_pane) is not None:
             pane.tick(self.clock(), self.feed.catching_up())
 
@@ -560,14 +572,25 @@ class CorralApp(App):
         return commands.palette_commands(self)
 
 
-def make_app(engine: Engine, cwd: Path, clock: format.Clock = format.utc_now) -> CorralApp:
-    return CorralApp(engine, cwd, clock)
+def make_app(engine: Engine, cwd: Path | None, clock: format.Clock = format.utc_now,
+             host: str | None = None) -> CorralApp:
+    return CorralApp(engine, cwd, clock, host)
 
 
-def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None) -> None:
-    """Open the dashboard on `cwd`; with `api_settings`, serve the HTTP API from the same engine."""
+def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None, remote: str | None = None) -> None:
+    """Open the dashboard on `cwd`; with `api_settings`, serve the HTTP API from the same engine;
+    with `remote`, the dashboard of that remote host's runs (its engine reached over its API)."""
 
     async def main() -> None:
+        if remote is not None:
+            from core.remote_engine import RemoteEngine  # httpx loads only for a remote
+            from core.remotes import Remotes
+
+            paths = Paths.from_env()
+            async with RemoteEngine(Remotes(paths.remotes_file).get(remote), paths) as far:
+                # It answers the engine's calls with the same types and errors (tests/test_engine_faces.py).
+                await make_app(cast(Engine, far), None, host=remote).run_async()
+            return
         async with Engine() as engine:
             if api_settings is None:
                 await make_app(engine, cwd).run_async()

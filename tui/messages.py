@@ -46,7 +46,7 @@ class RunStarted(Message):
 @dataclass
 class TranscriptLoaded(Message):
     run_id: str
-    events: list[Event]
+    events: list[Event] | None  # None: they could not be read (the next ones ask again)
 
 
 @dataclass

@@ -17,13 +17,18 @@ from .screens.text_entry import TextDialog
 
 class RunActions(Actions):
     def answer(self, answer: ApprovalAnswered) -> None:
+        """Send the answer; the question leaves the screen now, and comes back if the answer is refused."""
         self.app.feed.answered(answer.run_id, answer.request_id)
-        if answer.allow:
-            self.app.engine_work(self.engine.approve(answer.run_id, allow=True, always=answer.always,
-                                                     request_id=answer.request_id))
-        else:
-            self.app.engine_work(self.engine.approve(answer.run_id, allow=False, message=answer.message,
-                                                     request_id=answer.request_id))
+
+        async def send() -> None:
+            try:
+                await self.engine.approve(answer.run_id, allow=answer.allow, message=answer.message,
+                                          request_id=answer.request_id, always=answer.always and answer.allow)
+            except CorralError:
+                self.app.feed.request_runs()  # what still waits is read again, and shown
+                raise
+
+        self.app.engine_work(send)
 
     def cancel(self, run_id: str) -> None:
         self.app.engine_work(self.engine.cancel(run_id), group=f"cancel-{run_id}")

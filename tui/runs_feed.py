@@ -10,6 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from core import render
+from core.errors import CorralError
 from core.models import END_EVENTS, Approval, Event, EventType, Run, RunStatus
 
 from .messages import ChangesLoaded, EventsArrived, RunsLoaded, TranscriptLoaded
@@ -53,7 +54,7 @@ class RunsFeed:
         self.app.run_worker(self._follow(), group="feed", exit_on_error=False)
 
     async def _follow(self) -> None:
-        subscription = self.app.engine.bus.subscribe()
+        subscription = self.app.engine.subscribe()
         try:
             while True:
                 events = await subscription.next_batch()
@@ -109,7 +110,12 @@ class RunsFeed:
 
     async def _load_runs(self) -> None:
         try:
-            runs = await self.app.engine.runs()
+            try:
+                runs = await self.app.engine.runs()
+            except CorralError as error:
+                if self._said_in_header(error):
+                    return  # the runs are read again once the host answers
+                raise
             if unknown := {r.project_id for r in runs} - {p.id for p in self.app.projects} - self._gone_projects:
                 await self.app.load_projects()  # added elsewhere since: its runs need its name
                 self._gone_projects |= unknown - {p.id for p in self.app.projects}
@@ -162,9 +168,20 @@ class RunsFeed:
         self.selected_run_id = run_id
         return True
 
+    def _said_in_header(self, error: CorralError) -> bool:
+        """Whether the error is a host that does not answer, which the header says already."""
+        return error.code == "REMOTE_UNREACHABLE" and bool(self.app.engine.unreachable())
+
     def fetch_transcript(self, run_id: str, after: int) -> None:
         async def fetch() -> None:
-            self.app.post_message(TranscriptLoaded(run_id, await self.app.engine.events(run_id, after=after)))
+            try:
+                events = await self.app.engine.events(run_id, after=after)
+            except CorralError as error:
+                self.app.post_message(TranscriptLoaded(run_id, None))  # not waited for: asked again later
+                if self._said_in_header(error):
+                    return
+                raise
+            self.app.post_message(TranscriptLoaded(run_id, events))
 
         self.app.engine_work(fetch, group="transcript", exclusive=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from ..agents.base import Installed
 from ..models import (
     WEBHOOK_EVENTS,
     Agent,
@@ -194,6 +196,20 @@ class AgentUpdate(AgentLimits):
         return value
 
 
+class CliOut(BaseModel):
+    cli: str = Field(description="The agent CLI, as a profile names it: claude, codex, gemini...")
+    path: str | None = Field(description="Where the server's host has it; none: not installed there")
+    version: str | None
+    install_hint: str = Field(description="How to install it")
+    supports: dict[str, bool] = Field(description="What it can do under corral: asks, always, resume, fork, "
+                                                  "rewind, tokens, cost, attach, plans")
+
+    @classmethod
+    def of(cls, found: Installed) -> CliOut:
+        return cls(cli=found.cli, path=found.path, version=found.version, install_hint=found.install_hint,
+                   supports=dataclasses.asdict(found.supports))
+
+
 class AgentOut(BaseModel):
     id: str
     name: str
@@ -236,6 +252,8 @@ class WorktreeOut(BaseModel):
     repo_path: str
     path: str
     base_sha: str
+    base_branch: str | None = Field(None, description="Where the work lands by default; none when the run "
+                                                      "started from a bare commit")
 
     @classmethod
     def of(cls, worktree: Worktree) -> WorktreeOut:

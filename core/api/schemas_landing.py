@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from ..landing import Cleanup, RunBranch
-from ..models import Backup, Landing, ProjectSetting, Worktree
+from ..models import Backup, Branch, Landing, LandingPlan, ProjectSetting, Worktree
 from .schemas import Body, example
 
 BranchName = Annotated[str, Field(min_length=1, max_length=250)]
@@ -128,10 +128,7 @@ class RenameBranchIn(Body):
 
 # -- branches --------------------------------------------------------------------------------
 
-class BranchOut(BaseModel):
-    project_id: str
-    repo_id: str
-    repo: str
+class BranchStateOut(BaseModel):
     name: str
     tip: str
     subject: str = Field(description="First line of the tip's message")
@@ -143,15 +140,37 @@ class BranchOut(BaseModel):
     pushed: bool = Field(description="A remote-tracking branch of the same name holds the tip")
     worktree: str | None = Field(description="Where it is checked out")
     base: str | None = Field(description="What ahead, behind and merged compare with")
+
+    @classmethod
+    def of_branch(cls, b: Branch) -> dict:
+        return dict(name=b.name, tip=b.tip, subject=b.subject, committed_at=b.committed_at, ahead=b.ahead,
+                    behind=b.behind, merged=b.merged, changed=b.changed, pushed=b.pushed, worktree=b.worktree,
+                    base=b.base)
+
+
+class BranchOut(BranchStateOut):
+    project_id: str
+    repo_id: str
+    repo: str
     run_id: str | None = Field(description="The run the branch belongs to; none: a branch no run knows")
 
     @classmethod
     def of(cls, found: RunBranch) -> BranchOut:
-        b = found.branch
-        return cls(project_id=found.project_id, repo_id=found.repo_id, repo=found.repo_name, name=b.name,
-                   tip=b.tip, subject=b.subject, committed_at=b.committed_at, ahead=b.ahead, behind=b.behind,
-                   merged=b.merged, changed=b.changed, pushed=b.pushed, worktree=b.worktree, base=b.base,
-                   run_id=found.run_id)
+        return cls(project_id=found.project_id, repo_id=found.repo_id, repo=found.repo_name,
+                   run_id=found.run_id, **cls.of_branch(found.branch))
+
+
+class LandingPlanOut(BaseModel):
+    repo: str = Field(description="The repo's name in the project")
+    target: str = Field(description="The branch the run's branch would land on")
+    branch: BranchStateOut | None = Field(description="The run's branch compared with the target; none when "
+                                                      "the repo lacks it")
+
+    @classmethod
+    def of(cls, plan: LandingPlan) -> LandingPlanOut:
+        found = plan.branch
+        return cls(repo=plan.repo, target=plan.target,
+                   branch=BranchStateOut(**BranchStateOut.of_branch(found)) if found else None)
 
 
 class PullRequestStatusOut(BaseModel):

@@ -176,9 +176,9 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
         if serve or api_port or socket_path:
             raise click.UsageError("--serve, --socket and --api-port take no command")
         return
-    if remote:
-        raise click.UsageError("--remote works with a command (`corral --remote NAME runs`); the dashboard on a "
-                               "remote host is not there yet: open it there, over ssh")
+    if remote and (serve or api_port or socket_path):
+        raise click.UsageError("--remote opens the dashboard of that host; --serve, --socket and --api-port serve "
+                               "this one's")
     if serve and api_port:
         raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
     if socket_path and not serve:
@@ -198,4 +198,7 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
         return
     from tui.app import run_dashboard  # textual loads only for the dashboard
 
-    run_dashboard(Path.cwd(), api_settings=api)
+    try:
+        run_dashboard(Path.cwd(), api_settings=api, remote=remote)
+    except CorralError as error:
+        raise click.ClickException(str(error)) from None

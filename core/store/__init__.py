@@ -343,13 +343,23 @@ class Store:
                                 "WHERE run_id = ? AND type = ? ORDER BY seq", (run_id, kind))
         return [_event(r) for r in rows]
 
-    async def project_events(self, project_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
-        """Events of every run of a project (planning sessions too), by id (the order they were stored)."""
-        rows = await self.db.fetch(
-            "SELECT e.id, e.run_id, e.seq, e.type, e.payload, e.created_at FROM events e "
-            "JOIN runs r ON r.id = e.run_id WHERE r.project_id = ? AND e.id > ? ORDER BY e.id LIMIT ?",
-            (project_id, after_id, limit))
+    async def events_since(self, after_id: int = 0, project_id: str | None = None, limit: int = 1000) -> list[Event]:
+        """Events of every run (or of one project's runs, planning sessions too) after event id
+        `after_id`, by id: the order they were stored."""
+        if project_id is None:
+            rows = await self.db.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
+                                       "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+        else:
+            rows = await self.db.fetch(
+                "SELECT e.id, e.run_id, e.seq, e.type, e.payload, e.created_at FROM events e "
+                "JOIN runs r ON r.id = e.run_id WHERE r.project_id = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+                (project_id, after_id, limit))
         return [_event(r) for r in rows]
+
+    async def last_event_id(self) -> int:
+        """The id of the latest event stored; 0 before the first."""
+        rows = await self.db.fetch("SELECT MAX(id) FROM events", ())
+        return int(rows[0][0] or 0)
 
     # -- approvals -----------------------------------------------------------------------
 

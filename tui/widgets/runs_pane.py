@@ -130,8 +130,11 @@ class RunsPane(Vertical):
         self._fetching, self._held = True, list(held or [])
         self.post_message(TranscriptWanted(run_id, after))
 
-    def transcript_loaded(self, run_id: str, events: list[Event]) -> None:
+    def transcript_loaded(self, run_id: str, events: list[Event] | None) -> None:
         if run_id != self.selected_run_id:
+            return
+        if events is None:  # not read: the next tick or event fetches from the last one shown again
+            self._fetching, self._held = False, []
             return
         merged = sorted([*events, *self._held], key=lambda e: e.seq)
         self._fetching, self._held = False, []

@@ -8,7 +8,7 @@ from ...engine import Engine
 from ...models import Agent
 from ..dependencies import EngineDep
 from ..openapi import errors
-from ..schemas import AgentIn, AgentOut, AgentUpdate, CliModelSettings, ModelSettings
+from ..schemas import AgentIn, AgentOut, AgentUpdate, CliModelSettings, CliOut, ModelSettings
 
 router = APIRouter(tags=["agents"])
 
@@ -33,6 +33,13 @@ async def create_agent(body: AgentIn, engine: EngineDep) -> AgentOut:
 @router.get("/agents", response_model=list[AgentOut], summary="List agent profiles")
 async def list_agents(engine: EngineDep) -> list[AgentOut]:
     return [AgentOut.of(a) for a in await engine.agents()]
+
+
+@router.get("/clis", response_model=list[CliOut], summary="The agent CLIs the server's host can run")
+async def list_clis(engine: EngineDep) -> list[CliOut]:
+    """Every agent CLI corral can drive: installed on the server's host or not, its version, how to
+    install it, and what it can do under corral."""
+    return [CliOut.of(c) for c in await engine.clis()]
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut, summary="Get an agent profile")

@@ -126,12 +126,12 @@ async def stream_run_events(
     return _stream(request, engine.follow(run.id, after_id=after))
 
 
-def _stream(request: Request, source: AsyncIterator[Event]) -> StreamingResponse:
+def _stream(request: Request, source: AsyncIterator[Event], start: str | None = None) -> StreamingResponse:
     """An SSE response of `source`'s events, with keep-alives; an error ends it as an `error` event."""
     state = request.app.state
 
     async def frames() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
+        yield "retry: 2000\n\n" + (start or "")
         try:
             async with aclosing(feed(source, state.settings.keepalive_seconds, state.closing)) as batches:
                 async for events in batches:
@@ -157,6 +157,25 @@ async def stream_project_events(
     project = await engine.project(project_id)
     after = last_event_header if last_event_header is not None else (last_event_id or 0)
     return _stream(request, engine.follow_project(project.id, after))
+
+
+@router.get(
+    "/events/stream", response_class=StreamingResponse, summary="Follow every run's events (SSE)",
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "Every event of every run, in the order they were stored: `id:`, `event:` "
+                                    "and `data:` per event, `:` keep-alives. The stream begins with a bare `id:` "
+                                    "line, the id it follows from: where a client that reconnects takes it up "
+                                    "again"}})
+async def stream_all_events(
+        request: Request, engine: EngineDep,
+        last_event_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Replay events after this id")] = None,
+        last_event_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None) -> Response:
+    """Replays every event after `Last-Event-ID` (or `last_event_id`; none: from now on), then
+    follows live ones until the client leaves: what a dashboard on another host listens to."""
+    after = last_event_header if last_event_header is not None else last_event_id
+    if after is None:
+        after = await engine.last_event_id()
+    return _stream(request, engine.follow_all(after), f"id: {after}\n\n")
 
 
 # -- the WebSocket ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..schemas_landing import (
     CleanupOut,
     DiskUseOut,
     LandingOut,
+    LandingPlanOut,
     MergedOut,
     MergeIn,
     ProjectSettings,
@@ -101,6 +102,18 @@ async def merge_run(run_id: str, engine: EngineDep, body: MergeIn | None = None)
     A conflict anywhere is found before anything is written: 409 MERGE_CONFLICT, the files in
     `details.files`, and no repo changed."""
     return await _merge(engine, await engine.run(run_id), body or MergeIn())
+
+
+@router.get("/runs/{run_id}/landing-plan", response_model=list[LandingPlanOut], tags=["landing"],
+            summary="What landing a run would do")
+async def landing_plan(run_id: str, engine: EngineDep,
+                       into: Annotated[str | None, Query(min_length=1, max_length=250,
+                                                         description="The branch to land on; none: each repo's "
+                                                                     "base branch")] = None) -> list[LandingPlanOut]:
+    """Per repo of the run: the branch it would land on and the run's branch compared with it
+    (ahead, behind, merged), changing nothing."""
+    run = await engine.run(run_id)
+    return [LandingPlanOut.of(p) for p in await engine.landing_plan(run.id, into)]
 
 
 @router.post("/runs/{run_id}/rebase", response_model=RebasedOut, tags=["landing"],
