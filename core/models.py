@@ -164,6 +164,7 @@ class Project(Record):
     auto_approve_plan: bool = False  # a finished plan's tasks are queued without asking
     deps_need_merge: bool = True  # a task waits for its dependencies to be merged, not only completed
     repos: list[Repo] = field(default_factory=list)
+    host: str | None = None  # in a view of every host: the one it is on ("local" or a remote's name)
 
 
 if set(ProjectSetting) - Project.__dataclass_fields__.keys():  # a misspelt setting fails at import
@@ -235,6 +236,7 @@ class Run(Record):
     kind: str = "work"  # "plan": a planning session's read-only run
     group_id: str | None = None  # the runs of one task raced across several agents share it
     worktrees: list[Worktree] = field(default_factory=list)
+    host: str | None = None  # in a view of every host: the one it is on ("local" or a remote's name)
 
     @property
     def short_id(self) -> str:

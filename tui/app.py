@@ -577,11 +577,21 @@ def make_app(engine: Engine, cwd: Path | None, clock: format.Clock = format.utc_
     return CorralApp(engine, cwd, clock, host)
 
 
-def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None, remote: str | None = None) -> None:
+def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None, remote: str | None = None,
+                  every_host: bool = False) -> None:
     """Open the dashboard on `cwd`; with `api_settings`, serve the HTTP API from the same engine;
-    with `remote`, the dashboard of that remote host's runs (its engine reached over its API)."""
+    with `remote`, the dashboard of that remote host's runs (its engine reached over its API); with
+    `every_host`, of this machine's runs and every remote's."""
 
     async def main() -> None:
+        if every_host:
+            from core.hosts import AllHosts  # httpx loads only for remotes
+            from core.remotes import Remotes
+
+            paths = Paths.from_env()
+            async with Engine(paths) as engine, AllHosts(engine, Remotes(paths.remotes_file).all()) as every:
+                await make_app(cast(Engine, every), cwd, host="every host").run_async()
+            return
         if remote is not None:
             from core.remote_engine import RemoteEngine  # httpx loads only for a remote
             from core.remotes import Remotes

@@ -164,9 +164,12 @@ def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...],
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
               help="A web page origin (https://host[:port]) that may change things through the API. Repeatable.")
 @click.option("--remote", metavar="NAME", help="Run the command on that remote host's corral (see `corral remotes`).")
+@click.option("--all", "every_host", is_flag=True,
+              help="Open the dashboard on this machine's runs and every remote's, with a host column.")
 @click.pass_context
 def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str | None, api_port: int | None,
-         allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], remote: str | None) -> None:
+         allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], remote: str | None,
+         every_host: bool) -> None:
     """Plan, run, watch and land the work of AI coding agents on your git repositories.
 
     With no command, opens the dashboard on the repo you are in. State lives in
@@ -175,7 +178,12 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
     if ctx.invoked_subcommand is not None:
         if serve or api_port or socket_path:
             raise click.UsageError("--serve, --socket and --api-port take no command")
+        if every_host:
+            raise click.UsageError("--all opens the dashboard of every host; for a list, `corral runs --all`")
         return
+    if every_host and (remote or serve or api_port or socket_path):
+        raise click.UsageError("--all opens the dashboard of every host: it takes no --remote, --serve, --socket "
+                               "or --api-port")
     if remote and (serve or api_port or socket_path):
         raise click.UsageError("--remote opens the dashboard of that host; --serve, --socket and --api-port serve "
                                "this one's")
@@ -199,6 +207,6 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
     from tui.app import run_dashboard  # textual loads only for the dashboard
 
     try:
-        run_dashboard(Path.cwd(), api_settings=api, remote=remote)
+        run_dashboard(Path.cwd(), api_settings=api, remote=remote, every_host=every_host)
     except CorralError as error:
         raise click.ClickException(str(error)) from None

@@ -110,7 +110,7 @@ async def _runs_everywhere(engine: Engine, wanted: frozenset[str] | None, as_jso
         if host.error:
             click.echo(f"{host.host}: unreachable: {host.error}", err=True)
     if as_json:
-        return print_json([{"host": h.host, **r.to_dict()} for h in hosts for r in h.runs])
+        return print_json([{**r.to_dict(), "host": h.host} for h in hosts for r in h.runs])
     width = max(len(h.host) for h in hosts)
     for host in hosts:
         for run in host.runs:

@@ -35,7 +35,8 @@ class NewRunDialog(Dialog[Any]):
         with self.frame(id="new-run"):
             with Grid(classes="form"):
                 yield Label("Project")
-                yield Select([(p.name, p.id) for p in self.projects], value=self.project_id or Select.BLANK,
+                named = [(f"{p.name} @ {p.host}" if p.host else p.name, p.id) for p in self.projects]
+                yield Select(named, value=self.project_id or Select.BLANK,
                              allow_blank=not self.projects, compact=True, id="project",
                              prompt="no project yet: add one in Projects")
                 yield Label("Base")

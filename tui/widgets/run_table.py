@@ -18,6 +18,7 @@ from .. import format
 COLUMNS = {  # key: (label, width)
     "status": ("status", 11),
     "run": ("run", 8),
+    "host": ("host", 8),
     "project": ("project", 8),
     "agent": ("agent", 8),
     "elapsed": ("elapsed", 7),
@@ -31,6 +32,9 @@ WIDE = ("status", "run", "agent", "elapsed", "tokens", "cost", "files")
 # With runs of several projects, the project takes the place of what matters least at that width.
 WITH_PROJECT = {NARROW: ("status", "run", "project"), MEDIUM: ("status", "run", "project", "elapsed", "cost"),
                 WIDE: ("status", "run", "project", "agent", "elapsed", "tokens", "cost", "files")}
+# With runs of several hosts (`corral --all`), the host comes first of what tells runs apart.
+WITH_HOST = {NARROW: ("status", "run", "host"), MEDIUM: ("status", "run", "host", "project", "elapsed"),
+             WIDE: ("status", "run", "host", "project", "agent", "elapsed", "tokens", "cost", "files")}
 RIGHT = {"elapsed", "tokens", "cost", "files"}
 
 
@@ -142,13 +146,15 @@ class RunTable(DataTable):
         q = self.query_text
         found = race_order([(r, 0) for r in self.runs if q in " ".join((
             r.id, r.status, format.STATUS_WORD.get(r.status, ""), r.agent_name, self.projects.get(r.project_id, ""),
-            r.task, "race " + r.group_id if r.group_id else "")).lower()])
+            r.host or "", r.task, "race " + r.group_id if r.group_id else "")).lower()])
         self._race = race_marks(found)
         return [run for run, _ in found]
 
     def _wanted_columns(self) -> tuple[str, ...]:
         width = self.size.width or self.app.size.width
         columns = NARROW if width < 70 else MEDIUM if width < 120 else WIDE
+        if any(run.host for run in self.runs):
+            return WITH_HOST[columns]
         return WITH_PROJECT[columns] if self.projects else columns
 
     def _task_width(self) -> int:
@@ -203,6 +209,7 @@ class RunTable(DataTable):
         values = {
             "status": "↻ retrying" if run.id in self.retrying and run.active else format.status(run),
             "run": run.short_id,
+            "host": format.one_line(run.host or "", 8),
             "project": format.one_line(self.projects.get(run.project_id, "?"), 8),
             "agent": format.one_line(run.agent_name, 8),
             "elapsed": format.elapsed(run, self.now),
