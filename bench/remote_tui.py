@@ -99,15 +99,28 @@ async def measure_remote(home: Path, remote: Remote, here: Paths, streaming: lis
         writer = Store(Paths(home).database)  # another process's writes on the remote's home
         await writer.open()
         committed: dict[tuple[str, int], float] = {}
+        early: set[tuple[str, int]] = set()  # came before this loop was told of their commit: not timed
         arrived: list[float] = []  # commit to the remote engine's hands, before the dashboard takes them
-        writer.db.on_commit = lambda events: committed.update(
-            ((e.run_id, e.seq), time.perf_counter()) for e in events)
-        publish = far._bus.publish
+
+        def timed_commit(events: list[Event]) -> None:
+            now = time.perf_counter()
+            for key in ((e.run_id, e.seq) for e in events):
+                if key in early:
+                    early.discard(key)
+                else:
+                    committed[key] = now
 
         def timed_arrival(events: list[Event]) -> None:
             now = time.perf_counter()
-            arrived.extend(now - t for e in events if (t := committed.pop((e.run_id, e.seq), None)) is not None)
+            for key in ((e.run_id, e.seq) for e in events):
+                if (t := committed.pop(key, None)) is not None:
+                    arrived.append(now - t)
+                else:
+                    early.add(key)
             publish(events)
+
+        writer.db.on_commit = timed_commit
+        publish = far._bus.publish
 
         far._bus.publish = timed_arrival  # type: ignore[method-assign]
         try:

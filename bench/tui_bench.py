@@ -106,13 +106,18 @@ async def measure_app(engine: Engine, writer: Store, streaming: list[str], secon
     (the engine's own store, or another store on the same home) commits the streaming runs' events.
     An event is known by its run and sequence number, so one that crossed a network is matched too."""
     committed: dict[tuple[str, int], float] = {}
+    early: set[tuple[str, int]] = set()  # taken in before the writer's loop told of their commit: not timed
     latencies: list[float] = []
     publish = writer.db.on_commit
 
     def timed_publish(events: list[Event]) -> None:
         now = time.perf_counter()
         for event in events:
-            committed[(event.run_id, event.seq)] = now
+            key = (event.run_id, event.seq)
+            if key in early:
+                early.discard(key)
+            else:
+                committed[key] = now
         if publish is not None:
             publish(events)
 
@@ -123,6 +128,7 @@ async def measure_app(engine: Engine, writer: Store, streaming: list[str], secon
 
     def on_events(events: list[Event]) -> None:
         taken = [committed.pop((e.run_id, e.seq), None) for e in events]
+        early.update((e.run_id, e.seq) for e, t in zip(events, taken, strict=True) if t is None)
         arrived(events)
 
         def painted() -> None:
