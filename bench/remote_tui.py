@@ -1,9 +1,9 @@
 """The dashboard on a remote host over SSH beside the same dashboard on the local engine, on one big home.
 
     .venv/bin/python bench/remote_tui.py           # --runs 200 --events 500000 --streams 20 --seconds 10 --repeat 3
-        local / remote (x): first paint 1305 / 1640 ms (1.26x), latency p50 20.2 / 548 ms (27x), p95 46 / 1011 ms (22x)
+        local / remote (x): first paint 1518 / 1427 ms (0.94x), latency p50 20.1 / 622 ms (31x), p95 73 / 1056 ms (14x)
     .venv/bin/python bench/remote_tui.py --runs 20 --events 20000
-        local / remote (x): first paint 1114 / 1776 ms (1.59x), latency p50 20.1 / 602 ms (30x), p95 50 / 1042 ms (21x)
+        local / remote (x): first paint 1111 / 1520 ms (1.37x), latency p50 20.4 / 671 ms (33x), p95 63 / 1054 ms (17x)
 
 One home is filled as bench/tui_bench.py fills it (200 runs, 500,000 events; the last 20 runs left
 running). A real OpenSSH server on 127.0.0.1 (tests/sshd.py's, Debian's /usr/sbin/sshd) stands for
