@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from .models import Event
 
@@ -37,7 +40,7 @@ class Subscription:
 
     def close(self) -> None:
         self.closed = True
-        self._bus._subscriptions.discard(self)
+        self._bus._leave(self)
 
     def __enter__(self) -> "Subscription":
         return self
@@ -49,11 +52,37 @@ class Subscription:
 class EventBus:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._watch: Callable[[Callable[[], None]], Coroutine[Any, Any, None]] | None = None
+        self._watcher: asyncio.Task | None = None
+
+    def watch_with(self, watch: Callable[[Callable[[], None]], Coroutine[Any, Any, None]]) -> None:
+        """While anyone subscribes, `watch(wake)` runs: it wakes every subscription (an empty batch)
+        when something may have changed that the bus does not carry (another process's writes)."""
+        self._watch = watch
 
     def subscribe(self, run_id: str | None = None) -> Subscription:
         subscription = Subscription(self, run_id)
         self._subscriptions.add(subscription)
+        if self._watch is not None and self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(self.wake), name="corral-bus-watch")
         return subscription
+
+    def wake(self) -> None:
+        for subscription in self._subscriptions:
+            subscription._ready.set()
+
+    def _leave(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        if not self._subscriptions and self._watcher is not None:
+            self._watcher.cancel()  # nobody follows: nothing to look for
+            self._watcher = None
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
 
     def publish(self, events: list[Event]) -> None:
         for subscription in list(self._subscriptions):

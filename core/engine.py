@@ -58,6 +58,7 @@ class Engine:
         self.paths = paths or Paths.from_env()
         self.bus = EventBus()
         self.store = Store(self.paths.database, on_commit=self.bus.publish)
+        self.bus.watch_with(self.store.watch_writes)  # other processes' events wake those who follow
         self.notifier = Notifier(self.store)
         projects = Projects(self.store)
         profiles = Profiles(self.store, projects)
@@ -205,6 +206,7 @@ class Engine:
         """Stop what this process runs (each run is recorded as cancelled), then close the store."""
         await self._runs.close()
         await self.notifier.drain()
+        await self.bus.close()
         await self.store.close()
 
     @classmethod

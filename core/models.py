@@ -102,6 +102,7 @@ class EventType(StrEnum):
     USER_REJECTED = "user.rejected"
     USER_REVERTED = "user.reverted"
     USER_COMMITTED = "user.committed"
+    USER_STOPPED = "user.stopped"
     PLAN_STARTED = "plan.started"
     PLAN_PHASE = "plan.phase"
     PLAN_LOG = "plan.log"
@@ -120,6 +121,12 @@ END_EVENTS: dict[str, EventType] = {
     RunStatus.INTERRUPTED: EventType.RUN_INTERRUPTED,
     RunStatus.PAUSED: EventType.RUN_PAUSED,
 }
+# what a user does to a run: each is recorded with who did it (payload "by": see core/actors.py)
+USER_ACTIONS = frozenset({EventType.RUN_CREATED, EventType.USER_MESSAGE, EventType.USER_APPROVAL,
+                          EventType.USER_REJECTED, EventType.USER_REVERTED, EventType.USER_COMMITTED,
+                          EventType.USER_STOPPED, EventType.RUN_LANDED, EventType.RUN_REBASED,
+                          EventType.RUN_BRANCH_RENAMED, EventType.RUN_PUSHED, EventType.RUN_PULL_REQUEST,
+                          EventType.RUN_REWOUND, EventType.RUN_ATTACHED})
 PLAN_EVENTS = frozenset(e for e in EventType if e.startswith("plan."))
 # what a webhook may subscribe to: a run's end (not a pause) and a question for the user
 WEBHOOK_EVENTS = (EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_CANCELLED,

@@ -185,6 +185,8 @@ def describe(event: Event) -> str:
         verdict = "allowed" if p.get("allow") else "denied"
         return (f"{verdict} {p.get('tool')}" + (f": {p['message']}" if p.get("message") else "")
                 + (f" (by {p['by']})" if p.get("by") else ""))
+    if kind == EventType.USER_STOPPED:
+        return f"{'cancelled' if p.get('status') == 'cancelled' else 'paused'} by {p.get('by') or 'the user'}"
     if kind == EventType.RUN_RESULT:
         text = f"{plural(p.get('tokens_in') or 0, 'token')} in, {p.get('tokens_out') or 0} out"
         if p.get("cost_usd"):  # an agent that prices nothing shows no cost, not $0

@@ -10,7 +10,6 @@ beyond the queue's limits waits for a slot in the process that will drive it.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import os
 import subprocess
@@ -44,6 +43,7 @@ from .notify import Notifier
 from .process import kill_group, started_at, still_running
 from .profiles import Profiles
 from .projects import Projects
+from .actors import acting
 from .queue import QUEUE_POLL, Place, Queue
 from .runner import LiveRun
 from .store import Store
@@ -84,14 +84,6 @@ def _branch_named(repo: str, base: str) -> str | None:
     except git.GitError:
         return None
     return base
-
-
-def local_user() -> str:
-    """The account this corral runs as: who did what a local command or the dashboard did."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid {os.getuid()}"
 
 
 @dataclass(eq=False, repr=False)
@@ -359,8 +351,8 @@ class Runs:
                     events = [e for e in await subscription.next_batch(timeout=1.0) if e.seq > after]
                     if events and all(e.seq == after + 1 + i for i, e in enumerate(events)):
                         continue
-                else:
-                    await asyncio.sleep(FOLLOW_POLL)
+                else:  # another process drives it: woken when anything is committed
+                    await subscription.next_batch(timeout=FOLLOW_POLL * 5)
                 events = await self.store.events(run.id, after, after_id=after_id)
 
     async def follow_project(self, project_key: str, after_id: int = 0) -> AsyncIterator[Event]:
@@ -421,7 +413,7 @@ class Runs:
         """Answer the run's oldest pending permission request (or the one named). `always` also
         allows what the agent offered to remember (e.g. this command) for the rest of the run.
         `by`: who answers (an API token's user); the user of this process when not said."""
-        by = by or local_user()
+        by = by or acting()
         run = await self.run(run_key)
         pending = [a for a in await self.store.approvals([run.id], ApprovalStatus.PENDING)
                    if request_id is None or a.request_id == request_id]
@@ -476,6 +468,7 @@ class Runs:
         run = await self.run(run_key)
         if not run.active:
             raise Conflict(f"run {run.short_id} already ended ({run.status})", code="RUN_ENDED")
+        await self.store.append(run.id, [(EventType.USER_STOPPED, {"status": status})])  # who: see actors
         live = self._live.get(run.id)
         if live is not None:
             await live.stop(status, reason)

@@ -18,7 +18,7 @@ from core.hosts import LOCAL, AllHosts
 from core.models import RunStatus
 from core.remote_engine import RemoteEngine
 from core.remotes import Remotes
-from tui.app import make_app
+from tui.app import EVERY_HOST, make_app
 
 
 async def test_every_hosts_runs_in_one_table_and_answers_reach_the_host_that_asked(
@@ -50,7 +50,7 @@ async def test_every_hosts_runs_in_one_table_and_answers_reach_the_host_that_ask
 async def _watch_and_answer(home: Paths, repo: Path, model, local_id: str, far_id: str, project_id: str,
                             other_home: Path) -> None:
     async with Engine(home) as engine, AllHosts(engine, Remotes(home.remotes_file).all()) as every:
-        app = make_app(every, repo, host="every host")  # type: ignore[arg-type]  # the same calls as Engine's
+        app = make_app(every, repo, host=EVERY_HOST)  # type: ignore[arg-type]  # the same calls as Engine's
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: {r.id for r in app.feed.runs} == {local_id, far_id}, "both hosts' runs")
             table = runs_pane(app).table

@@ -12,7 +12,7 @@ from model_server import text, tool
 from core import render
 from core.api.app import create_app
 from core.api.settings import ServerSettings
-from core.runs import local_user
+from core.actors import local_user
 
 EVERYWHERE = ServerSettings(host="0.0.0.0")  # beyond loopback: every request needs a token
 
@@ -69,3 +69,31 @@ def test_tokens_are_made_for_a_user_with_a_role(agent_env):
     assert both.returncode == 2 and "--read-only is the viewer role" in both.stderr
     wrong = corral("token", "create", "--role", "root", check=False)
     assert wrong.returncode == 2 and "'root' is not one of" in wrong.stderr
+
+
+async def test_what_a_token_changes_is_recorded_as_its_users_and_what_this_machine_does_as_its(engine, model, repo):
+    app = create_app(engine, EVERYWHERE)
+    _, admin = await engine.create_token("setup")
+    _, operator = await engine.create_token("ana's laptop", user="ana", role="operator")
+    async with client_of(app, **bearer(admin)) as boss, client_of(app, **bearer(operator)) as ana:
+        project = (await boss.post("/api/projects", json={"name": "app", "repos": [{"repo_path": str(repo)}]})).json()
+        model.set_script([tool("Bash", BASH), text("Done.")])
+        landed = (await ana.post("/api/runs", json={"project_id": project["id"], "task": "compute the answer"})).json()
+        await until_event(engine, landed["id"], "agent.needs_attention")
+        await ana.post(f"/api/runs/{landed['id']}/approvals/allow")
+        await engine.wait(landed["id"])
+        assert (await ana.post(f"/api/runs/{landed['id']}/merge")).status_code == 200
+        model.set_script([tool("Bash", BASH), text("Done.")])
+        stopped = (await ana.post("/api/runs", json={"project_id": project["id"], "task": "again"})).json()
+        await until_event(engine, stopped["id"], "agent.needs_attention")
+        assert (await ana.post(f"/api/runs/{stopped['id']}/cancel")).json()["status"] == "cancelled"
+    model.set_script([text("Looked.")])
+    here = await engine.wait((await engine.start_run(project["id"], "look around")).id)
+
+    by = {e.type: e.payload.get("by") for e in await engine.events(landed["id"])}
+    assert [by["run.created"], by["user.approval"], by["run.landed"]] == ["ana", "ana", "ana"]
+    by = {e.type: e.payload.get("by") for e in await engine.events(stopped["id"])}
+    assert by["user.stopped"] == "ana" and by["run.cancelled"] is None  # the run's own end says no one
+    shown = [render.describe(e) for e in await engine.events(stopped["id"]) if e.type == "user.stopped"]
+    assert shown == ["cancelled by ana"]
+    assert [e.payload["by"] for e in await engine.events(here.id) if e.type == "run.created"] == [local_user()]

@@ -82,6 +82,7 @@ from .widgets.tasks_pane import TasksPane
 log = logging.getLogger("corral.tui")
 
 W = TypeVar("W", bound=Widget)
+EVERY_HOST = "every host"  # the host of `corral --all`'s dashboard: this machine and every remote
 SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
 SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
@@ -178,9 +179,11 @@ class CorralApp(App):
     def _update_title(self) -> None:
         """The header names what the Runs tab lists: the project, or all of them when there are several."""
         app = f"corral @ {self.host}" if self.host else "corral"
-        if len(self.projects) > 1:  # in a side pane, without the app's name: who needs you still fits
-            self.title = (f"{self.host}: " if self.host else "") + "all projects" if self.size.width < SIDE_PANE \
-                else f"{app} · all projects"
+        narrow = self.size.width < SIDE_PANE  # in a side pane, without the app's name: who needs you still fits
+        if self.host == EVERY_HOST:
+            self.title = EVERY_HOST  # what needs the user on which host matters more than the app's name
+        elif len(self.projects) > 1:
+            self.title = (f"{self.host}: " if self.host else "") + "all projects" if narrow else f"{app} · all projects"
         else:
             self.title = f"{app} · {self.project.name}" if self.project else app
         runs = self.feed.runs
@@ -590,7 +593,7 @@ def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None, remot
 
             paths = Paths.from_env()
             async with Engine(paths) as engine, AllHosts(engine, Remotes(paths.remotes_file).all()) as every:
-                await make_app(cast(Engine, every), cwd, host="every host").run_async()
+                await make_app(cast(Engine, every), cwd, host=EVERY_HOST).run_async()
             return
         if remote is not None:
             from core.remote_engine import RemoteEngine  # httpx loads only for a remote

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..actors import acting_as
 from ..engine import Engine
 from ..errors import CorralError
 from ..models import ApiToken
@@ -169,7 +170,8 @@ class RequestGuard:
             await self._touch(engine, token)
         scope[TOKEN_SCOPE_KEY] = token
         if scope["type"] == "websocket":
-            return await self.app(scope, receive, send)
+            with acting_as((token.user or token.name) if token is not None else None):
+                return await self.app(scope, receive, send)
         kind = not_json(scope)
         if kind is not None:
             return await self._refuse(scope, receive, send, 415, "UNSUPPORTED_MEDIA_TYPE",
@@ -180,7 +182,8 @@ class RequestGuard:
             too_large = self._too_large()
             return await self._refuse(scope, receive, send, 413, too_large.code, too_large.detail,
                                       too_large.details, limits)
-        await self.app(scope, self._counting(receive), self._with_headers(send, limits))
+        with acting_as((token.user or token.name) if token is not None else None):  # who did what it does
+            await self.app(scope, self._counting(receive), self._with_headers(send, limits))
 
     def _too_large(self) -> RefusedRequest:
         limit = self.settings.max_body_bytes

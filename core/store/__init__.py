@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..actors import acting
 from ..models import (
     PROJECT_FLAGS,
+    USER_ACTIONS,
     Agent,
     Approval,
     ApprovalStatus,
@@ -80,6 +82,9 @@ def _approval(row: sqlite3.Row) -> Approval:
     return Approval(**data)
 
 
+WATCH_INTERVAL = 0.05  # seconds between looks for what other processes committed, while someone follows
+
+
 class Store:
     """Projects, repos, agent profiles, runs, their events and approvals, and settings; the board's
     tables (`board`: plans and tasks) and the API's (`api`: tokens and webhooks) beside them, all
@@ -102,12 +107,24 @@ class Store:
 
     def append(self, run_id: str, items: Iterable[tuple[str, dict[str, Any]]],
                at: str | None = None) -> asyncio.Future:
-        """Add a run's events (see Database.append: the one way to write them)."""
-        return self.db.append(run_id, items, at)
+        """Add a run's events (see Database.append: the one way to write them); a user's action
+        (USER_ACTIONS) says who did it, unless it says so already."""
+        return self.db.append(run_id, [(kind, {**payload, "by": payload.get("by") or acting()})
+                                       if kind in USER_ACTIONS else (kind, payload) for kind, payload in items], at)
 
     async def flush(self) -> None:
         """Return once everything queued so far is committed."""
         await self.db.flush()
+
+    async def watch_writes(self, wake: Callable[[], None]) -> None:
+        """Call `wake` soon after anything is committed to the database, by any process; until cancelled."""
+        version = await self.db.data_version()
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            now = await self.db.data_version()
+            if now != version:
+                version = now
+                wake()
 
     # -- projects and repos --------------------------------------------------------------
 

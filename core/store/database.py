@@ -295,6 +295,14 @@ class Database:
                 raise StoreBusy(f"the database {self.path} is busy: another corral process holds it") from None
             raise
 
+    async def data_version(self) -> int:
+        """A number that changes whenever another process commits (asked of the writer's
+        connection, which does not count its own): what tells a follower to look for what others
+        wrote. This process's own commits reach followers through `on_commit`."""
+        conn = self._writer
+        assert conn is not None
+        return int((await conn._execute(_read, conn._conn, "PRAGMA data_version", ()))[0][0])
+
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
