@@ -211,3 +211,48 @@ async def test_settings_are_kept_alike(face):
     assert (await face.set_model_settings(wanted))["claude-code"]["model"] == "claude-opus-4-1"
     assert (await face.model_settings())["claude-code"]["model"] == "claude-opus-4-1"
     assert await face.clean(dry_run=True) == [] and await face.disk_use() == {}
+
+
+PLAN = {"tasks": [{"ref": "t1", "title": "Add the OAuth client", "type": "feature", "priority": "high"},
+                  {"ref": "t2", "title": "Store sessions", "type": "feature", "depends_on": ["t1"]}]}
+
+
+async def test_a_plan_is_written_refined_and_approved_alike(face, model, repo):
+    smaller = {"tasks": [{"ref": "only", "title": "One small task", "type": "chore"}]}
+    model.set_script([tool("StructuredOutput", PLAN), text("Planned."), tool("StructuredOutput", smaller),
+                      text("Smaller.")])
+    project = await face.add_project(repo)
+    await face.pause_queue()  # the plan is looked at, not run
+    plan = await face.plan(project.id, "add OAuth login", effort="high")
+    assert plan.status == "planning" and plan.topic == "add OAuth login"
+    assert (await face.wait(plan.run_id)).status == "completed"
+    assert await face.plan_progress(project.id) is None
+    assert (await face.plan_of(plan.id)).status == "pending"
+    assert [p.id for p in await face.plans(project.id)] == [plan.id]
+    first, second = await face.tasks(plan_id=plan.id)
+    assert (first.title, second.depends_on) == ("Add the OAuth client", [first.id])
+
+    refined = await face.refine_plan(plan.id, "make it one task")
+    assert (await face.wait(refined.run_id)).status == "completed"
+    assert [t.title for t in await face.tasks(plan_id=plan.id)] == ["One small task"]
+    approved = await face.approve_plan(plan.id)
+    assert approved.id == plan.id and approved.status == "approved"
+    [queued] = await face.waiting_tasks()
+    assert queued.task.title == "One small task" and "paused" in queued.reason
+    with pytest.raises(Conflict):
+        await face.approve_plan(plan.id)
+
+
+async def test_a_race_is_run_and_compared_alike(face, model, other_model, repo):
+    model.set_script([_write("a.py"), text("Done.")])
+    other_model.set_script([text("Nothing to do.")])
+    project = await face.add_project(repo)
+    await face.add_agent("other", provider_config={"base_url": other_model.url})
+    runs = await face.race(project.id, "add a", ["claude", "other"])
+    assert [r.agent_name for r in runs] == ["claude", "other"] and runs[0].group_id == runs[1].group_id
+    for run in runs:
+        assert (await face.wait(run.id)).status == "completed"
+    assert [r.id for r in await face.group(runs[0].group_id)] == [r.id for r in runs]
+    mine, theirs = await face.compare(runs[0].group_id, check="test -f a.py")
+    assert (mine.files, theirs.files) == (1, 0)
+    assert mine.check is not None and (mine.check.exit_code, theirs.check.exit_code) == (0, 1)
