@@ -15,6 +15,7 @@ from .agents.base import Installed
 from .attach import Attachment
 from .board import Metrics
 from .bus import Subscription
+from .config import Paths
 from .lifecycle import Turn
 from .landing import Cleanup, RunBranch
 from .models import (Agent, ApiToken, Approval, Backup, Event, FileChange, Landing, LandingPlan, Plan, Project, Repo,
@@ -29,6 +30,8 @@ __all__ = ["Corral"]
 
 class Corral(Protocol):
     """Every call of the engine that the CLI's verbs and the dashboard make."""
+
+    paths: Paths  # this machine's corral home: where the remotes' list and the SSH sockets are
 
     # -- projects, their repos and settings ------------------------------------------------------------------
 

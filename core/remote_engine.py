@@ -5,7 +5,11 @@ It answers the engine's calls with the same data types and the same errors as th
 know which one it holds. REST for what a call asks or changes; the run's event stream (SSE) to
 follow a run, resumed from the last event seen (`Last-Event-ID`) when the connection drops, so
 no event is lost and none comes twice. The remote drives its runs itself: nothing is left to
-drive here. A call the remote's API does not offer yet is refused saying so, in one line."""
+drive here. It offers every call of `core.faces.Corral`; the board, planning and races
+(core/remote_board.py) and projects, profiles and settings (core/remote_projects.py) are lent
+out from their own rooms, as the local engine lends its services'. What cannot make sense from
+another host (attaching to a session, driving runs, API tokens) is refused in one line, code
+NOT_ON_REMOTE."""
 
 from __future__ import annotations
 

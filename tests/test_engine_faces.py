@@ -102,7 +102,7 @@ async def test_both_faces_offer_every_call_of_corral(engine):
     """Every call the CLI and the dashboard make is a real method of both engines, taking the same
     parameters (the remote's guard for unknown calls does not count)."""
     far = RemoteEngine(Remote("nowhere", "http://127.0.0.1:9"))
-    assert len(CALLS) > 90
+    assert len(CALLS) > 90 and isinstance(engine.paths, type(far.paths))
     for name in CALLS:
         wanted = _parameters(getattr(Corral, name))
         assert _parameters(getattr(engine, name)) == wanted, f"Engine.{name}"
