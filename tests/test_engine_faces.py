@@ -213,6 +213,17 @@ async def test_settings_are_kept_alike(face):
     assert await face.clean(dry_run=True) == [] and await face.disk_use() == {}
 
 
+
+async def test_a_run_over_the_limit_waits_in_line_alike(face, model, repo):
+    await face.set_max_runs(1)
+    first, _ = await _waiting_run(face, model, repo)
+    second = await face.start_run(first.project_id, "look around")
+    assert second.status == "queued" and await face.place(first) is None
+    place = await face.place(second)
+    assert place is not None and place.position == 1 and "the limit is 1" in place.reason
+    await face.cancel(second.id)
+    await face.cancel(first.id)
+
 PLAN = {"tasks": [{"ref": "t1", "title": "Add the OAuth client", "type": "feature", "priority": "high"},
                   {"ref": "t2", "title": "Store sessions", "type": "feature", "depends_on": ["t1"]}]}
 

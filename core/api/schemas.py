@@ -286,6 +286,7 @@ class RunOut(BaseModel):
     pr_url: str | None = Field(description="The pull request opened for the run's branch")
     notify: bool = Field(description="Whether the user is told when the run needs them or ends")
     group_id: str | None = Field(None, description="The race the run is one of (the same task on several agents)")
+    queued_at: str | None = Field(None, description="When it began to wait for a free slot: the queue's order")
     worktrees: list[WorktreeOut]
 
     @classmethod
