@@ -5,26 +5,36 @@ It answers the engine's calls with the same data types and the same errors as th
 know which one it holds. REST for what a call asks or changes; the run's event stream (SSE) to
 follow a run, resumed from the last event seen (`Last-Event-ID`) when the connection drops, so
 no event is lost and none comes twice. The remote drives its runs itself: nothing is left to
-drive here. A call the remote's API does not offer yet is refused saying so, in one line."""
+drive here. It offers every call of `core.faces.Corral`; the board, planning and races
+(core/remote_board.py) and projects, profiles and settings (core/remote_projects.py) are lent
+out from their own rooms, as the local engine lends its services'. What cannot make sense from
+another host (attaching to a session, driving runs, API tokens) is refused in one line, code
+NOT_ON_REMOTE."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from .agents.base import Installed, Supports
+from .attach import Attachment
 from .bus import EventBus, Subscription
 from .config import Paths
-from .errors import Conflict, CorralError, NotFound
-from .landing import RunBranch
-from .models import (Agent, Approval, Backup, Branch, Event, FileChange, Landing, LandingPlan, Project, Repo, Run,
-                     RunStatus, Worktree)
+from .errors import CorralError
+from .landing import Cleanup, RunBranch
+from .lifecycle import Turn
+from .models import (ApiToken, Approval, Backup, Branch, Event, FileChange, Landing, LandingPlan, Run, RunStatus,
+                     Worktree)
+from .projects import check_max_runs
+from .queue import Place, Queue
+from .remote_board import RemoteBoard, RemotePlanning, RemoteRacing
+from .remote_projects import RemoteProfiles, RemoteProjects
+from .remote_records import approval_of, error_of, event_of, run_of
 from .remote_status import client_for, compatible
 from .remotes import Remote
 from .ssh import SshLink, Unreachable
@@ -32,40 +42,6 @@ from .tasks import RunTask
 
 RECONNECT_DELAYS = (0.5, 1, 2, 4, 8)  # seconds before each try to follow a run again; then it fails
 STREAM_SILENCE = 90.0  # seconds without a byte (the server sends a keep-alive every 15) before a stream is lost
-
-
-def _error(response: httpx.Response) -> CorralError:
-    """The error the remote's API answered, as the engine there raised it."""
-    try:
-        body = response.json()["error"]
-        message, code, details = str(body["message"]), str(body["code"]), body.get("details") or {}
-    except (ValueError, KeyError, TypeError):
-        message, code, details = f"the remote answered {response.status_code}", "REMOTE_ERROR", {}
-    kind = {404: NotFound, 409: Conflict}.get(response.status_code, CorralError)
-    return kind(message, code=code, details=details)
-
-
-def _run(data: dict[str, Any]) -> Run:
-    worktrees = [Worktree(**{k: v for k, v in w.items() if k in Worktree.__dataclass_fields__})
-                 for w in data.get("worktrees") or []]
-    fields = {k: v for k, v in data.items() if k in Run.__dataclass_fields__ and k != "worktrees"}
-    return Run(**fields, base_ref=data["source_branch"], worktrees=worktrees)
-
-
-def _event(data: dict[str, Any]) -> Event:
-    return Event(run_id=data["run_id"], seq=data["sequence"], type=data["event_type"], payload=data["payload"],
-                 created_at=data["created_at"], id=data.get("id"))
-
-
-def _project(data: dict[str, Any]) -> Project:
-    repos = [Repo(id=r["id"], project_id=r["project_id"], name=r["name"], path=r["repo_path"],
-                  created_at=r["created_at"]) for r in data.get("repos") or []]
-    fields = {k: v for k, v in data.items() if k in Project.__dataclass_fields__ and k != "repos"}
-    return Project(**fields, repos=repos)
-
-
-def _approval(data: dict[str, Any]) -> Approval:
-    return Approval(**{k: v for k, v in data.items() if k in Approval.__dataclass_fields__})
 
 
 class RemoteEngine:
@@ -79,6 +55,63 @@ class RemoteEngine:
         self._bus = EventBus()
         self._live: asyncio.Task | None = None  # follows every event of the remote, for subscribers
         self._lost: str | None = None  # why the live events do not come, while they do not
+        projects, profiles = RemoteProjects(self._call), RemoteProfiles(self._call)
+        board, planning, racing = RemoteBoard(self._call), RemotePlanning(self._call), RemoteRacing(self._call)
+        # projects, repos, settings, agent profiles, webhooks
+        self.projects = projects.projects
+        self.project = projects.project
+        self.create_project = projects.create_project
+        self.add_project = projects.add_project
+        self.project_for_path = projects.project_for_path
+        self.add_repo = projects.add_repo
+        self.remove_repo = projects.remove_repo
+        self.update_project = projects.update_project
+        self.delete_project = projects.delete_project
+        self.add_webhook = projects.add_webhook
+        self.webhooks = projects.webhooks
+        self.webhook = projects.webhook
+        self.delete_webhook = projects.delete_webhook
+        self.webhook_deliveries = projects.webhook_deliveries
+        self.notifications = projects.notifications
+        self.set_notifications = projects.set_notifications
+        self.agents = profiles.agents
+        self.agent = profiles.agent
+        self.add_agent = profiles.add_agent
+        self.update_agent = profiles.update_agent
+        self.delete_agent = profiles.delete_agent
+        self.clis = profiles.clis
+        self.model_settings = profiles.model_settings
+        self.set_model_settings = profiles.set_model_settings
+        # the task board, its queue, planning sessions and races
+        self.create_task = board.create_task
+        self.tasks = board.tasks
+        self.task = board.task
+        self.update_task = board.update_task
+        self.swap_tasks = board.swap_tasks
+        self.delete_tasks = board.delete_tasks
+        self.bulk_update = board.bulk_update
+        self.retry_task = board.retry_task
+        self.cancel_task = board.cancel_task
+        self.task_history = board.task_history
+        self.dag = board.dag
+        self.metrics = board.metrics
+        self.schedule = board.schedule
+        self.run_scheduler = board.run_scheduler
+        self.waiting_tasks = board.waiting_tasks
+        self.queue_paused = board.queue_paused
+        self.pause_queue = board.pause_queue
+        self.resume_queue = board.resume_queue
+        self.plan = planning.plan
+        self.plan_of = planning.plan_of
+        self.plans = planning.plans
+        self.plan_progress = planning.plan_progress
+        self.cancel_plan = planning.cancel_plan
+        self.approve_plan = planning.approve_plan
+        self.refine_plan = planning.refine_plan
+        self.regenerate_plan = planning.regenerate_plan
+        self.race = racing.race
+        self.group = racing.group
+        self.compare = racing.compare
 
     async def open(self) -> RemoteEngine:
         if self._link is not None:
@@ -109,6 +142,7 @@ class RemoteEngine:
         await self.close()
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        """A guard: a call of the engine's added later, before the remote's API offers it, is refused."""
         if name.startswith("_"):
             raise AttributeError(name)
 
@@ -117,6 +151,10 @@ class RemoteEngine:
                               f"run it on {self.remote.name} itself", code="NOT_ON_REMOTE")
         return missing
 
+    def _refused(self, why: str) -> CorralError:
+        return CorralError(f"this cannot be done on a remote host: {why} (run it on {self.remote.name} itself)",
+                           code="NOT_ON_REMOTE")
+
     async def _call(self, method: str, path: str, **options: Any) -> Any:
         assert self._client is not None, "open the remote engine first"
         try:
@@ -124,31 +162,17 @@ class RemoteEngine:
         except httpx.HTTPError as error:
             raise Unreachable(f"{self.remote.name} did not answer: {error or type(error).__name__}") from None
         if response.status_code >= 400:
-            raise _error(response)
+            raise error_of(response)
         return response.json() if response.content else None
-
-    # -- projects and agents -----------------------------------------------------------------
-
-    async def projects(self) -> list[Project]:
-        return [_project(p) for p in await self._call("GET", "/projects")]
-
-    async def project(self, key: str) -> Project:
-        return _project(await self._call("GET", f"/projects/{key}"))
-
-    async def add_project(self, path: str | Path, name: str | None = None) -> Project:
-        """A project of the repository at `path` on the remote host."""
-        return _project(await self._call("POST", "/projects", json={
-            "name": name or Path(path).name, "repos": [{"repo_path": str(path)}]}))
-
-    async def project_for_path(self, path: str | Path) -> Project | None:
-        return None  # a folder here is no folder of the remote's: the verb asks for --project
 
     # -- runs ----------------------------------------------------------------------------------
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude", base: str = "HEAD",
-                        detach: bool = False, **_: Any) -> Run:
+                        detach: bool = False, kind: str = "work", group: str | None = None) -> Run:
         """Start the run there; the remote drives it (`detach` changes nothing)."""
-        return _run(await self._call("POST", "/runs", json={
+        if kind != "work" or group is not None:
+            raise self._refused("a plan's or a race's run is started by planning or racing")
+        return run_of(await self._call("POST", "/runs", json={
             "project_id": project_key, "task": prompt, "agent_id": agent, "source_branch": base}))
 
     def in_background(self, run: Run, message: str | None = None) -> None:
@@ -158,47 +182,84 @@ class RemoteEngine:
         """The runs this process drives: none, the remote drives them all."""
         return []
 
-    async def run_scheduler(self) -> None:
-        """Nothing to do: the remote's server starts its board's tasks itself."""
-
     async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
         params = [("status", s) for s in sorted(statuses or ())]
-        return [_run(r) for r in await self._call("GET", "/runs", params=params)]
+        return [run_of(r) for r in await self._call("GET", "/runs", params=params)]
 
     async def run(self, key: str) -> Run:
-        return _run(await self._call("GET", f"/runs/{key}"))
+        return run_of(await self._call("GET", f"/runs/{key}"))
 
     async def cancel(self, run_key: str) -> Run:
-        return _run(await self._call("POST", f"/runs/{run_key}/cancel"))
+        return run_of(await self._call("POST", f"/runs/{run_key}/cancel"))
 
     async def pause(self, run_key: str) -> Run:
-        return _run(await self._call("POST", f"/runs/{run_key}/pause"))
+        return run_of(await self._call("POST", f"/runs/{run_key}/pause"))
 
     async def approvals(self, run_key: str) -> list[Approval]:
-        return [_approval(a) for a in await self._call("GET", f"/runs/{run_key}/approvals")]
+        return [approval_of(a) for a in await self._call("GET", f"/runs/{run_key}/approvals")]
 
-    async def approve(self, run_key: str, allow: bool = True, message: str | None = None,
-                      request_id: str | None = None, always: bool = False) -> Approval:
+    async def approve(self, run_key: str, *, allow: bool = True, message: str | None = None,
+                      request_id: str | None = None, always: bool = False, by: str | None = None) -> Approval:
+        """Answer the run's request; the remote records the answer as its token's user's (`by` is not sent)."""
         body: dict[str, Any] = {"message": message, "request_id": request_id}
         if allow:
             body["always"] = always
-        return _approval(await self._call("POST", f"/runs/{run_key}/approvals/{'allow' if allow else 'deny'}",
+        return approval_of(await self._call("POST", f"/runs/{run_key}/approvals/{'allow' if allow else 'deny'}",
                                           json=body))
 
     async def continue_run(self, run_key: str, message: str, *, detach: bool = False) -> Run:
-        return _run(await self._call("POST", f"/runs/{run_key}/continue", json={"message": message}))
+        return run_of(await self._call("POST", f"/runs/{run_key}/continue", json={"message": message}))
 
     async def fork(self, run_key: str, message: str, *, detach: bool = False) -> Run:
-        return _run(await self._call("POST", f"/runs/{run_key}/fork", json={"message": message}))
+        return run_of(await self._call("POST", f"/runs/{run_key}/fork", json={"message": message}))
 
-    async def attach(self, run_key: str) -> Any:
+    async def attach(self, run_key: str) -> Attachment:
         """Refused: the agent's own screen runs where its session is, not through the API."""
         run = await self.run(run_key)
         raise CorralError(f"run {run.short_id}'s agent session is on {self.remote.name}: open it there, "
                           f"in a terminal on that host (`corral attach {run.short_id}`)", code="NOT_ON_REMOTE")
 
+    async def detach(self, run_key: str, exit_code: int) -> Run:
+        raise self._refused("an agent's session is attached and detached on the host it runs on")
+
+    async def record_hook(self, run_id: str, data: dict[str, Any]) -> None:
+        raise self._refused("an attached session's hooks call the corral of the host they run on")
+
+    async def drive(self, run_key: str, message: str | None = None) -> Run:
+        raise self._refused("the remote's server drives its runs itself")
+
+    async def stop_runs(self, reason: str = "corral stopped while the run was active") -> None:
+        raise self._refused("the remote's runs stop with its server (`corral remote stop`)")
+
     async def run_tasks(self, run_key: str) -> list[RunTask]:
         return [RunTask(**t) for t in await self._call("GET", f"/runs/{run_key}/tasks")]
+
+    async def set_notify(self, run_key: str, notify: bool) -> Run:
+        return run_of(await self._call("POST", f"/runs/{run_key}/notify", json={"notify": notify}))
+
+    async def forks(self, run_key: str) -> list[Run]:
+        return [run_of(r) for r in await self._call("GET", f"/runs/{run_key}/forks")]
+
+    async def turns(self, run_key: str) -> list[Turn]:
+        return [Turn(**t) for t in await self._call("GET", f"/runs/{run_key}/turns")]
+
+    async def rewind(self, run_key: str, turn: int) -> Run:
+        return run_of(await self._call("POST", f"/runs/{run_key}/rewind", json={"turn": turn}))
+
+    # -- the queue of runs -----------------------------------------------------------------------
+
+    async def max_runs(self) -> int | None:
+        return (await self._call("GET", "/settings/queue"))["max_runs"]
+
+    async def set_max_runs(self, limit: int | None) -> None:
+        await self._call("PUT", "/settings/queue", json={"max_runs": check_max_runs(limit)})
+
+    async def place(self, run: Run) -> Place | None:
+        """Where a queued run stands in line, or None when it may start now: worked out as the remote does."""
+        limits = {p.id: p.max_runs for p in await self.projects()}
+        rows = [{"id": r.id, "status": r.status, "project_id": r.project_id, "queued_at": r.queued_at,
+                 "created_at": r.created_at, "owner_pid": 0} for r in await self.runs(RunStatus.ACTIVE)]
+        return Queue.place_in(run, await self.max_runs(), limits, rows)
 
     # -- what a run changed, and landing it ----------------------------------------------------
 
@@ -240,7 +301,7 @@ class RemoteEngine:
         return [t["commit"] for t in rebased["tips"]]
 
     async def rename_branch(self, run_key: str, name: str) -> Run:
-        return _run(await self._call("POST", f"/runs/{run_key}/rename-branch", json={"name": name}))
+        return run_of(await self._call("POST", f"/runs/{run_key}/rename-branch", json={"name": name}))
 
     async def branches(self, project_key: str | None = None) -> list[RunBranch]:
         projects = [await self.project(project_key)] if project_key else await self.projects()
@@ -267,11 +328,37 @@ class RemoteEngine:
     async def delete_run(self, run_key: str, force: bool = False) -> None:
         await self._call("DELETE", f"/runs/{run_key}", params={"force": force})
 
-    async def clis(self) -> list[Installed]:
-        return [Installed(**{**c, "supports": Supports(**c["supports"])}) for c in await self._call("GET", "/clis")]
+    async def push(self, run_key: str, remote: str = "origin") -> list[str]:
+        pushed = await self._call("POST", f"/runs/{run_key}/push", json={"remote": remote})
+        return [c["commit"] for c in pushed["commits"]]
 
-    async def agents(self) -> list[Agent]:
-        return [Agent(**a) for a in await self._call("GET", "/agents")]
+    async def pull_request(self, run_key: str, title: str | None = None, body: str | None = None,
+                           remote: str = "origin") -> str:
+        opened = await self._call("POST", f"/runs/{run_key}/pull-request",
+                                  json={"title": title, "body": body, "remote": remote})
+        return str(opened["url"])
+
+    async def clean(self, dry_run: bool = False) -> list[Cleanup]:
+        cleaned = await self._call("POST", "/clean", json={"dry_run": dry_run})
+        return [Cleanup(c["run_id"], c["path"], c["bytes"], c["why"]) for c in cleaned["removed"]]
+
+    async def disk_use(self, leaving: Collection[str] = ()) -> dict[str, int]:
+        """Bytes each run's worktrees take on the remote's disk, by run id (`leaving` is not counted there)."""
+        if leaving:
+            raise self._refused("paths left out of the disk use are paths of the host itself")
+        return {r["run_id"]: r["bytes"] for r in (await self._call("GET", "/disk-use"))["runs"]}
+
+    # -- API tokens: made on the host itself -----------------------------------------------------
+
+    async def create_token(self, name: str = "token", read_only: bool = False, *, user: str | None = None,
+                           role: str | None = None) -> tuple[ApiToken, str]:
+        raise self._refused("API tokens are made on the host they open")
+
+    async def tokens(self) -> list[ApiToken]:
+        raise self._refused("API tokens are listed on the host they open")
+
+    async def revoke_token(self, key: str) -> ApiToken:
+        raise self._refused("API tokens are revoked on the host they open")
 
     # -- events --------------------------------------------------------------------------------
 
@@ -282,7 +369,7 @@ class RemoteEngine:
             params["limit"] = limit
         if after_id is not None:
             params["after_id"] = after_id
-        return [_event(e) for e in await self._call("GET", f"/runs/{run_key}/events", params=params)]
+        return [event_of(e) for e in await self._call("GET", f"/runs/{run_key}/events", params=params)]
 
     async def follow(self, run_key: str, after: int = 0, after_id: int | None = None) -> AsyncIterator[Event]:
         """The run's events after sequence number `after` (or event `after_id`), then live ones
@@ -325,7 +412,7 @@ class RemoteEngine:
                 return
             if response.status_code >= 400:
                 await response.aread()
-                raise _error(response)
+                raise error_of(response)
             data: list[str] = []
             seen: int | None = None
             async for line in response.aiter_lines():
@@ -338,7 +425,7 @@ class RemoteEngine:
                     if payload is not None and "error" in payload and "run_id" not in payload:
                         raise CorralError(payload["error"].get("message") or "the remote's stream failed",
                                           code=payload["error"].get("code") or "REMOTE_ERROR")
-                    yield seen, _event(payload) if payload is not None else None
+                    yield seen, event_of(payload) if payload is not None else None
                     data, seen = [], None
 
     # -- live events, for a dashboard ----------------------------------------------------------

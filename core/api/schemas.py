@@ -115,12 +115,15 @@ class ProjectOut(BaseModel):
     post_create: str | None = Field(description="Shell command run in each new worktree before its agent starts")
     max_runs: int | None = Field(None, description="Runs of the project working at once; none: no limit of its own")
     notify: bool = Field(True, description="Desktop notifications when its runs need the user or end")
+    auto_approve_plan: bool = Field(False, description="A finished plan's tasks are queued without approval")
+    deps_need_merge: bool = Field(True, description="A task waits for its dependencies to be merged")
     repos: list[RepoOut]
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
         return cls(id=project.id, name=project.name, created_at=project.created_at,
                    post_create=project.post_create, max_runs=project.max_runs, notify=project.notify,
+                   auto_approve_plan=project.auto_approve_plan, deps_need_merge=project.deps_need_merge,
                    repos=[RepoOut.of(r) for r in project.repos])
 
 
@@ -283,6 +286,7 @@ class RunOut(BaseModel):
     pr_url: str | None = Field(description="The pull request opened for the run's branch")
     notify: bool = Field(description="Whether the user is told when the run needs them or ends")
     group_id: str | None = Field(None, description="The race the run is one of (the same task on several agents)")
+    queued_at: str | None = Field(None, description="When it began to wait for a free slot: the queue's order")
     worktrees: list[WorktreeOut]
 
     @classmethod

@@ -198,3 +198,20 @@ class MetricsOut(BaseModel):
     def of(cls, metrics: Metrics) -> MetricsOut:
         return cls(tasks=metrics.tasks, runs=metrics.runs, tokens=Tokens(input=metrics.tokens_in,
                    output=metrics.tokens_out), cost_usd=metrics.cost_usd, run_seconds=metrics.run_seconds)
+
+
+class SwapIn(Body):
+    model_config = example(first="FTR-CB-1", second="FTR-CB-2")
+
+    first: Key = Field(description="Key (or id) of a task")
+    second: Key = Field(description="Key (or id) of the task it trades places with")
+
+
+class TaskWaitOut(BaseModel):
+    task: TaskOut
+    reason: str = Field(description="What the queued task waits for before it starts")
+
+
+class QueueTasksOut(BaseModel):
+    paused: bool = Field(description="Queued tasks start no more until the queue is resumed")
+    waiting: list[TaskWaitOut] = Field(description="Queued tasks, in the order they will start")

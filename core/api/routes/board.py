@@ -1,5 +1,6 @@
 """Planning sessions and the task board: plan, its status and cancel, the plan, approve, refine,
-regenerate; tasks with filters, history, bulk changes, the DAG, phases, metrics; the task queue."""
+regenerate (the project's latest plan, or one plan by its id); tasks with filters, history, bulk
+changes, swaps, the DAG, phases, metrics; the task queue, what waits in it and why."""
 
 from __future__ import annotations
 
@@ -24,13 +25,16 @@ from ..schemas_board import (
     PlanStarted,
     PlanStatusOut,
     Priority,
+    QueueTasksOut,
     RefineIn,
+    SwapIn,
     TaskIn,
     TaskOut,
     TaskPage,
     TaskStatusName,
     TaskType,
     TaskUpdate,
+    TaskWaitOut,
     Tokens,
 )
 
@@ -120,6 +124,31 @@ async def approve_plan(project_id: str, engine: EngineDep) -> PlanOut:
     """Queues the plan's tasks; they run in dependency order within the limits. 409 when the plan
     is not pending or has no tasks."""
     return await _plan_out(engine, await engine.approve_plan((await _latest(engine, project_id)).id))
+
+
+@router.get("/plans/{key}", response_model=PlanOut, summary="A plan", responses=errors(404))
+async def get_plan_by_id(key: str, engine: EngineDep) -> PlanOut:
+    """A plan by its id (or the start of it), of any project."""
+    return await _plan_out(engine, await engine.plan_of(key))
+
+
+@router.post("/plans/{key}/approve", response_model=PlanOut, summary="Approve a plan", responses=errors(404, 409))
+async def approve_plan_by_id(key: str, engine: EngineDep) -> PlanOut:
+    """Queues the plan's tasks. 409 when the plan is not pending or has no tasks."""
+    return await _plan_out(engine, await engine.approve_plan(key))
+
+
+@router.post("/plans/{key}/refine", response_model=PlanStarted, summary="Refine a plan", responses=errors(404, 409))
+async def refine_plan_by_id(key: str, body: RefineIn, engine: EngineDep) -> PlanStarted:
+    plan = await engine.refine_plan(key, body.message)
+    return PlanStarted(plan_id=plan.id, run_id=plan.run_id, status="started")
+
+
+@router.post("/plans/{key}/regenerate", status_code=201, response_model=PlanStarted,
+             summary="Plan a plan's topic again", responses=errors(404, 409))
+async def regenerate_plan_by_id(key: str, engine: EngineDep) -> PlanStarted:
+    plan = await engine.regenerate_plan(key)
+    return PlanStarted(plan_id=plan.id, run_id=plan.run_id, status="started")
 
 
 @router.post("/projects/{project_id}/cancel", response_model=list[TaskOut], summary="Cancel the project's work",
@@ -221,6 +250,15 @@ async def update_tasks(body: BulkIn, engine: EngineDep) -> list[TaskOut]:
     return [TaskOut.of(t, keys) for t in changed]
 
 
+@router.post("/tasks/swap", response_model=list[TaskOut], tags=["tasks"], summary="Swap two tasks' places",
+             responses=errors(404))
+async def swap_tasks(body: SwapIn, engine: EngineDep) -> list[TaskOut]:
+    """The two tasks trade places on the board (the order the scheduler follows), in one write."""
+    first, second = await engine.swap_tasks(body.first, body.second)
+    keys = await _keys(engine, first.project_id)
+    return [TaskOut.of(first, keys), TaskOut.of(second, keys)]
+
+
 @router.get("/projects/{project_id}/dag", response_model=DagOut, tags=["tasks"], summary="The task DAG")
 async def get_task_dag(project_id: str, engine: EngineDep) -> DagOut:
     tasks, edges = await engine.dag(project_id)
@@ -254,3 +292,19 @@ async def pause_queue(engine: EngineDep) -> dict[str, bool]:
 async def resume_queue(engine: EngineDep) -> dict[str, bool]:
     await engine.resume_queue()
     return {"paused": False}
+
+
+@router.get("/queue/tasks", response_model=QueueTasksOut, tags=["queue"], summary="Queued tasks and what they wait for")
+async def get_queued_tasks(engine: EngineDep) -> QueueTasksOut:
+    waiting = await engine.waiting_tasks()
+    keys = {t.id: t.key for t in await engine.tasks()}
+    return QueueTasksOut(paused=await engine.queue_paused(),
+                         waiting=[TaskWaitOut(task=TaskOut.of(w.task, keys), reason=w.reason) for w in waiting])
+
+
+@router.post("/queue/schedule", response_model=list[TaskOut], tags=["queue"], summary="Start the tasks ready now")
+async def schedule_tasks(engine: EngineDep) -> list[TaskOut]:
+    """One pass of the scheduler (the server makes one every few seconds too): the tasks it started."""
+    started = await engine.schedule()
+    keys = {t.id: t.key for t in await engine.tasks()}
+    return [TaskOut.of(t, keys) for t in started]
