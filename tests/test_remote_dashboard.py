@@ -37,7 +37,7 @@ async def test_a_run_on_a_remote_is_started_answered_and_merged_from_the_dashboa
     add_remote("box", sshd)
     model.set_script([tool("Bash", BASH), text("The answer is in answer.txt.")])
     async with box(agent_env) as far:
-        app = make_app(far, None, host="box")  # type: ignore[arg-type]  # the same calls as Engine's
+        app = make_app(far, None, host="box")
         async with app.run_test(size=(80, 24)) as pilot:
             await start(pilot, app)
             assert app.title == f"corral @ box · {repo.name}"  # its one project, though this folder is no repo there
@@ -78,7 +78,7 @@ async def test_a_dropped_link_shows_the_host_unreachable_refuses_answers_and_los
     add_remote("box", sshd)
     model.set_script([tool("Bash", BASH), text("Done after the drop.")])
     async with box(agent_env) as far:
-        app = make_app(far, None, host="box")  # type: ignore[arg-type]
+        app = make_app(far, None, host="box")
         async with app.run_test(size=(80, 24)) as pilot:
             await start(pilot, app)
             run = await far.start_run(project.id, "compute the answer")

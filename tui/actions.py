@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.engine import Engine
+from core.faces import Corral
 
 if TYPE_CHECKING:
     from .app import CorralApp
@@ -16,5 +16,5 @@ class Actions:
         self.app = app
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> Corral:
         return self.app.engine

@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from core.config import Paths
 from core.engine import Engine
+from core.faces import Corral
 from core.errors import CorralError, NotARepository
 from core.models import Agent, Project, Run, RunStatus
 
@@ -108,7 +109,7 @@ class CorralApp(App):
         Binding("5", "show_tab('tasks')", "Tasks tab", show=False, id="tab.tasks"),
     ]
 
-    def __init__(self, engine: Engine, cwd: Path | None, clock: format.Clock = format.utc_now,
+    def __init__(self, engine: Corral, cwd: Path | None, clock: format.Clock = format.utc_now,
                  host: str | None = None) -> None:
         super().__init__()
         self.engine = engine
@@ -575,7 +576,7 @@ class CorralApp(App):
         return commands.palette_commands(self)
 
 
-def make_app(engine: Engine, cwd: Path | None, clock: format.Clock = format.utc_now,
+def make_app(engine: Corral, cwd: Path | None, clock: format.Clock = format.utc_now,
              host: str | None = None) -> CorralApp:
     return CorralApp(engine, cwd, clock, host)
 
@@ -593,7 +594,7 @@ def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None, remot
 
             paths = Paths.from_env()
             async with Engine(paths) as engine, AllHosts(engine, Remotes(paths.remotes_file).all()) as every:
-                await make_app(cast(Engine, every), cwd, host=EVERY_HOST).run_async()
+                await make_app(cast(Corral, every), cwd, host=EVERY_HOST).run_async()  # Corral's calls, routed
             return
         if remote is not None:
             from core.remote_engine import RemoteEngine  # httpx loads only for a remote
@@ -601,8 +602,7 @@ def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None, remot
 
             paths = Paths.from_env()
             async with RemoteEngine(Remotes(paths.remotes_file).get(remote), paths) as far:
-                # It answers the engine's calls with the same types and errors (tests/test_engine_faces.py).
-                await make_app(cast(Engine, far), None, host=remote).run_async()
+                await make_app(far, None, host=remote).run_async()
             return
         async with Engine() as engine:
             if api_settings is None:

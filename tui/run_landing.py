@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.engine import Engine
+from core.faces import Corral
 from core.landing import RunBranch
 from core.models import Backup, Landing, Run, Worktree
 
@@ -33,7 +33,7 @@ class RunLanding:
         self._statuses: dict[str, str] = {}
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> Corral:
         return self.app.engine
 
     # -- the branches ----------------------------------------------------------------------------

@@ -7,14 +7,14 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Button, Input, Label, Static
 
-from core.engine import Engine
+from core.faces import Corral
 from core.models import Project
 
 from .dialog import Dialog
 
 
 class AddRepoDialog(Dialog):
-    def __init__(self, engine: Engine, project: Project | None = None) -> None:
+    def __init__(self, engine: Corral, project: Project | None = None) -> None:
         super().__init__()
         self.engine = engine
         self.project = project

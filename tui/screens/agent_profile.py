@@ -9,7 +9,7 @@ from textual.containers import Grid
 from textual.widgets import Button, Input, Label, Select, TextArea
 
 from core import agents as adapters
-from core.engine import Engine
+from core.faces import Corral
 from core.models import Agent
 
 from .dialog import Dialog
@@ -18,7 +18,7 @@ from .dialog import Dialog
 class AgentDialog(Dialog):
     BINDINGS = [Binding("ctrl+s", "save", "Save", id="agent.save")]
 
-    def __init__(self, engine: Engine, agent: Agent | None = None) -> None:
+    def __init__(self, engine: Corral, agent: Agent | None = None) -> None:
         super().__init__()
         self.engine = engine
         self.agent = agent

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Static
 
-from core.engine import Engine
+from core.faces import Corral
 from core.landing import RunBranch
 from core.models import Run
 
@@ -26,7 +26,7 @@ class DeleteBranchDialog(Dialog[Any]):
         Binding("n", "dismiss_dialog", "Keep it", id="delete_branch.no"),
     ]
 
-    def __init__(self, engine: Engine, item: RunBranch, run: Run | None) -> None:
+    def __init__(self, engine: Corral, item: RunBranch, run: Run | None) -> None:
         super().__init__()
         self.engine, self.item, self.run = engine, item, run
         self.title_text = "Delete branch"

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
-from core.engine import Engine
+from core.faces import Corral
 from core.models import HOWS, Branch, LandingPlan, Run
 
 from ..format import plural
@@ -67,7 +67,7 @@ class MergeDialog(Dialog[Any]):
         Binding("r", "how('rebase')", "Rebase, then fast-forward", id="merge.how_rebase"),
     ]
 
-    def __init__(self, engine: Engine, run: Run, how: str = "squash") -> None:
+    def __init__(self, engine: Corral, run: Run, how: str = "squash") -> None:
         super().__init__()
         self.engine, self.run = engine, run
         self.title_text = f"Land {run.branch}"

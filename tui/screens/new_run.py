@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Button, Input, Label, Select, SelectionList, TextArea
 
-from core.engine import Engine
+from core.faces import Corral
 from core.models import Agent, Project
 
 from .dialog import Dialog
@@ -23,7 +23,7 @@ class NewRunDialog(Dialog[Any]):
     title_text = "New run"
     BINDINGS = [Binding("ctrl+s", "start", "Start", id="new_run.start")]
 
-    def __init__(self, engine: Engine, projects: list[Project], agents: list[Agent],
+    def __init__(self, engine: Corral, projects: list[Project], agents: list[Agent],
                  project_id: str | None = None) -> None:
         super().__init__()
         self.engine = engine
