@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import BASH, WRITE, error_of, start_run, until_event, wait_until
+from helpers import BASH, WRITE, corral_json, error_of, start_run, until_event, wait_until
 from model_server import error, text, tool
 
 SECRET = "a-secret-of-our-own-1234"
@@ -89,6 +89,14 @@ async def test_a_webhook_is_signed_and_retried_until_delivered(app, client, engi
         [(1, 500, False), (2, 503, False), (3, 200, True)]
     assert {a["delivery_id"] for a in attempts} == {sent[0]["headers"]["X-Delivery-ID"]}
     assert all(a["run_id"] == run["id"] and a["event_type"] == "run.completed" for a in attempts)
+
+
+async def test_a_run_that_another_process_drives_is_posted_too(app, client, model, project, receiver):
+    model.set_script([text("Done.")])
+    await _hook(client, project, url=f"{receiver.url}/hook", events=["run.completed"], secret=SECRET)
+    started = corral_json("run", "--project", project["id"], "look around")  # driven by a process of its own
+    await wait_until(lambda: receiver.to("/hook"), 120, "the webhook")
+    assert json.loads(receiver.to("/hook")[0]["body"])["data"]["run"]["id"] == started["id"]
 
 
 async def test_a_webhook_gives_up_after_its_attempts_and_at_once_on_a_refusal(app, client, engine, model, project,

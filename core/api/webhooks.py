@@ -60,7 +60,7 @@ def discord_body(run: Run, event: Event) -> dict[str, Any]:
 
 
 class WebhookSender:
-    """Listens to the engine's bus and delivers each matching event to each webhook, in the background."""
+    """Follows every event the engine stores and delivers each matching one to each webhook, in the background."""
 
     def __init__(self, engine: Engine, settings: ServerSettings, client: httpx.AsyncClient | None = None):
         self.engine = engine
@@ -70,8 +70,7 @@ class WebhookSender:
         self._deliveries: set[asyncio.Task] = set()
 
     def start(self) -> None:
-        subscription = self.engine.bus.subscribe()
-        self._listening = asyncio.create_task(self._listen(subscription), name="corral-webhooks")
+        self._listening = asyncio.create_task(self._listen(), name="corral-webhooks")
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop listening; deliveries under way get `grace` seconds to finish."""
@@ -90,16 +89,14 @@ class WebhookSender:
         while self._deliveries:
             await asyncio.gather(*self._deliveries, return_exceptions=True)
 
-    async def _listen(self, subscription: Any) -> None:
-        with subscription:
-            while True:
-                for event in await subscription.next_batch():
-                    if event.type in ALL_WEBHOOK_EVENTS:
-                        try:
-                            await self._dispatch(event)
-                        except Exception:  # a bad webhook or a busy store must not stop the others
-                            log.exception("could not send webhooks for event %s of run %s", event.type,
-                                          event.run_id[:8])
+    async def _listen(self) -> None:
+        """Every event stored from now on, whichever process wrote it (a run `corral run` drives too)."""
+        async for event in self.engine.follow_all():
+            if event.type in ALL_WEBHOOK_EVENTS:
+                try:
+                    await self._dispatch(event)
+                except Exception:  # a bad webhook or a busy store must not stop the others
+                    log.exception("could not send webhooks for event %s of run %s", event.type, event.run_id[:8])
 
     async def _dispatch(self, event: Event) -> None:
         run = await self.engine.run(event.run_id)
