@@ -170,3 +170,29 @@ async def test_a_read_sees_every_write_that_finished_before_it_while_other_reads
     finally:
         stop.set()
         await asyncio.gather(*readers)
+
+
+@pytest.mark.parametrize("signal", ["inotify", "a look every 50 ms"])
+async def test_who_follows_is_woken_by_what_another_process_commits(tmp_path, monkeypatch, signal):
+    """Another process's events do not come on this one's bus: the store's watch wakes the
+    followers, by the kernel's word (inotify) or, where there is none, by looking."""
+    if signal != "inotify":
+        monkeypatch.setattr(database.Database, "commit_signal", lambda self: None)
+    from core.bus import EventBus
+
+    ours, theirs = Store(tmp_path / "corral.db"), Store(tmp_path / "corral.db")
+    await ours.open()
+    await theirs.open()
+    try:
+        await ours.create_project(Project("p1", "app", now()))
+        bus = EventBus()
+        bus.watch_with(ours.watch_writes)
+        with bus.subscribe() as following:
+            await asyncio.sleep(0)  # the watch starts
+            await wait_until(lambda: not following._ready.is_set(), 10, "a quiet start")
+            await theirs.create_project(Project("p2", "other", now()))  # committed by the other connection
+            await wait_until(following._ready.is_set, 30, "the follower to be woken")
+        await bus.close()
+    finally:
+        await theirs.close()
+        await ours.close()

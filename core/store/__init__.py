@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -82,7 +84,7 @@ def _approval(row: sqlite3.Row) -> Approval:
     return Approval(**data)
 
 
-WATCH_INTERVAL = 0.05  # seconds between looks for what other processes committed, while someone follows
+WATCH_INTERVAL = 0.05  # without inotify: seconds between looks for what others committed, while someone follows
 
 
 class Store:
@@ -117,14 +119,29 @@ class Store:
         await self.db.flush()
 
     async def watch_writes(self, wake: Callable[[], None]) -> None:
-        """Call `wake` soon after anything is committed to the database, by any process; until cancelled."""
-        version = await self.db.data_version()
-        while True:
-            await asyncio.sleep(WATCH_INTERVAL)
-            now = await self.db.data_version()
-            if now != version:
-                version = now
+        """Call `wake` (in this loop) soon after anything is committed to the database, by any
+        process; until cancelled. The kernel says when (inotify), or a look every WATCH_INTERVAL."""
+        loop = asyncio.get_running_loop()
+        signal = self.db.commit_signal()
+        if signal is not None:
+            def drain() -> None:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(signal, 4096):
+                        pass
                 wake()
+
+            loop.add_reader(signal, drain)
+            try:
+                await asyncio.Event().wait()  # until cancelled
+            finally:
+                loop.remove_reader(signal)
+                os.close(signal)
+            return
+        stop = self.db.poll_commits(lambda: loop.call_soon_threadsafe(wake), WATCH_INTERVAL)
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            stop.set()
 
     # -- projects and repos --------------------------------------------------------------
 

@@ -7,9 +7,12 @@ processes on one home contend only through SQLite's own lock (WAL, busy timeout,
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
+import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -110,6 +113,9 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
             conn.execute("ROLLBACK")
         raise
     return results
+
+
+IN_MODIFY = 0x2  # inotify: the file was written
 
 
 class Database:
@@ -295,13 +301,41 @@ class Database:
                 raise StoreBusy(f"the database {self.path} is busy: another corral process holds it") from None
             raise
 
-    async def data_version(self) -> int:
-        """A number that changes whenever another process commits (asked of the writer's
-        connection, which does not count its own): what tells a follower to look for what others
-        wrote. This process's own commits reach followers through `on_commit`."""
-        conn = self._writer
-        assert conn is not None
-        return int((await conn._execute(_read, conn._conn, "PRAGMA data_version", ()))[0][0])
+    def commit_signal(self) -> int | None:
+        """A descriptor that becomes readable when anything is committed to the database, by any
+        process: Linux's inotify on the write-ahead log; None where there is none (then poll)."""
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, AttributeError):
+            return None
+        if fd < 0:
+            return None
+        if libc.inotify_add_watch(fd, os.fsencode(f"{self.path}-wal"), IN_MODIFY) < 0:
+            os.close(fd)
+            return None
+        return fd
+
+    def poll_commits(self, changed: Callable[[], object], every: float) -> threading.Event:
+        """Where there is no commit signal: a thread of its own calls `changed` soon after anything
+        is committed, asking SQLite's `PRAGMA data_version` of a connection of its own every
+        `every` seconds, from now until the event returned is set."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        seen = conn.execute("PRAGMA data_version").fetchone()[0]
+        stop = threading.Event()
+
+        def poll(version: int) -> None:
+            try:
+                while not stop.wait(every):
+                    now = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if now != version:
+                        version = now
+                        changed()
+            finally:
+                conn.close()
+
+        threading.Thread(target=poll, args=(seen,), name="corral-store-watch", daemon=True).start()
+        return stop
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetch(sql, params)
