@@ -1,15 +1,13 @@
 """The dashboard: projects, runs with their live transcripts, diffs and branches, over one injected engine.
 
-    make_app(engine, cwd)   the one factory: the CLI and the tests both build the app with it
-    run_dashboard(cwd)      what `corral` with no verb runs: open the engine, the app, close the engine
+    make_app(engine, cwd)   the one factory: the CLI (tui/launch.py) and the tests both build the app with it
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar, cast
+from typing import Any, Awaitable, Callable, TypeVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -19,8 +17,6 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from core.config import Paths
-from core.engine import Engine
 from core.faces import Corral
 from core.errors import CorralError, NotARepository
 from core.models import Agent, Project, Run, RunStatus
@@ -87,9 +83,6 @@ EVERY_HOST = "every host"  # the host of `corral --all`'s dashboard: this machin
 SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
 SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
-
-if TYPE_CHECKING:
-    from core.api.settings import ServerSettings
 
 
 class CorralApp(App):
@@ -579,38 +572,3 @@ class CorralApp(App):
 def make_app(engine: Corral, cwd: Path | None, clock: format.Clock = format.utc_now,
              host: str | None = None) -> CorralApp:
     return CorralApp(engine, cwd, clock, host)
-
-
-def run_dashboard(cwd: Path, api_settings: "ServerSettings | None" = None, remote: str | None = None,
-                  every_host: bool = False) -> None:
-    """Open the dashboard on `cwd`; with `api_settings`, serve the HTTP API from the same engine;
-    with `remote`, the dashboard of that remote host's runs (its engine reached over its API); with
-    `every_host`, of this machine's runs and every remote's."""
-
-    async def main() -> None:
-        if every_host:
-            from core.hosts import AllHosts  # httpx loads only for remotes
-            from core.remotes import Remotes
-
-            paths = Paths.from_env()
-            async with Engine(paths) as engine, AllHosts(engine, Remotes(paths.remotes_file).all()) as every:
-                await make_app(cast(Corral, every), cwd, host=EVERY_HOST).run_async()  # Corral's calls, routed
-            return
-        if remote is not None:
-            from core.remote_engine import RemoteEngine  # httpx loads only for a remote
-            from core.remotes import Remotes
-
-            paths = Paths.from_env()
-            async with RemoteEngine(Remotes(paths.remotes_file).get(remote), paths) as far:
-                await make_app(far, None, host=remote).run_async()
-            return
-        async with Engine() as engine:
-            if api_settings is None:
-                await make_app(engine, cwd).run_async()
-                return
-            from core.api.server import api_server  # fastapi loads only when asked for
-
-            async with api_server(engine, api_settings):
-                await make_app(engine, cwd).run_async()
-
-    asyncio.run(main())

@@ -204,7 +204,7 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
         except OSError as error:
             raise click.ClickException(str(error)) from None
         return
-    from tui.app import run_dashboard  # textual loads only for the dashboard
+    from tui.launch import run_dashboard  # textual loads only for the dashboard
 
     try:
         run_dashboard(Path.cwd(), api_settings=api, remote=remote, every_host=every_host)
