@@ -392,9 +392,7 @@ class RemoteEngine:
                 raise Unreachable(f"lost {self.remote.name} while following run {run.short_id}")
             await asyncio.sleep(RECONNECT_DELAYS[tries])
             tries += 1
-            if self._link is not None:
-                with contextlib.suppress(Unreachable):
-                    await self._link.open()  # the connection again, if it was that which dropped
+            await self._reconnect()
 
     async def _stream(self, run_id: str, after_id: int) -> AsyncIterator[Event]:
         async for _, event in self._frames(f"/api/runs/{run_id}/events/stream", after_id):
@@ -457,9 +455,13 @@ class RemoteEngine:
                 self._lost = str(error) or type(error).__name__
             await asyncio.sleep(RECONNECT_DELAYS[min(tries, len(RECONNECT_DELAYS) - 1)])
             tries += 1
-            if self._link is not None:
-                with contextlib.suppress(Unreachable):
-                    await self._link.open()
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        """The SSH connection again if it dropped, and the remote's server again if it stopped."""
+        if self._link is not None:
+            with contextlib.suppress(Unreachable):
+                await self._link.revive()
 
     async def wait(self, run_key: str) -> Run:
         run = await self.run(run_key)

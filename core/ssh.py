@@ -106,6 +106,16 @@ class SshLink:
             self.hello = hello
             return hello
 
+    async def revive(self) -> Hello:
+        """After a stream or call failed: the link again if it dropped; if it is up, have the remote
+        serve again (`corral remote-host` starts its server if it stopped; the forward stays)."""
+        async with self._opening:
+            alive = self.hello is not None and self._master is not None and self._master.returncode is None
+            if alive:
+                self.hello = await self._greet()
+                return self.hello
+        return await self.open()
+
     async def _connect(self) -> None:
         self.control.unlink(missing_ok=True)
         with open(self.log, "wb") as log:

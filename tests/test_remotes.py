@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import BASH, CORRAL, corral, corral_json, git, wait_for, wait_until
+from helpers import BASH, CORRAL, corral, corral_json, corral_serve, git, wait_for, wait_until
 from model_server import text, tool
 from claude_env import init_git_repo
 from sshd import ALIAS, add_remote, keygen
@@ -24,6 +26,7 @@ from core.config import Paths, corral_version
 from core.engine import Engine
 from core.errors import CorralError
 from core.remote_engine import RemoteEngine
+from core.remote_status import compatible
 from core.remotes import Remotes
 
 
@@ -247,3 +250,55 @@ async def test_a_remotes_server_is_stopped_only_when_it_drives_nothing_or_when_f
     assert https.returncode == 0
     other = corral("remote", "stop", "ci", check=False)
     assert other.returncode == 1 and "reached over HTTPS" in other.stderr
+
+
+async def test_a_remote_server_that_stops_mid_stream_is_started_again_and_the_stream_taken_up(
+        sshd, remote_home, model, repo, agent_env):
+    """The remote's API server ends (its user stopped it; it crashed) while a run is followed from
+    here: the follower has `corral remote-host` serve again and takes the stream up after the last
+    event it saw. The stopped server recorded its run as cancelled; every event comes, once."""
+    async with Engine(Paths(remote_home)) as there:
+        project = await there.add_project(repo)
+    add_remote("box", sshd)
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    remote = Remotes(Paths(Path(agent_env["CORRAL_HOME"])).remotes_file).get("box")
+    async with RemoteEngine(remote) as far:
+        run = await far.start_run(project.id, "compute the answer")
+        seen: list = []
+
+        async def follow() -> None:
+            async for event in far.follow(run.id):
+                seen.append(event)
+
+        following = asyncio.create_task(follow())
+        await wait_until(lambda: any(e.type == "agent.needs_attention" for e in seen), 120, "the question")
+        pid_file = Paths(remote_home).api_socket.with_suffix(".pid")
+        stopped = int(pid_file.read_text())
+        os.kill(stopped, signal.SIGTERM)  # the server goes, mid-stream
+        await asyncio.wait_for(following, 120)
+        assert int(pid_file.read_text()) != stopped  # another server answers now
+        assert (await far.run(run.id)).status == "cancelled"
+    async with Engine(Paths(remote_home)) as there:
+        recorded = await there.events(run.id)
+    assert [e.id for e in seen] == [e.id for e in recorded] and seen[-1].type == "run.cancelled"
+
+
+def test_a_remote_of_another_corral_version_is_refused_saying_so():
+    assert compatible("1.4.2", "1.4.0") is None
+    said = compatible("0.9.1", "1.4.0")
+    assert said == ("it runs corral 0.9.1 and this is 1.4.0: install the same version on both "
+                    "(what the API offers differs between them)")
+
+
+def test_a_wrong_or_a_viewers_token_is_refused_in_one_line(agent_env, tmp_path, monkeypatch):
+    with corral_serve(tmp_path) as served:
+        corral("remote", "add", "ci", served.url, "--token-env", "CI_TOKEN")
+        monkeypatch.setenv("CI_TOKEN", "not-a-token")
+        wrong = corral("--remote", "ci", "runs", check=False)
+        assert wrong.returncode == 1 and wrong.stderr.strip() == \
+            "Error: the bearer token is not valid (unknown, mistyped or revoked)"
+        monkeypatch.setenv("CI_TOKEN", corral_json("token", "create", "--user", "vic", "--role", "viewer")["token"])
+        assert corral_json("--remote", "ci", "runs") == []  # a viewer reads
+        refused = corral("--remote", "ci", "approve", "3f2a9c1e", check=False)
+        assert refused.returncode == 1 and refused.stderr.strip() == \
+            "Error: token 'token' is a viewer's: it cannot start or change anything"
