@@ -80,6 +80,7 @@ log = logging.getLogger("corral.tui")
 
 W = TypeVar("W", bound=Widget)
 EVERY_HOST = "every host"  # the host of `corral --all`'s dashboard: this machine and every remote
+CATCH_UP_TICKS = 5  # every this many seconds, the selected run driven elsewhere is read again anyway
 SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
 SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
@@ -119,6 +120,7 @@ class CorralApp(App):
         self.projects: list[Project] = []
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
+        self._ticks = 0
         self._unreachable: list[str] = []  # hosts whose events do not come now, as the header says
         self._runs_pane = RunsPane(id="runs-pane")  # handed the runs even before it mounts (it is lazy)
 
@@ -286,9 +288,13 @@ class CorralApp(App):
     @on(EventsArrived)
     def events_arrived(self, message: EventsArrived) -> None:
         mine = self.feed.events_arrived(message.events)
-        if mine and (pane := self.runs_pane) is not None:
+        if (pane := self.runs_pane) is None:
+            return
+        if mine:
             with self.batch_update():
                 pane.events_arrived(mine)
+        elif not message.events and self.feed.catching_up():
+            pane.catch_up()  # another process wrote: the selected run's new events, now
 
     @on(RunsLoaded)
     def runs_loaded(self, message: RunsLoaded) -> None:
@@ -315,8 +321,9 @@ class CorralApp(App):
     def _tick(self) -> None:
         if sorted(self.engine.unreachable()) != self._unreachable:
             self._update_title()
-        if (pane := self.runs_pane) is not None:
-            pane.tick(self.clock(), self.feed.catching_up())
+        self._ticks += 1
+        if (pane := self.runs_pane) is not None:  # its new events come as they are written; a look now and then too
+            pane.tick(self.clock(), self.feed.catching_up() and self._ticks % CATCH_UP_TICKS == 0)
 
     @on(TranscriptWanted)
     def transcript_wanted(self, message: TranscriptWanted) -> None:

@@ -7,6 +7,7 @@ hands that down to the panes."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from core import render
@@ -24,6 +25,7 @@ STREAMED = frozenset({EventType.AGENT_TOKEN, EventType.AGENT_MESSAGE, EventType.
                       EventType.AGENT_SYSTEM})  # these change the transcript, not the run's row
 # a pause is not announced: the run is picked up again
 ENDED = {END_EVENTS[status]: render.ENDED[status] for status in END_EVENTS if status != RunStatus.PAUSED}
+ELSEWHERE_READS = 1.0  # seconds at least between reads of the runs for other processes' writes
 CHANGED_FILES = frozenset({EventType.RUN_CHECKPOINT, *ENDED})
 
 
@@ -43,6 +45,7 @@ class RunsFeed:
         self._select_when_listed: str | None = None
         self._changes_stale = False
         self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
+        self._elsewhere_read = 0.0  # when the runs were last read for what another process wrote
 
     @property
     def selected_run(self) -> Run | None:
@@ -57,15 +60,18 @@ class RunsFeed:
         subscription = self.app.engine.subscribe()
         try:
             while True:
-                events = await subscription.next_batch()
-                if events:
-                    self.app.post_message(EventsArrived(events))
+                # [] when another process committed something: what it wrote is read from the store
+                self.app.post_message(EventsArrived(await subscription.next_batch()))
                 await asyncio.sleep(FRAME)  # let the next burst gather into one message
         finally:
             subscription.close()
 
     def events_arrived(self, events: list[Event]) -> list[Event]:
-        """Take in a frame's events; the selected run's, for its transcript."""
+        """Take in a frame's events; the selected run's, for its transcript. None: another process
+        wrote to the store (its runs' rows are read again, a second apart at most)."""
+        if not events and time.monotonic() - self._elsewhere_read > ELSEWHERE_READS:
+            self._elsewhere_read = time.monotonic()
+            self.request_runs()
         row_changed = ring = False
         for event in events:
             if event.type not in STREAMED:

@@ -116,7 +116,12 @@ class RunsPane(Vertical):
         if not self.table.is_attached:
             return
         self.table.tick(now)
-        if catch_up and self.selected_run_id and not self._fetching:
+        if catch_up:
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """Read the selected run's events after the last one shown (another process writes them)."""
+        if self.table.is_attached and self.selected_run_id and not self._fetching:
             self._fetch(self.selected_run_id, after=self.transcript.last_seq)
 
     def show_run(self, run_id: str) -> None:
