@@ -77,7 +77,7 @@ class LineSplitter:
         return line
 
 
-def _child_setup() -> None:
+def child_setup() -> None:
     """In the child: its own process group (so a stop reaches its children), and death with corral."""
     os.setsid()
     # Not on Linux, no such call: crash recovery ends orphans on the next start instead.
@@ -96,7 +96,7 @@ class AgentProcess:
         try:
             self._proc = subprocess.Popen(
                 argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=self._stderr, preexec_fn=_child_setup, bufsize=0)
+                stderr=self._stderr, preexec_fn=child_setup, bufsize=0)
         except BaseException:
             self._stderr.close()
             raise

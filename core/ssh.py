@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import private_folder
 from .errors import CorralError
+from .process import child_setup
 from .remotes import Remote
 
 CONNECT_TIMEOUT = 15  # seconds for ssh to reach the host
@@ -122,7 +123,7 @@ class SshLink:
             self._master = await asyncio.create_subprocess_exec(
                 *self._ssh("-M", "-N", "-o", "ControlPersist=no", "-o", "ExitOnForwardFailure=yes"),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
-                start_new_session=True)  # the user's Ctrl-C in the dashboard is not ssh's to take
+                preexec_fn=child_setup)  # the user's Ctrl-C is not ssh's to take; it ends with corral, even killed
         master = self._master
         deadline = asyncio.get_running_loop().time() + CONNECT_TIMEOUT + 5
         while True:  # up once the master answers on its control socket

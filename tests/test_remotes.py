@@ -5,6 +5,7 @@ the API server a remote runs for them, this user's only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import BASH, CORRAL, corral, corral_json, corral_serve, git, wait_for, wait_until
+from helpers import BASH, CORRAL, corral, corral_json, corral_serve, git, running, wait_for, wait_until
 from model_server import text, tool
 from claude_env import init_git_repo
 from sshd import ALIAS, add_remote, keygen
@@ -302,3 +303,32 @@ def test_a_wrong_or_a_viewers_token_is_refused_in_one_line(agent_env, tmp_path, 
         refused = corral("--remote", "ci", "approve", "3f2a9c1e", check=False)
         assert refused.returncode == 1 and refused.stderr.strip() == \
             "Error: token 'token' is a viewer's: it cannot start or change anything"
+
+
+def processes() -> list[tuple[int, str]]:
+    """(pid, command line) of this machine's processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            found.append((int(entry.name), (entry / "cmdline").read_bytes().decode(errors="replace")))
+    return found
+
+
+async def test_a_killed_corral_leaves_no_ssh_connection_behind(sshd, remote_home, agent_env, model, repo):
+    """ssh's master connection ends with the corral that made it, even one killed at once (SIGKILL)."""
+    async with Engine(Paths(remote_home)) as there:
+        await there.add_project(repo)
+    add_remote("box", sshd)
+    model.set_script([tool("Bash", BASH), text("Done.")])
+    run = corral_json("--remote", "box", "run", "--project", "app", "compute the answer")
+    follower = subprocess.Popen([CORRAL, "--remote", "box", "events", run["id"], "--follow"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    control = Paths(Path(agent_env["CORRAL_HOME"])).sockets / "box.ssh"
+    assert follower.stdout is not None
+    follower.stdout.readline()  # following: its first event is out
+    masters = [pid for pid, argv in processes() if str(control) in argv]
+    assert masters, "no ssh master was found"
+    follower.kill()
+    follower.wait(20)
+    wait_for(lambda: not any(running(pid) for pid in masters), 30, "the ssh master to end")
+    corral("--remote", "box", "cancel", run["id"])
