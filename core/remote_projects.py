@@ -38,7 +38,9 @@ class RemoteProjects:
             "name": name or Path(path).name, "repos": [{"repo_path": str(path)}]}))
 
     async def project_for_path(self, path: str | Path) -> Project | None:
-        return None  # a folder here is no folder of the remote's: the verb asks for --project
+        """Refused: a folder here is no folder of the remote host's."""
+        raise CorralError("a folder of this machine names no project of a remote host: pass --project "
+                          "(`corral --remote HOST project list` lists them)", code="NO_PROJECT")
 
     async def add_repo(self, project_key: str, path: str | Path, name: str | None = None) -> Repo:
         return repo_of(await self._call("POST", f"/projects/{project_key}/repos",

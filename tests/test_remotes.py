@@ -303,6 +303,8 @@ def test_a_wrong_or_a_viewers_token_is_refused_in_one_line(agent_env, tmp_path, 
         refused = corral("--remote", "ci", "approve", "3f2a9c1e", check=False)
         assert refused.returncode == 1 and refused.stderr.strip() == \
             "Error: token 'token' is a viewer's: it cannot start or change anything"
+        unnamed = corral("--remote", "ci", "run", "fix it", check=False)  # this folder is no project there
+        assert unnamed.returncode == 1 and "pass --project (`corral --remote HOST project list`" in unnamed.stderr
 
 
 def processes() -> list[tuple[int, str]]:
