@@ -30,9 +30,10 @@ class Subscription:
     async def next_batch(self, timeout: float | None = None) -> list[Event]:
         """The events published since the last call; [] when `timeout` passes first."""
         if not self._pending:
-            try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except asyncio.TimeoutError:
+            try:  # not wait_for, which may swallow a cancel that comes as the wait ends (3.11)
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
+            except TimeoutError:
                 return []
         batch, self._pending = self._pending, []
         self._ready.clear()
