@@ -1,9 +1,11 @@
 """The dashboard on a remote host over SSH beside the same dashboard on the local engine, on one big home.
 
     .venv/bin/python bench/remote_tui.py           # --runs 200 --events 500000 --streams 20 --seconds 10 --repeat 3
-        local / remote (x): first paint 1518 / 1427 ms (0.94x), latency p50 20.1 / 622 ms (31x), p95 73 / 1056 ms (14x)
+        local / remote (x): first paint 946 / 3269 ms (3.45x; its rounds: 861, 3269, 873 ms), latency
+        p50 18.4 / 20.2 ms (1.09x), p95 40.8 / 35.7 ms (0.87x)
     .venv/bin/python bench/remote_tui.py --runs 20 --events 20000
-        local / remote (x): first paint 1111 / 1520 ms (1.37x), latency p50 20.4 / 671 ms (33x), p95 63 / 1054 ms (17x)
+        local / remote (x): first paint 806 / 653 ms (0.81x), latency p50 20.0 / 21.1 ms (1.06x), p95 37.6 /
+        37.4 ms (1.00x)
 
 One home is filled as bench/tui_bench.py fills it (200 runs, 500,000 events; the last 20 runs left
 running). A real OpenSSH server on 127.0.0.1 (tests/sshd.py's, Debian's /usr/sbin/sshd) stands for

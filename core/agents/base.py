@@ -96,6 +96,9 @@ class Installed:
     supports: Supports = field(default_factory=Supports)
 
 
+_VERSIONS: dict[tuple, str] = {}  # (binary, version args, its mtime) -> the version it said
+
+
 def json_object(line: bytes) -> dict[str, Any] | None:
     """The JSON object an output line holds, or None when it holds none."""
     try:
@@ -201,19 +204,32 @@ class AgentAdapter(ABC):
     supports: ClassVar[Supports] = Supports()  # a plug-in claims nothing it does not say
 
     def installed(self, command: str | None = None) -> Installed:
-        """Whether the CLI is on this machine (on PATH, or at `command`), and its version."""
+        """Whether the CLI is on this machine (on PATH, or at `command`), and its version (asked
+        of the CLI once per binary and change of it: starting a Node CLI takes a second)."""
         wanted = command or self.default_binary
         path = shutil.which(wanted) if os.sep not in wanted else (wanted if os.access(wanted, os.X_OK) else None)
         version = None
         if path:
             try:
-                done = subprocess.run([path, *self.version_args], capture_output=True, text=True, timeout=20,
-                                      stdin=subprocess.DEVNULL)
-                lines = (done.stdout or done.stderr).strip().splitlines()
-                version = lines[0].strip() if done.returncode == 0 and lines else None
-            except (OSError, subprocess.TimeoutExpired):
-                version = None
+                key = (path, *self.version_args, os.stat(path).st_mtime_ns)
+            except OSError:
+                key = None
+            if key is not None and key in _VERSIONS:
+                version = _VERSIONS[key]
+            else:
+                version = self._version(path)
+                if key is not None and version is not None:
+                    _VERSIONS[key] = version
         return Installed(self.name, path, version, self.install_hint, self.supports)
+
+    def _version(self, path: str) -> str | None:
+        try:
+            done = subprocess.run([path, *self.version_args], capture_output=True, text=True, timeout=20,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        lines = (done.stdout or done.stderr).strip().splitlines()
+        return lines[0].strip() if done.returncode == 0 and lines else None
 
     def check(self, agent: Agent) -> None:
         """Refuse (AgentNotConfigured, saying why) a profile this agent cannot run as, before
