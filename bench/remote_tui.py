@@ -1,7 +1,7 @@
 """The dashboard on a remote host over SSH beside the same dashboard on the local engine, on one big home.
 
     .venv/bin/python bench/remote_tui.py           # --runs 200 --events 500000 --streams 20 --seconds 10 --repeat 3
-        local / remote (x): first paint 946 / 3269 ms (3.45x; its rounds: 861, 3269, 873 ms), latency
+        local / remote (x): first paint 946 / 3269 ms (3.45x; its rounds: 3365, 3269, 873 ms), latency
         p50 18.4 / 20.2 ms (1.09x), p95 40.8 / 35.7 ms (0.87x)
     .venv/bin/python bench/remote_tui.py --runs 20 --events 20000
         local / remote (x): first paint 806 / 653 ms (0.81x), latency p50 20.0 / 21.1 ms (1.06x), p95 37.6 /
