@@ -71,6 +71,14 @@ async def _watch_and_answer(home: Paths, repo: Path, model, local_id: str, far_i
             await until(pilot, lambda: app.feed.by_id[asking.id].status == RunStatus.COMPLETED, "it to complete")
             await until(pilot, lambda: "Done on box2." in runs_pane(app).transcript.plain_text(), "its last words")
             assert "needs you" not in app.sub_title
+
+            table.focus()
+            shown = []
+            for _ in range(4):  # H: this machine's runs, then each remote's, then every host's again
+                await pilot.press("H")
+                await pilot.pause()
+                shown.append({key.value for key in table.rows})
+            assert shown == [{local_id}, {far_id}, {asking.id}, {local_id, far_id, asking.id}]
     async with Engine(Paths(other_home)) as other:
         assert (await other.run(asking.id)).status == RunStatus.COMPLETED  # answered on the host that asked
         assert (Path((await other.run(asking.id)).worktrees[0].path) / "answer.txt").read_text() == "42\n"

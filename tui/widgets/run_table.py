@@ -102,6 +102,7 @@ class RunTable(DataTable):
         self._depth: dict[str, int] = {}  # how deep a fork is under the run it came from
         self._race: dict[str, str] = {}  # a raced run's piece of the bracket that joins its race
         self.query_text = ""
+        self.host: str | None = None  # the one host whose runs show, in a view of every host
         self.now = datetime.now()
         self._columns: tuple[str, ...] = ()
         self._shown: list[str] = []
@@ -136,15 +137,24 @@ class RunTable(DataTable):
         if run_id in self._shown:
             self.move_cursor(row=self._shown.index(run_id))
 
+    def switch_host(self) -> str | None:
+        """Show the next host's runs only (this machine first), and after the last every host's again."""
+        hosts = sorted({r.host for r in self.runs if r.host}, key=lambda h: (h != "local", h))
+        at = hosts.index(self.host) + 1 if self.host in hosts else 0
+        self.host = hosts[at] if at < len(hosts) else None
+        self._update()
+        return self.host
+
     def _visible(self) -> list[Run]:
+        runs = [r for r in self.runs if self.host in (None, r.host)]
         if not self.query_text:  # forks right under the run they came from
-            tree = race_order(run_tree(self.runs))
+            tree = race_order(run_tree(runs))
             self._depth = {run.id: depth for run, depth in tree if depth}
             self._race = race_marks(tree)
             return [run for run, _ in tree]
         self._depth = {}
         q = self.query_text
-        found = race_order([(r, 0) for r in self.runs if q in " ".join((
+        found = race_order([(r, 0) for r in runs if q in " ".join((
             r.id, r.status, format.STATUS_WORD.get(r.status, ""), r.agent_name, self.projects.get(r.project_id, ""),
             r.host or "", r.task, "race " + r.group_id if r.group_id else "")).lower()])
         self._race = race_marks(found)

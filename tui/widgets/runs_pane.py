@@ -55,6 +55,8 @@ class RunsPane(Vertical):
         Binding("C", "compare", "Compare", tooltip="Compare the runs of the run's race, run a check, land one",
                 id="runs.compare"),
         Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
+        Binding("H", "switch_host", "Host", tooltip="Show one host's runs, the next, then every host's", show=False,
+                id="runs.switch_host"),
         Binding("tab", "switch_focus", "Transcript", show=False, id="runs.switch_focus"),
     ]
 
@@ -196,6 +198,8 @@ class RunsPane(Vertical):
             return bool(run is not None and run.group_id)  # only a race's runs have it
         if action == "continue_run":
             return True if run is not None and not run.active and run.session_id else None
+        if action == "switch_host":
+            return True if any(r.host for r in self.runs) else None  # in the view of every host
         return True
 
     def action_allow(self) -> None:
@@ -274,6 +278,12 @@ class RunsPane(Vertical):
     def action_diff(self) -> None:
         if self.selected_run_id:
             self.post_message(DiffRequested(self.selected_run_id))
+
+    def action_switch_host(self) -> None:
+        host = self.table.switch_host()
+        self.notify(f"the runs of {host}" if host else "the runs of every host", timeout=2)
+        if self.table.selected_run_id:
+            self.post_message(RunSelected(self.table.selected_run_id))
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).open()
