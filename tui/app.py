@@ -85,7 +85,6 @@ SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through t
 SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
 
-
 class CorralApp(App):
     TITLE = "corral"
     CSS_PATH = Path(__file__).with_name("app.tcss")
