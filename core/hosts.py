@@ -23,7 +23,7 @@ from .config import Paths
 from .engine import Engine
 from .errors import CorralError
 from .landing import RunBranch
-from .models import Agent, Project, Run
+from .models import Agent, Event, Project, Run
 from .remote_engine import RemoteEngine
 from .remotes import Remote
 
@@ -210,8 +210,12 @@ class AllHosts:
         return engine
 
     def _learn(self, host: str, answer: Any) -> Any:
-        """Note the host of what an answer holds (ids, keys, races), and mark its runs and projects."""
-        for item in answer if isinstance(answer, list) else [answer]:
+        """Note the host of what an answer holds (ids, keys, races), and mark its runs and projects.
+        A run's events name nothing to route by: they are passed on untouched."""
+        items = answer if isinstance(answer, list) else [answer]
+        if items and isinstance(items[0], Event):
+            return answer
+        for item in items:
             if isinstance(item, (Run, Project)):
                 item.host = host
             for name in ("id", "key", "group_id"):

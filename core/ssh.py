@@ -90,8 +90,8 @@ class SshLink:
         """Connect, have the remote serve its API, forward it here; Unreachable saying why not.
         Open already, it is kept; its connection gone, it is made again."""
         async with self._opening:
-            if self.hello is not None and self._master is not None and self._master.returncode is None:
-                return self.hello
+            if (hello := self._live()) is not None:
+                return hello
             self.hello = None
             private_folder(self.folder)
             await self._connect()
@@ -111,11 +111,15 @@ class SshLink:
         """After a stream or call failed: the link again if it dropped; if it is up, have the remote
         serve again (`corral remote-host` starts its server if it stopped; the forward stays)."""
         async with self._opening:
-            alive = self.hello is not None and self._master is not None and self._master.returncode is None
-            if alive:
+            if self._live() is not None:
                 self.hello = await self._greet()
                 return self.hello
         return await self.open()
+
+    def _live(self) -> Hello | None:
+        """The greeting of the link while its connection is up."""
+        up = self._master is not None and self._master.returncode is None
+        return self.hello if up else None
 
     async def _connect(self) -> None:
         self.control.unlink(missing_ok=True)

@@ -178,6 +178,20 @@ async def test_the_cli_drives_a_run_on_a_remote_host(sshd, remote_home, model, r
     assert unknown.returncode == 1 and "no remote 'nowhere': the remotes are box" in unknown.stderr
 
 
+async def followed_until_it_asks(far: RemoteEngine, project_id: str) -> tuple:
+    """A run started on the remote and followed from here, once it asks: (run, events seen, the follower)."""
+    run = await far.start_run(project_id, "compute the answer")
+    seen: list = []
+
+    async def follow() -> None:
+        async for event in far.follow(run.id):
+            seen.append(event)
+
+    following = asyncio.create_task(follow())
+    await wait_until(lambda: any(e.type == "agent.needs_attention" for e in seen), 120, "the question")
+    return run, seen, following
+
+
 async def test_a_dropped_ssh_link_loses_no_event_of_a_followed_run(sshd, remote_home, model, repo, agent_env):
     async with Engine(Paths(remote_home)) as there:
         project = await there.add_project(repo)
@@ -185,15 +199,7 @@ async def test_a_dropped_ssh_link_loses_no_event_of_a_followed_run(sshd, remote_
     model.set_script([tool("Bash", BASH), text("Done after the drop.")])
     remote = Remotes(Paths(Path(agent_env["CORRAL_HOME"])).remotes_file).get("box")
     async with RemoteEngine(remote) as far:
-        run = await far.start_run(project.id, "compute the answer")
-        seen: list = []
-
-        async def follow() -> None:
-            async for event in far.follow(run.id):
-                seen.append(event)
-
-        following = asyncio.create_task(follow())
-        await wait_until(lambda: any(e.type == "agent.needs_attention" for e in seen), 120, "the question")
+        run, seen, following = await followed_until_it_asks(far, project.id)
         link = far._link
         dropped = link._master
         dropped.kill()  # the connection drops (a laptop's wifi, a killed ssh)
@@ -264,15 +270,7 @@ async def test_a_remote_server_that_stops_mid_stream_is_started_again_and_the_st
     model.set_script([tool("Bash", BASH), text("Done.")])
     remote = Remotes(Paths(Path(agent_env["CORRAL_HOME"])).remotes_file).get("box")
     async with RemoteEngine(remote) as far:
-        run = await far.start_run(project.id, "compute the answer")
-        seen: list = []
-
-        async def follow() -> None:
-            async for event in far.follow(run.id):
-                seen.append(event)
-
-        following = asyncio.create_task(follow())
-        await wait_until(lambda: any(e.type == "agent.needs_attention" for e in seen), 120, "the question")
+        run, seen, following = await followed_until_it_asks(far, project.id)
         pid_file = Paths(remote_home).api_socket.with_suffix(".pid")
         stopped = int(pid_file.read_text())
         os.kill(stopped, signal.SIGTERM)  # the server goes, mid-stream
