@@ -86,22 +86,27 @@ def child_setup() -> None:
 
 
 class AgentProcess:
-    def __init__(self, argv: list[str], cwd: str | Path, env: dict[str, str], stderr_path: Path,
+    """A child in its own process group whose output is read as lines. Without `stderr_path`, its
+    errors are read with its output and its input is empty (a command, not an agent to talk to)."""
+
+    def __init__(self, argv: list[str], cwd: str | Path, env: dict[str, str], stderr_path: Path | None,
                  line_limit: int = LINE_LIMIT):
         self.argv = argv
         self.line_limit = line_limit
         self.bytes_read = 0
         # Open for the life of the process, not of a block: wait() closes it when the process ends.
-        self._stderr = open(stderr_path, "ab")  # noqa: SIM115
+        self._stderr = open(stderr_path, "ab") if stderr_path else None  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
-                argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=self._stderr, preexec_fn=child_setup, bufsize=0)
+                argv, cwd=cwd, env=env, stdin=subprocess.PIPE if self._stderr else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=self._stderr or subprocess.STDOUT, preexec_fn=child_setup,
+                bufsize=0)
         except BaseException:
-            self._stderr.close()
+            if self._stderr:
+                self._stderr.close()
             raise
         self.pid = self._proc.pid
-        assert self._proc.stdin is not None and self._proc.stdout is not None  # both are pipes
+        assert self._proc.stdout is not None  # a pipe
         self._stdin = self._proc.stdin
         # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
         self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE,
@@ -134,6 +139,8 @@ class AgentProcess:
 
     def send(self, data: bytes) -> bool:
         """Write to the agent's stdin; False when it has gone."""
+        if self._stdin is None:
+            return False
         try:
             self._stdin.write(data)
             self._stdin.flush()
@@ -142,8 +149,9 @@ class AgentProcess:
             return False
 
     def close_stdin(self) -> None:
-        with contextlib.suppress(OSError):
-            self._stdin.close()
+        if self._stdin is not None:
+            with contextlib.suppress(OSError):
+                self._stdin.close()
 
     @property
     def returncode(self) -> int | None:
@@ -153,7 +161,8 @@ class AgentProcess:
         if self._proc.poll() is None:
             await _exited(self.pid)
         code = self._proc.wait()
-        self._stderr.close()
+        if self._stderr:
+            self._stderr.close()
         return code
 
     def signal_group(self, sig: int) -> None:
