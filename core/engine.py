@@ -123,6 +123,7 @@ class Engine:
         self.forks = lifecycle.forks
         self.turns = lifecycle.turns
         self.rewind = lifecycle.rewind
+        self.check = lifecycle.check
         self.attach = attach.attach
         self.detach = attach.detach
         self.record_hook = attach.record_hook

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from dataclasses import dataclass, replace
 
 from . import git
+from .checks import Checker, summary
 from .errors import Conflict, CorralError, NotFound
 from .models import EventType, Run, RunStatus, now
 from .profiles import Profiles
 from .runs import Runs
 from .store import Store
+
+
+log = logging.getLogger(__name__)
+
+
+def _log_failure(written: asyncio.Future) -> None:
+    if not written.cancelled() and written.exception() is not None:
+        log.error("a check's events could not be stored: %s", written.exception())
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,30 @@ class Lifecycle:
         """The runs forked from this one (not their own forks)."""
         run = await self.runs.run(run_key)
         return [r for r in await self.store.list_runs() if r.parent_run_id == run.id]
+
+    # -- checking its work -----------------------------------------------------------------------
+
+    async def check(self, run_key: str) -> Run:
+        """Run the project's checks in the ended run's worktrees now (made again from its branch if
+        they were deleted), each step an event of the run; the run keeps their results."""
+        run = await self.runs.run(run_key)
+        if run.active:
+            raise Conflict(f"run {run.short_id} is {run.status}: its checks run when its agent is done",
+                           code="RUN_ACTIVE")
+        project = await self.runs.projects.project(run.project_id)
+        if not project.checks:
+            raise CorralError(f"project {project.name!r} has no checks: add them with "
+                              f"`corral project set {project.name} --check COMMAND`", code="NO_CHECKS")
+        await self.runs.restore_worktrees(run)
+        run = await self.runs.run(run.id)
+        checker = Checker(run, project.checks, dict(os.environ), lambda kind, payload: self.store.append(
+            run.id, [(kind, payload)]).add_done_callback(_log_failure))
+        try:
+            await checker.run_all()
+        finally:
+            await self.store.flush()
+        await self.store.update_run(run.id, checks=summary(checker.results))
+        return await self.runs.run(run.id)
 
     # -- turns and rewinding -------------------------------------------------------------------
 

@@ -103,6 +103,11 @@ class EventType(StrEnum):
     USER_REVERTED = "user.reverted"
     USER_COMMITTED = "user.committed"
     USER_STOPPED = "user.stopped"
+    CHECK_STARTED = "check.started"
+    CHECK_OUTPUT = "check.output"
+    CHECK_PASSED = "check.passed"
+    CHECK_FAILED = "check.failed"
+    CHECK_FIXING = "check.fixing"
     PLAN_STARTED = "plan.started"
     PLAN_PHASE = "plan.phase"
     PLAN_LOG = "plan.log"
@@ -155,9 +160,19 @@ class ProjectSetting(StrEnum):
     NOTIFY = "notify"
     AUTO_APPROVE_PLAN = "auto_approve_plan"
     DEPS_NEED_MERGE = "deps_need_merge"
+    CHECKS = "checks"
+    FIX_TRIES = "fix_tries"
 
 
 PROJECT_FLAGS = frozenset({ProjectSetting.NOTIFY, ProjectSetting.AUTO_APPROVE_PLAN, ProjectSetting.DEPS_NEED_MERGE})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One of a project's checks: a shell command run in each worktree of a run whose agent is done."""
+
+    command: str
+    timeout: int = 600  # seconds before it is stopped and counted as failed
 
 
 @dataclass
@@ -170,6 +185,8 @@ class Project(Record):
     notify: bool = True  # desktop notifications when its runs need the user or end
     auto_approve_plan: bool = False  # a finished plan's tasks are queued without asking
     deps_need_merge: bool = True  # a task waits for its dependencies to be merged, not only completed
+    checks: list[Check] = field(default_factory=list)  # run in order when a run's agent is done
+    fix_tries: int = 0  # times a failed check's output goes back to the agent to fix, before the run fails
     repos: list[Repo] = field(default_factory=list)
     host: str | None = None  # in a view of every host: the one it is on ("local" or a remote's name)
 
@@ -242,6 +259,8 @@ class Run(Record):
     resume_at: str | None = None  # after a rewind: where its agent's session goes on from
     kind: str = "work"  # "plan": a planning session's read-only run
     group_id: str | None = None  # the runs of one task raced across several agents share it
+    checks: list[dict[str, Any]] = field(default_factory=list)  # each check's last result: command, passed, outcome
+    fix_tries: int | None = None  # times a failed check goes back to the agent; None: the project's setting
     worktrees: list[Worktree] = field(default_factory=list)
     host: str | None = None  # in a view of every host: the one it is on ("local" or a remote's name)
 

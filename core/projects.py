@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import git
+from .checks import fix_tries, project_checks
 from .errors import Conflict, CorralError, the_one
 from .models import PROJECT_FLAGS, Project, ProjectSetting, Repo, now
 from .store import Store
@@ -75,7 +76,9 @@ class Projects:
         """Change a project's settings: post_create (a command, "" for none), max_runs (runs of
         the project working at once, None for no limit of its own), notify (desktop notifications),
         auto_approve_plan (a finished plan's tasks are queued at once), deps_need_merge (a task
-        waits for its dependencies to be merged, not only completed)."""
+        waits for its dependencies to be merged, not only completed), checks (commands run in a
+        run's worktrees when its agent is done, see core/checks.py), fix_tries (times a failed
+        check's output goes back to the agent before the run fails)."""
         project = await self.project(project_key)
         unknown = set(changes) - set(ProjectSetting)
         if unknown:
@@ -84,6 +87,10 @@ class Projects:
             changes[ProjectSetting.POST_CREATE] = (changes[ProjectSetting.POST_CREATE] or "").strip() or None
         if ProjectSetting.MAX_RUNS in changes:
             check_max_runs(changes[ProjectSetting.MAX_RUNS])
+        if ProjectSetting.CHECKS in changes:
+            changes[ProjectSetting.CHECKS] = project_checks(changes[ProjectSetting.CHECKS] or [])
+        if ProjectSetting.FIX_TRIES in changes:
+            changes[ProjectSetting.FIX_TRIES] = fix_tries(changes[ProjectSetting.FIX_TRIES]) or 0
         for flag in PROJECT_FLAGS:
             if flag in changes:
                 changes[flag] = int(bool(changes[flag]))

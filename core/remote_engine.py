@@ -168,12 +168,14 @@ class RemoteEngine:
     # -- runs ----------------------------------------------------------------------------------
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude", base: str = "HEAD",
-                        detach: bool = False, kind: str = "work", group: str | None = None) -> Run:
+                        detach: bool = False, kind: str = "work", group: str | None = None,
+                        fix_tries: int | None = None) -> Run:
         """Start the run there; the remote drives it (`detach` changes nothing)."""
         if kind != "work" or group is not None:
             raise self._refused("a plan's or a race's run is started by planning or racing")
         return run_of(await self._call("POST", "/runs", json={
-            "project_id": project_key, "task": prompt, "agent_id": agent, "source_branch": base}))
+            "project_id": project_key, "task": prompt, "agent_id": agent, "source_branch": base,
+            "fix_tries": fix_tries}))
 
     def in_background(self, run: Run, message: str | None = None) -> None:
         """Nothing to do: the remote's server drives its runs."""
@@ -245,6 +247,10 @@ class RemoteEngine:
 
     async def rewind(self, run_key: str, turn: int) -> Run:
         return run_of(await self._call("POST", f"/runs/{run_key}/rewind", json={"turn": turn}))
+
+    async def check(self, run_key: str) -> Run:
+        """The remote runs the checks; the answer comes when they are done, however long they take."""
+        return run_of(await self._call("POST", f"/runs/{run_key}/checks", timeout=None))
 
     # -- the queue of runs -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .agents.base import Installed, Supports
+from .checks import fix_tries, project_checks
 from .errors import CorralError
 from .models import Agent, Project, ProjectSetting, Repo, Webhook, WebhookDelivery
 from .projects import check_max_runs
@@ -57,6 +58,10 @@ class RemoteProjects:
             raise CorralError(f"unknown project settings: {', '.join(sorted(unknown))}", code="UNKNOWN_SETTING")
         if ProjectSetting.MAX_RUNS in changes:
             check_max_runs(changes[ProjectSetting.MAX_RUNS])  # refused in the engine's words, as at home
+        if ProjectSetting.CHECKS in changes:
+            changes[ProjectSetting.CHECKS] = [c.__dict__ for c in project_checks(changes[ProjectSetting.CHECKS] or [])]
+        if ProjectSetting.FIX_TRIES in changes:
+            fix_tries(changes[ProjectSetting.FIX_TRIES])
         project = await self.project(project_key)
         settings = await self._call("GET", f"/projects/{project.id}/settings")
         await self._call("PUT", f"/projects/{project.id}/settings", json={**settings, **changes})

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from .errors import Conflict, CorralError, NotFound
-from .models import Agent, Approval, Event, Plan, Project, Repo, Run, Task, Webhook, WebhookDelivery, Worktree
+from .models import Agent, Approval, Check, Event, Plan, Project, Repo, Run, Task, Webhook, WebhookDelivery, Worktree
 
 
 def fields_of(kind: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +47,9 @@ def repo_of(data: dict[str, Any]) -> Repo:
 
 def project_of(data: dict[str, Any], settings: dict[str, Any] | None = None) -> Project:
     """A project; its settings (GET /projects/{id}/settings) complete what the project's JSON leaves out."""
-    fields = {k: v for k, v in fields_of(Project, data).items() if k != "repos"}
-    return Project(**{**fields, **(settings or {})}, repos=[repo_of(r) for r in data.get("repos") or []])
+    fields = {**{k: v for k, v in fields_of(Project, data).items() if k != "repos"}, **(settings or {})}
+    fields["checks"] = [Check(**check) for check in fields.get("checks") or []]
+    return Project(**fields, repos=[repo_of(r) for r in data.get("repos") or []])
 
 
 def approval_of(data: dict[str, Any]) -> Approval:

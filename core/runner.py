@@ -12,9 +12,10 @@ from typing import Any
 
 from . import git
 from .agents import AgentAdapter, AgentMissing, LineParser
+from .checks import Checker, fix_message, summary
 from .clock import SYSTEM_CLOCK, Clock
 from .config import PRIVATE_FOLDER
-from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
+from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, Check, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
 from .store import Store
@@ -51,7 +52,7 @@ class LiveRun:
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
                  setup: str | None = None, message: str | None = None, resume: str | None = None,
                  fork: bool = False, notifier: Notifier | None = None, clock: Clock = SYSTEM_CLOCK,
-                 agent_home: Path | None = None):
+                 agent_home: Path | None = None, checks: list[Check] | None = None, fix_tries: int = 0):
         self.run = run
         self.agent = agent
         self.adapter = adapter
@@ -64,6 +65,8 @@ class LiveRun:
         self.notifier = notifier
         self.clock = clock  # what the time limits read
         self.agent_home = agent_home  # the folder the agent CLI keeps its settings and sessions in
+        self.checks = checks or []  # the project's, run in the worktrees when the agent is done
+        self.fix_tries = fix_tries  # times a failed check goes back to the agent before the run fails
         self.launch_options: dict[str, Any] = {}  # more for the adapter's launch (a planning session's tools)
         self.process: AgentProcess | None = None
         self.outstanding: dict[str, Approval] = {}
@@ -78,6 +81,9 @@ class LiveRun:
         self._printed: str | None = None  # the last line of plain output, to say what a failing agent said
         self._exited = False  # its output has ended: nothing written to it reaches it any more
         self._deaf = False  # its input is closed: a write to it failed
+        self._env: dict[str, str] = dict(os.environ)  # the agent's environment, which checks run in too
+        self._said: dict[str, Any] = {}  # more about the message it was last given (a fix's try)
+        self._checker: Checker | None = None  # the checks running now
         self._parser_waits_for: str | None = None  # the opening step the agent had not answered when it exited
         self._stopping: set[asyncio.Task] = set()
 
@@ -111,12 +117,57 @@ class LiveRun:
             await self._finish(RunStatus.FAILED, f"corral error: {error}")
 
     async def _execute(self) -> None:
+        """The agent's turns, then the project's checks; a failed check goes back to the agent
+        (as the next message of its session) while fix tries are left, then the checks again."""
         if self.stop_as is not None:
             return await self._finish(*self.stop_as)
         if self.setup:
             await self._run_setup(self.setup)
+        status, reason = await self._agent_turns()
+        tries = 0
+        while status == RunStatus.COMPLETED and self.checks and self.stop_as is None:
+            await self._set(reason=f"checking: {self.checks[0].command}")
+            checker = self._checker = Checker(self.run, self.checks, self._env, self.emit)
+            failures = await checker.run_all()
+            self._checker = None
+            await self._set(checks=summary(checker.results), reason=None)
+            if self.stop_as is not None or not failures:
+                break
+            if tries >= self.fix_tries or not self.run.session_id:
+                more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+                fixes = f", after {tries} {'try' if tries == 1 else 'tries'} to fix it" if tries else ""
+                status, reason = RunStatus.FAILED, failures[0].reason + more + fixes
+                break
+            tries += 1
+            before = await self._work()
+            self.emit(EventType.CHECK_FIXING, {"try": tries, "of": self.fix_tries,
+                                               "checks": [failure.command for failure in failures]})
+            self._go_on(fix_message(failures), fix_try=tries, by="corral")
+            status, reason = await self._agent_turns()
+            if status == RunStatus.COMPLETED and self.stop_as is None and await self._work() == before:
+                status, reason = RunStatus.FAILED, (f"{failures[0].reason}, and the agent changed nothing "
+                                                    f"when asked to fix it (try {tries})")
+        await self._finish(*(self.stop_as or (status, reason)))
+
+    def _go_on(self, message: str, **said: Any) -> None:
+        """The agent's next execution goes on in its session with `message`."""
+        self.message, self.resume, self.fork = message, self.run.session_id, False
+        self._said = said
+        self.result = self.process = self._printed = self._turn_message = None
+        self._exited = self._deaf = False
+        self._turn_tools.clear()
+
+    async def _work(self) -> list[str]:
+        """What the agent's work is now in each worktree (its diff against the run's start)."""
+        try:
+            return [await asyncio.to_thread(git.diff, w.path, w.base_sha) for w in self.run.worktrees]
+        except Exception:  # unreadable: counted as changed, so the loop goes on to the checks
+            return [str(self.clock.time())]
+
+    async def _agent_turns(self) -> tuple[str, str | None]:
+        """Execute the agent until it exits; how the run would end (status, reason)."""
         if self.message is not None:
-            self.emit(EventType.USER_MESSAGE, {"text": self.message})
+            self.emit(EventType.USER_MESSAGE, {"text": self.message, **self._said})
         try:
             if self.agent_home is not None:
                 self.agent_home.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
@@ -124,13 +175,14 @@ class LiveRun:
                                          fork=self.fork, resume_at=self.run.resume_at if self.resume else None,
                                          cwd=self.run.cwd, home=str(self.agent_home or ""), **self.launch_options)
         except AgentMissing as error:
-            return await self._finish(RunStatus.FAILED, str(error))
+            return RunStatus.FAILED, str(error)
         cap = (self.agent.max_output_mb or DEFAULT_MAX_OUTPUT_MB) * 1024 * 1024
+        self._env = {**os.environ, **launch.env}
         try:
-            self.process = AgentProcess(launch.argv, self.run.cwd, {**os.environ, **launch.env},
+            self.process = AgentProcess(launch.argv, self.run.cwd, self._env,
                                         self.stderr_path, line_limit=min(LINE_LIMIT, int(cap)))
         except OSError as error:
-            return await self._finish(RunStatus.FAILED, f"could not start {launch.argv[0]}: {error.strerror}")
+            return RunStatus.FAILED, f"could not start {launch.argv[0]}: {error.strerror}"
         await self._set(status=RunStatus.RUNNING, started_at=self.run.started_at or now(), ended_at=None,
                         reason=None, pid=self.process.pid, agent_started=started_at(self.process.pid),
                         owner_pid=os.getpid(), owner_started=started_at(os.getpid()), resume_at=None)
@@ -183,7 +235,7 @@ class LiveRun:
             last.append((kind, payload))
         await self._turn_over(last)
         self.emit_many(last)
-        await self._finish(*self._outcome(code))
+        return self._outcome(code)
 
     def _tools_done(self, events: list[tuple[str, dict[str, Any]]]) -> bool:
         """Track the turn's tool calls; True once the last of them has its result."""
@@ -410,6 +462,8 @@ class LiveRun:
         so far is committed to the branch as a checkpoint."""
         if self.stop_as is None:
             self.stop_as = (status, reason)
+        if self._checker is not None:
+            self._checker.cancel()
         if self.process is not None:
             await self.process.stop()
         await self.done.wait()

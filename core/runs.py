@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import agents, git
+from . import agents, checks, git
 from .bus import EventBus
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths, private_file
@@ -109,10 +109,12 @@ class Runs:
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude",
                         base: str = "HEAD", detach: bool = False, kind: str = "work",
-                        group: str | None = None) -> Run:
+                        group: str | None = None, fix_tries: int | None = None) -> Run:
         """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach).
         `kind` "plan" is a planning session's read-only run (see Planning.plan); `group`: the race
-        the run is one of (see Racing)."""
+        the run is one of (see Racing); `fix_tries`: times a failed check goes back to the agent
+        (None: as its project says)."""
+        fix_tries = checks.fix_tries(fix_tries)
         prompt = prompt.strip()
         if not prompt:
             raise CorralError("the run needs a prompt: what should the agent do?", code="EMPTY_PROMPT")
@@ -123,11 +125,13 @@ class Runs:
         worktrees = [(Worktree(repo.id, repo.name, repo.path, "", await asyncio.to_thread(git.resolve, repo.path, base),
                                await asyncio.to_thread(_branch_named, repo.path, base)), None)
                      for repo in project.repos]
-        return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach, group=group)
+        return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach, group=group,
+                                 fix_tries=fix_tries)
 
     async def create(self, project_id: str, profile: Agent, task: str, base: str,
                      worktrees: Sequence[tuple[Worktree, str | None]], *, kind: str = "work",
-                     parent: Run | None = None, detach: bool = False, group: str | None = None) -> Run:
+                     parent: Run | None = None, detach: bool = False, group: str | None = None,
+                     fix_tries: int | None = None) -> Run:
         """Record a new run, make its branch and a worktree in each repo (each from its base
         commit, or from the ref given beside it; the worktree's path is the run's to choose), and
         start it here unless `detach`. A run whose agent or worktree cannot be had ends failed,
@@ -142,7 +146,7 @@ class Runs:
                   branch=git.plan_ref(run_id[:8]) if kind == "plan" else f"corral/run-{run_id[:8]}",
                   created_at=stamp, updated_at=stamp, queued_at=stamp, kind=kind,
                   parent_run_id=parent.id if parent else None, resume_at=parent.resume_at if parent else None,
-                  group_id=group)
+                  group_id=group, fix_tries=fix_tries if parent is None else parent.fix_tries)
         await self.store.create_run(run)
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
@@ -251,7 +255,9 @@ class Runs:
         if run.kind != "work":
             raise CorralError(f"run {run.short_id} is of kind {run.kind!r}, which this corral cannot execute",
                               code="UNKNOWN_RUN_KIND")
-        return LiveRun(*args, setup=None if message is not None else project.post_create, **options)
+        tries = project.fix_tries if run.fix_tries is None else run.fix_tries
+        return LiveRun(*args, setup=None if message is not None else project.post_create, checks=project.checks,
+                       fix_tries=tries, **options)
 
     def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
         """A task of this process's, kept until it ends."""

@@ -108,6 +108,11 @@ class RepoOut(BaseModel):
                    created_at=repo.created_at)
 
 
+class CheckOut(BaseModel):
+    command: str
+    timeout: int = Field(description="Seconds before it is stopped and counted as failed")
+
+
 class ProjectOut(BaseModel):
     id: str
     name: str
@@ -117,6 +122,9 @@ class ProjectOut(BaseModel):
     notify: bool = Field(True, description="Desktop notifications when its runs need the user or end")
     auto_approve_plan: bool = Field(False, description="A finished plan's tasks are queued without approval")
     deps_need_merge: bool = Field(True, description="A task waits for its dependencies to be merged")
+    checks: list[CheckOut] = Field([], description="Commands run in order in a run's worktrees when its agent "
+                                   "is done; the run completes only when they pass")
+    fix_tries: int = Field(0, description="Times a failed check's output goes back to the agent before the run fails")
     repos: list[RepoOut]
 
     @classmethod
@@ -124,7 +132,8 @@ class ProjectOut(BaseModel):
         return cls(id=project.id, name=project.name, created_at=project.created_at,
                    post_create=project.post_create, max_runs=project.max_runs, notify=project.notify,
                    auto_approve_plan=project.auto_approve_plan, deps_need_merge=project.deps_need_merge,
-                   repos=[RepoOut.of(r) for r in project.repos])
+                   checks=[CheckOut(command=c.command, timeout=c.timeout) for c in project.checks],
+                   fix_tries=project.fix_tries, repos=[RepoOut.of(r) for r in project.repos])
 
 
 # -- agent profiles --------------------------------------------------------------------------
@@ -247,6 +256,8 @@ class RunIn(Body):
     agent_id: str = Field("claude", description="Agent profile id or name")
     project_id: str | None = Field(None, description="Default: the project of the agent profile")
     source_branch: str = Field("HEAD", min_length=1, max_length=500, description="Branch, tag or commit to start from")
+    fix_tries: int | None = Field(None, ge=0, le=10, description="Times a failed check's output goes back to the "
+                                  "agent before the run fails; none: as the project says")
 
 
 class WorktreeOut(BaseModel):
@@ -261,6 +272,12 @@ class WorktreeOut(BaseModel):
     @classmethod
     def of(cls, worktree: Worktree) -> WorktreeOut:
         return cls(**worktree.to_dict())
+
+
+class CheckResultOut(BaseModel):
+    command: str
+    passed: bool
+    outcome: str = Field(description="How it ended: `exit 0`, `exit 1`, `timed out after 600 s`, `ended by SIGKILL`")
 
 
 class RunOut(BaseModel):
@@ -287,6 +304,9 @@ class RunOut(BaseModel):
     notify: bool = Field(description="Whether the user is told when the run needs them or ends")
     group_id: str | None = Field(None, description="The race the run is one of (the same task on several agents)")
     queued_at: str | None = Field(None, description="When it began to wait for a free slot: the queue's order")
+    checks: list[CheckResultOut] = Field([], description="The last result of each of its project's checks")
+    fix_tries: int | None = Field(None, description="Times a failed check goes back to the agent; none: as its "
+                                  "project says")
     worktrees: list[WorktreeOut]
 
     @classmethod

@@ -183,6 +183,12 @@ class PullRequestStatusOut(BaseModel):
 
 # -- project settings ------------------------------------------------------------------------
 
+class CheckIn(Body):
+    command: Annotated[str, Field(min_length=1, max_length=10_000)] = Field(
+        description="One line of shell, run in the worktree")
+    timeout: int = Field(600, ge=1, le=86_400, description="Seconds before it is stopped and counted as failed")
+
+
 class ProjectSettings(Body):
     post_create: Annotated[str, Field(max_length=10_000)] | None = Field(
         None, description="Shell command run in each new worktree before its agent starts (e.g. install "
@@ -193,6 +199,11 @@ class ProjectSettings(Body):
     auto_approve_plan: bool = Field(False, description="A finished plan's tasks are queued without approval")
     deps_need_merge: bool = Field(True, description="A task waits for its dependencies to be merged (false: "
                                   "completed is enough)")
+    checks: list[CheckIn] = Field([], max_length=20, description="Commands run in order in a run's worktrees "
+                                  "when its agent is done (tests, linters, a build); the run completes only "
+                                  "when they pass")
+    fix_tries: int = Field(0, ge=0, le=10, description="Times a failed check's output goes back to the agent, "
+                           "to fix, before the run fails")
 
 
 if set(ProjectSettings.model_fields) != set(ProjectSetting):  # the schema and the engine take the same names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -18,6 +19,7 @@ from ..models import (
     Agent,
     Approval,
     ApprovalStatus,
+    Check,
     Event,
     Project,
     ProjectSetting,
@@ -35,7 +37,7 @@ __all__ = ["Store"]
 _RUN_COLUMNS = (
     "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
     "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
-    "files_changed, pr_url, notify, queued_at, resume_at, kind, group_id"
+    "files_changed, pr_url, notify, queued_at, resume_at, kind, group_id, checks, fix_tries"
 )
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested", "owner_started",
                                                      "agent_started"}
@@ -57,7 +59,15 @@ def _project(row: sqlite3.Row) -> Project:
     data = dict(row)
     for flag in PROJECT_FLAGS:
         data[flag] = bool(data[flag])
+    data["checks"] = [Check(**check) for check in json.loads(data["checks"])]
     return Project(**data)
+
+
+def _column(value: Any) -> Any:
+    """A field's value as its column holds it: a list (of records or of dicts) as JSON."""
+    if isinstance(value, list):
+        return json.dumps([item if isinstance(item, dict) else dataclasses.asdict(item) for item in value])
+    return value
 
 
 def _prefix(key: str) -> str:
@@ -68,6 +78,7 @@ def _prefix(key: str) -> str:
 def _run(row: sqlite3.Row) -> Run:
     data = dict(row)
     data["notify"] = bool(data["notify"])
+    data["checks"] = json.loads(data["checks"])
     return Run(**data)
 
 
@@ -162,7 +173,8 @@ class Store:
         if unknown:
             raise ValueError(f"not project settings: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self.db.execute(f"UPDATE projects SET {assignments} WHERE id = ?", [*fields.values(), project_id])
+        await self.db.execute(f"UPDATE projects SET {assignments} WHERE id = ?",
+                              [*map(_column, fields.values()), project_id])
 
     async def remove_repo(self, repo_id: str) -> None:
         await self.db.execute("DELETE FROM repos WHERE id = ?", (repo_id,))
@@ -226,7 +238,7 @@ class Store:
     # -- runs ----------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> None:
-        values = [getattr(run, name) for name in _RUN_COLUMNS.split(", ")]
+        values = [_column(getattr(run, name)) for name in _RUN_COLUMNS.split(", ")]
         marks = ", ".join("?" * len(values))
         await self.db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({marks})", values)
 
@@ -243,7 +255,7 @@ class Store:
             raise ValueError(f"not run fields: {sorted(unknown)}")
         fields["updated_at"] = now()
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id])
+        await self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*map(_column, fields.values()), run_id])
 
     async def list_runs(self, statuses: frozenset[str] | None = None, kind: str | None = "work") -> list[Run]:
         """Runs newest first: agents' work (kind "work"), planning sessions ("plan"), or both (None)."""

@@ -223,4 +223,12 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE api_tokens SET user_name = name",
         "ALTER TABLE approvals ADD COLUMN answered_by TEXT",
     ],
+    # 14: a project's checks (commands run when a run's agent is done) and how many times a failure goes
+    # back to the agent; each run's last check results
+    [
+        "ALTER TABLE projects ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE projects ADD COLUMN fix_tries INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE runs ADD COLUMN fix_tries INTEGER",
+    ],
 ]

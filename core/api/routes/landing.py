@@ -275,7 +275,9 @@ async def list_pull_requests(project_id: str, engine: EngineDep) -> list[PullReq
 # -- project settings ------------------------------------------------------------------------
 
 def _settings(project: Project) -> ProjectSettings:
-    return ProjectSettings(**{name: getattr(project, name) for name in ProjectSetting})
+    settings = {name: getattr(project, name) for name in ProjectSetting}
+    settings[ProjectSetting.CHECKS] = [check.__dict__ for check in project.checks]
+    return ProjectSettings(**settings)
 
 
 @router.get("/projects/{project_id}/settings", response_model=ProjectSettings, tags=["settings"],
@@ -290,7 +292,9 @@ async def get_project_settings(project_id: str, engine: EngineDep) -> ProjectSet
 async def set_project_settings(project_id: str, body: ProjectSettings, engine: EngineDep) -> ProjectSettings:
     """`post_create` runs in each new worktree of the project (not in those made already); a
     failure is reported as a run.setup_failed event and the run goes on. `max_runs` limits the
-    project's runs working at once: more wait as `queued` and start in order."""
+    project's runs working at once: more wait as `queued` and start in order. `checks` run in order
+    in each worktree of a run when its agent is done; with `fix_tries`, a failure's output goes back
+    to the agent that many times before the run fails."""
     changed = await engine.update_project(project_id, **body.model_dump())
     return _settings(changed)
 

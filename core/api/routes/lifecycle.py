@@ -1,4 +1,4 @@
-"""A run's life after it starts: fork it, list its turns, rewind it; and the run queue."""
+"""A run's life after it starts: fork it, check its work, list its turns, rewind it; and the run queue."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ async def rewind_run(run_id: str, body: RewindIn, engine: EngineDep) -> RunOut:
     """Put the run's worktrees back as they were after `turn` (what was there is kept under
     refs/corral/backup/<run>), and make its next continuation go on from that turn. 409 while it works."""
     return RunOut.of(await engine.rewind(run_id, body.turn))
+
+
+@router.post("/runs/{run_id}/checks", response_model=RunOut, summary="Run a run's checks now",
+             responses=errors(400, 409))
+async def check_run(run_id: str, engine: EngineDep) -> RunOut:
+    """Run the project's checks in the ended run's worktrees (made again from its branch if they
+    were deleted); answers when they are done, with the run and its `checks` results. Their output
+    streams meanwhile as the run's `check.*` events. 409 while the run's agent works (its checks run
+    when it is done); 400 when the project has no checks."""
+    return RunOut.of(await engine.check(run_id))
 
 
 @router.get("/queue", response_model=QueueOut, tags=["queue"], summary="Runs working and waiting")

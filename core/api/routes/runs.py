@@ -40,7 +40,8 @@ async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
     if project_key is None:
         raise CorralError(f"agent {agent.name!r} belongs to no project: give project_id",
                           code="PROJECT_REQUIRED")
-    run = await engine.start_run(project_key, body.task, agent=agent.id, base=body.source_branch)
+    run = await engine.start_run(project_key, body.task, agent=agent.id, base=body.source_branch,
+                                 fix_tries=body.fix_tries)
     return RunOut.of(run)
 
 
