@@ -39,6 +39,9 @@ class Subscription:
         self._ready.clear()
         return batch
 
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
     def close(self) -> None:
         self.closed = True
         self._bus._leave(self)

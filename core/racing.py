@@ -1,11 +1,13 @@
 """Racing: the same task started on several agents at once, each in its own worktree and branch,
 their runs one group; then compared side by side (what each changed, turns, tokens, cost, time, and
-whether the project's own check passes in its worktree), so the user lands the best one.
+whether the project's checks passed in its worktree, and a command given to compare them on), so
+the user lands the best one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +19,7 @@ from .models import EventType, Run
 from .profiles import Profiles
 from .projects import Projects
 from .runs import Runs
+from .shell import ShellCommand
 from .store import Store
 
 CHECK_TIMEOUT = 1800  # seconds a check may take in one worktree
@@ -56,16 +59,19 @@ def _seconds(run: Run) -> float | None:
 
 async def run_check(command: str, cwd: str) -> Check:
     """Run the user's check (a shell command) in a worktree."""
-    process = await asyncio.create_subprocess_shell(command, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                                                    start_new_session=True)
+    tail: list[str] = []
+
+    def printed(lines: list[str]) -> None:
+        tail.extend(lines)
+        del tail[:-100]
+
     try:
-        out, _ = await asyncio.wait_for(process.communicate(), CHECK_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+        outcome = await ShellCommand(command, cwd, dict(os.environ), timeout=CHECK_TIMEOUT).run(printed)
+    except OSError as error:
+        return Check(command, 127, f"could not start it: {error.strerror or error}")
+    if outcome.timed_out:
         return Check(command, None, f"did not finish in {CHECK_TIMEOUT} s")
-    return Check(command, process.returncode, out.decode("utf-8", "replace")[-CHECK_TAIL:])
+    return Check(command, outcome.exit_code, "\n".join(tail)[-CHECK_TAIL:])
 
 
 @dataclass(eq=False, repr=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from .models import Approval, Event, EventType, Run, RunStatus, Worktree
+from .models import Approval, Event, EventType, Project, Run, RunStatus, Worktree
 
 # how a message ends that says a run ended, by its status: "run 1a2b3c4d was cancelled"
 ENDED: dict[str, str] = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed",
@@ -67,8 +67,10 @@ def run_line(run: Run, depth: int = 0) -> str:
     """One run in a list; a fork (depth > 0) is marked under the run it came from."""
     money = f"${run.cost_usd:.4f}" if run.cost_usd else "-"
     fork = "  " * (depth - 1) + "└ " if depth else ""
+    marks = f"{check_marks(run)} " if run.checks else ""
     return (f"{run.short_id}  {run.status:<15} {run.agent_name:<10} {elapsed(run):>7} "
-            f"{tokens(run.tokens_in + run.tokens_out):>7} {money:>9}  {fork}{_one_line(run.task, 60 - len(fork))}")
+            f"{tokens(run.tokens_in + run.tokens_out):>7} {money:>9}  {marks}{fork}"
+            f"{_one_line(run.task, 60 - len(fork) - len(marks))}")
 
 
 def entrant_line(entrant: Any) -> str:
@@ -82,6 +84,8 @@ def entrant_line(entrant: Any) -> str:
         check = ("  check: did not finish" if entrant.check.exit_code is None
                  else "  check: passed" if entrant.check.exit_code == 0
                  else f"  check: failed ({entrant.check.exit_code})")
+    if run.checks:
+        check += f"  checks {check_marks(run)}"
     status = "landed" if entrant.landed else run.status
     return (f"{run.short_id}  {run.agent_name:<10} {status:<10} {changed}  {plural(entrant.turns, 'turn')}  "
             f"{tokens(run.tokens_in + run.tokens_out)} tokens  {money}  {elapsed(run)}{check}")
@@ -120,6 +124,9 @@ def run_details(run: Run, pending: list[Approval], changes: list[tuple[Worktree,
     ]
     if run.session_id:
         lines.append(f"session  {run.session_id}")
+    for result in run.checks:
+        lines.append(f"check    {'✓' if result.get('passed') else '✗'} {result.get('command')}  "
+                     f"({result.get('outcome')})")
     for worktree in run.worktrees:
         lines.append(f"worktree {worktree.path} ({worktree.repo_name} @ {worktree.base_sha[:8]})")
     for approval in pending:
@@ -169,6 +176,8 @@ def describe(event: Event) -> str:
                 + (f" ({p['error']})" if p.get("error") else ""))
     if kind == EventType.AGENT_NEEDS_ATTENTION:
         return f"asks to use {p.get('tool')}: {tool_summary(p.get('tool'), p.get('input'))}"
+    if kind in CHECK_STEPS:
+        return check_step(p, kind)
     if kind == EventType.PLAN_PHASE:
         return p.get("phase", "")
     if kind in (EventType.PLAN_LOG, EventType.PLAN_PROGRESS):
@@ -204,6 +213,40 @@ def describe(event: Event) -> str:
     if p.get("reason"):
         return str(p["reason"])
     return _one_line(", ".join(f"{k}={v}" for k, v in p.items()), 120)
+
+
+CHECK_STEPS = frozenset({EventType.CHECK_STARTED, EventType.CHECK_OUTPUT, EventType.CHECK_PASSED,
+                         EventType.CHECK_FAILED, EventType.CHECK_FIXING})
+
+
+def check_step(p: dict[str, Any], kind: str) -> str:
+    """A check's step in a line: started, a line it printed, passed, failed, sent back to the agent."""
+    where = f" in {p['repo']}" if p.get("repo") else ""
+    if kind == EventType.CHECK_STARTED:
+        return f"check `{p.get('command')}`{where}"
+    if kind == EventType.CHECK_OUTPUT:
+        return _one_line(" ⏎ ".join(p.get("lines") or []), 120)
+    if kind == EventType.CHECK_FIXING:
+        return (f"sent the failure of {', '.join(f'`{c}`' for c in p.get('checks') or [])} back to the agent "
+                f"(try {p.get('try')} of {p.get('of')})")
+    took = f" in {duration(max(1, round(p.get('seconds') or 0)))}" if p.get("seconds", 0) >= 1 else ""
+    if kind == EventType.CHECK_PASSED:
+        return f"✓ `{p.get('command')}` passed{where}{took}"
+    dropped = f", {size(p['dropped_bytes'])} of output not kept" if p.get("dropped_bytes") else ""
+    return f"✗ `{p.get('command')}` failed{where}: {p.get('outcome')}{took}{dropped}"
+
+
+def checks_setting(project: Project) -> str:
+    """A project's checks in a few words: "checks `pytest -q`, `ruff check .` (fixed up to 3 times)"."""
+    if not project.checks:
+        return "no checks"
+    fixes = f" (failures go back to the agent up to {plural(project.fix_tries, 'time')})" if project.fix_tries else ""
+    return "checks " + ", ".join(f"`{c.command}`" for c in project.checks) + fixes
+
+
+def check_marks(run: Run) -> str:
+    """The run's last check results as marks, one a check: "✓✓✗"; "" before any ran."""
+    return "".join("✓" if result.get("passed") else "✗" for result in run.checks)
 
 
 def event_line(event: Event) -> str:

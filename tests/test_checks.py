@@ -4,7 +4,7 @@ a failure sent back to the same agent session to fix, the run completed only whe
 from __future__ import annotations
 
 import pytest
-from helpers import BASH, finished_run, until_event
+from helpers import BASH, corral, corral_json, finished_run, until_event
 from model_server import text, tool
 
 from core.errors import Conflict, CorralError
@@ -148,3 +148,37 @@ async def test_checks_of_an_active_run_wait_for_its_agent(engine, model, repo):
     with pytest.raises(Conflict, match="its checks run when its agent is done"):
         await engine.check(run.id)
     await engine.cancel(run.id)
+
+
+def test_the_command_line_sets_checks_runs_them_and_says_how_they_went(agent_env, model, repo):
+    project = corral_json("project", "add", str(repo))
+    model.set_script([
+        tool("Write", {"file_path": "calc.py", "content": "def add(a, b):\n    return a - b\n"}),
+        text("Wrote calc.py."),
+        tool("Edit", {"file_path": "calc.py", "old_string": "a - b", "new_string": "a + b"}),
+        text("Fixed."),
+    ])
+    said = corral("project", "set", "app", "--check", TEST, "--check", "echo second", "--check-timeout", "60",
+                  "--fix-tries", "2").stdout
+    assert f"checks `{TEST}`, `echo second` (failures go back to the agent up to 2 times)" in said
+    done = corral("run", "--project", project["name"], "--wait", "write calc.add")
+    assert "check.fixing" in done.stderr and "try 1 of 2" in done.stderr
+    run_id = done.stdout.split()[0]
+    assert "✓✓" in done.stdout.splitlines()[0]
+
+    checked = corral("check", run_id)
+    assert "check `echo second`" in checked.stdout and "  second" in checked.stdout
+    assert checked.stdout.splitlines()[-1] == f"run {run_id}: ✓✓ 2 of 2 checks passed"
+    shown = corral("show", run_id).stdout
+    assert f"check    ✓ {TEST}  (exit 0)" in shown
+
+    corral("project", "set", "app", "--check", "echo broken; exit 4")
+    failed = corral("check", run_id, check=False)
+    assert failed.returncode == 1 and "✗ `echo broken; exit 4` failed: exit 4" in failed.stdout
+    assert corral_json("show", run_id)["checks"] == [{"command": "echo broken; exit 4", "passed": False,
+                                                      "outcome": "exit 4"}]
+    refused = corral("project", "set", "app", "--check", "x", "--no-checks", check=False)
+    assert refused.returncode == 2 and "give --check or --no-checks, not both" in refused.stderr
+    corral("project", "set", "app", "--no-checks")
+    none = corral("check", run_id, check=False)
+    assert none.returncode == 1 and none.stderr.strip().startswith("Error: project 'app' has no checks")

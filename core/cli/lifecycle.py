@@ -1,4 +1,4 @@
-"""The verbs of a run's life after it starts: continue, pause, fork, turns, rewind, attach."""
+"""The verbs of a run's life after it starts: continue, pause, fork, check, turns, rewind, attach."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .. import render
 from ..attach import run_in_terminal
 from ..config import Paths, private_file
 from ..engine import Engine
-from ..models import EventType, Run, RunStatus
+from ..models import Event, EventType, Run, RunStatus
 from .root import engine_command, json_option, print_json, watch_run
 
 
@@ -121,6 +121,38 @@ async def attach(engine: Engine, run_key: str) -> None:
     click.echo(f"back from run {run.short_id}: {run.status}, work on {run.branch}")
 
 
+@click.command("check")
+@click.argument("run_key", metavar="RUN")
+@json_option("Print the run, with its check results, as JSON.")
+@engine_command
+async def check(engine: Engine, run_key: str, as_json: bool) -> None:
+    """Run the project's checks in RUN's worktrees now, printing their output as it comes; exit
+    status 1 when one fails."""
+    run = await engine.run(run_key)
+    with engine.subscribe(run.id) as events:
+        checking = asyncio.ensure_future(engine.check(run.id))
+        while not checking.done() or events.has_pending():
+            for event in await events.next_batch(timeout=0.25):
+                if not as_json:
+                    _print_check_step(event)
+        run = await checking
+    if as_json:
+        print_json(run.to_dict())
+    else:
+        click.echo(f"run {run.short_id}: {render.check_marks(run)} "
+                   f"{sum(r['passed'] for r in run.checks)} of {len(run.checks)} checks passed")
+    if not all(r["passed"] for r in run.checks):
+        raise SystemExit(1)
+
+
+def _print_check_step(event: Event) -> None:
+    if event.type == EventType.CHECK_OUTPUT:
+        for line in event.payload.get("lines") or []:
+            click.echo(f"  {line}")
+    elif event.type in render.CHECK_STEPS:
+        click.echo(render.check_step(event.payload, event.type))
+
+
 @click.command("hook", hidden=True)
 @click.option("--run", "run_id", required=True)
 def hook(run_id: str) -> None:
@@ -139,4 +171,4 @@ def hook(run_id: str) -> None:
             log.write(f"run {run_id}: {error.__class__.__name__}: {error}\n")
 
 
-COMMANDS = [continue_command, fork, pause, turns, rewind, attach, hook]
+COMMANDS = [continue_command, fork, pause, check, turns, rewind, attach, hook]

@@ -58,12 +58,26 @@ async def project_add_repo(engine: Engine, project_key: str, path: Path, name: s
               help="Queue a finished plan's tasks without asking.")
 @click.option("--deps-need-merge/--no-deps-need-merge", default=None,
               help="A task waits for its dependencies to be merged (else: completed is enough).")
+@click.option("--check", "checks", multiple=True, metavar="COMMAND",
+              help="A command run in each run's worktree when its agent is done (repeat, in order; replaces "
+                   "the project's checks). The run completes only when they pass.")
+@click.option("--check-timeout", type=click.IntRange(1, 86_400), default=600, show_default=True, metavar="SECONDS",
+              help="How long each --check may take before it is stopped and counted as failed.")
+@click.option("--no-checks", is_flag=True, help="Remove the project's checks.")
+@click.option("--fix-tries", type=click.IntRange(0, 10), metavar="N",
+              help="Times a failed check's output goes back to the agent to fix before the run fails.")
 @engine_command
 async def project_set(engine: Engine, project_key: str, post_create: str | None, max_runs: str | None,
-                      notify: bool | None, auto_approve_plan: bool | None, deps_need_merge: bool | None) -> None:
+                      notify: bool | None, auto_approve_plan: bool | None, deps_need_merge: bool | None,
+                      checks: tuple[str, ...], check_timeout: int, no_checks: bool, fix_tries: int | None) -> None:
     """Change a project's settings."""
     changes: dict[str, Any] = {k: v for k, v in {"auto_approve_plan": auto_approve_plan,
-                                                  "deps_need_merge": deps_need_merge}.items() if v is not None}
+                                                  "deps_need_merge": deps_need_merge,
+                                                  "fix_tries": fix_tries}.items() if v is not None}
+    if checks and no_checks:
+        raise click.UsageError("give --check or --no-checks, not both")
+    if checks or no_checks:
+        changes["checks"] = [{"command": command, "timeout": check_timeout} for command in checks]
     if post_create is not None:
         changes["post_create"] = post_create
     if max_runs is not None:
@@ -71,8 +85,8 @@ async def project_set(engine: Engine, project_key: str, post_create: str | None,
     if notify is not None:
         changes["notify"] = notify
     if not changes:
-        raise click.UsageError("say what to change: --post-create, --max-runs, --notify, --auto-approve-plan "
-                               "or --deps-need-merge")
+        raise click.UsageError("say what to change: --post-create, --max-runs, --notify, --auto-approve-plan, "
+                               "--deps-need-merge, --check or --fix-tries")
     changed = await engine.update_project(project_key, **changes)
     click.echo(f"{changed.name}: " + "; ".join([
         f"new worktrees run {changed.post_create!r}" if changed.post_create else "no post-create command",
@@ -80,7 +94,8 @@ async def project_set(engine: Engine, project_key: str, post_create: str | None,
         else "no limit of runs of its own",
         "desktop notifications on" if changed.notify else "desktop notifications off",
         "plans approved by hand" if not changed.auto_approve_plan else "plans approved at once",
-        "tasks wait for merged dependencies" if changed.deps_need_merge else "tasks wait for completed ones"]))
+        "tasks wait for merged dependencies" if changed.deps_need_merge else "tasks wait for completed ones",
+        render.checks_setting(changed)]))
 
 
 @project.command("delete")

@@ -21,15 +21,18 @@ from .root import default_project, engine_command, json_option, print_json, watc
               help="Agent profile; give several to race them on the same task.")
 @click.option("--base", default="HEAD", show_default=True, help="Branch, tag or commit to start from.")
 @click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
+@click.option("--fix-tries", type=click.IntRange(0, 10), metavar="N",
+              help="Times a failed check's output goes back to the agent to fix (default: the project's).")
 @json_option("Print the run as JSON (a race: its runs, as a list).")
 @engine_command
 async def run_command(engine: Engine, prompt: str, project_key: str | None, agent_names: tuple[str, ...],
-                      base: str, wait: bool, as_json: bool) -> None:
+                      base: str, wait: bool, fix_tries: int | None, as_json: bool) -> None:
     """Start an agent on PROMPT in a new worktree and branch (several agents: one each, raced)."""
     project_id = await default_project(engine, project_key)
     if len(set(agent_names)) > 1:
         return await _race(engine, project_id, prompt, list(agent_names), base, wait, as_json)
-    run = await engine.start_run(project_id, prompt, agent=agent_names[0], base=base, detach=not wait)
+    run = await engine.start_run(project_id, prompt, agent=agent_names[0], base=base, detach=not wait,
+                                 fix_tries=fix_tries)
     if run.status == RunStatus.QUEUED and not wait:
         engine.in_background(run)
     elif wait and run.active:
