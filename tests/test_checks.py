@@ -4,11 +4,12 @@ a failure sent back to the same agent session to fix, the run completed only whe
 from __future__ import annotations
 
 import pytest
-from helpers import BASH, corral, corral_json, finished_run, until_event
+from helpers import BASH, corral, corral_json, finished_run, runs_pane, start, until, until_event
 from model_server import text, tool
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus, TaskStatus
+from tui.app import make_app
 
 TEST = "python3 -c 'import calc; assert calc.add(2, 3) == 5, calc.add(2, 3); print(\"add works\")'"
 
@@ -182,3 +183,38 @@ def test_the_command_line_sets_checks_runs_them_and_says_how_they_went(agent_env
     corral("project", "set", "app", "--no-checks")
     none = corral("check", run_id, check=False)
     assert none.returncode == 1 and none.stderr.strip().startswith("Error: project 'app' has no checks")
+
+
+async def test_the_dashboard_shows_checks_as_they_run_and_k_runs_them_again(engine, model, repo):
+    model.set_script([
+        tool("Write", {"file_path": "calc.py", "content": "def add(a, b):\n    return a - b\n"}),
+        text("Wrote calc.py."),
+        tool("Edit", {"file_path": "calc.py", "old_string": "a - b", "new_string": "a + b"}),
+        text("Fixed the sign."),
+    ])
+    project = await engine.add_project(repo)
+    await engine.update_project(project.id, checks=[TEST], fix_tries=2)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await start(pilot, app)
+        run = await engine.start_run(project.id, "write calc.add")
+        await until(pilot, lambda: app.feed.by_id.get(run.id) and app.feed.by_id[run.id].status == "completed",
+                    "the run to complete after its fix")
+        app.select_run(run.id)
+        transcript = runs_pane(app).transcript
+        await until(pilot, lambda: "Fixed the sign." in transcript.plain_text(), "the fix in the transcript")
+        shown = transcript.plain_text()
+        assert "▸ check (exit 1)  python3 -c 'import calc" in shown and "└ AssertionError: -1  (+2 lines)" in shown
+        assert "▸ check  python3 -c 'import calc" in shown and "└ add works" in shown
+        assert "sent the failure of" in shown and "(try 1 of 2)" in shown and "corral" in shown
+        assert runs_pane(app).table.get_row(run.id)[-1].plain.startswith("✓ write calc.add")
+
+        await engine.update_project(project.id, checks=[TEST, "echo flaky; exit 2"])
+        runs_pane(app).table.focus()
+        await pilot.press("K")
+        await until(pilot, lambda: app.feed.by_id[run.id].checks and len(app.feed.by_id[run.id].checks) == 2,
+                    "the checks run again")
+        await until(pilot, lambda: runs_pane(app).table.get_row(run.id)[-1].plain.startswith("✓✗ write"),
+                    "the row's marks")
+        await until(pilot, lambda: "check (exit 2)  echo flaky; exit 2" in transcript.plain_text(),
+                    "the new check in the transcript")

@@ -48,6 +48,7 @@ from .messages import (
     RunCancelled,
     RunPaused,
     RunSelected,
+    ChecksRequested,
     RunsLoaded,
     RunStarted,
     TaskCancelled,
@@ -492,6 +493,10 @@ class CorralApp(App):
     @on(RunPaused)
     def run_paused(self, message: RunPaused) -> None:
         self.run_actions.pause(message.run_id)
+
+    @on(ChecksRequested)
+    def checks_requested(self, message: ChecksRequested) -> None:
+        self.run_actions.check(message.run_id)
 
     @on(ContinueRequested)
     def continue_requested(self, message: ContinueRequested) -> None:

@@ -98,3 +98,4 @@ def ago(stamp: str | None, now: datetime) -> str:
 
 
 plural = render.plural  # one helper for the words of the dashboard and of the terminal verbs
+check_marks = render.check_marks  # ✓✗, one a check, in the run table and in the terminal

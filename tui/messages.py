@@ -223,6 +223,11 @@ class RunPaused(Message):
 
 
 @dataclass
+class ChecksRequested(Message):
+    run_id: str
+
+
+@dataclass
 class ContinueRequested(Message):
     """Ask what the run's agent should do next, then continue it."""
 

@@ -1,5 +1,5 @@
 """What the user does with a run, turned into engine work: answer its permission request, cancel, pause,
-continue it with a message, open its agent session in the terminal."""
+run its checks, continue it with a message, open its agent session in the terminal."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from core.attach import run_in_terminal
 from core.errors import CorralError
 from core.models import Run
 
+from . import format
 from .actions import Actions
 from .messages import ApprovalAnswered
 from .screens.text_entry import TextDialog
@@ -35,6 +36,19 @@ class RunActions(Actions):
 
     def pause(self, run_id: str) -> None:
         self.app.engine_work(self.engine.pause(run_id), group=f"pause-{run_id}")
+
+    def check(self, run_id: str) -> None:
+        """Run the project's checks in the run's worktree; their output streams into its transcript."""
+        async def check() -> None:
+            run = await self.engine.check(run_id)
+            passed = sum(bool(r.get("passed")) for r in run.checks)
+            self.app.notify(f"run {run.short_id}: {format.check_marks(run)} {passed} of "
+                            f"{format.plural(len(run.checks), 'check')} passed",
+                            severity="information" if passed == len(run.checks) else "warning", timeout=6)
+            self.app.feed.request_runs()
+
+        self.app.notify(f"running the checks of {run_id[:8]}…", timeout=3)
+        self.app.engine_work(check, group=f"check-{run_id}")
 
     def continue_run(self, run: Run) -> None:
         def continued(resumed: Run | None) -> None:

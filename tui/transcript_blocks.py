@@ -18,7 +18,7 @@ HIDDEN = frozenset({EventType.AGENT_SYSTEM})
 class Block:
     """One thing in the transcript. `version` changes whenever the block does (it keys the line cache)."""
 
-    kind: str  # task | user | text | thinking | tool | attention | answer | error | retry | note | outcome
+    kind: str  # task | user | text | thinking | tool | check | attention | answer | error | retry | note | outcome
     text: str = ""
     title: str = ""
     input: dict[str, Any] | None = None
@@ -27,11 +27,12 @@ class Block:
     streaming: bool = False
     expanded: bool = False
     tone: str = ""  # success | warning | error, for notes and outcomes
+    by: str = ""  # who said a message of the user's kind, when not the user (corral, sending a failed check)
     version: int = 0
 
     @property
     def expandable(self) -> bool:
-        return self.kind in ("tool", "thinking")
+        return self.kind in ("tool", "check", "thinking")
 
     def touch(self) -> None:
         self.version += 1
@@ -50,11 +51,13 @@ class Transcript:
     blocks: list[Block] = field(default_factory=list)
     last_seq: int = 0
     _tools: dict[str, Block] = field(default_factory=dict)
+    _check: Block | None = None  # the check running now: its output goes in it
 
     def reset(self, run_id: str | None) -> None:
         self.run_id = run_id
         self.blocks.clear()
         self._tools.clear()
+        self._check = None
         self.last_seq = 0
 
     def add(self, events: list[Event]) -> int | None:
@@ -87,7 +90,9 @@ class Transcript:
             return self._append(Block("task", text=p.get("task", ""),
                                       title=f"{p.get('branch', '')} from {p.get('base', '')}"))
         if kind == EventType.USER_MESSAGE:
-            return self._append(Block("user", text=p.get("text", "")))
+            return self._append(Block("user", text=p.get("text", ""), by="corral" if p.get("fix_try") else ""))
+        if kind in render.CHECK_STEPS:
+            return self._fold_check(event)
         if kind == EventType.RUN_STARTED:
             return self._append(Block("note", text=f"agent started (pid {p.get('pid')})"))
         if kind == EventType.AGENT_TOKEN:
@@ -167,6 +172,31 @@ class Transcript:
         if kind == EventType.RUN_CHECKPOINT_FAILED:
             return self._append(Block("note", text=render.describe(event), tone="error"))
         return self._append(Block("note", text=render.describe(event)))
+
+    def _fold_check(self, event: Event) -> int | None:
+        """A check is shown as a tool is (its command, its output as it comes, ✓ or ✗ when it ends),
+        closed on the last line it printed, which says why it failed."""
+        p, kind = event.payload, event.type
+        if kind == EventType.CHECK_FIXING:
+            return self._append(Block("note", text=render.describe(event), tone="warning"))
+        block = self._check
+        if kind == EventType.CHECK_STARTED or block is None:
+            self._settle_stream()
+            where = f" ({p['repo']})" if p.get("repo") else ""
+            block = self._check = Block("check", title="check", text=f"{p.get('command', '')}{where}", output="",
+                                        streaming=True)
+            self._append(block)
+            if kind == EventType.CHECK_STARTED:
+                return len(self.blocks) - 1
+        if kind == EventType.CHECK_OUTPUT:
+            block.output = (block.output or "") + "".join(f"{line}\n" for line in p.get("lines") or [])
+        else:
+            block.streaming, block.is_error, self._check = False, kind == EventType.CHECK_FAILED, None
+            block.output = (block.output or "").rstrip("\n")
+            if block.is_error:
+                block.title = f"check ({p.get('outcome')})"
+        block.touch()
+        return self.blocks.index(block)
 
     def _settle_stream(self) -> None:
         block = self._last("text")

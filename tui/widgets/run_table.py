@@ -236,12 +236,19 @@ class RunTable(DataTable):
         fork = "  " * (depth - 1) + "└ " if depth else ""
         race = self._race.get(run.id, "")
         task = Text(no_wrap=True, overflow="ellipsis", style=style if attention else Style())
+        marks = format.check_marks(run)
+        for mark in marks:
+            task.append(mark, style=self.get_component_rich_style(
+                "runs--done" if mark == "✓" else "runs--failed", partial=False))
+        if marks:
+            task.append(" ")
         if race:
             task.append(race, style=self._race_style())
             if "agent" not in self._columns:  # which agent is what tells a race's runs apart
                 race += run.agent_name + ": "
                 task.append(run.agent_name + ": ", style=self._race_style())
-        task.append(fork + format.one_line(run.task, self._task_width() - len(fork) - len(race)))
+        used = len(fork) + len(race) + (len(marks) + 1 if marks else 0)
+        task.append(fork + format.one_line(run.task, self._task_width() - used))
         return (*cells, task)
 
     def _race_style(self) -> Style:

@@ -20,6 +20,7 @@ from .. import format
 from ..messages import (
     ApprovalAnswered,
     AttachRequested,
+    ChecksRequested,
     CompareRequested,
     ContinueRequested,
     DiffRequested,
@@ -52,6 +53,8 @@ class RunsPane(Vertical):
                 id="runs.continue"),
         Binding("t", "attach", "Open session", show=False, id="runs.attach"),
         Binding("D", "diff", "Diff", id="runs.diff"),
+        Binding("K", "check_run", "Checks", tooltip="Run the project's checks in the run's worktree now",
+                show=False, id="runs.check"),
         Binding("C", "compare", "Compare", tooltip="Compare the runs of the run's race, run a check, land one",
                 id="runs.compare"),
         Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
@@ -198,6 +201,8 @@ class RunsPane(Vertical):
             return bool(run is not None and run.group_id)  # only a race's runs have it
         if action == "continue_run":
             return True if run is not None and not run.active and run.session_id else None
+        if action == "check_run":
+            return True if run is not None and not run.active else None
         if action == "switch_host":
             return True if any(r.host for r in self.runs) else None  # in the view of every host
         return True
@@ -265,6 +270,14 @@ class RunsPane(Vertical):
             self.app.notify("pick a run that has ended", severity="warning", timeout=3)
             return
         self.post_message(ContinueRequested(run))
+
+    def action_check_run(self) -> None:
+        run = self.selected_run
+        if run is None or run.active:
+            self.app.notify("pick a run whose agent is done: checks run in its worktree", severity="warning",
+                            timeout=3)
+            return
+        self.post_message(ChecksRequested(run.id))
 
     def action_attach(self) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""

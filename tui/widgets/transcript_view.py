@@ -203,7 +203,7 @@ class TranscriptView(ScrollView, can_focus=True):
         kind = block.kind
         if kind in ("task", "user"):
             lines = [Strip.blank(0)] if kind == "user" else []  # a message of the user's starts a new part
-            lines.append(self._strip(Text("Task" if kind == "task" else "You", style=s("task")), width))
+            lines.append(self._strip(Text("Task" if kind == "task" else block.by or "You", style=s("task")), width))
             lines += self._wrapped(Text(block.text), width, indent=2)
             if block.title:
                 lines.append(self._strip(Text(f"  {block.title}", style=s("dim")), width))
@@ -215,7 +215,7 @@ class TranscriptView(ScrollView, can_focus=True):
             if not block.expanded:
                 return [self._strip(Text(f"∴ {one_line(block.text)}", style=s("dim") + Style(italic=True)), width)]
             return self._wrapped(Text(f"∴ {block.text}", style=s("dim") + Style(italic=True)), width)
-        if kind == "tool":
+        if kind in ("tool", "check"):
             return self._draw_tool(block, width)
         if kind == "attention":
             lines = [self._strip(Text.assemble(("? ", s("warning")), (f"asks to use {block.title}: ", s("warning")),
@@ -238,7 +238,7 @@ class TranscriptView(ScrollView, can_focus=True):
     def _draw_tool(self, block: Block, width: int) -> list[Strip]:
         s = self._style
         arrow = "▾" if block.expanded else "▸"
-        if block.output is None:
+        if block.output is None or block.streaming:
             mark = Text(" …", style=s("dim"))
         elif block.is_error:
             mark = Text(" ✗", style=s("error"))
@@ -252,7 +252,8 @@ class TranscriptView(ScrollView, can_focus=True):
         if not block.expanded:
             if block.output is not None:
                 count = len(block.output.splitlines())
-                first = one_line(block.output.splitlines()[0]) if count else "(no output)"
+                shown = block.output.splitlines()[-1 if block.kind == "check" else 0] if count else "(no output)"
+                first = one_line(shown)
                 more = f"  (+{plural(count - 1, 'line')})" if count > 1 else ""
                 lines.append(self._strip(Text(f"  └ {first}{more}", style=output_style), width))
             return lines
