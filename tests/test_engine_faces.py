@@ -267,3 +267,28 @@ async def test_a_race_is_run_and_compared_alike(face, model, other_model, repo):
     mine, theirs = await face.compare(runs[0].group_id, check="test -f a.py")
     assert (mine.files, theirs.files) == (1, 0)
     assert mine.check is not None and (mine.check.exit_code, theirs.check.exit_code) == (0, 1)
+
+
+async def test_checks_are_set_run_and_fixed_alike(face, model, repo):
+    model.set_script([_write_step("calc.py", "def add(a, b):\n    return a - b\n"), text("Wrote it."),
+                      _write_step("calc.py", "def add(a, b):\n    return a + b\n"), text("Fixed it.")])
+    project = await face.add_project(repo)
+    check = "python3 -c 'import calc; assert calc.add(2, 3) == 5'"
+    changed = await face.update_project(project.id, checks=[{"command": check, "timeout": 60}], fix_tries=1)
+    assert [(c.command, c.timeout) for c in changed.checks] == [(check, 60)] and changed.fix_tries == 1
+    with pytest.raises(CorralError, match="a check's timeout is from 1 to 86400 seconds"):
+        await face.update_project(project.id, checks=[{"command": "x", "timeout": 0}])
+    run = await face.start_run(project.id, "write calc.add", fix_tries=1)
+    done = await face.wait(run.id)
+    assert done.status == "completed" and done.fix_tries == 1
+    assert done.checks == [{"command": check, "passed": True, "outcome": "exit 0"}]
+    kinds = [e.type for e in await face.events(run.id)]
+    assert kinds.count("check.failed") == 1 and kinds.count("check.fixing") == 1 and kinds.count("check.passed") == 1
+    await face.update_project(project.id, checks=["exit 5"])
+    checked = await face.check(run.id)
+    assert checked.checks == [{"command": "exit 5", "passed": False, "outcome": "exit 5"}]
+    assert [e.type for e in await face.events(run.id)][-1] == "check.failed"
+
+
+def _write_step(name: str, content: str) -> dict:
+    return tool("Write", {"file_path": name, "content": content})
