@@ -14,11 +14,14 @@ the next message (`fix_message`) and the checks run again once the agent is done
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import git
 from .errors import CorralError
 from .models import Check, EventType, Run
 from .shell import Outcome, ShellCommand
@@ -90,6 +93,29 @@ def summary(results: list[tuple[str, bool, str]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
+async def _new_files(worktree: str, base: str) -> set[str] | None:
+    """The files of the worktree that its base commit does not have; None when it cannot be read."""
+    try:
+        return {c.path for c in await asyncio.to_thread(git.changes, worktree, base)
+                if c.status in ("added", "renamed")}
+    except Exception:  # a worktree gone or unreadable: nothing is removed from it
+        return None
+
+
+def _remove_new(worktree: str, now: set[str], before: set[str]) -> None:
+    """Remove the files in `now` but not `before` (made by the checks), and folders they leave empty."""
+    root = Path(worktree)
+    for name in sorted(now - before):
+        path = root / name
+        with contextlib.suppress(OSError):
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+                for folder in path.parents:
+                    if folder == root or any(folder.iterdir()):
+                        break
+                    folder.rmdir()
+
+
 class Checker:
     """Runs a project's checks in a run's worktrees, telling each step as an event."""
 
@@ -104,17 +130,26 @@ class Checker:
         self._cancelled = False
 
     async def run_all(self) -> list[Failure]:
-        """Every check in every worktree, in order; the failures. Stops early only when cancelled."""
+        """Every check in every worktree, in order; the failures. Stops early only when cancelled.
+        Files the checks made that git does not ignore (a coverage file, `__pycache__`, a build)
+        are removed afterwards: they are not the agent's work and never reach the run's branch."""
         failures: list[Failure] = []
         several = len(self.run.worktrees) > 1
-        for number, check in enumerate(self.checks, 1):
+        there = {w.path: await _new_files(w.path, w.base_sha) for w in self.run.worktrees}
+        try:
+            for number, check in enumerate(self.checks, 1):
+                for worktree in self.run.worktrees:
+                    if self._cancelled:
+                        return failures
+                    repo = worktree.repo_name if several else None
+                    failure = await self._one(number, check, worktree.path, repo)
+                    if failure is not None:
+                        failures.append(failure)
+        finally:
             for worktree in self.run.worktrees:
-                if self._cancelled:
-                    return failures
-                repo = worktree.repo_name if several else None
-                failure = await self._one(number, check, worktree.path, repo)
-                if failure is not None:
-                    failures.append(failure)
+                if there[worktree.path] is not None:
+                    await asyncio.to_thread(_remove_new, worktree.path, await _new_files(
+                        worktree.path, worktree.base_sha) or set(), there[worktree.path] or set())
         return failures
 
     async def _one(self, number: int, check: Check, cwd: str, repo: str | None) -> Failure | None:

@@ -3,8 +3,10 @@ a failure sent back to the same agent session to fix, the run completed only whe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from helpers import BASH, corral, corral_json, finished_run, runs_pane, start, until, until_event
+from helpers import BASH, git, corral, corral_json, finished_run, runs_pane, start, until, until_event
 from model_server import text, tool
 
 from core.errors import Conflict, CorralError
@@ -61,6 +63,9 @@ async def test_a_failing_check_goes_back_to_the_agent_which_fixes_it(engine, mod
     assert "write calc.add" in said_in(told.messages[0])  # the conversation so far came with it
     await engine.schedule()
     assert (await engine.task(task.key)).status == TaskStatus.REVIEW
+    # what the checks made (Python's __pycache__ here) is not the agent's work: it stays off the branch
+    assert git(repo, "ls-tree", "-r", "--name-only", done.branch).split() == ["README.md", "calc.py"]
+    assert not (Path(done.worktrees[0].path) / "__pycache__").exists()
 
 
 async def test_checks_failing_after_the_last_try_fail_the_run_and_its_task(engine, model, repo):
@@ -218,3 +223,19 @@ async def test_the_dashboard_shows_checks_as_they_run_and_k_runs_them_again(engi
                     "the row's marks")
         await until(pilot, lambda: "check (exit 2)  echo flaky; exit 2" in transcript.plain_text(),
                     "the new check in the transcript")
+
+
+async def test_what_checks_make_is_removed_and_what_the_agent_made_stays(engine, model, repo):
+    (repo / ".gitignore").write_text("ignored/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "ignore")
+    done = await finished_run(engine, model, repo, {"made.txt": "the agent's\n"})
+    worktree = Path(done.worktrees[0].path)
+    (worktree / "scratch.txt").write_text("left by the user before the checks\n")
+    await engine.update_project(done.project_id, checks=[
+        "mkdir -p build/deep ignored && echo x > build/deep/out.o && echo c > .coverage && echo i > ignored/keep"])
+    checked = await engine.check(done.id)
+    assert checked.checks[0]["passed"]
+    assert not (worktree / "build").exists() and not (worktree / ".coverage").exists()
+    assert (worktree / "made.txt").exists() and (worktree / "scratch.txt").exists()
+    assert (worktree / "ignored" / "keep").exists()  # what git ignores is the project's business
