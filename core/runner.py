@@ -14,6 +14,7 @@ from . import git
 from .agents import AgentAdapter, AgentMissing, LineParser
 from .clock import SYSTEM_CLOCK, Clock
 from .config import PRIVATE_FOLDER
+from .context import give
 from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
@@ -117,10 +118,18 @@ class LiveRun:
             await self._run_setup(self.setup)
         if self.message is not None:
             self.emit(EventType.USER_MESSAGE, {"text": self.message})
+        agent, prompt = self.agent, self.message or self.run.task
+        if context := await self.store.context.items(self.run.project_id, self.run.id):
+            try:
+                agent, prompt, given = await asyncio.to_thread(give, context, self.run, agent, prompt)
+            except OSError as error:
+                return await self._finish(RunStatus.FAILED, f"the run's context could not be written into its "
+                                                            f"worktree: {error.strerror or error}")
+            self.emit(EventType.RUN_CONTEXT, given)
         try:
             if self.agent_home is not None:
                 self.agent_home.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
-            launch = self.adapter.launch(self.agent, self.message or self.run.task, resume=self.resume,
+            launch = self.adapter.launch(agent, prompt, resume=self.resume,
                                          fork=self.fork, resume_at=self.run.resume_at if self.resume else None,
                                          cwd=self.run.cwd, home=str(self.agent_home or ""), **self.launch_options)
         except AgentMissing as error:

@@ -25,6 +25,7 @@ from . import agents, git
 from .bus import EventBus
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths, private_file
+from .context import NewContext, kept, read_source
 from .errors import Conflict, CorralError, NotFound, the_one
 from .models import (
     CHECKPOINT,
@@ -109,10 +110,11 @@ class Runs:
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude",
                         base: str = "HEAD", detach: bool = False, kind: str = "work",
-                        group: str | None = None) -> Run:
+                        group: str | None = None, context: Sequence[str | NewContext] = ()) -> Run:
         """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach).
         `kind` "plan" is a planning session's read-only run (see Planning.plan); `group`: the race
-        the run is one of (see Racing)."""
+        the run is one of (see Racing); `context`: files' paths, URLs or pieces read already, given to
+        this run only (all are read first: one that cannot be, and no run is made)."""
         prompt = prompt.strip()
         if not prompt:
             raise CorralError("the run needs a prompt: what should the agent do?", code="EMPTY_PROMPT")
@@ -120,14 +122,17 @@ class Runs:
         if not project.repos:
             raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
         profile = await self.profiles.agent(agent, project.id)
+        pieces = [await read_source(c) if isinstance(c, str) else c for c in context]
         worktrees = [(Worktree(repo.id, repo.name, repo.path, "", await asyncio.to_thread(git.resolve, repo.path, base),
                                await asyncio.to_thread(_branch_named, repo.path, base)), None)
                      for repo in project.repos]
-        return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach, group=group)
+        return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach, group=group,
+                                 context=pieces)
 
     async def create(self, project_id: str, profile: Agent, task: str, base: str,
                      worktrees: Sequence[tuple[Worktree, str | None]], *, kind: str = "work",
-                     parent: Run | None = None, detach: bool = False, group: str | None = None) -> Run:
+                     parent: Run | None = None, detach: bool = False, group: str | None = None,
+                     context: Sequence[NewContext] = ()) -> Run:
         """Record a new run, make its branch and a worktree in each repo (each from its base
         commit, or from the ref given beside it; the worktree's path is the run's to choose), and
         start it here unless `detach`. A run whose agent or worktree cannot be had ends failed,
@@ -144,6 +149,8 @@ class Runs:
                   parent_run_id=parent.id if parent else None, resume_at=parent.resume_at if parent else None,
                   group_id=group)
         await self.store.create_run(run)
+        if context:
+            await self.store.context.add([kept(piece, project_id, run.id) for piece in context])
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
         self.store.append(run.id, [(EventType.RUN_CREATED, {
