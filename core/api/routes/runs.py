@@ -27,6 +27,7 @@ from ..schemas import (
     RunTaskOut,
 )
 from .agents import find_agent
+from .context import pieces
 
 router = APIRouter(tags=["runs"])
 
@@ -40,7 +41,8 @@ async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
     if project_key is None:
         raise CorralError(f"agent {agent.name!r} belongs to no project: give project_id",
                           code="PROJECT_REQUIRED")
-    run = await engine.start_run(project_key, body.task, agent=agent.id, base=body.source_branch)
+    run = await engine.start_run(project_key, body.task, agent=agent.id, base=body.source_branch,
+                                 context=pieces(body.context))
     return RunOut.of(run)
 
 
