@@ -32,16 +32,16 @@ async def _given(request: Request, name: str | None, kind: str) -> ContextIn:
     """The item a request sends, as JSON or as the text itself."""
     raw = await request.body()
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media in TEXT_TYPES:
+    try:
+        if media not in TEXT_TYPES:
+            return ContextIn.model_validate_json(raw or b"null")
         if kind == ContextKind.URL:
             raise CorralError("a page is added with JSON {kind: url, url}, not as text", code="BAD_CONTEXT")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise CorralError("the text sent is not UTF-8: context must be text", code="CONTEXT_BINARY") from None
-        return ContextIn(kind=kind, name=name, body=text)
-    try:
-        return ContextIn.model_validate_json(raw or b"null")
+        return ContextIn.model_validate({"kind": kind, "name": name, "body": text})
     except ValidationError as error:
         raise RequestValidationError(error.errors(include_url=False, include_context=False)) from None
 
