@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -25,6 +26,7 @@ from . import agents, git
 from .bus import EventBus
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths, private_file
+from .context import FOLDER as CONTEXT_FOLDER
 from .context import NewContext, kept, read_source
 from .errors import Conflict, CorralError, NotFound, the_one
 from .models import (
@@ -214,9 +216,13 @@ class Runs:
         self.drop_folder(run)
 
     def drop_folder(self, run: Run) -> None:
-        """The folder that held the run's worktrees, once they are all gone."""
+        """The folder that held the run's worktrees, once they are all gone (with the context a run over
+        several repos was given there)."""
+        folder = self.paths.run_dir(run.id)
         with suppress(OSError):  # it still holds a worktree, or is gone already
-            self.paths.run_dir(run.id).rmdir()
+            if [p.name for p in folder.iterdir()] == [CONTEXT_FOLDER.parts[0]]:
+                shutil.rmtree(folder / CONTEXT_FOLDER.parts[0])
+            folder.rmdir()
 
     # -- executing here --------------------------------------------------------------------
 

@@ -5,10 +5,12 @@ in the prompt; notes in its system prompt)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from claude_env import init_git_repo
 from helpers import corral, corral_json, git
 from model_server import text, tool
 
@@ -125,7 +127,7 @@ async def test_a_run_whose_context_cannot_be_fetched_is_not_made(engine, model, 
     assert [i.name for i in await engine.context(project.id)] == ["api.md"]
 
 
-def test_context_is_added_listed_shown_and_removed_from_the_command_line(agent_env, repo, tmp_path):
+def test_context_is_added_listed_shown_and_removed_from_the_command_line(agent_env, model, repo, tmp_path):
     spec = tmp_path / "spec.md"
     spec.write_text(SPEC)
     corral("project", "add", str(repo), "--name", "app")
@@ -145,3 +147,32 @@ def test_context_is_added_listed_shown_and_removed_from_the_command_line(agent_e
     failed = corral("run", "--project", "app", "--context", str(tmp_path / "none.md"), "do it", check=False)
     assert failed.returncode == 1 and "no file at" in failed.stderr
     assert corral_json("runs") == []
+
+    model.set_script([text("Done.")])
+    [run] = [corral_json("run", "--project", "app", "--wait", "--context", str(spec), "--note", "No new deps.",
+                         "do it")]
+    assert run["status"] == "completed"
+    first = model.main_requests[0]
+    assert "spec.md" in str(first.messages[0]["content"]) and "Note (api): Keep the API stable." in first.system_text
+    assert "Note (note): No new deps." in first.system_text
+    listed = corral("context", "list", "app", "--run", run["id"][:8]).stdout
+    assert "note  note" in listed and f"run {run['id'][:8]}" in listed and "every run" in listed
+
+
+async def test_a_run_over_several_repos_gets_its_context_beside_them_and_leaves_nothing_when_deleted(
+        engine, model, repo, tmp_path):
+    web = init_git_repo(tmp_path / "web")
+    project = await engine.create_project("shop")
+    await engine.add_repo(project.id, repo)
+    await engine.add_repo(project.id, web, "web")
+    await engine.add_context(project.id, body=SPEC, name="spec.md")
+    model.set_script([tool("Read", {"file_path": ".corral/context/spec.md"}), text("Read it.")])
+    run = await engine.wait((await engine.start_run(project.id, "read the spec")).id)
+    assert run.status == "completed", run.reason
+    assert any("build number 4711" in str(r.get("content")) for r in model.tool_results())
+    folder = Path(run.cwd)
+    assert (folder / ".corral" / "context" / "spec.md").read_text() == SPEC
+    for each in (repo, web):
+        assert ".corral" not in git(each, "ls-tree", "-r", "--name-only", run.branch)
+    await engine.delete_run(run.id, force=True)
+    assert not folder.exists()
