@@ -151,6 +151,9 @@ class Runs:
                   parent_run_id=parent.id if parent else None, resume_at=parent.resume_at if parent else None,
                   group_id=group)
         await self.store.create_run(run)
+        if parent is not None:  # a fork is given what its parent was, beside the project's
+            context = [*(NewContext(i.kind, i.name, i.body, i.source) for i in
+                         await self.store.context.items(project_id, parent.id) if i.run_id == parent.id), *context]
         if context:
             await self.store.context.add([kept(piece, project_id, run.id) for piece in context])
         if not detach:  # this process drives it from the start: a crash from here on is reconciled

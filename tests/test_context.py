@@ -176,3 +176,17 @@ async def test_a_run_over_several_repos_gets_its_context_beside_them_and_leaves_
         assert ".corral" not in git(each, "ls-tree", "-r", "--name-only", run.branch)
     await engine.delete_run(run.id, force=True)
     assert not folder.exists()
+
+
+async def test_a_fork_is_given_the_context_of_the_run_it_was_forked_from(engine, model, repo, tmp_path):
+    plan = tmp_path / "plan.txt"
+    plan.write_text("Step one: read the spec.\n")
+    project = await engine.add_project(repo)
+    model.set_script([text("Done.")])
+    run = await engine.wait((await engine.start_run(project.id, "follow the plan", context=[str(plan)])).id)
+    model.set_script([text("Done again.")])
+    fork = await engine.wait((await engine.fork(run.id, "follow it another way")).id)
+    assert fork.status == "completed", fork.reason
+    assert [(i.name, i.run_id) for i in await engine.context(project.id, fork.id)] == [("plan.txt", fork.id)]
+    told = str(model.last_main().messages)
+    assert "follow it another way" in told and ".corral/context/" in told and "plan.txt" in told
