@@ -12,6 +12,7 @@ system prompt; an agent without one: the start of the prompt).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -79,7 +80,7 @@ def checked(kind: str, name: str, body: str, source: str = "") -> NewContext:
         raise CorralError(f"context is a file, a url or a note, not {kind!r}", code="BAD_CONTEXT_KIND")
     if not body.strip():
         raise CorralError(f"the context {name or kind!r} is empty: give it some text", code="EMPTY_CONTEXT")
-    if not name or "/" in name or name in (".", ".."):
+    if not name or "/" in name or "\0" in name or name in (".", ".."):
         raise CorralError(f"a context item needs a plain name (no '/'), not {name!r}", code="BAD_CONTEXT_NAME")
     _text(body.encode(), f"the context {name!r}")
     return NewContext(kind, name, body, source)
@@ -184,8 +185,9 @@ def give(items: list[ContextItem], run: Run, agent: Agent, prompt: str) -> tuple
     notes = [i for i in items if i.kind == ContextKind.NOTE]
     folder = Path(run.cwd) / FOLDER
     names = _file_names(files)
+    shutil.rmtree(folder, ignore_errors=True)  # what an earlier start was given, some of it removed since
     if files:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True)
         (folder.parent / ".gitignore").write_text("# corral's context for the run: never committed\n*\n")
         for item in files:
             (folder / names[item.id]).write_text(item.body)

@@ -190,3 +190,20 @@ async def test_a_fork_is_given_the_context_of_the_run_it_was_forked_from(engine,
     assert [(i.name, i.run_id) for i in await engine.context(project.id, fork.id)] == [("plan.txt", fork.id)]
     told = str(model.last_main().messages)
     assert "follow it another way" in told and ".corral/context/" in told and "plan.txt" in told
+
+
+async def test_a_run_that_goes_on_is_given_the_context_as_it_is_then(engine, model, repo):
+    project = await engine.add_project(repo)
+    old = await engine.add_context(project.id, body="Use version 1.\n", name="v1.md")
+    model.set_script([text("Done.")])
+    run = await engine.wait((await engine.start_run(project.id, "read the versions")).id)
+    context = Path(run.cwd) / ".corral" / "context"
+    assert [p.name for p in context.iterdir()] == ["v1.md"]
+    await engine.remove_context(project.id, old.id)
+    await engine.add_context(project.id, body="Use version 2.\n", name="v2.md", run_key=run.id)
+    model.set_script([text("Done again.")])
+    again = await engine.wait((await engine.continue_run(run.id, "read them again")).id)
+    assert again.status == "completed", again.reason
+    assert [p.name for p in context.iterdir()] == ["v2.md"] and (context / "v2.md").read_text() == "Use version 2.\n"
+    told = str(model.last_main().messages[-1])
+    assert "read them again" in told and "v2.md" in told and "v1.md" not in told
