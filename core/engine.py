@@ -25,6 +25,7 @@ the class). Runs, below Planning, is told here how Planning executes runs of kin
                                                          planning sessions that write tasks
     Racing(store, projects, profiles, runs, landing)     one task on several agents, compared
     Integrations(store, projects)                        API tokens and webhooks
+    Context(store, projects, runs)                       files, pages and notes given to runs
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .board import Board
 from .bus import EventBus
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths
+from .context import Context
 from .integrations import Integrations
 from .landing import Landing
 from .lifecycle import Lifecycle
@@ -72,6 +74,7 @@ class Engine:
         planning = Planning(self.store, projects, runs, lifecycle, board, scheduler)
         integrations = Integrations(self.store, projects)
         racing = Racing(self.store, projects, profiles, runs, landing)
+        context = Context(self.store, projects, runs)
         runs.register_kind("plan", planning.live_run)
         self._runs = runs
 
@@ -113,6 +116,11 @@ class Engine:
         self.approve = runs.approve
         self.cancel = runs.cancel
         self.pause = runs.pause
+        # context given to runs: files, pages, notes
+        self.add_context = context.add_context
+        self.context = context.context
+        self.context_item = context.context_item
+        self.remove_context = context.remove_context
         # the queue of runs
         self.max_runs = queue.max_runs
         self.set_max_runs = queue.set_max_runs

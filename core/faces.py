@@ -7,7 +7,7 @@ the local engine's services; tests/test_engine_faces.py checks that both faces o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,10 +16,11 @@ from .attach import Attachment
 from .board import Metrics
 from .bus import Subscription
 from .config import Paths
+from .context import NewContext
 from .lifecycle import Turn
 from .landing import Cleanup, RunBranch
-from .models import (Agent, ApiToken, Approval, Backup, Event, FileChange, Landing, LandingPlan, Plan, Project, Repo,
-                     Run, Task, TaskStatus, Webhook, WebhookDelivery, Worktree)
+from .models import (Agent, ApiToken, Approval, Backup, ContextItem, Event, FileChange, Landing, LandingPlan, Plan,
+                     Project, Repo, Run, Task, TaskStatus, Webhook, WebhookDelivery, Worktree)
 from .queue import Place
 from .racing import Entrant
 from .scheduler import TaskWait
@@ -66,7 +67,7 @@ class Corral(Protocol):
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude", base: str = "HEAD",
                         detach: bool = False, kind: str = "work", group: str | None = None,
-                        fix_tries: int | None = None) -> Run: ...
+                        fix_tries: int | None = None, context: Sequence[str | NewContext] = ()) -> Run: ...
     def in_background(self, run: Run, message: str | None = None) -> None: ...
     async def drive(self, run_key: str, message: str | None = None) -> Run: ...
     def driving(self) -> list[Run]: ...
@@ -86,6 +87,15 @@ class Corral(Protocol):
                       request_id: str | None = None, always: bool = False, by: str | None = None) -> Approval: ...
     async def cancel(self, run_key: str) -> Run: ...
     async def pause(self, run_key: str) -> Run: ...
+
+    # -- context given to runs: files, pages fetched from URLs, notes ----------------------------------------
+
+    async def add_context(self, project_key: str, source: str | None = None, *, note: str | None = None,
+                          body: str | None = None, name: str | None = None,
+                          run_key: str | None = None) -> ContextItem: ...
+    async def context(self, project_key: str, run_key: str | None = None) -> list[ContextItem]: ...
+    async def context_item(self, project_key: str, item_key: str) -> ContextItem: ...
+    async def remove_context(self, project_key: str, item_key: str) -> ContextItem: ...
 
     # -- the queue of runs -----------------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ class EventType(StrEnum):
     RUN_BRANCH_RENAMED = "run.branch_renamed"
     RUN_PUSHED = "run.pushed"
     RUN_PULL_REQUEST = "run.pull_request"
+    RUN_CONTEXT = "run.context"
     SESSION_INIT = "session.init"
     SESSION_ATTACHED = "session.attached"
     AGENT_OUTPUT = "agent.output"
@@ -414,6 +415,30 @@ class LandingPlan:
     repo: str  # the repo's name in the project
     target: str  # the branch it would land on
     branch: Branch | None  # the run's branch compared with the target; None when the repo lacks it
+
+
+class ContextKind(StrEnum):
+    """What a piece of context for runs is: a file's text, a page fetched from a URL, or a note."""
+
+    FILE = "file"
+    URL = "url"
+    NOTE = "note"
+
+
+@dataclass
+class ContextItem(Record):
+    """Context given to runs beyond their prompt: its text is kept as it was when it was added."""
+
+    id: str
+    project_id: str
+    run_id: str | None  # None: the project's, given to every run of it
+    kind: str  # a ContextKind
+    name: str
+    source: str  # the file's path or the URL it came from; "" for a note or a body given as it is
+    body: str
+    tokens: int  # an estimate: a token per 4 bytes of UTF-8
+    created_at: str
+    by: str  # who added it (see core/actors.py)
 
 
 # -- what the HTTP API keeps: its tokens, webhooks and their deliveries -----------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import httpx
 from .attach import Attachment
 from .bus import EventBus, Subscription
 from .config import Paths
+from .context import NewContext
 from .errors import CorralError
 from .landing import Cleanup, RunBranch
 from .lifecycle import Turn
@@ -33,6 +34,7 @@ from .models import (ApiToken, Approval, Backup, Branch, Event, FileChange, Land
 from .projects import check_max_runs
 from .queue import Place, Queue
 from .remote_board import RemoteBoard, RemotePlanning, RemoteRacing
+from .remote_context import RemoteContext, run_context
 from .remote_projects import RemoteProfiles, RemoteProjects
 from .remote_records import approval_of, error_of, event_of, run_of
 from .remote_status import client_for, compatible
@@ -112,6 +114,11 @@ class RemoteEngine:
         self.race = racing.race
         self.group = racing.group
         self.compare = racing.compare
+        context = RemoteContext(self._call)
+        self.add_context = context.add_context
+        self.context = context.context
+        self.context_item = context.context_item
+        self.remove_context = context.remove_context
 
     async def open(self) -> RemoteEngine:
         if self._link is not None:
@@ -169,13 +176,14 @@ class RemoteEngine:
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude", base: str = "HEAD",
                         detach: bool = False, kind: str = "work", group: str | None = None,
-                        fix_tries: int | None = None) -> Run:
-        """Start the run there; the remote drives it (`detach` changes nothing)."""
+                        fix_tries: int | None = None, context: Sequence[str | NewContext] = ()) -> Run:
+        """Start the run there; the remote drives it (`detach` changes nothing). Its context files are
+        read here."""
         if kind != "work" or group is not None:
             raise self._refused("a plan's or a race's run is started by planning or racing")
         return run_of(await self._call("POST", "/runs", json={
             "project_id": project_key, "task": prompt, "agent_id": agent, "source_branch": base,
-            "fix_tries": fix_tries}))
+            "fix_tries": fix_tries, "context": await run_context(context)}))
 
     def in_background(self, run: Run, message: str | None = None) -> None:
         """Nothing to do: the remote's server drives its runs."""

@@ -203,6 +203,11 @@ def describe(event: Event) -> str:
         if p.get("num_turns") is not None:
             text += f", {plural(p['num_turns'], 'turn')}"
         return text + (f": {p['reason']}" if p.get("reason") else "")
+    if kind == EventType.RUN_CONTEXT:
+        files = ", ".join(f"{f.get('name')} ~{tokens(f.get('tokens') or 0)}" for f in p.get("files") or [])
+        notes = ", ".join(f"{n.get('name')} ~{tokens(n.get('tokens') or 0)}" for n in p.get("notes") or [])
+        return "context given: " + "; ".join(filter(None, [files and f"{files} in {p.get('folder')}/",
+                                                           notes and f"notes {notes}"]))
     if kind == EventType.RUN_CHECKPOINT:
         return f"checkpoint {p.get('commit', '')[:8]} in {p.get('repo')}"
     if kind == EventType.AGENT_OUTPUT:

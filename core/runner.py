@@ -15,6 +15,7 @@ from .agents import AgentAdapter, AgentMissing, LineParser
 from .checks import Checker, fix_message, summary
 from .clock import SYSTEM_CLOCK, Clock
 from .config import PRIVATE_FOLDER
+from .context import give
 from .models import CHECKPOINT, END_EVENTS, Agent, Approval, ApprovalStatus, Check, EventType, Run, RunStatus, now
 from .notify import Notifier
 from .process import LINE_LIMIT, AgentProcess, CutLine, started_at
@@ -168,10 +169,18 @@ class LiveRun:
         """Execute the agent until it exits; how the run would end (status, reason)."""
         if self.message is not None:
             self.emit(EventType.USER_MESSAGE, {"text": self.message, **self._said})
+        agent, prompt = self.agent, self.message or self.run.task
+        if context := await self.store.context.items(self.run.project_id, self.run.id):
+            try:
+                agent, prompt, given = await asyncio.to_thread(give, context, self.run, agent, prompt)
+            except OSError as error:
+                return RunStatus.FAILED, (f"the run's context could not be written into its worktree: "
+                                          f"{error.strerror or error}")
+            self.emit(EventType.RUN_CONTEXT, given)
         try:
             if self.agent_home is not None:
                 self.agent_home.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
-            launch = self.adapter.launch(self.agent, self.message or self.run.task, resume=self.resume,
+            launch = self.adapter.launch(agent, prompt, resume=self.resume,
                                          fork=self.fork, resume_at=self.run.resume_at if self.resume else None,
                                          cwd=self.run.cwd, home=str(self.agent_home or ""), **self.launch_options)
         except AgentMissing as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -25,6 +26,8 @@ from . import agents, checks, git
 from .bus import EventBus
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths, private_file
+from .context import FOLDER as CONTEXT_FOLDER
+from .context import NewContext, kept, read_source
 from .errors import Conflict, CorralError, NotFound, the_one
 from .models import (
     CHECKPOINT,
@@ -109,11 +112,13 @@ class Runs:
 
     async def start_run(self, project_key: str, prompt: str, *, agent: str = "claude",
                         base: str = "HEAD", detach: bool = False, kind: str = "work",
-                        group: str | None = None, fix_tries: int | None = None) -> Run:
+                        group: str | None = None, fix_tries: int | None = None,
+                        context: Sequence[str | NewContext] = ()) -> Run:
         """Make the run's worktrees and start its agent here, or leave it queued for `drive` (detach).
         `kind` "plan" is a planning session's read-only run (see Planning.plan); `group`: the race
         the run is one of (see Racing); `fix_tries`: times a failed check goes back to the agent
-        (None: as its project says)."""
+        (None: as its project says); `context`: files' paths, URLs or pieces read already, given to
+        this run only (all are read first: one that cannot be, and no run is made)."""
         fix_tries = checks.fix_tries(fix_tries)
         prompt = prompt.strip()
         if not prompt:
@@ -122,16 +127,17 @@ class Runs:
         if not project.repos:
             raise CorralError(f"project {project.name!r} has no repo: add one first", code="NO_REPO")
         profile = await self.profiles.agent(agent, project.id)
+        pieces = [await read_source(c) if isinstance(c, str) else c for c in context]
         worktrees = [(Worktree(repo.id, repo.name, repo.path, "", await asyncio.to_thread(git.resolve, repo.path, base),
                                await asyncio.to_thread(_branch_named, repo.path, base)), None)
                      for repo in project.repos]
         return await self.create(project.id, profile, prompt, base, worktrees, kind=kind, detach=detach, group=group,
-                                 fix_tries=fix_tries)
+                                 fix_tries=fix_tries, context=pieces)
 
     async def create(self, project_id: str, profile: Agent, task: str, base: str,
                      worktrees: Sequence[tuple[Worktree, str | None]], *, kind: str = "work",
                      parent: Run | None = None, detach: bool = False, group: str | None = None,
-                     fix_tries: int | None = None) -> Run:
+                     fix_tries: int | None = None, context: Sequence[NewContext] = ()) -> Run:
         """Record a new run, make its branch and a worktree in each repo (each from its base
         commit, or from the ref given beside it; the worktree's path is the run's to choose), and
         start it here unless `detach`. A run whose agent or worktree cannot be had ends failed,
@@ -148,6 +154,11 @@ class Runs:
                   parent_run_id=parent.id if parent else None, resume_at=parent.resume_at if parent else None,
                   group_id=group, fix_tries=fix_tries if parent is None else parent.fix_tries)
         await self.store.create_run(run)
+        if parent is not None:  # a fork is given what its parent was, beside the project's
+            context = [*(NewContext(i.kind, i.name, i.body, i.source) for i in
+                         await self.store.context.items(project_id, parent.id) if i.run_id == parent.id), *context]
+        if context:
+            await self.store.context.add([kept(piece, project_id, run.id) for piece in context])
         if not detach:  # this process drives it from the start: a crash from here on is reconciled
             await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
         self.store.append(run.id, [(EventType.RUN_CREATED, {
@@ -211,9 +222,13 @@ class Runs:
         self.drop_folder(run)
 
     def drop_folder(self, run: Run) -> None:
-        """The folder that held the run's worktrees, once they are all gone."""
+        """The folder that held the run's worktrees, once they are all gone (with the context a run over
+        several repos was given there)."""
+        folder = self.paths.run_dir(run.id)
         with suppress(OSError):  # it still holds a worktree, or is gone already
-            self.paths.run_dir(run.id).rmdir()
+            if [p.name for p in folder.iterdir()] == [CONTEXT_FOLDER.parts[0]]:
+                shutil.rmtree(folder / CONTEXT_FOLDER.parts[0])
+            folder.rmdir()
 
     # -- executing here --------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ async def test_the_websocket_is_described_where_openapi_has_room_for_it(document
 
 @pytest.mark.parametrize("body", [
     schemas.ProjectIn, schemas.RepoIn, schemas.AgentIn, schemas.AgentUpdate, schemas.RunIn, schemas.AllowIn,
-    schemas.DenyIn, schemas.ContinueIn, schemas.ForkIn, schemas.WebhookIn, schemas_landing.MergeIn,
+    schemas.DenyIn, schemas.ContinueIn, schemas.ForkIn, schemas.WebhookIn, schemas.ContextIn, schemas_landing.MergeIn,
     schemas_landing.RejectIn, schemas_landing.RenameBranchIn, schemas_board.PlanIn, schemas_board.TaskIn,
     schemas_board.TaskUpdate])
 async def test_the_main_request_bodies_have_examples_the_api_takes(document, body):

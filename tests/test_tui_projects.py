@@ -9,6 +9,7 @@ from model_server import text
 from tui.app import make_app
 from tui.screens.add_repo import AddRepoDialog
 from tui.screens.agent_profile import AgentDialog
+from tui.screens.confirm import ConfirmDialog
 from tui.widgets.branch_table import BranchTable
 from tui.widgets.branches_pane import BranchesPane
 from tui.widgets.projects_pane import AgentTable, ProjectsPane, ProjectTree
@@ -124,3 +125,29 @@ async def test_the_projects_footer_keeps_help_in_a_side_pane_and_a_terminal(engi
             shown = {key.key for key in app.query("FooterKey") if key.region.right <= size[0]}
             assert "question_mark" in shown, f"? Help is cut off at {size[0]} columns"
             assert {"p", "r", "a"} <= shown  # new project, add repo, new agent
+
+
+def tree_labels(app) -> list[str]:
+    return [leaf.label.plain for node in app.query_one(ProjectTree).root.children for leaf in node.children]
+
+
+async def test_the_projects_context_is_listed_with_its_tokens_and_an_item_is_removed(engine, repo, tmp_path):
+    spec = tmp_path / "spec.md"
+    spec.write_text("# Spec\n\nThe answer is 42.\n")
+    project = await engine.add_project(repo)
+    item = await engine.add_context(project.id, str(spec))
+    await engine.add_context(project.id, note="Keep it short.", name="style")
+    app = make_app(engine, repo)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await open_projects(pilot, app)
+        await until(pilot, lambda: "+ spec.md  file ~7 tokens" in tree_labels(app), "the context in the tree")
+        assert "+ style  note ~4 tokens" in tree_labels(app)
+        tree = app.query_one(ProjectTree)
+        while getattr(tree.cursor_node, "data", None) != item:
+            await pilot.press("j")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        assert "Stop giving spec.md to the runs of" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: not any("spec.md" in label for label in tree_labels(app)), "spec.md gone")
+        assert [i.name for i in await engine.context(project.id)] == ["style"]

@@ -346,3 +346,18 @@ async def test_retries_of_a_failing_model_call_are_counted_in_the_row_and_the_tr
         shown = transcript_text(app)
         assert "model error 500, retry 3 of 10" in shown and shown.count("model error") == 1  # one line, counting
         assert table.get_row(run.id)[0].plain == "✓ done"
+
+
+async def test_the_transcript_says_what_context_the_run_was_given(engine, model, repo, tmp_path):
+    spec = tmp_path / "spec.md"
+    spec.write_text("# Spec\n\nThe answer is 42.\n")
+    model.set_script([text("Done.")])
+    project = await engine.add_project(repo)
+    await engine.add_context(project.id, note="Keep it short.", name="style")
+    run = await engine.wait((await engine.start_run(project.id, "answer", context=[str(spec)])).id)
+    app = make_app(engine, repo)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await start(pilot, app)
+        await until(pilot, lambda: app.selected_run_id == run.id, "the run to be picked")
+        await until(pilot, lambda: "context given: spec.md ~7 in" in transcript_text(app), "the context told")
+        assert "notes style ~4" in " ".join(transcript_text(app).split())

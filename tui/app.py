@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -19,7 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from core.faces import Corral
 from core.errors import CorralError, NotARepository
-from core.models import Agent, Project, Run, RunStatus
+from core.models import Agent, ContextItem, Project, Run, RunStatus
 
 from . import commands, format
 from .board_actions import BoardActions
@@ -118,6 +119,7 @@ class CorralApp(App):
         self.races = RaceActions(self)
         self.project: Project | None = None
         self.projects: list[Project] = []
+        self.context: dict[str, list[ContextItem]] = {}  # each project's context for runs, by its id
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
         self._ticks = 0
@@ -242,7 +244,7 @@ class CorralApp(App):
             self.show_branches()
             self.landing.load_branches()
         elif isinstance(pane, ProjectsPane):
-            pane.show(self.projects, self.agents, self.project.id if self.project else None)
+            pane.show(self.projects, self.agents, self.project.id if self.project else None, self.context)
             self.project_actions.load_clis()
 
     @on(TabbedContent.TabActivated)
@@ -383,11 +385,11 @@ class CorralApp(App):
 
     @on(ProjectsLoaded)
     def projects_loaded(self, message: ProjectsLoaded) -> None:
-        self.projects, self.agents = message.projects, message.agents
+        self.projects, self.agents, self.context = message.projects, message.agents, message.context
         self._update_title()
         self._show_runs()
         if (pane := self.on_dashboard(ProjectsPane)) is not None:
-            pane.show(self.projects, self.agents, self.project.id if self.project else None)
+            pane.show(self.projects, self.agents, self.project.id if self.project else None, self.context)
 
     @on(ClisLoaded)
     def clis_loaded(self, message: ClisLoaded) -> None:
@@ -396,7 +398,11 @@ class CorralApp(App):
 
     async def load_projects(self) -> None:
         self.projects, self.agents = await self.engine.projects(), await self.engine.agents()
-        self.post_message(ProjectsLoaded(self.projects, self.agents))
+        context = {}
+        for project in self.projects:
+            with suppress(CorralError):  # a host whose corral keeps no context for runs yet
+                context[project.id] = await self.engine.context(project.id)
+        self.post_message(ProjectsLoaded(self.projects, self.agents, context))
 
     def reload_projects(self) -> None:
         self.engine_work(self.load_projects, group="projects", exclusive=True)
@@ -408,6 +414,8 @@ class CorralApp(App):
             actions.add_repo(message.project)
         elif message.action == "remove_repo" and message.project is not None and message.repo is not None:
             actions.remove_repo(message.project, message.repo)
+        elif message.action == "remove_context" and message.project is not None and message.item is not None:
+            actions.remove_context(message.project, message.item)
         elif message.action == "edit_agent":
             actions.edit_agent(message.agent)
         elif message.action == "delete_agent" and message.agent is not None:

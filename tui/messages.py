@@ -13,7 +13,7 @@ from textual.widget import Widget
 from core.landing import RunBranch
 from core.racing import Entrant
 from core.agents.base import Installed
-from core.models import Agent, Approval, Event, FileChange, Plan, Project, Repo, Run, Task, Worktree
+from core.models import Agent, Approval, ContextItem, Event, FileChange, Plan, Project, Repo, Run, Task, Worktree
 
 
 class EventsArrived(Message):
@@ -60,6 +60,7 @@ class ChangesLoaded(Message):
 class ProjectsLoaded(Message):
     projects: list[Project]
     agents: list[Agent]
+    context: dict[str, list[ContextItem]] = field(default_factory=dict)  # each project's, by its id
 
 
 @dataclass
@@ -273,10 +274,11 @@ class LandingRequested(Message):
 
 @dataclass
 class ProjectChangeRequested(Message):
-    """add_repo (to the project, or as a new one), remove_repo, edit_agent (a new one when None) or
-    delete_agent, from the Projects tab."""
+    """add_repo (to the project, or as a new one), remove_repo, remove_context, edit_agent (a new one when
+    None) or delete_agent, from the Projects tab."""
 
     action: str
     project: Project | None = None
     repo: Repo | None = None
     agent: Agent | None = None
+    item: ContextItem | None = None

@@ -1,12 +1,12 @@
-"""What the user does on the Projects tab, turned into engine work: add or remove a repo, save or delete an
-agent profile. Each asks first in a dialog; then the projects and agents are re-read (ProjectsLoaded). The
-agent CLIs, installed or not, are read once the tab shows (ClisLoaded)."""
+"""What the user does on the Projects tab, turned into engine work: add or remove a repo, remove an item of
+context for runs, save or delete an agent profile. Each asks first in a dialog; then the projects and agents
+are re-read (ProjectsLoaded). The agent CLIs, installed or not, are read once the tab shows (ClisLoaded)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.models import Agent, Project, Repo
+from core.models import Agent, ContextItem, Project, Repo
 
 from .actions import Actions
 from .messages import ClisLoaded
@@ -42,6 +42,19 @@ class ProjectActions(Actions):
         self.app.push_screen(ConfirmDialog("Remove repo", f"Take {repo.name} out of {project.name}? The repo "
                                            "itself and the runs' branches stay as they are.", yes="Remove"),
                              confirmed)
+
+    def remove_context(self, project: Project, item: ContextItem) -> None:
+        async def remove() -> None:
+            await self.engine.remove_context(project.id, item.id)
+            self.app.reload_projects()
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.engine_work(remove())
+
+        self.app.push_screen(ConfirmDialog("Remove context", f"Stop giving {item.name} to the runs of "
+                                           f"{project.name}? Runs under way keep what they were given.",
+                                           yes="Remove"), confirmed)
 
     def edit_agent(self, agent: Agent | None) -> None:
         def saved(result: Agent | None) -> None:

@@ -19,7 +19,7 @@ from ..engine import Engine
 from .dependencies import TOTAL_HEADER, known_parameters
 from .errors import install_error_handlers
 from .openapi import install_openapi, operation_id
-from .routes import agents, board, events, landing, lifecycle, projects, racing, runs, server
+from .routes import agents, board, context, events, landing, lifecycle, projects, racing, runs, server
 from .routes import webhooks as webhook_routes
 from .security import RequestGuard
 from .settings import ServerSettings
@@ -33,7 +33,8 @@ Errors are `{"error": {"code": "RUN_NOT_FOUND", "message": "...", "details": {}}
 Beyond loopback every request needs `Authorization: Bearer <token>` (`corral token create`).
 Responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`. Lists of
 runs, projects and tasks take `limit` and `offset`, and give the count of all in `X-Total-Count`.
-Bodies are JSON; a query parameter a route does not take is refused, as an unknown field is.
+Bodies are JSON (context may also be sent as its text itself, `text/plain`); a query parameter a
+route does not take is refused, as an unknown field is.
 
 **Web pages.** A request whose `Host` is not one of the server's names is refused (403
 HOST_NOT_ALLOWED), and so is a change or a WebSocket from a page of a foreign `Origin` (403
@@ -98,6 +99,7 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
     app.state.webhooks = None
     install_error_handlers(app)
     install_openapi(app)
-    for module in (server, projects, agents, runs, racing, lifecycle, landing, events, board, webhook_routes):
+    for module in (server, projects, agents, runs, context, racing, lifecycle, landing, events, board,
+                   webhook_routes):
         app.include_router(module.router, prefix="/api")
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     AliasChoices,
@@ -22,6 +22,8 @@ from ..models import (
     Agent,
     Approval,
     ApprovalStatus,
+    ContextItem,
+    ContextKind,
     Event,
     EventType,
     FileChange,
@@ -40,10 +42,12 @@ if TYPE_CHECKING:
     WebhookEvent = str
     RunStatusName = str
     ApprovalStatusName = str
+    ContextKindName = str
 else:
     WebhookEvent = Literal[tuple(e.value for e in WEBHOOK_EVENTS)]
     RunStatusName = Literal[tuple(s.value for s in RunStatus)]
     ApprovalStatusName = Literal[tuple(s.value for s in ApprovalStatus)]
+    ContextKindName = Literal[tuple(k.value for k in ContextKind)]
 ALL_WEBHOOK_EVENTS: list[WebhookEvent] = [e.value for e in WEBHOOK_EVENTS]
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -246,6 +250,40 @@ class AgentOut(BaseModel):
         return cls(**agent.to_dict())
 
 
+# -- context for runs ------------------------------------------------------------------------
+
+class ContextIn(Body):
+    model_config = example(kind="note", name="style", body="Keep functions short; no new dependencies.")
+
+    kind: ContextKindName = Field(description="file: `body` is the file's text; url: `url` is fetched now "
+                                              "(text only); note: `body` is said to the agent (in its system "
+                                              "prompt where it has one)")
+    name: str | None = Field(None, min_length=1, max_length=200, description="Needed for a file; default for a "
+                                                                             "page: the URL's last part")
+    body: str | None = Field(None, min_length=1, max_length=300_000, description="A file's or a note's text")
+    url: str | None = Field(None, min_length=8, max_length=4096, pattern="^https?://", description="A page to fetch")
+
+
+class ContextOut(BaseModel):
+    id: str
+    project_id: str
+    run_id: str | None = Field(description="None: the project's, given to every run of it")
+    kind: ContextKindName
+    name: str
+    source: str = Field(description="The file's path or the URL it was read from, when it was")
+    tokens: int = Field(description="An estimate: one token per 4 bytes of its text")
+    created_at: str
+    by: str = Field(description="Who added it")
+
+    @classmethod
+    def of(cls, item: ContextItem) -> Self:
+        return cls(**{k: v for k, v in item.to_dict().items() if k in cls.model_fields})
+
+
+class ContextItemOut(ContextOut):
+    body: str = Field(description="The text kept, as the agent gets it")
+
+
 # -- runs ------------------------------------------------------------------------------------
 
 class RunIn(Body):
@@ -258,6 +296,8 @@ class RunIn(Body):
     source_branch: str = Field("HEAD", min_length=1, max_length=500, description="Branch, tag or commit to start from")
     fix_tries: int | None = Field(None, ge=0, le=10, description="Times a failed check's output goes back to the "
                                   "agent before the run fails; none: as the project says")
+    context: list[ContextIn] = Field([], max_length=50, description="Given to this run only, beside the "
+                                                                    "project's; one that cannot be read: no run")
 
 
 class WorktreeOut(BaseModel):

@@ -35,8 +35,10 @@ STREAM_PATHS = re.compile(r"/api/(runs/[^/]+/(events/stream|ws)|projects/[^/]+/e
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What only an admin's token may change: projects and their repos, settings, webhooks, agent profiles,
 # clean-up. An operator's may do the rest: runs, their answers and landing, tasks, plans, the queue.
-ADMIN_CHANGES = re.compile(r"/api/(projects(/[^/]+(/(repos(/[^/]+)?|settings|webhooks))?)?|settings/[^/]+"
+ADMIN_CHANGES = re.compile(r"/api/(projects(/[^/]+(/(repos(/[^/]+)?|settings|webhooks|context(/[^/]+)?))?)?"
+                           r"|settings/[^/]+"
                            r"|webhooks/[^/]+|agents(/[^/]+)?|clean)/?")
+TEXT_BODIES = re.compile(r"/api/(projects|runs)/[^/]+/context/?")  # context may be sent as the text itself
 TOUCH_EVERY = 60.0  # seconds between writes of a token's last use
 
 
@@ -113,6 +115,8 @@ def not_json(scope: Scope) -> str | None:
     kind = headers.get("content-type", "").partition(";")[0].strip().lower()
     has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
     if scope["method"] not in BODY_METHODS or not kind or not has_body:
+        return None
+    if kind in ("text/plain", "text/markdown") and TEXT_BODIES.fullmatch(scope["path"]):
         return None
     return None if kind == "application/json" or kind.endswith("+json") else kind
 

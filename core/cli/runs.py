@@ -8,9 +8,10 @@ import click
 
 from .. import render
 from ..render import plural
+from ..context import NewContext, checked
 from ..engine import Engine
 from ..errors import CorralError
-from ..models import RunStatus
+from ..models import ContextKind, RunStatus
 from .root import default_project, engine_command, json_option, print_json, watch_run
 
 
@@ -23,16 +24,25 @@ from .root import default_project, engine_command, json_option, print_json, watc
 @click.option("--wait", is_flag=True, help="Show progress on stderr and return when the run ends.")
 @click.option("--fix-tries", type=click.IntRange(0, 10), metavar="N",
               help="Times a failed check's output goes back to the agent to fix (default: the project's).")
+@click.option("--context", "context", metavar="PATH|URL", multiple=True,
+              help="A file or a page the agent is given with the prompt (repeatable).")
+@click.option("--note", "notes", metavar="TEXT", multiple=True,
+              help="A note the agent is given in its system prompt (repeatable).")
 @json_option("Print the run as JSON (a race: its runs, as a list).")
 @engine_command
 async def run_command(engine: Engine, prompt: str, project_key: str | None, agent_names: tuple[str, ...],
-                      base: str, wait: bool, fix_tries: int | None, as_json: bool) -> None:
+                      base: str, wait: bool, fix_tries: int | None, context: tuple[str, ...], notes: tuple[str, ...],
+                      as_json: bool) -> None:
     """Start an agent on PROMPT in a new worktree and branch (several agents: one each, raced)."""
     project_id = await default_project(engine, project_key)
     if len(set(agent_names)) > 1:
+        if context or notes:
+            raise click.UsageError("raced runs share the project's context: add it with `corral context add`")
         return await _race(engine, project_id, prompt, list(agent_names), base, wait, as_json)
+    given: list[str | NewContext] = [*context, *(checked(ContextKind.NOTE, f"note {i}" if len(notes) > 1
+                                                          else "note", note) for i, note in enumerate(notes, 1))]
     run = await engine.start_run(project_id, prompt, agent=agent_names[0], base=base, detach=not wait,
-                                 fix_tries=fix_tries)
+                                 fix_tries=fix_tries, context=given)
     if run.status == RunStatus.QUEUED and not wait:
         engine.in_background(run)
     elif wait and run.active:

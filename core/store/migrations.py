@@ -231,4 +231,19 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE runs ADD COLUMN fix_tries INTEGER",
     ],
+    # 15: context for runs: files, pages and notes kept for a project's runs or for one run
+    [
+        """CREATE TABLE context_items (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL,
+            tokens INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL)""",
+        "CREATE INDEX context_items_by_project ON context_items (project_id, run_id, created_at)",
+    ],
 ]

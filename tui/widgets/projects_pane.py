@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Label, Static, Tree
 
 from core.agents.base import Installed, Supports
 
-from core.models import Agent, Project, Repo
+from core import render
+from core.models import Agent, ContextItem, Project, Repo
 
 from ..format import home_path, one_line
 from ..messages import PaneReady, ProjectChangeRequested
@@ -55,7 +56,7 @@ class ProjectsPane(Vertical):
     BINDINGS = [
         Binding("p", "new_project", "New project", id="projects.new_project"),
         Binding("r", "add_repo", "Add repo", id="projects.add_repo"),
-        Binding("x", "remove", "Remove", tooltip="Remove the repo or agent profile", show=False,
+        Binding("x", "remove", "Remove", tooltip="Remove the repo, context item or agent profile", show=False,
                 id="projects.remove"),  # the footer keeps ? Help in a 60-column side pane
         Binding("a", "new_agent", "New agent", id="projects.new_agent"),
         Binding("e", "edit_agent", "Edit agent", show=False, id="projects.edit_agent"),  # enter on a profile too
@@ -92,7 +93,10 @@ class ProjectsPane(Vertical):
         self.ready = True
         self.post_message(PaneReady(self))
 
-    def show(self, projects: list[Project], agents: list[Agent], current: str | None) -> None:
+    def show(self, projects: list[Project], agents: list[Agent], current: str | None,
+             context: dict[str, list[ContextItem]] | None = None) -> None:
+        """The projects with their repos and the context their runs are given (`corral context`), and
+        the agent profiles."""
         self.projects, self.agents = projects, agents
         tree = self.query_one(ProjectTree)
         selected = tree.cursor_node.data if tree.cursor_node else None
@@ -108,6 +112,9 @@ class ProjectsPane(Vertical):
                 leaf = node.add_leaf(Text.assemble(repo.name, "  ", (home_path(repo.path), "dim")), data=repo)
                 if selected is not None and getattr(selected, "id", None) == repo.id:
                     line = leaf.line
+            for item in (context or {}).get(project.id, []):
+                node.add_leaf(Text.assemble(("+ ", "dim"), item.name, (f"  {item.kind}", "dim"),
+                                            (f" ~{render.tokens(item.tokens)} tokens", "dim")), data=item)
             if selected is not None and getattr(selected, "id", None) == project.id:
                 line = node.line
         if not projects:
@@ -173,12 +180,13 @@ class ProjectsPane(Vertical):
                 self.post_message(ProjectChangeRequested("delete_agent", agent=agent))
             return
         node = self.query_one(ProjectTree).cursor_node
-        if node is not None and isinstance(node.data, Repo):
-            project = self.selected_project()
-            if project is not None:
-                self.post_message(ProjectChangeRequested("remove_repo", project, node.data))
+        project = self.selected_project()
+        if node is not None and project is not None and isinstance(node.data, Repo):
+            self.post_message(ProjectChangeRequested("remove_repo", project, node.data))
+        elif node is not None and project is not None and isinstance(node.data, ContextItem):
+            self.post_message(ProjectChangeRequested("remove_context", project, item=node.data))
         else:
-            self.app.notify("pick a repo (or an agent profile) to remove", severity="warning")
+            self.app.notify("pick a repo, a context item or an agent profile to remove", severity="warning")
 
     def action_new_agent(self) -> None:
         self.post_message(ProjectChangeRequested("edit_agent"))

@@ -27,6 +27,7 @@ from ..schemas import (
     RunTaskOut,
 )
 from .agents import find_agent
+from .context import pieces
 
 router = APIRouter(tags=["runs"])
 
@@ -41,7 +42,7 @@ async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
         raise CorralError(f"agent {agent.name!r} belongs to no project: give project_id",
                           code="PROJECT_REQUIRED")
     run = await engine.start_run(project_key, body.task, agent=agent.id, base=body.source_branch,
-                                 fix_tries=body.fix_tries)
+                                 fix_tries=body.fix_tries, context=pieces(body.context))
     return RunOut.of(run)
 
 
