@@ -35,7 +35,7 @@ STREAM_PATHS = re.compile(r"/api/(runs/[^/]+/(events/stream|ws)|projects/[^/]+/e
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What only an admin's token may change: projects and their repos, settings, webhooks, agent profiles,
 # clean-up. An operator's may do the rest: runs, their answers and landing, tasks, plans, the queue.
-ADMIN_CHANGES = re.compile(r"/api/(projects(/[^/]+(/(repos(/[^/]+)?|settings|webhooks))?)?|settings/[^/]+"
+ADMIN_CHANGES = re.compile(r"/api/(projects(/[^/]+(/(repos(/[^/]+)?|settings|webhooks|duplicate))?)?|settings/[^/]+"
                            r"|webhooks/[^/]+|agents(/[^/]+)?|clean)/?")
 TOUCH_EVERY = 60.0  # seconds between writes of a token's last use
 

@@ -223,4 +223,17 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE api_tokens SET user_name = name",
         "ALTER TABLE approvals ADD COLUMN answered_by TEXT",
     ],
+    # 14: the audit log: every change a user makes to a project's setup or deletes, who made it and when
+    # (no link to the project: what was done to a project outlives it)
+    [
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            project_id TEXT,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}')""",
+        "CREATE INDEX audit_log_project ON audit_log (project_id, id)",
+    ],
 ]
