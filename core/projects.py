@@ -88,11 +88,13 @@ class Projects:
             check_max_runs(changes[ProjectSetting.MAX_RUNS])
         for flag in PROJECT_FLAGS:
             if flag in changes:
-                changes[flag] = int(bool(changes[flag]))
+                changes[flag] = bool(changes[flag])
+        changed = {str(k): v for k, v in changes.items() if getattr(project, k) != v}
         if changes:
-            await self.store.update_project(project.id, **changes)
-            await self.store.audit.record(project.id, AuditAction.PROJECT_UPDATED, project.name,
-                                          {str(k): v for k, v in changes.items()})
+            await self.store.update_project(project.id, **{k: int(v) if k in PROJECT_FLAGS else v
+                                                           for k, v in changes.items()})
+        if changed:  # what was set to what it already was is no change
+            await self.store.audit.record(project.id, AuditAction.PROJECT_UPDATED, project.name, changed)
         return await self.project(project.id)
 
     async def remove_repo(self, project_key: str, repo_key: str) -> None:
