@@ -35,6 +35,7 @@ from .messages import (
     ChangesLoaded,
     ClisLoaded,
     CompareRequested,
+    ConversationRequested,
     CompareWanted,
     ContinueRequested,
     DiffRequested,
@@ -496,6 +497,10 @@ class CorralApp(App):
     @on(ContinueRequested)
     def continue_requested(self, message: ContinueRequested) -> None:
         self.run_actions.continue_run(message.run)
+
+    @on(ConversationRequested)
+    def conversation_requested(self, message: ConversationRequested) -> None:
+        self.run_actions.conversation(message.run)
 
     @on(CompareRequested)
     def compare_requested(self, message: CompareRequested) -> None:

@@ -22,6 +22,7 @@ from ..messages import (
     AttachRequested,
     CompareRequested,
     ContinueRequested,
+    ConversationRequested,
     DiffRequested,
     PaneReady,
     RunCancelled,
@@ -52,6 +53,8 @@ class RunsPane(Vertical):
                 id="runs.continue"),
         Binding("t", "attach", "Open session", show=False, id="runs.attach"),
         Binding("D", "diff", "Diff", id="runs.diff"),
+        Binding("v", "conversation", "Conversation", tooltip="What was said to the run's agent and what it answered",
+                show=False, id="runs.conversation"),
         Binding("C", "compare", "Compare", tooltip="Compare the runs of the run's race, run a check, land one",
                 id="runs.compare"),
         Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
@@ -274,6 +277,10 @@ class RunsPane(Vertical):
     def action_compare(self) -> None:
         if (run := self.selected_run) is not None:
             self.post_message(CompareRequested(run))
+
+    def action_conversation(self) -> None:
+        if (run := self.selected_run) is not None:
+            self.post_message(ConversationRequested(run))
 
     def action_diff(self) -> None:
         if self.selected_run_id:
