@@ -92,7 +92,9 @@ class Integrations:
         """Post events of every project's runs to a Discord webhook; None stops them."""
         if discord_url is None:
             await self.store.api.delete_webhook(NOTIFICATIONS_ID)
-            return
-        await self.store.api.save_webhook(Webhook(
-            id=NOTIFICATIONS_ID, project_id=None, url=discord_url, secret="", events=list(dict.fromkeys(events)),
-            format="discord", created_at=now()))
+        else:
+            await self.store.api.save_webhook(Webhook(
+                id=NOTIFICATIONS_ID, project_id=None, url=discord_url, secret="", events=list(dict.fromkeys(events)),
+                format="discord", created_at=now()))
+        await self.store.audit.record(None, AuditAction.SETTINGS_UPDATED, "notifications", {
+            "discord": urlsplit(discord_url).netloc if discord_url else None, "events": events if discord_url else []})

@@ -468,6 +468,7 @@ class AuditAction(StrEnum):
     WEBHOOK_DELETED = "webhook.deleted"
     RUN_DELETED = "run.deleted"
     BRANCH_DELETED = "branch.deleted"
+    SETTINGS_UPDATED = "settings.updated"  # corral's own: runs at once, each CLI's model, notifications
 
 
 @dataclass

@@ -168,6 +168,8 @@ class Profiles:
                 raise CorralError(f"the model of {cli!r} must be a name", code="INVALID_SETTINGS")
             kept[cli] = {"model": model, "provider_config": check_provider(defaults.get("provider_config") or {})}
         await self.store.set_setting(MODEL_SETTINGS, json.dumps(kept) if kept else None)
+        await self.store.audit.record(None, AuditAction.SETTINGS_UPDATED, "model settings",
+                                      {cli: {"model": d["model"]} for cli, d in kept.items()})
         return kept
 
     async def for_run(self, key: str, project_id: str | None = None) -> Agent:

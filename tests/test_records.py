@@ -162,6 +162,7 @@ async def test_the_audit_log_says_who_changed_what_and_when(engine, model, repo)
     await engine.add_agent("helper", project=project.id)
     await engine.delete_run(run.id, force=True)
     other = await engine.create_project("elsewhere")
+    await engine.set_max_runs(4)
 
     entries = await engine.audit(project.id)
     seen = [(e.by, e.action, e.target) for e in entries]
@@ -173,6 +174,10 @@ async def test_the_audit_log_says_who_changed_what_and_when(engine, model, repo)
     assert [e.at for e in entries] == sorted((e.at for e in entries), reverse=True)
     assert [e.target for e in await engine.audit(other.id)] == ["elsewhere"]
     assert len(await engine.audit(project.id, limit=2)) == 2
+    newest, before = (await engine.audit())[:2]
+    assert (newest.action, newest.target, newest.project_id, newest.details) == (
+        "settings.updated", "runs at once", None, {"max_runs": 4})
+    assert (before.action, before.project_id) == ("project.created", other.id)
     with pytest.raises(CorralError, match="from 1 to 10000 entries"):
         await engine.audit(project.id, limit=0)
 
