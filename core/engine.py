@@ -26,6 +26,9 @@ the class). Runs, below Planning, is told here how Planning executes runs of kin
     Racing(store, projects, profiles, runs, landing)     one task on several agents, compared
     Integrations(store, projects)                        API tokens and webhooks
     Context(store, projects, runs)                       files, pages and notes given to runs
+    Conversation(store, runs)                            what the user said and the agent answered
+    Export(runs)                                         a run's work as a patch or an archive
+    Audit(store, projects)                               who changed what, when
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from .attach import Attach
+from .audit import Audit
 from .board import Board
 from .bus import EventBus
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths
 from .context import Context
+from .conversation import Conversation
+from .export import Export
 from .integrations import Integrations
 from .landing import Landing
 from .lifecycle import Lifecycle
@@ -75,6 +81,7 @@ class Engine:
         integrations = Integrations(self.store, projects)
         racing = Racing(self.store, projects, profiles, runs, landing)
         context = Context(self.store, projects, runs)
+        conversation, export, audit = Conversation(self.store, runs), Export(runs), Audit(self.store, projects)
         runs.register_kind("plan", planning.live_run)
         self._runs = runs
 
@@ -84,6 +91,7 @@ class Engine:
         self.add_repo = projects.add_repo
         self.remove_repo = projects.remove_repo
         self.update_project = projects.update_project
+        self.duplicate_project = projects.duplicate_project
         self.project_for_path = projects.project_for_path
         self.projects = projects.projects
         self.project = projects.project
@@ -200,6 +208,11 @@ class Engine:
         self.record_delivery = integrations.record_delivery
         self.notifications = integrations.notifications
         self.set_notifications = integrations.set_notifications
+        # a run's conversation and its work taken away; who changed what
+        self.conversation = conversation.conversation
+        self.patch = export.patch
+        self.archive = export.archive
+        self.audit = audit.audit
 
     def unreachable(self) -> dict[str, str]:
         """The hosts whose events do not reach this engine now, and why: none, all are here."""

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 
 from . import tokens as api_tokens
 from .errors import NotFound
-from .models import NOTIFICATIONS_ID, ApiToken, Webhook, WebhookDelivery, now
+from .models import NOTIFICATIONS_ID, ApiToken, AuditAction, Webhook, WebhookDelivery, now
 from .projects import Projects
 from .store import Store
 
@@ -22,13 +23,18 @@ class Integrations:
     async def create_token(self, name: str = "token", read_only: bool = False, *, user: str | None = None,
                            role: str | None = None) -> tuple[ApiToken, str]:
         """A new API token (its user's, with a role) and the only copy of its text."""
-        return await api_tokens.create_token(self.store, name, read_only, user=user, role=role)
+        token, text = await api_tokens.create_token(self.store, name, read_only, user=user, role=role)
+        await self.store.audit.record(None, AuditAction.TOKEN_CREATED, token.name,
+                                      {"user": token.user, "role": token.role})
+        return token, text
 
     async def tokens(self) -> list[ApiToken]:
         return await self.store.api.api_tokens()
 
     async def revoke_token(self, key: str) -> ApiToken:
-        return await api_tokens.revoke_token(self.store, key)
+        token = await api_tokens.revoke_token(self.store, key)
+        await self.store.audit.record(None, AuditAction.TOKEN_REVOKED, token.name, {"user": token.user})
+        return token
 
     async def check_token(self, text: str) -> ApiToken | None:
         """The live token `text` is, or None."""
@@ -45,6 +51,8 @@ class Integrations:
                           secret=secret or api_tokens.new_secret(), events=list(dict.fromkeys(events)), format=format,
                           created_at=now())
         await self.store.api.save_webhook(webhook)
+        await self.store.audit.record(project.id, AuditAction.WEBHOOK_ADDED, f"webhook {webhook.id[:8]}",
+                                      {"host": urlsplit(url).netloc, "events": webhook.events})
         return webhook
 
     async def webhooks(self, project_key: str) -> list[Webhook]:
@@ -63,8 +71,10 @@ class Integrations:
         return webhook
 
     async def delete_webhook(self, webhook_id: str) -> None:
-        await self.webhook(webhook_id)
+        webhook = await self.webhook(webhook_id)
         await self.store.api.delete_webhook(webhook_id)
+        await self.store.audit.record(webhook.project_id, AuditAction.WEBHOOK_DELETED, f"webhook {webhook.id[:8]}",
+                                      {"host": urlsplit(webhook.url).netloc})
 
     async def webhook_deliveries(self, webhook_id: str, limit: int = 100) -> list[WebhookDelivery]:
         """The webhook's latest delivery attempts, oldest first."""
@@ -82,7 +92,9 @@ class Integrations:
         """Post events of every project's runs to a Discord webhook; None stops them."""
         if discord_url is None:
             await self.store.api.delete_webhook(NOTIFICATIONS_ID)
-            return
-        await self.store.api.save_webhook(Webhook(
-            id=NOTIFICATIONS_ID, project_id=None, url=discord_url, secret="", events=list(dict.fromkeys(events)),
-            format="discord", created_at=now()))
+        else:
+            await self.store.api.save_webhook(Webhook(
+                id=NOTIFICATIONS_ID, project_id=None, url=discord_url, secret="", events=list(dict.fromkeys(events)),
+                format="discord", created_at=now()))
+        await self.store.audit.record(None, AuditAction.SETTINGS_UPDATED, "notifications", {
+            "discord": urlsplit(discord_url).netloc if discord_url else None, "events": events if discord_url else []})

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import git
 from .config import Paths
 from .errors import Conflict, CorralError, NotFound
-from .models import CHECKPOINT, EventType, LandingPlan, Project, Run, Worktree
+from .models import CHECKPOINT, AuditAction, EventType, LandingPlan, Project, Run, Worktree
 from .render import plural
 from .projects import Projects
 from .runs import Runs
@@ -260,6 +260,8 @@ class Landing:
         for found in doomed:
             base = found.branch.base or "HEAD"
             await asyncio.to_thread(git.delete_branch_and_worktree, found.repo_path, name, base, force)
+            await self.store.audit.record(found.project_id, AuditAction.BRANCH_DELETED, name,
+                                          {"repo": found.repo_name, "run_id": found.run_id, "force": force})
         return doomed
 
     async def delete_run(self, run_key: str, force: bool = False) -> None:
@@ -283,6 +285,8 @@ class Landing:
             await asyncio.to_thread(git.forget_run_refs, repo_path, run.short_id)
         self.runs.drop_folder(run)
         await self.store.delete_run(run.id)
+        await self.store.audit.record(run.project_id, AuditAction.RUN_DELETED, f"run {run.short_id}",
+                                      {"run_id": run.id, "task": run.task, "branch": run.branch, "force": force})
         for log in self.paths.logs.glob(f"{run.short_id}.*"):
             log.unlink(missing_ok=True)
         shutil.rmtree(self.paths.agent_home(run.id), ignore_errors=True)  # its agent's settings and sessions
@@ -293,6 +297,7 @@ class Landing:
         project = await self.projects.project(key)
         await self._delete_runs_of(project, force)
         await self.store.delete_project(project.id)
+        await self.store.audit.record(project.id, AuditAction.PROJECT_DELETED, project.name, {"force": force})
 
     async def _delete_runs_of(self, project: Project, force: bool = False) -> None:
         """Delete every run of the project (planning sessions too), or none: refused while one is

@@ -488,3 +488,39 @@ class WebhookDelivery(Record):
     error: str | None
     delivered: bool
     created_at: str
+
+
+# -- the audit log: who changed what, when ------------------------------------------------------
+
+
+class AuditAction(StrEnum):
+    """A change to a project's setup, or a deletion, as the audit log names it (a run's own user
+    actions, USER_ACTIONS, are read from its events and named by their event type)."""
+
+    PROJECT_CREATED = "project.created"
+    PROJECT_UPDATED = "project.updated"
+    PROJECT_DUPLICATED = "project.duplicated"
+    PROJECT_DELETED = "project.deleted"
+    REPO_ADDED = "repo.added"
+    REPO_REMOVED = "repo.removed"
+    AGENT_ADDED = "agent.added"
+    AGENT_UPDATED = "agent.updated"
+    AGENT_DELETED = "agent.deleted"
+    TOKEN_CREATED = "token.created"
+    TOKEN_REVOKED = "token.revoked"
+    WEBHOOK_ADDED = "webhook.added"
+    WEBHOOK_DELETED = "webhook.deleted"
+    RUN_DELETED = "run.deleted"
+    BRANCH_DELETED = "branch.deleted"
+    SETTINGS_UPDATED = "settings.updated"  # corral's own: runs at once, each CLI's model, notifications
+
+
+@dataclass
+class AuditEntry(Record):
+    at: str
+    by: str  # who: the local account, or an API token's user
+    action: str  # an AuditAction, or the type of a run's event among USER_ACTIONS
+    target: str  # what it was done to, in words: a project's name, a repo's, a run's short id
+    project_id: str | None = None  # None: not one project's (a token, an agent profile for every project)
+    run_id: str | None = None  # an action on a run, read from its events
+    details: dict[str, Any] = field(default_factory=dict)

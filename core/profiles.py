@@ -16,7 +16,7 @@ from typing import Any
 from . import agents
 from .agents import Installed
 from .errors import Conflict, CorralError, the_one
-from .models import Agent, now
+from .models import Agent, AuditAction, now
 from .projects import Projects
 from .store import Store
 
@@ -95,6 +95,7 @@ class Profiles:
                       max_output_mb=max_output_mb, idle_timeout_seconds=idle_timeout_seconds,
                       provider_config=check_provider(provider_config or {}), role=_check_role(role))
         await self.store.create_agent(agent)
+        await self.store.audit.record(project_id, AuditAction.AGENT_ADDED, name, {"cli": cli})
         return agent
 
     async def update_agent(self, key: str, **changes: Any) -> Agent:
@@ -123,6 +124,8 @@ class Profiles:
         for name, value in changes.items():
             setattr(agent, name, list(value) if name == "allowed_tools" else value)
         await self.store.update_agent(agent)
+        await self.store.audit.record(agent.project_id, AuditAction.AGENT_UPDATED, agent.name, {
+            k: v for k, v in changes.items() if k != "provider_config"})  # a profile's endpoint may hold secrets
         return agent
 
     async def delete_agent(self, key: str) -> None:
@@ -131,6 +134,7 @@ class Profiles:
             raise Conflict("the default agent 'claude' cannot be deleted; change it instead",
                            code="DEFAULT_AGENT")
         await self.store.delete_agent(agent.id)
+        await self.store.audit.record(agent.project_id, AuditAction.AGENT_DELETED, agent.name)
 
     async def agents(self) -> list[Agent]:
         return await self.store.list_agents()
@@ -164,6 +168,8 @@ class Profiles:
                 raise CorralError(f"the model of {cli!r} must be a name", code="INVALID_SETTINGS")
             kept[cli] = {"model": model, "provider_config": check_provider(defaults.get("provider_config") or {})}
         await self.store.set_setting(MODEL_SETTINGS, json.dumps(kept) if kept else None)
+        await self.store.audit.record(None, AuditAction.SETTINGS_UPDATED, "model settings",
+                                      {cli: {"model": d["model"]} for cli, d in kept.items()})
         return kept
 
     async def for_run(self, key: str, project_id: str | None = None) -> Agent:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import git
 from .checks import fix_tries, project_checks
 from .errors import Conflict, CorralError, the_one
-from .models import PROJECT_FLAGS, Project, ProjectSetting, Repo, now
+from .models import PROJECT_FLAGS, AuditAction, Project, ProjectSetting, Repo, now
 from .store import Store
 
 def check_max_runs(value: int | None) -> int | None:
@@ -36,6 +36,7 @@ class Projects:
             raise Conflict(f"a project named {name!r} already exists", code="PROJECT_EXISTS")
         project = Project(id=str(uuid.uuid4()), name=name, created_at=now())
         await self.store.create_project(project)
+        await self.store.audit.record(project.id, AuditAction.PROJECT_CREATED, name)
         return project
 
     async def add_repo(self, project_key: str, path: str | Path, name: str | None = None) -> Repo:
@@ -50,6 +51,7 @@ class Projects:
             raise Conflict(f"project {project.name!r} already has a repo named {repo.name!r}",
                            code="REPO_EXISTS")
         await self.store.add_repo(repo)
+        await self.store.audit.record(project.id, AuditAction.REPO_ADDED, repo.name, {"path": repo.path})
         return repo
 
     async def add_project(self, path: str | Path, name: str | None = None) -> Project:
@@ -93,15 +95,38 @@ class Projects:
             changes[ProjectSetting.FIX_TRIES] = fix_tries(changes[ProjectSetting.FIX_TRIES]) or 0
         for flag in PROJECT_FLAGS:
             if flag in changes:
-                changes[flag] = int(bool(changes[flag]))
+                changes[flag] = bool(changes[flag])
+        changed = {str(k): v for k, v in changes.items() if getattr(project, k) != v}
         if changes:
-            await self.store.update_project(project.id, **changes)
+            await self.store.update_project(project.id, **{k: int(v) if k in PROJECT_FLAGS else v
+                                                           for k, v in changes.items()})
+        if changed:  # what was set to what it already was is no change
+            await self.store.audit.record(project.id, AuditAction.PROJECT_UPDATED, project.name, changed)
         return await self.project(project.id)
 
     async def remove_repo(self, project_key: str, repo_key: str) -> None:
         project = await self.project(project_key)
         repo = the_one([r for r in project.repos if repo_key in (r.id, r.name, r.path)], "repo", repo_key)
         await self.store.remove_repo(repo.id)
+        await self.store.audit.record(project.id, AuditAction.REPO_REMOVED, repo.name, {"path": repo.path})
+
+    async def duplicate_project(self, key: str, name: str) -> Project:
+        """A new project named `name` with the same repos, settings and agent profiles of its own as
+        the project `key`; not its runs, tasks or webhooks."""
+        source = await self.project(key)
+        copy = await self.create_project(name)
+        for repo in source.repos:
+            await self.store.add_repo(replace(repo, id=str(uuid.uuid4()), project_id=copy.id, created_at=now()))
+        settings = {str(s): getattr(source, s) for s in ProjectSetting}
+        await self.store.update_project(copy.id, **{k: int(v) if k in PROJECT_FLAGS else v
+                                                    for k, v in settings.items()})
+        profiles = [a for a in await self.store.list_agents() if a.project_id == source.id]
+        for agent in profiles:
+            await self.store.create_agent(replace(agent, id=str(uuid.uuid4()), project_id=copy.id, created_at=now()))
+        await self.store.audit.record(copy.id, AuditAction.PROJECT_DUPLICATED, copy.name, {
+            "from": source.name, "from_id": source.id, "repos": [r.name for r in source.repos],
+            "agents": [a.name for a in profiles]})
+        return await self.project(copy.id)
 
     async def projects(self) -> list[Project]:
         return await self.store.list_projects()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .models import Run, RunStatus
+from .models import AuditAction, Run, RunStatus
 from .projects import Projects, check_max_runs
 from .store import Store
 
@@ -39,6 +39,7 @@ class Queue:
 
     async def set_max_runs(self, limit: int | None) -> None:
         await self.store.set_setting(MAX_RUNS, None if check_max_runs(limit) is None else str(limit))
+        await self.store.audit.record(None, AuditAction.SETTINGS_UPDATED, "runs at once", {"max_runs": limit})
 
     async def limits(self) -> tuple[int | None, dict[str, int | None]]:
         """The global limit and each project's."""

@@ -6,7 +6,8 @@ know which one it holds. REST for what a call asks or changes; the run's event s
 follow a run, resumed from the last event seen (`Last-Event-ID`) when the connection drops, so
 no event is lost and none comes twice. The remote drives its runs itself: nothing is left to
 drive here. It offers every call of `core.faces.Corral`; the board, planning and races
-(core/remote_board.py) and projects, profiles and settings (core/remote_projects.py) are lent
+(core/remote_board.py), projects, profiles and settings (core/remote_projects.py), and a run's
+conversation, patch and archive with the audit log (core/remote_history.py) are lent
 out from their own rooms, as the local engine lends its services'. What cannot make sense from
 another host (attaching to a session, driving runs, API tokens) is refused in one line, code
 NOT_ON_REMOTE."""
@@ -35,6 +36,7 @@ from .projects import check_max_runs
 from .queue import Place, Queue
 from .remote_board import RemoteBoard, RemotePlanning, RemoteRacing
 from .remote_context import RemoteContext, run_context
+from .remote_history import RemoteHistory
 from .remote_projects import RemoteProfiles, RemoteProjects
 from .remote_records import approval_of, error_of, event_of, run_of
 from .remote_status import client_for, compatible
@@ -59,6 +61,7 @@ class RemoteEngine:
         self._lost: str | None = None  # why the live events do not come, while they do not
         projects, profiles = RemoteProjects(self._call), RemoteProfiles(self._call)
         board, planning, racing = RemoteBoard(self._call), RemotePlanning(self._call), RemoteRacing(self._call)
+        history = RemoteHistory(self._call)
         # projects, repos, settings, agent profiles, webhooks
         self.projects = projects.projects
         self.project = projects.project
@@ -119,6 +122,12 @@ class RemoteEngine:
         self.context = context.context
         self.context_item = context.context_item
         self.remove_context = context.remove_context
+        # a run's conversation and work taken away, duplicating a project, the audit log
+        self.conversation = history.conversation
+        self.patch = history.patch
+        self.archive = history.archive
+        self.duplicate_project = history.duplicate_project
+        self.audit = history.audit
 
     async def open(self) -> RemoteEngine:
         if self._link is not None:
@@ -162,7 +171,8 @@ class RemoteEngine:
         return CorralError(f"this cannot be done on a remote host: {why} (run it on {self.remote.name} itself)",
                            code="NOT_ON_REMOTE")
 
-    async def _call(self, method: str, path: str, **options: Any) -> Any:
+    async def _call(self, method: str, path: str, raw: bool = False, **options: Any) -> Any:
+        """The API's answer as JSON (`raw`: its bytes); an error it answered is raised as the engine's."""
         assert self._client is not None, "open the remote engine first"
         try:
             response = await self._client.request(method, f"/api{path}", **options)
@@ -170,6 +180,8 @@ class RemoteEngine:
             raise Unreachable(f"{self.remote.name} did not answer: {error or type(error).__name__}") from None
         if response.status_code >= 400:
             raise error_of(response)
+        if raw:
+            return response.content
         return response.json() if response.content else None
 
     # -- runs ----------------------------------------------------------------------------------

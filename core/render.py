@@ -270,3 +270,37 @@ def progress(run: Run, event: Event) -> str | None:
     if event.type == EventType.AGENT_NEEDS_ATTENTION:
         line += f"\n[{run.short_id}] answer with: corral approve {run.short_id} [--deny --message TEXT]"
     return line
+
+
+def conversation(turns: list[Any]) -> str:
+    """A run's conversation as text: each turn's message from the user, then the agent's answers."""
+    if not turns:
+        return "no conversation yet"
+    lines: list[str] = []
+    for turn in turns:
+        who = f" by {turn.by}" if turn.by else ""
+        lines.append(f"── turn {turn.number}{who}, {turn.at[:16].replace('T', ' ')}")
+        lines += [f"> {line}" for line in turn.message.splitlines() or [""]]
+        for answer in turn.answers:
+            lines += ["", answer]
+        if turn.tool_calls:
+            more = turn.tool_calls - len(turn.tools)
+            lines += ["", plural(turn.tool_calls, "tool call") + ":", *(f"  {tool}" for tool in turn.tools)]
+            if more > 0:
+                lines.append(f"  and {more} more")
+        totals = [f"{tokens(turn.tokens_in + turn.tokens_out)} tokens"] if turn.tokens_in + turn.tokens_out else []
+        if turn.cost_usd:
+            totals.append(f"${turn.cost_usd:.4f}")
+        if turn.error:
+            totals.append(f"failed: {turn.error}")
+        elif turn.ended_at is None:
+            totals.append("no answer yet" if not turn.answers else "going on")
+        if totals:
+            lines += ["", "  " + ", ".join(totals)]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def audit_line(entry: Any) -> str:
+    """One change in the audit log: when, who, what, to what."""
+    return f"{entry.at[:19].replace('T', ' ')}  {entry.by:<12} {entry.action:<20} {_one_line(entry.target, 40)}"

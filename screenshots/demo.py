@@ -211,7 +211,8 @@ async def build(paths: Paths) -> None:
         ("agent.token", {"text": " in half the time.\n- Saved carts: come back later to what you"}),
     ], 25)
     await _events(store, DONE, [
-        ("run.created", {"task": runs[2][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{DONE[:8]}"}),
+        ("run.created", {"task": runs[2][2], "agent": "claude", "base": "HEAD", "branch": f"corral/run-{DONE[:8]}",
+                         "by": "ana"}),
         ("run.started", {"pid": 4100, "command": "claude", "cwd": str(worktree)}),
         ("agent.message", {"text": "The test fails when the machine is not on UTC: parse_stamp returns a naive "
                                    "datetime. I'll make both parsers return UTC times."}),

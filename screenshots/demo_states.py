@@ -9,6 +9,7 @@ from demo import DONE
 from textual.widgets import Tabs
 from textual.widgets._tabs import Underline
 
+from tui.screens.conversation import ConversationScreen
 from tui.screens.merge import MergeDialog
 from tui.widgets.branches_pane import BranchesPane
 from tui.widgets.diff_view import DiffView
@@ -103,3 +104,13 @@ async def tasks_tab(pilot) -> None:
 
 STATES = {"runs": runs_tab, "diffs": diffs_tab, "projects": projects_tab, "branches": branches_tab,
           "merge": merge_dialog, "new-run": new_run_dialog, "tasks": tasks_tab}
+
+
+async def conversation_screen(pilot) -> None:
+    app = pilot.app
+    await runs_tab(pilot)
+    app.query_one(RunsPane).table.select(DONE)
+    await settle(pilot, lambda: app.selected_run_id == DONE, "the completed run picked")
+    await pilot.press("v")
+    await settle(pilot, lambda: isinstance(app.screen, ConversationScreen) and app.screen.turns is not None,
+                 "the conversation")

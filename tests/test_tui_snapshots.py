@@ -13,7 +13,8 @@ from core.config import Paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "screenshots"))  # the demo home lives there
 from demo import HOME, ROOT, build, demo_app, demo_home
-from demo_states import branches_tab, diffs_tab, merge_dialog, projects_tab, runs_tab, tasks_tab
+from demo_states import (branches_tab, conversation_screen, diffs_tab, merge_dialog, projects_tab, runs_tab,
+                         tasks_tab)
 
 SIZES = [(60, 24), (80, 24), (160, 48)]
 
@@ -97,3 +98,13 @@ def test_tasks_tab(snap_compare, demo, size):
     check mark: nothing has checked it). The titles fit the width
     (no sideways scrolling); the footer lists P a Q g."""
     assert snap_compare(demo, terminal_size=size, run_before=tasks_tab)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_conversation_screen(snap_compare, demo, size):
+    """The conversation of the completed run 9c0d1e2f over the Runs tab, titled "Conversation · run
+    9c0d1e2f": a dim rule "── 1 · ana · 10:12", the task "fix the flaky date parsing test" in bold, the
+    agent's two answers, then dim "2 tool calls: Edit: shop/dates.py, Bash: python -m pytest -q" and
+    "51.3k tokens · $0.4213"; the hint "j/k scroll · g/G top/end · esc back" at the bottom. It fills the
+    height; within 60 columns it fits the width, wider it stays 100 wide and centred."""
+    assert snap_compare(demo, terminal_size=size, run_before=conversation_screen)

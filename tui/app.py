@@ -36,6 +36,7 @@ from .messages import (
     ChangesLoaded,
     ClisLoaded,
     CompareRequested,
+    ConversationRequested,
     CompareWanted,
     ContinueRequested,
     DiffRequested,
@@ -509,6 +510,10 @@ class CorralApp(App):
     @on(ContinueRequested)
     def continue_requested(self, message: ContinueRequested) -> None:
         self.run_actions.continue_run(message.run)
+
+    @on(ConversationRequested)
+    def conversation_requested(self, message: ConversationRequested) -> None:
+        self.run_actions.conversation(message.run)
 
     @on(CompareRequested)
     def compare_requested(self, message: CompareRequested) -> None:

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from core.landing import RunBranch
 from core.racing import Entrant
 from core.agents.base import Installed
+from core.conversation import Exchange
 from core.models import Agent, Approval, ContextItem, Event, FileChange, Plan, Project, Repo, Run, Task, Worktree
 
 
@@ -240,6 +241,20 @@ class CompareRequested(Message):
     """Lay the runs of the run's race side by side."""
 
     run: Run
+
+
+@dataclass
+class ConversationRequested(Message):
+    """Show what the user said to the run's agent and what it answered, turn by turn."""
+
+    run: Run
+
+
+@dataclass
+class ConversationLoaded(Message):
+    """A run's conversation, for the screen that shows it."""
+
+    turns: list[Exchange]
 
 
 @dataclass

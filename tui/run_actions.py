@@ -1,5 +1,6 @@
 """What the user does with a run, turned into engine work: answer its permission request, cancel, pause,
-run its checks, continue it with a message, open its agent session in the terminal."""
+run its checks, continue it with a message, read its conversation, open its agent session in the
+terminal."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from core.models import Run
 
 from . import format
 from .actions import Actions
-from .messages import ApprovalAnswered
+from .messages import ApprovalAnswered, ConversationLoaded
+from .screens.conversation import ConversationScreen
 from .screens.text_entry import TextDialog
 
 
@@ -60,6 +62,16 @@ class RunActions(Actions):
             "Continue run", f"What should the agent of run {run.short_id} do next? It goes on from its session, "
             f"in the same worktree, on {run.branch}.", lambda message: self.engine.continue_run(run.id, message),
             placeholder="the next instruction", button="Continue", id="continue"), continued)
+
+    def conversation(self, run: Run) -> None:
+        """Open the conversation screen and read the run's conversation into it; a refusal shows there."""
+        screen = ConversationScreen(run)
+        self.app.push_screen(screen)
+
+        async def read() -> None:
+            screen.post_message(ConversationLoaded(await self.engine.conversation(run.id)))
+
+        self.app.engine_work(read, group="conversation", exclusive=True, reporter=screen)
 
     async def attach(self, run_id: str) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""

@@ -19,7 +19,7 @@ from ..engine import Engine
 from .dependencies import TOTAL_HEADER, known_parameters
 from .errors import install_error_handlers
 from .openapi import install_openapi, operation_id
-from .routes import agents, board, context, events, landing, lifecycle, projects, racing, runs, server
+from .routes import agents, board, context, events, landing, lifecycle, projects, racing, records, runs, server
 from .routes import webhooks as webhook_routes
 from .security import RequestGuard
 from .settings import ServerSettings
@@ -99,7 +99,7 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
     app.state.webhooks = None
     install_error_handlers(app)
     install_openapi(app)
-    for module in (server, projects, agents, runs, context, racing, lifecycle, landing, events, board,
+    for module in (server, projects, agents, runs, context, racing, lifecycle, landing, records, events, board,
                    webhook_routes):
         app.include_router(module.router, prefix="/api")
     return app

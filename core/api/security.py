@@ -35,7 +35,7 @@ STREAM_PATHS = re.compile(r"/api/(runs/[^/]+/(events/stream|ws)|projects/[^/]+/e
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What only an admin's token may change: projects and their repos, settings, webhooks, agent profiles,
 # clean-up. An operator's may do the rest: runs, their answers and landing, tasks, plans, the queue.
-ADMIN_CHANGES = re.compile(r"/api/(projects(/[^/]+(/(repos(/[^/]+)?|settings|webhooks|context(/[^/]+)?))?)?"
+ADMIN_CHANGES = re.compile(r"/api/(projects(/[^/]+(/(repos(/[^/]+)?|settings|webhooks|duplicate|context(/[^/]+)?))?)?"
                            r"|settings/[^/]+"
                            r"|webhooks/[^/]+|agents(/[^/]+)?|clean)/?")
 TEXT_BODIES = re.compile(r"/api/(projects|runs)/[^/]+/context/?")  # context may be sent as the text itself

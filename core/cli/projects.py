@@ -111,6 +111,21 @@ async def project_delete(engine: Engine, project_key: str, force: bool) -> None:
     click.echo(f"deleted project {found.name} and its {render.plural(len(runs), 'run')}")
 
 
+@project.command("duplicate")
+@click.argument("project_key", metavar="PROJECT")
+@click.argument("name")
+@json_option()
+@engine_command
+async def project_duplicate(engine: Engine, project_key: str, name: str, as_json: bool) -> None:
+    """Make a project NAME with PROJECT's repos, settings and agent profiles (not its runs or tasks)."""
+    copy = await engine.duplicate_project(project_key, name)
+    if as_json:
+        return print_json(copy.to_dict())
+    profiles = [a for a in await engine.agents() if a.project_id == copy.id]
+    click.echo(f"made project {copy.name} ({copy.id[:8]}) with {render.plural(len(copy.repos), 'repo')} and "
+               f"{render.plural(len(profiles), 'agent profile')} of its own")
+
+
 @project.command("list")
 @json_option()
 @engine_command

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
 import stat
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -186,6 +188,16 @@ def _deltas(r: Repo, base: str, paths: list[str] | None):
             return b"Subproject commit " + entry[1] + b"\n"
         return on_disk[path] if disk and path in on_disk else r.object_store[ObjectID(entry[1])].as_raw_string()
 
+    deltas = _pair(old, new, content)
+    if paths is not None:
+        wanted = [os.fsencode(p.rstrip("/")) for p in paths]
+        deltas = [d for d in deltas if any(
+            x == w or x.startswith(w + b"/") for x in (d.old_path, d.new_path) if x for w in wanted)]
+    return sorted(deltas, key=lambda d: d.new_path or d.old_path or b""), content
+
+
+def _pair(old: dict[bytes, Entry], new: dict[bytes, Entry], content: Callable) -> list[_Delta]:
+    """What differs between two sets of files: changed, renamed (as git finds them), deleted, added."""
     deleted = {p: e for p, e in old.items() if p not in new}
     added = {p: e for p, e in new.items() if p not in old}
     deltas = [_Delta(p, p, old[p], new[p]) for p in old.keys() & new.keys() if old[p] != new[p]]
@@ -193,11 +205,7 @@ def _deltas(r: Repo, base: str, paths: list[str] | None):
         deltas.append(_Delta(src, dst, deleted.pop(src), added.pop(dst), score))
     deltas += [_Delta(p, None, e, None) for p, e in deleted.items()]
     deltas += [_Delta(None, p, None, e) for p, e in added.items()]
-    if paths is not None:
-        wanted = [os.fsencode(p.rstrip("/")) for p in paths]
-        deltas = [d for d in deltas if any(
-            x == w or x.startswith(w + b"/") for x in (d.old_path, d.new_path) if x for w in wanted)]
-    return sorted(deltas, key=lambda d: d.new_path or d.old_path or b""), content
+    return deltas
 
 
 _CHUNK = re.compile(rb"[^\n]{0,63}\n|[^\n]{1,64}")
@@ -305,7 +313,9 @@ def _quote(name: bytes) -> bytes:
     ) + b'"'
 
 
-def _patch(d: _Delta, a: bytes, b: bytes) -> bytes:
+def _patch(d: _Delta, a: bytes, b: bytes, full: bool = False) -> bytes:
+    """One file's part of a diff; `full`: with whole blob ids and binary files' contents, as
+    `git diff --full-index --binary` writes it, so `git apply` can make the file from it."""
     old_path, new_path = d.old_path or d.new_path, d.new_path or d.old_path
     assert old_path is not None and new_path is not None  # a delta has a path on one side at least
     a_name, b_name = _quote(b"a/" + old_path), _quote(b"b/" + new_path)
@@ -325,9 +335,12 @@ def _patch(d: _Delta, a: bytes, b: bytes) -> bytes:
     if old_sha == new_sha:
         return b"".join(out)
     mode = b" %o" % d.old[0] if d.old and d.new and d.old[0] == d.new[0] else b""
-    out.append(b"index %s..%s%s\n" % (old_sha[:7], new_sha[:7], mode))
+    width = 40 if full else 7
+    out.append(b"index %s..%s%s\n" % (old_sha[:width], new_sha[:width], mode))
     a_label, b_label = a_name if d.old else b"/dev/null", b_name if d.new else b"/dev/null"
-    if is_binary(a) or is_binary(b):
+    if (is_binary(a) or is_binary(b)) and full:
+        out += [b"GIT binary patch\n", *binary_literal(b), b"\n", *binary_literal(a), b"\n"]
+    elif is_binary(a) or is_binary(b):
         out.append(b"Binary files %s and %s differ\n" % (a_label, b_label))
     elif changed := list(hunks(split_lines(a), split_lines(b))):
         tabs = [b"\t" if d.old and b" " in old_path else b"", b"\t" if d.new and b" " in new_path else b""]
@@ -335,3 +348,15 @@ def _patch(d: _Delta, a: bytes, b: bytes) -> bytes:
     return b"".join(out)
 
 
+
+
+def binary_literal(data: bytes) -> Iterator[bytes]:
+    """A file's whole content as a `GIT binary patch` writes it: zlib, then git's base85 in
+    lines of up to 52 bytes, each led by a letter saying how many."""
+    packed = zlib.compress(data, 9)
+    yield b"literal %d\n" % len(data)
+    for start in range(0, len(packed), 52):
+        chunk = packed[start:start + 52]
+        size = len(chunk)
+        lead = ord("A") + size - 1 if size <= 26 else ord("a") + size - 27
+        yield bytes([lead]) + base64.b85encode(chunk, pad=True) + b"\n"

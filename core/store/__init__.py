@@ -29,6 +29,7 @@ from ..models import (
     now,
 )
 from .api_tables import ApiTables
+from .audit_table import AuditTable
 from .board_tables import BoardTables
 from .context_tables import ContextTables
 from .database import Database
@@ -101,15 +102,16 @@ WATCH_INTERVAL = 0.05  # without inotify: seconds between looks for what others 
 
 class Store:
     """Projects, repos, agent profiles, runs, their events and approvals, and settings; the board's
-    tables (`board`: plans and tasks), the API's (`api`: tokens and webhooks) and runs' context
-    (`context`) beside them, all written through one Database (`db`), whose writer numbers events and
-    publishes them on commit."""
+    tables (`board`: plans and tasks), the API's (`api`: tokens and webhooks), runs' context
+    (`context`) and the audit log (`audit`) beside them, all written through one Database (`db`), whose
+    writer numbers events and publishes them on commit."""
 
     def __init__(self, path: Path, on_commit: Callable[[list[Event]], None] | None = None):
         self.db = Database(path, on_commit)
         self.board = BoardTables(self.db)
         self.api = ApiTables(self.db)
         self.context = ContextTables(self.db)
+        self.audit = AuditTable(self.db)
 
     @property
     def path(self) -> Path:
@@ -390,6 +392,14 @@ class Store:
         """The run's events of one type, in order."""
         rows = await self.db.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
                                 "WHERE run_id = ? AND type = ? ORDER BY seq", (run_id, kind))
+        return [_event(r) for r in rows]
+
+    async def events_of_kinds(self, run_id: str, kinds: Iterable[str]) -> list[Event]:
+        """The run's events of any of these types, in order."""
+        wanted = sorted(set(kinds))
+        rows = await self.db.fetch("SELECT id, run_id, seq, type, payload, created_at FROM events "
+                                   f"WHERE run_id = ? AND type IN ({', '.join('?' * len(wanted))}) ORDER BY seq",
+                                   [run_id, *wanted])
         return [_event(r) for r in rows]
 
     async def events_since(self, after_id: int = 0, project_id: str | None = None, limit: int = 1000) -> list[Event]:

@@ -246,4 +246,17 @@ MIGRATIONS: list[list[str]] = [
             created_by TEXT NOT NULL)""",
         "CREATE INDEX context_items_by_project ON context_items (project_id, run_id, created_at)",
     ],
+    # 16: the audit log: every change a user makes to a project's setup or deletes, who made it and when
+    # (no link to the project: what was done to a project outlives it)
+    [
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            project_id TEXT,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}')""",
+        "CREATE INDEX audit_log_project ON audit_log (project_id, id)",
+    ],
 ]

@@ -23,6 +23,7 @@ from ..messages import (
     ChecksRequested,
     CompareRequested,
     ContinueRequested,
+    ConversationRequested,
     DiffRequested,
     PaneReady,
     RunCancelled,
@@ -55,6 +56,8 @@ class RunsPane(Vertical):
         Binding("D", "diff", "Diff", id="runs.diff"),
         Binding("K", "check_run", "Checks", tooltip="Run the project's checks in the run's worktree now",
                 show=False, id="runs.check"),
+        Binding("v", "conversation", "Conversation", tooltip="What was said to the run's agent and what it answered",
+                show=False, id="runs.conversation"),
         Binding("C", "compare", "Compare", tooltip="Compare the runs of the run's race, run a check, land one",
                 id="runs.compare"),
         Binding("slash", "filter", "Filter", show=False, id="runs.filter"),
@@ -287,6 +290,10 @@ class RunsPane(Vertical):
     def action_compare(self) -> None:
         if (run := self.selected_run) is not None:
             self.post_message(CompareRequested(run))
+
+    def action_conversation(self) -> None:
+        if (run := self.selected_run) is not None:
+            self.post_message(ConversationRequested(run))
 
     def action_diff(self) -> None:
         if self.selected_run_id:
