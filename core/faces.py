@@ -18,8 +18,8 @@ from .bus import Subscription
 from .config import Paths
 from .lifecycle import Turn
 from .landing import Cleanup, RunBranch
-from .models import (Agent, ApiToken, Approval, Backup, Event, FileChange, Landing, LandingPlan, Plan, Project, Repo,
-                     Run, Task, TaskStatus, Webhook, WebhookDelivery, Worktree)
+from .models import (Agent, ApiToken, Approval, Backup, Command, Event, FileChange, Landing, LandingPlan, Plan, Project,
+                     Repo, Run, Task, TaskStatus, Webhook, WebhookDelivery, Worktree)
 from .queue import Place
 from .racing import Entrant
 from .scheduler import TaskWait
@@ -102,6 +102,15 @@ class Corral(Protocol):
     async def attach(self, run_key: str) -> Attachment: ...
     async def detach(self, run_key: str, exit_code: int) -> Run: ...
     async def record_hook(self, run_id: str, data: dict[str, Any]) -> None: ...
+
+    # -- commands run in a run's worktree ------------------------------------------------------------------
+
+    async def exec_command(self, run_key: str, command: str, *, confirmed: bool = False,
+                           timeout: float | None = None) -> Command: ...
+    async def validate_command(self, command: str, run_key: str | None = None) -> list[str]: ...
+    async def commands(self, run_key: str | None = None, running: bool = False) -> list[Command]: ...
+    async def command(self, run_key: str, command_key: str) -> Command: ...
+    async def cancel_command(self, run_key: str, command_key: str) -> Command: ...
 
     # -- what a run changed, landing it, branches and clean-up -----------------------------------------------
 

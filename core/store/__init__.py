@@ -28,6 +28,7 @@ from ..models import (
 )
 from .api_tables import ApiTables
 from .board_tables import BoardTables
+from .command_tables import CommandTables
 from .database import Database
 
 __all__ = ["Store"]
@@ -89,13 +90,15 @@ WATCH_INTERVAL = 0.05  # without inotify: seconds between looks for what others 
 
 class Store:
     """Projects, repos, agent profiles, runs, their events and approvals, and settings; the board's
-    tables (`board`: plans and tasks) and the API's (`api`: tokens and webhooks) beside them, all
-    written through one Database (`db`), whose writer numbers events and publishes them on commit."""
+    tables (`board`: plans and tasks), the API's (`api`: tokens and webhooks) and the commands run in
+    worktrees (`commands`) beside them, all written through one Database (`db`), whose writer numbers
+    events and publishes them on commit."""
 
     def __init__(self, path: Path, on_commit: Callable[[list[Event]], None] | None = None):
         self.db = Database(path, on_commit)
         self.board = BoardTables(self.db)
         self.api = ApiTables(self.db)
+        self.commands = CommandTables(self.db)
 
     @property
     def path(self) -> Path:
