@@ -19,7 +19,7 @@ from ..engine import Engine
 from .dependencies import TOTAL_HEADER, known_parameters
 from .errors import install_error_handlers
 from .openapi import install_openapi, operation_id
-from .routes import agents, board, events, landing, lifecycle, projects, racing, runs, server
+from .routes import agents, board, commands, events, landing, lifecycle, projects, racing, runs, server
 from .routes import webhooks as webhook_routes
 from .security import RequestGuard
 from .settings import ServerSettings
@@ -98,6 +98,7 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
     app.state.webhooks = None
     install_error_handlers(app)
     install_openapi(app)
-    for module in (server, projects, agents, runs, racing, lifecycle, landing, events, board, webhook_routes):
+    for module in (server, projects, agents, runs, commands, racing, lifecycle, landing, events, board,
+                   webhook_routes):
         app.include_router(module.router, prefix="/api")
     return app
