@@ -34,6 +34,7 @@ from .messages import (
     BranchesLoaded,
     ChangesLoaded,
     ClisLoaded,
+    CommandRequested,
     CompareRequested,
     CompareWanted,
     ContinueRequested,
@@ -496,6 +497,10 @@ class CorralApp(App):
     @on(ContinueRequested)
     def continue_requested(self, message: ContinueRequested) -> None:
         self.run_actions.continue_run(message.run)
+
+    @on(CommandRequested)
+    def command_requested(self, message: CommandRequested) -> None:
+        self.run_actions.exec_command(message.run)
 
     @on(CompareRequested)
     def compare_requested(self, message: CompareRequested) -> None:

@@ -230,6 +230,13 @@ class ContinueRequested(Message):
 
 
 @dataclass
+class CommandRequested(Message):
+    """Ask for a shell command, then run it in the run's worktree."""
+
+    run: Run
+
+
+@dataclass
 class CompareRequested(Message):
     """Lay the runs of the run's race side by side."""
 

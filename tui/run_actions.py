@@ -1,5 +1,5 @@
 """What the user does with a run, turned into engine work: answer its permission request, cancel, pause,
-continue it with a message, open its agent session in the terminal."""
+continue it with a message, run a command in its worktree, open its agent session in the terminal."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from textual.app import SuspendNotSupported
 
 from core.attach import run_in_terminal
 from core.errors import CorralError
-from core.models import Run
+from core.models import Command, Run
 
 from .actions import Actions
 from .messages import ApprovalAnswered
+from .screens.command_line import CommandLine
 from .screens.text_entry import TextDialog
 
 
@@ -46,6 +47,13 @@ class RunActions(Actions):
             "Continue run", f"What should the agent of run {run.short_id} do next? It goes on from its session, "
             f"in the same worktree, on {run.branch}.", lambda message: self.engine.continue_run(run.id, message),
             placeholder="the next instruction", button="Continue", id="continue"), continued)
+
+    def exec_command(self, run: Run) -> None:
+        def started(command: Command | None) -> None:
+            if command is not None:
+                self.app.notify(f"command {command.short_id} running in run {run.short_id}", timeout=3)
+
+        self.app.push_screen(CommandLine(self.engine, run), started)
 
     async def attach(self, run_id: str) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import render
-from core.models import END_EVENTS, Event, EventType
+from core.models import END_EVENTS, CommandStatus, Event, EventType
 
 # Events that say nothing a reader of the transcript needs.
 HIDDEN = frozenset({EventType.AGENT_SYSTEM})
@@ -18,7 +18,7 @@ HIDDEN = frozenset({EventType.AGENT_SYSTEM})
 class Block:
     """One thing in the transcript. `version` changes whenever the block does (it keys the line cache)."""
 
-    kind: str  # task | user | text | thinking | tool | attention | answer | error | retry | note | outcome
+    kind: str  # task | user | text | thinking | tool | command | attention | answer | error | retry | note | outcome
     text: str = ""
     title: str = ""
     input: dict[str, Any] | None = None
@@ -26,12 +26,13 @@ class Block:
     is_error: bool = False
     streaming: bool = False
     expanded: bool = False
-    tone: str = ""  # success | warning | error, for notes and outcomes
+    tone: str = ""  # success | warning | error, for notes, outcomes and commands
+    status: str = ""  # how a command ended: "exit 0 in 2s"
     version: int = 0
 
     @property
     def expandable(self) -> bool:
-        return self.kind in ("tool", "thinking")
+        return self.kind in ("tool", "thinking", "command")
 
     def touch(self) -> None:
         self.version += 1
@@ -50,11 +51,13 @@ class Transcript:
     blocks: list[Block] = field(default_factory=list)
     last_seq: int = 0
     _tools: dict[str, Block] = field(default_factory=dict)
+    _commands: dict[str, Block] = field(default_factory=dict)  # by command id
 
     def reset(self, run_id: str | None) -> None:
         self.run_id = run_id
         self.blocks.clear()
         self._tools.clear()
+        self._commands.clear()
         self.last_seq = 0
 
     def add(self, events: list[Event]) -> int | None:
@@ -124,6 +127,8 @@ class Transcript:
             block.is_error = bool(p.get("is_error"))
             block.touch()
             return first
+        if kind in (EventType.COMMAND_STARTED, EventType.COMMAND_OUTPUT, EventType.COMMAND_FINISHED):
+            return self._fold_command(event)
         if kind == EventType.AGENT_NEEDS_ATTENTION:
             return self._append(Block("attention", title=p.get("tool") or "a tool",
                                       text=render.tool_summary(p.get("tool"), p.get("input")),
@@ -167,6 +172,27 @@ class Transcript:
         if kind == EventType.RUN_CHECKPOINT_FAILED:
             return self._append(Block("note", text=render.describe(event), tone="error"))
         return self._append(Block("note", text=render.describe(event)))
+
+    def _fold_command(self, event: Event) -> int:
+        """A command run in the worktree: one block, its output growing under it until it ends."""
+        p = event.payload
+        block = self._commands.get(p.get("command_id") or "")
+        if block is None:
+            block = self._commands[p.get("command_id") or ""] = Block(
+                "command", text=p.get("command", ""), title=p.get("by") or "", output="", streaming=True)
+            if event.type == EventType.COMMAND_STARTED:
+                self._settle_stream()
+                return self._append(block)
+            self._append(block)  # its start was not read (a transcript read from the middle)
+        if event.type == EventType.COMMAND_OUTPUT:
+            block.output = (block.output or "") + "".join(f"{line}\n" for line in p.get("lines") or [])
+        elif event.type == EventType.COMMAND_FINISHED:
+            block.streaming = False
+            block.status = render.command_end(p)
+            block.tone = "success" if p.get("status") == CommandStatus.COMPLETED else "error"
+            block.is_error = block.tone == "error"
+        block.touch()
+        return self.blocks.index(block)
 
     def _settle_stream(self) -> None:
         block = self._last("text")

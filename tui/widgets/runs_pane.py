@@ -20,6 +20,7 @@ from .. import format
 from ..messages import (
     ApprovalAnswered,
     AttachRequested,
+    CommandRequested,
     CompareRequested,
     ContinueRequested,
     DiffRequested,
@@ -51,6 +52,8 @@ class RunsPane(Vertical):
         Binding("r", "continue_run", "Continue", tooltip="Continue (resume) the run with a message", show=False,
                 id="runs.continue"),
         Binding("t", "attach", "Open session", show=False, id="runs.attach"),
+        Binding("x", "exec_command", "Command", tooltip="Run a shell command in the run's worktree", show=False,
+                id="runs.exec"),
         Binding("D", "diff", "Diff", id="runs.diff"),
         Binding("C", "compare", "Compare", tooltip="Compare the runs of the run's race, run a check, land one",
                 id="runs.compare"),
@@ -265,6 +268,12 @@ class RunsPane(Vertical):
             self.app.notify("pick a run that has ended", severity="warning", timeout=3)
             return
         self.post_message(ContinueRequested(run))
+
+    def action_exec_command(self) -> None:
+        if (run := self.selected_run) is None:
+            self.app.notify("pick a run first", severity="warning", timeout=3)
+            return
+        self.post_message(CommandRequested(run))
 
     def action_attach(self) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""
