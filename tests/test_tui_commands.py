@@ -1,5 +1,5 @@
 """Commands in a run's worktree, seen from the dashboard: `x` runs one (a destructive-looking one only
-when asked again), and the output of a `corral exec` in another terminal streams into the transcript
+when asked again) and `c` stops it, and the output of a `corral exec` in another terminal streams into the transcript
 until it is cancelled midway."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from textual.widgets import Input
 
 from tui.app import CorralApp, make_app
 from tui.screens.command_line import CommandLine
+from tui.screens.confirm import ConfirmDialog
 
 
 def transcript_text(app: CorralApp) -> str:
@@ -45,8 +46,18 @@ async def test_x_runs_a_command_in_the_selected_runs_worktree_and_asks_again_bef
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, CommandLine), "the command to run when asked again")
         await until(pilot, lambda: "✗ exit 128" in transcript_text(app), "the push's failure in the transcript")
-    [pushed, _] = await engine.commands(run.id)
+
+        await pilot.press("x")  # one that goes on, stopped with c
+        await until(pilot, lambda: isinstance(app.screen, CommandLine), "the command line")
+        await pilot.press(*"echo going; sleep 60", "enter")
+        await until(pilot, lambda: "└ going" in transcript_text(app), "the command's first line")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question before stopping it")
+        await pilot.press("y")
+        await until(pilot, lambda: "cancelled after" in transcript_text(app), "the command stopped")
+    [stopped, pushed, _] = await engine.commands(run.id)
     assert pushed.confirmed and pushed.command == "git push --force nowhere HEAD"
+    assert stopped.status == "cancelled" and (await engine.run(run.id)).status == "completed"
 
 
 async def test_corral_exec_in_another_terminal_streams_into_the_transcript_and_is_cancelled_midway(

@@ -34,6 +34,7 @@ from .messages import (
     BranchesLoaded,
     ChangesLoaded,
     ClisLoaded,
+    CommandCancelled,
     CommandRequested,
     CompareRequested,
     CompareWanted,
@@ -497,6 +498,11 @@ class CorralApp(App):
     @on(ContinueRequested)
     def continue_requested(self, message: ContinueRequested) -> None:
         self.run_actions.continue_run(message.run)
+
+    @on(CommandCancelled)
+    def command_cancelled(self, message: CommandCancelled) -> None:
+        self.engine_work(self.engine.cancel_command(message.run_id, message.command_id),
+                         group=f"cancel-{message.command_id}")
 
     @on(CommandRequested)
     def command_requested(self, message: CommandRequested) -> None:

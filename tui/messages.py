@@ -218,6 +218,12 @@ class RunCancelled(Message):
 
 
 @dataclass
+class CommandCancelled(Message):
+    run_id: str
+    command_id: str
+
+
+@dataclass
 class RunPaused(Message):
     run_id: str
 

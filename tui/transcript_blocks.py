@@ -74,6 +74,10 @@ class Transcript:
                 first = index
         return first
 
+    def running_commands(self) -> list[tuple[str, str]]:
+        """The commands whose end has not been read yet: (id, command), oldest first."""
+        return [(command_id, block.text) for command_id, block in self._commands.items() if block.streaming]
+
     def _append(self, block: Block) -> int:
         self.blocks.append(block)
         return len(self.blocks) - 1
