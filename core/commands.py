@@ -92,9 +92,12 @@ class Commands:
         if timeout is not None and not 0 < timeout <= 7 * 86400:
             raise CorralError("the time limit is a number of seconds, more than 0 and at most a week",
                               code="INVALID_TIMEOUT")
-        if not Path(run.cwd).is_dir():
-            raise Conflict(f"run {run.short_id}'s worktree is gone ({run.cwd}): its branch {run.branch} still holds "
-                           f"its work; continue the run to make the worktree again", code="WORKTREE_GONE")
+        if not run.worktrees:
+            raise Conflict(f"run {run.short_id} has no worktree: it failed before one was made", code="NO_WORKTREE")
+        gone = [w.path for w in run.worktrees if not Path(w.path).is_dir()]
+        if gone:
+            raise Conflict(f"run {run.short_id}'s worktree is gone ({', '.join(gone)}): its branch {run.branch} still "
+                           f"holds its work; continue the run to make the worktree again", code="WORKTREE_GONE")
         reasons = destructive_reasons(command, run.cwd)
         if reasons and not confirmed:
             raise CorralError(f"refused: the command {'; '.join(reasons)}. Confirm to run it anyway",

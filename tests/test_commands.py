@@ -116,6 +116,12 @@ async def test_a_command_for_a_run_whose_worktree_is_gone_is_refused_and_changes
     with pytest.raises(CorralError) as empty:
         await engine.exec_command(run.id, "  ")
     assert empty.value.code == "EMPTY_COMMAND"
+    await engine.add_agent("ghost", command="/nowhere/claude")
+    never = await engine.start_run(run.project_id, "do it", agent="ghost")
+    assert never.status == "failed" and not never.worktrees
+    with pytest.raises(CorralError) as none:
+        await engine.exec_command(never.id, "ls")
+    assert none.value.code == "NO_WORKTREE"
 
 
 @pytest.mark.parametrize(("command", "reason"), [
