@@ -111,19 +111,24 @@ class Commands:
         try:
             record.pid = shell.start()
         except OSError as error:
+            await self._started(record, reasons)
             await self._end(record, CommandStatus.FAILED, f"could not start: {error.strerror}", None)
             return await self.command(run.id, record.id)
         await self.store.commands.update_command(record.id, pid=record.pid, process_started=started_at(record.pid))
         running = self._live[record.id] = _Running(shell)
-        [started] = await self.store.append(run.id, [(EventType.COMMAND_STARTED, {
-            "command_id": record.id, "command": command, "by": record.by, "pid": record.pid,
-            "confirmed": record.confirmed, **({"reasons": reasons} if reasons else {})})])
-        record.seq = started.seq
-        await self.store.commands.update_command(record.id, seq=record.seq)
+        await self._started(record, reasons)
         task = asyncio.create_task(self._run(record, running), name=f"command-{record.short_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return record
+
+    async def _started(self, record: Command, reasons: list[str]) -> None:
+        """Its start in the run's log; its number there is where its output follows."""
+        [started] = await self.store.append(record.run_id, [(EventType.COMMAND_STARTED, {
+            "command_id": record.id, "command": record.command, "by": record.by, "pid": record.pid,
+            "confirmed": record.confirmed, **({"reasons": reasons} if reasons else {})})])
+        record.seq = started.seq
+        await self.store.commands.update_command(record.id, seq=record.seq)
 
     async def _limits(self, run: Run) -> tuple[float | None, int]:
         """The run's profile's wall-clock limit, and how much output is kept."""
