@@ -8,6 +8,7 @@ import shutil
 import pytest
 from helpers import finished_run, running
 
+from core import render
 from core.command_safety import destructive_reasons
 from core.config import Paths
 from core.engine import Engine
@@ -87,6 +88,18 @@ async def test_a_command_past_its_time_limit_is_stopped(engine, model, repo):
     command = await engine.exec_command(run.id, "sleep 60", timeout=1)
     _, ended = await _until_finished(engine, command)
     assert ended["status"] == "failed" and ended["outcome"].startswith("timed out")
+
+
+async def test_a_command_keeps_to_its_runs_profile_limits_of_time_and_output(engine, model, repo):
+    run = await finished_run(engine, model, repo, {"a.txt": "a\n"})
+    await engine.update_agent(run.agent_name, timeout_seconds=1, max_output_mb=0.01)
+    hung = await engine.exec_command(run.id, "sleep 60")
+    assert (await _until_finished(engine, hung))[1]["outcome"] == "timed out after 1 s"
+    flood = await engine.exec_command(run.id, "yes flood | head -c 100000; echo; echo done")
+    printed, ended = await _until_finished(engine, flood)
+    assert ended["status"] == "completed" and ended["output_bytes"] == 100006
+    assert printed == ["flood"] * 1748 and ended["dropped_bytes"] == 100006 - 1748 * 6  # kept up to 10485 bytes
+    assert "of output not kept" in render.describe((await engine.events(run.id))[-1])
 
 
 async def test_a_destructive_command_is_refused_with_the_reason_unless_confirmed(engine, model, repo):
