@@ -71,6 +71,12 @@ async def test_exec_refuses_a_destructive_command_unless_told_yes_and_a_run_with
     pushed = corral("exec", run.short_id, "--", "git push --force nowhere HEAD", check=False)
     assert "force-pushes" in pushed.stderr and pushed.returncode == 1
     assert await engine.commands(run.id) == []
+    checked = corral("exec", "--check", run.short_id, "--", "rm -rf .. && git reset --hard", check=False)
+    assert checked.returncode == 1 and checked.stdout.splitlines() == [
+        "destructive: it deletes .., outside the run's worktree",
+        "destructive: it throws away the worktree's uncommitted changes (git reset --hard)"]
+    assert corral("exec", "--check", run.short_id, "--", "make", "test").stdout == "it does not look destructive\n"
+    assert await engine.commands(run.id) == []
     confirmed = corral("exec", "--yes", run.short_id, "--", "git push --force nowhere HEAD", check=False)
     assert confirmed.returncode == 128 and "'nowhere' does not appear to be a git repository" in confirmed.stdout
     [ran] = await engine.commands(run.id)

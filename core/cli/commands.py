@@ -31,16 +31,24 @@ def _exit_status(command: Command) -> int:
 @click.argument("run_key", metavar="RUN")
 @click.argument("words", metavar="-- COMMAND...", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--yes", "-y", "confirmed", is_flag=True, help="Run it even if it looks destructive.")
+@click.option("--check", is_flag=True, help="Only say whether it looks destructive, and why (exit 1 if it does).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
               help="Seconds before it is stopped (default: the run's profile's time limit, or none).")
 @json_option("Print the command, its output and how it ended as JSON when it ends (nothing streamed).")
 @engine_command
-async def exec_command(engine: Engine, run_key: str, words: tuple[str, ...], confirmed: bool,
+async def exec_command(engine: Engine, run_key: str, words: tuple[str, ...], confirmed: bool, check: bool,
                        timeout: float | None, as_json: bool) -> None:
     """Run COMMAND in RUN's worktree: its output is shown as it comes and kept in the run's log,
     Ctrl-C cancels it, and corral exits with its exit status. One argument is a shell line
     (`corral exec 1a2b -- 'make && make test'`); several are quoted as they are given."""
     line = words[0] if len(words) == 1 else shlex.join(words)
+    if check:
+        reasons = await engine.validate_command(line, run_key)
+        if as_json:
+            print_json({"destructive": bool(reasons), "reasons": reasons})
+        else:
+            click.echo("\n".join(f"destructive: it {r}" for r in reasons) or "it does not look destructive")
+        raise SystemExit(1 if reasons else 0)
     try:
         command = await engine.exec_command(run_key, line, confirmed=confirmed, timeout=timeout)
     except CorralError as error:
