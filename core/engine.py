@@ -17,6 +17,7 @@ the class). Runs, below Planning, is told here how Planning executes runs of kin
                                                          making, executing, following, answering and
                                                          stopping runs
     Lifecycle(store, profiles, runs)                     continue, fork, rewind an ended run
+    Commands(store, runs, profiles)                      commands run in a run's worktree (`corral exec`)
     Attach(paths, store, profiles, runs)                 a run's session opened by the user
     Scheduler(paths, store, projects, queue, runs)       board tasks become runs
     Board(store, projects, runs, scheduler)              tasks and their dependencies
@@ -41,6 +42,7 @@ from .audit import Audit
 from .board import Board
 from .bus import EventBus
 from .clock import SYSTEM_CLOCK, Clock
+from .commands import Commands
 from .config import Paths
 from .context import Context
 from .conversation import Conversation
@@ -73,6 +75,7 @@ class Engine:
         queue = Queue(self.store, projects)
         runs = Runs(self.paths, self.store, self.bus, self.notifier, projects, profiles, queue, clock)
         lifecycle = Lifecycle(self.store, profiles, runs)
+        commands = Commands(self.store, runs, profiles)
         attach = Attach(self.paths, self.store, profiles, runs)
         scheduler = Scheduler(self.paths, self.store, projects, queue, runs)
         board = Board(self.store, projects, runs, scheduler)
@@ -84,6 +87,7 @@ class Engine:
         conversation, export, audit = Conversation(self.store, runs), Export(runs), Audit(self.store, projects)
         runs.register_kind("plan", planning.live_run)
         self._runs = runs
+        self._commands = commands
 
         # projects, repos and agent profiles
         self.create_project = projects.create_project
@@ -143,6 +147,12 @@ class Engine:
         self.attach = attach.attach
         self.detach = attach.detach
         self.record_hook = attach.record_hook
+        # commands run in a run's worktree
+        self.exec_command = commands.exec_command
+        self.validate_command = commands.validate_command
+        self.commands = commands.commands
+        self.command = commands.command
+        self.cancel_command = commands.cancel_command
         # landing a run's work
         self.changes = landing.changes
         self.diff = landing.diff
@@ -222,10 +232,12 @@ class Engine:
         self.paths.ensure()
         await self.store.open()
         await self._runs.reconcile()
+        await self._commands.reconcile()
         return self
 
     async def close(self) -> None:
-        """Stop what this process runs (each run is recorded as cancelled), then close the store."""
+        """Stop what this process runs (each run and command is recorded as cancelled), then close the store."""
+        await self._commands.close()
         await self._runs.close()
         await self.notifier.drain()
         await self.bus.close()

@@ -48,6 +48,16 @@ class TaskStatus(StrEnum):
 TaskStatus.ALL = tuple(TaskStatus)
 
 
+class CommandStatus(StrEnum):
+    """How a command run in a run's worktree (`corral exec`) stands."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"  # it exited with status 0
+    FAILED = "failed"  # another status, a signal, its time limit, or it could not start
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the corral process that ran it ended while it ran
+
+
 class ApprovalStatus(StrEnum):
     PENDING = "pending"
     ALLOWED = "allowed"
@@ -109,6 +119,9 @@ class EventType(StrEnum):
     CHECK_PASSED = "check.passed"
     CHECK_FAILED = "check.failed"
     CHECK_FIXING = "check.fixing"
+    COMMAND_STARTED = "command.started"
+    COMMAND_OUTPUT = "command.output"
+    COMMAND_FINISHED = "command.finished"
     PLAN_STARTED = "plan.started"
     PLAN_PHASE = "plan.phase"
     PLAN_LOG = "plan.log"
@@ -132,7 +145,7 @@ USER_ACTIONS = frozenset({EventType.RUN_CREATED, EventType.USER_MESSAGE, EventTy
                           EventType.USER_REJECTED, EventType.USER_REVERTED, EventType.USER_COMMITTED,
                           EventType.USER_STOPPED, EventType.RUN_LANDED, EventType.RUN_REBASED,
                           EventType.RUN_BRANCH_RENAMED, EventType.RUN_PUSHED, EventType.RUN_PULL_REQUEST,
-                          EventType.RUN_REWOUND, EventType.RUN_ATTACHED})
+                          EventType.RUN_REWOUND, EventType.RUN_ATTACHED, EventType.COMMAND_STARTED})
 PLAN_EVENTS = frozenset(e for e in EventType if e.startswith("plan."))
 # what a webhook may subscribe to: a run's end (not a pause) and a question for the user
 WEBHOOK_EVENTS = (EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_CANCELLED,
@@ -319,6 +332,38 @@ class Approval(Record):
     suggestions: list[dict[str, Any]] = field(default_factory=list)  # rules the agent offers for "always"
     always: bool = False
     answered_by: str | None = None  # who answered: the local user, or an API token's user
+
+
+@dataclass
+class Command(Record):
+    """A shell command run in a run's worktree by a user (`corral exec`, `x` in the dashboard)."""
+
+    id: str
+    run_id: str
+    command: str
+    status: str
+    cwd: str
+    by: str
+    started_at: str
+    ended_at: str | None = None
+    exit_code: int | None = None  # None while it runs, and when a signal ended it
+    signal: str | None = None  # the signal that ended it ("SIGTERM")
+    seconds: float | None = None
+    outcome: str | None = None  # how it ended in a few words: "exit 1", "cancelled", "timed out after 30 s"
+    output_bytes: int = 0
+    dropped_bytes: int = 0  # printed past the limit, not kept in the run's log
+    pid: int | None = None
+    confirmed: bool = False  # it looked destructive and the user said to run it anyway
+    seq: int | None = None  # its command.started event's number in the run's log: its output comes after
+    output: list[str] | None = None  # its kept output lines, when asked for one command
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    @property
+    def running(self) -> bool:
+        return self.status == CommandStatus.RUNNING
 
 
 TASK_TYPES = {"feature": "FTR", "bug": "BUG", "refactor": "REF", "docs": "DOC", "test": "TST", "chore": "CHR"}

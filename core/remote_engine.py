@@ -6,11 +6,11 @@ know which one it holds. REST for what a call asks or changes; the run's event s
 follow a run, resumed from the last event seen (`Last-Event-ID`) when the connection drops, so
 no event is lost and none comes twice. The remote drives its runs itself: nothing is left to
 drive here. It offers every call of `core.faces.Corral`; the board, planning and races
-(core/remote_board.py), projects, profiles and settings (core/remote_projects.py), and a run's
-conversation, patch and archive with the audit log (core/remote_history.py) are lent
-out from their own rooms, as the local engine lends its services'. What cannot make sense from
-another host (attaching to a session, driving runs, API tokens) is refused in one line, code
-NOT_ON_REMOTE."""
+(core/remote_board.py), commands (core/remote_commands.py), projects, profiles and settings
+(core/remote_projects.py), and a run's conversation, patch and archive with the audit log
+(core/remote_history.py) are lent out from their own rooms, as the local engine lends its
+services'. What cannot make sense from another host (attaching to a session, driving runs, API
+tokens) is refused in one line, code NOT_ON_REMOTE."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from .queue import Place, Queue
 from .remote_board import RemoteBoard, RemotePlanning, RemoteRacing
 from .remote_context import RemoteContext, run_context
 from .remote_history import RemoteHistory
+from .remote_commands import RemoteCommands
 from .remote_projects import RemoteProfiles, RemoteProjects
 from .remote_records import approval_of, error_of, event_of, run_of
 from .remote_status import client_for, compatible
@@ -62,6 +63,7 @@ class RemoteEngine:
         projects, profiles = RemoteProjects(self._call), RemoteProfiles(self._call)
         board, planning, racing = RemoteBoard(self._call), RemotePlanning(self._call), RemoteRacing(self._call)
         history = RemoteHistory(self._call)
+        commands = RemoteCommands(self._call)
         # projects, repos, settings, agent profiles, webhooks
         self.projects = projects.projects
         self.project = projects.project
@@ -128,6 +130,12 @@ class RemoteEngine:
         self.archive = history.archive
         self.duplicate_project = history.duplicate_project
         self.audit = history.audit
+        # commands run in a run's worktree, on the remote host
+        self.exec_command = commands.exec_command
+        self.validate_command = commands.validate_command
+        self.commands = commands.commands
+        self.command = commands.command
+        self.cancel_command = commands.cancel_command
 
     async def open(self) -> RemoteEngine:
         if self._link is not None:
@@ -410,8 +418,8 @@ class RemoteEngine:
                 async for event in self._stream(run.id, after_id):
                     after_id, tries = event.id or after_id, 0
                     yield event
-                if not (await self.run(run.id)).active:
-                    return  # the stream ends with the run's last event
+                if not (await self.run(run.id)).active and not await self.commands(run.id, running=True):
+                    return  # the stream ends with the run's last event (and its commands')
             except (httpx.HTTPError, Unreachable):
                 pass  # the connection dropped: taken up again below, after the last event seen
             if tries >= len(RECONNECT_DELAYS):

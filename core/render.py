@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from .models import Approval, Event, EventType, Project, Run, RunStatus, Worktree
+from .models import Approval, Command, CommandStatus, Event, EventType, Project, Run, RunStatus, Worktree
 
 # how a message ends that says a run ended, by its status: "run 1a2b3c4d was cancelled"
 ENDED: dict[str, str] = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed",
@@ -215,6 +215,13 @@ def describe(event: Event) -> str:
     if kind == EventType.AGENT_OUTPUT_CUT:
         return (f"a line of {size(p.get('bytes') or 0)} was cut to its first {size(p.get('kept') or 0)}: "
                 f"{_one_line(p.get('head', ''), 60)}")
+    if kind == EventType.COMMAND_STARTED:
+        return f"$ {_one_line(p.get('command', ''), 100)}" + (f" (by {p['by']})" if p.get("by") else "")
+    if kind == EventType.COMMAND_OUTPUT:
+        lines = p.get("lines") or [""]
+        return _one_line(lines[0], 100) + (f"  (+{plural(len(lines) - 1, 'line')})" if len(lines) > 1 else "")
+    if kind == EventType.COMMAND_FINISHED:
+        return command_end(p)
     if p.get("reason"):
         return str(p["reason"])
     return _one_line(", ".join(f"{k}={v}" for k, v in p.items()), 120)
@@ -254,12 +261,30 @@ def check_marks(run: Run) -> str:
     return "".join("✓" if result.get("passed") else "✗" for result in run.checks)
 
 
+def command_end(payload: dict[str, Any]) -> str:
+    """How a command ended, from its command.finished event: "exit 0 in 2s", "cancelled after 1m04s"."""
+    seconds = payload.get("seconds")
+    took = ""
+    if seconds is not None:
+        ran = payload.get("status") in (CommandStatus.COMPLETED, CommandStatus.FAILED)
+        took = f"{' in ' if ran else ' after '}{duration(seconds)}"
+    dropped = f", {size(payload['dropped_bytes'])} of output not kept" if payload.get("dropped_bytes") else ""
+    return f"{payload.get('outcome') or payload.get('status')}{took}{dropped}"
+
+
+def command_line(command: Command) -> str:
+    """One command in a list: id, status, how long, who, the command."""
+    took = duration(command.seconds) if command.seconds is not None else "-"
+    how = command.outcome if command.outcome and command.status == CommandStatus.FAILED else command.status
+    return f"{command.short_id}  {how:<12} {took:>7}  {command.by:<10} {_one_line(command.command, 60)}"
+
+
 def event_line(event: Event) -> str:
     return f"{event.seq:>5} {event.created_at[11:19]} {event.type:<22} {describe(event)}"
 
 
 _QUIET = {EventType.AGENT_TOKEN, EventType.AGENT_THINKING, EventType.AGENT_OUTPUT, EventType.AGENT_SYSTEM,
-          EventType.RUN_CHECKPOINT}
+          EventType.RUN_CHECKPOINT, EventType.COMMAND_OUTPUT}
 
 
 def progress(run: Run, event: Event) -> str | None:

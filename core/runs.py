@@ -365,8 +365,14 @@ class Runs:
                     if event.type in END_EVENTS.values() or event.type in RESTART_EVENTS:
                         ended = event.type in END_EVENTS.values()
                     yield event
-                if ended and not (await self.run(run.id)).active:
-                    return
+                if (ended and not (await self.run(run.id)).active
+                        and not await self.store.commands.any_running(run.id)):
+                    # a command run after its end is in its log before its row says it ended
+                    events = await self.store.events(run.id, after, after_id=after_id)
+                    if not events:
+                        return
+                    continue
+
                 if run.id in self._live:
                     # What this process commits comes through the bus: read the store only for a gap.
                     events = [e for e in await subscription.next_batch(timeout=1.0) if e.seq > after]

@@ -292,3 +292,25 @@ async def test_checks_are_set_run_and_fixed_alike(face, model, repo):
 
 def _write_step(name: str, content: str) -> dict:
     return tool("Write", {"file_path": name, "content": content})
+
+
+async def test_a_command_is_run_followed_refused_and_cancelled_alike(face, model, repo):
+    model.set_script([tool("Write", {"file_path": "a.txt", "content": "a\n"}), text("Done.")])
+    run = await face.wait((await face.start_run((await face.add_project(repo)).id, "write a")).id)
+    quick = await face.exec_command(run.id, "cat a.txt; exit 5")
+    ended = [e async for e in face.follow(run.id, after=quick.seq) if e.payload.get("command_id") == quick.id]
+    assert [e.type for e in ended] == ["command.output", "command.finished"]
+    assert (await face.command(run.id, quick.short_id)).output == ["a"]
+    with pytest.raises(CorralError) as refused:
+        await face.exec_command(run.id, "rm -rf ~")
+    assert refused.value.code == "DESTRUCTIVE_COMMAND" and refused.value.details["reasons"] == [
+        "deletes ~ (your home folder)"]
+    assert await face.validate_command("git reset --hard", run.id) == [
+        "throws away the worktree's uncommitted changes (git reset --hard)"]
+    slow = await face.exec_command(run.id, "sleep 60")
+    assert [c.id for c in await face.commands(running=True)] == [slow.id]
+    assert (await face.cancel_command(run.id, slow.id)).status == "cancelled"
+    assert [(c.status, c.outcome) for c in await face.commands(run.id)] == [
+        ("cancelled", "cancelled"), ("failed", "exit 5")]
+    with pytest.raises(Conflict):
+        await face.cancel_command(run.id, slow.id)

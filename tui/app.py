@@ -35,6 +35,8 @@ from .messages import (
     BranchesLoaded,
     ChangesLoaded,
     ClisLoaded,
+    CommandCancelled,
+    CommandRequested,
     CompareRequested,
     ConversationRequested,
     CompareWanted,
@@ -514,6 +516,14 @@ class CorralApp(App):
     @on(ConversationRequested)
     def conversation_requested(self, message: ConversationRequested) -> None:
         self.run_actions.conversation(message.run)
+    @on(CommandCancelled)
+    def command_cancelled(self, message: CommandCancelled) -> None:
+        self.engine_work(self.engine.cancel_command(message.run_id, message.command_id),
+                         group=f"cancel-{message.command_id}")
+
+    @on(CommandRequested)
+    def command_requested(self, message: CommandRequested) -> None:
+        self.run_actions.exec_command(message.run)
 
     @on(CompareRequested)
     def compare_requested(self, message: CompareRequested) -> None:

@@ -220,6 +220,12 @@ class RunCancelled(Message):
 
 
 @dataclass
+class CommandCancelled(Message):
+    run_id: str
+    command_id: str
+
+
+@dataclass
 class RunPaused(Message):
     run_id: str
 
@@ -232,6 +238,13 @@ class ChecksRequested(Message):
 @dataclass
 class ContinueRequested(Message):
     """Ask what the run's agent should do next, then continue it."""
+
+    run: Run
+
+
+@dataclass
+class CommandRequested(Message):
+    """Ask for a shell command, then run it in the run's worktree."""
 
     run: Run
 

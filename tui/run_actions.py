@@ -1,6 +1,6 @@
 """What the user does with a run, turned into engine work: answer its permission request, cancel, pause,
-run its checks, continue it with a message, read its conversation, open its agent session in the
-terminal."""
+run its checks or a command in its worktree, continue it with a message, read its conversation,
+open its agent session in the terminal."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from textual.app import SuspendNotSupported
 
 from core.attach import run_in_terminal
 from core.errors import CorralError
-from core.models import Run
+from core.models import Command, Run
 
 from . import format
 from .actions import Actions
 from .messages import ApprovalAnswered, ConversationLoaded
+from .screens.command_line import CommandLine
 from .screens.conversation import ConversationScreen
 from .screens.text_entry import TextDialog
 
@@ -72,6 +73,13 @@ class RunActions(Actions):
             screen.post_message(ConversationLoaded(await self.engine.conversation(run.id)))
 
         self.app.engine_work(read, group="conversation", exclusive=True, reporter=screen)
+
+    def exec_command(self, run: Run) -> None:
+        def started(command: Command | None) -> None:
+            if command is not None:
+                self.app.notify(f"command {command.short_id} running in run {run.short_id}", timeout=3)
+
+        self.app.push_screen(CommandLine(self.engine, run), started)
 
     async def attach(self, run_id: str) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from .app import CorralApp
 
 FRAME = 1 / 30  # events that arrive within one frame reach the screen together
+# these change the transcript, not the run's row
 STREAMED = frozenset({EventType.AGENT_TOKEN, EventType.AGENT_MESSAGE, EventType.AGENT_THINKING,
                       EventType.AGENT_TOOL_CALL, EventType.AGENT_TOOL_RESULT, EventType.AGENT_OUTPUT,
-                      EventType.AGENT_SYSTEM})  # these change the transcript, not the run's row
+                      EventType.AGENT_SYSTEM, EventType.COMMAND_OUTPUT})
 # a pause is not announced: the run is picked up again
 ENDED = {END_EVENTS[status]: render.ENDED[status] for status in END_EVENTS if status != RunStatus.PAUSED}
 ELSEWHERE_READS = 1.0  # seconds at least between reads of the runs for other processes' writes
@@ -157,9 +158,10 @@ class RunsFeed:
         return None
 
     def catching_up(self) -> bool:
-        """Whether the selected run's events reach us only through the database: another corral drives it."""
+        """Whether the selected run's events reach us only through the database: another corral drives
+        it, or it has ended (another corral may run a command in its worktree: `corral exec`)."""
         run = self.selected_run
-        return run is not None and run.active and run.id not in {r.id for r in self.app.engine.driving()}
+        return run is not None and run.id not in {r.id for r in self.app.engine.driving()}
 
     def follow_new_run(self, run: Run) -> None:
         self._select_when_listed = run.id

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import render
-from core.models import END_EVENTS, Event, EventType
+from core.models import END_EVENTS, CommandStatus, Event, EventType
 
 # Events that say nothing a reader of the transcript needs.
 HIDDEN = frozenset({EventType.AGENT_SYSTEM})
@@ -18,7 +18,8 @@ HIDDEN = frozenset({EventType.AGENT_SYSTEM})
 class Block:
     """One thing in the transcript. `version` changes whenever the block does (it keys the line cache)."""
 
-    kind: str  # task | user | text | thinking | tool | check | attention | answer | error | retry | note | outcome
+    kind: str  # task | user | text | thinking | tool | check | command | attention | answer | error | retry | note
+    #           | outcome
     text: str = ""
     title: str = ""
     input: dict[str, Any] | None = None
@@ -26,13 +27,14 @@ class Block:
     is_error: bool = False
     streaming: bool = False
     expanded: bool = False
-    tone: str = ""  # success | warning | error, for notes and outcomes
+    tone: str = ""  # success | warning | error, for notes, outcomes and commands
     by: str = ""  # who said a message of the user's kind, when not the user (corral, sending a failed check)
+    status: str = ""  # how a command ended: "exit 0 in 2s"
     version: int = 0
 
     @property
     def expandable(self) -> bool:
-        return self.kind in ("tool", "check", "thinking")
+        return self.kind in ("tool", "check", "thinking", "command")
 
     def touch(self) -> None:
         self.version += 1
@@ -52,12 +54,14 @@ class Transcript:
     last_seq: int = 0
     _tools: dict[str, Block] = field(default_factory=dict)
     _check: Block | None = None  # the check running now: its output goes in it
+    _commands: dict[str, Block] = field(default_factory=dict)  # by command id
 
     def reset(self, run_id: str | None) -> None:
         self.run_id = run_id
         self.blocks.clear()
         self._tools.clear()
         self._check = None
+        self._commands.clear()
         self.last_seq = 0
 
     def add(self, events: list[Event]) -> int | None:
@@ -73,6 +77,10 @@ class Transcript:
             if index is not None and (first is None or index < first):
                 first = index
         return first
+
+    def running_commands(self) -> list[tuple[str, str]]:
+        """The commands whose end has not been read yet: (id, command), oldest first."""
+        return [(command_id, block.text) for command_id, block in self._commands.items() if block.streaming]
 
     def _append(self, block: Block) -> int:
         self.blocks.append(block)
@@ -129,6 +137,8 @@ class Transcript:
             block.is_error = bool(p.get("is_error"))
             block.touch()
             return first
+        if kind in (EventType.COMMAND_STARTED, EventType.COMMAND_OUTPUT, EventType.COMMAND_FINISHED):
+            return self._fold_command(event)
         if kind == EventType.AGENT_NEEDS_ATTENTION:
             return self._append(Block("attention", title=p.get("tool") or "a tool",
                                       text=render.tool_summary(p.get("tool"), p.get("input")),
@@ -195,6 +205,27 @@ class Transcript:
             block.output = (block.output or "").rstrip("\n")
             if block.is_error:
                 block.title = f"check ({p.get('outcome')})"
+        block.touch()
+        return self.blocks.index(block)
+
+    def _fold_command(self, event: Event) -> int:
+        """A command run in the worktree: one block, its output growing under it until it ends."""
+        p = event.payload
+        block = self._commands.get(p.get("command_id") or "")
+        if block is None:
+            block = self._commands[p.get("command_id") or ""] = Block(
+                "command", text=p.get("command", ""), title=p.get("by") or "", output="", streaming=True)
+            if event.type == EventType.COMMAND_STARTED:
+                self._settle_stream()
+                return self._append(block)
+            self._append(block)  # its start was not read (a transcript read from the middle)
+        if event.type == EventType.COMMAND_OUTPUT:
+            block.output = (block.output or "") + "".join(f"{line}\n" for line in p.get("lines") or [])
+        elif event.type == EventType.COMMAND_FINISHED:
+            block.streaming = False
+            block.status = render.command_end(p)
+            block.tone = "success" if p.get("status") == CommandStatus.COMPLETED else "error"
+            block.is_error = block.tone == "error"
         block.touch()
         return self.blocks.index(block)
 

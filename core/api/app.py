@@ -19,7 +19,8 @@ from ..engine import Engine
 from .dependencies import TOTAL_HEADER, known_parameters
 from .errors import install_error_handlers
 from .openapi import install_openapi, operation_id
-from .routes import agents, board, context, events, landing, lifecycle, projects, racing, records, runs, server
+from .routes import (agents, board, commands, context, events, landing, lifecycle, projects, racing, records, runs,
+                     server)
 from .routes import webhooks as webhook_routes
 from .security import RequestGuard
 from .settings import ServerSettings
@@ -45,7 +46,9 @@ Requests without an `Origin` (scripts, curl) are not affected.
 `ws://HOST:PORT/api/runs/{run_id}/ws?last_event_id=N` (with `&access_token=` beyond loopback).
 The server sends `{"type": "event", ...}` (an event, as `GET /api/runs/{run_id}/events` gives it)
 for each event after `last_event_id`, then each live one, and closes with 1000 after the run's
-last (1001 when the server stops, 4404 for no such run, 4400 for an unknown `last_event_id`).
+last (1001 when the server stops, 4404 for no such run, 4400 for an unknown `last_event_id`); a
+command run in the worktree of an ended run (`POST /api/runs/{run_id}/commands`) keeps it, and the
+event stream, open until the command ends.
 The client may send `{"type": "approve", "allow": true, "always": false, "message": null,
 "request_id": null}`, answered with `{"type": "approval", "approval": {...}}`, and
 `{"type": "ping"}`, answered with `{"type": "pong"}`; what cannot be done is answered with
@@ -99,7 +102,7 @@ def create_app(engine: Engine | None = None, settings: ServerSettings | None = N
     app.state.webhooks = None
     install_error_handlers(app)
     install_openapi(app)
-    for module in (server, projects, agents, runs, context, racing, lifecycle, landing, records, events, board,
-                   webhook_routes):
+    for module in (server, projects, agents, runs, commands, context, racing, lifecycle, landing, records, events,
+                   board, webhook_routes):
         app.include_router(module.router, prefix="/api")
     return app

@@ -32,6 +32,7 @@ from .api_tables import ApiTables
 from .audit_table import AuditTable
 from .board_tables import BoardTables
 from .context_tables import ContextTables
+from .command_tables import CommandTables
 from .database import Database
 
 __all__ = ["Store"]
@@ -103,8 +104,8 @@ WATCH_INTERVAL = 0.05  # without inotify: seconds between looks for what others 
 class Store:
     """Projects, repos, agent profiles, runs, their events and approvals, and settings; the board's
     tables (`board`: plans and tasks), the API's (`api`: tokens and webhooks), runs' context
-    (`context`) and the audit log (`audit`) beside them, all written through one Database (`db`), whose
-    writer numbers events and publishes them on commit."""
+    (`context`), the commands run in worktrees (`commands`) and the audit log (`audit`) beside them, all
+    written through one Database (`db`), whose writer numbers events and publishes them on commit."""
 
     def __init__(self, path: Path, on_commit: Callable[[list[Event]], None] | None = None):
         self.db = Database(path, on_commit)
@@ -112,6 +113,7 @@ class Store:
         self.api = ApiTables(self.db)
         self.context = ContextTables(self.db)
         self.audit = AuditTable(self.db)
+        self.commands = CommandTables(self.db)
 
     @property
     def path(self) -> Path:

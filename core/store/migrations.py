@@ -259,4 +259,32 @@ MIGRATIONS: list[list[str]] = [
             details TEXT NOT NULL DEFAULT '{}')""",
         "CREATE INDEX audit_log_project ON audit_log (project_id, id)",
     ],
+    # 17: commands run in a run's worktree (`corral exec`): one row each, so the running ones and the
+    # history are one query, and a process that did not start one can still find it and end it
+    [
+        """CREATE TABLE commands (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            command TEXT NOT NULL,
+            status TEXT NOT NULL,
+            cwd TEXT NOT NULL,
+            by_user TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            exit_code INTEGER,
+            signal TEXT,
+            seconds REAL,
+            outcome TEXT,
+            output_bytes INTEGER NOT NULL DEFAULT 0,
+            dropped_bytes INTEGER NOT NULL DEFAULT 0,
+            pid INTEGER,
+            process_started INTEGER,
+            owner_pid INTEGER,
+            owner_started INTEGER,
+            confirmed INTEGER NOT NULL DEFAULT 0,
+            seq INTEGER,
+            cancel_requested INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX commands_by_run ON commands (run_id, started_at)",
+        "CREATE INDEX commands_running ON commands (status) WHERE status = 'running'",
+    ],
 ]

@@ -21,6 +21,8 @@ from ..messages import (
     ApprovalAnswered,
     AttachRequested,
     ChecksRequested,
+    CommandCancelled,
+    CommandRequested,
     CompareRequested,
     ContinueRequested,
     ConversationRequested,
@@ -48,11 +50,14 @@ class RunsPane(Vertical):
         Binding("a", "allow", "Allow", id="runs.allow"),
         Binding("A", "allow_always", "Allow always", show=False, id="runs.allow_always"),
         Binding("d", "deny", "Deny", id="runs.deny"),
-        Binding("c", "cancel_run", "Cancel run", show=False, id="runs.cancel"),
+        Binding("c", "cancel_run", "Cancel run", tooltip="Cancel the run, or the command running in its worktree",
+                show=False, id="runs.cancel"),
         Binding("p", "pause_run", "Pause run", show=False, id="runs.pause"),
         Binding("r", "continue_run", "Continue", tooltip="Continue (resume) the run with a message", show=False,
                 id="runs.continue"),
         Binding("t", "attach", "Open session", show=False, id="runs.attach"),
+        Binding("x", "exec_command", "Command", tooltip="Run a shell command in the run's worktree", show=False,
+                id="runs.exec"),
         Binding("D", "diff", "Diff", id="runs.diff"),
         Binding("K", "check_run", "Checks", tooltip="Run the project's checks in the run's worktree now",
                 show=False, id="runs.check"),
@@ -193,13 +198,14 @@ class RunsPane(Vertical):
             self.post_message(RunSelected(self.table.selected_run_id))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Answers show as unavailable unless the selected run waits on one; cancel only while it runs;
+        """Answers show as unavailable unless the selected run waits on one; cancel only while it (or a
+        command in its worktree) runs;
         continue once it has ended, if its agent has a session to go on from."""
         run = self.selected_run
         if action in ("allow", "allow_always", "deny"):
             return True if run is not None and self.pending.get(run.id) else None
         if action == "cancel_run":
-            return True if run is not None and run.active else None
+            return True if run is not None and (run.active or self.running_commands()) else None
         if action == "compare":
             return bool(run is not None and run.group_id)  # only a race's runs have it
         if action == "continue_run":
@@ -244,8 +250,13 @@ class RunsPane(Vertical):
         summary = f"{request.tool}: {format.one_line(str(request.input.get('command') or request.input), 200)}"
         self.app.push_screen(DenyDialog(request.tool, summary), deny)
 
+    def running_commands(self) -> list[tuple[str, str]]:
+        return self.transcript.transcript.running_commands()
+
     def action_cancel_run(self) -> None:
         run = self.selected_run
+        if run is not None and not run.active and self.running_commands():
+            return self.cancel_command(run)
         if run is None or not run.active:
             self.app.notify("pick a run that is still going", severity="warning", timeout=3)
             return
@@ -257,6 +268,19 @@ class RunsPane(Vertical):
 
         self.app.push_screen(ConfirmDialog("Cancel run", f"Stop the agent of run {run.short_id}? What it did so "
                                            f"far stays on {run.branch}.", yes="Cancel the run", no="Keep it"),
+                             confirmed)
+
+    def cancel_command(self, run: Run) -> None:
+        """Stop the command running in the ended run's worktree (the latest, if several)."""
+        command_id, command = self.running_commands()[-1]
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.notify(f"stopping $ {format.one_line(command, 40)}…", timeout=3)
+                self.post_message(CommandCancelled(run.id, command_id))
+
+        self.app.push_screen(ConfirmDialog("Cancel command", f"Stop `{format.one_line(command, 200)}` in the "
+                                           f"worktree of run {run.short_id}?", yes="Stop it", no="Let it run"),
                              confirmed)
 
     def action_pause_run(self) -> None:
@@ -281,6 +305,12 @@ class RunsPane(Vertical):
                             timeout=3)
             return
         self.post_message(ChecksRequested(run.id))
+
+    def action_exec_command(self) -> None:
+        if (run := self.selected_run) is None:
+            self.app.notify("pick a run first", severity="warning", timeout=3)
+            return
+        self.post_message(CommandRequested(run))
 
     def action_attach(self) -> None:
         """Hand the terminal to the run's agent session in its worktree; back here when it ends."""

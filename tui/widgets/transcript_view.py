@@ -217,6 +217,8 @@ class TranscriptView(ScrollView, can_focus=True):
             return self._wrapped(Text(f"∴ {block.text}", style=s("dim") + Style(italic=True)), width)
         if kind in ("tool", "check"):
             return self._draw_tool(block, width)
+        if kind == "command":
+            return self._draw_command(block, width)
         if kind == "attention":
             lines = [self._strip(Text.assemble(("? ", s("warning")), (f"asks to use {block.title}: ", s("warning")),
                                                (block.text, s("code"))), width)]
@@ -267,6 +269,28 @@ class TranscriptView(ScrollView, can_focus=True):
             if len(out) > OUTPUT_LINES:
                 more = plural(len(out) - OUTPUT_LINES, "more line")
                 lines.append(self._strip(Text(f"    … {more}", style=s("dim")), width))
+        return lines
+
+    def _draw_command(self, block: Block, width: int) -> list[Strip]:
+        """`$ command` and how it ended; its last line of output, or its last OUTPUT_LINES when opened."""
+        s = self._style
+        end = Text(" …", style=s("dim")) if block.streaming else Text.assemble(
+            (f" {MARKS.get(block.tone, '■')} ", s(block.tone)), (block.status, s("dim")))
+        header = Text.assemble((f"{'▾' if block.expanded else '▸'} ", s("dim")), ("$ ", s("tool")),
+                               (one_line(block.text), s("code")))
+        header.truncate(max(1, width - 2 - min(len(end), width // 2)), overflow="ellipsis")
+        lines = [self._strip(header + end, width)]
+        out = (block.output or "").splitlines()
+        if not block.expanded:
+            if out:
+                more = f"  ({plural(len(out), 'line')})" if len(out) > 1 else ""
+                lines.append(self._strip(Text(f"  └ {one_line(out[-1])}{more}", style=s("dim")), width))
+            return lines
+        if len(out) > OUTPUT_LINES:
+            lines.append(self._strip(Text(f"    … {plural(len(out) - OUTPUT_LINES, 'earlier line')}",
+                                          style=s("dim")), width))
+        for number, line in enumerate(out[-OUTPUT_LINES:]):
+            lines += self._wrapped(Text(("└ " if number == 0 else "  ") + line, style=s("dim")), width, indent=2)
         return lines
 
     # -- painting ------------------------------------------------------------------------------

@@ -39,15 +39,15 @@ async def list_events(run_id: str, engine: EngineDep,
 
 
 async def resume_point(engine: Engine, run: Run, after_id: int) -> bool:
-    """Check that `after_id` is one of the run's events; False when the run has ended and it was
-    its last (its end, or a note after it: a merge, a push...)."""
+    """Check that `after_id` is one of the run's events; False when the run has ended, runs no
+    command in its worktree, and it was its last (its end, or a note after it: a merge, a push...)."""
     if not after_id:
         return True
     seen = await engine.events(run.id, after_id=after_id - 1, limit=2)
     if not seen or seen[0].id != after_id:
         raise CorralError(f"event {after_id} is not an event of run {run.short_id}",
                           code="UNKNOWN_EVENT_ID", details={"last_event_id": after_id})
-    return len(seen) > 1 or run.active
+    return len(seen) > 1 or run.active or bool(await engine.commands(run.id, running=True))
 
 
 async def feed(source: AsyncIterator[Event], tick: float, closing: asyncio.Event) -> AsyncGenerator[list[Event], None]:
