@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from helpers import running
+from helpers import running, wait_until
 
 from core.shell import ShellCommand
 
@@ -33,7 +33,7 @@ async def test_a_hung_command_is_ended_with_its_children_at_its_time_limit(tmp_p
     outcome, _, _ = await run("sleep 300 & echo $! > child; sleep 300", tmp_path, timeout=0.5)
     assert outcome.timed_out and not outcome.passed and outcome.describe().startswith("timed out")
     child = int((tmp_path / "child").read_text())
-    assert not running(child)
+    await wait_until(lambda: not running(child), 10, "the command's child to end")  # a kill takes effect soon after
 
 
 async def test_a_flood_is_kept_to_the_limit_and_the_rest_counted(tmp_path):
@@ -62,7 +62,7 @@ async def test_a_cancel_ends_the_command_and_says_so(tmp_path):
     shell.cancel()
     outcome = await running_command
     assert outcome.cancelled and not outcome.passed and lines == ["started"]
-    assert not running(shell.pid)
+    await wait_until(lambda: not running(shell.pid), 10, "the command to end")
 
 
 async def test_a_missing_folder_is_an_os_error(tmp_path):
@@ -77,4 +77,5 @@ async def test_a_missing_folder_is_an_os_error(tmp_path):
 async def test_what_a_command_leaves_running_ends_with_it(tmp_path):
     outcome, lines, _ = await run("sleep 300 & echo $! > child; echo done", tmp_path, timeout=60)
     assert outcome.passed and lines == ["done"] and outcome.seconds < 60
-    assert not running(int((tmp_path / "child").read_text()))
+    child = int((tmp_path / "child").read_text())
+    await wait_until(lambda: not running(child), 10, "what it left running to end")
