@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,3 +125,18 @@ async def test_a_killed_server_leaves_no_dashboard_behind(agent_env, repo, tmp_p
             while "-closed" not in await page.evaluate("document.body.className"):
                 assert time.monotonic() < deadline, "the page did not say the dashboard ended"
                 await asyncio.sleep(0.05)
+
+
+def test_bad_options_and_a_taken_port_are_one_line_errors(agent_env, repo):
+    for args, words in ((["--web", "--remote", "nosuch"], "no remote 'nosuch'"),
+                        (["--web", "--serve"], "--web serves the dashboard to a browser"),
+                        (["--web", "runs"], "take no command")):
+        done = corral(*args, check=False, cwd=repo, timeout=60)
+        assert done.returncode != 0 and words in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = corral("--web", "--port", str(taken.getsockname()[1]), check=False, cwd=repo, timeout=60)
+    assert done.returncode == 1 and "cannot serve on 127.0.0.1" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

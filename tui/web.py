@@ -29,7 +29,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from core.api.names import ServerNames, full_origin
+from core.api.names import EVERY_ADDRESS, ServerNames, full_origin
 from core.api.security import RateLimiter
 from core.api.settings import ServerSettings
 from core.process import child_setup
@@ -66,11 +66,11 @@ class DashboardSession(AppService):
 
     async def stop(self) -> None:
         """Ask the dashboard to quit (it closes its engine as `q` would); end its group if it does not."""
-        process = self._process
+        process, reading = self._process, self._task
         if process is None:
             return
         with contextlib.suppress(Exception):  # its input may be gone already
-            await super().stop()
+            await self.send_meta({"type": "quit"})
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 await asyncio.wait_for(process.wait(), QUIT_GRACE)
@@ -81,6 +81,9 @@ class DashboardSession(AppService):
                 break
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)  # what it left running in its group
+        if reading is not None:
+            self._task = None
+            await reading  # its output ends with it
 
 
 class WebDashboard(Server):
@@ -101,7 +104,7 @@ class WebDashboard(Server):
     @property
     def login_url(self) -> str:
         host = self.settings.host
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host in ("::", "[::]") else host
+        shown = "127.0.0.1" if host == "0.0.0.0" else "[::1]" if host in EVERY_ADDRESS else host
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
         return f"http://{shown}:{self.settings.port}/login/{self.login_code}"
@@ -219,6 +222,9 @@ class WebDashboard(Server):
             await web.TCPSite(runner, self.settings.host.strip("[]"), self.settings.port).start()
             click.echo(f"corral's dashboard in a browser: open {self.login_url}", err=True)
             click.echo("(the link logs in once, then is spent)", err=True)
+            if self.settings.host in EVERY_ADDRESS:
+                click.echo("from another machine, put a name of this one in the link, and allow it with "
+                           "--allowed-host NAME", err=True)
             await stop.wait()
         finally:
             await runner.cleanup()  # ends the sockets, then every dashboard (on_shutdown)
