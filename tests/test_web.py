@@ -18,7 +18,10 @@ import websockets
 from browser import Browser
 from helpers import BASH, ServedWeb, alive, corral, corral_web, git
 from model_server import text, tool
+from sshd import add_remote
 
+from core.config import Paths
+from core.engine import Engine
 from core.models import RunStatus
 
 
@@ -111,11 +114,14 @@ async def test_beyond_loopback_only_the_one_time_link_logs_in_and_foreign_pages_
         assert secret not in (Path(agent_env["CORRAL_HOME"]) / "logs" / "corral.log").read_text()
 
 
-async def test_a_killed_server_leaves_no_dashboard_behind(agent_env, repo, tmp_path, browser: Browser):
+async def test_a_tab_clicked_in_the_page_opens_and_a_killed_server_leaves_no_dashboard_behind(
+        agent_env, repo, tmp_path, browser: Browser):
     corral("project", "add", ".", cwd=repo)
     with corral_web(tmp_path, cwd=repo) as web:
         async with browser.page(web.login_url) as page:
             await page.until(lambda s: "Pick a run" in s, "the Runs tab")
+            await page.click("Projects")  # the mouse where the dashboard has clickable parts
+            await page.until(lambda s: "Agent profiles" in s, "the Projects tab")
             dashboard = await dashboard_of(web)
             assert os.getpgid(dashboard) == dashboard  # a process group of its own, ended as one
             os.kill(web.process.pid, signal.SIGKILL)
@@ -140,3 +146,14 @@ def test_bad_options_and_a_taken_port_are_one_line_errors(agent_env, repo):
         done = corral("--web", "--port", str(taken.getsockname()[1]), check=False, cwd=repo, timeout=60)
     assert done.returncode == 1 and "cannot serve on 127.0.0.1" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+async def test_the_page_shows_a_remote_hosts_dashboard_with_remote(sshd, remote_home, repo, agent_env, tmp_path,
+                                                                   browser: Browser):
+    async with Engine(Paths(remote_home)) as there:  # the remote's project, as its user made it
+        await there.add_project(repo)
+    add_remote("box", sshd)
+    with corral_web(tmp_path, "--remote", "box", cwd=tmp_path) as web:
+        async with browser.page(web.login_url) as page:
+            screen = await page.until(lambda s: "Pick a run" in s, "the Runs tab of the remote")
+            assert f"corral @ box · {repo.name}" in screen

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import click
+import textual_serve
 from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
@@ -37,7 +38,7 @@ from core.process import child_setup
 log = logging.getLogger("corral.web")
 
 PAGE = Path(__file__).with_name("web_page.html")
-STATIC = Path(sys.modules[Server.__module__].__file__ or "").with_name("static")  # textual-serve's own files
+STATIC = Path(textual_serve.__file__).with_name("static")  # textual-serve's script, styles and font
 LOGIN_LIMIT = 10  # login attempts per address per minute: a code is 256 bits, this keeps logs and CPU quiet
 QUIT_GRACE = 10.0  # seconds a dashboard has to quit when its page closes, before it is ended
 
