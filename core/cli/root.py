@@ -163,9 +163,10 @@ def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...],
               help="Serve on a unix socket at PATH (this user's only) instead of --host and --port.")
 @click.option("--api-port", type=click.IntRange(1, 65535), help="Serve the API on this port beside the dashboard.")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME[:PORT]",
-              help="Another name the API answers to (its Host header), e.g. behind a proxy. Repeatable.")
+              help="Another name the API or --web answers to (its Host header), e.g. behind a proxy. Repeatable.")
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
-              help="A web page origin (https://host[:port]) that may change things through the API. Repeatable.")
+              help="A web page origin (https://host[:port]) that may change things through the API (or open "
+                   "--web's dashboard). Repeatable.")
 @click.option("--remote", metavar="NAME", help="Run the command on that remote host's corral (see `corral remotes`).")
 @click.option("--all", "every_host", is_flag=True,
               help="Open the dashboard on this machine's runs and every remote's, with a host column.")
