@@ -111,6 +111,14 @@ class Page:
                 return entry["value"]["objectId"]
         raise RuntimeError(f"no {name} on the object")
 
+    async def size(self) -> tuple[int, int]:
+        """The columns and rows of the page's terminal."""
+        await self.screen()  # finds it
+        result = await self.call("Runtime.callFunctionOn", objectId=self._terminal, returnByValue=True,
+                                 functionDeclaration="function () { return [this.cols, this.rows]; }")
+        columns, rows = result["result"]["value"]
+        return columns, rows
+
     async def click(self, text: str) -> None:
         """A click on the middle of `text` where the page's terminal shows it."""
         rows = (await self.screen()).splitlines()
@@ -118,9 +126,7 @@ class Page:
         column = rows[row].index(text) + len(text) / 2
         box = await self.evaluate("(() => { const r = document.querySelector('.xterm-screen')"
                                   ".getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()")
-        result = await self.call("Runtime.callFunctionOn", objectId=self._terminal, returnByValue=True,
-                                 functionDeclaration="function () { return [this.cols, this.rows]; }")
-        columns, lines = result["result"]["value"]
+        columns, lines = await self.size()
         x, y = box[0] + column * box[2] / columns, box[1] + (row + 0.5) * box[3] / lines
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             await self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)

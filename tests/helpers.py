@@ -294,14 +294,6 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Whether the process runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def corral_web(folder: Path, *options: str, cwd: Path | None = None) -> Iterator[ServedWeb]:
     """`corral --web [options]` on a free port in `cwd`, its output in folder/web.log; ready when it

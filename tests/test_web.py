@@ -16,7 +16,7 @@ import httpx
 import pytest
 import websockets
 from browser import Browser
-from helpers import BASH, ServedWeb, alive, corral, corral_web, git
+from helpers import BASH, ServedWeb, corral, corral_web, git, running
 from model_server import text, tool
 from sshd import add_remote
 
@@ -51,7 +51,9 @@ async def test_a_run_started_in_the_page_is_answered_completed_and_its_diff_show
             for word in ("Projects", "Runs", "Diffs", f"corral · {repo.name}", "n New"):
                 assert word in screen, f"{word!r} is not in the page:\n{screen}"
             assert await page.evaluate("location.pathname") == "/"  # the login link is not in the history
-            assert len(screen.splitlines()[0]) > 100  # the terminal fills the 1100 px window, not 80 columns
+            columns, rows = await page.size()  # the terminal fills the 1100x700 window, not 80x24
+            assert columns > 100 and rows > 30
+            assert "^p palette" in screen.splitlines()[rows - 1]  # the dashboard's footer on its last row
 
             await page.press("n")
             await page.until(lambda s: "What should the agent do?" in s, "the new-run dialog")
@@ -69,7 +71,7 @@ async def test_a_run_started_in_the_page_is_answered_completed_and_its_diff_show
             await page.until(lambda s: "answer.txt" in s and "+ 42" in s, "the run's diff")
             assert git(repo, "show", f"{run['branch']}:answer.txt") == "42\n"
             dashboard = await dashboard_of(web)
-        await eventually(lambda: not alive(dashboard), "the closed page's dashboard to end")
+        await eventually(lambda: not running(dashboard), "the closed page's dashboard to end")
         assert web.dashboards() == []
     assert "/login/" not in (Path(agent_env["CORRAL_HOME"]) / "logs" / "corral.log").read_text()
 
@@ -126,7 +128,7 @@ async def test_a_tab_clicked_in_the_page_opens_and_a_killed_server_leaves_no_das
             assert os.getpgid(dashboard) == dashboard  # a process group of its own, ended as one
             os.kill(web.process.pid, signal.SIGKILL)
             web.process.wait(30)
-            await eventually(lambda: not alive(dashboard), "the dashboard to end with its server")
+            await eventually(lambda: not running(dashboard), "the dashboard to end with its server")
             deadline = time.monotonic() + 30
             while "-closed" not in await page.evaluate("document.body.className"):
                 assert time.monotonic() < deadline, "the page did not say the dashboard ended"
@@ -155,5 +157,5 @@ async def test_the_page_shows_a_remote_hosts_dashboard_with_remote(sshd, remote_
     add_remote("box", sshd)
     with corral_web(tmp_path, "--remote", "box", cwd=tmp_path) as web:
         async with browser.page(web.login_url) as page:
-            screen = await page.until(lambda s: "Pick a run" in s, "the Runs tab of the remote")
-            assert f"corral @ box · {repo.name}" in screen
+            await page.until(lambda s: "Pick a run" in s and f"corral @ box · {repo.name}" in s,
+                             "the Runs tab of the remote's project")
