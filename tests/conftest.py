@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from browser import Browser
 from claude_env import claude_binary, claude_env, init_git_repo, prepare_home
 from helpers import ManualClock, Served, Terminal, add_project, client_of, corral_serve, use_env, wait_for
 from model_server import ModelServer
@@ -118,6 +119,15 @@ def terminal(tmp_path) -> Iterator[Terminal]:
     term = Terminal(f"corral-test-{os.getpid()}-{tmp_path.name}")
     yield term
     subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def browser(tmp_path) -> Iterator[Browser]:
+    """Debian's chromium, headless, driven through its DevTools protocol."""
+    chromium = Browser(tmp_path)
+    chromium.start()
+    yield chromium
+    chromium.stop()
 
 
 @pytest.fixture

@@ -267,6 +267,55 @@ def corral_serve(folder: Path, *options: str, env: dict[str, str] | None = None)
             process.wait(30)
 
 
+@dataclass
+class ServedWeb:
+    process: subprocess.Popen
+    login_url: str
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return self.login_url.split("/login/")[0]
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def dashboards(self) -> list[int]:
+        """The pids of the dashboard processes it runs for browsers (its children)."""
+        return children_of(self.process.pid)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def corral_web(folder: Path, *options: str, cwd: Path | None = None) -> Iterator[ServedWeb]:
+    """`corral --web [options]` on a free port in `cwd`, its output in folder/web.log; ready when it
+    has printed its login link, terminated at the end."""
+    log = folder / "web.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([CORRAL, "--web", "--port", str(free_port()), *options], stdout=out,
+                                   stderr=subprocess.STDOUT, cwd=cwd)
+    try:
+        deadline = time.monotonic() + 30
+        while "/login/" not in log.read_text():
+            assert process.poll() is None, f"corral --web exited: {log.read_text()}"
+            assert time.monotonic() < deadline, f"corral --web printed no link: {log.read_text()}"
+            time.sleep(0.05)
+        link = next(word for word in log.read_text().split() if "/login/" in word)
+        yield ServedWeb(process, link, log)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(30)
+
+
 async def token_for(engine, name: str = "ci", read_only: bool = False) -> str:
     return (await engine.create_token(name, read_only))[1]
 

@@ -23,6 +23,7 @@ from ..errors import CorralError
 from ..models import Run
 
 log = logging.getLogger("corral")
+WEB_PORT = 3001  # beside an API on its default port
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -152,23 +153,26 @@ def _api_settings(host: str, port: int, allowed_hosts: tuple[str, ...],
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corral")
 @click.option("--serve", is_flag=True, help="Serve the HTTP API (docs at /docs) instead of opening the dashboard.")
+@click.option("--web", is_flag=True,
+              help="Serve the dashboard to a browser: prints a link that logs in once (see --host, --port).")
 @click.option("--host", default=ServerSettings.host, show_default=True,
-              help="Address the API listens on; beyond loopback every request needs a token.")
-@click.option("--port", type=click.IntRange(1, 65535), default=ServerSettings.port, show_default=True,
-              help="Port of --serve.")
+              help="Address --serve or --web listens on; beyond loopback the API needs a token on every request.")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help=f"Port of --serve (default {ServerSettings.port}) or --web (default {WEB_PORT}).")
 @click.option("--socket", "socket_path", metavar="PATH", type=click.Path(dir_okay=False),
               help="Serve on a unix socket at PATH (this user's only) instead of --host and --port.")
 @click.option("--api-port", type=click.IntRange(1, 65535), help="Serve the API on this port beside the dashboard.")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME[:PORT]",
-              help="Another name the API answers to (its Host header), e.g. behind a proxy. Repeatable.")
+              help="Another name the API or --web answers to (its Host header), e.g. behind a proxy. Repeatable.")
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="URL",
-              help="A web page origin (https://host[:port]) that may change things through the API. Repeatable.")
+              help="A web page origin (https://host[:port]) that may change things through the API (or open "
+                   "--web's dashboard). Repeatable.")
 @click.option("--remote", metavar="NAME", help="Run the command on that remote host's corral (see `corral remotes`).")
 @click.option("--all", "every_host", is_flag=True,
               help="Open the dashboard on this machine's runs and every remote's, with a host column.")
 @click.pass_context
-def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str | None, api_port: int | None,
-         allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], remote: str | None,
+def main(ctx: click.Context, serve: bool, web: bool, host: str, port: int | None, socket_path: str | None,
+         api_port: int | None, allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], remote: str | None,
          every_host: bool) -> None:
     """Plan, run, watch and land the work of AI coding agents on your git repositories.
 
@@ -176,10 +180,27 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
     CORRAL_HOME (default: your user data folder).
     """
     if ctx.invoked_subcommand is not None:
-        if serve or api_port or socket_path:
-            raise click.UsageError("--serve, --socket and --api-port take no command")
+        if serve or web or api_port or socket_path:
+            raise click.UsageError("--serve, --web, --socket and --api-port take no command")
         if every_host:
             raise click.UsageError("--all opens the dashboard of every host; for a list, `corral runs --all`")
+        return
+    if web and (serve or api_port or socket_path):
+        raise click.UsageError("--web serves the dashboard to a browser: it takes no --serve, --socket or --api-port")
+    if web:
+        from tui.web import serve_web  # textual-serve and aiohttp load only for the browser
+
+        settings = _api_settings(host, port or WEB_PORT, allowed_hosts, allowed_origins)
+        try:
+            if remote:  # a name that is no remote is said now, not in each browser's page
+                from ..remotes import Remotes
+
+                Remotes(Paths.from_env().remotes_file).get(remote)
+            serve_web(settings, Path.cwd(), remote=remote, every_host=every_host)
+        except CorralError as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            raise click.ClickException(f"cannot serve on {host}:{settings.port}: {error.strerror or error}") from None
         return
     if every_host and (remote or serve or api_port or socket_path):
         raise click.UsageError("--all opens the dashboard of every host: it takes no --remote, --serve, --socket "
@@ -191,7 +212,7 @@ def main(ctx: click.Context, serve: bool, host: str, port: int, socket_path: str
         raise click.UsageError("--serve listens on --port; --api-port is for the dashboard")
     if socket_path and not serve:
         raise click.UsageError("--socket is where --serve listens")
-    api = (_api_settings(host, api_port or port, allowed_hosts, allowed_origins, socket_path)
+    api = (_api_settings(host, api_port or port or ServerSettings.port, allowed_hosts, allowed_origins, socket_path)
            if serve or api_port else None)
     if serve:
         from ..api.server import serve as serve_api  # fastapi and uvicorn load only to serve
