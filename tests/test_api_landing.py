@@ -408,7 +408,7 @@ async def test_one_repo_of_a_two_repo_run_loses_its_branch_alone(client, engine,
 async def test_the_post_create_command_is_set_over_http_and_runs_in_new_worktrees(client, engine, model, project):
     url = f"/api/projects/{project['id']}/settings"
     defaults = {"post_create": None, "max_runs": None, "notify": True, "auto_approve_plan": False,
-                "deps_need_merge": True}
+                "deps_need_merge": True, "checks": [], "fix_tries": 0}
     assert (await client.get(url)).json() == defaults
     put = await client.put(url, json={"post_create": "echo ready > setup.txt"})
     assert put.status_code == 200 and put.json() == {**defaults, "post_create": "echo ready > setup.txt"}

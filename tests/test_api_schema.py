@@ -28,11 +28,11 @@ def test_no_generated_request_gets_a_server_error_or_an_undocumented_status(repo
         assert made.status_code == 201, made.text
         fuzz = subprocess.run(
             [str(BIN / "st"), "run", f"{served.url}/openapi.json",
-             "--checks", "not_a_server_error,status_code_conformance", "--max-examples", "15",
+             "--checks", "not_a_server_error,status_code_conformance", "--max-examples", "10",
              "--seed", "20261124", "--request-timeout", "30", "--generation-database", "none",
              # these event streams follow until the client leaves (tested in test_api_board.py)
              "--exclude-path", "/api/projects/{project_id}/events", "--exclude-path", "/api/events/stream"],
-            capture_output=True, text=True, timeout=280, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
+            capture_output=True, text=True, timeout=540, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
         assert fuzz.returncode == 0, fuzz.stdout[-6000:] + fuzz.stderr[-2000:]
         assert "passed" in fuzz.stdout
     assert "Traceback" not in served.output()
