@@ -16,17 +16,21 @@ from tui.app import make_app
 TEST = "python3 -c 'import calc; assert calc.add(2, 3) == 5, calc.add(2, 3); print(\"add works\")'"
 
 
+# the agent writes calc.add wrong, and gets it right when told the check's output
+WRITES_THEN_FIXES = [
+    tool("Write", {"file_path": "calc.py", "content": "def add(a, b):\n    return a - b\n"}),
+    text("Wrote calc.py."),
+    tool("Edit", {"file_path": "calc.py", "old_string": "a - b", "new_string": "a + b"}),
+    text("Fixed the sign."),
+]
+
+
 def _types(events) -> list[str]:
     return [e.type for e in events]
 
 
 async def test_a_failing_check_goes_back_to_the_agent_which_fixes_it(engine, model, repo):
-    model.set_script([
-        tool("Write", {"file_path": "calc.py", "content": "def add(a, b):\n    return a - b\n"}),
-        text("Wrote calc.py."),
-        tool("Edit", {"file_path": "calc.py", "old_string": "a - b", "new_string": "a + b"}),
-        text("Fixed the sign."),
-    ])
+    model.set_script(WRITES_THEN_FIXES)
     project = await engine.add_project(repo)
     await engine.update_project(project.id, checks=[TEST, {"command": "echo lint ok", "timeout": 30}], fix_tries=3)
     task = await engine.create_task(project.id, "write calc.add", status=TaskStatus.QUEUED)
@@ -191,12 +195,7 @@ def test_the_command_line_sets_checks_runs_them_and_says_how_they_went(agent_env
 
 
 async def test_the_dashboard_shows_checks_as_they_run_and_k_runs_them_again(engine, model, repo):
-    model.set_script([
-        tool("Write", {"file_path": "calc.py", "content": "def add(a, b):\n    return a - b\n"}),
-        text("Wrote calc.py."),
-        tool("Edit", {"file_path": "calc.py", "old_string": "a - b", "new_string": "a + b"}),
-        text("Fixed the sign."),
-    ])
+    model.set_script(WRITES_THEN_FIXES)
     project = await engine.add_project(repo)
     await engine.update_project(project.id, checks=[TEST], fix_tries=2)
     app = make_app(engine, repo)

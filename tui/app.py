@@ -26,44 +26,13 @@ from . import commands, format
 from .board_actions import BoardActions
 from .commands import DashboardCommands
 from .run_landing import RunLanding
-from .messages import (
-    ApprovalAnswered,
-    AttachRequested,
-    BoardWanted,
-    BranchChangesLoaded,
-    BranchChangesWanted,
-    BranchesLoaded,
-    ChangesLoaded,
-    ClisLoaded,
-    CommandCancelled,
-    CommandRequested,
-    CompareRequested,
-    ConversationRequested,
-    CompareWanted,
-    ContinueRequested,
-    DiffRequested,
-    EventsArrived,
-    LandingRequested,
-    PaneReady,
-    PlanApproved,
-    PlanRequested,
-    ProjectChangeRequested,
-    ProjectsLoaded,
-    RunCancelled,
-    RunPaused,
-    RunSelected,
-    ChecksRequested,
-    RunsLoaded,
-    RunStarted,
-    TaskCancelled,
-    TaskChanged,
-    TaskMoved,
-    TaskRenameRequested,
-    TaskRetried,
-    TasksLoaded,
-    TranscriptLoaded,
-    TranscriptWanted,
-)
+from .messages import (ApprovalAnswered, AttachRequested, BoardWanted, BranchChangesLoaded, BranchChangesWanted,
+                       BranchesLoaded, ChangesLoaded, ChecksRequested, ClisLoaded, CommandCancelled, CommandRequested,
+                       CompareRequested, CompareWanted, ContinueRequested, ConversationRequested, DiffRequested,
+                       EventsArrived, LandingRequested, PaneReady, PlanApproved, PlanRequested, ProjectChangeRequested,
+                       ProjectsLoaded, RunCancelled, RunPaused, RunSelected, RunStarted, RunsLoaded, TaskCancelled,
+                       TaskChanged, TaskMoved, TaskRenameRequested, TaskRetried, TasksLoaded, TranscriptLoaded,
+                       TranscriptWanted)
 from .project_actions import ProjectActions
 from .race_actions import RaceActions
 from .run_actions import RunActions
