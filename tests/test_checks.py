@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers import BASH, git, corral, corral_json, finished_run, runs_pane, start, until, until_event
-from model_server import text, tool
+from model_server import error, text, tool
 
 from core.errors import Conflict, CorralError
 from core.models import RunStatus, TaskStatus
@@ -238,3 +238,19 @@ async def test_what_checks_make_is_removed_and_what_the_agent_made_stays(engine,
     assert not (worktree / "build").exists() and not (worktree / ".coverage").exists()
     assert (worktree / "made.txt").exists() and (worktree / "scratch.txt").exists()
     assert (worktree / "ignored" / "keep").exists()  # what git ignores is the project's business
+
+
+async def test_an_agent_that_fails_while_fixing_a_check_ends_the_run_with_its_reason(engine, model, repo):
+    model.set_script([
+        tool("Write", {"file_path": "calc.py", "content": "def add(a, b):\n    return a - b\n"}),
+        text("Wrote calc.py."),
+        error(400, "invalid_request_error", "messages: the model refused the request"),
+        text("never reached"),
+    ])
+    project = await engine.add_project(repo)
+    await engine.update_project(project.id, checks=[TEST], fix_tries=2)
+    run = await engine.start_run(project.id, "write calc.add")
+    done = await engine.wait(run.id)
+    assert done.status == RunStatus.FAILED and "the model refused the request" in done.reason
+    kinds = _types(await engine.events(run.id))
+    assert kinds.count("check.fixing") == 1 and kinds.count("check.started") == 1  # no second round of checks
