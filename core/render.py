@@ -165,6 +165,8 @@ def describe(event: Event) -> str:
         return f"session {p.get('session_id')} ({p.get('model')}, {p.get('agent') or 'the agent'} {p.get('version')})"
     if kind in (EventType.AGENT_MESSAGE, EventType.AGENT_TOKEN, EventType.AGENT_THINKING):
         return _one_line(p.get("text", ""), 120)
+    if kind == EventType.USER_MESSAGE:
+        return f"{p.get('by') or 'you'}: {_one_line(p.get('text', ''), 110)}"
     if kind == EventType.AGENT_TOOL_CALL:
         return f"{p.get('name')}: {tool_summary(p.get('name'), p.get('input'))}"
     if kind == EventType.AGENT_TOOL_RESULT:
