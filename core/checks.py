@@ -169,7 +169,8 @@ class Checker:
             outcome = await command.run(printed)
         except OSError as error:
             outcome = Outcome(exit_code=127, signal=None, seconds=0.0)
-            tail = [f"could not start it in {cwd}: {error.strerror or error}"]
+            why = error.strerror if Path(cwd).is_dir() else "the worktree is gone"
+            tail = [f"could not start it in {cwd}: {why or error}"]
         finally:
             self._current = None
         passed = outcome.passed

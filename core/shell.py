@@ -78,6 +78,8 @@ class ShellCommand:
         process = self._process or AgentProcess(["/bin/sh", "-c", self.command], self.cwd, self.env, None,
                                                 line_limit=LINE_LIMIT)
         self._process, self.pid = process, process.pid
+        if self._cancelled and self._stopping is None:  # cancelled while it was being started
+            self._stopping = asyncio.ensure_future(process.stop(STOP_GRACE))
         began = time.monotonic()
         reading = asyncio.create_task(self._read(process, on_lines))
         timed_out = False
@@ -122,8 +124,10 @@ class ShellCommand:
         return kept
 
     def cancel(self) -> None:
-        """Stop it (interrupt, terminate, kill its group); `run` returns with `cancelled` set."""
-        if self._process is None or self._cancelled:
+        """Stop it (interrupt, terminate, kill its group); `run` returns with `cancelled` set. A
+        cancel before it started stops it as soon as it does."""
+        if self._cancelled:
             return
         self._cancelled = True
-        self._stopping = asyncio.ensure_future(self._process.stop(STOP_GRACE))
+        if self._process is not None:
+            self._stopping = asyncio.ensure_future(self._process.stop(STOP_GRACE))

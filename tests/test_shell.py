@@ -79,3 +79,10 @@ async def test_what_a_command_leaves_running_ends_with_it(tmp_path):
     assert outcome.passed and lines == ["done"] and outcome.seconds < 60
     child = int((tmp_path / "child").read_text())
     await wait_until(lambda: not running(child), 10, "what it left running to end")
+
+
+async def test_a_cancel_before_the_command_starts_stops_it_as_it_does(tmp_path):
+    shell = ShellCommand("sleep 300", tmp_path, dict(os.environ), timeout=120)
+    shell.cancel()
+    outcome = await shell.run(lambda lines: None)
+    assert outcome.cancelled and outcome.seconds < 60
