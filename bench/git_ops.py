@@ -1,10 +1,10 @@
 """How core.git compares with the git CLI on a large repository.
 
-Generates (with `git fast-import`) a repository of 20,000 files and 2,000 commits, then
+Generates (with `git fast-import`) a repository of 20,000 files (or --files) and 2,000 commits, then
 times, against the git CLI in the same run: creating a worktree, the diff stats of a
 run that changed 200 files, and landing that run with a merge. Prints medians and ratios.
 
-    .venv/bin/python bench/git_ops.py [--reps 5] [--keep DIR] [--profile OPERATION]
+    .venv/bin/python bench/git_ops.py [--reps 5] [--files 20000] [--keep DIR] [--profile OPERATION]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def content(i: int, version: int) -> bytes:
 
 
 def generate(root: Path) -> None:
-    """20,000 files in 200 directories; 2,000 commits each changing 10 files."""
+    """FILES files, 100 to a directory; 2,000 commits each changing 10 files."""
     rnd = random.Random(1)
     sh(root.parent, "init", "-q", "-b", "main", str(root))
     out = [b"commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata 7\ninitial\n"]
@@ -162,11 +162,14 @@ BENCHES = {"worktree add": bench_worktrees, "diff stats (200 files)": bench_chan
 
 
 def main() -> None:
+    global FILES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--files", type=int, default=FILES, help="files in the generated repository")
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this directory")
     parser.add_argument("--profile", choices=list(BENCHES), help="cProfile one operation (both sides and its set-up)")
     args = parser.parse_args()
+    FILES = args.files
     top = args.keep or Path(tempfile.mkdtemp(prefix="corral-bench-"))
     repo = top / "repo"
     started = time.perf_counter()

@@ -22,7 +22,7 @@ from dulwich.index import (
     get_path_element_validator,
     validate_path,
 )
-from dulwich.objects import S_ISGITLINK, Blob, ObjectID
+from dulwich.objects import S_ISGITLINK, Blob
 from dulwich.repo import Repo
 
 from .indexfile import (
@@ -34,6 +34,7 @@ from .indexfile import (
     write_new_index,
 )
 from .merging import Entry, Objects, tree_changes
+from .packs import PackReader
 from .repo import GitError
 
 Change = tuple[bytes, Entry | None, Entry | None]  # (path, old entry, new entry)
@@ -270,7 +271,7 @@ def fill(r: Repo, objs: Objects, tree: bytes, files: dict[bytes, Entry]) -> None
     root = os.fsencode(r.path)
     for d in sorted({p.rpartition(b"/")[0] for p in files} - {b""}):
         os.makedirs(root + b"/" + d, exist_ok=True)
-    store = objs.store
+    reader = PackReader(objs.store)
     done: dict[bytes, tuple[os.stat_result | None, int, bytes]] = {}
     perms = {True: 0o777, False: 0o666}
     batch: list[tuple[bytes, bytes, int, bytes]] = []
@@ -286,7 +287,7 @@ def fill(r: Repo, objs: Objects, tree: bytes, files: dict[bytes, Entry]) -> None
                 os.makedirs(root + b"/" + path, exist_ok=True)
                 done[path] = (None, mode, sha)
                 continue
-            data = store.get_raw(ObjectID(sha))[1]
+            data = reader.raw(sha)
             if convert is not None:
                 data = convert.checkout_normalize(Blob.from_string(data), path).as_raw_string()
             batch.append((path, data, -1 if stat.S_ISLNK(mode) else perms[bool(filemode and mode & 0o100)], sha))

@@ -116,6 +116,46 @@ def test_add_worktree_creates_branch_at_base_and_git_lists_it(repo, tmp_path):
     assert git.current_branch(wt) == "run-1"
 
 
+def _tree_on_disk(root: Path) -> dict[str, tuple[int, bytes]]:
+    """{path: (mode, contents or link target)} of every file under root but .git."""
+    found = {}
+    for parent, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        files = [f for f in files if f != ".git"]
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+            full = os.path.join(parent, name)
+            st = os.lstat(full)
+            data = os.readlink(full).encode() if os.path.islink(full) else Path(full).read_bytes()
+            found[os.path.relpath(full, root)] = (st.st_mode, data)
+    return found
+
+
+@pytest.mark.parametrize("deltas", ["offset", "ref"])
+def test_a_worktree_from_a_packed_repository_is_identical_to_gits(repo, tmp_path, deltas):
+    for version in range(6):  # versions of files that the pack stores as deltas of each other
+        for n in range(5):
+            write(repo / "lib" / f"mod{n}.py", "".join(f"def f{i}(): return {i * version}\n" for i in range(80)))
+        run(repo, "add", "-A")
+        run(repo, "commit", "-q", "-m", f"version {version}")
+    write(repo / "run.sh", "#!/bin/sh\necho hi\n")
+    (repo / "run.sh").chmod(0o755)
+    (repo / "link").symlink_to("lib/mod1.py")
+    write(repo / "empty", "")
+    write(repo / "new.txt", "not packed: a loose object\n")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-q", "-m", "odd files")
+    offsets = "true" if deltas == "offset" else "false"
+    run(repo, "-c", f"repack.useDeltaBaseOffset={offsets}", "repack", "-q", "-a", "-d", "-f")
+    write(repo / "late.txt", "added after the repack\n")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-q", "-m", "late")
+    git.add_worktree(repo, tmp_path / "ours", "run-1")
+    run(repo, "worktree", "add", "-q", "-b", "run-git", str(tmp_path / "theirs"), "main")
+    assert _tree_on_disk(tmp_path / "ours") == _tree_on_disk(tmp_path / "theirs")
+    assert run(tmp_path / "ours", "status", "--porcelain", "--untracked-files=all") == ""
+    run(repo, "fsck", "--no-progress")
+
+
 def test_a_worktree_from_a_ref_that_is_not_a_branch_is_detached_and_no_branch_appears(repo, tmp_path):
     wt = tmp_path / "plan"
     base = git.add_worktree(repo, wt, "refs/corral/plan/1a2b3c4d")
