@@ -54,12 +54,15 @@ class Update:
     objs: Objects
     changes: list[Change]
     skip_files: set[bytes] = field(default_factory=set)  # sparse entries: the index only
+    index: tuple[tuple, AnyIndex] | None = None  # as read by plan, with its file's stat
 
     def apply(self) -> None:
         if not self.changes:
             return
         with Repo(str(self.worktree)) as r:
-            index = open_editable(r.index_path())
+            known, index = self.index or (None, None)
+            if index is None or known != _stat_key(r.index_path()):
+                index = open_editable(r.index_path())
             write(r, index, self.objs, self.changes, self.skip_files)
             index.write()
 
@@ -95,6 +98,15 @@ def write(r: Repo, index: AnyIndex, objs: Objects, changes: list[Change],
         if convert is not None:
             blob = convert.checkout_normalize(blob, path)
         index.set(path, new[0], new[1], build_file_from_blob(blob, new[0], full, honor_filemode=filemode))
+
+
+def _stat_key(path: str) -> tuple | None:
+    """What tells an index file's versions apart: git replaces the file on every write."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _is_dir(full: bytes) -> bool:
@@ -182,11 +194,11 @@ def plan(worktree: str | Path, objs: Objects, old_tree: bytes, new_tree: bytes, 
     with Repo(str(root)) as r:
         if os.path.exists(os.path.join(r.controldir(), "MERGE_HEAD")):
             raise GitError(f"{what} has a merge in progress; finish or abort it first")
-        try:
-            index_time = os.stat(r.index_path()).st_mtime_ns
-        except FileNotFoundError:
-            index_time = 0
+        key = _stat_key(r.index_path())
+        index_time = key[2] if key else 0
         index = open_editable(r.index_path())
+        if key is not None and key == _stat_key(r.index_path()):
+            update.index = (key, index)
         if index.conflicted:
             raise GitError(f"{what} has unresolved conflicts; resolve them first")
         convert = normalizer(r, has_attributes(index.paths()), [p for p, _, _ in changes])

@@ -11,7 +11,7 @@ import stat
 from dataclasses import dataclass, field
 
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import S_ISGITLINK, Blob, Commit, ObjectID, ShaFile, Tree
+from dulwich.objects import S_ISGITLINK, Blob, Commit, ObjectID, ShaFile, Tree, parse_tree
 from dulwich.patch import is_binary
 from dulwich.repo import Repo
 
@@ -49,9 +49,14 @@ class Objects:
         if sha is None:
             return {}
         if (entries := self.trees.get(sha)) is None:
-            tree = self[sha]
-            assert isinstance(tree, Tree)
-            entries = self.trees[sha] = {e.path: (e.mode, e.sha) for e in tree.iteritems()}
+            if (tree := self.new.get(sha)) is not None:
+                assert isinstance(tree, Tree)
+                entries = {e.path: (e.mode, e.sha) for e in tree.iteritems()}
+            else:  # parsed from the raw object: no Tree object, no sorting of its entries
+                kind, raw = self.store.get_raw(ObjectID(sha))
+                assert kind == Tree.type_num
+                entries = {name: (mode, hexsha) for name, mode, hexsha in parse_tree(raw, len(sha) // 2)}
+            self.trees[sha] = entries
         return dict(entries)
 
     def save(self) -> None:
