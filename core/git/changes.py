@@ -31,6 +31,7 @@ from ..models import FileChange
 from .indexfile import Stamp, read_index
 from .indexfile import normalizer as blob_normalizer
 from .linediff import hunks, matching_lines, split_lines
+from .packs import PackReader
 from .repo import commit_of, open_repo
 
 RENAME_LIMIT = 1000  # git's diff.renameLimit
@@ -120,6 +121,11 @@ def scan(r: Repo) -> tuple[dict[bytes, Entry], dict[bytes, bytes], list[bytes]]:
             stale.append(path)
             continue
         st_mode = st.st_mode
+        if S_ISREG(st_mode) and entry is not None and st.st_mtime_ns == entry[3] and entry[3] < index_time \
+                and st.st_size == entry[2] and st.st_ctime_ns == entry[4] \
+                and entry[0] == (0o100755 if st_mode & 0o100 else 0o100644):
+            state[path] = entry[:2]  # unchanged since it was staged: the common case, decided first
+            continue
         if entry is not None and entry[0] == S_IFGITLINK:  # a submodule: its checked-out commit
             state[path] = found = (S_IFGITLINK, read_submodule_head(root + b"/" + path) or entry[1])
         elif S_ISREG(st_mode):
@@ -180,13 +186,14 @@ def _deltas(r: Repo, base: str, paths: list[str] | None):
     """Differences between commit `base` and the files on disk, and a content loader."""
     old = _files_of(r, commit_of(r, base).tree)
     new, on_disk, _ = scan(r)
+    objects = PackReader(r.object_store)
 
     def content(path: bytes | None, entry: Entry | None, disk: bool = False) -> bytes:
         if entry is None:
             return b""
         if S_ISGITLINK(entry[0]):
             return b"Subproject commit " + entry[1] + b"\n"
-        return on_disk[path] if disk and path in on_disk else r.object_store[ObjectID(entry[1])].as_raw_string()
+        return on_disk[path] if disk and path in on_disk else objects.raw(entry[1])
 
     deltas = _pair(old, new, content)
     if paths is not None:
@@ -198,9 +205,9 @@ def _deltas(r: Repo, base: str, paths: list[str] | None):
 
 def _pair(old: dict[bytes, Entry], new: dict[bytes, Entry], content: Callable) -> list[_Delta]:
     """What differs between two sets of files: changed, renamed (as git finds them), deleted, added."""
-    deleted = {p: e for p, e in old.items() if p not in new}
-    added = {p: e for p, e in new.items() if p not in old}
-    deltas = [_Delta(p, p, old[p], new[p]) for p in old.keys() & new.keys() if old[p] != new[p]]
+    deleted = {p: old[p] for p in old.keys() - new.keys()}
+    added = {p: new[p] for p in new.keys() - old.keys()}
+    deltas = [_Delta(p, p, old[p], e) for p, e in new.items() if old.get(p, e) != e]
     for src, dst, score in _renames(deleted, added, content):
         deltas.append(_Delta(src, dst, deleted.pop(src), added.pop(dst), score))
     deltas += [_Delta(p, None, e, None) for p, e in deleted.items()]
