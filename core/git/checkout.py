@@ -273,9 +273,8 @@ def fill(r: Repo, objs: Objects, tree: bytes, files: dict[bytes, Entry]) -> None
     is created and stat-ed once, and line endings are only converted when configured."""
     config = r.get_config()
     valid = get_path_element_validator(config)
-    seen: dict[bytes, bool] = {}
-    bad = [p for p in files if not all(seen[e] if e in seen else seen.setdefault(e, valid(e))
-                                       for e in p.split(b"/"))]
+    invalid = {e for e in {e for p in files for e in p.split(b"/")} if not valid(e)}  # each name once
+    bad = [p for p in files if invalid.intersection(p.split(b"/"))] if invalid else []
     if bad:
         raise GitError(f"refusing to check out {_names(bad)}: not a valid path in a worktree")
     filemode = config.get_boolean(b"core", b"filemode", os.name != "nt")
