@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import sys
@@ -64,6 +65,17 @@ async def test_events_are_committed_in_batches_in_order_with_ids(tmp_path):
     assert [e.payload["text"] for e in stored[:3]] == ["t1", "t2", "t3"]
     assert [e.id for e in committed] == [e.id for e in stored]
     assert len({e.id for e in stored}) == 5000
+
+
+async def test_what_an_agent_said_is_read_back_as_it_was_and_older_rows_still_read(store):
+    said = {"text": "Grüße 日本語 \U0001F600 \ud800 alone", "big": 2**70, "ratio": 0.1, "none": None,
+            "nested": {"list": [1, "two", {"three": 3.5}], "empty": {}}}
+    await store.append("r1", [("agent.message", said)])
+    # A row as older versions wrote it: every character outside ASCII escaped, spaces after separators.
+    await store.db.execute("INSERT INTO events (run_id, seq, type, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                           ("r1", 2, "agent.message", json.dumps(said), now()))
+    stored = await store.events("r1")
+    assert [e.payload for e in stored] == [said, said]
 
 
 async def test_a_bad_write_fails_only_its_caller(store):
