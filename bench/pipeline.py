@@ -54,6 +54,15 @@ def make_repo(root: Path) -> Path:
 Row = tuple[str, str, str]
 
 
+def agent_command(root: Path) -> str:
+    """The flood agent, started straight by this interpreter: not through a version manager's shim
+    (pyenv's adds a tenth of a second or more to every start), which is not corral's to measure."""
+    command = root / "flood"
+    command.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(AGENT)!r}, run_name='__main__')\n")
+    command.chmod(0o755)
+    return str(command)
+
+
 async def pipeline_once(lines: int, line_bytes: int = 0, cli: str = "claude-code") -> tuple[float, list[Row]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -63,7 +72,7 @@ async def pipeline_once(lines: int, line_bytes: int = 0, cli: str = "claude-code
         os.environ["CORRAL_FLOOD_MIX"] = "" if line_bytes else "transcript"
         async with Engine(Paths(root / "home")) as engine:
             project = await engine.add_project(repo)
-            await engine.add_agent("flood", cli=cli, command=str(AGENT))
+            await engine.add_agent("flood", cli=cli, command=agent_command(root))
             received = 0
             subscription = engine.bus.subscribe()
             started = time.perf_counter()
