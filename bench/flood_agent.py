@@ -43,23 +43,30 @@ def codex(total: int) -> None:
             out.flush()
         if request.get("method") == "turn/start":
             break
+    # Each kind of line made once, its numbers filled in per line: printing costs the flood little.
+    shapes = [
+        {"method": "item/completed", "params": {"item": {
+            "type": "agentMessage", "id": "msg_@I@", "text": "Step @I@: reading the module and planning."}}},
+        {"method": "item/started", "params": {"item": {
+            "type": "commandExecution", "id": "cmd_@I@", "command": "cat src/module_@I@.py",
+            "cwd": "/src", "status": "inProgress"}}},
+        {"method": "item/completed", "params": {"item": {
+            "type": "commandExecution", "id": "cmd_@J@", "command": "cat src/module_@J@.py",
+            "cwd": "/src", "status": "completed", "exitCode": 0,
+            "aggregatedOutput": "def handler(request):\n    return ok\n"}}},
+        {"method": "item/agentMessage/delta", "params": {"itemId": "msg_@I@", "delta": " token@I@"}},
+    ]
+    templates = [json.dumps(shape) + "\n" for shape in shapes]
+    chunk: list[str] = []
     for i in range(total - 2):
         kind = i % 4
-        if kind == 0:
-            line = {"method": "item/completed", "params": {"item": {
-                "type": "agentMessage", "id": f"msg_{i}", "text": f"Step {i}: reading the module and planning."}}}
-        elif kind == 1:
-            line = {"method": "item/started", "params": {"item": {
-                "type": "commandExecution", "id": f"cmd_{i}", "command": f"cat src/module_{i}.py",
-                "cwd": "/src", "status": "inProgress"}}}
-        elif kind == 2 and i > 4:
-            line = {"method": "item/completed", "params": {"item": {
-                "type": "commandExecution", "id": f"cmd_{i - 5}", "command": f"cat src/module_{i - 5}.py",
-                "cwd": "/src", "status": "completed", "exitCode": 0,
-                "aggregatedOutput": "def handler(request):\n    return ok\n"}}}
-        else:
-            line = {"method": "item/agentMessage/delta", "params": {"itemId": f"msg_{i}", "delta": f" token{i}"}}
-        write(json.dumps(line) + "\n")
+        if kind == 2 and i <= 4:
+            kind = 3
+        chunk.append(templates[kind].replace("@I@", str(i)).replace("@J@", str(i - 5)))
+        if len(chunk) == 4096:
+            write("".join(chunk))
+            chunk.clear()
+    write("".join(chunk))
     write(json.dumps({"method": "thread/tokenUsage/updated", "params": {"tokenUsage": {
         "total": {"inputTokens": 1, "outputTokens": 1}}}}) + "\n")
     write(json.dumps({"method": "turn/completed", "params": {"turn": {"id": "turn-1", "status": "completed"}}}) + "\n")
@@ -145,16 +152,28 @@ def claude_response(n: int, session: str, pad: str) -> list[str]:
 
 
 def transcript(total: int, session: str) -> None:
-    """`total` lines of whole model responses (the last one cut short), then the result."""
-    write = sys.stdout.write
-    templates = [claude_response(n, session, "") for n in range(3)]
+    """`total` lines of whole model responses (the last one cut short), then the result; written a
+    megabyte at a time, so that printing them costs the flood little beside reading them."""
+    out = sys.stdout
+    out.flush()
+    templates = ["".join(claude_response(n, session, "")) for n in range(3)]
+    count = len(claude_response(0, session, ""))
+    chunk: list[str] = []
+    size = 0
     n = 0
     left = total - 2
     while left > 0:
-        for line in templates[n % 3][:left]:
-            write(line.replace("@N@", str(n)))
-        left -= len(templates[n % 3])
+        text = templates[n % 3].replace("@N@", str(n))
+        if left < count:
+            text = "".join(text.splitlines(keepends=True)[:left])
+        chunk.append(text)
+        size += len(text)
+        if size >= 1 << 20:
+            out.buffer.write("".join(chunk).encode())
+            chunk, size = [], 0
+        left -= count
         n += 1
+    out.buffer.write("".join(chunk).encode())
 
 
 def main() -> None:
