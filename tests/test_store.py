@@ -87,6 +87,11 @@ async def test_a_bad_write_fails_only_its_caller(store):
     assert [e.seq for e in await store.events("r1")] == [1, 2, 3]
     assert [p.id for p in await store.list_projects()] == ["p1"]
 
+    with pytest.raises(TypeError):
+        await store.append("r1", [("agent.output", {"data": object()})])  # not JSON: refused alone
+    await store.append("r1", _tokens(4, 1))
+    assert [e.seq for e in await store.events("r1")] == [1, 2, 3, 4]
+
 
 async def test_two_processes_write_to_one_home(tmp_path):
     path = tmp_path / "corral.db"
