@@ -139,6 +139,9 @@ class AgentProcess:
                 lines = splitter.feed(chunk)
                 if lines or len(chunk) == READ_SIZE:
                     yield lines
+                # A flooding agent's pipe is never empty: give the loop a turn between reads, or the
+                # store's writer (and a server's requests) would wait until the flood is over.
+                await asyncio.sleep(0)
         finally:
             reader.close()
 
