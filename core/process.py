@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import subprocess
@@ -20,7 +21,8 @@ from pathlib import Path
 import pexpect
 from pexpect.fdpexpect import fdspawn
 
-READ_SIZE = 1 << 16
+READ_SIZE = 1 << 20  # bytes read at once: as much as the pipe holds
+PIPE_SIZE = 1 << 20  # the output pipe's room (Linux's default most a user may ask for; 64 KB otherwise)
 LINE_LIMIT = 16 << 20  # bytes of one output line kept; a Write of a large file fits, a runaway does not
 _PR_SET_PDEATHSIG = 1
 
@@ -107,6 +109,9 @@ class AgentProcess:
             raise
         self.pid = self._proc.pid
         assert self._proc.stdout is not None  # a pipe
+        # A flooding agent then waits for corral's reader once a megabyte rather than every 64 KB.
+        with contextlib.suppress(OSError, AttributeError):  # not Linux, or over the user's pipe quota
+            fcntl.fcntl(self._proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         self._stdin = self._proc.stdin
         # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
         self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE,
@@ -134,6 +139,9 @@ class AgentProcess:
                 lines = splitter.feed(chunk)
                 if lines or len(chunk) == READ_SIZE:
                     yield lines
+                # A flooding agent's pipe is never empty: give the loop a turn between reads, or the
+                # store's writer (and a server's requests) would wait until the flood is over.
+                await asyncio.sleep(0)
         finally:
             reader.close()
 

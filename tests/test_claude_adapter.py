@@ -83,6 +83,23 @@ def test_lines_that_are_not_json_are_kept_as_raw_output():
     assert parser.parse(b"\xff\xfe garbage").events[0][0] == "agent.output"
 
 
+def test_unusual_json_is_understood_as_before():
+    """Lone surrogates, numbers past 64 bits, NaN, a byte order mark, invalid UTF-8 inside a string."""
+    parser = ClaudeCodeParser()
+    text = '{"type": "assistant", "message": {"content": [{"type": "text", "text": "%s"}]}}'
+    for said in (r"caf\u00e9 \ud83d\ude00 \ud800 alone", "Grüße, 日本語"):
+        line = (text % said).encode()
+        expected = json.loads(line)["message"]["content"][0]["text"]
+        assert parser.parse(line).events == [("agent.message", {"text": expected})]
+    usage = b'{"type": "result", "subtype": "success", "usage": {"output_tokens": 123456789012345678901234}}'
+    assert parser.parse(usage).events[0][1]["tokens_out"] == 123456789012345678901234
+    odd = parser.parse(b'{"type": "brand_new", "n": NaN}').events[0][1]["data"]
+    assert odd["type"] == "brand_new" and odd["n"] != odd["n"]
+    with_mark = parser.parse(b'\xef\xbb\xbf{"type": "brand_new"}').events
+    assert with_mark == [("agent.output", {"data": {"type": "brand_new"}})]
+    assert parser.parse(b'{"type": "assistant", "x": "\xff"}').events[0][0] == "agent.output"
+
+
 def test_only_the_result_ends_the_turn():
     parser = ClaudeCodeParser()
     lines = (FIXTURES / "bash_allowed.jsonl").read_bytes().splitlines()

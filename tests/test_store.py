@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import sys
@@ -66,6 +67,17 @@ async def test_events_are_committed_in_batches_in_order_with_ids(tmp_path):
     assert len({e.id for e in stored}) == 5000
 
 
+async def test_what_an_agent_said_is_read_back_as_it_was_and_older_rows_still_read(store):
+    said = {"text": "Grüße 日本語 \U0001F600 \ud800 alone", "big": 2**70, "ratio": 0.1, "none": None,
+            "nested": {"list": [1, "two", {"three": 3.5}], "empty": {}}}
+    await store.append("r1", [("agent.message", said)])
+    # A row as older versions wrote it: every character outside ASCII escaped, spaces after separators.
+    await store.db.execute("INSERT INTO events (run_id, seq, type, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                           ("r1", 2, "agent.message", json.dumps(said), now()))
+    stored = await store.events("r1")
+    assert [e.payload for e in stored] == [said, said]
+
+
 async def test_a_bad_write_fails_only_its_caller(store):
     await store.create_project(Project("p1", "app", now()))
     events = store.append("r1", _tokens(1, 3))
@@ -74,6 +86,11 @@ async def test_a_bad_write_fails_only_its_caller(store):
         await asyncio.gather(events, duplicate)
     assert [e.seq for e in await store.events("r1")] == [1, 2, 3]
     assert [p.id for p in await store.list_projects()] == ["p1"]
+
+    with pytest.raises(TypeError):
+        await store.append("r1", [("agent.output", {"data": object()})])  # not JSON: refused alone
+    await store.append("r1", _tokens(4, 1))
+    assert [e.seq for e in await store.events("r1")] == [1, 2, 3, 4]
 
 
 async def test_two_processes_write_to_one_home(tmp_path):

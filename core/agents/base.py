@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from ..errors import CorralError
+from ..json_codec import decode
 from ..models import Agent, Approval, EventType
 
 
@@ -102,7 +103,7 @@ _VERSIONS: dict[tuple, str] = {}  # (binary, version args, its mtime) -> the ver
 def json_object(line: bytes) -> dict[str, Any] | None:
     """The JSON object an output line holds, or None when it holds none."""
     try:
-        obj = json.loads(line)
+        obj = decode(line)
     except ValueError:
         return None
     return obj if isinstance(obj, dict) else None

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..actors import acting
+from ..json_codec import decode
 from ..models import (
     PROJECT_FLAGS,
     USER_ACTIONS,
@@ -87,7 +88,7 @@ def _run(row: sqlite3.Row) -> Run:
 
 def _event(row: sqlite3.Row) -> Event:
     return Event(id=row["id"], run_id=row["run_id"], seq=row["seq"], type=row["type"],
-                 payload=json.loads(row["payload"]), created_at=row["created_at"])
+                 payload=decode(row["payload"]), created_at=row["created_at"])
 
 
 def _approval(row: sqlite3.Row) -> Approval:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import logging
 import os
 import sqlite3
@@ -20,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from ..errors import StoreBusy
+from ..json_codec import encode
 from ..models import Event, now
 from .migrations import MIGRATIONS
 
@@ -96,7 +96,7 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
             events = write.events
             _number(conn, events, next_seq)
             conn.executemany(_INSERT_EVENT, [
-                (e.run_id, e.seq, e.type, json.dumps(e.payload, separators=(",", ":")), e.created_at)
+                (e.run_id, e.seq, e.type, encode(e.payload), e.created_at)
                 for e in events
             ])
             (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
