@@ -43,6 +43,7 @@ from .models import (
     now,
 )
 from .notify import Notifier
+from .pages import DEFAULT_PAGE, RunsPage, cursor_after, read_cursor
 from .process import kill_group, started_at, still_running
 from .profiles import Profiles
 from .projects import Projects
@@ -339,6 +340,18 @@ class Runs:
 
     async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
         return await self.store.list_runs(statuses)
+
+    async def runs_page(self, statuses: frozenset[str] | None = None, *, project: str | None = None,
+                        limit: int | None = DEFAULT_PAGE, offset: int = 0, cursor: str | None = None) -> RunsPage:
+        """Runs newest first, a page of at most `limit` (None: all) after `cursor` (a page's `next`)
+        and `offset`; only the project's when `project` is given."""
+        project_id = (await self.projects.project(project)).id if project is not None else None
+        older_than = read_cursor(cursor) if cursor is not None else None
+        runs, total = await self.store.page_of_runs(statuses, "work", project_id,
+                                                    None if limit is None else limit + 1, offset, older_than)
+        if limit is None or len(runs) <= limit:
+            return RunsPage(runs, total)
+        return RunsPage(runs[:limit], total, cursor_after(runs[limit - 1]))  # one more was read: there is a next page
 
     async def run(self, key: str) -> Run:
         return the_one(await self.store.find_runs(key), "run", key)
