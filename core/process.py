@@ -17,8 +17,6 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pexpect
-from pexpect.fdpexpect import fdspawn
 
 READ_SIZE = 1 << 16
 LINE_LIMIT = 16 << 20  # bytes of one output line kept; a Write of a large file fits, a runaway does not
@@ -109,6 +107,8 @@ class AgentProcess:
         assert self._proc.stdout is not None  # a pipe
         self._stdin = self._proc.stdin
         # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
+        from pexpect.fdpexpect import fdspawn  # loads with the first process started, not with every command
+
         self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE,
                                use_poll=True)  # select() fails on a descriptor past 1023
         self._proc.stdout.close()
@@ -117,6 +117,8 @@ class AgentProcess:
         """Complete output lines, in batches of whatever arrived together; the last may lack a
         newline. A batch is empty when a full read ended no line (see `bytes_read`): a caller
         counting output sees a flood without newlines as it comes."""
+        import pexpect
+
         reader, splitter = self._reader, LineSplitter(self.line_limit)
         loop = asyncio.get_running_loop()
         try:

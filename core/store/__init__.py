@@ -86,8 +86,9 @@ def _run(row: sqlite3.Row) -> Run:
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(id=row["id"], run_id=row["run_id"], seq=row["seq"], type=row["type"],
-                 payload=json.loads(row["payload"]), created_at=row["created_at"])
+    """An event of a row read as `SELECT id, run_id, seq, type, payload, created_at` (a replay reads many)."""
+    event_id, run_id, seq, kind, payload, created_at = row
+    return Event(id=event_id, run_id=run_id, seq=seq, type=kind, payload=json.loads(payload), created_at=created_at)
 
 
 def _approval(row: sqlite3.Row) -> Approval:
