@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 0.25
 FOLLOW_POLL = 0.2
+REPLAY_PAGE = 5000  # events read at once when a follower catches up
 CANCEL, PAUSE = 1, 2  # what another process may ask of a run's driver
 STOP_REQUESTS = {CANCEL: (RunStatus.CANCELLED, "cancelled by the user"),
                  PAUSE: (RunStatus.PAUSED, "paused by the user")}
@@ -371,17 +372,20 @@ class Runs:
         # Ended: an end event came after the last (re)start; landing, pushing... an ended run adds notes after it.
         ended = bool(last) and (last[0].type in END_EVENTS.values() or not run.active)
         with self.bus.subscribe(run.id) as subscription:
-            events = await self.store.events(run.id, after, after_id=after_id)
+            events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
             while True:
                 for event in events:
                     after = event.seq
                     if event.type in END_EVENTS.values() or event.type in RESTART_EVENTS:
                         ended = event.type in END_EVENTS.values()
                     yield event
+                if len(events) == REPLAY_PAGE:  # a long log is read a page at a time, the next one at once
+                    events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
+                    continue
                 if (ended and not (await self.run(run.id)).active
                         and not await self.store.commands.any_running(run.id)):
                     # a command run after its end is in its log before its row says it ended
-                    events = await self.store.events(run.id, after, after_id=after_id)
+                    events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
                     if not events:
                         return
                     continue
@@ -393,7 +397,7 @@ class Runs:
                         continue
                 else:  # another process drives it: woken when anything is committed
                     await subscription.next_batch(timeout=FOLLOW_POLL * 5)
-                events = await self.store.events(run.id, after, after_id=after_id)
+                events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
 
     async def follow_project(self, project_key: str, after_id: int = 0) -> AsyncIterator[Event]:
         """Every event of the project's runs (planning sessions too) after event id `after_id`, then
