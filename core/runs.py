@@ -264,6 +264,7 @@ class Runs:
             if not parents or not parents[0].session_id:
                 raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
             resume, fork = parents[0].session_id, True
+        await asyncio.to_thread(git.load)
         args = (run, profile, agents.adapter(profile.cli), self.store, private_file(self.paths.run_log(run.id)))
         options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier,
                                    "clock": self.clock, "agent_home": self.paths.agent_home(run.id)}

@@ -78,6 +78,13 @@ def __getattr__(name: str) -> Any:
     return globals()[name]
 
 
+def load() -> None:
+    """Import every module now: a process about to drive a run, whose turns are snapshotted while
+    its agent goes on working, must not wait for them then."""
+    for names in _NAMES.values():
+        __getattr__(names[0])
+
+
 class _Package(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         # Loading the module `changes` (or `snapshot`) sets its name here: the function of that name keeps it.
