@@ -302,6 +302,15 @@ class Store:
         runs = await self._with_worktrees([_run(r) for r in await self.db.fetch(sql, params)])
         return runs, total if counted else len(runs)
 
+    async def runs_with_ids(self, ids: Iterable[str]) -> list[Run]:
+        """The runs with these ids, of those that exist."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        rows = await self.db.fetch(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN ({', '.join('?' * len(wanted))})",
+                                   wanted)
+        return await self._with_worktrees([_run(r) for r in rows])
+
     async def runs_of_group(self, key: str) -> list[Run]:
         """The runs of the group whose id is `key` or starts with it (4 characters at least), oldest first."""
         if len(key) < 4:
