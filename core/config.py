@@ -7,7 +7,6 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import platformdirs
@@ -23,6 +22,8 @@ def private_file(path: Path) -> Path:
 
 
 def corral_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # only when asked: it reads every package's data
+
     try:
         return version("corral")
     except PackageNotFoundError:

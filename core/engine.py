@@ -114,6 +114,7 @@ class Engine:
         self.driving = runs.driving
         self.stop_runs = runs.stop_runs
         self.runs = runs.runs
+        self.runs_page = runs.runs_page
         self.run = runs.run
         self.events = runs.events
         self.follow = runs.follow

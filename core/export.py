@@ -12,12 +12,15 @@ import io
 import tarfile
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import git
 from .errors import CorralError, NotFound
-from .git.export import ChangedFile, changed_files, patch
 from .models import Run, Worktree
 from .runs import Runs
+
+if TYPE_CHECKING:
+    from .git.export import ChangedFile
 
 STATUS_LETTERS = {"added": "A", "modified": "M", "deleted": "D", "renamed": "R"}
 MANIFEST = "MANIFEST.txt"  # what changed, as `git diff --name-status` says it; deleted files are only here
@@ -30,6 +33,8 @@ class Export:
     async def patch(self, run_key: str, repo: str | None = None) -> bytes:
         """The run's whole change, every repo of it (or only `repo`'s, its paths as they are in it),
         as a git patch that `git apply` accepts on the commit the run started from, binary files included."""
+        from .git.export import patch  # dulwich loads only for the work taken away
+
         run = await self.runs.run(run_key)
         worktrees = run.worktrees
         if repo is not None:
@@ -46,6 +51,8 @@ class Export:
     async def archive(self, run_key: str) -> bytes:
         """A .tar.gz of the files the run changed as its branch holds them, under `files/`, and
         MANIFEST.txt listing every change (deleted files too)."""
+        from .git.export import changed_files
+
         run = await self.runs.run(run_key)
         changed: list[tuple[str, ChangedFile]] = []
         for worktree, tip in await self._tips(run, run.worktrees):

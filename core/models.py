@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
@@ -152,9 +152,28 @@ WEBHOOK_EVENTS = (EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_C
                   EventType.AGENT_NEEDS_ATTENTION)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as asdict gives it (lists, dicts and records copied all the way down), made
+    without asdict's deep copy of every string and number: a list of 2,000 runs is printed at once."""
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 class Record:
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
 
 
 @dataclass

@@ -18,8 +18,6 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pexpect
-from pexpect.fdpexpect import fdspawn
 
 READ_SIZE = 1 << 20  # bytes read at once: as much as the pipe holds
 PIPE_SIZE = 1 << 20  # the output pipe's room (Linux's default most a user may ask for; 64 KB otherwise)
@@ -114,6 +112,8 @@ class AgentProcess:
             fcntl.fcntl(self._proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         self._stdin = self._proc.stdin
         # The reader owns a duplicate and closes it when the output ends; Popen's own copy closes now.
+        from pexpect.fdpexpect import fdspawn  # loads with the first process started, not with every command
+
         self._reader = fdspawn(os.dup(self._proc.stdout.fileno()), maxread=READ_SIZE,
                                use_poll=True)  # select() fails on a descriptor past 1023
         self._proc.stdout.close()
@@ -122,6 +122,8 @@ class AgentProcess:
         """Complete output lines, in batches of whatever arrived together; the last may lack a
         newline. A batch is empty when a full read ended no line (see `bytes_read`): a caller
         counting output sees a flood without newlines as it comes."""
+        import pexpect
+
         reader, splitter = self._reader, LineSplitter(self.line_limit)
         loop = asyncio.get_running_loop()
         try:

@@ -32,6 +32,7 @@ from .landing import Cleanup, RunBranch
 from .lifecycle import Turn
 from .models import (ApiToken, Approval, Backup, Branch, Event, FileChange, Landing, LandingPlan, Run, RunStatus,
                      Worktree)
+from .pages import DEFAULT_PAGE, RunsPage
 from .projects import check_max_runs
 from .queue import Place, Queue
 from .remote_board import RemoteBoard, RemotePlanning, RemoteRacing
@@ -179,8 +180,9 @@ class RemoteEngine:
         return CorralError(f"this cannot be done on a remote host: {why} (run it on {self.remote.name} itself)",
                            code="NOT_ON_REMOTE")
 
-    async def _call(self, method: str, path: str, raw: bool = False, **options: Any) -> Any:
-        """The API's answer as JSON (`raw`: its bytes); an error it answered is raised as the engine's."""
+    async def _call(self, method: str, path: str, raw: bool = False, whole: bool = False, **options: Any) -> Any:
+        """The API's answer as JSON (`raw`: its bytes; `whole`: the response); an error it answered is
+        raised as the engine's."""
         assert self._client is not None, "open the remote engine first"
         try:
             response = await self._client.request(method, f"/api{path}", **options)
@@ -188,8 +190,8 @@ class RemoteEngine:
             raise Unreachable(f"{self.remote.name} did not answer: {error or type(error).__name__}") from None
         if response.status_code >= 400:
             raise error_of(response)
-        if raw:
-            return response.content
+        if raw or whole:
+            return response.content if raw else response
         return response.json() if response.content else None
 
     # -- runs ----------------------------------------------------------------------------------
@@ -215,6 +217,16 @@ class RemoteEngine:
     async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
         params = [("status", s) for s in sorted(statuses or ())]
         return [run_of(r) for r in await self._call("GET", "/runs", params=params)]
+
+    async def runs_page(self, statuses: frozenset[str] | None = None, *, project: str | None = None,
+                        limit: int | None = DEFAULT_PAGE, offset: int = 0, cursor: str | None = None) -> RunsPage:
+        params = [("status", s) for s in sorted(statuses or ())] + [
+            (name, value) for name, value in (("project_id", project), ("limit", limit), ("offset", offset or None),
+                                              ("cursor", cursor)) if value is not None]
+        response = await self._call("GET", "/runs", whole=True, params=params)
+        following = response.links.get("next", {}).get("url")
+        return RunsPage([run_of(r) for r in response.json()], int(response.headers.get("X-Total-Count", 0)),
+                        httpx.URL(following).params.get("cursor") if following else None)
 
     async def run(self, key: str) -> Run:
         return run_of(await self._call("GET", f"/runs/{key}"))

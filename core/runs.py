@@ -43,6 +43,7 @@ from .models import (
     now,
 )
 from .notify import Notifier
+from .pages import DEFAULT_PAGE, RunsPage, cursor_after, read_cursor
 from .process import kill_group, started_at, still_running
 from .profiles import Profiles
 from .projects import Projects
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 0.25
 FOLLOW_POLL = 0.2
+REPLAY_PAGE = 5000  # events read at once when a follower catches up
 CANCEL, PAUSE = 1, 2  # what another process may ask of a run's driver
 STOP_REQUESTS = {CANCEL: (RunStatus.CANCELLED, "cancelled by the user"),
                  PAUSE: (RunStatus.PAUSED, "paused by the user")}
@@ -262,6 +264,7 @@ class Runs:
             if not parents or not parents[0].session_id:
                 raise Conflict(f"the run {run.short_id} was forked from is gone", code="PARENT_GONE")
             resume, fork = parents[0].session_id, True
+        await asyncio.to_thread(git.load)
         args = (run, profile, agents.adapter(profile.cli), self.store, private_file(self.paths.run_log(run.id)))
         options: dict[str, Any] = {"message": message, "resume": resume, "fork": fork, "notifier": self.notifier,
                                    "clock": self.clock, "agent_home": self.paths.agent_home(run.id)}
@@ -340,6 +343,18 @@ class Runs:
     async def runs(self, statuses: frozenset[str] | None = None) -> list[Run]:
         return await self.store.list_runs(statuses)
 
+    async def runs_page(self, statuses: frozenset[str] | None = None, *, project: str | None = None,
+                        limit: int | None = DEFAULT_PAGE, offset: int = 0, cursor: str | None = None) -> RunsPage:
+        """Runs newest first, a page of at most `limit` (None: all) after `cursor` (a page's `next`)
+        and `offset`; only the project's when `project` is given."""
+        project_id = (await self.projects.project(project)).id if project is not None else None
+        older_than = read_cursor(cursor) if cursor is not None else None
+        runs, total = await self.store.page_of_runs(statuses, "work", project_id,
+                                                    None if limit is None else limit + 1, offset, older_than)
+        if limit is None or len(runs) <= limit:
+            return RunsPage(runs, total)
+        return RunsPage(runs[:limit], total, cursor_after(runs[limit - 1]))  # one more was read: there is a next page
+
     async def run(self, key: str) -> Run:
         return the_one(await self.store.find_runs(key), "run", key)
 
@@ -358,17 +373,20 @@ class Runs:
         # Ended: an end event came after the last (re)start; landing, pushing... an ended run adds notes after it.
         ended = bool(last) and (last[0].type in END_EVENTS.values() or not run.active)
         with self.bus.subscribe(run.id) as subscription:
-            events = await self.store.events(run.id, after, after_id=after_id)
+            events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
             while True:
                 for event in events:
                     after = event.seq
                     if event.type in END_EVENTS.values() or event.type in RESTART_EVENTS:
                         ended = event.type in END_EVENTS.values()
                     yield event
+                if len(events) == REPLAY_PAGE:  # a long log is read a page at a time, the next one at once
+                    events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
+                    continue
                 if (ended and not (await self.run(run.id)).active
                         and not await self.store.commands.any_running(run.id)):
                     # a command run after its end is in its log before its row says it ended
-                    events = await self.store.events(run.id, after, after_id=after_id)
+                    events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
                     if not events:
                         return
                     continue
@@ -380,7 +398,7 @@ class Runs:
                         continue
                 else:  # another process drives it: woken when anything is committed
                     await subscription.next_batch(timeout=FOLLOW_POLL * 5)
-                events = await self.store.events(run.id, after, after_id=after_id)
+                events = await self.store.events(run.id, after, REPLAY_PAGE, after_id)
 
     async def follow_project(self, project_key: str, after_id: int = 0) -> AsyncIterator[Event]:
         """Every event of the project's runs (planning sessions too) after event id `after_id`, then

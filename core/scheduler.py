@@ -99,7 +99,11 @@ class Scheduler:
         tasks = await self.store.board.list_tasks()
         if not any(t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.REVIEW) for t in tasks):
             return []  # nothing on its way: the usual case of a dashboard's pass
-        runs = {r.id: r for r in await self.store.list_runs()}
+        # The runs working (they count against the limits) and those the tasks on their way follow: a
+        # pass every few seconds reads no more as the list of runs grows.
+        runs = {r.id: r for r in await self.store.list_runs(RunStatus.ACTIVE)}
+        followed = {t.run_id for t in tasks if t.run_id and t.status in (TaskStatus.RUNNING, TaskStatus.REVIEW)}
+        runs.update((r.id, r) for r in await self.store.runs_with_ids(followed - runs.keys()))
         moved = [await self._follow_run(task, runs.get(task.run_id or "")) for task in tasks]
         if await self.queue_paused():
             return []

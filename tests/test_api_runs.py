@@ -204,10 +204,37 @@ async def test_runs_are_listed_a_page_at_a_time_with_their_total(client, engine,
     assert (await client.get("/api/runs", params={"status": "completed"})).headers["X-Total-Count"] == "0"
 
 
+async def test_runs_are_walked_page_by_page_by_the_next_link_even_as_runs_come_and_go(client, engine, project):
+    gone = {"name": "gone", "command": "/no/such/agent", "project_id": project["id"]}  # its runs fail at once
+    agent = (await client.post("/api/agents", json=gone)).json()
+    for n in range(5):
+        await engine.wait((await start_run(client, project, f"task {n}", agent_id=agent["id"]))["id"])
+    everything = [r["id"] for r in (await client.get("/api/runs")).json()]
+    first = await client.get("/api/runs", params={"limit": 2, "project_id": project["id"]})
+    assert [r["id"] for r in first.json()] == everything[:2] and first.headers["X-Total-Count"] == "5"
+    await client.delete(f"/api/runs/{everything[1]}")  # the run the next page starts after is gone
+    newer = await start_run(client, project, "task 5", agent_id=agent["id"])  # and a new one comes first
+    await engine.wait(newer["id"])
+    seen, following = [r["id"] for r in first.json()], first.links["next"]["url"]
+    while following:
+        page = await client.get(following)
+        assert len(page.json()) <= 2 and "project_id" in following
+        seen += [r["id"] for r in page.json()]
+        following = page.links.get("next", {}).get("url")
+    assert seen == everything and page.headers["X-Total-Count"] == "5"
+    assert "Link" not in (await client.get("/api/runs")).headers  # no limit: every run, no next page
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "bm9uc2Vuc2U", "WzEsMl0"])
+async def test_a_cursor_corral_did_not_make_is_refused(client, cursor):
+    assert "not a cursor" in error_of(await client.get("/api/runs", params={"cursor": cursor}), 400, "BAD_CURSOR")
+
+
 async def test_a_query_parameter_a_route_does_not_take_is_refused_not_ignored(client):
     typo = await client.get("/api/runs", params={"stauts": "failed"})
     message = error_of(typo, 422, "VALIDATION_ERROR")
-    assert message.startswith("query.stauts: not a parameter of /api/runs (it takes limit, offset, project_id, status)")
+    assert message.startswith("query.stauts: not a parameter of /api/runs "
+                              "(it takes cursor, limit, offset, project_id, status)")
     assert "it takes none" in error_of(await client.post("/api/queue/pause", params={"now": 1}), 422)
 
 
@@ -234,6 +261,7 @@ async def test_an_unknown_run_is_404_on_every_route(client, method, path, params
 @pytest.mark.parametrize("path, params, body", [
     ("/api/runs", {"status": "sleeping"}, None),
     ("/api/runs", {"limit": 0}, None),
+    ("/api/runs", {"limit": -1}, None),
     ("/api/runs", {"offset": -1}, None),
     ("/api/runs/x/events", {"after": "soon"}, None),
     ("/api/runs/x/events", {"limit": 0}, None),

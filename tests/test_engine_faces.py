@@ -314,3 +314,17 @@ async def test_a_command_is_run_followed_refused_and_cancelled_alike(face, model
         ("cancelled", "cancelled"), ("failed", "exit 5")]
     with pytest.raises(Conflict):
         await face.cancel_command(run.id, slow.id)
+
+
+async def test_runs_come_a_page_at_a_time_on_both_faces(face, repo):
+    project = await face.add_project(repo)
+    await face.add_agent("gone", command="/no/such/agent", project=project.id)  # its runs fail at once
+    started = [await face.wait((await face.start_run(project.id, f"task {n}", agent="gone")).id) for n in range(3)]
+    first = await face.runs_page(limit=2)
+    assert [r.id for r in first.runs] == [started[2].id, started[1].id] and first.total == 3
+    last = await face.runs_page(limit=2, cursor=first.next)
+    assert [r.id for r in last.runs] == [started[0].id] and last.total == 3 and last.next is None
+    assert [r.id for r in (await face.runs_page(project=project.name, limit=None)).runs] == [r.id for r in
+                                                                                            reversed(started)]
+    with pytest.raises(CorralError, match="not a cursor"):
+        await face.runs_page(cursor="nonsense")

@@ -1,8 +1,15 @@
 """The core runs without a UI: importing it must not pull in textual."""
 
+import importlib
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import click
+
+from core.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,3 +27,22 @@ def test_the_import_contracts_in_pyproject_are_kept():
     lint = Path(sys.executable).with_name("lint-imports")
     out = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_listing_runs_loads_no_server_http_client_git_or_terminal_code(tmp_path):
+    """`corral runs --json` starts quickly: what only other verbs need stays unloaded."""
+    code = ("import sys\nfrom core.cli import main\n"
+            "main(['runs', '--json'], standalone_mode=False)\n"
+            "heavy = ('fastapi', 'uvicorn', 'httpx', 'textual', 'dulwich', 'pexpect', 'importlib.metadata')\n"
+            "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "CORRAL_HOME": str(tmp_path)})
+    assert json.loads(out.stdout) == [] and out.stderr.strip() == "[]"
+
+
+def test_each_verb_is_made_by_the_module_the_command_line_loads_for_it():
+    from core.cli import VERBS
+
+    for module, verbs in VERBS.items():
+        assert tuple(c.name for c in importlib.import_module(f"core.cli.{module}").COMMANDS) == verbs
+    assert len(main.list_commands(click.Context(main))) == sum(map(len, VERBS.values()))

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import importlib
 
 from ..errors import CorralError
 from .base import (AgentAdapter, AgentMissing, AgentNotConfigured, Installed, Launch, LineParser, Parsed, Supports,
                    provider_env)
-from .acp import Copilot, Gemini, OpenCode, Qwen
-from .aider import Aider
-from .claude_code import ClaudeCode
-from .codex import Codex
 
 __all__ = ["AgentAdapter", "AgentMissing", "AgentNotConfigured", "Installed", "Launch", "LineParser", "Parsed",
            "Supports", "adapter", "known", "provider_env"]
 
-_BUILT_IN: dict[str, type[AgentAdapter]] = {
-    kind.name: kind for kind in (ClaudeCode, Codex, Gemini, Qwen, OpenCode, Copilot, Aider)}
+# Each built-in adapter's module and class, loaded when that CLI is first used.
+_BUILT_IN: dict[str, tuple[str, str]] = {
+    "claude-code": ("claude_code", "ClaudeCode"), "codex": ("codex", "Codex"), "gemini": ("acp", "Gemini"),
+    "qwen": ("acp", "Qwen"), "opencode": ("acp", "OpenCode"), "copilot": ("acp", "Copilot"),
+    "aider": ("aider", "Aider")}
+
+
+def _built_in(cli: str) -> type[AgentAdapter]:
+    module, name = _BUILT_IN[cli]
+    return getattr(importlib.import_module(f".{module}", __name__), name)
 
 
 def known() -> dict[str, type[AgentAdapter]]:
-    kinds = dict(_BUILT_IN)
+    from importlib.metadata import entry_points  # reads every installed package's data: only when asked
+
+    kinds = {cli: _built_in(cli) for cli in _BUILT_IN}
     for entry in entry_points(group="corral.agents"):
         if entry.name not in kinds:
             try:
@@ -31,7 +37,9 @@ def known() -> dict[str, type[AgentAdapter]]:
 
 
 def adapter(cli: str) -> AgentAdapter:
-    kinds = _BUILT_IN if cli in _BUILT_IN else known()
+    if cli in _BUILT_IN:
+        return _built_in(cli)()
+    kinds = known()
     if cli not in kinds:
         raise CorralError(f"unknown agent CLI {cli!r}: known are {', '.join(sorted(kinds))}",
                           code="UNKNOWN_AGENT_CLI")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -43,6 +43,20 @@ Limit = Annotated[int | None, Query(ge=1, le=1000, description="At most this man
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many first")]
 PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": {TOTAL_HEADER: {
     "description": "How many there are in all, before limit and offset", "schema": {"type": "integer"}}}}}
+
+
+Cursor = Annotated[str | None, Query(max_length=200, description="Where the page begins: the `cursor` of the "
+                                                                "previous page's `Link` (`rel=\"next\"`)")]
+PAGED_BY_CURSOR: dict[int | str, dict[str, Any]] = {200: {"headers": {
+    TOTAL_HEADER: {"description": "How many there are in all, on every page", "schema": {"type": "integer"}},
+    "Link": {"description": 'The next page: `<path?...&cursor=...>; rel="next"`; absent on the last page',
+             "schema": {"type": "string"}}}}}
+
+
+def next_link(request: Request, cursor: str) -> str:
+    """The Link header of the next page: this request's address with the cursor, and no offset."""
+    query = request.url.remove_query_params(["offset", "cursor"]).include_query_params(cursor=cursor).query
+    return f'<{request.url.path}?{query}>; rel="next"'
 
 
 def page(items: list[T], limit: int | None, offset: int, response: Response) -> list[T]:

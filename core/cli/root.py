@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import json
 import logging
 import os
@@ -11,16 +12,18 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .. import render
 from ..api.settings import ServerSettings
 from ..config import Paths, private_file
-from ..engine import Engine
 from ..errors import CorralError
 from ..models import Run
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 log = logging.getLogger("corral")
 WEB_PORT = 3001  # beside an API on its default port
@@ -64,6 +67,8 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
 
                 async with RemoteEngine(Remotes(paths.remotes_file).get(remote), paths) as far:
                     return await fn(far, *args, **kwargs)
+            from ..engine import Engine
+
             async with Engine(paths) as engine:
                 return await fn(engine, *args, **kwargs)
 
@@ -125,6 +130,19 @@ async def watch_run(engine: Engine, run: Run, after: int = 0) -> Run:
 
 
 class _Group(click.Group):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.verbs: dict[str, str] = {}  # verb -> the module that makes it, imported when the verb is asked for
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.verbs})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.verbs:
+            for command in importlib.import_module(self.verbs[cmd_name]).COMMANDS:
+                self.add_command(command)
+        return self.commands.get(cmd_name)
+
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[COMMAND] [ARGS]...")
 

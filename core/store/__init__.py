@@ -87,8 +87,9 @@ def _run(row: sqlite3.Row) -> Run:
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(id=row["id"], run_id=row["run_id"], seq=row["seq"], type=row["type"],
-                 payload=decode(row["payload"]), created_at=row["created_at"])
+    """An event of a row read as `SELECT id, run_id, seq, type, payload, created_at` (a replay reads many)."""
+    event_id, run_id, seq, kind, payload, created_at = row
+    return Event(id=event_id, run_id=run_id, seq=seq, type=kind, payload=decode(payload), created_at=created_at)
 
 
 def _approval(row: sqlite3.Row) -> Approval:
@@ -267,13 +268,49 @@ class Store:
 
     async def list_runs(self, statuses: frozenset[str] | None = None, kind: str | None = "work") -> list[Run]:
         """Runs newest first: agents' work (kind "work"), planning sessions ("plan"), or both (None)."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind = coalesce(?, kind)"
-        params: list[Any] = [kind]
+        runs, _ = await self.page_of_runs(statuses, kind, counted=False)
+        return runs
+
+    async def page_of_runs(self, statuses: frozenset[str] | None = None, kind: str | None = "work",
+                           project_id: str | None = None, limit: int | None = None, offset: int = 0,
+                           older_than: tuple[str, str] | None = None,
+                           counted: bool = True) -> tuple[list[Run], int]:
+        """Runs newest first (by created_at, then id), at most `limit` from `offset`, only those
+        listed after the run created at `older_than` (created_at, id); and how many match in all
+        (when `counted`), before the limit, offset and `older_than`."""
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
         if statuses:
-            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
             params.extend(sorted(statuses))
-        runs = [_run(r) for r in await self.db.fetch(sql + " ORDER BY created_at DESC", params)]
-        return await self._with_worktrees(runs)
+        if project_id is not None:
+            where.append("project_id = ?")
+            params.append(project_id)
+        total = 0
+        if counted:
+            rows = await self.db.fetch(f"SELECT count(*) FROM runs WHERE {' AND '.join(where)}", params)
+            total = rows[0][0]
+        if older_than is not None:
+            where.append("(created_at, id) < (?, ?)")
+            params.extend(older_than)
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([-1 if limit is None else limit, offset])
+        runs = await self._with_worktrees([_run(r) for r in await self.db.fetch(sql, params)])
+        return runs, total if counted else len(runs)
+
+    async def runs_with_ids(self, ids: Iterable[str]) -> list[Run]:
+        """The runs with these ids, of those that exist."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        rows = await self.db.fetch(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN ({', '.join('?' * len(wanted))})",
+                                   wanted)
+        return await self._with_worktrees([_run(r) for r in rows])
 
     async def runs_of_group(self, key: str) -> list[Run]:
         """The runs of the group whose id is `key` or starts with it (4 characters at least), oldest first."""

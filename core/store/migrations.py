@@ -287,4 +287,8 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX commands_by_run ON commands (run_id, started_at)",
         "CREATE INDEX commands_running ON commands (status) WHERE status = 'running'",
     ],
+    # 18: runs listed newest first a page at a time, read off an index rather than sorted each time
+    [
+        "CREATE INDEX runs_by_kind_created ON runs (kind, created_at, id)",
+    ],
 ]

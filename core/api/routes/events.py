@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Annotated
@@ -92,19 +93,32 @@ async def feed(source: AsyncIterator[Event], tick: float, closing: asyncio.Event
                 task.cancel()
 
 
-_frames: dict[tuple[str, int | None], str] = {}  # SSE frames, each made once for all of a run's clients
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_frames: OrderedDict[tuple[str, int | None], str] = OrderedDict()  # SSE frames, made once for all of a run's clients
 FRAME_CACHE = 4096
+
+
+def _frame(event: Event) -> str:
+    data = _dumps({"id": event.id, "run_id": event.run_id, "sequence": event.seq, "event_type": event.type,
+                   "payload": event.payload, "created_at": event.created_at})  # EventOut's JSON, made faster
+    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
 
 
 def _sse(event: Event) -> str:
     key = (event.run_id, event.id)
     frame = _frames.get(key)
     if frame is None:
-        frame = f"id: {event.id}\nevent: {event.type}\ndata: {EventOut.of(event).model_dump_json()}\n\n"
+        frame = _frame(event)
         if len(_frames) >= FRAME_CACHE:
-            del _frames[next(iter(_frames))]
+            _frames.popitem(last=False)
         _frames[key] = frame
     return frame
+
+
+def _frames_of(events: list[Event]) -> str:
+    """The SSE frames of events that came together: live ones shared through the cache; a replay,
+    more than the cache holds and rarely shared, made directly."""
+    return "".join(map(_sse if len(events) <= FRAME_CACHE else _frame, events))
 
 
 @router.get(
@@ -135,7 +149,7 @@ def _stream(request: Request, source: AsyncIterator[Event], start: str | None = 
         try:
             async with aclosing(feed(source, state.settings.keepalive_seconds, state.closing)) as batches:
                 async for events in batches:
-                    yield "".join(map(_sse, events)) if events else ": keep-alive\n\n"
+                    yield _frames_of(events) if events else ": keep-alive\n\n"
         except CorralError as error:
             yield f"event: error\ndata: {json.dumps(corral_error_body(error))}\n\n"
 

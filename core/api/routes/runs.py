@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from ...errors import CorralError
-from ..dependencies import PAGED, CallerDep, EngineDep, Limit, Offset, page
+from ..dependencies import PAGED_BY_CURSOR, TOTAL_HEADER, CallerDep, Cursor, EngineDep, Limit, Offset, next_link
 from ..openapi import errors
 from ..schemas import (
     AllowIn,
@@ -47,16 +47,21 @@ async def create_run(body: RunIn, engine: EngineDep) -> RunOut:
 
 
 @router.get("/runs", response_model=list[RunOut], summary="List runs, newest first",
-            responses=PAGED | errors(400, 404))
-async def list_runs(engine: EngineDep, response: Response,
+            responses=PAGED_BY_CURSOR | errors(400, 404))
+async def list_runs(engine: EngineDep, request: Request, response: Response,
                     status: Annotated[list[RunStatusName] | None, Query(description="Repeatable")] = None,
                     project_id: Annotated[str | None, Query()] = None,
-                    limit: Limit = None, offset: Offset = 0) -> list[RunOut]:
-    runs = await engine.runs(frozenset(status) if status else None)
-    if project_id is not None:
-        project = await engine.project(project_id)
-        runs = [r for r in runs if r.project_id == project.id]
-    return [RunOut.of(r) for r in page(runs, limit, offset, response)]
+                    limit: Limit = None, offset: Offset = 0, cursor: Cursor = None) -> list[RunOut]:
+    """Every run, unless `limit` asks for a page: then, while more runs follow, the `Link` header
+    gives the next page's address (`rel="next"`, with its `cursor`). A cursor stays good while runs
+    are added or deleted; `offset` skips runs after it. Without `limit` the whole list comes, as it
+    always did, so a client that never pages still sees every run."""
+    page = await engine.runs_page(frozenset(status) if status else None, project=project_id, limit=limit,
+                                  offset=offset, cursor=cursor)
+    response.headers[TOTAL_HEADER] = str(page.total)
+    if page.next is not None:
+        response.headers["Link"] = next_link(request, page.next)
+    return [RunOut.of(r) for r in page.runs]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, summary="Get a run")
