@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 
 from .actors import acting
 from .errors import CorralError, NotFound, the_one
@@ -119,6 +118,8 @@ def _url_name(url: str, content_type: str) -> str:
 
 async def fetch_url(url: str, name: str | None = None) -> NewContext:
     """The text a URL answers, refused in one line when it cannot be fetched, is not text, or is too big."""
+    import httpx  # loads only to fetch: it takes long to load
+
     headers = {"Accept": "text/*, application/json;q=0.9"}
     try:
         async with (httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=True) as client,
