@@ -96,6 +96,13 @@ def ours(home: str) -> dict[int, str]:
     return found
 
 
+def name(pid: int) -> str:
+    """What a corral process is: the driver, the server or the dashboard."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return ("driver" if b"core.driver" in argv else "server" if b"--serve" in argv
+            else "dashboard" if b"-c" in argv else b" ".join(argv)[:60].decode())
+
+
 def cpu_and_rss(pid: int) -> tuple[float, float] | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -112,15 +119,19 @@ def sample(home: str, seconds: float) -> dict[str, dict[str, float]]:
     first = {pid: cpu_and_rss(pid) for pid in kinds}
     time.sleep(seconds)
     kinds = ours(home)
-    totals = {kind: {"cpu_s": 0.0, "rss_mb": 0.0, "count": 0} for kind in ("corral", "agent")}
+    totals: dict[str, dict] = {kind: {"cpu_s": 0.0, "rss_mb": 0.0, "count": 0, "each": {}}
+                               for kind in ("corral", "agent")}
     for pid, kind in kinds.items():
         last = cpu_and_rss(pid)
         if last is None:
             continue
         before = first.get(pid)
-        totals[kind]["cpu_s"] += last[0] - (before[0] if before else 0.0)
+        used = last[0] - (before[0] if before else 0.0)
+        totals[kind]["cpu_s"] += used
         totals[kind]["rss_mb"] += last[1]
         totals[kind]["count"] += 1
+        if kind == "corral":
+            totals[kind]["each"][f"{pid} {name(pid)}"] = [round(100 * used / seconds, 2), round(last[1], 1)]
     for each in totals.values():
         each["core_pct"] = 100 * each["cpu_s"] / seconds
     return totals
@@ -197,6 +208,7 @@ def main() -> int:
         "seconds": args.seconds,
         "corral_processes": own["count"], "corral_core_pct": round(own["core_pct"], 2),
         "corral_rss_mb": round(own["rss_mb"], 1),
+        "corral_each_core_pct_rss_mb": own["each"],
         "agent_processes": agents["count"], "agent_core_pct": round(agents["core_pct"], 2),
         "agent_rss_mb": round(agents["rss_mb"], 1),
         "run_launch_median_s": round(statistics.median(launches[:stand_ins] or launches), 3),
