@@ -111,6 +111,7 @@ class Engine:
         self.start_run = runs.start_run
         self.in_background = runs.in_background
         self.drive = runs.drive
+        self.take_over = runs.take_over
         self.driving = runs.driving
         self.stop_runs = runs.stop_runs
         self.runs = runs.runs

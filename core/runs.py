@@ -13,8 +13,6 @@ import asyncio
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
@@ -28,6 +26,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths, private_file
 from .context import FOLDER as CONTEXT_FOLDER
 from .context import NewContext, kept, read_source
+from .driver import hand_over
 from .errors import Conflict, CorralError, NotFound, the_one
 from .models import (
     CHECKPOINT,
@@ -56,6 +55,7 @@ from .tasks import RunTask, run_tasks
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 0.25
+WATCH_FALLBACK = 5.0  # seconds between looks at the store when no commit woke the watcher
 FOLLOW_POLL = 0.2
 REPLAY_PAGE = 5000  # events read at once when a follower catches up
 CANCEL, PAUSE = 1, 2  # what another process may ask of a run's driver
@@ -186,12 +186,9 @@ class Runs:
         return run
 
     def in_background(self, run: Run, message: str | None = None) -> None:
-        """Have a queued run driven by a process of its own, which outlives this one (`corral run`
+        """Have a queued run driven by the home's driver, which outlives this process (`corral run`
         without --wait): `message`, what a continued run's agent is told."""
-        argv = [sys.executable, "-m", "core", "drive", run.id] + (["--message", message] if message else [])
-        with open(self.paths.run_log(run.id).with_suffix(".driver.log"), "ab") as out:
-            subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                             env=os.environ.copy())
+        hand_over(self.paths, run.id, message)
 
     async def add_worktree(self, run: Run, worktree: Worktree, start_at: str) -> None:
         """Make the run's branch at `start_at` and its worktree, with the repo's `.worktreeinclude` files."""
@@ -241,6 +238,20 @@ class Runs:
             raise Conflict(f"run {run.short_id} is {run.status}, not queued", code="RUN_NOT_QUEUED")
         await (await self.start_here(run, message))  # until the run ends
         return await self.run(run.id)
+
+    async def take_over(self, run_id: str, message: str | None = None) -> asyncio.Task | None:
+        """Execute a run handed over to this process (see driver) if it is still queued: this
+        process is recorded as its driver first. A run that cannot be executed ends failed, saying why."""
+        found = await self.store.find_runs(run_id)
+        if not found or found[0].status != RunStatus.QUEUED:
+            return None
+        run = found[0]
+        await self.store.update_run(run.id, owner_pid=os.getpid(), owner_started=started_at(os.getpid()))
+        try:
+            return await self.start_here(run, message)
+        except CorralError as error:
+            await self.end_unowned(run, RunStatus.FAILED, str(error))
+            return None
 
     async def start_here(self, run: Run, message: str | None = None) -> asyncio.Task:
         """Execute the run in this process (from its task, or going on with `message`) once the
@@ -308,21 +319,27 @@ class Runs:
         await live.execute()
 
     async def _watch(self) -> None:
-        """Pick up answers and cancellations that other corral processes wrote for our runs."""
-        while self._live:
-            await asyncio.sleep(WATCH_INTERVAL)
-            live = dict(self._live)
-            try:
-                for run_id, asked in (await self.store.stop_requests(list(live))).items():
-                    if live[run_id].stop_as is None:
-                        self._in_background(live[run_id].stop(*STOP_REQUESTS[asked]), f"stop-{run_id[:8]}")
-                waiting = [run_id for run_id, each in live.items() if each.outstanding]
-                for approval in await self.store.approvals(waiting):
-                    answered = approval.status != ApprovalStatus.PENDING
-                    if answered and approval.request_id in live[approval.run_id].outstanding:
-                        await live[approval.run_id].answer(approval)
-            except CorralError as error:
-                log.warning("watching runs: %s", error)
+        """Pick up answers and cancellations that other corral processes wrote for our runs: woken
+        when anything is committed (a look every WATCH_FALLBACK too), at most every WATCH_INTERVAL."""
+        with self.bus.subscribe() as committed:
+            while self._live:
+                await committed.next_batch(timeout=WATCH_FALLBACK)
+                await self._look_for_requests()
+                await asyncio.sleep(WATCH_INTERVAL)  # what is committed meanwhile is looked at together
+
+    async def _look_for_requests(self) -> None:
+        live = dict(self._live)
+        try:
+            for run_id, asked in (await self.store.stop_requests(list(live))).items():
+                if live[run_id].stop_as is None:
+                    self._in_background(live[run_id].stop(*STOP_REQUESTS[asked]), f"stop-{run_id[:8]}")
+            waiting = [run_id for run_id, each in live.items() if each.outstanding]
+            for approval in await self.store.approvals(waiting):
+                answered = approval.status != ApprovalStatus.PENDING
+                if answered and approval.request_id in live[approval.run_id].outstanding:
+                    await live[approval.run_id].answer(approval)
+        except CorralError as error:
+            log.warning("watching runs: %s", error)
 
     def driving(self) -> list[Run]:
         """The runs whose agents this process runs: they stop when it does."""

@@ -54,8 +54,11 @@ log = logging.getLogger("corral.tui")
 
 W = TypeVar("W", bound=Widget)
 EVERY_HOST = "every host"  # the host of `corral --all`'s dashboard: this machine and every remote
-CATCH_UP_TICKS = 5  # every this many seconds, the selected run driven elsewhere is read again anyway
-SLOW_POLL = 3.0  # runs driven by other corral processes reach us only through the database
+# What other corral processes write wakes the feed as it is committed (see EventBus.watch_with);
+# these slow looks are for what that cannot tell.
+CATCH_UP_TICKS = 30  # every this many seconds, the selected run driven elsewhere is read again anyway
+SLOW_POLL = 30.0  # the runs are read again anyway
+RELABEL_AGAIN = (1.0, 5.0)  # a tab's underline lags a new label of another width: it is labelled again then
 SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
 
@@ -166,7 +169,11 @@ class CorralApp(App):
         parts += [f"{host} unreachable" for host in self._unreachable]
         self.sub_title = " · ".join(parts)
         if (tabs := self.tabs) is not None:  # none while the app shuts down
-            tabs.get_tab("runs").label = f"Runs ({waiting} waiting)" if waiting else "Runs"
+            tab, label = tabs.get_tab("runs"), f"Runs ({waiting} waiting)" if waiting else "Runs"
+            if str(tab.label) != label:
+                tab.label = label
+                for delay in RELABEL_AGAIN:
+                    self.set_timer(delay, lambda: setattr(tab, "label", label))
 
     # -- panes, as they mount (they are lazy) ----------------------------------------------------
 

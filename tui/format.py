@@ -10,6 +10,7 @@ from core import render
 from core.models import Run, RunStatus
 
 Clock = Callable[[], datetime]
+WAITING = frozenset({RunStatus.NEEDS_ATTENTION, RunStatus.QUEUED})  # runs whose elapsed time moves by the minute
 
 
 def utc_now() -> datetime:
@@ -25,7 +26,10 @@ def elapsed(run: Run, now: datetime) -> str:
     if start is None:
         return "-"
     end = parse_time(run.ended_at) or now
-    return render.duration(max(0.0, (end - start).total_seconds()))
+    seconds = max(0.0, (end - start).total_seconds())
+    if run.status in WAITING and seconds < 3600:  # nothing moves but the clock: told to the minute
+        return f"{int(seconds // 60)}m"
+    return render.duration(seconds)
 
 
 def tokens(run: Run) -> str:

@@ -30,9 +30,34 @@ class ApiServer(uvicorn.Server):
 
     def __init__(self, config: uvicorn.Config, handle_signals: bool = True,
                  leaving: Callable[[], None] | None = None):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = asyncio.Event()  # wakes the main loop when told to exit
+        self._exit = False
         super().__init__(config)
         self.handle_signals = handle_signals
         self.leaving = leaving  # what to tidy once shut down: uvicorn then re-raises the signal that stopped it
+
+    @property
+    def should_exit(self) -> bool:
+        return self._exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._exit = value
+        if value and self._loop is not None:  # from a signal handler too
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing waits
+                self._loop.call_soon_threadsafe(self._stopping.set)
+
+    async def main_loop(self) -> None:
+        """uvicorn's, looking once a second instead of ten times (an idle server wakes that much less);
+        a stop is seen at once all the same."""
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # on_tick counts tenths of a second
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._stopping.wait()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

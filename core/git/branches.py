@@ -8,9 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from dulwich import porcelain
 from dulwich.objects import ObjectID
-from dulwich.porcelain import DivergedBranches
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -209,6 +207,9 @@ def push_branch(repo: str | Path, branch: str, remote: str = "origin") -> str:
             raise GitError(f"no remote named '{remote}'")
         tracking = Ref(REMOTES + remote.encode() + b"/" + branch.encode())
         before = _ref(r, tracking)
+    from dulwich import porcelain  # loads only to push: it takes long to load
+    from dulwich.porcelain import DivergedBranches
+
     out = io.BytesIO()
     try:
         result = porcelain.push(path, remote, [ref + b":" + ref], outstream=out, errstream=out)

@@ -107,6 +107,7 @@ class RunTable(DataTable):
         self._columns: tuple[str, ...] = ()
         self._shown: list[str] = []
         self._cells: dict[str, tuple] = {}
+        self._elapsed: dict[str, str] = {}  # what the elapsed column says of each active run
 
     # -- what it shows -------------------------------------------------------------------------
 
@@ -125,7 +126,10 @@ class RunTable(DataTable):
         if "elapsed" in self._columns:
             for run in self.runs:
                 if run.active and run.id in self._cells:
-                    self.update_cell(run.id, "elapsed", Text(format.elapsed(run, now), justify="right"))
+                    elapsed = format.elapsed(run, now)
+                    if self._elapsed.get(run.id) != elapsed:  # "3m" stays "3m" for a minute: no repaint
+                        self._elapsed[run.id] = elapsed
+                        self.update_cell(run.id, "elapsed", Text(elapsed, justify="right"))
 
     @property
     def selected_run_id(self) -> str | None:
@@ -186,6 +190,7 @@ class RunTable(DataTable):
             self.add_column("task", key="task", width=self._task_width())
         visible = self._visible()
         ids = [r.id for r in visible]
+        self._elapsed = {}  # the rows say it as of now: the next tick looks again
         if ids != self._shown:
             with self.prevent(DataTable.RowHighlighted):  # the selection stays; rebuilding is not choosing
                 self.clear()
