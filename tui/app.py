@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.lazy import Lazy
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from core.faces import Corral
@@ -44,6 +44,7 @@ from .screens.new_run import NewRunDialog
 from .widgets.branch_table import BranchTable
 from .widgets.branches_pane import BranchesPane
 from .widgets.diffs_pane import DiffsPane, FileList
+from .widgets.key_footer import KeyFooter
 from .widgets.projects_pane import ProjectsPane
 from .widgets.projects_pane import ProjectTree as ProjectsPaneFocus
 from .widgets.run_table import RunTable
@@ -116,11 +117,11 @@ class CorralApp(App):
                 yield Lazy(BranchesPane(id="branches-pane"))
             with TabPane("Tasks", id="tasks"):
                 yield Lazy(TasksPane(id="tasks-pane"))
-        yield Footer()
+        yield KeyFooter()
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < SIDE_PANE  # every key counts, ^p is in the help
-        for footer in self.query(Footer):
+        for footer in self.query(KeyFooter):
             footer.compact, footer.show_command_palette = narrow, not narrow
         self._update_title()
 

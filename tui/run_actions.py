@@ -29,7 +29,7 @@ class RunActions(Actions):
                 await self.engine.approve(answer.run_id, allow=answer.allow, message=answer.message,
                                           request_id=answer.request_id, always=answer.always and answer.allow)
             except CorralError:
-                self.app.feed.request_runs()  # what still waits is read again, and shown
+                self.app.feed.answer_refused(answer.request_id)  # what still waits is read again, and shown
                 raise
 
         self.app.engine_work(send)

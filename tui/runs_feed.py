@@ -36,6 +36,7 @@ class RunsFeed:
         self.runs: list[Run] = []
         self.by_id: dict[str, Run] = {}
         self.pending: dict[str, list[Approval]] = {}
+        self._answered: set[str] = set()  # requests answered here that a read of the runs may still list
         self.selected_run_id: str | None = None
         self.last_changes: ChangesLoaded | None = None
         self.loaded_once = False
@@ -138,6 +139,10 @@ class RunsFeed:
                 self.app.call_later(self.request_runs)
 
     def runs_loaded(self, runs: list[Run], pending: dict[str, list[Approval]]) -> None:
+        listed = {a.request_id for requests in pending.values() for a in requests}
+        self._answered &= listed  # the others' answers are in the store: no read shows them waiting again
+        pending = {run_id: [a for a in requests if a.request_id not in self._answered]
+                   for run_id, requests in pending.items()}
         self.runs, self.by_id, self.pending = runs, {r.id: r for r in runs}, pending
         waiting = {r.id for r in runs if r.status == RunStatus.NEEDS_ATTENTION}
         fresh = [self.by_id[i] for i in waiting - self._attention]
@@ -194,7 +199,14 @@ class RunsFeed:
         self.app.engine_work(fetch, group="transcript", exclusive=True)
 
     def answered(self, run_id: str, request_id: str) -> None:
+        """A request answered here: not shown waiting again, even by a read of the runs begun before the answer."""
+        self._answered.add(request_id)
         self.pending[run_id] = [a for a in self.pending.get(run_id, []) if a.request_id != request_id]
+
+    def answer_refused(self, request_id: str) -> None:
+        """The answer did not reach the run: the request is shown again if it still waits."""
+        self._answered.discard(request_id)
+        self.request_runs()
 
     # -- the diff tab ----------------------------------------------------------------------------
 

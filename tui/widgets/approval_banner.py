@@ -24,7 +24,18 @@ class ApprovalBanner(Static):
     ApprovalBanner.-open { display: block; }
     """
 
+    _shown: Text | None = None
+
     def show(self, run: Run | None, pending: list[Approval], others: list[Run]) -> None:
+        """What the selected run asks, or which other runs need the user; the screen is laid out again only
+        when that changes."""
+        text = self._text(run, pending, others)
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
+            self.set_class(bool(text), "-open")
+
+    def _text(self, run: Run | None, pending: list[Approval], others: list[Run]) -> Text:
         if run is not None and pending:
             request = pending[0]
             text = Text.assemble(("? ", "bold"), (f"{run.short_id} asks to use ", ""), (request.tool, "bold"),
@@ -34,13 +45,9 @@ class ApprovalBanner(Static):
             text.append("\n")
             text.append_text(Text.assemble(("a", "bold reverse"), " allow  ", ("A", "bold reverse"),
                                            " always  ", ("d", "bold reverse"), " deny"))
-            self.update(text)
-            self.set_class(True, "-open")
-        elif others:
+            return text
+        if others:
             names = ", ".join(r.short_id for r in others[:3]) + (" …" if len(others) > 3 else "")
             many = len(others) > 1
-            self.update(Text(f"? {plural(len(others), 'run')} need{'' if many else 's'} you: {names}"))
-            self.set_class(True, "-open")
-        else:
-            self.update("")
-            self.set_class(False, "-open")
+            return Text(f"? {plural(len(others), 'run')} need{'' if many else 's'} you: {names}")
+        return Text("")
