@@ -95,6 +95,7 @@ class CorralApp(App):
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
         self._ticks = 0
+        self._retrying_shown: set[str] = set()  # the runs the table shows as retrying
         self._unreachable: list[str] = []  # hosts whose events do not come now, as the header says
         self._runs_pane = RunsPane(id="runs-pane")  # handed the runs even before it mounts (it is lazy)
 
@@ -272,6 +273,10 @@ class CorralApp(App):
 
     @on(RunsLoaded)
     def runs_loaded(self, message: RunsLoaded) -> None:
+        if (self.feed.loaded_once and message.runs == self.feed.runs and message.pending == self.feed.pending
+                and self.feed.retrying == self._retrying_shown):
+            self._update_title()  # nothing changed but the hosts that answer (and the tab's underline catches up)
+            return
         self.feed.runs_loaded(message.runs, message.pending)
         self._show_runs()
         self._update_title()
@@ -281,6 +286,7 @@ class CorralApp(App):
 
     def _show_runs(self) -> None:
         projects = self.projects
+        self._retrying_shown = set(self.feed.retrying)
         self._runs_pane.show_runs(self.feed.runs, self.feed.pending, self.clock(),
                                   {p.id: p.name for p in projects} if len(projects) > 1 else {}, self.feed.retrying)
         pane = self.runs_pane
