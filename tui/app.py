@@ -127,7 +127,8 @@ class CorralApp(App):
         self.feed.start()
         self.feed.request_runs()
         self.set_interval(1.0, self._tick)
-        self.set_interval(SLOW_POLL, self.feed.request_runs)
+        if not self.engine.wakes_on_other_writes():  # else what they write wakes the feed (EventsArrived)
+            self.set_interval(SLOW_POLL, self.feed.request_runs)
         self.run_worker(self.engine.run_scheduler(), group="scheduler", exit_on_error=False)  # the board's tasks
 
     async def _open_here(self) -> None:
@@ -303,7 +304,8 @@ class CorralApp(App):
             self._update_title()
         self._ticks += 1
         if (pane := self.runs_pane) is not None:  # its new events come as they are written; a look now and then too
-            pane.tick(self.clock(), self.feed.catching_up() and self._ticks % CATCH_UP_TICKS == 0)
+            pane.tick(self.clock(), self._ticks % CATCH_UP_TICKS == 0 and not self.engine.wakes_on_other_writes()
+                      and self.feed.catching_up())
 
     @on(TranscriptWanted)
     def transcript_wanted(self, message: TranscriptWanted) -> None:
