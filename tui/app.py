@@ -304,8 +304,11 @@ class CorralApp(App):
             self._update_title()
         self._ticks += 1
         if (pane := self.runs_pane) is not None:  # its new events come as they are written; a look now and then too
-            pane.tick(self.clock(), self._ticks % CATCH_UP_TICKS == 0 and not self.engine.wakes_on_other_writes()
-                      and self.feed.catching_up())
+            pane.tick(self.clock(), self.feed.catching_up() and self._ticks % CATCH_UP_TICKS == 0)
+            if self.feed.selected_run_id is None and pane.highlighted_run_id:
+                self.select_run(pane.highlighted_run_id)  # listed before the pane could pick it
+        if not self.feed.loaded_once and self._ticks % CATCH_UP_TICKS == 0:
+            self.feed.request_runs()  # the first read failed: no poll of the runs asks again
 
     @on(TranscriptWanted)
     def transcript_wanted(self, message: TranscriptWanted) -> None:
