@@ -230,6 +230,11 @@ class Engine:
         """The hosts whose events do not reach this engine now, and why: none, all are here."""
         return {}
 
+    def wakes_on_other_writes(self) -> bool:
+        """Whether a subscription wakes (an empty batch) when another corral process writes to the store,
+        so that what it wrote need not be looked for now and then: yes, the store watches its file."""
+        return True
+
     async def open(self) -> Engine:
         self.paths.ensure()
         await self.store.open()

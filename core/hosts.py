@@ -130,6 +130,9 @@ class AllHosts:
             while True:
                 self._bus.publish(await subscription.next_batch())
 
+    def wakes_on_other_writes(self) -> bool:
+        return False  # the remotes' runs are looked for now and then
+
     def unreachable(self) -> dict[str, str]:
         lost = dict(self._down)
         for engine in self._engines.values():

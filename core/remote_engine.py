@@ -484,6 +484,9 @@ class RemoteEngine:
         """The hosts whose live events do not come now, and why: this one, while its link is down."""
         return {self.remote.name: self._lost} if self._lost else {}
 
+    def wakes_on_other_writes(self) -> bool:
+        return False  # only events cross the link: a change of a run's row alone is looked for now and then
+
     async def _follow_everything(self) -> None:
         """Hand every event of the remote to the subscribers; a dropped link is taken up again (with
         growing pauses, without end) after the last event seen, so none is lost or comes twice."""

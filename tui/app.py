@@ -99,6 +99,7 @@ class CorralApp(App):
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
         self._ticks = 0
+        self._retrying_shown: set[str] = set()  # the runs the table shows as retrying
         self._unreachable: list[str] = []  # hosts whose events do not come now, as the header says
         self._runs_pane = RunsPane(id="runs-pane")  # handed the runs even before it mounts (it is lazy)
 
@@ -130,7 +131,8 @@ class CorralApp(App):
         self.feed.start()
         self.feed.request_runs()
         self.set_interval(1.0, self._tick)
-        self.set_interval(SLOW_POLL, self.feed.request_runs)
+        if not self.engine.wakes_on_other_writes():  # else what they write wakes the feed (EventsArrived)
+            self.set_interval(SLOW_POLL, self.feed.request_runs)
         self.run_worker(self.engine.run_scheduler(), group="scheduler", exit_on_error=False)  # the board's tasks
 
     async def _open_here(self) -> None:
@@ -280,6 +282,10 @@ class CorralApp(App):
 
     @on(RunsLoaded)
     def runs_loaded(self, message: RunsLoaded) -> None:
+        if (self.feed.loaded_once and message.runs == self.feed.runs and message.pending == self.feed.pending
+                and self.feed.retrying == self._retrying_shown):
+            self._update_title()  # nothing changed but the hosts that answer (and the tab's underline catches up)
+            return
         self.feed.runs_loaded(message.runs, message.pending)
         self._show_runs()
         self._update_title()
@@ -289,6 +295,7 @@ class CorralApp(App):
 
     def _show_runs(self) -> None:
         projects = self.projects
+        self._retrying_shown = set(self.feed.retrying)
         self._runs_pane.show_runs(self.feed.runs, self.feed.pending, self.clock(),
                                   {p.id: p.name for p in projects} if len(projects) > 1 else {}, self.feed.retrying)
         pane = self.runs_pane
@@ -306,6 +313,10 @@ class CorralApp(App):
         self._ticks += 1
         if (pane := self.runs_pane) is not None:  # its new events come as they are written; a look now and then too
             pane.tick(self.clock(), self.feed.catching_up() and self._ticks % CATCH_UP_TICKS == 0)
+            if self.feed.selected_run_id is None and pane.highlighted_run_id:
+                self.select_run(pane.highlighted_run_id)  # listed before the pane could pick it
+        if not self.feed.loaded_once and self._ticks % CATCH_UP_TICKS == 0:
+            self.feed.request_runs()  # the first read failed: no poll of the runs asks again
 
     @on(TranscriptWanted)
     def transcript_wanted(self, message: TranscriptWanted) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from rich.style import Style
@@ -9,6 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, RowKey
 
 from core.models import Run, RunStatus
 from core.render import run_tree
@@ -108,6 +110,8 @@ class RunTable(DataTable):
         self._shown: list[str] = []
         self._cells: dict[str, tuple] = {}
         self._elapsed: dict[str, str] = {}  # what the elapsed column says of each active run
+        self._drawn: dict[str, tuple] = {}  # what each row was drawn from: an ended run's stays as it is
+        self._layout: tuple = ()  # what every row was drawn with: widths, projects, styles
 
     # -- what it shows -------------------------------------------------------------------------
 
@@ -188,29 +192,54 @@ class RunTable(DataTable):
                 label, width = COLUMNS[key]
                 self.add_column(Text(label, justify="right" if key in RIGHT else "left"), key=key, width=width)
             self.add_column("task", key="task", width=self._task_width())
+        layout = (columns, self._task_width(), self.projects, self._styles())
+        if layout != self._layout:
+            self._layout, self._drawn = layout, {}
         visible = self._visible()
         ids = [r.id for r in visible]
         self._elapsed = {}  # the rows say it as of now: the next tick looks again
         if ids != self._shown:
             with self.prevent(DataTable.RowHighlighted):  # the selection stays; rebuilding is not choosing
                 self.clear()
-                self._cells = {}
+                self._cells, self._drawn = {}, {}
                 for run in visible:
                     cells = self._row(run)
                     self.add_row(*cells, key=run.id)
                     self._cells[run.id] = _key(cells)
+                    self._drawn[run.id] = self._drawn_from(run)
                 self._shown = ids
                 if keep in ids:
                     self.move_cursor(row=ids.index(keep), animate=False)
             return
         keys = [*self._columns, "task"]
         for run in visible:
+            drawn_from = self._drawn_from(run)
+            if not run.active and self._drawn.get(run.id) == drawn_from:
+                continue  # an ended run that has not changed: its row is as it was
             cells = self._row(run)
             old, new = self._cells.get(run.id), _key(cells)
             for index, key in enumerate(keys):
                 if old is None or old[index] != new[index]:
                     self.update_cell(run.id, key, cells[index])
             self._cells[run.id] = new
+            self._drawn[run.id] = drawn_from
+
+    def _drawn_from(self, run: Run) -> tuple:
+        return run, run.id in self.retrying, self._depth.get(run.id, 0), self._race.get(run.id, "")
+
+    def _styles(self) -> tuple[tuple, ...]:
+        """The colours the rows are drawn in (not the background, which focus tints)."""
+        styles = (self.get_component_rich_style(f"runs--{name}", partial=False)
+                  for name in ("attention", "running", "done", "failed", "ended", "race"))
+        return tuple((style.color, style.bold) for style in styles)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        # Every column has its width and every row one line: the cells need no measuring, which
+        # over thousands of rows would cost more than drawing the few on screen.
+        super()._update_dimensions(())
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        pass  # likewise: a changed cell does not change its column's width
 
     def _style(self, run: Run) -> Style:
         name = {RunStatus.NEEDS_ATTENTION: "attention", RunStatus.RUNNING: "running", RunStatus.QUEUED: "running",
@@ -260,12 +289,12 @@ class RunTable(DataTable):
         return Style(color=self.get_component_rich_style("runs--race", partial=False).color)
 
     def on_resize(self, event: events.Resize) -> None:
-        if event.size.width:
+        if event.size.width and self._layout[:2] != (self._wanted_columns(), self._task_width()):
             self._columns = ()  # the task column takes what the others leave
             self._update()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        if self.is_mounted and self._columns:
-            self._columns = ()
+        if self.is_mounted and self._columns and self._layout[3:] != (self._styles(),):
+            self._columns = ()  # the rows carry the theme's colours (not a change of focus)
             self._update()
