@@ -7,6 +7,7 @@ from model_server import text, tool
 
 from core.models import RunStatus
 from tui.app import make_app
+from tui.messages import RunsLoaded
 
 
 def offered(app) -> bool:
@@ -23,10 +24,12 @@ async def test_the_footer_offers_allow_while_the_run_waits_and_stays_as_it_is_wh
         run = await engine.start_run(app.project.id, "compute the answer")
         await until(pilot, lambda: app.feed.pending.get(run.id), "the permission request")
         await until(pilot, lambda: offered(app), "Allow offered")
+        await pilot.pause()  # the footer built for the request is on screen
 
         loads: list[int] = []
-        runs_loaded = app.feed.runs_loaded
-        app.feed.runs_loaded = lambda runs, pending: (loads.append(1), runs_loaded(runs, pending))[1]
+        post = app.post_message
+        app.post_message = lambda message: (loads.append(1) if isinstance(message, RunsLoaded) else None,  # type: ignore[method-assign]
+                                            post(message))[1]
         shown = set(app.query("FooterKey"))
         for times in range(1, 4):  # read again with nothing new for the footer: its keys stay as they are
             app.feed.request_runs()
