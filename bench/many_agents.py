@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import model_server  # noqa: E402
 from claude_env import claude_binary, claude_env, init_git_repo, prepare_home  # noqa: E402
 from model_server import ModelServer, load_script, result_text, text, tool  # noqa: E402
+from tui_bench import rss_mb  # noqa: E402
 
 from core.config import Paths  # noqa: E402
 from core.engine import Engine  # noqa: E402
@@ -83,14 +84,6 @@ def serve_model(script_file: str, dump_file: str) -> None:
         sys.stdin.read()
         results = [{"text": result_text(b), "is_error": bool(b.get("is_error"))} for b in server.tool_results()]
         Path(dump_file).write_text(json.dumps({"main_requests": len(server.main_requests), "tool_results": results}))
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @dataclass

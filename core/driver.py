@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .config import Paths, private_file
+from .handover import folder, notes
+from .inotify import IN_CLOSE_WRITE, IN_MOVED_TO, change_signal
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -33,54 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOOK_AGAIN = 30.0  # seconds between looks for notes where the kernel does not say when one comes
-IN_CLOSE_WRITE, IN_MOVED_TO = 0x8, 0x80
-
-
-def folder(paths: Paths) -> Path:
-    return paths.home / "handed-over"
-
-
-def hand_over(paths: Paths, run_id: str, message: str | None = None) -> None:
-    """Have the home's driver execute a queued run (`message`: what a continued run's agent is
-    told), starting the driver when none is running."""
-    notes = folder(paths)
-    notes.mkdir(0o700, exist_ok=True)
-    draft = notes / f".{run_id}.draft"
-    draft.write_text(json.dumps({"message": message}))
-    draft.rename(notes / f"{run_id}.json")  # whole or not at all
-    if not _held(paths):
-        with open(paths.logs / "driver.log", "ab") as out:
-            subprocess.Popen([sys.executable, "-m", "core.driver"], stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=out, start_new_session=True, env=os.environ.copy())
-
-
-def _held(paths: Paths) -> bool:
-    """Whether a driver holds the home's lock now."""
-    with open(paths.home / "driver.lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        return False  # closing the file lets go of the lock
-
-
-def _notes(paths: Paths) -> list[Path]:
-    return sorted(folder(paths).glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
 
 
 def _note_signal(paths: Paths) -> int | None:
     """A descriptor that becomes readable when a note is handed over (Linux's inotify); None where there is none."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-    except (OSError, AttributeError):
-        return None
-    if fd < 0:
-        return None
-    if libc.inotify_add_watch(fd, os.fsencode(folder(paths)), IN_CLOSE_WRITE | IN_MOVED_TO) < 0:
-        os.close(fd)
-        return None
-    return fd
+    return change_signal(folder(paths), IN_CLOSE_WRITE | IN_MOVED_TO)
 
 
 async def drive_handed_over(engine: Engine, lock: IO) -> None:
@@ -101,11 +58,11 @@ async def drive_handed_over(engine: Engine, lock: IO) -> None:
     try:
         while True:
             handed.clear()
-            for note in _notes(paths):
+            for note in notes(paths):
                 await _take(engine, note, driving)
             if not driving:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-                if not _notes(paths):
+                if not notes(paths):
                     return  # a note handed over from now on starts a new driver
                 try:  # a note came as the lock was let go: drive it, unless a new driver does
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -26,7 +26,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Paths, private_file
 from .context import FOLDER as CONTEXT_FOLDER
 from .context import NewContext, kept, read_source
-from .driver import hand_over
+from .handover import hand_over
 from .errors import Conflict, CorralError, NotFound, the_one
 from .models import (
     CHECKPOINT,

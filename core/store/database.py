@@ -7,9 +7,7 @@ processes on one home contend only through SQLite's own lock (WAL, busy timeout,
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
@@ -20,6 +18,7 @@ import aiosqlite
 
 from ..errors import StoreBusy
 from ..json_codec import encode
+from ..inotify import IN_MODIFY, change_signal
 from ..models import Event, now
 from .migrations import MIGRATIONS
 
@@ -115,7 +114,6 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
     return results
 
 
-IN_MODIFY = 0x2  # inotify: the file was written
 
 
 class Database:
@@ -304,17 +302,7 @@ class Database:
     def commit_signal(self) -> int | None:
         """A descriptor that becomes readable when anything is committed to the database, by any
         process: Linux's inotify on the write-ahead log; None where there is none (then poll)."""
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        except (OSError, AttributeError):
-            return None
-        if fd < 0:
-            return None
-        if libc.inotify_add_watch(fd, os.fsencode(f"{self.path}-wal"), IN_MODIFY) < 0:
-            os.close(fd)
-            return None
-        return fd
+        return change_signal(f"{self.path}-wal", IN_MODIFY)
 
     def poll_commits(self, changed: Callable[[], object], every: float) -> threading.Event:
         """Where there is no commit signal: a thread of its own calls `changed` soon after anything
