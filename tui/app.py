@@ -98,6 +98,7 @@ class CorralApp(App):
         self.context: dict[str, list[ContextItem]] = {}  # each project's context for runs, by its id
         self.agents: list[Agent] = []
         self._reporters: dict[Worker, Dialog] = {}
+        self._found: dict[type, Widget] = {}  # the dashboard's widgets found so far: the timers ask each second
         self._ticks = 0
         self._retrying_shown: set[str] = set()  # the runs the table shows as retrying
         self._unreachable: list[str] = []  # hosts whose events do not come now, as the header says
@@ -182,9 +183,13 @@ class CorralApp(App):
 
     def on_dashboard(self, kind: type[W]) -> W | None:
         """A widget of the dashboard's own screen; a pane only once it has mounted (it is lazy)."""
-        found = self.screen_stack[0].query(kind) if self.screen_stack else None
-        widget = found.first() if found else None
-        return widget if widget is not None and getattr(widget, "ready", True) else None
+        widget = self._found.get(kind)
+        if widget is None or not widget.is_attached:
+            found = self.screen_stack[0].query(kind) if self.screen_stack else None
+            widget = found.first() if found else None
+            if widget is not None:
+                self._found[kind] = widget
+        return widget if widget is not None and getattr(widget, "ready", True) else None  # type: ignore[return-value]
 
     @property
     def tabs(self) -> TabbedContent | None:

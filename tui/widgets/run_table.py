@@ -99,6 +99,7 @@ class RunTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.runs: list[Run] = []
+        self._active: list[Run] = []  # of the runs, those whose elapsed time moves on
         self.projects: dict[str, str] = {}  # project id -> name, when there are several
         self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
         self._depth: dict[str, int] = {}  # how deep a fork is under the run it came from
@@ -118,6 +119,7 @@ class RunTable(DataTable):
     def show_runs(self, runs: list[Run], now: datetime, projects: dict[str, str], retrying: set[str]) -> None:
         """`projects` names the projects when there are several: each run then says which it is in."""
         self.runs, self.now, self.projects, self.retrying = runs, now, projects, set(retrying)
+        self._active = [run for run in runs if run.active]
         self._update()
 
     def set_filter(self, text: str) -> None:
@@ -128,8 +130,8 @@ class RunTable(DataTable):
         """Elapsed times move on for active runs only; nothing else is touched."""
         self.now = now
         if "elapsed" in self._columns:
-            for run in self.runs:
-                if run.active and run.id in self._cells:
+            for run in self._active:
+                if run.id in self._cells:
                     elapsed = format.elapsed(run, now)
                     if self._elapsed.get(run.id) != elapsed:  # "3m" stays "3m" for a minute: no repaint
                         self._elapsed[run.id] = elapsed

@@ -77,13 +77,17 @@ class TasksPane(Vertical):
         for label, key, width in (("task", "key", 13), ("status", "status", 9), ("", "priority", 2)):
             self.table.add_column(label, key=key, width=width)
         self.table.add_column("title", key="title", width=self._title_width())
-        self.set_interval(REFRESH, self.refresh_board)
+        self.set_interval(REFRESH, self._refresh_shown)
         self.refresh_board()
 
     # -- data ------------------------------------------------------------------------------------
 
     def refresh_board(self) -> None:
         self.post_message(BoardWanted())
+
+    def _refresh_shown(self) -> None:
+        if self.app.active_tab == "tasks":  # a board no one sees is read when its tab opens
+            self.refresh_board()
 
     def show(self, tasks: list[Task], plan: Plan | None, progress: dict | None) -> None:
         self.tasks = sorted(tasks, key=lambda t: (BOARD_ORDER[t.status], t.position, t.created_at))
