@@ -18,7 +18,6 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-
 READ_SIZE = 1 << 20  # bytes read at once: as much as the pipe holds
 PIPE_SIZE = 1 << 20  # the output pipe's room (Linux's default most a user may ask for; 64 KB otherwise)
 LINE_LIMIT = 16 << 20  # bytes of one output line kept; a Write of a large file fits, a runaway does not

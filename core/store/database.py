@@ -17,8 +17,8 @@ from typing import Any
 import aiosqlite
 
 from ..errors import StoreBusy
-from ..json_codec import encode
 from ..inotify import IN_MODIFY, change_signal
+from ..json_codec import encode
 from ..models import Event, now
 from .migrations import MIGRATIONS
 
@@ -112,8 +112,6 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
             conn.execute("ROLLBACK")
         raise
     return results
-
-
 
 
 class Database:

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ...engine import Engine
 from ...errors import CorralError, NotFound
+from ...json_codec import encode
 from ...models import ApiToken, Event, Run
 from ..dependencies import EngineDep, caller_token
 from ..errors import corral_error_body, error_body, validation_details
@@ -93,13 +94,12 @@ async def feed(source: AsyncIterator[Event], tick: float, closing: asyncio.Event
                 task.cancel()
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _frames: OrderedDict[tuple[str, int | None], str] = OrderedDict()  # SSE frames, made once for all of a run's clients
 FRAME_CACHE = 4096
 
 
 def _frame(event: Event) -> str:
-    data = _dumps({"id": event.id, "run_id": event.run_id, "sequence": event.seq, "event_type": event.type,
+    data = encode({"id": event.id, "run_id": event.run_id, "sequence": event.seq, "event_type": event.type,
                    "payload": event.payload, "created_at": event.created_at})  # EventOut's JSON, made faster
     return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
 
