@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
 import stat
@@ -13,146 +12,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dulwich.ignore import (
-    IgnoreFilter,
-    IgnoreFilterManager,
-    default_user_ignore_filter_path,
-)
-from dulwich.index import (
-    cleanup_mode,
-    read_submodule_head,
-)
 from dulwich.object_store import iter_tree_contents
-from dulwich.objects import S_IFGITLINK, S_ISGITLINK, Blob, ObjectID
+from dulwich.objects import S_ISGITLINK, ObjectID
 from dulwich.patch import is_binary
 from dulwich.repo import Repo
 
 from ..models import FileChange
-from .indexfile import Stamp, read_index
-from .indexfile import normalizer as blob_normalizer
+from .indexfile import IndexFile
 from .linediff import hunks, matching_lines, split_lines
 from .packs import PackReader
 from .repo import commit_of, open_repo
+from .worktree_files import look
 
 RENAME_LIMIT = 1000  # git's diff.renameLimit
 MAX_SCORE = 60000  # git's similarity scale; a rename needs half of it
 
 Entry = tuple[int, bytes]  # (mode, blob sha)
-
-
-# --- the worktree on disk ---------------------------------------------------------------
-
-
-def _untracked(r: Repo, index: dict[bytes, Stamp | None]) -> Iterator[bytes]:
-    """Untracked files that `git add -A` would add (not ignored, not in nested repos)."""
-    # dulwich's IgnoreFilterManager.from_repo reads info/exclude from a linked worktree's
-    # admin dir; git reads it from the common dir.
-    config = r.get_config_stack()
-    filters = []
-    for p in (os.path.join(r.commondir(), "info", "exclude"), default_user_ignore_filter_path(config)):
-        with contextlib.suppress(OSError):
-            filters.append(IgnoreFilter.from_path(os.path.expanduser(p)))
-    ignores = IgnoreFilterManager(r.path, filters, config.get_boolean(b"core", b"ignorecase", False))
-    root, stack = os.fsencode(r.path), [b""]
-    while stack:
-        rel = stack.pop()
-        try:
-            entries = list(os.scandir(root + b"/" + rel if rel else root))
-        except OSError:
-            continue
-        for de in entries:
-            path = rel + b"/" + de.name if rel else de.name
-            if de.name == b".git":
-                continue
-            if not de.is_dir(follow_symlinks=False):
-                if path not in index and ignores.is_ignored(os.fsdecode(path)) is not True:
-                    yield path
-            elif not (
-                _is_submodule(index, path)
-                or os.path.lexists(os.path.join(de.path, b".git"))  # a nested repository
-                or ignores.may_prune_directory(os.fsdecode(path) + "/")
-            ):
-                stack.append(path)
-
-
-def _is_submodule(index: dict[bytes, Stamp | None], path: bytes) -> bool:
-    entry = index.get(path)
-    return entry is not None and S_ISGITLINK(entry[0])
-
-
-def scan(r: Repo) -> tuple[dict[bytes, Entry], dict[bytes, bytes], list[bytes]]:
-    """What `git add -A` would stage, without staging it.
-
-    Returns {path: (mode, sha)}, the contents of files that had to be read, and the paths
-    whose index entry is out of date. A file whose size, mtime and ctime match its index
-    entry is taken as unchanged without reading it, unless it is "racily clean" (changed
-    in the same instant the index was written)."""
-    root = os.fsencode(r.path)
-    index_file = read_index(r.index_path())
-    index, index_time = index_file.entries, index_file.mtime
-    untracked = list(_untracked(r, index))
-    normalizer = blob_normalizer(r, index_file.has_attributes, untracked)
-    filemode = r.get_config().get_boolean(b"core", b"filemode", os.name != "nt")
-    state: dict[bytes, Entry] = {}
-    contents: dict[bytes, bytes] = {}
-    stale: list[bytes] = []
-    lstat, S_ISREG, S_ISLNK = os.lstat, stat.S_ISREG, stat.S_ISLNK
-
-    def read(path: bytes, st: os.stat_result) -> bytes:
-        full = root + b"/" + path
-        if S_ISLNK(st.st_mode):
-            raw = os.readlink(full)
-        else:
-            with open(full, "rb") as f:
-                raw = f.read()
-        blob = Blob.from_string(raw)
-        if normalizer is not None:
-            blob = normalizer.checkin_normalize(blob, path)
-        contents[path] = blob.data
-        return blob.id
-
-    for path, entry in index.items():  # entry: (mode, sha, size, mtime, ctime, skip-worktree)
-        if entry is not None and entry[5]:
-            state[path] = entry[:2]
-            continue
-        try:
-            st = lstat(root + b"/" + path)
-        except (FileNotFoundError, NotADirectoryError):
-            stale.append(path)
-            continue
-        st_mode = st.st_mode
-        if S_ISREG(st_mode) and entry is not None and st.st_mtime_ns == entry[3] and entry[3] < index_time \
-                and st.st_size == entry[2] and st.st_ctime_ns == entry[4] \
-                and entry[0] == (0o100755 if st_mode & 0o100 else 0o100644):
-            state[path] = entry[:2]  # unchanged since it was staged: the common case, decided first
-            continue
-        if entry is not None and entry[0] == S_IFGITLINK:  # a submodule: its checked-out commit
-            state[path] = found = (S_IFGITLINK, read_submodule_head(root + b"/" + path) or entry[1])
-        elif S_ISREG(st_mode):
-            mode = 0o100755 if st_mode & 0o100 else 0o100644
-            if entry is not None and not filemode and S_ISREG(entry[0]):
-                mode = entry[0]  # core.filemode=false: the executable bit is not tracked
-            fresh = entry is not None and st.st_size == entry[2] and st.st_mtime_ns == entry[3] and (
-                st.st_ctime_ns == entry[4] and entry[3] < index_time)
-            state[path] = found = (mode, entry[1] if entry is not None and fresh else read(path, st))
-        elif S_ISLNK(st_mode):
-            fresh = entry is not None and st.st_size == entry[2] and st.st_mtime_ns == entry[3] and (
-                st.st_ctime_ns == entry[4] and entry[3] < index_time)
-            state[path] = found = (0o120000, entry[1] if entry is not None and fresh else read(path, st))
-        else:
-            stale.append(path)  # now a directory: its files come up as untracked
-            continue
-        if entry is None or found[0] != entry[0] or found[1] != entry[1]:
-            stale.append(path)
-
-    for path in untracked:
-        try:
-            st = os.lstat(root + b"/" + path)
-            state[path] = (cleanup_mode(st.st_mode), read(path, st))
-            stale.append(path)
-        except OSError:
-            continue
-    return state, contents, stale
 
 
 # --- what changed since a commit --------------------------------------------------------
@@ -185,7 +60,17 @@ def _files_of(r: Repo, tree: bytes) -> dict[bytes, Entry]:
 def _deltas(r: Repo, base: str, paths: list[str] | None):
     """Differences between commit `base` and the files on disk, and a content loader."""
     old = _files_of(r, commit_of(r, base).tree)
-    new, on_disk, _ = scan(r)
+    found = look(r)
+    on_disk, index, differ = found.contents, found.index.entries, found.differ
+    # Only the paths where the base differs from the index, or the index from the files on
+    # disk, can differ between the base and the files: the others are not looked at.
+    new: dict[bytes, Entry] = {}
+    near = differ.keys() | _staged(old, found.index)
+    for p in near:
+        e = differ[p] if p in differ else (stamp := index.get(p)) and stamp[:2]
+        if e:
+            new[p] = e
+    old = {p: old[p] for p in near if p in old}
     objects = PackReader(r.object_store)
 
     def content(path: bytes | None, entry: Entry | None, disk: bool = False) -> bytes:
@@ -201,6 +86,26 @@ def _deltas(r: Repo, base: str, paths: list[str] | None):
         deltas = [d for d in deltas if any(
             x == w or x.startswith(w + b"/") for x in (d.old_path, d.new_path) if x for w in wanted)]
     return sorted(deltas, key=lambda d: d.new_path or d.old_path or b""), content
+
+
+_staged_cache: OrderedDict[tuple[int, int], tuple[dict, IndexFile, list[bytes]]] = OrderedDict()
+
+
+def _staged(old: dict[bytes, Entry], index_file: IndexFile) -> list[bytes]:
+    """Paths whose index entry is not the file of `old` (a tree's files); remembered for
+    the tree and index last asked about, as a run's base and index rarely change."""
+    key = (id(old), id(index_file))
+    known = _staged_cache.get(key)
+    if known is not None and known[0] is old and known[1] is index_file:
+        _staged_cache.move_to_end(key)
+        return known[2]
+    index = index_file.entries
+    paths = [p for p, e in index.items() if e is None or old.get(p) != e[:2]]
+    paths += [p for p in old if p not in index]
+    _staged_cache[key] = (old, index_file, paths)
+    while len(_staged_cache) > 8:
+        _staged_cache.popitem(last=False)
+    return paths
 
 
 def _pair(old: dict[bytes, Entry], new: dict[bytes, Entry], content: Callable) -> list[_Delta]:

@@ -11,7 +11,7 @@ from dulwich.objects import ObjectID
 from dulwich.repo import Repo
 
 from ..render import plural
-from .changes import scan
+from .worktree_files import scan
 from .repo import GitError, commit_at, open_repo
 
 CHANGES = "{changes}"  # in a commit message: what the commit holds, e.g. "edit app.py, add tests/x.py"

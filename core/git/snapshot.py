@@ -12,7 +12,7 @@ from dulwich.objects import Blob, Commit, ObjectID
 from dulwich.index import commit_tree
 from dulwich.refs import check_ref_format
 
-from .changes import scan
+from .worktree_files import scan
 from .commit import identity
 from .repo import GitError, open_repo, ref_named
 
