@@ -4,7 +4,12 @@ Generates (with `git fast-import`) a repository of 20,000 files (or --files) and
 times, against the git CLI in the same run: creating a worktree, the diff stats of a
 run that changed 200 files, and landing that run with a merge. Prints medians and ratios.
 
-    .venv/bin/python bench/git_ops.py [--reps 5] [--files 20000] [--keep DIR] [--profile OPERATION]
+    .venv/bin/python bench/git_ops.py [--reps 5] [--files 20000] [--keep DIR] [--only OPERATION]
+                                      [--profile OPERATION]
+
+Wall time of a worktree add swings with this machine's file creation cost from run to run;
+the cpu columns (user + system time of either side's processes) say more steadily how much
+work each does.
 """
 
 from __future__ import annotations
@@ -80,21 +85,27 @@ def fresh(root: Path) -> None:
 
 
 def timed(ours, theirs, reps: int, before=None) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """(wall, cpu) seconds of ours(n) and theirs(n), taken in turns, each after flushing the
-    disk cache so that one side's pending writes do not slow the other down. cpu is user +
-    system time: of this process (all its threads) for ours, of the git children for theirs."""
+    """(wall, cpu) seconds of ours(n) and theirs(n), taken in turns (who goes first alternates),
+    each after flushing the disk cache so that one side's pending writes do not slow the other
+    down. cpu is user + system time of this process (all its threads) and of its children, so
+    that the file system's work is counted on both sides whoever does it."""
     out: tuple[list, list] = ([], [])
     for n in range(reps):
-        for side, fn in enumerate((ours, theirs)):
+        for side in ((0, 1) if n % 2 == 0 else (1, 0)):
+            fn = (ours, theirs)[side]
             if before:
                 before(n)
             os.sync()
-            who = resource.RUSAGE_SELF if side == 0 else resource.RUSAGE_CHILDREN
-            usage, start = resource.getrusage(who), time.perf_counter()
+            usage, start = _cpu(), time.perf_counter()
             fn(n)
-            wall, after = time.perf_counter() - start, resource.getrusage(who)
-            out[side].append((wall, after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime))
+            out[side].append((time.perf_counter() - start, _cpu() - usage))
     return out
+
+
+def _cpu() -> float:
+    """User + system seconds of this process and its finished children."""
+    mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
 
 
 def edit_files(path: Path, picks: list[int], version: int) -> None:
@@ -109,11 +120,13 @@ def bench_worktrees(repo: Path, tmp: Path, reps: int) -> tuple[list[float], list
     def theirs(n):
         sh(repo, "worktree", "add", "-q", "-b", f"corral/run-git{n}", str(tmp / f"git{n}"), "main")
 
-    results = timed(ours, theirs, reps)
-    for n in range(reps):
-        for name in (f"ours{n}", f"git{n}"):
+    def clean(n):  # each turn starts with no other worktree on disk
+        for name in os.listdir(tmp):
             shutil.rmtree(tmp / name)
-    sh(repo, "worktree", "prune")
+        sh(repo, "worktree", "prune")
+
+    results = timed(ours, theirs, reps, clean)
+    clean(reps)
     return results
 
 
@@ -168,6 +181,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=FILES, help="files in the generated repository")
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this directory")
     parser.add_argument("--profile", choices=list(BENCHES), help="cProfile one operation (both sides and its set-up)")
+    parser.add_argument("--only", choices=list(BENCHES), action="append", help="time only this operation (repeatable)")
     args = parser.parse_args()
     FILES = args.files
     top = args.keep or Path(tempfile.mkdtemp(prefix="corral-bench-"))
@@ -182,7 +196,7 @@ def main() -> None:
     rows = []
     try:
         for name, bench in BENCHES.items():
-            if args.profile and name != args.profile:
+            if (args.profile and name != args.profile) or (args.only and name not in args.only):
                 continue
             tmp = Path(tempfile.mkdtemp(prefix="wt-", dir=top))
             if args.profile:
@@ -192,17 +206,19 @@ def main() -> None:
             if args.profile:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
-            rows.append((name, *(statistics.median(x[i] for x in side) for side in (ours, theirs) for i in (0, 1))))
+            rows.append((name, ours, theirs))
             shutil.rmtree(tmp)
             fresh(repo)
     finally:
         if not args.keep:
             shutil.rmtree(top, ignore_errors=True)
-    print(f"\n{'operation':<26}{'core.git':>10}{'git CLI':>10}{'ratio':>8}{'cpu: core.git':>16}{'git CLI':>10}"
-          f"   (medians of {args.reps})")
-    for name, ours, ours_cpu, theirs, theirs_cpu in rows:
-        print(f"{name:<26}{ours * 1000:>8.0f}ms{theirs * 1000:>8.0f}ms{ours / theirs:>7.1f}x"
-              f"{ours_cpu * 1000:>14.0f}ms{theirs_cpu * 1000:>8.0f}ms")
+    print(f"\n{'operation':<26}{'core.git':>10}{'git CLI':>10}{'ratio':>7}   {'cpu: core.git':>13}{'git CLI':>9}"
+          f"{'ratio':>7}   (medians of {args.reps}; ratios: medians of each turn's ratio)")
+    for name, ours, theirs in rows:
+        wall, cpu = ([statistics.median(x[i] for x in side) for side in (ours, theirs)] for i in (0, 1))
+        ratio, cpu_ratio = (statistics.median(a[i] / b[i] for a, b in zip(ours, theirs, strict=True)) for i in (0, 1))
+        print(f"{name:<26}{wall[0] * 1000:>8.0f}ms{wall[1] * 1000:>8.0f}ms{ratio:>6.1f}x   {cpu[0] * 1000:>11.0f}ms"
+              f"{cpu[1] * 1000:>7.0f}ms{cpu_ratio:>6.1f}x")
     print(f"\ntotal {time.perf_counter() - started:.0f}s")
 
 
