@@ -210,8 +210,8 @@ class _Walk:
     ignore_files: list[bytes] = field(default_factory=list)  # the .gitignore files seen
     pruned: dict[bytes, bool] = field(default_factory=dict)  # directory -> ignored as a whole
     ignored: dict[bytes, bool] = field(default_factory=dict)  # file -> ignored
-    candidates: dict[bytes, tuple[_Listing, dict, list[bytes]]] = field(default_factory=dict)  # untracked files
-    # of a listing, as the index said
+    # directory -> (its listing, the index entries, the listed files not among them)
+    candidates: dict[bytes, tuple[_Listing, dict, list[bytes]]] = field(default_factory=dict)
 
 
 _walks: OrderedDict[bytes, _Walk] = OrderedDict()
