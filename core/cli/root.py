@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-import json
 import logging
 import os
 import signal
@@ -95,7 +94,10 @@ def engine_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    """Print `data` as indented JSON; records (a run, a list of runs) are printed as their `to_dict`."""
+    from ..json_codec import indented  # msgspec loads only for a verb that prints JSON
+
+    click.echo(indented(data))
 
 
 def json_option(help: str = "Print JSON.") -> Callable[[F], F]:

@@ -100,7 +100,7 @@ async def runs(engine: Engine, status: tuple[str, ...], attention: bool, every_h
         return await _runs_everywhere(engine, frozenset(wanted) or None, as_json)
     found = await engine.runs(frozenset(wanted) or None)
     if as_json:
-        return print_json([r.to_dict() for r in found])
+        return print_json(found)
     if not found:
         click.echo("no runs yet: start one with `corral run \"what to do\"`")
     group = None
