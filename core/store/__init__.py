@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..models import (
     ApprovalStatus,
     Check,
     Event,
+    EventType,
     Project,
     ProjectSetting,
     Repo,
@@ -103,6 +105,9 @@ def _approval(row: sqlite3.Row) -> Approval:
     data["always"] = bool(data["always"])
     return Approval(**data)
 
+
+_PLAIN = re.compile(r"[ !#-\[\]-~]+")  # text JSON writes as it is: printable ASCII but quotes and backslashes
+_MENTIONS = 200  # at most so many ids looked for in results' text; past that, every result is read
 
 WATCH_INTERVAL = 0.05  # without inotify: seconds between looks for what others committed, while someone follows
 
@@ -445,6 +450,31 @@ class Store:
                                    f"WHERE run_id = ? AND type IN ({', '.join('?' * len(wanted))}) ORDER BY seq",
                                    [run_id, *wanted])
         return [_event(r) for r in rows]
+
+    async def tool_calls(self, run_id: str, tools: Iterable[str]) -> list[Event]:
+        """The run's calls of these tools and the results of those calls, in order. Its other events
+        (a long run has a hundred thousand) are passed over in SQLite, not read: a call is read when
+        its text holds a tool's name, a result when it holds a call's id (or, for ids JSON may spell
+        otherwise, every result); then each is kept only if it is one."""
+        names = sorted(set(tools))
+        if not names:
+            return []
+        columns = "SELECT id, run_id, seq, type, payload, created_at FROM events WHERE run_id = ? AND type = ?"
+        mentions = " OR ".join("instr(payload, ?) > 0" for _ in names)
+        rows = await self.db.fetch(f"{columns} AND ({mentions}) ORDER BY seq",
+                                   [run_id, EventType.AGENT_TOOL_CALL, *names])
+        calls = [e for e in map(_event, rows) if e.payload.get("name") in names]
+        ids = {call.payload.get("id") for call in calls}
+        if not calls:
+            return []
+        if len(ids) <= _MENTIONS and all(isinstance(i, str) and i and _PLAIN.fullmatch(i) for i in ids):
+            mentions = " OR ".join("instr(payload, ?) > 0" for _ in ids)
+            rows = await self.db.fetch(f"{columns} AND ({mentions}) ORDER BY seq",
+                                       [run_id, EventType.AGENT_TOOL_RESULT, *sorted(ids)])
+        else:
+            rows = await self.db.fetch(f"{columns} ORDER BY seq", [run_id, EventType.AGENT_TOOL_RESULT])
+        results = [e for e in map(_event, rows) if e.payload.get("id") in ids]
+        return sorted(calls + results, key=lambda e: e.seq)
 
     async def events_since(self, after_id: int = 0, project_id: str | None = None, limit: int = 1000) -> list[Event]:
         """Events of every run (or of one project's runs, planning sessions too) after event id
