@@ -467,10 +467,11 @@ class Store:
         ids = {call.payload.get("id") for call in calls}
         if not calls:
             return []
-        if len(ids) <= _MENTIONS and all(isinstance(i, str) and i and _PLAIN.fullmatch(i) for i in ids):
-            mentions = " OR ".join("instr(payload, ?) > 0" for _ in ids)
+        plain = sorted(i for i in ids if isinstance(i, str) and _PLAIN.fullmatch(i))
+        if len(plain) == len(ids) <= _MENTIONS:
+            mentions = " OR ".join("instr(payload, ?) > 0" for _ in plain)
             rows = await self.db.fetch(f"{columns} AND ({mentions}) ORDER BY seq",
-                                       [run_id, EventType.AGENT_TOOL_RESULT, *sorted(ids)])
+                                       [run_id, EventType.AGENT_TOOL_RESULT, *plain])
         else:
             rows = await self.db.fetch(f"{columns} ORDER BY seq", [run_id, EventType.AGENT_TOOL_RESULT])
         results = [e for e in map(_event, rows) if e.payload.get("id") in ids]
