@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,6 +208,8 @@ class Where:
             return not _within(full, self.root)  # judged against the worktree alone
         if full.startswith(_SAFE_PATHS) or full in _SAFE_PATHS:
             return False
+        import tempfile  # only for a path that may be outside the worktree, not with the engine
+
         temp = os.path.normpath(tempfile.gettempdir())
         if full.startswith(temp + os.sep) and not path.startswith((".", "~", "$")):
             return False  # a file in the temporary folder, named as such

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
 
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # the home holds prompts, events and webhook secrets
 SOCKETS_FOLDER_LENGTH = 50  # leaves a socket's name 20 characters and ssh's 17 under the limit of 108
@@ -48,7 +45,11 @@ class Paths:
 
     @classmethod
     def from_env(cls) -> "Paths":
-        home = os.environ.get("CORRAL_HOME") or platformdirs.user_data_dir("corral")
+        home = os.environ.get("CORRAL_HOME")
+        if not home:
+            import platformdirs  # loads only when the home is not given
+
+            home = platformdirs.user_data_dir("corral")
         return cls(Path(home).expanduser().resolve())
 
     @property
@@ -83,6 +84,9 @@ class Paths:
         """The folder of this home's unix sockets (the API's, the SSH links'): in the runtime or
         temporary folder, as a socket's whole path must stay under about 100 bytes (ssh adds 17
         to a name while it makes the socket): /tmp when those folders' paths are long."""
+        import hashlib
+        import tempfile
+
         name = f"corral-{os.getuid()}-{hashlib.sha256(str(self.home).encode()).hexdigest()[:12]}"
         for base in (os.environ.get("XDG_RUNTIME_DIR"), tempfile.gettempdir()):
             if base and len(str(Path(base) / name)) <= SOCKETS_FOLDER_LENGTH:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import tarfile
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -75,6 +74,8 @@ class Export:
 
 
 def _tar(changed: list[tuple[str, ChangedFile]]) -> bytes:
+    import tarfile  # with its compressors: only for an archive, not with the engine
+
     buffer = io.BytesIO()
     stamp = time.time()
     lines = []

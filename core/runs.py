@@ -50,6 +50,7 @@ from .actors import acting
 from .queue import QUEUE_POLL, Place, Queue
 from .runner import LiveRun
 from .store import Store
+from .tasks import TOOLS as TASK_TOOLS
 from .tasks import RunTask, run_tasks
 
 log = logging.getLogger(__name__)
@@ -452,7 +453,8 @@ class Runs:
 
     async def run_tasks(self, run_key: str) -> list[RunTask]:
         """The agent's own todo list for the run, as it last stood (not the board's tasks)."""
-        return run_tasks(await self.events(run_key))
+        run = await self.run(run_key)
+        return run_tasks(await self.store.tool_calls(run.id, TASK_TOOLS))
 
     async def wait(self, run_key: str) -> Run:
         run = await self.run(run_key)

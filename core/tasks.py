@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from .models import Event, EventType
 
 
+TOOLS = ("TodoWrite", "TaskCreate", "TaskUpdate")  # the agent tools whose calls make a run's tasks
+
+
 @dataclass
 class RunTask:
     id: str
@@ -18,7 +21,8 @@ class RunTask:
 
 
 def run_tasks(events: list[Event]) -> list[RunTask]:
-    """Replay the calls that succeeded, in order: the last TodoWrite list, plus tasks created and updated."""
+    """Replay the calls that succeeded, in order: the last TodoWrite list, plus tasks created and updated.
+    Events other than the calls of TOOLS and their results change nothing."""
     calls = {e.payload.get("id"): e.payload for e in events if e.type == EventType.AGENT_TOOL_CALL}
     tasks: dict[str, RunTask] = {}
     for event in events:

@@ -1,10 +1,7 @@
-"""API tokens: shown once when made, kept only as a salted sha256, checked in constant time."""
+"""API tokens: shown once when made, kept only as a salted sha256, checked in constant time.
+(hashlib, hmac and secrets load when a token is made or checked, not with the engine.)"""
 
 from __future__ import annotations
-
-import hashlib
-import hmac
-import secrets
 
 from .errors import CorralError, NotFound
 from .models import TOKEN_ROLES, ApiToken, now
@@ -15,10 +12,14 @@ ID_LENGTH = 12
 
 
 def new_secret() -> str:
+    import secrets
+
     return secrets.token_urlsafe(32)
 
 
 def _digest(salt: str, secret: str) -> str:
+    import hashlib
+
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
 
 
@@ -33,6 +34,8 @@ async def create_token(store: Store, name: str = "token", read_only: bool = Fals
     if role not in TOKEN_ROLES:
         raise CorralError(f"a token's role is one of {', '.join(TOKEN_ROLES)}, not {role!r}", code="INVALID_ROLE")
     user = (user or name).strip()
+    import secrets
+
     token_id = secrets.token_hex(ID_LENGTH // 2)
     secret = new_secret()
     salt = secrets.token_hex(16)
@@ -52,6 +55,8 @@ async def check_token(store: Store, text: str) -> ApiToken | None:
     token = await store.api.api_token(token_id)
     if token is None or token.revoked_at is not None:
         return None
+    import hmac
+
     return token if hmac.compare_digest(_digest(token.salt, secret), token.hash) else None
 
 

@@ -16,7 +16,9 @@ from locking import database_held_elsewhere
 from model_server import text, tool
 
 from core import render
-from core.models import Event
+from core.config import Paths
+from core.models import Event, Project, Run, Worktree
+from core.store import Store
 
 
 def wait_for_status(run_id: str, status: str, timeout: float = 60) -> dict:
@@ -246,6 +248,35 @@ def test_counts_agree_with_their_words(project):
         assert render.describe(Event("r", 1, "run.result", {**result, "num_turns": turns}, "")) == words
     unpriced = {**result, "cost_usd": 0.0, "num_turns": 3}  # an agent CLI that reports no cost (Codex, Gemini)
     assert render.describe(Event("r", 1, "run.result", unpriced, "")) == "1 token in, 2 out, 3 turns"
+
+
+async def test_runs_json_prints_every_run_field_for_field_as_pythons_json_module_would(tmp_path, monkeypatch):
+    """Scripts read `corral runs --json`: text outside ASCII is escaped, a cost printed as Python
+    prints floats (1e-05, Infinity), a run's checks and worktrees in full, the runs newest first."""
+    monkeypatch.setenv("CORRAL_HOME", str(tmp_path))
+    paths = Paths.from_env()
+    paths.ensure()
+    store = Store(paths.database)
+    await store.open()
+    await store.create_project(Project("p", "proj", "2026-01-01T00:00:00.000Z"))
+    tasks = ["café ☕ 😀", "quote \" slash \\ tab\t del \x7f", "plain"]
+    for i, cost in enumerate([1e-05, 2.5e20, 0.1 + 0.2, float("inf")]):
+        run = Run(id=f"run-{i}", project_id="p", agent_id="a", agent_name="claude", task=tasks[i % 3],
+                  status="completed", base_ref="main", branch=f"corral/run-{i}", created_at=f"2026-01-0{i + 1}",
+                  updated_at="u", cost_usd=cost, tokens_in=2**62, notify=i % 2 == 0, group_id="g" if i else None,
+                  checks=[{"command": "pytest", "passed": True, "seconds": 1.5e-06}] if i % 2 else [])
+        await store.create_run(run)
+        await store.add_worktree(run.id, Worktree("r", "répo", "/src/r", f"/wt/{i}", "abc", "main"))
+    listed = await store.list_runs()
+    await store.close()
+    expected = [r.to_dict() for r in listed]
+    assert [r["id"] for r in expected] == ["run-3", "run-2", "run-1", "run-0"]
+    assert corral("runs", "--json").stdout == json.dumps(expected, indent=2) + "\n"  # Infinity: not JSON to msgspec
+    await store.open()
+    await store.update_run("run-3", cost_usd=0.0)
+    expected = [r.to_dict() for r in await store.list_runs()]
+    await store.close()
+    assert corral("runs", "--json").stdout == json.dumps(expected, indent=2) + "\n"
 
 
 def test_a_closed_pipe_ends_a_verb_quietly(project):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -61,6 +60,8 @@ class ServerSettings:
         known = {f.name for f in fields(cls)}
         values: dict[str, object] = {}
         if config_file.is_file():
+            import tomllib  # loads only to serve, not for every verb whose options name the defaults
+
             with open(config_file, "rb") as f:
                 table = tomllib.load(f).get("server", {})
             unknown = set(table) - known

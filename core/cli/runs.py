@@ -100,16 +100,18 @@ async def runs(engine: Engine, status: tuple[str, ...], attention: bool, every_h
         return await _runs_everywhere(engine, frozenset(wanted) or None, as_json)
     found = await engine.runs(frozenset(wanted) or None)
     if as_json:
-        return print_json([r.to_dict() for r in found])
+        return print_json(found)
     if not found:
         click.echo("no runs yet: start one with `corral run \"what to do\"`")
-    group = None
+        return None
+    lines, group = [], None
     for r, depth in render.run_tree(found):
         if r.group_id and r.group_id != group:
             raced = sum(other.group_id == r.group_id for other in found)
-            click.echo(f"race {r.group_id[:8]}: {plural(raced, 'run')} of the same task")
+            lines.append(f"race {r.group_id[:8]}: {plural(raced, 'run')} of the same task")
         group = r.group_id
-        click.echo(render.run_line(r, depth))
+        lines.append(render.run_line(r, depth))
+    click.echo("\n".join(lines))  # written at once: a line at a time, each is flushed
 
 
 async def _runs_everywhere(engine: Engine, wanted: frozenset[str] | None, as_json: bool) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..models import (
     ApprovalStatus,
     Check,
     Event,
+    EventType,
     Project,
     ProjectSetting,
     Repo,
@@ -38,11 +40,12 @@ from .database import Database
 
 __all__ = ["Store"]
 
-_RUN_COLUMNS = (
-    "id, project_id, agent_id, agent_name, task, status, base_ref, branch, created_at, updated_at, "
-    "started_at, ended_at, tokens_in, tokens_out, cost_usd, session_id, reason, pid, parent_run_id, "
-    "files_changed, pr_url, notify, queued_at, resume_at, kind, group_id, checks, fix_tries"
-)
+# A run's columns are Run's fields up to its worktrees (rows of their own; after them, what is no
+# column), in their order: a row is the values of those fields, given to Run as they come.
+_RUN_NAMES = [f.name for f in dataclasses.fields(Run)]
+_RUN_NAMES = _RUN_NAMES[:_RUN_NAMES.index("worktrees")]
+_RUN_COLUMNS = ", ".join(_RUN_NAMES)
+_NOTIFY, _CHECKS = _RUN_NAMES.index("notify"), _RUN_NAMES.index("checks")
 _RUN_FIELDS = frozenset(_RUN_COLUMNS.split(", ")) | {"owner_pid", "cancel_requested", "owner_started",
                                                      "agent_started"}
 _AGENT_COLUMNS = (
@@ -80,10 +83,13 @@ def _prefix(key: str) -> str:
 
 
 def _run(row: sqlite3.Row) -> Run:
-    data = dict(row)
-    data["notify"] = bool(data["notify"])
-    data["checks"] = json.loads(data["checks"])
-    return Run(**data)
+    """A run of a row read as `SELECT {_RUN_COLUMNS}` (a listing reads thousands: by position, as
+    keywords take several times as long to match)."""
+    values = list(row)
+    values[_NOTIFY] = bool(values[_NOTIFY])
+    checks = values[_CHECKS]
+    values[_CHECKS] = [] if checks == "[]" else json.loads(checks)
+    return Run(*values)
 
 
 def _event(row: sqlite3.Row) -> Event:
@@ -99,6 +105,9 @@ def _approval(row: sqlite3.Row) -> Approval:
     data["always"] = bool(data["always"])
     return Approval(**data)
 
+
+_PLAIN = re.compile(r"[ !#-\[\]-~]+")  # text JSON writes as it is: printable ASCII but quotes and backslashes
+_MENTIONS = 200  # at most so many ids looked for in results' text; past that, every result is read
 
 WATCH_INTERVAL = 0.05  # without inotify: seconds between looks for what others committed, while someone follows
 
@@ -441,6 +450,32 @@ class Store:
                                    f"WHERE run_id = ? AND type IN ({', '.join('?' * len(wanted))}) ORDER BY seq",
                                    [run_id, *wanted])
         return [_event(r) for r in rows]
+
+    async def tool_calls(self, run_id: str, tools: Iterable[str]) -> list[Event]:
+        """The run's calls of these tools and the results of those calls, in order. Its other events
+        (a long run has a hundred thousand) are passed over in SQLite, not read: a call is read when
+        its text holds a tool's name, a result when it holds a call's id (or, for ids JSON may spell
+        otherwise, every result); then each is kept only if it is one."""
+        names = sorted(set(tools))
+        if not names:
+            return []
+        columns = "SELECT id, run_id, seq, type, payload, created_at FROM events WHERE run_id = ? AND type = ?"
+        mentions = " OR ".join("instr(payload, ?) > 0" for _ in names)
+        rows = await self.db.fetch(f"{columns} AND ({mentions}) ORDER BY seq",
+                                   [run_id, EventType.AGENT_TOOL_CALL, *names])
+        calls = [e for e in map(_event, rows) if e.payload.get("name") in names]
+        ids = {call.payload.get("id") for call in calls}
+        if not calls:
+            return []
+        plain = sorted(i for i in ids if isinstance(i, str) and _PLAIN.fullmatch(i))
+        if len(plain) == len(ids) <= _MENTIONS:
+            mentions = " OR ".join("instr(payload, ?) > 0" for _ in plain)
+            rows = await self.db.fetch(f"{columns} AND ({mentions}) ORDER BY seq",
+                                       [run_id, EventType.AGENT_TOOL_RESULT, *plain])
+        else:
+            rows = await self.db.fetch(f"{columns} ORDER BY seq", [run_id, EventType.AGENT_TOOL_RESULT])
+        results = [e for e in map(_event, rows) if e.payload.get("id") in ids]
+        return sorted(calls + results, key=lambda e: e.seq)
 
     async def events_since(self, after_id: int = 0, project_id: str | None = None, limit: int = 1000) -> list[Event]:
         """Events of every run (or of one project's runs, planning sessions too) after event id
