@@ -30,6 +30,10 @@ DEFAULT_IDLE_TIMEOUT = 1800  # seconds of silence (not waiting on the user) befo
 OPENING_TIMEOUT = 120  # seconds an agent has to answer its protocol's opening (a slow start, not a wrong CLI)
 EXIT_GRACE = 30  # seconds an agent has to exit once its turn is over and its stdin closed
 TURN_MESSAGE = "corral: run {} after turn {}"
+# events of a read of the agent's output passed on to the store (and so to followers) together at
+# most: a megabyte of a flood's lines is thousands, which reach the dashboard sooner in slices, and
+# are not all still held (by then long-lived to Python's collector) when the last is parsed
+EVENTS_AT_ONCE = 512
 
 def fold_tokens(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """Merge runs of streamed tokens read together into one event: same text, far fewer rows."""
@@ -244,6 +248,9 @@ class LiveRun:
                     items.extend(events)
                     if self._tools_done(events):
                         await self._turn_over(items)
+                    if len(items) >= EVENTS_AT_ONCE:
+                        self.emit_many(fold_tokens(items))
+                        items = []
                 if parsed.turn_ended:
                     self.process.close_stdin()
                     watchdogs.append(asyncio.create_task(self._exit_watch()))
