@@ -66,3 +66,14 @@ def indented(value: Any) -> str:
         return msgspec.json.format(compact, indent=2)
     except msgspec.DecodeError:
         return json.dumps(value, indent=2, default=_fields_or_text)
+
+
+def encode_many(values: list[Any]) -> list[str]:
+    """`encode` of each value, made in one call while msgspec can write them all: JSON text holds
+    no newline of its own (one in a string is escaped), so the lines it writes are the texts."""
+    try:
+        texts = _encoder.encode_lines(values).decode().split("\n")
+    except (TypeError, ValueError):
+        return [encode(value) for value in values]
+    texts.pop()  # what follows the last newline: nothing
+    return texts

@@ -9,6 +9,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
+import msgspec
+
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -322,14 +324,21 @@ def _common_parent(paths: list[str]) -> str:
     return os.path.commonpath(paths) if paths else "."
 
 
-@dataclass
-class Event(Record):
+class Event(msgspec.Struct, gc=False):
+    """One thing that happened in a run. Not followed by Python's garbage collector (an event
+    refers to nothing that refers back to it): a run's hundred thousand events, held by a reader or
+    a follower, would otherwise be walked again at every full collection while more arrive."""
+
     run_id: str
     seq: int  # numbered by the store as it commits (0 until then), so two writers never collide
     type: str
     payload: dict[str, Any]
     created_at: str
     id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "seq": self.seq, "type": self.type, "payload": _plain(self.payload),
+                "created_at": self.created_at, "id": self.id}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))

@@ -133,6 +133,9 @@ class PlanningRun(LiveRun):
         self._set_phase("starting")
         await super().execute()
 
+    reacts_to = LiveRun.reacts_to | {EventType.AGENT_TOOL_CALL, EventType.AGENT_TOOL_RESULT, EventType.AGENT_MESSAGE,
+                                     EventType.AGENT_ERROR}
+
     async def _react(self, kind: str, payload: dict[str, Any]) -> None:
         await super()._react(kind, payload)
         if kind == EventType.AGENT_TOOL_CALL and not payload.get("parent_tool_use_id"):

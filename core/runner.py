@@ -30,16 +30,26 @@ DEFAULT_IDLE_TIMEOUT = 1800  # seconds of silence (not waiting on the user) befo
 OPENING_TIMEOUT = 120  # seconds an agent has to answer its protocol's opening (a slow start, not a wrong CLI)
 EXIT_GRACE = 30  # seconds an agent has to exit once its turn is over and its stdin closed
 TURN_MESSAGE = "corral: run {} after turn {}"
+# events of a read of the agent's output passed on to the store (and so to followers) together at
+# most: a megabyte of a flood's lines is thousands, which reach the dashboard sooner in slices, and
+# are not all still held (by then long-lived to Python's collector) when the last is parsed
+EVENTS_AT_ONCE = 512
 
 def fold_tokens(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """Merge runs of streamed tokens read together into one event: same text, far fewer rows."""
     folded: list[tuple[str, dict[str, Any]]] = []
-    for kind, payload in events:
-        if (kind == EventType.AGENT_TOKEN and folded and folded[-1][0] == EventType.AGENT_TOKEN
-                and folded[-1][1].get("parent_tool_use_id") == payload.get("parent_tool_use_id")):
-            folded[-1][1]["text"] += payload["text"]
+    token = EventType.AGENT_TOKEN
+    last: dict[str, Any] | None = None  # the payload of the last event kept, when it is a token's
+    for item in events:
+        kind, payload = item
+        if kind != token:
+            last = None
+        elif last is not None and last.get("parent_tool_use_id") == payload.get("parent_tool_use_id"):
+            last["text"] += payload["text"]
+            continue
         else:
-            folded.append((kind, payload))
+            last = payload
+        folded.append(item)
     return folded
 
 
@@ -49,6 +59,11 @@ def _log_write_failure(future: asyncio.Future) -> None:
 
 
 class LiveRun:
+    # the kinds of event `_react` acts on (a subclass that acts on more adds them); the others,
+    # most of an agent's output, go straight to the log
+    reacts_to: frozenset[str] = frozenset({EventType.AGENT_OUTPUT, EventType.SESSION_INIT,
+                                           EventType.AGENT_NEEDS_ATTENTION, EventType.AGENT_REQUEST_CANCELLED,
+                                           EventType.RUN_RESULT})
 
     def __init__(self, run: Run, agent: Agent, adapter: AgentAdapter, store: Store, stderr_path,
                  setup: str | None = None, message: str | None = None, resume: str | None = None,
@@ -203,6 +218,7 @@ class LiveRun:
         watchdogs = [self._watchdog(), asyncio.create_task(self._hang_watch())]
         if parser.waiting_for() is not None:
             watchdogs.append(asyncio.create_task(self._opening_watch(parser, launch.argv[0])))
+        reacts_to = self.reacts_to
         async for lines in self.process.lines():
             self._heard = self.clock.time()
             items: list[tuple[str, dict[str, Any]]] = []
@@ -217,17 +233,24 @@ class LiveRun:
                         "bytes": line.size, "kept": len(line), "head": line[:CUT_HEAD].decode("utf-8", "replace")}))
                     continue
                 parsed = parser.parse(line)
-                for reply in parsed.replies:
-                    self.process.send(reply)
+                if parsed.replies:
+                    for reply in parsed.replies:
+                        self.process.send(reply)
                 if parsed.message_id and parsed.message_id != self._turn_message:
                     await self._turn_over(items)  # a response without tools was a turn too
                     self._turn_message = parsed.message_id
-                self._turn_line = parsed.line_id or self._turn_line
-                for kind, payload in parsed.events:
-                    await self._react(kind, payload)
-                items.extend(parsed.events)
-                if self._tools_done(parsed.events):
-                    await self._turn_over(items)
+                if parsed.line_id:
+                    self._turn_line = parsed.line_id
+                if events := parsed.events:
+                    for kind, payload in events:
+                        if kind in reacts_to:
+                            await self._react(kind, payload)
+                    items.extend(events)
+                    if self._tools_done(events):
+                        await self._turn_over(items)
+                    if len(items) >= EVENTS_AT_ONCE:
+                        self.emit_many(fold_tokens(items))
+                        items = []
                 if parsed.turn_ended:
                     self.process.close_stdin()
                     watchdogs.append(asyncio.create_task(self._exit_watch()))

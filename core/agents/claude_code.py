@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
+
 from ..models import Agent, Approval, EventType
 from .base import AgentAdapter, Launch, Supports, LineParser, Parsed, json_object, plain_output, provider_env
 
@@ -26,11 +28,69 @@ def _text_of(content: Any) -> str:
     return "" if content is None else json.dumps(content)
 
 
+# The three kinds of line that make most of the output, read into just the fields their handlers
+# read: the rest (a tool result's `tool_use_result`, which repeats its output; ids, times, usage)
+# is skipped rather than built. A line of another kind, or shaped otherwise than these say (a
+# field of another type), is read whole, as any line was before.
+
+
+class _Delta(msgspec.Struct, gc=False):
+    type: Any = None
+    text: Any = ""
+
+
+class _StreamEvent(msgspec.Struct, gc=False):
+    type: Any = None
+    delta: _Delta | None = None
+
+
+class _StreamLine(msgspec.Struct, tag="stream_event", tag_field="type", gc=False):
+    event: _StreamEvent | None = None
+    parent_tool_use_id: Any = None
+
+
+class _UserLine(msgspec.Struct, tag="user", tag_field="type", gc=False):
+    message: Any = None
+    parent_tool_use_id: Any = None
+    uuid: Any = None
+
+
+class _AssistantLine(msgspec.Struct, tag="assistant", tag_field="type", gc=False):
+    message: Any = None
+    parent_tool_use_id: Any = None
+    uuid: Any = None
+    is_api_error_message: Any = None
+    error: Any = None
+    api_error_status: Any = None
+    api_error_type: Any = None
+
+
+_COMMON_LINES = msgspec.json.Decoder(_StreamLine | _UserLine | _AssistantLine)
+
+
 class ClaudeCodeParser(LineParser):
     def __init__(self) -> None:
         self._tool_names: dict[str, str] = {}
 
     def parse(self, line: bytes) -> Parsed:
+        try:  # msgspec does not look inside what it skips: a line not all UTF-8 is read whole (and refused)
+            common = _COMMON_LINES.decode(line) if line.isascii() or _is_utf8(line) else None
+        except msgspec.DecodeError:
+            common = None
+        if type(common) is _StreamLine:
+            event = common.event
+            if event is None or event.type != "content_block_delta" or event.delta is None \
+                    or event.delta.type != "text_delta":
+                return Parsed()  # the rest of the stream is repeated whole in the `assistant` line
+            return _token(event.delta.text, common.parent_tool_use_id)
+        if type(common) is _UserLine:
+            return self._on_user({"message": common.message, "parent_tool_use_id": common.parent_tool_use_id,
+                                  "uuid": common.uuid})
+        if type(common) is _AssistantLine:
+            return self._on_assistant({
+                "message": common.message, "parent_tool_use_id": common.parent_tool_use_id, "uuid": common.uuid,
+                "is_api_error_message": common.is_api_error_message, "error": common.error,
+                "api_error_status": common.api_error_status, "api_error_type": common.api_error_type})
         obj = json_object(line)
         if obj is None:
             return plain_output(line)
@@ -44,10 +104,7 @@ class ClaudeCodeParser(LineParser):
         event = obj.get("event") or {}
         delta = event.get("delta") or {}
         if event.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
-            payload = {"text": delta.get("text", "")}
-            if obj.get("parent_tool_use_id"):
-                payload["parent_tool_use_id"] = obj["parent_tool_use_id"]
-            return Parsed([(EventType.AGENT_TOKEN, payload)])
+            return _token(delta.get("text", ""), obj.get("parent_tool_use_id"))
         return Parsed()  # the rest of the stream is repeated whole in the `assistant` line
 
     def _on_system(self, obj: dict) -> Parsed:
@@ -155,6 +212,22 @@ class ClaudeCodeParser(LineParser):
 
     def _on_control_response(self, obj: dict) -> Parsed:
         return Parsed()  # the acknowledgement of our own requests
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _token(text: Any, parent: Any) -> Parsed:
+    """A streamed text delta: a token (of a subagent's, with a parent)."""
+    payload = {"text": text}
+    if parent:
+        payload["parent_tool_use_id"] = parent
+    return Parsed([(EventType.AGENT_TOKEN, payload)])
 
 
 def _failure_reason(obj: dict) -> str:

@@ -140,8 +140,9 @@ class Store:
                at: str | None = None) -> asyncio.Future:
         """Add a run's events (see Database.append: the one way to write them); a user's action
         (USER_ACTIONS) says who did it, unless it says so already."""
-        return self.db.append(run_id, [(kind, {**payload, "by": payload.get("by") or acting()})
-                                       if kind in USER_ACTIONS else (kind, payload) for kind, payload in items], at)
+        return self.db.append(run_id, [item if item[0] not in USER_ACTIONS
+                                       else (item[0], {**item[1], "by": item[1].get("by") or acting()})
+                                       for item in items], at)
 
     async def flush(self) -> None:
         """Return once everything queued so far is committed."""

@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
+from itertools import chain, count
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import aiosqlite
 
 from ..errors import StoreBusy
 from ..inotify import IN_MODIFY, change_signal
-from ..json_codec import encode
+from ..json_codec import encode_many
 from ..models import Event, now
 from .migrations import MIGRATIONS
 
@@ -27,7 +28,27 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 MAX_BATCH = 2000
 
-_INSERT_EVENT = "INSERT INTO events (run_id, seq, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+ROWS_AT_ONCE = 128  # events one INSERT adds: 640 parameters, under the 999 an older SQLite allows
+
+
+def _insert_events_sql(rows: int) -> str:
+    return ("INSERT INTO events (run_id, seq, type, payload, created_at) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?)"] * rows))
+
+
+# One statement per ROWS_AT_ONCE events, then one for each power of two the rest holds: a few
+# statements, each prepared once, rather than a step of SQLite's per event (each of which hands
+# Python's lock to the event loop and waits to take it back while the loop is busy).
+_INSERTS = {rows: _insert_events_sql(rows) for rows in (ROWS_AT_ONCE, 64, 32, 16, 8, 4, 2, 1)}
+
+
+def _insert_events(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows of (run_id, seq, type, payload, created_at), in order."""
+    start = 0
+    for size, sql in _INSERTS.items():
+        while len(rows) - start >= size:
+            conn.execute(sql, list(chain.from_iterable(rows[start:start + size])))
+            start += size
 
 
 Statement = tuple[str, tuple[Any, ...]]
@@ -64,18 +85,14 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _number(conn: sqlite3.Connection, events: list[Event], next_seq: dict[str, int]) -> None:
-    """Give events the run's next sequence numbers, read inside the write transaction: another
-    process writing to the same run waits for the lock and then reads what this one wrote."""
-    run_id = events[0].run_id
+def _next_seq(conn: sqlite3.Connection, run_id: str, next_seq: dict[str, int]) -> int:
+    """The run's next sequence number, read inside the write transaction: another process
+    writing to the same run waits for the lock and then reads what this one wrote."""
     seq = next_seq.get(run_id)
     if seq is None:  # one lookup per run per batch, on the (run_id, seq) unique index
         (last,) = conn.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
         seq = (last or 0) + 1
-    for event in events:
-        event.seq = seq
-        seq += 1
-    next_seq[run_id] = seq
+    return seq
 
 
 def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
@@ -93,16 +110,19 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
                                else cursors[-1].rowcount)
                 continue
             events = write.events
-            _number(conn, events, next_seq)
-            conn.executemany(_INSERT_EVENT, [
-                (e.run_id, e.seq, e.type, encode(e.payload), e.created_at)
-                for e in events
+            run_id = events[0].run_id  # a write is one run's
+            seq = _next_seq(conn, run_id, next_seq)
+            _insert_events(conn, [
+                (run_id, number, e.type, payload, e.created_at)
+                for number, e, payload in zip(count(seq), events, encode_many([e.payload for e in events]))
             ])
+            next_seq[run_id] = seq + len(events)
             (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
             results.append(events)
             # One writer holds the lock for the whole transaction, so the ids are consecutive.
-            for offset, event in enumerate(events):
-                event.id = last - len(events) + 1 + offset
+            for number, event in enumerate(events, last - len(events) + 1):
+                event.id, event.seq = number, seq
+                seq += 1
         conn.execute("COMMIT")
     except BaseException:
         for write in batch:
