@@ -205,9 +205,10 @@ class CorralApp(App):
         """A pane has mounted: hand it what it shows, and focus it if its tab is the one showing."""
         pane = message.pane
         if isinstance(pane, RunsPane):
+            selected = self.feed.selected_run_id  # picked before it mounted: shown now (else _show_runs picks one)
             self._show_runs()
-            if self.feed.selected_run_id:
-                self.select_run(self.feed.selected_run_id, again=True)
+            if selected:
+                self.select_run(selected, again=True)
         self._focus_pane(getattr(pane, "TAB", ""))
         if isinstance(pane, DiffsPane):
             pane.runs_changed(self.feed.by_id)
