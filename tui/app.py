@@ -112,12 +112,12 @@ class CorralApp(App):
         with TabbedContent(initial="runs", id="tabs"):
             with TabPane("Projects", id="projects"):
                 yield WhenShown(ProjectsPane(id="projects-pane"))
-            with TabPane("Runs", id="runs"):  # the tab that opens first; the others mount when they first show
+            with TabPane("Runs", id="runs"):  # the tab that opens first; most others mount when they first show
                 yield Lazy(self._runs_pane)
             with TabPane("Diffs", id="diffs"):
                 yield WhenShown(DiffsPane(id="diffs-pane"))
             with TabPane("Branches", id="branches"):
-                yield WhenShown(BranchesPane(id="branches-pane"))
+                yield Lazy(BranchesPane(id="branches-pane"))
             with TabPane("Tasks", id="tasks"):
                 yield WhenShown(TasksPane(id="tasks-pane"))
         yield KeyFooter()
