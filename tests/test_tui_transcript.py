@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.models import Event
+from helpers import until
 from tui.transcript_blocks import Transcript
 
 BASH = {"command": "python3 -c 'print(6 * 7)'"}
@@ -56,7 +57,10 @@ async def test_a_long_transcript_keeps_a_bounded_number_of_drawn_lines_and_still
         view.add_events([Event("run", seq, "agent.message", {"text": f"line {seq}"}, "") for seq in range(1, 3001)])
         await pilot.pause()
         assert sum(len(lines) for _, lines in view._cache.values()) <= transcript_view.CACHED_LINES
-        assert view.virtual_size.height == 6000  # a blank line and the text, for each message
+        assert "line 3000" in view.render_line(view.scrollable_content_region.height - 1).text  # its end, at once
+        # the blocks above the screen are measured after it painted, a slice at a time
+        await until(pilot, lambda: view.virtual_size.height == 6000, "every block measured")  # a blank line and
+        assert sum(len(lines) for _, lines in view._cache.values()) <= transcript_view.CACHED_LINES  # the text, each
         await pilot.pause()
         view.action_top()
         await pilot.pause()

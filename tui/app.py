@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from core.faces import Corral
-from core.errors import CorralError, NotARepository
+from core.errors import CorralError
 from core.models import Agent, ContextItem, Project, Run, RunStatus
 
 from . import commands, format
@@ -50,6 +50,7 @@ from .widgets.projects_pane import ProjectTree as ProjectsPaneFocus
 from .widgets.run_table import RunTable
 from .widgets.runs_pane import RunsPane
 from .widgets.tasks_pane import TasksPane
+from .widgets.when_shown import WhenShown
 
 log = logging.getLogger("corral.tui")
 
@@ -110,15 +111,15 @@ class CorralApp(App):
         yield Header()
         with TabbedContent(initial="runs", id="tabs"):
             with TabPane("Projects", id="projects"):
-                yield Lazy(ProjectsPane(id="projects-pane"))
-            with TabPane("Runs", id="runs"):
+                yield WhenShown(ProjectsPane(id="projects-pane"))
+            with TabPane("Runs", id="runs"):  # the tab that opens first; most others mount when they first show
                 yield Lazy(self._runs_pane)
             with TabPane("Diffs", id="diffs"):
-                yield Lazy(DiffsPane(id="diffs-pane"))
+                yield WhenShown(DiffsPane(id="diffs-pane"))
             with TabPane("Branches", id="branches"):
                 yield Lazy(BranchesPane(id="branches-pane"))
             with TabPane("Tasks", id="tasks"):
-                yield Lazy(TasksPane(id="tasks-pane"))
+                yield WhenShown(TasksPane(id="tasks-pane"))
         yield KeyFooter()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -137,20 +138,8 @@ class CorralApp(App):
         self.run_worker(self.engine.run_scheduler(), group="scheduler", exit_on_error=False)  # the board's tasks
 
     async def _open_here(self) -> None:
-        """The repo `corral` was started in is a project: found, or added on first use."""
-        project = await self.engine.project_for_path(self.cwd) if self.cwd is not None else None
-        if project is None and self.cwd is not None:
-            try:
-                project = await self.engine.add_project(self.cwd)
-                self.notify(f"added {project.name} as a project", timeout=4)
-            except NotARepository:
-                pass  # a plain folder: the dashboard opens on every project
-            except CorralError as error:
-                self.notify(str(error), severity="warning")
-        await self.load_projects()
-        if project is None and self.cwd is None and len(self.projects) == 1:
-            project = self.projects[0]  # another host's dashboard, with one project: that one
-        self.project = project  # only now: the new-run dialog needs the projects the moment it has one
+        """The repo `corral` was started in is a project: found, or added on first use; then the projects are read."""
+        self.project = await self.project_actions.open_here(self.cwd)  # only now: the new-run dialog needs the projects
         self._update_title()
 
     def _update_title(self) -> None:
@@ -216,9 +205,10 @@ class CorralApp(App):
         """A pane has mounted: hand it what it shows, and focus it if its tab is the one showing."""
         pane = message.pane
         if isinstance(pane, RunsPane):
+            selected = self.feed.selected_run_id  # picked before it mounted: shown now (else _show_runs picks one)
             self._show_runs()
-            if self.feed.selected_run_id:
-                self.select_run(self.feed.selected_run_id, again=True)
+            if selected:
+                self.select_run(selected, again=True)
         self._focus_pane(getattr(pane, "TAB", ""))
         if isinstance(pane, DiffsPane):
             pane.runs_changed(self.feed.by_id)
@@ -232,7 +222,8 @@ class CorralApp(App):
             self.landing.load_branches()
         elif isinstance(pane, ProjectsPane):
             pane.show(self.projects, self.agents, self.project.id if self.project else None, self.context)
-            self.project_actions.load_clis()
+            if self.active_tab == "projects":  # else once its tab shows: looking for them runs each CLI
+                self.project_actions.load_clis()
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -244,6 +235,8 @@ class CorralApp(App):
             self.landing.load_branches()  # git moves under us: branches are re-read each time they show
         elif event.pane.id == "tasks" and self.on_dashboard(TasksPane) is not None:
             self.board.load()
+        elif event.pane.id == "projects" and (pane := self.on_dashboard(ProjectsPane)) and not pane.clis_shown:
+            self.project_actions.load_clis()
 
     # -- one place for what goes wrong in workers ------------------------------------------------
 

@@ -4,8 +4,10 @@ are re-read (ProjectsLoaded). The agent CLIs, installed or not, are read once th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from core.errors import CorralError, NotARepository
 from core.models import Agent, ContextItem, Project, Repo
 
 from .actions import Actions
@@ -16,6 +18,23 @@ from .screens.confirm import ConfirmDialog
 
 
 class ProjectActions(Actions):
+    async def open_here(self, cwd: Path | None) -> Project | None:
+        """The project of the repo `corral` was started in (`cwd`), found or added on first use; the
+        projects read (ProjectsLoaded). None in a plain folder: the dashboard opens on every project."""
+        project = await self.engine.project_for_path(cwd) if cwd is not None else None
+        if project is None and cwd is not None:
+            try:
+                project = await self.engine.add_project(cwd)
+                self.app.notify(f"added {project.name} as a project", timeout=4)
+            except NotARepository:
+                pass
+            except CorralError as error:
+                self.app.notify(str(error), severity="warning")
+        await self.app.load_projects()
+        if project is None and cwd is None and len(self.app.projects) == 1:
+            project = self.app.projects[0]  # another host's dashboard, with one project: that one
+        return project
+
     def load_clis(self) -> None:
         async def load() -> None:
             self.app.post_message(ClisLoaded(await self.engine.clis()))

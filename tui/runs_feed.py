@@ -124,7 +124,8 @@ class RunsFeed:
                 if self._said_in_header(error):
                     return  # the runs are read again once the host answers
                 raise
-            if unknown := {r.project_id for r in runs} - {p.id for p in self.app.projects} - self._gone_projects:
+            unknown = {r.project_id for r in runs} - {p.id for p in self.app.projects} - self._gone_projects
+            if unknown and not self._starting():  # (the start's read names them: the runs need not wait for it)
                 await self.app.load_projects()  # added elsewhere since: its runs need its name
                 self._gone_projects |= unknown - {p.id for p in self.app.projects}
             pending = {}
@@ -137,6 +138,10 @@ class RunsFeed:
             if self._runs_again:
                 self._runs_again = False
                 self.app.call_later(self.request_runs)
+
+    def _starting(self) -> bool:
+        """Whether the dashboard's first read of the projects is still under way (the app's "start" work)."""
+        return any(worker.group == "start" and not worker.is_finished for worker in self.app.workers)
 
     def runs_loaded(self, runs: list[Run], pending: dict[str, list[Approval]]) -> None:
         listed = {a.request_id for requests in pending.values() for a in requests}

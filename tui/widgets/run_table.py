@@ -1,4 +1,6 @@
-"""The table of runs: one row per run, newest first, columns that fit the width it has."""
+"""The table of runs: one row per run, newest first, columns that fit the width it has. A row's cells
+are drawn the first time they are shown (or read), so a table of thousands of runs costs the rows on
+screen, not all of them."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets.data_table import CellKey, Row, RowKey
 
 from core.models import Run, RunStatus
 from core.render import run_tree
@@ -78,6 +80,21 @@ def race_marks(runs: list[tuple[Run, int]]) -> dict[str, str]:
 
 def _key(cells: tuple[Text, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((cell.plain, str(cell.style)) for cell in cells)
+
+
+class _Cells(dict):
+    """A row's cells by column, drawn from its run the first time one is asked for: when the row
+    comes into view, or a cell is read."""
+
+    __slots__ = ("run", "table")
+
+    def __init__(self, table: "RunTable", run: Run) -> None:
+        super().__init__()
+        self.table, self.run = table, run
+
+    def __missing__(self, key: object) -> Text:
+        self.table._draw_row(self)
+        return dict.__getitem__(self, key)
 
 
 class RunTable(DataTable):
@@ -204,17 +221,16 @@ class RunTable(DataTable):
             with self.prevent(DataTable.RowHighlighted):  # the selection stays; rebuilding is not choosing
                 self.clear()
                 self._cells, self._drawn = {}, {}
-                for run in visible:
-                    cells = self._row(run)
-                    self.add_row(*cells, key=run.id)
-                    self._cells[run.id] = _key(cells)
-                    self._drawn[run.id] = self._drawn_from(run)
+                self._add_rows(visible)
                 self._shown = ids
                 if keep in ids:
                     self.move_cursor(row=ids.index(keep), animate=False)
             return
         keys = [*self._columns, "task"]
         for run in visible:
+            if run.id not in self._cells:  # not drawn yet: it will be, from this run, when it shows
+                self._data[RowKey(run.id)].run = run  # type: ignore[attr-defined]
+                continue
             drawn_from = self._drawn_from(run)
             if not run.active and self._drawn.get(run.id) == drawn_from:
                 continue  # an ended run that has not changed: its row is as it was
@@ -225,6 +241,29 @@ class RunTable(DataTable):
                     self.update_cell(run.id, key, cells[index])
             self._cells[run.id] = new
             self._drawn[run.id] = drawn_from
+
+    def _add_rows(self, runs: list[Run]) -> None:
+        """A row for each run at the end of the table, in one go (DataTable.add_row, less what a row
+        drawn later does not need: its cells, their widths); each row's cells are drawn when first shown."""
+        first = self.row_count
+        for index, run in enumerate(runs, first):
+            key = RowKey(run.id)
+            self._row_locations[key] = index
+            self._data[key] = _Cells(self, run)
+            self.rows[key] = Row(key, 1)
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if first == 0 and runs and self.columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()  # as add_row does: there is a row under the cursor now
+        self._update_count += 1
+        self.check_idle()
+
+    def _draw_row(self, cells: _Cells) -> None:
+        run = cells.run
+        drawn = self._row(run)
+        cells.update(zip([*self._columns, "task"], drawn, strict=True))
+        self._cells[run.id] = _key(drawn)
+        self._drawn[run.id] = self._drawn_from(run)
 
     def _drawn_from(self, run: Run) -> tuple:
         return run, run.id in self.retrying, self._depth.get(run.id, 0), self._race.get(run.id, "")

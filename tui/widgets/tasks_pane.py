@@ -17,6 +17,7 @@ from core.models import PRIORITIES, Plan, Task, TaskStatus
 from .. import format
 from ..messages import (
     BoardWanted,
+    PaneReady,
     PlanApproved,
     PlanRequested,
     TaskCancelled,
@@ -79,6 +80,7 @@ class TasksPane(Vertical):
         self.table.add_column("title", key="title", width=self._title_width())
         self.set_interval(REFRESH, self._refresh_shown)
         self.refresh_board()
+        self.post_message(PaneReady(self))  # focused if its tab shows
 
     # -- data ------------------------------------------------------------------------------------
 

@@ -26,6 +26,10 @@ from ..transcript_blocks import Block, Transcript
 OUTPUT_LINES = 200  # an expanded tool result shows this much; the rest is in `corral events`
 
 CACHED_LINES = 4000  # the drawn lines kept; each block's height is kept apart, so scrolling needs no redraw
+# A long log shown from its end: the blocks a screen shows there are measured before it paints; those above
+# count a line each until they are measured, a slice a frame after it painted (the view stays where it is).
+MEASURED_FIRST = 150
+MEASURE_SLICE = 100
 
 MARKS = {"success": "✓", "error": "✗", "warning": "■"}
 
@@ -71,6 +75,7 @@ class TranscriptView(ScrollView, can_focus=True):
         self._cached_lines = 0
         self._heights: dict[int, tuple[tuple, int]] = {}  # a block's line count, by the key it was drawn with
         self._width = 0
+        self._guessed = 0  # the blocks before this one may count a line each: not measured yet
 
     # -- what it shows -------------------------------------------------------------------------
 
@@ -102,6 +107,8 @@ class TranscriptView(ScrollView, can_focus=True):
 
     def plain_text(self) -> str:
         """What is on the transcript, as text (for tests and copying)."""
+        if self._guessed:
+            self._measure(self.transcript.run_id, self._width, self._guessed)
         return "\n".join(self._line(y).text.rstrip() for y in range(self._total))
 
     # -- lines ---------------------------------------------------------------------------------
@@ -120,15 +127,43 @@ class TranscriptView(ScrollView, can_focus=True):
         self._empty = None
         if not self.transcript.blocks:
             self._empty = self._strip(Text(self.placeholder, style=self._style("dim")), width)
+        blocks = self.transcript.blocks
+        guess = len(blocks) - MEASURED_FIRST if first == 0 and following else min(self._guessed, first)
+        guessed = 0  # the blocks up to the last one counted a line
         line = start
-        for index in range(first, len(self.transcript.blocks)):
+        for index in range(first, len(blocks)):
             self._starts.append(line)
-            line += self._height(self.transcript.blocks[index], width)
-        self._total = line if self.transcript.blocks else 1
+            height = self._known_height(blocks[index], width) if index < guess else self._height(blocks[index], width)
+            if height is None:
+                guessed, height = index + 1, 1
+            line += height
+        self._guessed = guessed if first == 0 else min(self._guessed, first)
+        self._total = line if blocks else 1
         self.virtual_size = Size(width, self._total)
         self.refresh()
-        if following:
+        if following:  # at the end now, for the next paint; and again once laid out
+            self.scroll_to(y=max(0, self._total - self.scrollable_content_region.height), animate=False, immediate=True)
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
+        if guessed:
+            self.call_after_refresh(self._measure, self.transcript.run_id, width)
+
+    def _measure(self, run_id: str | None, width: int, count: int = MEASURE_SLICE) -> None:
+        """Measure a slice of the blocks that count a line each, the nearest to the end first; once
+        all are, lay them out again, the lines on screen staying on screen."""
+        if run_id != self.transcript.run_id or width != self._width or not self._guessed:
+            return  # another run, another width: laid out again already
+        start = max(0, self._guessed - count)
+        for block in self.transcript.blocks[start:self._guessed]:
+            self._height(block, width)
+        self._guessed = start
+        if start:
+            self.call_after_refresh(self._measure, run_id, width)
+            return
+        total, top = self._total, self.scroll_y
+        following = self.cursor < 0 and self.scroll_y >= self.max_scroll_y - 1
+        self._rebuild(0)  # every height is known now: nothing is guessed
+        if not following:
+            self.scroll_to(y=top + self._total - total, animate=False, immediate=True)
 
     def _style(self, name: str) -> Style:
         style = self.get_component_rich_style(f"transcript--{name}", partial=False)
@@ -163,10 +198,14 @@ class TranscriptView(ScrollView, can_focus=True):
         self._heights.clear()
         self._cached_lines = 0
 
-    def _height(self, block: Block, width: int) -> int:
-        key = (block.version, block.expanded, block.streaming, width)
+    def _known_height(self, block: Block, width: int) -> int | None:
         known = self._heights.get(id(block))
-        return known[1] if known is not None and known[0] == key else len(self._block_lines(block, width))
+        return known[1] if known is not None and known[0] == (block.version, block.expanded, block.streaming,
+                                                               width) else None
+
+    def _height(self, block: Block, width: int) -> int:
+        known = self._known_height(block, width)
+        return known if known is not None else len(self._block_lines(block, width))
 
     def _block_lines(self, block: Block, width: int) -> list[Strip]:
         key = (block.version, block.expanded, block.streaming, width)
@@ -196,7 +235,9 @@ class TranscriptView(ScrollView, can_focus=True):
         index = self._block_at(line)
         if index < 0:
             return self._empty if self._empty is not None and line == 0 else Strip.blank(0)
-        return self._block_lines(self.transcript.blocks[index], self._width)[line - self._starts[index]]
+        strips = self._block_lines(self.transcript.blocks[index], self._width)
+        offset = line - self._starts[index]
+        return strips[offset] if offset < len(strips) else Strip.blank(0)  # (counted a line before it was measured)
 
     def _draw(self, block: Block, width: int) -> list[Strip]:
         s = self._style
@@ -355,6 +396,8 @@ class TranscriptView(ScrollView, can_focus=True):
         self._rebuild(0)
 
     def action_top(self) -> None:
+        if self._guessed:  # the top is where the blocks not measured yet are: measured now
+            self._measure(self.transcript.run_id, self._width, self._guessed)
         self.cursor = -1
         self.scroll_home(animate=False)
 
