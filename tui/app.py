@@ -37,7 +37,6 @@ from .project_actions import ProjectActions
 from .race_actions import RaceActions
 from .run_actions import RunActions
 from .runs_feed import RunsFeed
-from .screens.confirm import ConfirmDialog
 from .screens.dialog import Dialog
 from .screens.help import HelpScreen
 from .screens.new_run import NewRunDialog
@@ -59,6 +58,7 @@ EVERY_HOST = "every host"  # the host of `corral --all`'s dashboard: this machin
 # What other corral processes write wakes the feed as it is committed (see EventBus.watch_with);
 # these slow looks are for what that cannot tell.
 CATCH_UP_TICKS = 30  # every this many seconds, the selected run driven elsewhere is read again anyway
+WAITING_TICKS = 10  # with no run running (waiting ones are told to the minute), elapsed times move on this seldom
 SLOW_POLL = 30.0  # the runs are read again anyway
 RELABEL_AGAIN = (1.0, 5.0)  # a tab's underline lags a new label of another width: it is labelled again then
 SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
@@ -101,6 +101,7 @@ class CorralApp(App):
         self._reporters: dict[Worker, Dialog] = {}
         self._found: dict[type, Widget] = {}  # the dashboard's widgets found so far: the timers ask each second
         self._ticks = 0
+        self._a_run_runs = False  # a run is running: its elapsed time is told to the second
         self._retrying_shown: set[str] = set()  # the runs the table shows as retrying
         self._unreachable: list[str] = []  # hosts whose events do not come now, as the header says
         self._runs_pane = RunsPane(id="runs-pane")  # handed the runs even before it mounts (it is lazy)
@@ -132,7 +133,7 @@ class CorralApp(App):
         self.engine_work(self._open_here(), group="start")
         self.feed.start()
         self.feed.request_runs()
-        self.set_interval(1.0, self._tick)
+        self._ticker = self.set_interval(1.0, self._tick)
         if not self.engine.wakes_on_other_writes():  # else what they write wakes the feed (EventsArrived)
             self.set_interval(SLOW_POLL, self.feed.request_runs)
         self.run_worker(self.engine.run_scheduler(), group="scheduler", exit_on_error=False)  # the board's tasks
@@ -285,6 +286,9 @@ class CorralApp(App):
             self._update_title()  # nothing changed but the hosts that answer (and the tab's underline catches up)
             return
         self.feed.runs_loaded(message.runs, message.pending)
+        self._a_run_runs = any(r.status == RunStatus.RUNNING for r in message.runs)
+        if self._tick_needed():
+            self._ticker.resume()
         self._show_runs()
         self._update_title()
         self.landing.runs_changed(message.runs, self.active_tab == "branches")
@@ -310,11 +314,20 @@ class CorralApp(App):
             self._update_title()
         self._ticks += 1
         if (pane := self.runs_pane) is not None:  # its new events come as they are written; a look now and then too
-            pane.tick(self.clock(), self.feed.catching_up() and self._ticks % CATCH_UP_TICKS == 0)
+            if self._a_run_runs or self._ticks % WAITING_TICKS == 0:
+                pane.tick(self.clock(), self.feed.catching_up() and self._ticks % CATCH_UP_TICKS == 0)
             if self.feed.selected_run_id is None and pane.highlighted_run_id:
                 self.select_run(pane.highlighted_run_id)  # listed before the pane could pick it
         if not self.feed.loaded_once and self._ticks % CATCH_UP_TICKS == 0:
             self.feed.request_runs()  # the first read failed: no poll of the runs asks again
+        if not self._tick_needed():
+            self._ticker.pause()  # until the runs are read again with one active
+
+    def _tick_needed(self) -> bool:
+        """Whether the tick has work: a run's time moves on, a remote may stop answering, a read failed."""
+        feed = self.feed  # else what is written wakes the dashboard, and nothing else moves
+        return (not self.engine.wakes_on_other_writes() or not feed.loaded_once or any(r.active for r in feed.runs)
+                or (feed.selected_run_id is None and bool(feed.runs)))
 
     @on(TranscriptWanted)
     def transcript_wanted(self, message: TranscriptWanted) -> None:
@@ -565,20 +578,7 @@ class CorralApp(App):
         self.push_screen(HelpScreen([(title, bindings) for title, _, bindings in self.key_sections()]))
 
     async def action_quit(self) -> None:
-        driving = self.engine.driving()
-        if not driving:
-            self.exit()
-            return
-        names = ", ".join(r.short_id for r in driving[:4]) + (" …" if len(driving) > 4 else "")
-        many = len(driving) > 1
-        question = (f"{format.plural(len(driving), 'run')} ({names}) {'are' if many else 'is'} driven by this "
-                    f"corral and will be cancelled. Their work stays on their branches.")
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.exit()
-
-        self.push_screen(ConfirmDialog("Quit corral?", question, yes="Quit", no="Stay"), confirmed)
+        self.run_actions.quit()
 
     # -- keys, in the help screen and the command palette ------------------------------------------
 

@@ -15,6 +15,7 @@ from . import format
 from .actions import Actions
 from .messages import ApprovalAnswered, ConversationLoaded
 from .screens.command_line import CommandLine
+from .screens.confirm import ConfirmDialog
 from .screens.conversation import ConversationScreen
 from .screens.text_entry import TextDialog
 
@@ -39,6 +40,23 @@ class RunActions(Actions):
 
     def pause(self, run_id: str) -> None:
         self.app.engine_work(self.engine.pause(run_id), group=f"pause-{run_id}")
+
+    def quit(self) -> None:
+        """Quit; first ask if this process drives runs: they are cancelled with it."""
+        driving = self.engine.driving()
+        if not driving:
+            self.app.exit()
+            return
+        names = ", ".join(r.short_id for r in driving[:4]) + (" …" if len(driving) > 4 else "")
+        many = len(driving) > 1
+        question = (f"{format.plural(len(driving), 'run')} ({names}) {'are' if many else 'is'} driven by this "
+                    f"corral and will be cancelled. Their work stays on their branches.")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.exit()
+
+        self.app.push_screen(ConfirmDialog("Quit corral?", question, yes="Quit", no="Stay"), confirmed)
 
     def check(self, run_id: str) -> None:
         """Run the project's checks in the run's worktree; their output streams into its transcript."""
