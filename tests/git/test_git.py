@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -466,7 +465,8 @@ def test_changes_of_an_untouched_worktree_are_empty(repo, tmp_path):
     assert git.diff(wt, base) == ""
 
 
-def test_changes_and_diff_in_a_worktree_of_a_few_thousand_files_are_fast(tmp_path):
+def test_changes_and_diff_in_a_worktree_of_a_few_thousand_files_name_only_what_changed(tmp_path):
+    """3,000 files, one changed and one added (how fast is bench/git_ops.py's to say)."""
     root = tmp_path / "big"
     run(tmp_path, "init", "-q", "-b", "main", str(root))
     for d in range(60):
@@ -478,14 +478,12 @@ def test_changes_and_diff_in_a_worktree_of_a_few_thousand_files_are_fast(tmp_pat
     base = git.add_worktree(root, wt, "run-1")
     write(wt / "pkg3" / "mod7.py", "changed\n")
     write(wt / "pkg9" / "extra.py", "new\n")
-    git.changes(wt, base)  # warm caches
-    start = time.perf_counter()
+    assert [c.path for c in git.changes(wt, base)] == ["pkg3/mod7.py", "pkg9/extra.py"]  # then again, as cached
     changes = git.changes(wt, base)
     text = git.diff(wt, base)
-    elapsed = time.perf_counter() - start
     assert [c.path for c in changes] == ["pkg3/mod7.py", "pkg9/extra.py"]
     assert "+changed" in text
-    assert elapsed < 1.0, f"changes()+diff() took {elapsed:.2f}s"
+    assert "+new" in text and text.count("diff --git") == 2
 
 
 def test_info_exclude_of_the_main_repo_applies_in_worktrees(repo, tmp_path):
