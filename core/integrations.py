@@ -81,8 +81,9 @@ class Integrations:
         await self.webhook(webhook_id)
         return await self.store.api.webhook_deliveries(webhook_id, limit)
 
-    async def record_delivery(self, delivery: WebhookDelivery) -> None:
-        await self.store.api.add_webhook_delivery(delivery)
+    async def record_delivery(self, delivery: WebhookDelivery) -> bool:
+        """Record a webhook's delivery attempt; False when the webhook was removed meanwhile."""
+        return await self.store.api.add_webhook_delivery(delivery)
 
     async def notifications(self) -> Webhook | None:
         """The webhook run notifications of every project go to, if any."""

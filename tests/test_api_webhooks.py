@@ -4,6 +4,7 @@ Discord messages for the notification settings."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -25,6 +26,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.statuses: dict[str, list[int]] = {}
+        self.held: dict[str, threading.Event] = {}  # paths whose answer waits until the event is set
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +36,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if (gate := receiver.held.get(self.path)) is not None:
+                    gate.wait(60)
                 script = receiver.statuses.get(self.path, [204])
                 status = script.pop(0) if len(script) > 1 else script[0]
                 self.send_response(status)
@@ -141,6 +145,26 @@ async def test_notification_settings_post_a_failed_run_to_discord(app, client, e
     off = await client.put("/api/settings/notifications", json={"discord_webhook_url": None})
     assert off.json()["discord_webhook_url"] is None
     assert (await client.get("/api/settings/notifications")).json()["discord_webhook_url"] is None
+
+
+async def test_a_webhook_removed_while_its_delivery_is_retried_is_posted_no_more(app, client, engine, model,
+                                                                                   project, receiver):
+    model.set_script([text("Done.")])
+    run = await start_run(client, project)
+    await engine.wait(run["id"])  # before the webhook: its completion is posted by the call below alone
+    hook = await _hook(client, project, url=f"{receiver.url}/down", events=["run.completed"])
+    receiver.statuses["/down"] = [500]
+    gate = receiver.held["/down"] = threading.Event()
+    webhook = next(w for w in await engine.webhooks_for_runs_of(project["id"]) if w.id == hook["id"])
+    completed = [e for e in await engine.events(run["id"]) if e.type == "run.completed"][-1]
+    delivering = asyncio.create_task(app.state.webhooks.deliver(webhook, await engine.run(run["id"]), completed))
+    await wait_until(lambda: receiver.to("/down"), what="the first attempt")
+    assert (await client.delete(f"/api/webhooks/{hook['id']}")).status_code == 204  # while it is being sent
+    gate.set()
+
+    assert await delivering is False  # given up, not failed
+    assert len(receiver.to("/down")) == 1  # no retry to a removed webhook
+    error_of(await client.get(f"/api/webhooks/{hook['id']}/deliveries"), 404, "WEBHOOK_NOT_FOUND")
 
 
 async def test_webhooks_are_listed_read_and_deleted_without_their_secret(client, project, receiver):

@@ -122,10 +122,13 @@ class WebhookSender:
         for attempt in range(1, self.settings.webhook_attempts + 1):
             status, error = await self._post(webhook.url, body, headers)
             delivered = status is not None and 200 <= status < 300
-            await self.engine.record_delivery(WebhookDelivery(
+            recorded = await self.engine.record_delivery(WebhookDelivery(
                 None, delivery_id, webhook.id, event.type, run.id, attempt, status, error, delivered, now()))
             if delivered:
                 return True
+            if not recorded:
+                log.info("webhook %s was removed: its delivery of %s stops", webhook.id, event.type)
+                return False
             if status is not None and status < 500 and status not in RETRIED_STATUSES:
                 log.warning("webhook %s refused %s: HTTP %s", webhook.id, event.type, status)
                 return False

@@ -89,13 +89,15 @@ class ApiTables:
     async def delete_webhook(self, webhook_id: str) -> bool:
         return bool(await self.db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,)))
 
-    async def add_webhook_delivery(self, delivery: WebhookDelivery) -> None:
-        await self.db.execute(
+    async def add_webhook_delivery(self, delivery: WebhookDelivery) -> bool:
+        """Record a delivery attempt; False when its webhook is gone (removed while it was sent)."""
+        return await self.db.execute(
             "INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_type, run_id, attempt, "
-            "status_code, error, delivered, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status_code, error, delivered, created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?)",
             (delivery.delivery_id, delivery.webhook_id, delivery.event_type, delivery.run_id,
              delivery.attempt, delivery.status_code, delivery.error, int(delivery.delivered),
-             delivery.created_at))
+             delivery.created_at, delivery.webhook_id)) == 1
 
     async def webhook_deliveries(self, webhook_id: str, limit: int = 100) -> list[WebhookDelivery]:
         """The webhook's latest delivery attempts, oldest first."""
