@@ -14,8 +14,9 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.lazy import Lazy
+from textual.reactive import Reactive
 from textual.widget import Widget
-from textual.widgets import DataTable, Header, TabbedContent, TabPane
+from textual.widgets import DataTable, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from core.faces import Corral
@@ -49,6 +50,7 @@ from .widgets.projects_pane import ProjectTree as ProjectsPaneFocus
 from .widgets.run_table import RunTable
 from .widgets.runs_pane import RunsPane
 from .widgets.tasks_pane import TasksPane
+from .widgets.title_bar import TitleBar, relabel
 from .widgets.when_shown import WhenShown
 
 log = logging.getLogger("corral.tui")
@@ -60,7 +62,6 @@ EVERY_HOST = "every host"  # the host of `corral --all`'s dashboard: this machin
 CATCH_UP_TICKS = 30  # every this many seconds, the selected run driven elsewhere is read again anyway
 WAITING_TICKS = 10  # with no run running (waiting ones are told to the minute), elapsed times move on this seldom
 SLOW_POLL = 30.0  # the runs are read again anyway
-RELABEL_AGAIN = (1.0, 5.0)  # a tab's underline lags a new label of another width: it is labelled again then
 SIDE_PANE = 70  # narrower than this, the dashboard is in a tmux side pane
 
 
@@ -69,6 +70,9 @@ class CorralApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     COMMANDS = App.COMMANDS | {DashboardCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (140, "-wide")]
+    # The header watches these and repaints its one line: a new count of runs need not repaint the screen.
+    title: Reactive[str] = Reactive("", compute=False, repaint=False)
+    sub_title: Reactive[str] = Reactive("", compute=False, repaint=False)
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("n", "new_run", "New", tooltip="New run", id="new_run"),
@@ -109,7 +113,7 @@ class CorralApp(App):
     # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with TabbedContent(initial="runs", id="tabs"):
             with TabPane("Projects", id="projects"):
                 yield WhenShown(ProjectsPane(id="projects-pane"))
@@ -163,11 +167,7 @@ class CorralApp(App):
         parts += [f"{host} unreachable" for host in self._unreachable]
         self.sub_title = " · ".join(parts)
         if (tabs := self.tabs) is not None:  # none while the app shuts down
-            tab, label = tabs.get_tab("runs"), f"Runs ({waiting} waiting)" if waiting else "Runs"
-            if str(tab.label) != label:
-                tab.label = label
-                for delay in RELABEL_AGAIN:
-                    self.set_timer(delay, lambda: setattr(tab, "label", label))
+            relabel(tabs, "runs", f"Runs ({waiting} waiting)" if waiting else "Runs")
 
     # -- panes, as they mount (they are lazy) ----------------------------------------------------
 
@@ -233,6 +233,7 @@ class CorralApp(App):
         if event.pane.id == "diffs":
             self.feed.diffs_shown()
         elif event.pane.id == "branches" and self.branches_pane is not None:
+            self.show_branches()  # as the runs are now, while they are read again
             self.landing.load_branches()  # git moves under us: branches are re-read each time they show
         elif event.pane.id == "tasks" and self.on_dashboard(TasksPane) is not None:
             self.board.load()

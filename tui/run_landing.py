@@ -54,7 +54,8 @@ class RunLanding:
         if statuses != self._statuses and shown and self.loaded_once:
             self.load_branches()
         self._statuses = statuses
-        self.app.show_branches()
+        if shown:  # else when its tab shows
+            self.app.show_branches()
 
     def load_changes(self, run_id: str, tip: str) -> None:
         """What a branch's run changed, for its detail."""

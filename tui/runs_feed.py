@@ -17,6 +17,8 @@ from core.models import END_EVENTS, Approval, Event, EventType, Run, RunStatus
 from .messages import ChangesLoaded, EventsArrived, RunsLoaded, TranscriptLoaded
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from .app import CorralApp
 
 FRAME = 1 / 30  # events that arrive within one frame reach the screen together
@@ -48,6 +50,7 @@ class RunsFeed:
         self._changes_stale = False
         self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
         self._elsewhere_read = 0.0  # when the runs were last read for what another process wrote
+        self._elsewhere_timer: Timer | None = None  # a read for it, due once a second has passed
 
     @property
     def selected_run(self) -> Run | None:
@@ -71,9 +74,8 @@ class RunsFeed:
     def events_arrived(self, events: list[Event]) -> list[Event]:
         """Take in a frame's events; the selected run's, for its transcript. None: another process
         wrote to the store (its runs' rows are read again, a second apart at most)."""
-        if not events and time.monotonic() - self._elsewhere_read > ELSEWHERE_READS:
-            self._elsewhere_read = time.monotonic()
-            self.request_runs()
+        if not events:
+            self._read_for_elsewhere()
         row_changed = ring = False
         for event in events:
             if event.type not in STREAMED:
@@ -98,6 +100,22 @@ class RunsFeed:
         if self._changes_stale and self.app.active_tab == "diffs":
             self.diffs_shown()
         return [e for e in events if e.run_id == self.selected_run_id]
+
+    def _read_for_elsewhere(self) -> None:
+        """Read the runs for what another process wrote: now, or once a second has passed since the
+        last such read (what was written in between is read then, not left unread until more comes)."""
+        if self._elsewhere_timer is not None:
+            return  # a read is due already: it will see this write too
+        wait = self._elsewhere_read + ELSEWHERE_READS - time.monotonic()
+        if wait > 0:
+            self._elsewhere_timer = self.app.set_timer(wait, self._elsewhere_due)
+            return
+        self._elsewhere_read = time.monotonic()
+        self.request_runs()
+
+    def _elsewhere_due(self) -> None:
+        self._elsewhere_timer = None
+        self._read_for_elsewhere()
 
     def _announce_end(self, event: Event) -> None:
         run = self.by_id.get(event.run_id)

@@ -31,9 +31,16 @@ class ApprovalBanner(Static):
         when that changes."""
         text = self._text(run, pending, others)
         if text != self._shown:
+            lines = self._lines(self._shown), self._lines(text)
             self._shown = text
-            self.update(text)
+            self.update(text, layout=lines[0] != lines[1])  # as high as before: painted, not laid out
             self.set_class(bool(text), "-open")
+
+    def _lines(self, text: Text | None) -> int:
+        if not text:
+            return 0
+        width = self.content_region.width or self.app.size.width
+        return len(text.wrap(self.app.console, max(1, width)))
 
     def _text(self, run: Run | None, pending: list[Approval], others: list[Run]) -> Text:
         if run is not None and pending:

@@ -11,8 +11,10 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, Row, RowKey
+from textual.widgets.data_table import CellKey, CellType, ColumnKey, Row, RowKey
 
 from core.models import Run, RunStatus
 from core.render import run_tree
@@ -130,6 +132,7 @@ class RunTable(DataTable):
         self._elapsed: dict[str, str] = {}  # what the elapsed column says of each active run
         self._drawn: dict[str, tuple] = {}  # what each row was drawn from: an ended run's stays as it is
         self._layout: tuple = ()  # what every row was drawn with: widths, projects, styles
+        self._changed: set[RowKey] = set()  # rows with a cell changed since the last paint
 
     # -- what it shows -------------------------------------------------------------------------
 
@@ -273,6 +276,28 @@ class RunTable(DataTable):
         styles = (self.get_component_rich_style(f"runs--{name}", partial=False)
                   for name in ("attention", "running", "done", "failed", "ended", "race"))
         return tuple((style.color, style.bold) for style in styles)
+
+    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: CellType, *,
+                    update_width: bool = False) -> None:
+        """A changed cell has its own row drawn again, and only that row's lines painted: DataTable's
+        own keys every render cache with a count of changes, so one cell changed (a run's tokens, its
+        elapsed time) would have every row on screen drawn again with Rich."""
+        row = RowKey(row_key) if isinstance(row_key, str) else row_key
+        self._data[row][ColumnKey(column_key) if isinstance(column_key, str) else column_key] = value
+        if row not in self._changed:
+            self._changed.add(row)
+            self.refresh_row(self._row_locations.get(row))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._changed:
+            changed, self._changed = self._changed, set()
+            cached = self._row_render_cache.keys()  # an LRUCache: no iterating it as a dict
+            for key in [key for key in cached if key[0] in changed]:
+                self._row_render_cache.discard(key)
+            self._cell_render_cache.clear()  # the other rows are drawn from their rows' cache
+            self._row_renderable_cache.clear()
+            self._line_cache.clear()
+        return super().render_lines(crop)
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         # Every column has its width and every row one line: the cells need no measuring, which

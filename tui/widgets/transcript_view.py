@@ -139,13 +139,23 @@ class TranscriptView(ScrollView, can_focus=True):
             line += height
         self._guessed = guessed if first == 0 else min(self._guessed, first)
         self._total = line if blocks else 1
-        self.virtual_size = Size(width, self._total)
+        self._resize(Size(width, self._total))
         self.refresh()
         if following:  # at the end now, for the next paint; and again once laid out
             self.scroll_to(y=max(0, self._total - self.scrollable_content_region.height), animate=False, immediate=True)
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
         if guessed:
             self.call_after_refresh(self._measure, self.transcript.run_id, width)
+
+    def _resize(self, size: Size) -> None:
+        """A new height that neither shows nor hides the scrollbar moves nothing else on screen: the
+        scrollbar is told, and nothing is laid out again."""
+        if (size.width == self.virtual_size.width
+                and self.show_vertical_scrollbar == (size.height > self.container_size.height)):
+            self.set_reactive(TranscriptView.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
 
     def _measure(self, run_id: str | None, width: int, count: int = MEASURE_SLICE) -> None:
         """Measure a slice of the blocks that count a line each, the nearest to the end first; once
