@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser import Browser
 from claude_env import claude_binary, claude_env, init_git_repo, prepare_home
-from helpers import ManualClock, Served, Terminal, add_project, client_of, corral_serve, use_env, wait_for
+from helpers import (ManualClock, Served, Terminal, add_project, client_of, corral_serve, stop_drivers, use_env,
+                     wait_for)
 from model_server import ModelServer
 from openai_server import OpenAIServer
 from sshd import Sshd
@@ -57,14 +58,15 @@ def openai():
 
 
 @pytest.fixture
-def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def agent_env(tmp_path: Path, model: ModelServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """This process's environment as corral passes it to agents: Claude Code on PATH, talking to
     the scripted model, with its own config dir; CORRAL_HOME in the test's folder."""
     home = prepare_home(tmp_path / "claude-home")
     env = claude_env(model.url, home)
     env["PATH"] = f"{claude_binary().parent}{os.pathsep}{env.get('PATH', '')}"
     env["CORRAL_HOME"] = str(tmp_path / "corral-home")
-    return use_env(env, monkeypatch)
+    yield use_env(env, monkeypatch)
+    stop_drivers(tmp_path / "corral-home")  # a failed test's run may still wait with its driver
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -292,6 +293,17 @@ def children_of(pid: int) -> list[int]:
             if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def stop_drivers(home: Path) -> None:
+    """Kill what still holds `home`'s driver lock: a run's driver a failed test left waiting."""
+    lock = str(home / "driver.lock")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == lock for fd in (entry / "fd").iterdir()):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 @contextlib.contextmanager
