@@ -34,6 +34,9 @@ TURN_MESSAGE = "corral: run {} after turn {}"
 # most: a megabyte of a flood's lines is thousands, which reach the dashboard sooner in slices, and
 # are not all still held (by then long-lived to Python's collector) when the last is parsed
 EVENTS_AT_ONCE = 512
+# looked up once per process: a member of an enum class is a slow attribute, and every event is compared
+_TOOL_CALL, _TOOL_RESULT = EventType.AGENT_TOOL_CALL, EventType.AGENT_TOOL_RESULT
+
 
 def fold_tokens(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """Merge runs of streamed tokens read together into one event: same text, far fewer rows."""
@@ -272,11 +275,11 @@ class LiveRun:
     def _tools_done(self, events: list[tuple[str, dict[str, Any]]]) -> bool:
         """Track the turn's tool calls; True once the last of them has its result."""
         for kind, payload in events:
-            if payload.get("parent_tool_use_id"):
-                continue  # a subagent's own tools
-            if kind == EventType.AGENT_TOOL_CALL:
-                self._turn_tools.add(payload.get("id") or "")
-            elif kind == EventType.AGENT_TOOL_RESULT and payload.get("id") in self._turn_tools:
+            if kind == _TOOL_CALL:
+                if not payload.get("parent_tool_use_id"):  # not a subagent's own tool
+                    self._turn_tools.add(payload.get("id") or "")
+            elif kind == _TOOL_RESULT and not payload.get("parent_tool_use_id") \
+                    and payload.get("id") in self._turn_tools:
                 self._turn_tools.discard(payload["id"])
                 if not self._turn_tools:
                     return True

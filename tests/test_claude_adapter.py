@@ -140,3 +140,64 @@ def test_answers_are_control_responses_for_the_request():
                      "response": {"behavior": "allow", "updatedInput": {"command": "ls"}}}
     deny = json.loads(claude.answer(request, False, "not now"))["response"]["response"]
     assert deny == {"behavior": "deny", "message": "not now"}
+
+
+ODD_VALUES = (None, 0, 7, 1.5, True, False, "", "x", "text_delta", [], [1], [{}], {}, {"type": "text", "text": "t"})
+
+
+def _paths(value, path=()):
+    """Every place in a decoded line: each member of each object, each item of each list."""
+    yield path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        yield from _paths(inner, (*path, key))
+
+
+def _put(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _put(value[path[0]], path[1:], new)
+    return copy
+
+
+def _variants(line: bytes):
+    """The line, then the line with each of its members (and items) replaced by values of other types,
+    or dropped, or its kind said twice."""
+    yield line
+    obj = json.loads(line)
+    for path in _paths(obj):
+        for new in ODD_VALUES:
+            yield json.dumps(_put(obj, path, new)).encode()
+        if path and isinstance(path[-1], str):
+            parent = obj
+            for step in path[:-1]:
+                parent = parent[step]
+            yield json.dumps(_put(obj, path[:-1], {k: v for k, v in parent.items() if k != path[-1]})).encode()
+    for kind in (b"system", b"user", b"stream_event", b"assistant"):
+        yield line[:-1] + b', "type": "' + kind + b'"}'
+    yield line[:-1] + b', "skipped": "caf\xc3\xa9"}'
+    yield line[:-1] + b', "skipped": "\xff"}'
+    yield line[:-1] + b', "sk\xffipped": 1}'
+    yield line[:-1] + b', "skipped": "\xed\xa0\x80"}'
+
+
+def _outcome(parse, line: bytes):
+    try:
+        return parse(line)
+    except Exception as error:  # a line the parser cannot take must fail the same way read whole
+        return type(error)
+
+
+def test_lines_read_into_structs_mean_what_they_mean_read_whole():
+    """The common kinds of line (stream events, user and assistant messages) are read into a few
+    fields; any line, however shaped, must become what reading it whole into a dict makes of it."""
+    checked = 0
+    for name in sorted(p.name for p in FIXTURES.glob("*.jsonl")):
+        fast, whole = ClaudeCodeParser(), ClaudeCodeParser()
+        for line in (FIXTURES / name).read_bytes().splitlines():
+            shaped = json.loads(line).get("type") in ("stream_event", "user", "assistant")
+            for variant in _variants(line) if shaped else (line,):
+                assert _outcome(fast.parse, variant) == _outcome(whole.parse_whole, variant), variant
+                checked += 1
+    assert checked > 10_000

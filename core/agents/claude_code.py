@@ -13,6 +13,9 @@ from ..models import Agent, Approval, EventType
 from .base import AgentAdapter, Launch, Supports, LineParser, Parsed, json_object, plain_output, provider_env
 
 TOOL_OUTPUT_LIMIT = 20_000
+# the kinds most lines become, looked up once (a member of an enum class is a slow attribute)
+_TOKEN, _MESSAGE, _THINKING = EventType.AGENT_TOKEN, EventType.AGENT_MESSAGE, EventType.AGENT_THINKING
+_TOOL_CALL, _TOOL_RESULT, _SYSTEM = EventType.AGENT_TOOL_CALL, EventType.AGENT_TOOL_RESULT, EventType.AGENT_SYSTEM
 
 
 def _line(obj: dict[str, Any]) -> bytes:
@@ -30,8 +33,10 @@ def _text_of(content: Any) -> str:
 
 # The three kinds of line that make most of the output, read into just the fields their handlers
 # read: the rest (a tool result's `tool_use_result`, which repeats its output; ids, times, usage)
-# is skipped rather than built. A line of another kind, or shaped otherwise than these say (a
-# field of another type), is read whole, as any line was before.
+# is skipped rather than built, and the handlers take those fields as they are, from the struct or
+# from a line read whole. A line of another kind, or shaped otherwise than these say (a field of
+# another type), is read whole, as any line was before; a system line is named only so that its
+# kind is not refused (an exception costs more than such a line takes to read).
 
 
 class _Delta(msgspec.Struct, gc=False):
@@ -49,14 +54,19 @@ class _StreamLine(msgspec.Struct, tag="stream_event", tag_field="type", gc=False
     parent_tool_use_id: Any = None
 
 
+class _Message(msgspec.Struct, gc=False):
+    content: Any = None
+    id: Any = None
+
+
 class _UserLine(msgspec.Struct, tag="user", tag_field="type", gc=False):
-    message: Any = None
+    message: _Message | None = None
     parent_tool_use_id: Any = None
     uuid: Any = None
 
 
 class _AssistantLine(msgspec.Struct, tag="assistant", tag_field="type", gc=False):
-    message: Any = None
+    message: _Message | None = None
     parent_tool_use_id: Any = None
     uuid: Any = None
     is_api_error_message: Any = None
@@ -65,7 +75,11 @@ class _AssistantLine(msgspec.Struct, tag="assistant", tag_field="type", gc=False
     api_error_type: Any = None
 
 
-_COMMON_LINES = msgspec.json.Decoder(_StreamLine | _UserLine | _AssistantLine)
+class _SystemLine(msgspec.Struct, tag="system", tag_field="type", gc=False):
+    """Read whole afterwards: its event holds all its fields."""
+
+
+_COMMON_LINES = msgspec.json.Decoder(_StreamLine | _UserLine | _AssistantLine | _SystemLine)
 
 
 class ClaudeCodeParser(LineParser):
@@ -73,24 +87,35 @@ class ClaudeCodeParser(LineParser):
         self._tool_names: dict[str, str] = {}
 
     def parse(self, line: bytes) -> Parsed:
-        try:  # msgspec does not look inside what it skips: a line not all UTF-8 is read whole (and refused)
-            common = _COMMON_LINES.decode(line) if line.isascii() or _is_utf8(line) else None
+        try:
+            common = _COMMON_LINES.decode(line)
         except msgspec.DecodeError:
             common = None
+        if common is None or type(common) is _SystemLine:
+            return self.parse_whole(line)
+        # msgspec refuses invalid UTF-8 in what it reads, not in what it skips: such a line is read whole
+        if not line.isascii():
+            try:
+                line.decode()
+            except UnicodeDecodeError:
+                return self.parse_whole(line)
         if type(common) is _StreamLine:
             event = common.event
             if event is None or event.type != "content_block_delta" or event.delta is None \
                     or event.delta.type != "text_delta":
                 return Parsed()  # the rest of the stream is repeated whole in the `assistant` line
             return _token(event.delta.text, common.parent_tool_use_id)
+        message = common.message
+        content, message_id = (None, None) if message is None else (message.content, message.id)
         if type(common) is _UserLine:
-            return self._on_user({"message": common.message, "parent_tool_use_id": common.parent_tool_use_id,
-                                  "uuid": common.uuid})
-        if type(common) is _AssistantLine:
-            return self._on_assistant({
-                "message": common.message, "parent_tool_use_id": common.parent_tool_use_id, "uuid": common.uuid,
-                "is_api_error_message": common.is_api_error_message, "error": common.error,
-                "api_error_status": common.api_error_status, "api_error_type": common.api_error_type})
+            return self._user(content, common.parent_tool_use_id, common.uuid)
+        assert type(common) is _AssistantLine
+        return self._assistant(content, message_id, common.parent_tool_use_id, common.uuid,
+                               common.is_api_error_message or common.error, common.api_error_status,
+                               common.api_error_type or common.error)
+
+    def parse_whole(self, line: bytes) -> Parsed:
+        """A line read whole into a dict: any kind, any shape."""
         obj = json_object(line)
         if obj is None:
             return plain_output(line)
@@ -126,50 +151,54 @@ class ClaudeCodeParser(LineParser):
                 "error": obj.get("error"),
                 "delay_ms": obj.get("retry_delay_ms"),
             })])
-        return Parsed([(EventType.AGENT_SYSTEM, {k: v for k, v in obj.items() if k != "type"})])
+        return Parsed([(_SYSTEM, {k: v for k, v in obj.items() if k != "type"})])
 
     def _on_assistant(self, obj: dict) -> Parsed:
         message = obj.get("message") or {}
-        if obj.get("is_api_error_message") or obj.get("error"):
-            return Parsed([(EventType.AGENT_ERROR, {
-                "message": _text_of(message.get("content")),
-                "status": obj.get("api_error_status"),
-                "kind": obj.get("api_error_type") or obj.get("error"),
-            })])
-        parent = obj.get("parent_tool_use_id")
+        return self._assistant(message.get("content"), message.get("id"), obj.get("parent_tool_use_id"),
+                               obj.get("uuid"), obj.get("is_api_error_message") or obj.get("error"),
+                               obj.get("api_error_status"), obj.get("api_error_type") or obj.get("error"))
+
+    def _assistant(self, content: Any, message_id: Any, parent: Any, uuid: Any, failed: Any, status: Any,
+                   error_kind: Any) -> Parsed:
+        if failed:
+            return Parsed([(EventType.AGENT_ERROR, {"message": _text_of(content), "status": status,
+                                                    "kind": error_kind})])
         events: list[tuple[str, dict]] = []
-        for block in message.get("content") or []:
+        for block in content or []:
             kind = block.get("type")
             if kind == "text" and block.get("text"):
-                events.append((EventType.AGENT_MESSAGE, {"text": block["text"]}))
+                events.append((_MESSAGE, {"text": block["text"]}))
             elif kind == "thinking" and block.get("thinking"):
-                events.append((EventType.AGENT_THINKING, {"text": block["thinking"]}))
+                events.append((_THINKING, {"text": block["thinking"]}))
             elif kind == "tool_use":
                 self._tool_names[block.get("id", "")] = block.get("name", "")
-                events.append((EventType.AGENT_TOOL_CALL, {
+                events.append((_TOOL_CALL, {
                     "id": block.get("id"), "name": block.get("name"), "input": block.get("input", {})}))
         if parent:
             for _, payload in events:
                 payload["parent_tool_use_id"] = parent
             return Parsed(events)  # a subagent's response: part of the main agent's turn
-        return Parsed(events, message_id=message.get("id"), line_id=obj.get("uuid"))
+        return Parsed(events, message_id=message_id, line_id=uuid)
 
     def _on_user(self, obj: dict) -> Parsed:
-        content = (obj.get("message") or {}).get("content")
+        return self._user((obj.get("message") or {}).get("content"), obj.get("parent_tool_use_id"), obj.get("uuid"))
+
+    def _user(self, content: Any, parent: Any, uuid: Any) -> Parsed:
         events: list[tuple[str, dict[str, Any]]] = []
         for block in content if isinstance(content, list) else []:
             if block.get("type") != "tool_result":
                 continue
             output = _text_of(block.get("content"))
             tool_id = block.get("tool_use_id", "")
-            events.append((EventType.AGENT_TOOL_RESULT, {
+            events.append((_TOOL_RESULT, {
                 "id": tool_id,
                 "name": self._tool_names.get(tool_id),
                 "output": output[:TOOL_OUTPUT_LIMIT],
                 "truncated": len(output) > TOOL_OUTPUT_LIMIT,
                 "is_error": bool(block.get("is_error")),
             }))
-        return Parsed(events, line_id=None if obj.get("parent_tool_use_id") else obj.get("uuid"))
+        return Parsed(events, line_id=None if parent else uuid)
 
     def _on_result(self, obj: dict) -> Parsed:
         usage = obj.get("usage") or {}
@@ -214,20 +243,12 @@ class ClaudeCodeParser(LineParser):
         return Parsed()  # the acknowledgement of our own requests
 
 
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _token(text: Any, parent: Any) -> Parsed:
     """A streamed text delta: a token (of a subagent's, with a parent)."""
     payload = {"text": text}
     if parent:
         payload["parent_tool_use_id"] = parent
-    return Parsed([(EventType.AGENT_TOKEN, payload)])
+    return Parsed([(_TOKEN, payload)])
 
 
 def _failure_reason(obj: dict) -> str:

@@ -20,7 +20,7 @@ import aiosqlite
 from ..errors import StoreBusy
 from ..inotify import IN_MODIFY, change_signal
 from ..json_codec import encode_many
-from ..models import Event, now
+from ..models import Event, EventType, now
 from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ def _insert_events(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> Non
             conn.execute(sql, list(chain.from_iterable(rows[start:start + size])))
             start += size
 
+
+# Each kind of event as plain text: SQLite binds a subclass of str (an EventType) only once it has
+# looked for an adapter for it, which takes as long as the rest of the row.
+_KIND_TEXT: dict[str, str] = {kind: kind.value for kind in EventType}
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -112,8 +116,9 @@ def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[Any]:
             events = write.events
             run_id = events[0].run_id  # a write is one run's
             seq = _next_seq(conn, run_id, next_seq)
+            kind_text = _KIND_TEXT.get
             _insert_events(conn, [
-                (run_id, number, e.type, payload, e.created_at)
+                (run_id, number, kind_text(e.type, e.type), payload, e.created_at)
                 for number, e, payload in zip(count(seq), events, encode_many([e.payload for e in events]))
             ])
             next_seq[run_id] = seq + len(events)
