@@ -73,8 +73,11 @@ async def test_a_terminal_shows_what_changed_as_the_runs_go_on(engine, model, re
     waiting = [run for run in (first, second) if "needs you" in lines[rows[run.id]]]
     assert len(waiting) == 1, "\n".join(lines)
     answered = second if waiting[0] is first else first  # the row the cursor is on: pick the other
+    await terminal.until(lambda: f"{waiting[0].short_id} asks to use Bash" in terminal.screen(),
+                         "the banner saying what the other run asks")
+    assert "a allow" not in terminal.screen()  # the run picked has no request left
     terminal.tmux("send-keys", "-t", "corral", "j" if rows[waiting[0].id] > rows[answered.id] else "k")
-    await terminal.until(lambda: "asks to use Bash" in terminal.screen(), "the other run's request")
+    await terminal.until(lambda: "a allow" in terminal.screen(), "the other run's request, with its keys")
     terminal.tmux("send-keys", "-t", "corral", "a")
     await terminal.until(lambda: all("done" in row_of(terminal.screen(), run.short_id) for run in (first, second)),
                          "both runs done", timeout=60)

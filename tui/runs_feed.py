@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
     from .app import CorralApp
 
-FRAME = 1 / 30  # events that arrive within one frame reach the screen together
 # these change the transcript, not the run's row
 STREAMED = frozenset({EventType.AGENT_TOKEN, EventType.AGENT_MESSAGE, EventType.AGENT_THINKING,
                       EventType.AGENT_TOOL_CALL, EventType.AGENT_TOOL_RESULT, EventType.AGENT_OUTPUT,
@@ -50,6 +49,7 @@ class RunsFeed:
         self._changes_stale = False
         self.retrying: set[str] = set()  # runs whose agent waits to try a failed model call again
         self._elsewhere_read = 0.0  # when the runs were last read for what another process wrote
+        self._taken = asyncio.Event()  # the dashboard took in the last events: the next may go
         self._elsewhere_timer: Timer | None = None  # a read for it, due once a second has passed
 
     @property
@@ -66,14 +66,17 @@ class RunsFeed:
         try:
             while True:
                 # [] when another process committed something: what it wrote is read from the store
-                self.app.post_message(EventsArrived(await subscription.next_batch()))
-                await asyncio.sleep(FRAME)  # let the next burst gather into one message
+                batch = await subscription.next_batch()
+                self._taken.clear()
+                self.app.post_message(EventsArrived(batch))
+                await self._taken.wait()  # what comes while the dashboard takes this in goes in one message
         finally:
             subscription.close()
 
     def events_arrived(self, events: list[Event]) -> list[Event]:
         """Take in a frame's events; the selected run's, for its transcript. None: another process
         wrote to the store (its runs' rows are read again, a second apart at most)."""
+        self._taken.set()
         if not events:
             self._read_for_elsewhere()
         row_changed = ring = False

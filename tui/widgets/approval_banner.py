@@ -26,10 +26,11 @@ class ApprovalBanner(Static):
 
     _shown: Text | None = None
 
-    def show(self, run: Run | None, pending: list[Approval], others: list[Run]) -> None:
-        """What the selected run asks, or which other runs need the user; the screen is laid out again only
-        when that changes."""
-        text = self._text(run, pending, others)
+    def show(self, run: Run | None, pending: list[Approval], others: list[Run],
+             waiting: dict[str, list[Approval]] | None = None) -> None:
+        """What the selected run asks, or which other runs need the user and what the first of them asks
+        (`waiting`: the requests by run); the screen is laid out again only when its height changes."""
+        text = self._text(run, pending, others, waiting)
         if text != self._shown:
             lines = self._lines(self._shown), self._lines(text)
             self._shown = text
@@ -42,7 +43,8 @@ class ApprovalBanner(Static):
         width = self.content_region.width or self.app.size.width
         return len(text.wrap(self.app.console, max(1, width)))
 
-    def _text(self, run: Run | None, pending: list[Approval], others: list[Run]) -> Text:
+    def _text(self, run: Run | None, pending: list[Approval], others: list[Run],
+              waiting: dict[str, list[Approval]] | None) -> Text:
         if run is not None and pending:
             request = pending[0]
             text = Text.assemble(("? ", "bold"), (f"{run.short_id} asks to use ", ""), (request.tool, "bold"),
@@ -56,5 +58,11 @@ class ApprovalBanner(Static):
         if others:
             names = ", ".join(r.short_id for r in others[:3]) + (" …" if len(others) > 3 else "")
             many = len(others) > 1
-            return Text(f"? {plural(len(others), 'run')} need{'' if many else 's'} you: {names}")
+            text = Text(f"? {plural(len(others), 'run')} need{'' if many else 's'} you: {names}\n")
+            # what the first of them asks, on one line: the banner keeps the height of a request's
+            asked = (waiting or {}).get(others[0].id) or []
+            line = Text(f"  {others[0].short_id} asks to use {asked[0].tool}: "
+                        f"{render.tool_summary(asked[0].tool, asked[0].input)}" if asked else "  pick one to answer")
+            line.truncate(max(1, self.content_region.width or self.app.size.width), overflow="ellipsis")
+            return text.append_text(line)
         return Text("")

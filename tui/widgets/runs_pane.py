@@ -176,7 +176,7 @@ class RunsPane(Vertical):
     def show_banner(self) -> None:
         run = self.selected_run
         others = [r for r in self.runs if r.status == RunStatus.NEEDS_ATTENTION and r.id != self.selected_run_id]
-        self.banner.show(run, self.pending.get(run.id, []) if run else [], others)
+        self.banner.show(run, self.pending.get(run.id, []) if run else [], others, self.pending)
         self.refresh_bindings()
 
     # -- what the user does ----------------------------------------------------------------------
