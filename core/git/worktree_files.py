@@ -17,8 +17,7 @@ import stat
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from itertools import compress, filterfalse, repeat
-from operator import and_, attrgetter, ne
+from itertools import filterfalse
 from typing import NamedTuple
 
 from dulwich.ignore import IgnoreFilter, IgnoreFilterManager, default_user_ignore_filter_path
@@ -26,6 +25,7 @@ from dulwich.index import cleanup_mode, read_submodule_head
 from dulwich.objects import S_IFGITLINK, S_ISGITLINK, Blob
 from dulwich.repo import Repo
 
+from . import statworker
 from .indexfile import IndexFile, Stamp, read_index
 from .indexfile import normalizer as blob_normalizer
 
@@ -33,6 +33,8 @@ Entry = tuple[int, bytes]  # (mode, blob sha)
 CACHED = 8  # worktrees whose stat plans and directory listings are remembered
 SETTLED_NS = 2_000_000_000  # a directory changed more recently than this is listed again next time
 _CHUNK = 2048  # entries stat'ed in one go
+_SPLIT = 30_000  # entries from which their stat calls are split over two processes
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass
@@ -62,9 +64,15 @@ def look(r: Repo) -> Found:
     root = os.fsencode(r.path)
     index_file = read_index(r.index_path())
     index, index_time = index_file.entries, index_file.mtime
-    untracked = list(_untracked(r, index))
-    normalizer = blob_normalizer(r, index_file.has_attributes, untracked)
-    filemode = r.get_config().get_boolean(b"core", b"filemode", os.name != "nt")
+    stats = _Stats(root, index_file, root in _walks)  # under way while the directories are walked
+    try:
+        untracked = list(_untracked(r, index))
+        normalizer = blob_normalizer(r, index_file.has_attributes, untracked)
+        filemode = r.get_config().get_boolean(b"core", b"filemode", os.name != "nt")
+    except BaseException:
+        stats.drop()
+        raise
+    suspects = stats.suspects()
     differ: dict[bytes, Entry | None] = {}
     contents: dict[bytes, bytes] = {}
     S_ISREG, S_ISLNK = stat.S_ISREG, stat.S_ISLNK
@@ -82,7 +90,7 @@ def look(r: Repo) -> Found:
         contents[path] = blob.data
         return blob.id
 
-    for path, st in _suspects(root, index_file):
+    for path, st in suspects:
         entry = index[path]  # (mode, sha, size, mtime, ctime, skip-worktree) or None if conflicted
         if entry is not None and entry[5]:
             continue  # skip-worktree: staged as it is
@@ -135,9 +143,6 @@ class _Plan(NamedTuple):
 
 
 _plans: OrderedDict[bytes, _Plan] = OrderedDict()
-_STAT = attrgetter("st_mtime_ns", "st_size", "st_ctime_ns")
-_MODE = attrgetter("st_mode")
-_KIND = 0o170100  # st_mode's file type and owner's executable bit
 
 
 def _plan(root: bytes, index_file: IndexFile) -> _Plan:
@@ -166,28 +171,64 @@ def _plan(root: bytes, index_file: IndexFile) -> _Plan:
     return plan
 
 
-def _suspects(root: bytes, index_file: IndexFile) -> list[tuple[bytes, os.stat_result | None]]:
-    """(path, its stat or None) of the index entries that may not match their file."""
-    plan = _plan(root, index_file)
-    out: list[tuple[bytes, os.stat_result | None]] = [(p, None) for p in plan.others]
-    for lo in range(0, len(plan.full), _CHUNK):  # (threads, as git uses, only made it slower: the
-        out += _check(plan, lo)  # GIL is taken back after each stat)
-    return out
+class _Stats:
+    """The index entries that may not match their file. On a large worktree a worker process
+    (see statworker) stats the second half of the files, asked first, while this process
+    walks the directories and stats the first half, as git spreads its stat calls over the
+    cores. When no listing of the directories is kept from an earlier look, walking them
+    takes about as long as the stat calls, and the worker makes them all."""
+
+    def __init__(self, root: bytes, index_file: IndexFile, walked: bool):
+        self.plan = plan = _plan(root, index_file)
+        self.end = self.mid = end = len(plan.full)
+        self.worker = statworker.acquire() if end >= _SPLIT and _CPUS > 1 else None
+        if self.worker is not None:
+            mid = end // 2 if walked else 0
+            try:
+                self.worker.check(plan, plan.full, plan.expected, plan.kinds, mid, end)
+                self.mid = mid
+            except OSError:
+                self._release(failed=True)
+
+    def _release(self, failed: bool = False) -> None:
+        if self.worker is not None:
+            statworker.release(self.worker, failed)
+            self.worker = None
+
+    def drop(self) -> None:
+        """Ends the look early: the worker's answer is not waited for."""
+        self._release(failed=self.mid < self.end)
+
+    def suspects(self) -> list[tuple[bytes, os.stat_result | None]]:
+        """(path, its stat or None) of each suspect."""
+        plan, mid, end = self.plan, self.mid, self.end
+        out: list[tuple[bytes, os.stat_result | None]] = [(p, None) for p in plan.others]
+        found = None
+        try:
+            for lo in range(0, mid, _CHUNK):
+                out += _check(plan, lo, mid)
+            if self.worker is not None and mid < end:
+                found = self.worker.result()
+        except (OSError, EOFError, ValueError):
+            pass
+        except BaseException:
+            self.drop()
+            raise
+        self._release(failed=found is None and mid < end)
+        if found is not None:
+            out += [(plan.paths[i], None) for i in found]
+        elif mid < end:  # the worker failed: its share is stat'ed here
+            for lo in range(mid, end, _CHUNK):
+                out += _check(plan, lo, end)
+        return out
 
 
-def _check(plan: _Plan, lo: int) -> list[tuple[bytes, os.stat_result | None]]:
-    """The suspects among one chunk of the plan's entries, from lo on."""
-    hi = min(lo + _CHUNK, len(plan.full))
-    try:
-        stats = list(map(os.lstat, plan.full[lo:hi]))
-    except OSError:  # some file is gone: look at each of these
-        return [(p, None) for p in plan.paths[lo:hi]]
-    expected, kinds = plan.expected[lo:hi], plan.kinds[lo:hi]
-    if list(map(_STAT, stats)) == expected and list(map(and_, map(_MODE, stats), repeat(_KIND))) == kinds:
-        return []  # the common case: every file of the chunk as it was staged
-    differs = map(ne, map(_STAT, stats), expected)
-    kind_differs = map(ne, map(and_, map(_MODE, stats), repeat(_KIND)), kinds)
-    return [(plan.paths[i], stats[i - lo]) for i in compress(range(lo, hi), map(bool.__or__, differs, kind_differs))]
+def _check(plan: _Plan, lo: int, end: int) -> list[tuple[bytes, os.stat_result | None]]:
+    """The suspects among one chunk of the plan's entries, from lo on (and before end)."""
+    stats, suspects = statworker.compare(plan.full, plan.expected, plan.kinds, lo, min(lo + _CHUNK, end))
+    if stats is None:
+        return [(plan.paths[i], None) for i in suspects]
+    return [(plan.paths[i], stats[i - lo]) for i in suspects]
 
 
 # --- untracked files --------------------------------------------------------------------------

@@ -14,13 +14,23 @@ from helpers import run, write
 from test_git import as_numstat, git_numstat
 
 from core import git
-from core.git import worktree_files
+from core.git import statworker, worktree_files
 
 
-@pytest.fixture(autouse=True)
-def small_chunks(monkeypatch):
-    """Stat data compared a few files at a time, so that a handful of files spans many chunks."""
+@pytest.fixture(autouse=True, params=["one process", "split"])
+def small_chunks(request, monkeypatch):
+    """Stat data compared a few files at a time, so that a handful of files spans many chunks;
+    and, as on a large worktree, some of them stat'ed by the worker process."""
     monkeypatch.setattr(worktree_files, "_CHUNK", 4)
+    monkeypatch.setattr(statworker, "CHUNK", 4)
+    monkeypatch.setattr(worktree_files, "_SPLIT", 8 if request.param == "split" else 10**9)
+    monkeypatch.setattr(worktree_files, "_CPUS", 2)
+    monkeypatch.setattr(statworker, "_failures", 0)
+    asked = []
+    check = statworker.Worker.check
+    monkeypatch.setattr(statworker.Worker, "check", lambda self, *args: asked.append(args) or check(self, *args))
+    yield
+    assert bool(asked) == (request.param == "split")
 
 
 def settle(root: Path, minutes: int = 1) -> None:
@@ -137,3 +147,24 @@ def test_changed_ignore_rules_apply_at_once(settled):
     (wt / "notes" / ".gitignore").unlink()
     write(wt / run(wt, "rev-parse", "--git-common-dir").strip() / "info" / "exclude", "notes/\n")
     assert shown() == set()
+
+
+def test_a_worker_that_died_leaves_its_share_to_this_process(settled, monkeypatch):
+    wt, base = settled
+    if worktree_files._SPLIT > 8:
+        pytest.skip("no worker in one process")
+    write(wt / "pkg3" / "mod3.py", "# module 3, changed\n")
+    (wt / "pkg2" / "mod6.py").unlink()
+    result, killed = statworker.Worker.result, []
+
+    def dies(worker):
+        worker.proc.kill()
+        worker.proc.wait()
+        killed.append(worker)
+        return result(worker)
+
+    monkeypatch.setattr(statworker.Worker, "result", dies)
+    assert as_numstat(git.changes(wt, base)) == git_numstat(wt, base)
+    monkeypatch.setattr(statworker.Worker, "result", result)
+    assert as_numstat(git.changes(wt, base)) == git_numstat(wt, base)  # with a new worker
+    assert killed and statworker._worker is not None and statworker._worker is not killed[0]
