@@ -149,10 +149,9 @@ def test_changed_ignore_rules_apply_at_once(settled):
     assert shown() == set()
 
 
+@pytest.mark.parametrize("small_chunks", ["split"], indirect=True)  # only a split look has a worker
 def test_a_worker_that_died_leaves_its_share_to_this_process(settled, monkeypatch):
     wt, base = settled
-    if worktree_files._SPLIT > 8:
-        pytest.skip("no worker in one process")
     write(wt / "pkg3" / "mod3.py", "# module 3, changed\n")
     (wt / "pkg2" / "mod6.py").unlink()
     result, killed = statworker.Worker.result, []
