@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 from core import render
@@ -16,7 +17,7 @@ class ApprovalBanner(Static):
     ApprovalBanner {
         display: none;
         height: auto;
-        max-height: 5;
+        max-height: 5;  /* MAX_LINES */
         padding: 0 1;
         background: $warning 20%;
         border-left: thick $warning;
@@ -25,6 +26,7 @@ class ApprovalBanner(Static):
     """
 
     _shown: Text | None = None
+    MAX_LINES = 5
 
     def show(self, run: Run | None, pending: list[Approval], others: list[Run],
              waiting: dict[str, list[Approval]] | None = None) -> None:
@@ -32,16 +34,25 @@ class ApprovalBanner(Static):
         (`waiting`: the requests by run); the screen is laid out again only when its height changes."""
         text = self._text(run, pending, others, waiting)
         if text != self._shown:
-            lines = self._lines(self._shown), self._lines(text)
+            before = self._height()
             self._shown = text
-            self.update(text, layout=lines[0] != lines[1])  # as high as before: painted, not laid out
+            self.update(text, layout=False)
             self.set_class(bool(text), "-open")
+            if self._height() != before:  # (as high as before: repainted where it is)
+                self.refresh(layout=True)
 
-    def _lines(self, text: Text | None) -> int:
-        if not text:
+    def _height(self) -> int:
+        """The lines it takes, wrapped as it will be drawn."""
+        if not self._shown:
             return 0
-        width = self.content_region.width or self.app.size.width
-        return len(text.wrap(self.app.console, max(1, width)))
+        return min(self.MAX_LINES, self.visual.get_height(self.styles, self._width()))
+
+    def _width(self) -> int:
+        """Its width inside its padding and border, also while it is closed."""
+        if width := self.content_region.width:
+            return width
+        outer = self.parent.content_region.width if isinstance(self.parent, Widget) else 0
+        return max(1, (outer or self.app.size.width) - self.styles.gutter.width)
 
     def _text(self, run: Run | None, pending: list[Approval], others: list[Run],
               waiting: dict[str, list[Approval]] | None) -> Text:
@@ -58,11 +69,12 @@ class ApprovalBanner(Static):
         if others:
             names = ", ".join(r.short_id for r in others[:3]) + (" …" if len(others) > 3 else "")
             many = len(others) > 1
-            text = Text(f"? {plural(len(others), 'run')} need{'' if many else 's'} you: {names}\n")
-            # what the first of them asks, on one line: the banner keeps the height of a request's
-            asked = (waiting or {}).get(others[0].id) or []
-            line = Text(f"  {others[0].short_id} asks to use {asked[0].tool}: "
-                        f"{render.tool_summary(asked[0].tool, asked[0].input)}" if asked else "  pick one to answer")
-            line.truncate(max(1, self.content_region.width or self.app.size.width), overflow="ellipsis")
-            return text.append_text(line)
+            # and what the first of them asks: two lines, cut to the width, as high as a request's banner
+            asked = ((waiting or {}).get(others[0].id) or [None])[0]
+            what = (f"{others[0].short_id} asks to use {asked.tool}: {render.tool_summary(asked.tool, asked.input)}"
+                    if asked else "pick one to answer")
+            lines = [Text(f"? {plural(len(others), 'run')} need{'' if many else 's'} you: {names}"), Text(f"  {what}")]
+            for line in lines:
+                line.truncate(self._width(), overflow="ellipsis")
+            return Text("\n").join(lines)
         return Text("")
