@@ -34,9 +34,11 @@ the class). Runs, below Planning, is told here how Planning executes runs of kin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from . import lookups
 from .attach import Attach
 from .audit import Audit
 from .board import Board
@@ -236,6 +238,7 @@ class Engine:
         return True
 
     async def open(self) -> Engine:
+        lookups.isolate(asyncio.get_running_loop())  # a slow DNS answer must not hold up git work
         self.paths.ensure()
         await self.store.open()
         await self._runs.reconcile()
