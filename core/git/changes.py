@@ -52,7 +52,7 @@ def _files_of(r: Repo, tree: bytes, objects: PackReader | None = None) -> dict[b
     key = (os.path.abspath(r.commondir()), tree)
     if (files := _trees.get(key)) is None:
         objects = objects or PackReader(r.object_store)
-        sha_len = getattr(getattr(r, "object_format", None), "oid_length", 20)
+        sha_len = len(tree) // 2  # a hex sha's bytes, as merging's reader of trees counts them
         files = {}
         stack = [(b"", tree)]
         while stack:
